@@ -1,0 +1,67 @@
+// Lint is where the architecture in DESIGN.md is enforced: Nx tags in each
+// package.json say which layer a project is in, and the rules below say which
+// layers it may import. Adding a library is adding a folder with tags.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+const tfFree = {
+  patterns: [
+    { group: ['@tensorflow/*'], message: 'This library must stay free of TensorFlow.js (DESIGN.md).' },
+  ],
+  paths: [
+    {
+      name: '@rxrl/core',
+      message: "Import '@rxrl/core/base': the root entry loads TensorFlow.js, which this library must not.",
+    },
+  ],
+};
+
+export default [
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.nx/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  ...tseslint.configs.recommended,
+  prettier,
+  {
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          enforceBuildableLibDependency: false,
+          depConstraints: [
+            { sourceTag: 'layer:core', onlyDependOnLibsWithTags: ['layer:core'] },
+            { sourceTag: 'stage:isolated', onlyDependOnLibsWithTags: ['layer:core'] },
+            { sourceTag: 'stage:rollout', onlyDependOnLibsWithTags: ['layer:core', 'lib:model'] },
+            {
+              sourceTag: 'stage:checkpoint',
+              onlyDependOnLibsWithTags: ['layer:core', 'lib:model', 'lib:optimizer'],
+            },
+            { sourceTag: 'layer:pipeline', onlyDependOnLibsWithTags: ['layer:core', 'layer:stage'] },
+            {
+              sourceTag: 'layer:algorithms',
+              onlyDependOnLibsWithTags: ['layer:core', 'layer:stage', 'layer:pipeline'],
+            },
+            { sourceTag: 'tf:none', bannedExternalImports: ['@tensorflow/*'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['libs/data/**/*.ts', 'libs/reward/**/*.ts', 'libs/logging/**/*.ts', 'libs/config/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', tfFree] },
+  },
+  {
+    files: ['libs/core/src/base/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@tensorflow/*'], message: 'core/base is the TensorFlow.js-free part of core.' }] },
+      ],
+    },
+  },
+];

@@ -1,0 +1,5 @@
+// The TensorFlow.js-free part of @rxrl/core, importable by data, reward and logging.
+export { Rng, type RngState } from './rng';
+export { RxrlError, RxrlUsageError, RxrlConfigError, RxrlDataError } from './errors';
+export type { Stage, MetricEvent } from './stage';
+export type { Tokenizer, ChatMessage } from './tokenizer';

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// forks, not threads: the tfjs wasm backend keeps per-process state.
+export default defineConfig({
+  test: {
+    name: '@rxrl/core',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    pool: 'forks',
+    watch: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});

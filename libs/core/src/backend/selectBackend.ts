@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { RxrlConfigError } from '../base/errors';
+
+/** Backends rxrl can run on, plus `auto`. */
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BackendChoice {
+  /** what tfjs reports after selection: `tensorflow`, `wasm` or `cpu` */
+  backend: 'tensorflow' | 'wasm' | 'cpu';
+  /** for `tensorflow`: which package provided it */
+  provider?: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node';
+  /** one human sentence: why this backend */
+  reason: string;
+}
+
+export const TENSORFLOW_INSTALL_HINT =
+  'Install a native TensorFlow backend with `npm install @tensorflow/tfjs-node@4.22.0` (CPU), or ' +
+  '`npm install @tensorflow/tfjs-node-gpu@4.22.0` for NVIDIA GPUs — tfjs-node-gpu 4.22 is built ' +
+  'against CUDA 11.8 and cuDNN 8.6 (Linux x86_64 only). Both download libtensorflow during install, ' +
+  'so the machine must reach storage.googleapis.com; otherwise use --backend wasm.';
+
+let current: BackendChoice | null = null;
+
+async function tryImport(name: string): Promise<boolean> {
+  try {
+    // A variable specifier keeps bundlers and tsc from resolving the optional package.
+    const spec = name;
+    await import(/* @vite-ignore */ spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function useWasm(): Promise<boolean> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    return await tf.setBackend('wasm');
+  } catch {
+    return false;
+  }
+}
+
+async function useCpu(): Promise<void> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to initialise');
+}
+
+/**
+ * Resolve the requested backend name: the explicit argument wins, then
+ * `RXRL_BACKEND`, then `auto`. Unknown names are configuration errors.
+ */
+export function requestedBackend(explicit?: string | null): BackendName {
+  const raw = explicit ?? process.env['RXRL_BACKEND'] ?? 'auto';
+  const name = raw.trim().toLowerCase();
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    const source = explicit != null ? '--backend' : 'RXRL_BACKEND';
+    throw new RxrlConfigError(
+      `${source}: unknown backend '${raw}'; expected one of ${BACKEND_NAMES.join(', ')}`,
+    );
+  }
+  return name as BackendName;
+}
+
+/**
+ * Select and initialise the tensor backend.
+ *
+ * `auto` prefers `tensorflow` (tfjs-node-gpu, then tfjs-node) when one is
+ * installed, else `wasm`, else `cpu`. Asking for `tensorflow` explicitly when
+ * neither package loads is an error that says how to install one.
+ */
+export async function selectBackend(requested?: string | null): Promise<BackendChoice> {
+  const name = requestedBackend(requested);
+  const via = requested != null ? '--backend' : process.env['RXRL_BACKEND'] ? 'RXRL_BACKEND' : 'auto';
+  let choice: BackendChoice | null = null;
+
+  if (name === 'tensorflow' || name === 'auto') {
+    for (const provider of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const) {
+      if ((await tryImport(provider)) && (await tf.setBackend('tensorflow'))) {
+        choice = {
+          backend: 'tensorflow',
+          provider,
+          reason: `${via === 'auto' ? 'auto: ' : `requested by ${via}: `}${provider} is installed`,
+        };
+        break;
+      }
+    }
+    if (!choice && name === 'tensorflow') {
+      throw new RxrlConfigError(
+        `backend 'tensorflow' was requested (${via}) but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node could be loaded. ${TENSORFLOW_INSTALL_HINT}`,
+      );
+    }
+  }
+  if (!choice && (name === 'wasm' || name === 'auto')) {
+    if (await useWasm()) {
+      choice = {
+        backend: 'wasm',
+        reason:
+          name === 'auto'
+            ? 'auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available'
+            : `requested by ${via}`,
+      };
+    } else if (name === 'wasm') {
+      throw new RxrlConfigError(`backend 'wasm' was requested (${via}) but failed to initialise`);
+    }
+  }
+  if (!choice) {
+    await useCpu();
+    choice = {
+      backend: 'cpu',
+      reason: name === 'cpu' ? `requested by ${via}` : 'auto: wasm failed to initialise, falling back to plain JS',
+    };
+  }
+  await tf.ready();
+  current = choice;
+  return choice;
+}
+
+/** The line every run prints: which backend it got and why. */
+export function describeBackend(choice: BackendChoice): string {
+  const what = choice.provider ? `${choice.backend} (${choice.provider})` : choice.backend;
+  return `rxrl: backend ${what} — ${choice.reason}`;
+}
+
+/** The backend chosen by the last `selectBackend`, or null before one ran. */
+export function currentBackend(): BackendChoice | null {
+  return current;
+}

@@ -7,6 +7,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
     watch: false,
+    reporters: ['default', ['json', { outputFile: '../../dist/test-results/libs/core/results.json' }]],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

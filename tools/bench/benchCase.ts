@@ -1,0 +1,47 @@
+/**
+ * A benchmark case: one named measurement that yields one or more records.
+ * Cases live one per file under tools/bench/cases/ and are listed in run.ts.
+ */
+export interface BenchRecord {
+  /** e.g. `train_step` */
+  name: string;
+  backend: string;
+  /** model preset when a model is involved (`tiny`, `small`) */
+  preset?: string;
+  batch?: number;
+  seqLen?: number;
+  /** throughput, in the unit `unit` names */
+  value: number;
+  unit: 'tokens/s' | 'rows/s' | 'GFLOP/s' | 'ms' | 'fraction';
+  /** achieved FLOP rate as a fraction of this run's plain matMul peak */
+  fractionOfPeak?: number;
+  /** ours / PyTorch, measured back to back in this run */
+  vsPytorch?: number;
+  notes?: string;
+}
+
+export interface BenchContext {
+  backend: string;
+  /** plain 2-D matMul throughput measured at the start of this run */
+  peakGflops: number;
+  /** when set, run smaller sizes (for a smoke check) */
+  quick: boolean;
+}
+
+export interface BenchCase {
+  name: string;
+  run(ctx: BenchContext): Promise<BenchRecord[]>;
+}
+
+/** Median wall time of `fn` in ms after `warmup` untimed calls. */
+export async function timeIt(fn: () => Promise<void> | void, iters: number, warmup = 2): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}

@@ -34,7 +34,11 @@ export interface BenchCase {
 }
 
 /** Median wall time of `fn` in ms after `warmup` untimed calls. */
-export async function timeIt(fn: () => Promise<void> | void, iters: number, warmup = 2): Promise<number> {
+export async function timeIt(
+  fn: () => Promise<void> | void,
+  iters: number,
+  warmup = 2,
+): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {

@@ -41,17 +41,34 @@ for (const c of selected) {
     console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } catch (err) {
     console.log(`failed: ${(err as Error).message}`);
-    records.push({ name: c.name, backend: ctx.backend, value: NaN, unit: 'ms', notes: `failed: ${(err as Error).message}` });
+    records.push({
+      name: c.name,
+      backend: ctx.backend,
+      value: NaN,
+      unit: 'ms',
+      notes: `failed: ${(err as Error).message}`,
+    });
   }
 }
 
 mkdirSync(values.out!.replace(/\/[^/]*$/, ''), { recursive: true });
 writeFileSync(
   values.out!,
-  JSON.stringify({ date: new Date().toISOString(), backend: ctx.backend, peakGflops: peak.best, cores: (await import('node:os')).cpus().length, records }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      backend: ctx.backend,
+      peakGflops: peak.best,
+      cores: (await import('node:os')).cpus().length,
+      records,
+    },
+    null,
+    2,
+  ) + '\n',
 );
 
-const fmt = (x: number | undefined, d = 2) => (x === undefined || Number.isNaN(x) ? '' : x.toFixed(d));
+const fmt = (x: number | undefined, d = 2) =>
+  x === undefined || Number.isNaN(x) ? '' : x.toFixed(d);
 const rows = records.map((r) => [
   r.name,
   r.preset ?? '',

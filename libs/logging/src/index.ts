@@ -1,0 +1,8 @@
+export { type MetricSink, type StepMetrics, MultiSink, checkMetricNames } from './metricSink';
+export { JsonlSink, readMetricsJsonl } from './jsonlSink';
+export { TensorBoardSink } from './tensorboardSink';
+export { ProgressSink, type ProgressOptions, formatDuration } from './progressSink';
+export { StepTimer } from './timer';
+export { TensorBoardWriter } from './tensorboard/eventWriter';
+export { readEventFile, type TensorBoardEvent } from './tensorboard/eventReader';
+export { crc32c, maskedCrc32c } from './tensorboard/crc32c';

@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JsonlSink, readMetricsJsonl } from './jsonlSink';
+import { checkMetricNames, MultiSink } from './metricSink';
+import { formatDuration, ProgressSink } from './progressSink';
+import { TensorBoardSink } from './tensorboardSink';
+import { readEventFile } from './tensorboard/eventReader';
+import { StepTimer } from './timer';
+
+function fakeStream(isTTY: boolean) {
+  const out: string[] = [];
+  return { out, stream: { isTTY, columns: 200, write: (s: string) => (out.push(s), true) } };
+}
+
+describe('sinks', () => {
+  it('JsonlSink writes one line per step and keeps NaN and Infinity', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'rxrl-log-')), 'metrics.jsonl');
+    const sink = new JsonlSink(path);
+    sink.record({ step: 1, metrics: { 'train/loss': 0.5, 'train/kl': NaN } });
+    sink.record({ step: 2, metrics: { 'train/loss': Infinity } });
+    expect(readFileSync(path, 'utf8')).toBe(
+      '{"step":1,"train/loss":0.5,"train/kl":"NaN"}\n{"step":2,"train/loss":"Infinity"}\n',
+    );
+    const rows = readMetricsJsonl(path);
+    expect(rows[0]!['train/kl']).toBeNaN();
+    expect(rows[1]!['train/loss']).toBe(Infinity);
+  });
+
+  it('MultiSink rejects a metric without a known prefix and fans out to every sink', () => {
+    expect(() => checkMetricNames({ loss: 1 })).toThrow(
+      "metric 'loss' must start with one of train/, validation/, timing/, performance/",
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'rxrl-log-'));
+    const tb = new TensorBoardSink(dir);
+    const jsonl = new JsonlSink(join(dir, 'metrics.jsonl'));
+    const multi = new MultiSink([tb, jsonl]);
+    multi.record({
+      step: 3,
+      metrics: { 'train/loss': 0.25 },
+      histograms: { 'train/reward': [0, 1, 1] },
+    });
+    multi.close();
+    const events = readEventFile(tb.path);
+    expect(events[1]!.scalars).toEqual([{ tag: 'train/loss', value: 0.25 }]);
+    expect(events[1]!.step).toBe(3);
+    expect(events[2]!.histograms[0]!.num).toBe(3);
+    expect(readMetricsJsonl(jsonl.path)).toEqual([{ step: 3, 'train/loss': 0.25 }]);
+  });
+
+  it('ProgressSink prints plain lines off a terminal and a redrawn bar on one, with ETA', () => {
+    let t = 0;
+    const plain = fakeStream(false);
+    const p = new ProgressSink({ totalSteps: 4, stream: plain.stream, now: () => t });
+    t = 10;
+    p.record({
+      step: 1,
+      metrics: { 'train/loss': 1.23456, 'train/reward': 0.5, 'performance/tokens_per_sec': 812.4 },
+    });
+    expect(plain.out).toEqual([
+      'step 1/4 | loss 1.2346 | reward 0.500 | tok/s 812 | 10s elapsed, ETA 30s\n',
+    ]);
+
+    const tty = fakeStream(true);
+    t = 0;
+    const q = new ProgressSink({ totalSteps: 4, stream: tty.stream, now: () => t });
+    t = 20;
+    q.record({ step: 2, metrics: { 'train/loss': 0.5 } });
+    expect(tty.out[0]).toBe(
+      '\r[##########..........] step 2/4 | loss 0.5000 | 20s elapsed, ETA 20s',
+    );
+    q.record({ step: 4, metrics: {} });
+    expect(tty.out.at(-1)).toBe('\n');
+  });
+
+  it('formatDuration and StepTimer', async () => {
+    expect([
+      formatDuration(5),
+      formatDuration(185),
+      formatDuration(3725),
+      formatDuration(NaN),
+    ]).toEqual(['5s', '3m05s', '1h02m', '?']);
+    const timer = new StepTimer();
+    const v = await timer.time('generation', async () => 7);
+    timer.add('generation', 1);
+    expect(v).toBe(7);
+    const m = timer.metrics();
+    expect(m['timing/generation']).toBeGreaterThanOrEqual(1);
+    expect(m['timing/generation']).toBeLessThan(2);
+    expect(timer.metrics()).toEqual({});
+  });
+});

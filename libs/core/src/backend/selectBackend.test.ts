@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeBackend, requestedBackend, selectBackend, TENSORFLOW_INSTALL_HINT } from './selectBackend';
+import {
+  describeBackend,
+  requestedBackend,
+  selectBackend,
+  TENSORFLOW_INSTALL_HINT,
+} from './selectBackend';
 
 const saved = process.env['RXRL_BACKEND'];
 afterEach(() => {
@@ -14,7 +19,9 @@ describe('selectBackend', () => {
     const choice = await selectBackend();
     expect(choice.backend).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
-    expect(describeBackend(choice)).toMatch(/^rxrl: backend wasm — auto: no @tensorflow\/tfjs-node/);
+    expect(describeBackend(choice)).toMatch(
+      /^rxrl: backend wasm — auto: no @tensorflow\/tfjs-node/,
+    );
   });
 
   it('honours RXRL_BACKEND, and --backend wins over it', async () => {
@@ -28,13 +35,17 @@ describe('selectBackend', () => {
   });
 
   it('explicit tensorflow without the package fails with install instructions and CUDA versions', async () => {
-    await expect(selectBackend('tensorflow')).rejects.toThrow(/npm install @tensorflow\/tfjs-node@4\.22\.0/);
+    await expect(selectBackend('tensorflow')).rejects.toThrow(
+      /npm install @tensorflow\/tfjs-node@4\.22\.0/,
+    );
     await expect(selectBackend('tensorflow')).rejects.toThrow(/CUDA 11\.8 and cuDNN 8\.6/);
     expect(TENSORFLOW_INSTALL_HINT).toContain('--backend wasm');
   });
 
   it('rejects unknown names, naming the source of the bad value', () => {
-    expect(() => requestedBackend('gpu')).toThrow("--backend: unknown backend 'gpu'; expected one of auto, tensorflow, wasm, cpu");
+    expect(() => requestedBackend('gpu')).toThrow(
+      "--backend: unknown backend 'gpu'; expected one of auto, tensorflow, wasm, cpu",
+    );
     process.env['RXRL_BACKEND'] = 'webgl';
     expect(() => requestedBackend()).toThrow(/RXRL_BACKEND: unknown backend 'webgl'/);
     expect(requestedBackend(' WASM ')).toBe('wasm');

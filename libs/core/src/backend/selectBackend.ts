@@ -72,7 +72,8 @@ export function requestedBackend(explicit?: string | null): BackendName {
  */
 export async function selectBackend(requested?: string | null): Promise<BackendChoice> {
   const name = requestedBackend(requested);
-  const via = requested != null ? '--backend' : process.env['RXRL_BACKEND'] ? 'RXRL_BACKEND' : 'auto';
+  const via =
+    requested != null ? '--backend' : process.env['RXRL_BACKEND'] ? 'RXRL_BACKEND' : 'auto';
   let choice: BackendChoice | null = null;
 
   if (name === 'tensorflow' || name === 'auto') {
@@ -109,7 +110,10 @@ export async function selectBackend(requested?: string | null): Promise<BackendC
     await useCpu();
     choice = {
       backend: 'cpu',
-      reason: name === 'cpu' ? `requested by ${via}` : 'auto: wasm failed to initialise, falling back to plain JS',
+      reason:
+        name === 'cpu'
+          ? `requested by ${via}`
+          : 'auto: wasm failed to initialise, falling back to plain JS',
     };
   }
   await tf.ready();

@@ -45,7 +45,8 @@ export class Rng {
   readonly seed: number;
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed))
+      throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
     this.seed = Math.trunc(seed) >>> 0;
     const next = splitmix32(this.seed ^ Math.floor(seed / 2 ** 32));
     for (let i = 0; i < 4; i++) this.s[i] = next();

@@ -17,8 +17,5 @@ export interface Tokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   decode(ids: ArrayLike<number>, options?: { skipSpecialTokens?: boolean }): string;
   /** Render a conversation with the tokenizer's chat template. */
-  applyChatTemplate(
-    messages: ChatMessage[],
-    options?: { addGenerationPrompt?: boolean },
-  ): string;
+  applyChatTemplate(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
 }

@@ -107,7 +107,7 @@ export function listVector<T extends ListValues>(
     data: values,
     length: values.length,
     nullCount: 0,
-  } as any) as Data<ElementType>;
+  } as any) as unknown as Data<ElementType>;
   const listType = new List(new Field('item', type, false));
   return makeVector(
     makeData({ type: listType, length, nullCount: 0, valueOffsets: offsets, child }),

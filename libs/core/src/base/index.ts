@@ -3,3 +3,4 @@ export { Rng, type RngState } from './rng';
 export { RxrlError, RxrlUsageError, RxrlConfigError, RxrlDataError } from './errors';
 export type { Stage, MetricEvent } from './stage';
 export type { Tokenizer, ChatMessage } from './tokenizer';
+export * from './columns';

@@ -6,3 +6,10 @@ export { StepTimer } from './timer';
 export { TensorBoardWriter } from './tensorboard/eventWriter';
 export { readEventFile, type TensorBoardEvent } from './tensorboard/eventReader';
 export { crc32c, maskedCrc32c } from './tensorboard/crc32c';
+export {
+  renderReport,
+  writeReport,
+  lineChart,
+  REPORT_PANELS,
+  type ReportInput,
+} from './htmlReport';

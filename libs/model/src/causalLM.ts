@@ -1,0 +1,400 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Rng,
+  RxrlConfigError,
+  RxrlDataError,
+  RxrlUsageError,
+  applyRope,
+  attention,
+  embedding,
+  geluTanh,
+  layerNorm,
+  linear,
+  positionsFromMask,
+  rmsNorm,
+  ropeCosSin,
+  swiglu,
+  tokenLogProbs,
+} from '@rxrl/core';
+import { fromHfConfig, type ModelConfig } from './modelConfig';
+import type { HostTensor } from './safetensors';
+import type { KVCache } from './kvCache';
+
+/**
+ * Decoder-only causal language models: Llama, Qwen2, Qwen3 and GPT-2 in one
+ * place. The architectures differ only by the flags of {@link ModelConfig}
+ * (norm type, activation, biases, q/k norm, RoPE vs learned positions, tied
+ * head) and by their Hugging Face weight names, listed in `weightSpecs`.
+ *
+ * Weights are tf.Variables keyed by their HF names. Linear weights are kept as
+ * `[in, out]` — the layout of the `linear` op's fast path — so HF `nn.Linear`
+ * weights (`[out, in]`) are transposed at load and back at save; GPT-2's Conv1D
+ * weights are already `[in, out]`.
+ */
+
+interface WeightSpec {
+  /** HF name. */
+  name: string;
+  /** Shape as stored here (linear weights `[in, out]`). */
+  shape: number[];
+  /** HF stores it transposed (`nn.Linear` `[out, in]`). */
+  hfTransposed: boolean;
+  init: 'normal' | 'ones' | 'zeros';
+  /** Std for 'normal' init. */
+  std?: number;
+}
+
+/** Every weight of `cfg`'s model, in HF order and naming. */
+function weightSpecs(cfg: ModelConfig): WeightSpec[] {
+  const d = cfg.hiddenSize;
+  const std = cfg.initializerRange;
+  const specs: WeightSpec[] = [];
+  const normal = (name: string, shape: number[], hfTransposed: boolean, s = std) =>
+    specs.push({ name, shape, hfTransposed, init: 'normal', std: s });
+  const vec = (name: string, n: number, init: 'ones' | 'zeros') => specs.push({ name, shape: [n], hfTransposed: false, init });
+
+  if (cfg.arch === 'gpt2') {
+    // HF scales the residual projections' init by 1/sqrt(2·n_layer) (GPT-2 paper §2.3).
+    const resid = std / Math.sqrt(2 * cfg.numLayers);
+    normal('transformer.wte.weight', [cfg.vocabSize, d], false);
+    normal('transformer.wpe.weight', [cfg.maxPositionEmbeddings, d], false);
+    for (let i = 0; i < cfg.numLayers; i++) {
+      const p = `transformer.h.${i}.`;
+      vec(p + 'ln_1.weight', d, 'ones');
+      vec(p + 'ln_1.bias', d, 'zeros');
+      normal(p + 'attn.c_attn.weight', [d, 3 * d], false);
+      vec(p + 'attn.c_attn.bias', 3 * d, 'zeros');
+      normal(p + 'attn.c_proj.weight', [d, d], false, resid);
+      vec(p + 'attn.c_proj.bias', d, 'zeros');
+      vec(p + 'ln_2.weight', d, 'ones');
+      vec(p + 'ln_2.bias', d, 'zeros');
+      normal(p + 'mlp.c_fc.weight', [d, cfg.intermediateSize], false);
+      vec(p + 'mlp.c_fc.bias', cfg.intermediateSize, 'zeros');
+      normal(p + 'mlp.c_proj.weight', [cfg.intermediateSize, d], false, resid);
+      vec(p + 'mlp.c_proj.bias', d, 'zeros');
+    }
+    vec('transformer.ln_f.weight', d, 'ones');
+    vec('transformer.ln_f.bias', d, 'zeros');
+    return specs;
+  }
+
+  const qDim = cfg.numHeads * cfg.headDim;
+  const kvDim = cfg.numKvHeads * cfg.headDim;
+  normal('model.embed_tokens.weight', [cfg.vocabSize, d], false);
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    vec(p + 'input_layernorm.weight', d, 'ones');
+    for (const [proj, out] of [['q_proj', qDim], ['k_proj', kvDim], ['v_proj', kvDim]] as const) {
+      normal(`${p}self_attn.${proj}.weight`, [d, out], true);
+      if (cfg.qkvBias) vec(`${p}self_attn.${proj}.bias`, out, 'zeros');
+    }
+    normal(p + 'self_attn.o_proj.weight', [qDim, d], true);
+    if (cfg.outBias) vec(p + 'self_attn.o_proj.bias', d, 'zeros');
+    if (cfg.qkNorm) {
+      vec(p + 'self_attn.q_norm.weight', cfg.headDim, 'ones');
+      vec(p + 'self_attn.k_norm.weight', cfg.headDim, 'ones');
+    }
+    vec(p + 'post_attention_layernorm.weight', d, 'ones');
+    for (const [proj, shape] of [['gate_proj', [d, cfg.intermediateSize]], ['up_proj', [d, cfg.intermediateSize]], ['down_proj', [cfg.intermediateSize, d]]] as const) {
+      normal(`${p}mlp.${proj}.weight`, [...shape], true);
+      if (cfg.mlpBias) vec(`${p}mlp.${proj}.bias`, shape[1], 'zeros');
+    }
+  }
+  vec('model.norm.weight', d, 'ones');
+  if (!cfg.tieWordEmbeddings) normal('lm_head.weight', [d, cfg.vocabSize], true);
+  return specs;
+}
+
+/** HF names that may appear in a checkpoint but are not weights (buffers, redundant tied heads). */
+function isIgnorable(cfg: ModelConfig, name: string): boolean {
+  if (name.endsWith('rotary_emb.inv_freq')) return true;
+  if (cfg.arch === 'gpt2' && (name.endsWith('.attn.bias') || name.endsWith('.attn.masked_bias'))) return true;
+  return cfg.tieWordEmbeddings && name === 'lm_head.weight';
+}
+
+/** Checkpoint name → our name: GPT-2 checkpoints often omit the `transformer.` prefix. */
+function canonicalName(cfg: ModelConfig, name: string): string {
+  if (cfg.arch === 'gpt2' && !name.startsWith('transformer.') && !name.startsWith('lm_head.')) return 'transformer.' + name;
+  return name;
+}
+
+function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+let modelCounter = 0;
+
+/** Options of {@link CausalLM.create}. */
+export interface CreateOptions {
+  /** Seed of the weight init; every weight draws from its own named sub-stream. */
+  seed: number;
+}
+
+/** Options of {@link CausalLM.tokenLogProbs}. */
+export interface TokenLogProbsOptions {
+  /** Rows (tokens) of logits materialised at a time; bounds the [rows, V] logits. */
+  chunkSize?: number;
+}
+
+export class CausalLM {
+  readonly config: ModelConfig;
+  private readonly weights: Map<string, tf.Variable>;
+  private readonly specs: WeightSpec[];
+
+  private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, specs: WeightSpec[]) {
+    this.config = config;
+    this.weights = weights;
+    this.specs = specs;
+  }
+
+  private static build(config: ModelConfig, trainable: boolean, value: (spec: WeightSpec) => Float32Array): CausalLM {
+    const specs = weightSpecs(config);
+    const scope = `rxrl_model_${++modelCounter}`;
+    const weights = new Map<string, tf.Variable>();
+    try {
+      for (const spec of specs) {
+        const t = tf.tensor(value(spec), spec.shape, 'float32');
+        weights.set(spec.name, tf.variable(t, trainable, `${scope}/${spec.name}`));
+        t.dispose();
+      }
+    } catch (e) {
+      for (const v of weights.values()) v.dispose();
+      throw e;
+    }
+    return new CausalLM(config, weights, specs);
+  }
+
+  /**
+   * A randomly initialised model (HF init: normal(0, initializer_range) for
+   * matrices, ones for norm scales, zeros for biases). `config` is a
+   * {@link ModelConfig} or a HF config.json object.
+   */
+  static create(config: ModelConfig | Record<string, unknown>, options: CreateOptions): CausalLM {
+    const cfg = 'arch' in config ? (config as ModelConfig) : fromHfConfig(config);
+    const rng = new Rng(options.seed);
+    return CausalLM.build(cfg, true, (spec) => {
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      if (spec.init === 'ones') data.fill(1);
+      else if (spec.init === 'normal') rng.fork(spec.name).fillNormal(data, 0, spec.std!);
+      return data;
+    });
+  }
+
+  /**
+   * A model from HF-layout host tensors (as read from safetensors). Missing or
+   * misshaped weights and unexpected names are errors naming the tensor; `source`
+   * names the checkpoint in them.
+   */
+  static fromHfWeights(config: ModelConfig, tensors: Map<string, HostTensor>, options: { trainable?: boolean; source?: string } = {}): CausalLM {
+    const source = options.source ?? 'checkpoint';
+    const byName = new Map<string, HostTensor>();
+    const known = new Set(weightSpecs(config).map((s) => s.name));
+    for (const [raw, t] of tensors) {
+      if (isIgnorable(config, raw)) continue;
+      const name = canonicalName(config, raw);
+      if (!known.has(name)) {
+        throw new RxrlDataError(`${source}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`, { source, field: raw });
+      }
+      byName.set(name, t);
+    }
+    return CausalLM.build(config, options.trainable ?? true, (spec) => {
+      const t = byName.get(spec.name);
+      if (t === undefined) throw new RxrlDataError(`${source}: missing tensor ${spec.name}`, { source, field: spec.name });
+      const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
+      if (t.shape.join() !== hfShape.join()) {
+        throw new RxrlDataError(`${source}: tensor ${spec.name} has shape [${t.shape}], expected [${hfShape}] from config.json`, { source, field: spec.name });
+      }
+      return spec.hfTransposed ? transpose2d(t.data, hfShape[0]!, hfShape[1]!) : t.data;
+    });
+  }
+
+  /** The weights in HF layout and naming, copied to host memory (what a checkpoint stores). */
+  exportHfWeights(): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const spec of this.specs) {
+      const data = this.weights.get(spec.name)!.dataSync() as Float32Array;
+      if (spec.hfTransposed) {
+        out.set(spec.name, { shape: [spec.shape[1]!, spec.shape[0]!], data: transpose2d(data, spec.shape[0]!, spec.shape[1]!) });
+      } else {
+        out.set(spec.name, { shape: [...spec.shape], data: Float32Array.from(data) });
+      }
+    }
+    return out;
+  }
+
+  /** Trainable variables by HF name (empty for a frozen copy); pass `[...values()]` to variableGrads. */
+  trainableVariables(): Map<string, tf.Variable> {
+    return new Map([...this.weights].filter(([, v]) => v.trainable));
+  }
+
+  /** Every variable by HF name, trainable or not. */
+  variables(): Map<string, tf.Variable> {
+    return new Map(this.weights);
+  }
+
+  /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
+  frozenCopy(): CausalLM {
+    const vars = this.weights;
+    return CausalLM.build(this.config, false, (spec) => vars.get(spec.name)!.dataSync() as Float32Array);
+  }
+
+  /** Free every variable. */
+  dispose(): void {
+    for (const v of this.weights.values()) v.dispose();
+    this.weights.clear();
+  }
+
+  private w(name: string): tf.Variable {
+    const v = this.weights.get(name);
+    if (v === undefined) throw new RxrlUsageError(`CausalLM: weight ${name} not found (was the model disposed?)`);
+    return v;
+  }
+
+  private wOpt(name: string): tf.Variable | undefined {
+    return this.weights.get(name);
+  }
+
+  /**
+   * Final (normed) hidden states `[B·T, D]`. Without a cache, positions come from
+   * the attention mask (cumsum − 1, so left padding starts real tokens at 0). With
+   * a cache, the new tokens attend to every cached token and are appended to it.
+   * Call inside tf.tidy (every public method does).
+   */
+  private hidden(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache): tf.Tensor2D {
+    const cfg = this.config;
+    const [b, t] = inputIds.shape;
+    if (inputIds.rank !== 2) throw new RxrlUsageError(`CausalLM: inputIds must be [B,T], got shape [${inputIds.shape}]`);
+    if (attentionMask != null && attentionMask.shape.join() !== inputIds.shape.join()) {
+      throw new RxrlUsageError(`CausalLM: attentionMask shape [${attentionMask.shape}] differs from inputIds [${inputIds.shape}]`);
+    }
+    const newMask = attentionMask != null ? attentionMask.dataSync() : new Uint8Array(b * t).fill(1);
+    let positions: Int32Array;
+    let keyMask: tf.Tensor2D | undefined;
+    if (cache !== undefined) {
+      if (cache.batch !== b) throw new RxrlUsageError(`CausalLM: cache holds batch ${cache.batch}, inputIds has ${b}`);
+      positions = cache.appendMask(newMask, t);
+      keyMask = tf.tensor2d(cache.mask, [b, cache.length], 'float32');
+    } else {
+      positions = positionsFromMask(newMask, b, t);
+      if (attentionMask != null) keyMask = tf.cast(attentionMask, 'float32') as tf.Tensor2D;
+    }
+
+    const ids = tf.reshape(inputIds.dtype === 'int32' ? inputIds : tf.cast(inputIds, 'int32'), [b * t]) as tf.Tensor1D;
+    let h: tf.Tensor2D;
+    let rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null = null;
+    if (cfg.learnedPositions) {
+      const maxPos = positions.reduce((m, p) => Math.max(m, p), 0);
+      if (maxPos >= cfg.maxPositionEmbeddings) {
+        throw new RxrlUsageError(`CausalLM: position ${maxPos} exceeds n_positions (${cfg.maxPositionEmbeddings}) of this gpt2 model`);
+      }
+      h = tf.add(embedding(this.w('transformer.wte.weight') as tf.Tensor2D, ids), embedding(this.w('transformer.wpe.weight') as tf.Tensor2D, tf.tensor1d(positions, 'int32')));
+    } else {
+      h = embedding(this.w('model.embed_tokens.weight') as tf.Tensor2D, ids);
+      rope = ropeCosSin(positions, b, t, { headDim: cfg.headDim, ropeTheta: cfg.ropeTheta, ropeScaling: cfg.ropeScaling });
+    }
+
+    const norm = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
+      cfg.normType === 'rms'
+        ? rmsNorm(x, this.w(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
+        : layerNorm(x, this.w(prefix + '.weight') as tf.Tensor1D, this.w(prefix + '.bias') as tf.Tensor1D, cfg.normEps);
+    const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
+      linear(x, this.w(prefix + '.weight') as tf.Tensor2D, this.wOpt(prefix + '.bias') as tf.Tensor1D | undefined);
+
+    const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
+    const gpt2 = cfg.arch === 'gpt2';
+    for (let i = 0; i < cfg.numLayers; i++) {
+      const p = gpt2 ? `transformer.h.${i}.` : `model.layers.${i}.`;
+      // attention block
+      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm');
+      let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
+      if (gpt2) {
+        [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+      } else {
+        q = proj(x, p + 'self_attn.q_proj');
+        k = proj(x, p + 'self_attn.k_proj');
+        v = proj(x, p + 'self_attn.v_proj');
+      }
+      let q4 = tf.reshape(q, [b, t, hq, dh]) as tf.Tensor4D;
+      let k4 = tf.reshape(k, [b, t, hkv, dh]) as tf.Tensor4D;
+      let v4 = tf.reshape(v, [b, t, hkv, dh]) as tf.Tensor4D;
+      if (cfg.qkNorm) {
+        q4 = rmsNorm(q4, this.w(p + 'self_attn.q_norm.weight') as tf.Tensor1D, cfg.normEps);
+        k4 = rmsNorm(k4, this.w(p + 'self_attn.k_norm.weight') as tf.Tensor1D, cfg.normEps);
+      }
+      if (rope !== null) {
+        q4 = applyRope(q4, rope.cos, rope.sin);
+        k4 = applyRope(k4, rope.cos, rope.sin);
+      }
+      if (cache !== undefined) ({ k: k4, v: v4 } = cache.update(i, k4, v4));
+      const a = tf.reshape(attention(q4, k4, v4, { keyMask }), [b * t, hq * dh]) as tf.Tensor2D;
+      h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
+      // MLP block
+      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm');
+      const m =
+        cfg.activation === 'silu'
+          ? proj(swiglu(proj(x, p + 'mlp.gate_proj'), proj(x, p + 'mlp.up_proj')), p + 'mlp.down_proj')
+          : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
+      h = tf.add(h, m);
+    }
+    return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
+  }
+
+  /** `[D, V]` output projection (the transposed embedding when tied). */
+  private headWeight(): tf.Tensor2D {
+    if (!this.config.tieWordEmbeddings) return this.w('lm_head.weight') as tf.Tensor2D;
+    return tf.transpose(this.w(this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight')) as tf.Tensor2D;
+  }
+
+  /**
+   * Next-token logits `[B, T, V]`. `attentionMask` `[B, T]` (1 = token, 0 = left
+   * padding) defaults to all ones. With `cache`, `inputIds` are the new tokens
+   * only, they attend to everything cached, and their keys/values are appended.
+   */
+  logits(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache): tf.Tensor3D {
+    const [b, t] = inputIds.shape;
+    return tf.tidy(() => tf.reshape(linear(this.hidden(inputIds, attentionMask, cache), this.headWeight()), [b, t, this.config.vocabSize]) as tf.Tensor3D);
+  }
+
+  /**
+   * `log p(targets[b,t] | inputIds[b,≤t])` as `[B, T]` — the quantity every loss
+   * needs. Logits are formed `chunkSize` rows at a time and reduced by the fused
+   * `tokenLogProbs` op, so no `[B·T, V]` log-softmax is ever held. Targets must be
+   * valid ids everywhere (use any id, e.g. 0, where the loss mask is 0).
+   */
+  tokenLogProbs(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D | null, targets: tf.Tensor2D, options: TokenLogProbsOptions = {}): tf.Tensor2D {
+    const [b, t] = inputIds.shape;
+    if (targets.shape.join() !== inputIds.shape.join()) {
+      throw new RxrlUsageError(`CausalLM.tokenLogProbs: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`);
+    }
+    const chunk = options.chunkSize ?? 2048;
+    if (!Number.isInteger(chunk) || chunk <= 0) throw new RxrlConfigError(`tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`);
+    return tf.tidy(() => {
+      const h = this.hidden(inputIds, attentionMask);
+      const head = this.headWeight();
+      const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [b * t]) as tf.Tensor1D;
+      const n = b * t;
+      const parts: tf.Tensor1D[] = [];
+      for (let start = 0; start < n; start += chunk) {
+        const size = Math.min(chunk, n - start);
+        const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
+        const ts = size === n ? tgt : (tf.slice(tgt, [start], [size]) as tf.Tensor1D);
+        parts.push(tokenLogProbs(linear(hs, head), ts));
+      }
+      return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
+    });
+  }
+
+  /** Final hidden states averaged over real tokens, `[B, D]` (for semantic grouping). */
+  meanPooledHidden(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null): tf.Tensor2D {
+    const [b, t] = inputIds.shape;
+    return tf.tidy(() => {
+      const h = tf.reshape(this.hidden(inputIds, attentionMask), [b, t, this.config.hiddenSize]);
+      const m = attentionMask != null ? tf.cast(attentionMask, 'float32') : tf.ones([b, t]);
+      const summed = tf.sum(tf.mul(h, tf.expandDims(m, 2)), 1);
+      return tf.div(summed, tf.maximum(tf.sum(m, 1, true), 1)) as tf.Tensor2D;
+    });
+  }
+}

@@ -1,0 +1,28 @@
+export {
+  ARCHITECTURES,
+  type Architecture,
+  PRESETS,
+  type Preset,
+  ModelConfigSchema,
+  type ModelConfig,
+  type Llama3RopeScaling,
+  fromHfConfig,
+  toHfConfig,
+  presetHfConfig,
+  presetConfig,
+} from './modelConfig';
+export { CausalLM, type CreateOptions, type TokenLogProbsOptions } from './causalLM';
+export { KVCache } from './kvCache';
+export { prefill, generateStep } from './decode';
+export {
+  type HostTensor,
+  type SafetensorsFile,
+  parseSafetensors,
+  serializeSafetensors,
+  readSafetensorsFile,
+  readWeights,
+  writeWeights,
+  SAFETENSORS_FILE,
+  SAFETENSORS_INDEX_FILE,
+} from './safetensors';
+export { loadPretrained, savePretrained, type LoadOptions, type SaveOptions } from './pretrained';

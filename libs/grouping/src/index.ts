@@ -1,0 +1,2 @@
+// Advantage estimation, reward scaling / shaping and dynamic sampling (src/advantages).
+export * from './advantages/index';

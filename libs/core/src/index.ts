@@ -10,3 +10,4 @@ export {
   TENSORFLOW_INSTALL_HINT,
 } from './backend/selectBackend';
 export { TEST_BACKENDS, useBackend } from './testing';
+export * from './ops/index';

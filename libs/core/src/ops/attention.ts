@@ -1,0 +1,125 @@
+import * as tf from '@tensorflow/tfjs-core';
+import './kernelGradients';
+import { customOp } from './customOp';
+
+/** Options of {@link attention}. */
+export interface AttentionOptions {
+  /** `[B, S]`, 1 = real token, 0 = padding; padded keys get no attention. */
+  keyMask?: tf.Tensor2D;
+  /** absolute key index of query row 0; default `S − T` (prefill and cached decode). */
+  queryOffset?: number;
+  /** mask keys after each query's own position; default true. */
+  causal?: boolean;
+}
+
+// Large negative instead of −Inf: a row with every key masked stays finite
+// (a uniform softmax over masked keys) instead of turning into NaN.
+const MASKED = -1e9;
+
+/**
+ * Per-slice product `a[i]·b[i]` of `[N, m, k]` and `[N, k, n]` as N plain
+ * non-transposed 2-D matMuls, the only matMul wasm runs on XNNPACK (its batched
+ * and transposed matMuls fall back to a scalar loop).
+ */
+function sliceMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const n = a.shape[0];
+  if (n === 1) {
+    return tf.reshape(tf.matMul(tf.reshape(a, a.shape.slice(1) as [number, number]), tf.reshape(b, b.shape.slice(1) as [number, number])), [1, a.shape[1], b.shape[2]]);
+  }
+  const as = tf.unstack(a) as tf.Tensor2D[];
+  const bs = tf.unstack(b) as tf.Tensor2D[];
+  return tf.stack(as.map((ai, i) => tf.matMul(ai, bs[i]))) as tf.Tensor3D;
+}
+
+/** `[N, r, c] -> [N, c, r]`, materialised so the following matMul is a plain one. */
+function transposeLast(x: tf.Tensor3D): tf.Tensor3D {
+  return tf.transpose(x, [0, 2, 1]);
+}
+
+/** Additive mask bias `[B, T, S]`, or null when nothing is masked. */
+function maskBias(b: number, t: number, s: number, opts: AttentionOptions): tf.Tensor3D | null {
+  const causal = opts.causal ?? true;
+  const offset = opts.queryOffset ?? s - t;
+  let bias: tf.Tensor3D | null = null;
+  if (causal) {
+    const c = new Float32Array(t * s);
+    let any = false;
+    for (let i = 0; i < t; i++) {
+      for (let j = Math.max(offset + i + 1, 0); j < s; j++) {
+        c[i * s + j] = MASKED;
+        any = true;
+      }
+    }
+    if (any) bias = tf.tensor3d(c, [1, t, s]);
+  }
+  if (opts.keyMask !== undefined) {
+    const km = opts.keyMask;
+    if (km.rank !== 2 || km.shape[0] !== b || km.shape[1] !== s) {
+      throw new Error(`attention: expected keyMask [${b},${s}], got ${JSON.stringify(km.shape)}`);
+    }
+    const kb = tf.reshape(tf.mul(tf.sub(tf.cast(km, 'float32'), 1), -MASKED), [b, 1, s]) as tf.Tensor3D;
+    bias = bias === null ? kb : (tf.add(bias, kb) as tf.Tensor3D);
+  }
+  return bias;
+}
+
+/**
+ * Scaled dot-product attention with grouped-query heads.
+ *
+ * q `[B, T, Hq, Dh]`, k and v `[B, S, Hkv, Dh]` with Hq a multiple of Hkv
+ * (query head h reads kv head ⌊h / (Hq/Hkv)⌋, as HF `repeat_kv`); scale 1/√Dh,
+ * softmax in float32. Returns `[B, T, Hq, Dh]`.
+ *
+ * The query heads sharing a kv head are stacked into one `[Hq/Hkv · T, Dh]`
+ * matrix, so there are B·Hkv plain 2-D matMuls per product and k/v are never
+ * repeated; the custom gradient keeps every product a plain 2-D matMul too.
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions = {}): tf.Tensor4D {
+  const [b, t, hq, dh] = q.shape;
+  const [kb, s, hkv, kdh] = k.shape;
+  if (kb !== b || kdh !== dh || v.shape.join() !== k.shape.join()) {
+    throw new Error(
+      `attention: expected k and v [${b},S,Hkv,${dh}] with equal shapes, got q ${JSON.stringify(q.shape)}, k ${JSON.stringify(k.shape)}, v ${JSON.stringify(v.shape)}`,
+    );
+  }
+  if (hq % hkv !== 0) throw new Error(`attention: query heads (${hq}) must be a multiple of kv heads (${hkv})`);
+  const rep = hq / hkv;
+  const n = b * hkv;
+  const m = rep * t;
+  const scale = 1 / Math.sqrt(dh);
+
+  return tf.tidy(() => {
+    const bias = maskBias(b, t, s, opts);
+    const core = customOp(([q3, k3, v3], save) => {
+      const qs = q3 as tf.Tensor3D;
+      const ks = k3 as tf.Tensor3D;
+      const vs = v3 as tf.Tensor3D;
+      let scores: tf.Tensor = tf.mul(sliceMatMul(qs, transposeLast(ks)), scale);
+      if (bias !== null) {
+        scores = tf.reshape(tf.add(tf.reshape(scores, [b, hq, t, s]), tf.reshape(bias, [bias.shape[0], 1, t, s])), [n, m, s]);
+      }
+      const p = tf.softmax(scores) as tf.Tensor3D;
+      save([qs, ks, vs, p]);
+      return {
+        value: sliceMatMul(p, vs),
+        gradFunc: (dy, saved) => {
+          const [qq, kk, vv, pp] = saved as tf.Tensor3D[];
+          const dO = dy as tf.Tensor3D;
+          const dP = sliceMatMul(dO, transposeLast(vv));
+          const dV = sliceMatMul(transposeLast(pp), dO);
+          // softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√Dh scale
+          const dS = tf.mul(tf.mul(pp, tf.sub(dP, tf.sum(tf.mul(dP, pp), -1, true))), scale) as tf.Tensor3D;
+          const dQ = sliceMatMul(dS, kk);
+          const dK = sliceMatMul(transposeLast(dS), qq);
+          return [dQ, dK, dV];
+        },
+      };
+    });
+    // [B,T,Hq,Dh] -> [B,Hq,T,Dh] = [B,Hkv,rep,T,Dh] -> [B·Hkv, rep·T, Dh]
+    const q3 = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [n, m, dh]);
+    const k3 = tf.reshape(tf.transpose(k, [0, 2, 1, 3]), [n, s, dh]);
+    const v3 = tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [n, s, dh]);
+    const o = core(q3, k3, v3) as tf.Tensor3D;
+    return tf.transpose(tf.reshape(o, [b, hq, t, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+  });
+}

@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs-core';
+import './kernelGradients';
+import { customOp } from './customOp';
+
+/**
+ * Row lookup `table[ids]`.
+ *
+ * tf's gather gradient needs UnsortedSegmentSum, which wasm lacks; the gradient
+ * here is a scatterND of the output gradient into a dense `[V, D]` table
+ * (duplicate ids accumulate), O(N·D) work and no one-hot matrix.
+ */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (table.rank !== 2) throw new Error(`embedding: expected table [V,D], got ${JSON.stringify(table.shape)}`);
+  if (ids.rank !== 1 || ids.dtype !== 'int32') {
+    throw new Error(`embedding: expected ids as a 1-D int32 tensor, got rank ${ids.rank} ${ids.dtype}`);
+  }
+  const [vocab, dim] = table.shape;
+  const f = customOp(([t, i], save) => {
+    save([i]);
+    return {
+      value: tf.gather(t as tf.Tensor2D, i as tf.Tensor1D),
+      gradFunc: (dy, saved) => {
+        const [idx] = saved as [tf.Tensor1D];
+        const dTable = tf.scatterND(tf.reshape(idx, [-1, 1]), dy as tf.Tensor2D, [vocab, dim]);
+        return [dTable, tf.zerosLike(idx)];
+      },
+    };
+  });
+  return f(table, ids) as tf.Tensor2D;
+}

@@ -1,0 +1,9 @@
+export { linear } from './linear';
+export { embedding } from './embedding';
+export { logSoftmax, logSumExpLastAxis } from './logSoftmax';
+export { tokenLogProbs, tokenEntropy } from './tokenLogProbs';
+export { rmsNorm } from './rmsNorm';
+export { layerNorm } from './layerNorm';
+export { silu, swiglu, geluTanh } from './activations';
+export { type RopeConfig, type Llama3RopeScaling, ropeInvFreq, ropeCosSin, positionsFromMask, applyRope } from './rope';
+export { type AttentionOptions, attention } from './attention';

@@ -1,0 +1,72 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it, beforeAll } from 'vitest';
+import { Rng } from '../base/rng';
+import { TEST_BACKENDS, useBackend } from '../testing';
+import { linear } from './linear';
+import { dot, f32, fdGrads, randn, relErr, tfGrads } from './gradCheck.testkit';
+
+function linearRef(x: Float64Array, w: Float64Array, b: Float64Array | null, n: number, din: number, dout: number): Float64Array {
+  const y = new Float64Array(n * dout);
+  for (let i = 0; i < n; i++) {
+    for (let o = 0; o < dout; o++) {
+      let s = b ? b[o] : 0;
+      for (let k = 0; k < din; k++) s += x[i * din + k] * w[k * dout + o];
+      y[i * dout + o] = s;
+    }
+  }
+  return y;
+}
+
+describe.each(TEST_BACKENDS)('linear on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+
+  it('computes x·w + b with w stored [in, out]', () => {
+    const y = tf.tidy(() =>
+      linear(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1, 0, 2], [0, 1, -1]]), tf.tensor1d([0.5, 0, 1])),
+    );
+    // rows: [1,2]·w = [1,2,0], [3,4]·w = [3,4,2]; plus b
+    expect(Array.from(y.dataSync())).toEqual([1.5, 2, 1, 3.5, 4, 3]);
+    y.dispose();
+  });
+
+  it.each([true, false])('gradient matches float64 finite differences (bias=%s)', (withBias) => {
+    const rng = new Rng(11);
+    const [n, din, dout] = [3, 4, 5];
+    const x = f32(randn(rng, n * din));
+    const w = f32(randn(rng, din * dout));
+    const b = f32(randn(rng, dout));
+    const r = f32(randn(rng, n * dout));
+    const inputs = withBias ? [x, w, b] : [x, w];
+    const fd = fdGrads((xs) => dot(linearRef(xs[0], xs[1], withBias ? xs[2] : null, n, din, dout), r), inputs);
+    const ts: tf.Tensor[] = [tf.tensor2d(Float32Array.from(x), [n, din]), tf.tensor2d(Float32Array.from(w), [din, dout])];
+    if (withBias) ts.push(tf.tensor1d(Float32Array.from(b)));
+    const g = tfGrads((xs) => linear(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D | undefined), ts, r);
+    tf.dispose(ts);
+    expect(g).toHaveLength(inputs.length);
+    for (let i = 0; i < inputs.length; i++) expect(relErr(g[i], fd[i])).toBeLessThan(1e-3);
+  });
+
+  it('rejects mismatched shapes with a message naming them', () => {
+    const x = tf.zeros([2, 3]) as tf.Tensor2D;
+    const w = tf.zeros([4, 5]) as tf.Tensor2D;
+    expect(() => linear(x, w)).toThrow(/linear: .*\[2,3\].*\[4,5\]/);
+    tf.dispose([x, w]);
+  });
+
+  it('keeps numTensors flat over 50 forward+backward iterations', () => {
+    const x = tf.randomNormal([4, 6]) as tf.Tensor2D;
+    const w = tf.variable(tf.randomNormal([6, 3])) as tf.Variable<tf.Rank.R2>;
+    const b = tf.variable(tf.zeros([3])) as tf.Variable<tf.Rank.R1>;
+    const step = (): void => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(linear(x, w, b))) as tf.Scalar, [w, b]);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) step();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w, b]);
+  });
+});

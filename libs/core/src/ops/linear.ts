@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs-core';
+import './kernelGradients';
+import { customOp } from './customOp';
+
+// wasm runs XNNPACK only for plain 2-D matMuls with neither operand transposed;
+// tf's own matMul gradient uses transposed products (scalar loop, up to 20x slower).
+// So both gradients materialise the transpose first, then do a plain product.
+const linearNoBias = customOp(([x, w], save) => {
+  save([x as tf.Tensor2D, w as tf.Tensor2D]);
+  return {
+    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy, saved) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+    },
+  };
+});
+
+const linearBias = customOp(([x, w, b], save) => {
+  save([x as tf.Tensor2D, w as tf.Tensor2D]);
+  return {
+    value: tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b as tf.Tensor1D),
+    gradFunc: (dy, saved) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+    },
+  };
+});
+
+/**
+ * Affine map `x·w + b` with weights stored `[in, out]`.
+ *
+ * Forward and backward are plain non-transposed 2-D matMuls (dX = dY·Wᵀ,
+ * dW = Xᵀ·dY with the transposes materialised), the fast path on wasm.
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
+    throw new Error(`linear: expected x [N,in] and w [in,out] with matching 'in', got x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)}`);
+  }
+  if (b !== undefined && (b.rank !== 1 || b.shape[0] !== w.shape[1])) {
+    throw new Error(`linear: expected bias [${w.shape[1]}], got ${JSON.stringify(b.shape)}`);
+  }
+  return (b === undefined ? linearNoBias(x, w) : linearBias(x, w, b)) as tf.Tensor2D;
+}

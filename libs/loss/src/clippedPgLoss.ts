@@ -1,0 +1,294 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { calculateKl, KL_TYPES } from './klEstimators';
+import type { LossResult, Metrics } from './lossResult';
+import { constant, expectShape, maskedMean, metric, nanToZero, NORM_EPS, perRow, rowMaskedMean, stopGradient } from './masked';
+
+/** TRL `GRPOConfig.loss_type` reductions, offered as `loss_aggregation`. */
+export const LOSS_AGGREGATIONS = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
+
+/** Options of {@link clippedPgLoss}: NeMo RL `loss_fn.*` names (ClippedPGLossConfig), TRL's where NeMo RL has none. */
+export const clippedPgLossOptionsSchema = z
+  .object({
+    /** ε_low: ratios below 1 − ε_low are clipped (PPO https://arxiv.org/abs/1707.06347) */
+    ratio_clip_min: z.number().min(0).default(0.2),
+    /** ε_high: ratios above 1 + ε_high are clipped; larger than ε_low is DAPO's clip-higher (https://arxiv.org/abs/2503.14476) */
+    ratio_clip_max: z.number().min(0).default(0.2),
+    /** dual-clip c > 1: for A < 0 the loss is capped at −c·A (Ye et al. 2019, https://arxiv.org/abs/1912.09729); null disables */
+    ratio_clip_c: z.number().gt(1).nullable().default(null),
+    /** β of the KL(π ‖ π_ref) penalty added to the loss; 0 disables it and makes refLogprobs optional */
+    reference_policy_kl_penalty: z.number().min(0).default(0.01),
+    /** per-token KL estimator (Schulman 2020, http://joschu.net/blog/kl-approx.html) */
+    reference_policy_kl_type: z.enum(KL_TYPES).default('k3'),
+    /** clamp log(π_ref/π) to ±this before the estimator; null disables */
+    kl_input_clamp_value: z.number().positive().nullable().default(20),
+    /** clamp the per-token KL to ±this; null disables */
+    kl_output_clamp_value: z.number().positive().nullable().default(10),
+    /** REINFORCE / RLOO: use log π·A instead of the ratio (https://arxiv.org/abs/2402.14740) */
+    disable_ppo_ratio: z.boolean().default(false),
+    /** force the ratio to exactly 1 with gradient of π (truly on-policy; one update per rollout) */
+    force_on_policy_ratio: z.boolean().default(false),
+    /** true: mean over all valid tokens of the global batch; false: mean over tokens per sequence, then over sequences */
+    token_level_loss: z.boolean().default(true),
+    /** GSPO: one ratio per sequence, exp(mean_t log r_t) (https://arxiv.org/abs/2507.18071); needs token_level_loss false */
+    sequence_level_importance_ratios: z.boolean().default(false),
+    /** weight the loss by π_prev/π_gen to correct for a generation engine that differs from the trained policy */
+    use_importance_sampling_correction: z.boolean().default(false),
+    /** upper bound of the truncated importance weights (TIS); null disables truncation */
+    truncated_importance_sampling_ratio: z.number().positive().nullable().default(null),
+    /** tis: clamp weights to the bound; icepop: zero tokens outside [min, max]; seq-mask-tis: zero sequences whose geometric-mean weight is outside [min, max] */
+    truncated_importance_sampling_type: z.enum(['tis', 'icepop', 'seq-mask-tis']).nullable().default(null),
+    /** lower bound for icepop / seq-mask-tis */
+    truncated_importance_sampling_ratio_min: z.number().min(0).nullable().default(null),
+    /** CISPO: −sg(clip(r))·A·log π, clipping the weight and never the gradient (MiniMax-M1, https://arxiv.org/abs/2506.13585) */
+    use_cispo: z.boolean().default(false),
+    /** weight the KL penalty by π/π_gen so it estimates KL under the current policy */
+    use_on_policy_kl_approximation: z.boolean().default(false),
+    /** VAPO μ: add μ·NLL on tokens of samples with reward > 0 (https://arxiv.org/abs/2504.05118, Eq. 10); 0 disables */
+    positive_example_nll_weight: z.number().min(0).default(0),
+    /** TRL reduction: grpo (per-sequence mean), bnpo (micro-batch token mean), dr_grpo (sum / (B·max_completion_length)), dapo (global token mean); null follows token_level_loss */
+    loss_aggregation: z.enum(LOSS_AGGREGATIONS).nullable().default(null),
+    /** constant denominator of dr_grpo (TRL `max_completion_length`, Dr. GRPO https://arxiv.org/abs/2503.20783) */
+    max_completion_length: z.number().int().positive().nullable().default(null),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    const bad = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const seqLevel = o.loss_aggregation ? o.loss_aggregation === 'grpo' : !o.token_level_loss;
+    if (o.sequence_level_importance_ratios && !seqLevel) {
+      bad('sequence_level_importance_ratios', 'sequence-level importance ratios (GSPO) need a sequence-level loss: token_level_loss false (or loss_aggregation grpo)');
+    }
+    if (o.disable_ppo_ratio && o.force_on_policy_ratio) {
+      bad('force_on_policy_ratio', 'force_on_policy_ratio and disable_ppo_ratio contradict each other; set one');
+    }
+    if (o.use_cispo) {
+      if (o.disable_ppo_ratio) bad('use_cispo', 'use_cispo needs the π/π_old ratio, which disable_ppo_ratio removes');
+      if (o.force_on_policy_ratio) bad('use_cispo', 'use_cispo is incompatible with force_on_policy_ratio (ratio 1 removes the clipped weight CISPO optimises)');
+      if (o.sequence_level_importance_ratios) bad('use_cispo', 'use_cispo uses token-level weights, incompatible with sequence_level_importance_ratios');
+      if (o.ratio_clip_c !== null) bad('ratio_clip_c', 'use_cispo is incompatible with dual clipping; set ratio_clip_c to null');
+      if (seqLevel) bad('use_cispo', 'use_cispo needs a token-level loss (token_level_loss true, loss_aggregation not grpo)');
+    }
+    const tisType = o.truncated_importance_sampling_type;
+    if ((tisType === null) !== (o.truncated_importance_sampling_ratio === null)) {
+      bad(tisType === null ? 'truncated_importance_sampling_type' : 'truncated_importance_sampling_ratio',
+        'truncated_importance_sampling_ratio and truncated_importance_sampling_type are set together (tis | icepop | seq-mask-tis)');
+    }
+    if (tisType !== null && !o.use_importance_sampling_correction) {
+      bad('truncated_importance_sampling_type', 'truncated importance sampling needs use_importance_sampling_correction true');
+    }
+    if ((tisType === 'icepop' || tisType === 'seq-mask-tis') && o.truncated_importance_sampling_ratio_min === null) {
+      bad('truncated_importance_sampling_ratio_min', `${tisType} needs truncated_importance_sampling_ratio_min`);
+    }
+    if (tisType === 'seq-mask-tis' && o.sequence_level_importance_ratios) {
+      bad('truncated_importance_sampling_type', 'seq-mask-tis uses token-level weights with sequence masking, incompatible with sequence_level_importance_ratios');
+    }
+    if (o.loss_aggregation === 'dr_grpo' && o.max_completion_length === null) {
+      bad('max_completion_length', 'loss_aggregation dr_grpo divides by max_completion_length; set it');
+    }
+  });
+export type ClippedPgLossOptions = z.infer<typeof clippedPgLossOptionsSchema>;
+export type ClippedPgLossOptionsInput = z.input<typeof clippedPgLossOptionsSchema>;
+
+/** Inputs of {@link clippedPgLoss}; per-token tensors are [B, T] aligned to the completion tokens. */
+export interface ClippedPgInputs {
+  /** log π_θ of the sampled tokens (the differentiated input) */
+  currLogprobs: tf.Tensor2D;
+  /** log π_old from before this update; optional only with force_on_policy_ratio */
+  prevLogprobs?: tf.Tensor2D;
+  /** log π under the generation engine; default prevLogprobs */
+  generationLogprobs?: tf.Tensor2D;
+  /** log π_ref; required when reference_policy_kl_penalty ≠ 0 */
+  refLogprobs?: tf.Tensor2D;
+  /** per-sample [B] or per-token [B, T] advantages */
+  advantages: tf.Tensor;
+  tokenMask: tf.Tensor2D;
+  /** 0 drops a sample; default all ones */
+  sampleMask?: tf.Tensor1D;
+  /** sample rewards [B], for positive_example_nll_weight */
+  rewards?: tf.Tensor1D;
+  /** valid tokens over the global batch (token_mask · sample_mask); default this batch's */
+  globalValidToks?: number;
+  /** valid samples over the global batch; default this batch's */
+  globalValidSeqs?: number;
+  /** valid tokens of positive-reward samples over the global batch; default this batch's (NeMo RL) */
+  globalPositiveToks?: number;
+}
+
+/**
+ * NeMo RL's ClippedPGLossFn: PPO / GRPO clipped surrogate with asymmetric
+ * and dual clipping, REINFORCE, GSPO, CISPO, truncated importance sampling,
+ * a k1/k2/k3 KL penalty and VAPO's positive-example NLL, plus TRL's
+ * `loss_aggregation`. Metrics use NeMo RL's names and, like NeMo RL, are
+ * normalised with the global counts (sum them over micro-batches):
+ * `loss`, `actor_loss`, `probs_ratio`, `probs_ratio_clamped`, `probs_ratio_min/max`,
+ * `probs_ratio_clamped_min/max`, `kl_penalty`, `token_mult_prob_error`,
+ * `gen_kl_error`, `policy_kl_error`, `js_divergence_error`,
+ * `sampling_importance_ratio`, `approx_entropy`, `num_valid_samples`,
+ * `positive_nll_loss` and, for icepop / seq-mask-tis, `is_oob_ratio`.
+ */
+export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLossOptions, inputs: ClippedPgInputs): LossResult {
+  const o = clippedPgLossOptionsSchema.parse(options);
+  const { currLogprobs, tokenMask } = inputs;
+  const [B, T] = currLogprobs.shape;
+  for (const [k, t] of [
+    ['prevLogprobs', inputs.prevLogprobs],
+    ['generationLogprobs', inputs.generationLogprobs],
+    ['refLogprobs', inputs.refLogprobs],
+    ['tokenMask', tokenMask],
+  ] as const) expectShape(`clippedPgLoss ${k}`, t, [B, T]);
+  expectShape('clippedPgLoss sampleMask', inputs.sampleMask, [B]);
+  expectShape('clippedPgLoss rewards', inputs.rewards, [B]);
+  if (inputs.advantages.rank === 1) expectShape('clippedPgLoss advantages', inputs.advantages, [B]);
+  else expectShape('clippedPgLoss advantages', inputs.advantages, [B, T]);
+  if (!inputs.prevLogprobs && !o.force_on_policy_ratio) {
+    throw new Error('clippedPgLoss: prevLogprobs is required unless force_on_policy_ratio is true');
+  }
+  const beta = o.reference_policy_kl_penalty;
+  if (beta !== 0 && !inputs.refLogprobs) {
+    throw new Error('clippedPgLoss: refLogprobs is required when reference_policy_kl_penalty is not 0');
+  }
+  if (o.positive_example_nll_weight > 0 && !inputs.rewards) {
+    throw new Error('clippedPgLoss: rewards [B] are required when positive_example_nll_weight > 0');
+  }
+
+  return tf.tidy(() => {
+    const sampleMask = inputs.sampleMask ?? tf.ones([B]);
+    const mask = tf.mul(tokenMask, tf.expandDims(sampleMask, 1));
+    const adv = tf.mul(perRow(inputs.advantages), tf.onesLike(currLogprobs));
+    const prev = o.force_on_policy_ratio ? stopGradient(currLogprobs) : inputs.prevLogprobs!;
+    const gen = inputs.generationLogprobs ?? prev;
+    const nToks = inputs.globalValidToks;
+    const nSeqs = inputs.globalValidSeqs;
+
+    // the reduction every per-token quantity of the objective goes through
+    const aggregation = o.loss_aggregation ?? (o.token_level_loss ? 'dapo' : 'grpo');
+    const reduce = (perToken: tf.Tensor): tf.Scalar => {
+      switch (aggregation) {
+        case 'dapo':
+          return maskedMean(perToken, mask, nToks);
+        case 'bnpo':
+          return maskedMean(perToken, mask);
+        case 'grpo':
+          return maskedMean(rowMaskedMean(perToken, tokenMask), sampleMask, nSeqs);
+        case 'dr_grpo':
+          return tf.div(tf.sum(tf.mul(perToken, mask)), (nSeqs ?? B) * o.max_completion_length! + NORM_EPS) as tf.Scalar;
+      }
+    };
+    const tokMean = (v: tf.Tensor) => maskedMean(v, mask, nToks);
+
+    // KL(π ‖ π_ref)
+    let kl = tf.scalar(0) as tf.Scalar;
+    if (beta !== 0) {
+      const perTok = calculateKl(currLogprobs, inputs.refLogprobs!, o.reference_policy_kl_type, o.kl_input_clamp_value, o.kl_output_clamp_value);
+      const w = o.use_on_policy_kl_approximation ? nanToZero(tf.exp(tf.sub(stopGradient(currLogprobs), gen))) : tf.onesLike(perTok);
+      kl = reduce(tf.mul(tf.mul(w, perTok), beta));
+    }
+
+    // ratios
+    let ratios: tf.Tensor;
+    let clamped: tf.Tensor;
+    if (o.force_on_policy_ratio) {
+      ratios = tf.exp(tf.sub(currLogprobs, stopGradient(currLogprobs)));
+      clamped = ratios;
+    } else if (!o.disable_ppo_ratio) {
+      const logRatios = tf.sub(currLogprobs, prev);
+      ratios = o.sequence_level_importance_ratios
+        ? tf.mul(tf.expandDims(tf.exp(rowMaskedMean(logRatios, tokenMask)), 1), tf.onesLike(logRatios))
+        : tf.exp(logRatios);
+      clamped = tf.clipByValue(ratios, 1 - o.ratio_clip_min, 1 + o.ratio_clip_max);
+    } else {
+      ratios = currLogprobs;
+      clamped = currLogprobs;
+    }
+
+    let clipLoss: tf.Tensor;
+    if (o.use_cispo) {
+      clipLoss = tf.mul(tf.mul(tf.neg(adv), stopGradient(clamped)), currLogprobs);
+    } else {
+      clipLoss = tf.maximum(tf.mul(tf.neg(adv), ratios), tf.mul(tf.neg(adv), clamped));
+    }
+    if (o.ratio_clip_c !== null) {
+      const negAdv = constant((a) => tf.less(a, 0), adv);
+      clipLoss = tf.where(negAdv as tf.Tensor, tf.minimum(clipLoss, tf.mul(tf.neg(adv), o.ratio_clip_c)), clipLoss);
+    }
+
+    // off-policy importance weights π_prev / π_gen (constants)
+    const isMetrics: Metrics = {};
+    let isWeights: tf.Tensor;
+    if (o.sequence_level_importance_ratios) {
+      isWeights = nanToZero(tf.expandDims(tf.exp(tf.sum(tf.mul(tf.sub(prev, gen), mask), -1)), 1));
+    } else {
+      isWeights = nanToZero(tf.exp(tf.sub(prev, gen)));
+    }
+    const tisMax = o.truncated_importance_sampling_ratio;
+    const tisMin = o.truncated_importance_sampling_ratio_min ?? 0;
+    if (o.truncated_importance_sampling_type === 'tis') {
+      isWeights = tf.minimum(isWeights, tisMax!);
+    } else if (o.truncated_importance_sampling_type === 'icepop') {
+      const w = isWeights;
+      const kept = constant(() => tf.cast(tf.logicalAnd(tf.greaterEqual(w, tisMin), tf.lessEqual(w, tisMax!)), 'float32'), w);
+      isMetrics['is_oob_ratio'] = metric(() => tf.sub(1, tokMean(kept)), kept);
+      isWeights = tf.mul(w, kept);
+    } else if (o.truncated_importance_sampling_type === 'seq-mask-tis') {
+      const geo = constant(() => tf.exp(rowMaskedMean(nanToZero(tf.sub(prev, gen)), tokenMask)), prev, gen);
+      const kept = constant(() => tf.cast(tf.logicalAnd(tf.greaterEqual(geo, tisMin), tf.lessEqual(geo, tisMax!)), 'float32'), geo);
+      isMetrics['is_oob_ratio'] = metric(() => maskedMean(tf.sub(1, kept), sampleMask, nSeqs), kept);
+      isWeights = tf.mul(isWeights, tf.expandDims(kept, 1));
+    }
+    isWeights = stopGradient(isWeights);
+    const weighted = o.use_importance_sampling_correction ? tf.mul(isWeights, clipLoss) : clipLoss;
+    const actorLoss = reduce(weighted);
+
+    // VAPO positive-example NLL
+    let nll = tf.scalar(0) as tf.Scalar;
+    if (o.positive_example_nll_weight > 0) {
+      const positive = constant((r) => tf.cast(tf.greater(r, 0), 'float32'), inputs.rewards!);
+      const posMask = tf.mul(mask, tf.expandDims(positive, 1));
+      const den = inputs.globalPositiveToks ?? tf.sum(posMask);
+      // NeMo RL skips the term when no token is positive; with a zero count the numerator is 0 too
+      nll = tf.neg(maskedMean(currLogprobs, posMask, den)) as tf.Scalar;
+    }
+
+    const loss = tf.add(tf.add(actorLoss, kl), tf.mul(nll, o.positive_example_nll_weight)) as tf.Scalar;
+
+    // metrics (NeMo RL names); all constants
+    const cur = stopGradient(currLogprobs);
+    const r = stopGradient(ratios);
+    const rc = stopGradient(clamped);
+    const validIdx = () => tf.greater(mask, 0);
+    const maskedExtreme = (v: tf.Tensor, fn: 'min' | 'max') =>
+      metric(() => {
+        const fill = fn === 'min' ? Infinity : -Infinity;
+        const vv = tf.where(validIdx(), v, tf.fill(v.shape, fill));
+        return fn === 'min' ? tf.min(vv) : tf.max(vv);
+      }, v);
+    const klSchulman = (a: tf.Tensor, b: tf.Tensor) => calculateKl(a, b, o.reference_policy_kl_type, null, null);
+    const metrics: Metrics = {
+      loss: metric(() => loss, loss),
+      actor_loss: metric(() => actorLoss, actorLoss),
+      probs_ratio: metric(() => tokMean(r), r),
+      probs_ratio_clamped: metric(() => tokMean(rc), rc),
+      probs_ratio_min: maskedExtreme(r, 'min'),
+      probs_ratio_max: maskedExtreme(r, 'max'),
+      probs_ratio_clamped_min: maskedExtreme(rc, 'min'),
+      probs_ratio_clamped_max: maskedExtreme(rc, 'max'),
+      kl_penalty: beta !== 0 ? metric(() => tf.div(kl, beta), kl) : 0,
+      token_mult_prob_error: metric(() => tokMean(tf.exp(tf.mul(tf.abs(tf.sub(gen, prev)), mask))), gen, prev),
+      gen_kl_error: metric(() => tokMean(klSchulman(gen, prev)), gen, prev),
+      policy_kl_error: metric(() => tokMean(klSchulman(prev, gen)), gen, prev),
+      js_divergence_error: metric(() => {
+        const logMix = tf.log(tf.add(tf.mul(tf.exp(prev), 0.5), tf.mul(tf.exp(gen), 0.5)));
+        const k = (x: tf.Tensor) => tf.sub(tf.sub(tf.exp(tf.sub(x, logMix)), tf.sub(x, logMix)), 1);
+        return tokMean(tf.add(tf.mul(k(prev), 0.5), tf.mul(k(gen), 0.5)));
+      }, gen, prev),
+      sampling_importance_ratio: o.sequence_level_importance_ratios
+        ? metric(() => maskedMean(tf.reshape(isWeights, [B]), sampleMask, nSeqs), isWeights)
+        : metric(() => tokMean(isWeights), isWeights),
+      approx_entropy: metric(() => tf.neg(tokMean(tf.mul(tf.exp(tf.sub(cur, gen)), cur))), cur, gen),
+      num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
+      positive_nll_loss: metric(() => nll, nll),
+      ...isMetrics,
+    };
+    return { loss, metrics };
+  });
+}

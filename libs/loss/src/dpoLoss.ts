@@ -1,0 +1,337 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { LossResult, Metrics } from './lossResult';
+import { constant, expectShape, maskedMean, metric, stopGradient } from './masked';
+
+/** TRL `DPOConfig.loss_type` values. */
+export const DPO_LOSS_TYPES = [
+  'sigmoid',
+  'hinge',
+  'ipo',
+  'exo_pair',
+  'nca_pair',
+  'robust',
+  'bco_pair',
+  'sppo_hard',
+  'aot',
+  'aot_unpaired',
+  'apo_zero',
+  'apo_down',
+  'discopop',
+  'sigmoid_norm',
+  'sft',
+] as const;
+export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
+
+/** TRL `DPOConfig.f_divergence_type` values (Wang et al. 2023, https://arxiv.org/abs/2309.16240). */
+export const F_DIVERGENCE_TYPES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
+
+/** Options of {@link dpoLoss}: NeMo RL `dpo.*` names, TRL names where NeMo RL has none. */
+export const dpoLossOptionsSchema = z
+  .object({
+    /** β: strength of the implicit KL to the reference (NeMo RL; TRL `beta`), Rafailov et al. 2023 https://arxiv.org/abs/2305.18290 */
+    reference_policy_kl_penalty: z.number().positive().default(0.05),
+    /** weight of the preference term w_p (NeMo RL) */
+    preference_loss_weight: z.number().min(0).default(1),
+    /** weight of the auxiliary NLL on chosen responses w_s (NeMo RL; RPO's α, https://arxiv.org/abs/2404.19733) */
+    sft_loss_weight: z.number().min(0).default(0),
+    /** average (instead of sum) the token log-ratios of each response in the preference term (NeMo RL) */
+    preference_average_log_probs: z.boolean().default(false),
+    /** average (instead of sum) the chosen token log-probs in the SFT term (NeMo RL) */
+    sft_average_log_probs: z.boolean().default(false),
+    /** TRL loss variant, or several summed with `loss_weights` (e.g. MPO: ['sigmoid', 'bco_pair', 'sft']) */
+    loss_type: z.union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)]).default('sigmoid'),
+    /** one weight per `loss_type` entry; default all 1 (TRL) */
+    loss_weights: z.array(z.number()).nullable().default(null),
+    /** label smoothing ε for robust (cDPO/rDPO, https://arxiv.org/abs/2403.00409), exo_pair (https://arxiv.org/abs/2402.00856), aot and sigmoid (TRL) */
+    label_smoothing: z.number().min(0).max(0.5).default(0),
+    /** f-divergence whose derivative scores the log-ratios (TRL; f-DPO https://arxiv.org/abs/2309.16240) */
+    f_divergence_type: z.enum(F_DIVERGENCE_TYPES).default('reverse_kl'),
+    /** α of the alpha divergence; 1 is the reverse-KL limit (TRL) */
+    f_alpha_divergence_coef: z.number().default(1),
+    /** τ of DiscoPOP's log-ratio modulated loss (TRL; https://arxiv.org/abs/2406.08414) */
+    discopop_tau: z.number().positive().default(0.05),
+    /** ignore the reference model: implicit reference log-probs are 0 (TRL) */
+    reference_free: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    const types = Array.isArray(o.loss_type) ? o.loss_type : [o.loss_type];
+    if (o.loss_weights !== null && o.loss_weights.length !== types.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loss_weights'],
+        message: `loss_weights has ${o.loss_weights.length} entries but loss_type has ${types.length}; give one weight per loss type`,
+      });
+    }
+    if (types.includes('exo_pair') && o.label_smoothing === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['label_smoothing'],
+        message: 'exo_pair needs label_smoothing > 0 (it takes log ε); TRL suggests 1e-3',
+      });
+    }
+    if (types.includes('robust') && o.label_smoothing >= 0.5) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['label_smoothing'],
+        message: 'robust divides by 1 − 2ε, so label_smoothing must be < 0.5',
+      });
+    }
+  });
+export type DpoLossOptions = z.infer<typeof dpoLossOptionsSchema>;
+export type DpoLossOptionsInput = z.input<typeof dpoLossOptionsSchema>;
+
+/** BCO's running mean of the implicit reward (TRL `RunningMoments`, mean and count only). */
+export interface BcoState {
+  mean: number;
+  count: number;
+}
+
+/**
+ * Inputs of {@link dpoLoss}. Log-probs are either per sequence, [B] (already
+ * summed over the response), or per token, [B, T] with `chosenMask` /
+ * `rejectedMask`. Row i of every tensor is preference pair i.
+ */
+export interface DpoInputs {
+  policyChosenLogps: tf.Tensor;
+  policyRejectedLogps: tf.Tensor;
+  /** required unless `reference_free` */
+  referenceChosenLogps?: tf.Tensor;
+  referenceRejectedLogps?: tf.Tensor;
+  /** [B, T] masks of the response tokens, required with per-token inputs */
+  chosenMask?: tf.Tensor2D;
+  rejectedMask?: tf.Tensor2D;
+  /** response lengths [B] for per-sequence inputs; needed by ipo, sigmoid_norm and the *_average_log_probs options */
+  chosenLengths?: tf.Tensor1D;
+  rejectedLengths?: tf.Tensor1D;
+  /** 0 drops a pair, [B]; default all ones */
+  sampleMask?: tf.Tensor1D;
+  /** valid pairs over the whole global batch (NeMo RL's global_valid_seqs / 2); default this batch's count */
+  globalValidPairs?: number;
+  /** valid chosen tokens over the global batch, for loss_type 'sft'; default this batch's count */
+  globalChosenToks?: number;
+  /** bco_pair: running reward mean carried from the previous step; default a fresh one */
+  bcoState?: BcoState;
+}
+
+/** {@link dpoLoss}'s result; `bcoState` is set when `bco_pair` is among the loss types. */
+export interface DpoResult extends LossResult {
+  bcoState?: BcoState;
+}
+
+interface Seq {
+  /** Σ or mean of log π over the response, [B] */
+  logps: tf.Tensor1D;
+  /** response length [B] (≥ 1) or null when unknown */
+  len: tf.Tensor1D | null;
+}
+
+function reduce(name: string, lp: tf.Tensor, mask: tf.Tensor2D | undefined, lengths: tf.Tensor1D | undefined, B: number): Seq {
+  if (lp.rank === 1) {
+    expectShape(name, lp, [B]);
+    return { logps: lp as tf.Tensor1D, len: lengths ? (tf.maximum(lengths, 1) as tf.Tensor1D) : null };
+  }
+  if (!mask) throw new Error(`dpoLoss: ${name} is per-token [B, T], so its mask (chosenMask / rejectedMask) is required`);
+  expectShape(name, lp, mask.shape);
+  return { logps: tf.sum(tf.mul(lp, mask), -1) as tf.Tensor1D, len: tf.maximum(tf.sum(mask, -1), 1) as tf.Tensor1D };
+}
+
+function needLen(s: Seq, why: string): tf.Tensor1D {
+  if (!s.len) throw new Error(`dpoLoss: ${why} needs response lengths; pass per-token inputs with masks or chosenLengths / rejectedLengths`);
+  return s.len;
+}
+
+/** Ascending sort of x [B] along the batch as a differentiable permutation (x's order is a constant). */
+function sortAscending(x: tf.Tensor1D): tf.Tensor1D {
+  const B = x.shape[0];
+  const P = constant((v) => tf.oneHot(tf.topk(tf.neg(v), B).indices, B, 1, 0, 'float32'), x);
+  return tf.reshape(tf.matMul(P, tf.reshape(x, [B, 1])), [B]) as tf.Tensor1D;
+}
+
+/**
+ * DPO and its TRL variants, with NeMo RL's reductions:
+ * loss = preference_loss_weight · Σ_k w_k · L_k + sft_loss_weight · L_sft, each
+ * term averaged over valid pairs with the global pair count (so micro-batches
+ * add up). r_c, r_r are the summed (or averaged) policy − reference log-ratios.
+ * Metrics (NeMo RL): `loss`, `sft_loss`, `preference_loss`, `accuracy`
+ * (r_c > r_r), `rewards_chosen_mean`, `rewards_rejected_mean` (un-scaled
+ * log-ratios, as NeMo RL logs them), `num_valid_samples`; with several loss
+ * types also `preference_loss/<type>`. `aot`, `aot_unpaired` (batch sort) and
+ * `bco_pair` (running mean) depend on the whole batch, so they are not additive
+ * over micro-batches.
+ */
+export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: DpoInputs): DpoResult {
+  const o = dpoLossOptionsSchema.parse(options);
+  const B = inputs.policyChosenLogps.shape[0]!;
+  const beta = o.reference_policy_kl_penalty;
+  const types = Array.isArray(o.loss_type) ? o.loss_type : [o.loss_type];
+  const weights = o.loss_weights ?? types.map(() => 1);
+  if (!o.reference_free && (!inputs.referenceChosenLogps || !inputs.referenceRejectedLogps)) {
+    throw new Error('dpoLoss: referenceChosenLogps and referenceRejectedLogps are required unless reference_free is true');
+  }
+  expectShape('dpoLoss sampleMask', inputs.sampleMask, [B]);
+  let bcoState: BcoState | undefined;
+
+  const result = tf.tidy(() => {
+    const sampleMask = inputs.sampleMask ?? tf.ones([B]);
+    const nPairs = inputs.globalValidPairs;
+    const meanPairs = (v: tf.Tensor) => maskedMean(v, sampleMask, nPairs);
+
+    const pc = reduce('policyChosenLogps', inputs.policyChosenLogps, inputs.chosenMask, inputs.chosenLengths, B);
+    const pr = reduce('policyRejectedLogps', inputs.policyRejectedLogps, inputs.rejectedMask, inputs.rejectedLengths, B);
+    const zero = tf.zeros([B]) as tf.Tensor1D;
+    const rc = o.reference_free
+      ? { logps: zero, len: pc.len }
+      : reduce('referenceChosenLogps', inputs.referenceChosenLogps!, inputs.chosenMask, inputs.chosenLengths, B);
+    const rr = o.reference_free
+      ? { logps: zero, len: pr.len }
+      : reduce('referenceRejectedLogps', inputs.referenceRejectedLogps!, inputs.rejectedMask, inputs.rejectedLengths, B);
+
+    // NeMo RL: rewards are the (optionally token-averaged) log-ratios
+    const avg = (s: Seq, x: tf.Tensor1D) => (o.preference_average_log_probs ? (tf.div(x, needLen(s, 'preference_average_log_probs')) as tf.Tensor1D) : x);
+    const chosenLr = avg(pc, tf.sub(pc.logps, rc.logps) as tf.Tensor1D);
+    const rejectedLr = avg(pr, tf.sub(pr.logps, rr.logps) as tf.Tensor1D);
+
+    const score = (lr: tf.Tensor1D): tf.Tensor1D => {
+      switch (o.f_divergence_type) {
+        case 'reverse_kl':
+          return lr;
+        case 'forward_kl': // f'(t) = 1 − 1/t, constant dropped
+          return tf.neg(tf.exp(tf.neg(lr)));
+        case 'js_divergence': // f'(t) = log(2t / (t + 1)), log 2 dropped
+          return tf.logSigmoid(lr);
+        case 'alpha_divergence': {
+          const a = o.f_alpha_divergence_coef;
+          if (Math.abs(a - 1) < 1e-6) return lr;
+          return tf.mul(tf.exp(tf.minimum(tf.mul(lr, a - 1), 80)), 1 / (a - 1));
+        }
+      }
+    };
+    const cs = score(chosenLr);
+    const rs = score(rejectedLr);
+    const delta = tf.sub(cs, rs);
+    const bd = tf.mul(delta, beta);
+    const eps = o.label_smoothing;
+    const smoothedSigmoid = (d: tf.Tensor) =>
+      tf.sub(tf.mul(tf.neg(tf.logSigmoid(d)), 1 - eps), tf.mul(tf.logSigmoid(tf.neg(d)), eps));
+
+    const perType = (t: DpoLossType): tf.Scalar => {
+      switch (t) {
+        case 'sigmoid':
+          return meanPairs(smoothedSigmoid(bd));
+        case 'hinge':
+          return meanPairs(tf.relu(tf.sub(1, bd)));
+        case 'ipo': {
+          const d = tf.sub(tf.div(cs, needLen(pc, 'ipo')), tf.div(rs, needLen(pr, 'ipo')));
+          return meanPairs(tf.square(tf.sub(d, 1 / (2 * beta))));
+        }
+        case 'exo_pair': {
+          const l = tf.add(
+            tf.mul(tf.sigmoid(bd), tf.sub(tf.logSigmoid(bd), Math.log1p(-eps))),
+            tf.mul(tf.sigmoid(tf.neg(bd)), tf.sub(tf.logSigmoid(tf.neg(bd)), Math.log(eps))),
+          );
+          return meanPairs(l);
+        }
+        case 'nca_pair': {
+          const c = tf.mul(cs, beta);
+          const r = tf.mul(rs, beta);
+          const l = tf.sub(
+            tf.sub(tf.neg(tf.logSigmoid(c)), tf.mul(tf.logSigmoid(tf.neg(c)), 0.5)),
+            tf.mul(tf.logSigmoid(tf.neg(r)), 0.5),
+          );
+          return meanPairs(l);
+        }
+        case 'robust': {
+          const l = tf.div(
+            tf.add(tf.mul(tf.neg(tf.logSigmoid(bd)), 1 - eps), tf.mul(tf.logSigmoid(tf.neg(bd)), eps)),
+            1 - 2 * eps,
+          );
+          return meanPairs(l);
+        }
+        case 'bco_pair': {
+          const c = tf.mul(cs, beta);
+          const r = tf.mul(rs, beta);
+          // TRL: the running mean is updated with this batch's mean reward before it is used
+          const batchMean = metric(() => tf.div(tf.add(maskedMean(c, sampleMask), maskedMean(r, sampleMask)), 2), c, r);
+          const prev = inputs.bcoState ?? { mean: 0, count: 1e-24 };
+          const m = batchMean.dataSync()[0]!;
+          const count = prev.count + 1;
+          const mean = prev.mean + (m - prev.mean) / count;
+          bcoState = { mean, count };
+          const l = tf.sub(tf.neg(tf.logSigmoid(tf.sub(c, mean))), tf.logSigmoid(tf.neg(tf.sub(r, mean))));
+          return meanPairs(l);
+        }
+        case 'sppo_hard': {
+          const l = tf.add(tf.square(tf.sub(cs, 0.5 / beta)), tf.square(tf.add(rs, 0.5 / beta)));
+          return meanPairs(l);
+        }
+        case 'aot': {
+          const policyLr = sortAscending(avg(pc, tf.sub(pc.logps, pr.logps) as tf.Tensor1D));
+          const refLr = sortAscending(avg(rc, tf.sub(rc.logps, rr.logps) as tf.Tensor1D));
+          return meanPairs(smoothedSigmoid(tf.mul(tf.sub(policyLr, refLr), beta)));
+        }
+        case 'aot_unpaired': {
+          const d = tf.sub(sortAscending(chosenLr), sortAscending(rejectedLr));
+          return meanPairs(smoothedSigmoid(tf.mul(d, beta)));
+        }
+        case 'apo_zero': {
+          const l = tf.add(
+            tf.sub(1, tf.sigmoid(tf.mul(chosenLr, beta))),
+            tf.sigmoid(tf.mul(rejectedLr, beta)),
+          );
+          return meanPairs(l);
+        }
+        case 'apo_down': {
+          const l = tf.add(tf.sigmoid(tf.mul(chosenLr, beta)), tf.sub(1, tf.sigmoid(bd)));
+          return meanPairs(l);
+        }
+        case 'discopop': {
+          const mod = tf.sigmoid(tf.div(bd, o.discopop_tau));
+          const l = tf.add(tf.mul(tf.neg(tf.logSigmoid(bd)), tf.sub(1, mod)), tf.mul(tf.exp(tf.neg(bd)), mod));
+          return meanPairs(l);
+        }
+        case 'sigmoid_norm': {
+          const d = tf.sub(tf.div(cs, needLen(pc, 'sigmoid_norm')), tf.div(rs, needLen(pr, 'sigmoid_norm')));
+          return meanPairs(tf.neg(tf.logSigmoid(tf.mul(d, beta))));
+        }
+        case 'sft': {
+          if (inputs.policyChosenLogps.rank !== 2 || !inputs.chosenMask) {
+            throw new Error("dpoLoss: loss_type 'sft' is a token mean, so it needs per-token policyChosenLogps [B, T] and chosenMask");
+          }
+          const m = tf.mul(inputs.chosenMask, tf.expandDims(sampleMask, 1));
+          return tf.neg(maskedMean(inputs.policyChosenLogps, m, inputs.globalChosenToks)) as tf.Scalar;
+        }
+      }
+    };
+
+    const metrics: Metrics = {};
+    let preference = tf.scalar(0) as tf.Scalar;
+    types.forEach((t, i) => {
+      const l = perType(t);
+      if (types.length > 1) metrics[`preference_loss/${t}`] = metric(() => l, l);
+      preference = tf.add(preference, tf.mul(l, weights[i]!)) as tf.Scalar;
+    });
+
+    let sft = tf.scalar(0) as tf.Scalar;
+    if (o.sft_loss_weight > 0) {
+      const nll = tf.neg(pc.logps) as tf.Tensor1D;
+      sft = meanPairs(o.sft_average_log_probs ? tf.div(nll, needLen(pc, 'sft_average_log_probs')) : nll);
+    }
+    const loss = tf.add(tf.mul(preference, o.preference_loss_weight), tf.mul(sft, o.sft_loss_weight)) as tf.Scalar;
+
+    const cD = stopGradient(chosenLr);
+    const rD = stopGradient(rejectedLr);
+    Object.assign(metrics, {
+      loss: metric(() => loss, loss),
+      sft_loss: metric(() => sft, sft),
+      preference_loss: metric(() => preference, preference),
+      accuracy: metric(() => meanPairs(tf.cast(tf.greater(cD, rD), 'float32')), cD, rD),
+      rewards_chosen_mean: metric(() => meanPairs(cD), cD),
+      rewards_rejected_mean: metric(() => meanPairs(rD), rD),
+      num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
+    });
+    return { loss, metrics };
+  });
+  return bcoState ? { ...result, bcoState } : result;
+}

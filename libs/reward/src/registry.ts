@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import type { Stage } from '@rxrl/core/base';
+import { compositeOptions } from './compositeReward';
+import {
+  exactMatchOptions,
+  exactMatchReward,
+  regexMatchOptions,
+  regexMatchReward,
+} from './matchReward';
+import { formatReward, formatRewardOptions } from './formatReward';
+import { jsFunctionOptions, jsModuleReward } from './jsFunctionReward';
+import { lengthPenalty, lengthPenaltyOptions } from './lengthPenalty';
+import { mathReward, mathRewardOptions } from './mathReward';
+import { remoteReward, remoteRewardOptions } from './remoteReward';
+import { rewardStage, rewardStageShape, type RewardStageHooks } from './rewardStage';
+import type { RewardFn } from './sample';
+import { workerPoolOptions } from './workerPool';
+import { workerReward } from './workerReward';
+
+/** A reward function constructor addressable by name. */
+interface RewardFunctionEntry {
+  schema: z.ZodObject;
+  create(options: any): RewardFn;
+}
+
+/** Reward functions by short name, for YAML: `type: math` in a composite, or the stage `reward.math`. */
+export const rewardFunctions = {
+  math: { schema: mathRewardOptions, create: mathReward },
+  exact_match: { schema: exactMatchOptions, create: exactMatchReward },
+  regex_match: { schema: regexMatchOptions, create: regexMatchReward },
+  format: { schema: formatRewardOptions, create: formatReward },
+  length: { schema: lengthPenaltyOptions, create: lengthPenalty },
+  js: { schema: jsFunctionOptions, create: jsModuleReward },
+  worker: { schema: workerPoolOptions, create: workerReward },
+  remote: {
+    schema: remoteRewardOptions,
+    create: (o: z.input<typeof remoteRewardOptions>) => remoteReward(o),
+  },
+} satisfies Record<string, RewardFunctionEntry>;
+export type RewardFunctionName = keyof typeof rewardFunctions;
+
+/** A stage registry entry: the pipeline validates YAML options with `schema`, then calls `create`. */
+export interface RewardStageEntry<S extends z.ZodType = z.ZodType> {
+  name: string;
+  schema: S;
+  create(options: z.input<S>, hooks?: RewardStageHooks): Stage;
+}
+
+const stageKeys = Object.keys(rewardStageShape) as (keyof typeof rewardStageShape)[];
+
+function split(o: Record<string, unknown>) {
+  const fn: Record<string, unknown> = {};
+  const stage: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) ((stageKeys as string[]).includes(k) ? stage : fn)[k] = v;
+  return { fn, stage };
+}
+
+function single<K extends RewardFunctionName>(key: K) {
+  const entry = rewardFunctions[key] as RewardFunctionEntry;
+  const schema = z.strictObject({ ...entry.schema.shape, ...rewardStageShape });
+  return {
+    name: `reward.${key}`,
+    schema,
+    create(options: unknown, hooks?: RewardStageHooks) {
+      const { fn, stage } = split(schema.parse(options) as Record<string, unknown>);
+      return rewardStage(entry.create(fn), stage, hooks);
+    },
+  } as RewardStageEntry<typeof schema>;
+}
+
+/** A composite component in YAML: `{ name, type, weight, options }`. */
+const componentSchema = z.strictObject({
+  /** Column suffix: the component is written as `reward/<name>`. */
+  name: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -'),
+  /** Which reward function (`math`, `format`, `length`, ...). */
+  type: z.enum(Object.keys(rewardFunctions) as [RewardFunctionName, ...RewardFunctionName[]]),
+  /** Weight of this component in the total. */
+  weight: z.number().default(1),
+  /** Options of that reward function. */
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+
+const compositeStageSchema = z.strictObject({
+  /** The weighted components; the total is written as `reward`. */
+  components: z.array(componentSchema).min(1),
+  ...compositeOptions.shape,
+  ...rewardStageShape,
+});
+
+/**
+ * Reward stages by dotted name, each with its zod schema (function options plus
+ * `max_concurrency`, `on_error`, `name`). `reward.composite` takes typed components, so a
+ * recipe can write `{ components: [{ name: math, type: math }, { name: format, type: format, weight: 0.1 }] }`.
+ */
+export const rewardStages = {
+  'reward.math': single('math'),
+  'reward.exact_match': single('exact_match'),
+  'reward.regex_match': single('regex_match'),
+  'reward.format': single('format'),
+  'reward.length': single('length'),
+  'reward.js': single('js'),
+  'reward.worker': single('worker'),
+  'reward.remote': single('remote'),
+  'reward.composite': {
+    name: 'reward.composite',
+    schema: compositeStageSchema,
+    create(options: z.input<typeof compositeStageSchema>, hooks?: RewardStageHooks) {
+      const o = compositeStageSchema.parse(options);
+      const components = o.components.map((c, i) => {
+        const entry = rewardFunctions[c.type] as RewardFunctionEntry;
+        const parsed = entry.schema.safeParse(c.options);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          const where = ['components', i, 'options', ...issue.path].join('.');
+          throw new z.ZodError([
+            {
+              ...issue,
+              path: ['components', i, 'options', ...issue.path],
+              message: `${where}: ${issue.message}`,
+            },
+          ]);
+        }
+        return { name: c.name, weight: c.weight, fn: entry.create(parsed.data) };
+      });
+      const { components: _c, ...rest } = o;
+      return rewardStage(components, rest, hooks);
+    },
+  } satisfies RewardStageEntry<typeof compositeStageSchema>,
+};
+export type RewardStageName = keyof typeof rewardStages;

@@ -1,0 +1,16 @@
+export type { Row, TextOrMessages } from './fields';
+export { parseMessages } from './fields';
+export { SftFormatOptions, parseSftRow, type SftExample } from './sftFormat';
+export { PreferenceFormatOptions, parsePreferenceRow, type PreferenceExample } from './preferenceFormat';
+export { GrpoFormatOptions, parseGrpoRow, type GrpoExample } from './grpoFormat';
+export { Truncation, emptyStats, addStats, type TokenizeStats } from './truncation';
+export { tokenizeConversation, type ConversationTokens } from './conversation';
+export { SftTokenizeOptions, tokenizeSftExample, tokenizeSftRows, type SftTokens, type SftBatchArrays } from './tokenizeSft';
+export {
+  PreferenceTokenizeOptions,
+  tokenizePreferenceExample,
+  tokenizePreferenceRows,
+  type PreferenceTokens,
+  type PreferenceBatchArrays,
+} from './tokenizePreference';
+export { GrpoTokenizeOptions, tokenizeGrpoPrompt, tokenizeGrpoRows, type GrpoBatchArrays } from './tokenizeGrpo';

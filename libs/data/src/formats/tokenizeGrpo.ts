@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import type { Tokenizer } from '@rxrl/core/base';
+import { cut, leadingSpecials } from './affixes';
+import type { Row } from './fields';
+import { FlatListBuilder } from './flatBuilder';
+import { GrpoFormatOptions, parseGrpoRowWith, type GrpoExample } from './grpoFormat';
+import { emptyStats, Truncation, type TokenizeStats } from './truncation';
+
+/** How GRPO prompts become prompt tokens. */
+export const GrpoTokenizeOptions = GrpoFormatOptions.extend({
+  /** Longest prompt in tokens (NeMo RL's max_input_seq_length); longer ones follow `truncation`. Null: no limit. */
+  max_length: z.number().int().positive().nullable().default(1024),
+  /** Over-length policy; `truncate_left` keeps the prompt's end, next to where generation starts. */
+  truncation: Truncation.default('drop'),
+});
+export type GrpoTokenizeOptions = z.infer<typeof GrpoTokenizeOptions>;
+
+/**
+ * Prompt text and tokens of one GRPO example: a message list is rendered with the
+ * chat template and its generation prompt; a plain string is used as is, with BOS
+ * as the tokenizer config says.
+ */
+export function tokenizeGrpoPrompt(tokenizer: Tokenizer, example: GrpoExample): { text: string; tokens: number[] } {
+  if (typeof example.prompt === 'string') {
+    return {
+      text: example.prompt,
+      tokens: [...leadingSpecials(tokenizer), ...tokenizer.encode(example.prompt, { addSpecialTokens: false })],
+    };
+  }
+  const text = tokenizer.applyChatTemplate(example.prompt, { addGenerationPrompt: true });
+  return { text, tokens: tokenizer.encode(text, { addSpecialTokens: false }) };
+}
+
+/** GRPO rows tokenised into the `prompt_tokens` / `prompt_text` / `answer` columns plus carried columns. */
+export interface GrpoBatchArrays {
+  prompt_tokens: { values: Int32Array; offsets: Int32Array };
+  /** The prompt as the model sees it (decoded from the tokens when truncated). */
+  prompt_text: string[];
+  answer: string[];
+  /** Every other column of each row, carried to the reward stage. */
+  extra: Row[];
+  /** 0 for over-length prompts kept under `truncation: keep`. */
+  sample_mask: Float32Array;
+  /** Index (within the rows given) of the row each prompt came from. */
+  row_index: Int32Array;
+  stats: TokenizeStats;
+}
+
+/** Parse and tokenise GRPO prompt rows, applying `max_length` / `truncation`. */
+export function tokenizeGrpoRows(
+  tokenizer: Tokenizer,
+  rows: Row[],
+  options: Partial<GrpoTokenizeOptions> = {},
+  firstRow = 0,
+): GrpoBatchArrays {
+  const o = GrpoTokenizeOptions.parse(options);
+  const stats = emptyStats();
+  const out = new FlatListBuilder(Int32Array);
+  const promptText: string[] = [];
+  const answer: string[] = [];
+  const extra: Row[] = [];
+  const sampleMask: number[] = [];
+  const rowIndex: number[] = [];
+  rows.forEach((row, i) => {
+    stats.rows += 1;
+    const ex = parseGrpoRowWith(row, o, firstRow + i);
+    let { text, tokens } = tokenizeGrpoPrompt(tokenizer, ex);
+    stats.longest = Math.max(stats.longest, tokens.length);
+    let weight = 1;
+    if (o.max_length !== null && tokens.length > o.max_length) {
+      if (o.truncation === 'drop') {
+        stats.dropped += 1;
+        return;
+      }
+      if (o.truncation === 'keep') {
+        weight = 0;
+        stats.masked += 1;
+      } else {
+        tokens = cut(tokens, o.max_length, o.truncation === 'truncate_right');
+        text = tokenizer.decode(tokens);
+        stats.truncated += 1;
+      }
+    }
+    out.push(tokens);
+    promptText.push(text);
+    answer.push(ex.answer);
+    extra.push(ex.extra);
+    sampleMask.push(weight);
+    rowIndex.push(i);
+    stats.emitted += 1;
+    stats.tokens += tokens.length;
+  });
+  return {
+    prompt_tokens: out.finish(),
+    prompt_text: promptText,
+    answer,
+    extra,
+    sample_mask: Float32Array.from(sampleMask),
+    row_index: Int32Array.from(rowIndex),
+    stats,
+  };
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import type { Tokenizer } from '@rxrl/core/base';
+import { asMessages, cut, leadingSpecials } from './affixes';
+import { tokenizeConversation } from './conversation';
+import type { Row } from './fields';
+import { FlatListBuilder } from './flatBuilder';
+import { parsePreferenceRowWith, PreferenceFormatOptions, type PreferenceExample } from './preferenceFormat';
+import { emptyStats, Truncation, type TokenizeStats } from './truncation';
+
+/** How preference pairs become prompt / chosen / rejected tokens. */
+export const PreferenceTokenizeOptions = PreferenceFormatOptions.extend({
+  /** Longest prompt + completion in tokens (the longer of chosen and rejected counts). Null: no limit. */
+  max_length: z.number().int().positive().nullable().default(1024),
+  /**
+   * Over-length policy: `truncate_left` cuts the prompt's start, `truncate_right`
+   * cuts both completions' ends; a pair that would keep no prompt (left) or no
+   * completion token (right) is dropped and counted.
+   */
+  truncation: Truncation.default('truncate_right'),
+  /** Append the tokenizer's EOS to plain-text completions (chat-templated ones end with the template's turn marker). */
+  add_eos: z.boolean().default(true),
+});
+export type PreferenceTokenizeOptions = z.infer<typeof PreferenceTokenizeOptions>;
+
+/** One tokenised pair: the prompt is shared, each completion follows it. */
+export interface PreferenceTokens {
+  prompt: number[];
+  chosen: number[];
+  rejected: number[];
+}
+
+/**
+ * Tokens of one preference pair. Plain strings are tokenised apart (BOS as the
+ * tokenizer config says, EOS after each completion); if any part is a message
+ * list, the prompt is rendered with the chat template and its generation prompt,
+ * and each completion is the rest of the full conversation's rendering.
+ */
+export function tokenizePreferenceExample(
+  tokenizer: Tokenizer,
+  example: PreferenceExample,
+  options: Partial<PreferenceTokenizeOptions> = {},
+  rowIndex?: number,
+): PreferenceTokens {
+  return tokenizePreferenceWith(tokenizer, example, PreferenceTokenizeOptions.parse(options), rowIndex);
+}
+
+function tokenizePreferenceWith(
+  tokenizer: Tokenizer,
+  ex: PreferenceExample,
+  o: PreferenceTokenizeOptions,
+  rowIndex?: number,
+): PreferenceTokens {
+  if (typeof ex.prompt === 'string' && typeof ex.chosen === 'string' && typeof ex.rejected === 'string') {
+    const eos = o.add_eos && tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : [];
+    const enc = (s: string) => tokenizer.encode(s, { addSpecialTokens: false });
+    return {
+      prompt: [...leadingSpecials(tokenizer), ...enc(ex.prompt)],
+      chosen: [...enc(ex.chosen), ...eos],
+      rejected: [...enc(ex.rejected), ...eos],
+    };
+  }
+  const prompt = asMessages(ex.prompt, 'user');
+  const side = (value: PreferenceExample['chosen'], key: string) => {
+    const conv = tokenizeConversation(tokenizer, [...prompt, ...asMessages(value, 'assistant')], (i) => i >= prompt.length, key, rowIndex);
+    const split = conv.mask.indexOf(1);
+    const at = split < 0 ? conv.tokens.length : split;
+    return { prompt: conv.tokens.slice(0, at), completion: conv.tokens.slice(at) };
+  };
+  const chosen = side(ex.chosen, o.format === 'context_completions' ? o.completions_key : o.chosen_key);
+  const rejected = side(ex.rejected, o.format === 'context_completions' ? o.completions_key : o.rejected_key);
+  // Both sides render the same prompt with the generation prompt; keep one copy.
+  return { prompt: chosen.prompt, chosen: chosen.completion, rejected: rejected.completion };
+}
+
+/** Preference rows tokenised into the `prompt_tokens` / `chosen_tokens` / `rejected_tokens` columns' arrays. */
+export interface PreferenceBatchArrays {
+  prompt_tokens: { values: Int32Array; offsets: Int32Array };
+  chosen_tokens: { values: Int32Array; offsets: Int32Array };
+  rejected_tokens: { values: Int32Array; offsets: Int32Array };
+  /** 0 for over-length pairs kept under `truncation: keep`. */
+  sample_mask: Float32Array;
+  /** Index (within the rows given) of the row each pair came from. */
+  row_index: Int32Array;
+  stats: TokenizeStats;
+}
+
+/** Parse and tokenise preference rows, applying `max_length` / `truncation`. */
+export function tokenizePreferenceRows(
+  tokenizer: Tokenizer,
+  rows: Row[],
+  options: Partial<PreferenceTokenizeOptions> = {},
+  firstRow = 0,
+): PreferenceBatchArrays {
+  const o = PreferenceTokenizeOptions.parse(options);
+  const stats = emptyStats();
+  const p = new FlatListBuilder(Int32Array);
+  const c = new FlatListBuilder(Int32Array);
+  const r = new FlatListBuilder(Int32Array);
+  const sampleMask: number[] = [];
+  const rowIndex: number[] = [];
+  rows.forEach((row, i) => {
+    const at = firstRow + i;
+    stats.rows += 1;
+    let { prompt, chosen, rejected } = tokenizePreferenceWith(tokenizer, parsePreferenceRowWith(row, o, at), o, at);
+    const longest = prompt.length + Math.max(chosen.length, rejected.length);
+    stats.longest = Math.max(stats.longest, longest);
+    let weight = 1;
+    if (o.max_length !== null && longest > o.max_length) {
+      const max = o.max_length;
+      if (o.truncation === 'keep') {
+        weight = 0;
+        stats.masked += 1;
+      } else if (o.truncation === 'truncate_left' && max - Math.max(chosen.length, rejected.length) >= 1) {
+        prompt = cut(prompt, max - Math.max(chosen.length, rejected.length), false);
+        stats.truncated += 1;
+      } else if (o.truncation === 'truncate_right' && max - prompt.length >= 1) {
+        chosen = cut(chosen, max - prompt.length, true);
+        rejected = cut(rejected, max - prompt.length, true);
+        stats.truncated += 1;
+      } else {
+        stats.dropped += 1;
+        return;
+      }
+    }
+    p.push(prompt);
+    c.push(chosen);
+    r.push(rejected);
+    sampleMask.push(weight);
+    rowIndex.push(i);
+    stats.emitted += 1;
+    stats.tokens += prompt.length + chosen.length + rejected.length;
+  });
+  return {
+    prompt_tokens: p.finish(),
+    chosen_tokens: c.finish(),
+    rejected_tokens: r.finish(),
+    sample_mask: Float32Array.from(sampleMask),
+    row_index: Int32Array.from(rowIndex),
+    stats,
+  };
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * What to do with an example longer than `max_length`: `drop` it, cut tokens from
+ * the start (`truncate_left`) or the end (`truncate_right`), or `keep` it whole
+ * with `sample_mask` 0 (excluded from the loss, kept in group statistics).
+ */
+export const Truncation = z.enum(['drop', 'truncate_left', 'truncate_right', 'keep']);
+export type Truncation = z.infer<typeof Truncation>;
+
+/** Counts every tokenisation outcome, so that nothing is dropped or shortened silently. */
+export interface TokenizeStats {
+  /** Rows seen. */
+  rows: number;
+  /** Examples emitted (rows minus dropped). */
+  emitted: number;
+  /** Rows over `max_length` dropped under `truncation: drop` (or too long to truncate). */
+  dropped: number;
+  /** Rows shortened by `truncate_left` / `truncate_right`. */
+  truncated: number;
+  /** Over-length rows kept whole with `sample_mask` 0 under `truncation: keep`. */
+  masked: number;
+  /** Emitted examples whose loss mask has no 1 (e.g. the completion was truncated away). */
+  no_loss_tokens: number;
+  /** Tokens emitted, over all token columns. */
+  tokens: number;
+  /** Longest example before truncation, in tokens. */
+  longest: number;
+}
+
+/** A fresh all-zero stats object. */
+export function emptyStats(): TokenizeStats {
+  return { rows: 0, emitted: 0, dropped: 0, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 0, longest: 0 };
+}
+
+/** Add `b` into `a` (for stats gathered batch by batch). */
+export function addStats(a: TokenizeStats, b: TokenizeStats): TokenizeStats {
+  return {
+    rows: a.rows + b.rows,
+    emitted: a.emitted + b.emitted,
+    dropped: a.dropped + b.dropped,
+    truncated: a.truncated + b.truncated,
+    masked: a.masked + b.masked,
+    no_loss_tokens: a.no_loss_tokens + b.no_loss_tokens,
+    tokens: a.tokens + b.tokens,
+    longest: Math.max(a.longest, b.longest),
+  };
+}

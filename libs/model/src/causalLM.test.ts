@@ -28,7 +28,7 @@ describe('CausalLM', () => {
     expect(Array.from(b.trainableVariables().get(q)!.dataSync())).toEqual(Array.from(va.get(q)!.dataSync()));
     expect(Array.from(c.trainableVariables().get(q)!.dataSync())).not.toEqual(Array.from(va.get(q)!.dataSync()));
     // normal(0, 0.02) matrices, ones for norms, zeros for biases
-    const w = va.get('model.layers.0.mlp.up_proj.weight')!.dataSync();
+    const w = Array.from(va.get('model.layers.0.mlp.up_proj.weight')!.dataSync());
     const mean = w.reduce((s, x) => s + x, 0) / w.length;
     const std = Math.sqrt(w.reduce((s, x) => s + (x - mean) ** 2, 0) / w.length);
     expect(Math.abs(mean)).toBeLessThan(0.001);
@@ -99,7 +99,11 @@ describe('CausalLM', () => {
       for (let j = 0; j < 40; j++) {
         let s = 0;
         let n = 0;
-        for (let t = 0; t < 5; t++) if (m[b * 5 + t]) (s += logits[(b * 5 + t) * 40 + j]!), n++;
+        for (let t = 0; t < 5; t++) {
+          if (!m[b * 5 + t]) continue;
+          s += logits[(b * 5 + t) * 40 + j]!;
+          n++;
+        }
         expect(projected[b * 40 + j]).toBeCloseTo(s / n, 4);
       }
     }

@@ -78,3 +78,17 @@ export function tfGrads(
   tf.dispose(gs);
   return out;
 }
+
+/** float64 log-softmax of each row of an [n, v] matrix. */
+export function logSoftmaxRef(x: Float64Array, n: number, v: number): Float64Array {
+  const y = new Float64Array(n * v);
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < v; j++) m = Math.max(m, x[i * v + j]);
+    let s = 0;
+    for (let j = 0; j < v; j++) s += Math.exp(x[i * v + j] - m);
+    const lse = m + Math.log(s);
+    for (let j = 0; j < v; j++) y[i * v + j] = x[i * v + j] - lse;
+  }
+  return y;
+}

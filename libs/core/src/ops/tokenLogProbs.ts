@@ -34,7 +34,8 @@ export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Ten
       gradFunc: (dy, saved) => {
         const [ls, ts, lses] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
         const probs = tf.exp(tf.sub(ls, tf.reshape(lses, [n, 1])));
-        const onehot = tf.oneHot(ts, vocab, 1, 0, 'float32');
+        // int32 one-hot then cast: wasm's OneHot writes int bits into a float32 output
+        const onehot = tf.cast(tf.oneHot(ts, vocab), 'float32');
         return [tf.mul(tf.sub(onehot, probs), tf.reshape(dy as tf.Tensor, [n, 1])), tf.zerosLike(ts)];
       },
     };

@@ -2,6 +2,16 @@
 // Loads one verifier module, says 'ready', then scores samples one message at a time.
 import { parentPort, workerData } from 'node:worker_threads';
 
+if (workerData.useTsx) {
+  // `--import tsx` in a worker's execArgv is not honoured on Node 20; registering the hooks here is.
+  let api;
+  try {
+    api = await import('tsx/esm/api');
+  } catch (e) {
+    throw new Error(`a TypeScript verifier needs the 'tsx' package, which cannot be loaded: ${e.message}`);
+  }
+  api.register();
+}
 const mod = await import(workerData.moduleUrl);
 const fn = mod[workerData.exportName];
 if (typeof fn !== 'function') {

@@ -1,6 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { checkRewardValue, moduleUrl } from './jsFunctionReward';
@@ -47,21 +45,6 @@ interface Slot {
 
 const WORKER_SCRIPT = new URL('./rewardWorker.mjs', import.meta.url);
 
-let tsxLoader: string | undefined;
-function tsxUrl(): string {
-  if (!tsxLoader) {
-    try {
-      tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    } catch (e) {
-      throw new RewardFatalError(
-        'reward.worker: a TypeScript verifier module needs the `tsx` package, which is not installed',
-        { cause: e },
-      );
-    }
-  }
-  return tsxLoader;
-}
-
 /**
  * A pool of worker threads running one verifier module, for verifiers that are CPU-heavy
  * (they would stall the pipeline's event loop) or untrusted (they may hang). Each sample has
@@ -75,7 +58,7 @@ export class RewardWorkerPool {
   readonly stats = { completed: 0, timeouts: 0, errors: 0, restarts: 0 };
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
-  private readonly execArgv: string[];
+  private readonly useTsx: boolean;
   private readonly url: string;
   private fatal: RewardFatalError | undefined;
   private closed = false;
@@ -85,8 +68,7 @@ export class RewardWorkerPool {
     this.options = workerPoolOptions.parse(options);
     this.url = moduleUrl(this.options.module);
     const ts = /\.[cm]?ts$/.test(new URL(this.url).pathname);
-    const useTsx = this.options.loader === 'tsx' || (this.options.loader === 'auto' && ts);
-    this.execArgv = useTsx ? ['--import', tsxUrl()] : [];
+    this.useTsx = this.options.loader === 'tsx' || (this.options.loader === 'auto' && ts);
   }
 
   /** Scores one sample in a worker. Resolves with null and a status for timeouts and throws; rejects only on fatal errors. */
@@ -124,8 +106,10 @@ export class RewardWorkerPool {
           moduleUrl: this.url,
           module: this.options.module,
           exportName: this.options.export,
+          useTsx: this.useTsx,
         },
-        execArgv: this.execArgv,
+        // The parent's flags (a test runner's, a debugger's) are not the verifier's business.
+        execArgv: [],
       }),
       ready: false,
     };

@@ -1,0 +1,78 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { lastValueFrom, toArray } from 'rxjs';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import * as parquet from 'parquet-wasm';
+import { RxrlDataError } from '@rxrl/core/base';
+import { tempDir } from '../../test/tmp';
+import { openParquet } from './parquet';
+import { readRows } from './readRows';
+import { readSource } from './readSource';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+// Fixture written with parquet-wasm's own writer from an Arrow table, 3 rows per row group.
+const table = tableFromArrays({
+  id: Int32Array.from({ length: 7 }, (_, i) => i),
+  prompt: Array.from({ length: 7 }, (_, i) => `what is ${i}+${i}?`),
+  answer: Array.from({ length: 7 }, (_, i) => String(2 * i)),
+  score: Float64Array.from({ length: 7 }, (_, i) => i / 4),
+});
+const bytes = parquet.writeParquet(
+  parquet.Table.fromIPCStream(tableToIPC(table, 'stream')),
+  new parquet.WriterPropertiesBuilder().setMaxRowGroupSize(3).build(),
+);
+const path = tmp.write('tasks.parquet', bytes);
+
+describe('Parquet source', () => {
+  it('streams by row group and reads back every row and type', async () => {
+    const reader = await openParquet(path);
+    expect(reader.blockRows).toEqual([3, 3, 1]);
+    const rows = await lastValueFrom(readRows(reader, { shuffle: false }).pipe(toArray()));
+    await reader.close();
+    expect(rows.map((r) => r.data)).toEqual(
+      Array.from({ length: 7 }, (_, i) => ({
+        id: i,
+        prompt: `what is ${i}+${i}?`,
+        answer: String(2 * i),
+        score: i / 4,
+      })),
+    );
+    expect(rows.map((r) => r.row)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('reads only the projected columns, one row group per read', async () => {
+    const reader = await openParquet(path, { columns: ['answer'] });
+    const block = await reader.readBlock(1, Int32Array.of(0, 2));
+    await reader.close();
+    expect(block).toEqual([
+      { source: path, row: 3, data: { answer: '6' } },
+      { source: path, row: 5, data: { answer: '10' } },
+    ]);
+  });
+
+  it('names a missing projected column and an unreadable file', async () => {
+    const err = await openParquet(path, { columns: ['prompt', 'solution'] }).catch((e) => e);
+    expect(err).toBeInstanceOf(RxrlDataError);
+    expect(err.message).toBe(
+      `Parquet file ${path} has no column 'solution' (columns: id, prompt, answer, score)`,
+    );
+    expect(err.location.field).toBe('solution');
+    const corrupt = tmp.write(
+      'corrupt.parquet',
+      Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(40, 7), Buffer.from('PAR1')]),
+    );
+    await expect(openParquet(corrupt)).rejects.toThrow(
+      new RegExp(`^cannot read Parquet file ${corrupt}: `),
+    );
+    const truncated = tmp.write('truncated.parquet', bytes.subarray(0, bytes.length - 20));
+    await expect(openParquet(truncated)).rejects.toThrow(RxrlDataError);
+  });
+
+  it('checks fields on Parquet rows, naming the row', async () => {
+    const err = await lastValueFrom(
+      readSource(path, { shuffle: false, fields: { answer: 'integer' } }),
+    ).catch((e) => e);
+    expect(err.message).toBe(`row 0 of ${path}: field 'answer': expected integer, got string`);
+  });
+});

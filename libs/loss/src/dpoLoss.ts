@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { LossResult, Metrics } from './lossResult';
-import { constant, expectShape, maskedMean, metric, stopGradient } from './masked';
+import { constant, expectShape, logSigmoid, maskedMean, metric, stopGradient } from './masked';
 
 /** TRL `DPOConfig.loss_type` values. */
 export const DPO_LOSS_TYPES = [
@@ -145,7 +145,8 @@ function needLen(s: Seq, why: string): tf.Tensor1D {
 /** Ascending sort of x [B] along the batch as a differentiable permutation (x's order is a constant). */
 function sortAscending(x: tf.Tensor1D): tf.Tensor1D {
   const B = x.shape[0];
-  const P = constant((v) => tf.oneHot(tf.topk(tf.neg(v), B).indices, B, 1, 0, 'float32'), x);
+  // oneHot's float32 dtype argument returns int bit patterns on wasm 4.22: cast instead
+  const P = constant((v) => tf.cast(tf.oneHot(tf.topk(tf.neg(v), B).indices, B), 'float32'), x);
   return tf.reshape(tf.matMul(P, tf.reshape(x, [B, 1])), [B]) as tf.Tensor1D;
 }
 
@@ -200,7 +201,7 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
         case 'forward_kl': // f'(t) = 1 − 1/t, constant dropped
           return tf.neg(tf.exp(tf.neg(lr)));
         case 'js_divergence': // f'(t) = log(2t / (t + 1)), log 2 dropped
-          return tf.logSigmoid(lr);
+          return logSigmoid(lr);
         case 'alpha_divergence': {
           const a = o.f_alpha_divergence_coef;
           if (Math.abs(a - 1) < 1e-6) return lr;
@@ -214,7 +215,7 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
     const bd = tf.mul(delta, beta);
     const eps = o.label_smoothing;
     const smoothedSigmoid = (d: tf.Tensor) =>
-      tf.sub(tf.mul(tf.neg(tf.logSigmoid(d)), 1 - eps), tf.mul(tf.logSigmoid(tf.neg(d)), eps));
+      tf.sub(tf.mul(tf.neg(logSigmoid(d)), 1 - eps), tf.mul(logSigmoid(tf.neg(d)), eps));
 
     const perType = (t: DpoLossType): tf.Scalar => {
       switch (t) {
@@ -228,8 +229,8 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
         }
         case 'exo_pair': {
           const l = tf.add(
-            tf.mul(tf.sigmoid(bd), tf.sub(tf.logSigmoid(bd), Math.log1p(-eps))),
-            tf.mul(tf.sigmoid(tf.neg(bd)), tf.sub(tf.logSigmoid(tf.neg(bd)), Math.log(eps))),
+            tf.mul(tf.sigmoid(bd), tf.sub(logSigmoid(bd), Math.log1p(-eps))),
+            tf.mul(tf.sigmoid(tf.neg(bd)), tf.sub(logSigmoid(tf.neg(bd)), Math.log(eps))),
           );
           return meanPairs(l);
         }
@@ -237,14 +238,14 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
           const c = tf.mul(cs, beta);
           const r = tf.mul(rs, beta);
           const l = tf.sub(
-            tf.sub(tf.neg(tf.logSigmoid(c)), tf.mul(tf.logSigmoid(tf.neg(c)), 0.5)),
-            tf.mul(tf.logSigmoid(tf.neg(r)), 0.5),
+            tf.sub(tf.neg(logSigmoid(c)), tf.mul(logSigmoid(tf.neg(c)), 0.5)),
+            tf.mul(logSigmoid(tf.neg(r)), 0.5),
           );
           return meanPairs(l);
         }
         case 'robust': {
           const l = tf.div(
-            tf.add(tf.mul(tf.neg(tf.logSigmoid(bd)), 1 - eps), tf.mul(tf.logSigmoid(tf.neg(bd)), eps)),
+            tf.add(tf.mul(tf.neg(logSigmoid(bd)), 1 - eps), tf.mul(logSigmoid(tf.neg(bd)), eps)),
             1 - 2 * eps,
           );
           return meanPairs(l);
@@ -259,7 +260,7 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
           const count = prev.count + 1;
           const mean = prev.mean + (m - prev.mean) / count;
           bcoState = { mean, count };
-          const l = tf.sub(tf.neg(tf.logSigmoid(tf.sub(c, mean))), tf.logSigmoid(tf.neg(tf.sub(r, mean))));
+          const l = tf.sub(tf.neg(logSigmoid(tf.sub(c, mean))), logSigmoid(tf.neg(tf.sub(r, mean))));
           return meanPairs(l);
         }
         case 'sppo_hard': {
@@ -288,12 +289,12 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
         }
         case 'discopop': {
           const mod = tf.sigmoid(tf.div(bd, o.discopop_tau));
-          const l = tf.add(tf.mul(tf.neg(tf.logSigmoid(bd)), tf.sub(1, mod)), tf.mul(tf.exp(tf.neg(bd)), mod));
+          const l = tf.add(tf.mul(tf.neg(logSigmoid(bd)), tf.sub(1, mod)), tf.mul(tf.exp(tf.neg(bd)), mod));
           return meanPairs(l);
         }
         case 'sigmoid_norm': {
           const d = tf.sub(tf.div(cs, needLen(pc, 'sigmoid_norm')), tf.div(rs, needLen(pr, 'sigmoid_norm')));
-          return meanPairs(tf.neg(tf.logSigmoid(tf.mul(d, beta))));
+          return meanPairs(tf.neg(logSigmoid(tf.mul(d, beta))));
         }
         case 'sft': {
           if (inputs.policyChosenLogps.rank !== 2 || !inputs.chosenMask) {

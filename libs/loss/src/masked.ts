@@ -14,12 +14,14 @@ export function constant(fn: (...xs: tf.Tensor[]) => tf.Tensor, ...inputs: tf.Te
   if (inputs.length === 0) return fn();
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xs = args.slice(0, -1) as tf.Tensor[];
+    // shapes, not tensors: the inputs may be intermediates a tidy has disposed by backprop time
+    const shapes = xs.map((x) => x.shape);
     const value = tf.tidy(() => {
       const v = fn(...xs);
       // customGrad must not hand back one of its own inputs
       return xs.includes(v) ? tf.clone(v) : v;
     });
-    return { value, gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
+    return { value, gradFunc: () => shapes.map((s) => tf.zeros(s)) };
   });
   return op(...inputs) as tf.Tensor;
 }
@@ -66,4 +68,13 @@ export function expectShape(name: string, t: tf.Tensor | undefined, shape: numbe
   if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new Error(`${name}: expected shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
   }
+}
+
+/**
+ * log σ(x) = −softplus(−x) from taped ops. tf.logSigmoid's custom gradient
+ * closes over its input, which breaks when a tidy disposed that intermediate
+ * before backprop.
+ */
+export function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { LossResult } from './lossResult';
-import { expectShape, maskedMean, metric, stopGradient } from './masked';
+import { expectShape, logSigmoid, maskedMean, metric, stopGradient } from './masked';
 
 /** Options of {@link preferenceLoss} (TRL `RewardConfig` names). */
 export const preferenceLossOptionsSchema = z
@@ -42,7 +42,7 @@ export function preferenceLoss(options: z.input<typeof preferenceLossOptionsSche
     const mean = (v: tf.Tensor) => maskedMean(v, sampleMask, inputs.globalValidPairs);
     let d = tf.sub(inputs.rewardsChosen, inputs.rewardsRejected);
     if (inputs.margin) d = tf.sub(d, inputs.margin);
-    const bt = mean(tf.neg(tf.logSigmoid(d)));
+    const bt = mean(tf.neg(logSigmoid(d)));
     let loss = bt;
     const metrics: LossResult['metrics'] = {};
     if (o.center_rewards_coefficient !== null) {

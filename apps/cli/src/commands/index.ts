@@ -1,0 +1,5 @@
+// The command registry: one line per command, `export { command as <name> } from './<file>';`.
+// The CLI lists and dispatches every `Command` exported here.
+export { command as backend } from './backend';
+export { command as config } from './config';
+export { command as version } from './version';

@@ -44,7 +44,9 @@ export const AdvantageOptionsSchema = z
         /** upper bound of the advantages */
         high: z.number(),
       })
-      .refine((c) => c.low <= c.high, { message: 'advantage_clip.low must be <= advantage_clip.high' })
+      .refine((c) => c.low <= c.high, {
+        message: 'advantage_clip.low must be <= advantage_clip.high',
+      })
       .nullable()
       .default(null),
   })

@@ -33,7 +33,10 @@ describe('grpo', () => {
     let acc = 0;
     for (let i = 0; i < 10; i++) acc = Math.fround(acc + Math.fround(0.1));
     expect(acc).not.toBe(1);
-    const inputs = { rewards: Float32Array.of(1, acc, 1, acc), groupIds: Int32Array.of(0, 0, 0, 0) };
+    const inputs = {
+      rewards: Float32Array.of(1, acc, 1, acc),
+      groupIds: Int32Array.of(0, 0, 0, 0),
+    };
     const guarded = computeAdvantages(inputs).advantages;
     for (const a of guarded) expect(Math.abs(a)).toBeLessThan(1e-6);
     // with the rule switched off the residue becomes a full-size advantage
@@ -50,7 +53,10 @@ describe('grpo', () => {
   it('scale_rewards none / false only centres; true means group', () => {
     close(computeAdvantages(nemo, { scale_rewards: 'none' }).advantages, [0, 0, -1, 1]);
     close(computeAdvantages(nemo, { scale_rewards: false }).advantages, [0, 0, -1, 1]);
-    close(computeAdvantages(nemo, { scale_rewards: true }).advantages, [0, 0, -0.7071068, 0.7071068]);
+    close(
+      computeAdvantages(nemo, { scale_rewards: true }).advantages,
+      [0, 0, -0.7071068, 0.7071068],
+    );
   });
 
   it('std_epsilon is added to the std (TRL 1e-4)', () => {
@@ -60,13 +66,19 @@ describe('grpo', () => {
 
   it('NaN rewards are left out of the group statistics and get advantage 0', () => {
     // valid [1,3,5]: mean 3, Bessel std 2
-    const r = computeAdvantages({ rewards: Float32Array.of(1, Number.NaN, 3, 5), groupIds: Int32Array.of(0, 0, 0, 0) });
+    const r = computeAdvantages({
+      rewards: Float32Array.of(1, Number.NaN, 3, 5),
+      groupIds: Int32Array.of(0, 0, 0, 0),
+    });
     close(r.advantages, [-1, 0, 0, 1]);
     expect(r.metrics.num_missing_rewards).toBe(1);
   });
 
   it('a sample alone in its group gets advantage 0', () => {
-    close(computeAdvantages({ rewards: Float32Array.of(5), groupIds: Int32Array.of(3) }).advantages, [0]);
+    close(
+      computeAdvantages({ rewards: Float32Array.of(5), groupIds: Int32Array.of(3) }).advantages,
+      [0],
+    );
   });
 
   it('advantage_clip clamps and counts', () => {
@@ -88,7 +100,12 @@ describe('rloo', () => {
   it('normalize_advantages whitens over the batch', () => {
     // raw [0,0,-2,2]: mean 0, Bessel std sqrt(8/3)
     const s = Math.sqrt(8 / 3);
-    close(computeAdvantages(nemo, { estimator: 'rloo', normalize_advantages: true }).advantages, [0, 0, -2 / s, 2 / s]);
+    close(computeAdvantages(nemo, { estimator: 'rloo', normalize_advantages: true }).advantages, [
+      0,
+      0,
+      -2 / s,
+      2 / s,
+    ]);
   });
 });
 
@@ -97,13 +114,19 @@ describe('reinforce_plus_plus', () => {
   it('whitens the rewards over the whole batch', () => {
     // mean 1, var (0+4+1+1)/3 = 2
     const s = Math.SQRT2;
-    close(computeAdvantages(inputs, { estimator: 'reinforce_plus_plus' }).advantages, [0, 2 / s, -1 / s, -1 / s]);
+    close(computeAdvantages(inputs, { estimator: 'reinforce_plus_plus' }).advantages, [
+      0,
+      2 / s,
+      -1 / s,
+      -1 / s,
+    ]);
   });
   it('with group_baseline subtracts the group mean first', () => {
     // centred [-1,1,0,0]: mean 0, var 2/3
     const s = Math.sqrt(2 / 3);
     close(
-      computeAdvantages(inputs, { estimator: 'reinforce_plus_plus', group_baseline: true }).advantages,
+      computeAdvantages(inputs, { estimator: 'reinforce_plus_plus', group_baseline: true })
+        .advantages,
       [-1 / s, 1 / s, 0, 0],
     );
   });
@@ -123,7 +146,10 @@ describe('gdpo', () => {
     expect(r.advantages[0]).not.toBeCloseTo(r.advantages[2]!, 2);
   });
   it('reward_weights weight the components', () => {
-    const r = computeAdvantages({ rewardComponents: [A, B], groupIds }, { estimator: 'gdpo', reward_weights: [2, 1] });
+    const r = computeAdvantages(
+      { rewardComponents: [A, B], groupIds },
+      { estimator: 'gdpo', reward_weights: [2, 1] },
+    );
     close(r.advantages, [1.30096245, -1.13760913, -0.08167666, -0.08167666]);
   });
   it('a sample with every component NaN gets 0; a NaN component is skipped', () => {
@@ -132,7 +158,11 @@ describe('gdpo', () => {
     const r = computeAdvantages({ rewardComponents: [C, D], groupIds }, { estimator: 'gdpo' });
     // C valid [1,0,0]: mean 1/3, std sqrt(1/3) -> [1.1547,-.57735,-.57735]; D valid [1,0]: [.7071,-.7071]
     // sums [1.1547, 0.1298, -1.2845] over the 3 valid samples, whitened
-    const sums = [2 / Math.sqrt(3), -1 / Math.sqrt(3) + Math.SQRT1_2, -1 / Math.sqrt(3) - Math.SQRT1_2];
+    const sums = [
+      2 / Math.sqrt(3),
+      -1 / Math.sqrt(3) + Math.SQRT1_2,
+      -1 / Math.sqrt(3) - Math.SQRT1_2,
+    ];
     const m = (sums[0]! + sums[1]! + sums[2]!) / 3;
     const sd = Math.sqrt(sums.reduce((s, x) => s + (x - m) ** 2, 0) / 2);
     close(r.advantages, [...sums.map((x) => (x - m) / sd), 0]);
@@ -147,10 +177,14 @@ describe('options', () => {
   it('reject unknown estimators and keys with the key named', () => {
     expect(() => computeAdvantages(nemo, { estimator: 'ppo' as never })).toThrow(RxrlConfigError);
     expect(() => computeAdvantages(nemo, { estimator: 'ppo' as never })).toThrow(/estimator/);
-    expect(() => computeAdvantages(nemo, { advantage_clip: { low: 1, high: 0 } })).toThrow(/advantage_clip/);
+    expect(() => computeAdvantages(nemo, { advantage_clip: { low: 1, high: 0 } })).toThrow(
+      /advantage_clip/,
+    );
     expect(() => computeAdvantages(nemo, { scale: 'group' } as never)).toThrow(/scale/);
   });
   it('rejects mismatched lengths', () => {
-    expect(() => computeAdvantages({ rewards: Float32Array.of(1, 2), groupIds: Int32Array.of(0) })).toThrow(/length/);
+    expect(() =>
+      computeAdvantages({ rewards: Float32Array.of(1, 2), groupIds: Int32Array.of(0) }),
+    ).toThrow(/length/);
   });
 });

@@ -1,5 +1,9 @@
 import { RxrlConfigError } from '@rxrl/core/base';
-import { AdvantageOptionsSchema, type AdvantageOptions, type AdvantageOptionsInput } from './advantageOptions';
+import {
+  AdvantageOptionsSchema,
+  type AdvantageOptions,
+  type AdvantageOptionsInput,
+} from './advantageOptions';
 import { clipAdvantagesInPlace } from './clipAdvantages';
 import { gdpoAdvantages } from './gdpoAdvantages';
 import { grpoAdvantages } from './grpoAdvantages';
@@ -35,14 +39,19 @@ export interface AdvantageResult {
 export function parseAdvantageOptions(options: AdvantageOptionsInput = {}): AdvantageOptions {
   const parsed = AdvantageOptionsSchema.safeParse(options);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
     throw new RxrlConfigError(`invalid advantage options: ${issues}`);
   }
   return parsed.data;
 }
 
 /** Computes per-sample advantages with the chosen estimator, then applies `advantage_clip`. */
-export function computeAdvantages(inputs: AdvantageInputs, options: AdvantageOptionsInput = {}): AdvantageResult {
+export function computeAdvantages(
+  inputs: AdvantageInputs,
+  options: AdvantageOptionsInput = {},
+): AdvantageResult {
   const o = parseAdvantageOptions(options);
   const gdpo = o.estimator === 'gdpo';
   const primary = gdpo ? inputs.rewardComponents?.[0] : inputs.rewards;
@@ -58,16 +67,27 @@ export function computeAdvantages(inputs: AdvantageInputs, options: AdvantageOpt
   let raw: Float64Array;
   switch (o.estimator) {
     case 'grpo':
-      raw = grpoAdvantages(primary, groups, { leaveOneOut: o.use_leave_one_out_baseline, scale: o.scale_rewards, ...common });
+      raw = grpoAdvantages(primary, groups, {
+        leaveOneOut: o.use_leave_one_out_baseline,
+        scale: o.scale_rewards,
+        ...common,
+      });
       break;
     case 'rloo':
       raw = rlooAdvantages(primary, groups);
       break;
     case 'reinforce_plus_plus':
-      raw = reinforcePlusPlusAdvantages(primary, groups, { groupBaseline: o.group_baseline, ...common });
+      raw = reinforcePlusPlusAdvantages(primary, groups, {
+        groupBaseline: o.group_baseline,
+        ...common,
+      });
       break;
     case 'gdpo':
-      raw = gdpoAdvantages(inputs.rewardComponents!, groups, { weights: o.reward_weights, scale: o.scale_rewards, ...common });
+      raw = gdpoAdvantages(inputs.rewardComponents!, groups, {
+        weights: o.reward_weights,
+        scale: o.scale_rewards,
+        ...common,
+      });
       break;
   }
   if (o.estimator === 'rloo' && o.normalize_advantages) {
@@ -77,10 +97,13 @@ export function computeAdvantages(inputs: AdvantageInputs, options: AdvantageOpt
     raw = w;
   }
   const advantages = Float32Array.from(raw);
-  const clipped = o.advantage_clip ? clipAdvantagesInPlace(advantages, o.advantage_clip.low, o.advantage_clip.high) : 0;
+  const clipped = o.advantage_clip
+    ? clipAdvantagesInPlace(advantages, o.advantage_clip.low, o.advantage_clip.high)
+    : 0;
   let missing = 0;
   if (gdpo) {
-    for (let i = 0; i < primary.length; i++) if (inputs.rewardComponents!.every((c) => Number.isNaN(c[i]!))) missing++;
+    for (let i = 0; i < primary.length; i++)
+      if (inputs.rewardComponents!.every((c) => Number.isNaN(c[i]!))) missing++;
   } else {
     for (const r of primary) if (Number.isNaN(r)) missing++;
   }

@@ -1,4 +1,10 @@
-import { DEFAULT_ZERO_STD_RTOL, indexGroups, isZeroStd, momentStats, type RewardArray } from './groupStats';
+import {
+  DEFAULT_ZERO_STD_RTOL,
+  indexGroups,
+  isZeroStd,
+  momentStats,
+  type RewardArray,
+} from './groupStats';
 
 /** Which samples DAPO's dynamic sampling keeps. */
 export interface DynamicSamplingResult {

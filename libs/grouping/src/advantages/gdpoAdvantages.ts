@@ -25,14 +25,22 @@ export function gdpoAdvantages(
   const n = components[0]!.length;
   const weights = p.weights ?? components.map(() => 1);
   if (weights.length !== components.length) {
-    throw new RangeError(`reward_weights has ${weights.length} entries but there are ${components.length} reward components`);
+    throw new RangeError(
+      `reward_weights has ${weights.length} entries but there are ${components.length} reward components`,
+    );
   }
   const rtol = p.zeroStdRtol ?? DEFAULT_ZERO_STD_RTOL;
   const sum = new Float64Array(n);
   const anyValid = new Uint8Array(n);
   components.forEach((c, k) => {
-    if (c.length !== n) throw new RangeError(`reward component ${k} has length ${c.length}, expected ${n}`);
-    const a = grpoAdvantages(c, groups, { leaveOneOut: false, scale: p.scale, stdEpsilon: p.stdEpsilon, zeroStdRtol: rtol });
+    if (c.length !== n)
+      throw new RangeError(`reward component ${k} has length ${c.length}, expected ${n}`);
+    const a = grpoAdvantages(c, groups, {
+      leaveOneOut: false,
+      scale: p.scale,
+      stdEpsilon: p.stdEpsilon,
+      zeroStdRtol: rtol,
+    });
     for (let i = 0; i < n; i++) {
       if (Number.isNaN(c[i]!)) continue;
       anyValid[i] = 1;

@@ -21,7 +21,9 @@ export interface GroupIndex {
 /** Maps arbitrary int32 group ids (e.g. `group_id` or `prompt_id`) to dense groups. */
 export function indexGroups(groupIds: Int32Array, length: number): GroupIndex {
   if (groupIds.length !== length) {
-    throw new RangeError(`group ids have length ${groupIds.length} but rewards have length ${length}`);
+    throw new RangeError(
+      `group ids have length ${groupIds.length} but rewards have length ${length}`,
+    );
   }
   const dense = new Map<number, number>();
   const groupOf = new Int32Array(length);
@@ -39,7 +41,11 @@ export function indexGroups(groupIds: Int32Array, length: number): GroupIndex {
     groupOf[i] = g;
     members[g]!.push(i);
   }
-  return { groupOf, groupIds: Int32Array.from(ids), members: members.map((m) => Int32Array.from(m)) };
+  return {
+    groupOf,
+    groupIds: Int32Array.from(ids),
+    members: members.map((m) => Int32Array.from(m)),
+  };
 }
 
 /**
@@ -52,7 +58,11 @@ export function indexGroups(groupIds: Int32Array, length: number): GroupIndex {
 export const DEFAULT_ZERO_STD_RTOL = 1e-6;
 
 /** True when `std` is zero or a float32 residue of zero relative to `scale` (max |reward|). */
-export function isZeroStd(std: number, scale: number, rtol: number = DEFAULT_ZERO_STD_RTOL): boolean {
+export function isZeroStd(
+  std: number,
+  scale: number,
+  rtol: number = DEFAULT_ZERO_STD_RTOL,
+): boolean {
   return !(std > rtol * scale) || !Number.isFinite(std);
 }
 
@@ -67,7 +77,11 @@ export interface MomentStats {
 }
 
 /** Mean, Bessel-corrected std and scale of `values[idx]` (all values when idx is omitted), skipping NaN. */
-export function momentStats(values: ArrayLike<number>, idx?: ArrayLike<number>, skip = -1): MomentStats {
+export function momentStats(
+  values: ArrayLike<number>,
+  idx?: ArrayLike<number>,
+  skip = -1,
+): MomentStats {
   const n = idx ? idx.length : values.length;
   let count = 0;
   let sum = 0;

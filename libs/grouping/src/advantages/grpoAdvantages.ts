@@ -1,4 +1,11 @@
-import { baselineAndStd, DEFAULT_ZERO_STD_RTOL, isZeroStd, momentStats, type GroupIndex, type RewardArray } from './groupStats';
+import {
+  baselineAndStd,
+  DEFAULT_ZERO_STD_RTOL,
+  isZeroStd,
+  momentStats,
+  type GroupIndex,
+  type RewardArray,
+} from './groupStats';
 
 /** Options read by {@link grpoAdvantages}. */
 export interface GrpoAdvantageParams {
@@ -14,7 +21,11 @@ export interface GrpoAdvantageParams {
  * skipped where that std is zero or a float32 residue of zero, so a group of
  * equal rewards gets advantage 0 instead of noise. Missing (NaN) rewards get 0.
  */
-export function grpoAdvantages(rewards: RewardArray, groups: GroupIndex, p: GrpoAdvantageParams): Float64Array {
+export function grpoAdvantages(
+  rewards: RewardArray,
+  groups: GroupIndex,
+  p: GrpoAdvantageParams,
+): Float64Array {
   const eps = p.stdEpsilon ?? 0;
   const rtol = p.zeroStdRtol ?? DEFAULT_ZERO_STD_RTOL;
   const { baseline, std, zeroStd } = baselineAndStd(rewards, groups, p.leaveOneOut, rtol);

@@ -1,5 +1,15 @@
-export { AdvantageOptionsSchema, ESTIMATORS, type AdvantageOptions, type AdvantageOptionsInput } from './advantageOptions';
-export { computeAdvantages, parseAdvantageOptions, type AdvantageInputs, type AdvantageResult } from './computeAdvantages';
+export {
+  AdvantageOptionsSchema,
+  ESTIMATORS,
+  type AdvantageOptions,
+  type AdvantageOptionsInput,
+} from './advantageOptions';
+export {
+  computeAdvantages,
+  parseAdvantageOptions,
+  type AdvantageInputs,
+  type AdvantageResult,
+} from './computeAdvantages';
 export {
   indexGroups,
   momentStats,
@@ -17,7 +27,11 @@ export { reinforcePlusPlusAdvantages } from './reinforcePlusPlusAdvantages';
 export { gdpoAdvantages } from './gdpoAdvantages';
 export { whitenInPlace } from './whiten';
 export { clipAdvantagesInPlace } from './clipAdvantages';
-export { RewardScalingOptionsSchema, scaleRewards, type RewardScalingOptions } from './rewardScaling';
+export {
+  RewardScalingOptionsSchema,
+  scaleRewards,
+  type RewardScalingOptions,
+} from './rewardScaling';
 export {
   RewardShapingOptionsSchema,
   shapeRewards,

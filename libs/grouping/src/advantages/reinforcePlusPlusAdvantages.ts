@@ -1,4 +1,9 @@
-import { baselineAndStd, DEFAULT_ZERO_STD_RTOL, type GroupIndex, type RewardArray } from './groupStats';
+import {
+  baselineAndStd,
+  DEFAULT_ZERO_STD_RTOL,
+  type GroupIndex,
+  type RewardArray,
+} from './groupStats';
 import { whitenInPlace } from './whiten';
 
 /**

@@ -15,7 +15,9 @@ export const RewardScalingOptionsSchema = z
     target_max: z.number().default(1),
   })
   .strict()
-  .refine((o) => o.source_max > o.source_min, { message: 'reward_scaling.source_max must be > source_min' });
+  .refine((o) => o.source_max > o.source_min, {
+    message: 'reward_scaling.source_max must be > source_min',
+  });
 
 /** Validated reward-scaling options. */
 export type RewardScalingOptions = z.infer<typeof RewardScalingOptionsSchema>;
@@ -24,7 +26,10 @@ export type RewardScalingOptions = z.infer<typeof RewardScalingOptionsSchema>;
  * Returns clamp(r, source_min, source_max) mapped linearly from [source_min, source_max]
  * onto [target_min, target_max]. NaN (missing) rewards stay NaN. A copy when disabled.
  */
-export function scaleRewards(rewards: Float32Array, options: z.input<typeof RewardScalingOptionsSchema>): Float32Array {
+export function scaleRewards(
+  rewards: Float32Array,
+  options: z.input<typeof RewardScalingOptionsSchema>,
+): Float32Array {
   const o = RewardScalingOptionsSchema.parse(options);
   const out = Float32Array.from(rewards);
   if (!o.enabled) return out;

@@ -6,19 +6,26 @@ describe('DAPO overlong penalty', () => {
   it('is 0 up to L_max - L_cache, linear to -penalty at L_max, -penalty beyond', () => {
     const lens = [10, 16, 17, 18, 20, 25];
     expect(lens.map((l) => overlongPenalty(l, 20, 4, 1))).toEqual([0, 0, -0.25, -0.5, -1, -1]);
-    expect(lens.map((l) => overlongPenalty(l, 20, 4, 0.5))).toEqual([0, 0, -0.125, -0.25, -0.5, -0.5]);
+    expect(lens.map((l) => overlongPenalty(l, 20, 4, 0.5))).toEqual([
+      0, 0, -0.125, -0.25, -0.5, -0.5,
+    ]);
   });
   it('is added to the rewards by shapeRewards', () => {
     const out = shapeRewards(
       { rewards: Float32Array.of(1, 1, 0), responseLengths: Int32Array.of(16, 18, 19) },
-      { enabled: true, overlong_buffer_length: 4, overlong_buffer_penalty: 1, max_response_length: 20 },
+      {
+        enabled: true,
+        overlong_buffer_length: 4,
+        overlong_buffer_penalty: 1,
+        max_response_length: 20,
+      },
     );
     expect(Array.from(out)).toEqual([1, 0.5, -0.75]);
   });
   it('needs all three DAPO options together', () => {
-    expect(() => shapeRewards({ rewards: Float32Array.of(1) }, { enabled: true, max_response_length: 20 })).toThrow(
-      /set together/,
-    );
+    expect(() =>
+      shapeRewards({ rewards: Float32Array.of(1) }, { enabled: true, max_response_length: 20 }),
+    ).toThrow(/set together/);
   });
 });
 
@@ -51,6 +58,8 @@ describe('reward scaling', () => {
     expect(out[6]).toBeNaN();
   });
   it('rejects an empty source range', () => {
-    expect(() => scaleRewards(Float32Array.of(1), { enabled: true, source_min: 1, source_max: 1 })).toThrow(/source_max/);
+    expect(() =>
+      scaleRewards(Float32Array.of(1), { enabled: true, source_min: 1, source_max: 1 }),
+    ).toThrow(/source_max/);
   });
 });

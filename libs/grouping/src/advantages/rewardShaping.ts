@@ -19,15 +19,25 @@ export const RewardShapingOptionsSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    const set = [o.overlong_buffer_length, o.overlong_buffer_penalty, o.max_response_length].filter((v) => v !== null);
+    const set = [o.overlong_buffer_length, o.overlong_buffer_penalty, o.max_response_length].filter(
+      (v) => v !== null,
+    );
     if (set.length !== 0 && set.length !== 3) {
       ctx.addIssue({
         code: 'custom',
-        message: 'overlong_buffer_length, overlong_buffer_penalty and max_response_length must be set together',
+        message:
+          'overlong_buffer_length, overlong_buffer_penalty and max_response_length must be set together',
       });
     }
-    if (o.overlong_buffer_length !== null && o.max_response_length !== null && o.overlong_buffer_length > o.max_response_length) {
-      ctx.addIssue({ code: 'custom', message: 'overlong_buffer_length must be <= max_response_length' });
+    if (
+      o.overlong_buffer_length !== null &&
+      o.max_response_length !== null &&
+      o.overlong_buffer_length > o.max_response_length
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'overlong_buffer_length must be <= max_response_length',
+      });
     }
   });
 
@@ -39,7 +49,12 @@ export type RewardShapingOptions = z.infer<typeof RewardShapingOptionsSchema>;
  * linear down to -penalty at L_max, and -penalty beyond (the paper's -1 branch;
  * NeMo RL lets it keep falling, which only matters past the generation limit).
  */
-export function overlongPenalty(length: number, maxResponseLength: number, bufferLength: number, penalty: number): number {
+export function overlongPenalty(
+  length: number,
+  maxResponseLength: number,
+  bufferLength: number,
+  penalty: number,
+): number {
   const exceed = length - (maxResponseLength - bufferLength);
   if (exceed <= 0) return 0;
   return -Math.min(exceed / bufferLength, 1) * penalty;
@@ -58,21 +73,34 @@ export interface ShapingInputs {
  * Returns shaped rewards: truncated samples scaled by `stop_properly_penalty_coef`,
  * then the DAPO overlong penalty added. NaN (missing) rewards stay NaN.
  */
-export function shapeRewards(inputs: ShapingInputs, options: z.input<typeof RewardShapingOptionsSchema>): Float32Array {
+export function shapeRewards(
+  inputs: ShapingInputs,
+  options: z.input<typeof RewardShapingOptionsSchema>,
+): Float32Array {
   const o = RewardShapingOptionsSchema.parse(options);
   const out = Float32Array.from(inputs.rewards);
   if (!o.enabled) return out;
   const n = out.length;
   if (o.stop_properly_penalty_coef !== null) {
     const fr = inputs.finishReasons;
-    if (!fr || fr.length !== n) throw new RangeError(`stop_properly_penalty_coef needs finishReasons for all ${n} samples`);
-    for (let i = 0; i < n; i++) if (fr[i] === 'length') out[i] = out[i]! * o.stop_properly_penalty_coef;
+    if (!fr || fr.length !== n)
+      throw new RangeError(`stop_properly_penalty_coef needs finishReasons for all ${n} samples`);
+    for (let i = 0; i < n; i++)
+      if (fr[i] === 'length') out[i] = out[i]! * o.stop_properly_penalty_coef;
   }
   if (o.max_response_length !== null) {
     const len = inputs.responseLengths;
-    if (!len || len.length !== n) throw new RangeError(`the overlong penalty needs responseLengths for all ${n} samples`);
+    if (!len || len.length !== n)
+      throw new RangeError(`the overlong penalty needs responseLengths for all ${n} samples`);
     for (let i = 0; i < n; i++) {
-      out[i] = out[i]! + overlongPenalty(len[i]!, o.max_response_length, o.overlong_buffer_length!, o.overlong_buffer_penalty!);
+      out[i] =
+        out[i]! +
+        overlongPenalty(
+          len[i]!,
+          o.max_response_length,
+          o.overlong_buffer_length!,
+          o.overlong_buffer_penalty!,
+        );
     }
   }
   return out;

@@ -28,8 +28,9 @@ function swapLast(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
+/** A new float32 handle: the tape disposes accumulated gradients, so never hand back `dy` itself. */
 function asFloat(x: tf.Tensor): tf.Tensor {
-  return x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+  return x.dtype === 'float32' ? x.clone() : tf.cast(x, 'float32');
 }
 
 function keepDimsShape(shape: number[], axes: number[]): number[] {

@@ -26,3 +26,4 @@ export {
   SAFETENSORS_INDEX_FILE,
 } from './safetensors';
 export { loadPretrained, savePretrained, type LoadOptions, type SaveOptions } from './pretrained';
+export { initModelDirectory, InitModelOptionsSchema, type InitModelOptions, type TokenizerFilesWriter } from './initModel';

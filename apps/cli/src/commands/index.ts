@@ -3,3 +3,4 @@
 export { command as backend } from './backend';
 export { command as config } from './config';
 export { command as version } from './version';
+export { command as initModel } from './initModel';

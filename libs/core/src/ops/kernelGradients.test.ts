@@ -14,8 +14,9 @@ type TfFn = (xs: tf.Tensor[]) => tf.Tensor;
 function affineGrad(f: TfFn, values: Float64Array[], shapes: number[][], w: number, r: Float64Array): Float64Array {
   const run = (xw: Float64Array): Float64Array => {
     const ts = values.map((v, j) => tf.tensor(Float32Array.from(j === w ? xw : v), shapes[j]));
-    const out = tf.tidy(() => Float64Array.from(f(ts).dataSync()));
-    tf.dispose(ts);
+    const y = f(ts);
+    const out = Float64Array.from(y.dataSync());
+    tf.dispose([...ts, y]);
     return out;
   };
   const n = values[w].length;

@@ -6,3 +6,5 @@ export * from './formats/index';
 export * from './sources/index';
 // Padding and sequence packing into plain typed arrays.
 export * from './collate/index';
+// Built-in tasks (arithmetic).
+export * from './tasks/index';

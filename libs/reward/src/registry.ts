@@ -1,3 +1,4 @@
+import { finalize } from 'rxjs';
 import { z } from 'zod';
 import type { Stage } from '@rxrl/core/base';
 import { compositeOptions } from './compositeReward';
@@ -46,6 +47,15 @@ export interface RewardStageEntry<S extends z.ZodType = z.ZodType> {
   create(options: z.input<S>, hooks?: RewardStageHooks): Stage;
 }
 
+/** Ends resources (worker threads) of functions the registry made, when the stream ends or is unsubscribed. */
+function owning(stage: Stage, fns: RewardFn[]): Stage {
+  const closers = fns
+    .map((f) => (f as { close?: () => Promise<void> }).close)
+    .filter((c) => c !== undefined);
+  if (closers.length === 0) return stage;
+  return (source) => stage(source).pipe(finalize(() => closers.forEach((c) => void c())));
+}
+
 const stageKeys = Object.keys(rewardStageShape) as (keyof typeof rewardStageShape)[];
 
 function split(o: Record<string, unknown>) {
@@ -63,7 +73,8 @@ function single<K extends RewardFunctionName>(key: K) {
     schema,
     create(options: unknown, hooks?: RewardStageHooks) {
       const { fn, stage } = split(schema.parse(options) as Record<string, unknown>);
-      return rewardStage(entry.create(fn), stage, hooks);
+      const made = entry.create(fn);
+      return owning(rewardStage(made, stage, hooks), [made]);
     },
   } as RewardStageEntry<typeof schema>;
 }
@@ -123,7 +134,10 @@ export const rewardStages = {
         return { name: c.name, weight: c.weight, fn: entry.create(parsed.data) };
       });
       const { components: _c, ...rest } = o;
-      return rewardStage(components, rest, hooks);
+      return owning(
+        rewardStage(components, rest, hooks),
+        components.map((c) => c.fn),
+      );
     },
   } satisfies RewardStageEntry<typeof compositeStageSchema>,
 };

@@ -4,7 +4,7 @@ import { readInt32Column } from '@rxrl/core/base';
 import { batchRows } from './batchRows';
 import { fromRows } from './memory';
 import { readRows } from './readRows';
-import { batchCursor, rowsToRecordBatch } from './rowsToRecordBatch';
+import { batchCursor, rowsToRecordBatch, toRecordBatches } from './rowsToRecordBatch';
 
 const rows$ = (n: number) =>
   readRows(fromRows(Array.from({ length: n }, (_, i) => ({ i }))), { shuffle: false });
@@ -25,12 +25,18 @@ describe('batchRows', () => {
 });
 
 describe('rowsToRecordBatch', () => {
+  it('turns a row stream into record batches with their cursors', async () => {
+    const batches = await lastValueFrom(rows$(5).pipe(batchRows(2), toRecordBatches(), toArray()));
+    expect(batches.map((b) => Array.from(readInt32Column(b, 'i')))).toEqual([[0, 1], [2, 3], [4]]);
+    expect(batches.map((b) => batchCursor(b)!.index)).toEqual([2, 4, 0]);
+  });
+
   it('infers Int32, Float64, Utf8, Bool and list columns and carries the cursor', () => {
     const rows = [
       {
         source: 's',
         row: 0,
-        data: { id: 1, x: 0.5, s: 'a', ok: true, toks: [1, 2] },
+        data: { id: 1, x: 0.5, s: 'é✓𝄞', ok: true, toks: [1, 2] },
         cursor: { epoch: 0, index: 1, seed: 1 },
       },
       {
@@ -50,6 +56,7 @@ describe('rowsToRecordBatch', () => {
     ]);
     expect(Array.from(readInt32Column(batch, 'id'))).toEqual([1, 2]);
     expect(batch.getChild('x')!.toArray()).toEqual(Float64Array.of(0.5, 2));
+    expect(batch.getChild('s')!.toArray()).toEqual(['é✓𝄞', 'b']);
     expect(batchCursor(batch)).toEqual({ epoch: 0, index: 2, seed: 1 });
     expect(rowsToRecordBatch(rows, ['s']).schema.fields.map((f) => f.name)).toEqual(['s']);
     const mixed = [rows[0]!, { ...rows[1]!, data: { id: 'two' } }];

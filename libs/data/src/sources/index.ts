@@ -17,5 +17,10 @@ export {
 export { readRows, readRowsOptionsSchema, epochOrder, type ReadRowsOptions } from './readRows';
 export { readSource } from './readSource';
 export { batchRows, type RowBatch } from './batchRows';
-export { rowsToRecordBatch, batchCursor, CURSOR_METADATA_KEY } from './rowsToRecordBatch';
+export {
+  rowsToRecordBatch,
+  toRecordBatches,
+  batchCursor,
+  CURSOR_METADATA_KEY,
+} from './rowsToRecordBatch';
 export { arrowRowsAt } from './arrowRows';

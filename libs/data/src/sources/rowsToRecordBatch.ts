@@ -5,10 +5,14 @@ import {
   RecordBatch,
   Utf8,
   vectorFromArray,
+  makeData,
+  makeVector,
   type DataType,
   type Vector,
 } from 'apache-arrow';
 import { RxrlDataError, makeRecordBatch, type ColumnInput } from '@rxrl/core/base';
+import { map, type OperatorFunction } from 'rxjs';
+import type { RowBatch } from './batchRows';
 import type { DataCursor } from './cursor';
 import type { DataRow } from './row';
 
@@ -54,6 +58,37 @@ function inferType(name: string, rows: readonly DataRow[]): DataType | null {
   }
 }
 
+const encoder = new TextEncoder();
+
+/** Int32 / Float64 / Utf8 columns without nulls built straight into their buffers (arrow's builders cost ~10x more). */
+function fastVector(values: unknown[], type: DataType | null): Vector | null {
+  if (!type || values.includes(null)) return null;
+  if (type instanceof Int32) return makeVector(Int32Array.from(values as number[]));
+  if (type instanceof Float64) return makeVector(Float64Array.from(values as number[]));
+  if (type instanceof Utf8) {
+    const strings = values as string[];
+    let bytes = 0;
+    for (const s of strings) bytes += s.length * 3; // UTF-8 upper bound for UTF-16 input
+    const data = new Uint8Array(bytes);
+    const valueOffsets = new Int32Array(strings.length + 1);
+    let at = 0;
+    strings.forEach((s, i) => {
+      at += encoder.encodeInto(s, data.subarray(at)).written;
+      valueOffsets[i + 1] = at;
+    });
+    return makeVector(
+      makeData({
+        type,
+        length: strings.length,
+        nullCount: 0,
+        valueOffsets,
+        data: data.subarray(0, at),
+      }),
+    );
+  }
+  return null;
+}
+
 /**
  * An Arrow record batch from rows: integers become Int32, other numbers
  * Float64, strings Utf8, booleans Bool, arrays and objects whatever Arrow
@@ -71,7 +106,8 @@ export function rowsToRecordBatch(
   for (const name of names) {
     const values = rows.map((r) => r.data[name] ?? null);
     const type = inferType(name, rows);
-    out[name] = (type ? vectorFromArray(values, type) : vectorFromArray(values)) as Vector;
+    out[name] = (fastVector(values, type) ??
+      (type ? vectorFromArray(values, type) : vectorFromArray(values))) as Vector;
   }
   const last = cursor ?? rows[rows.length - 1]?.cursor;
   return makeRecordBatch(
@@ -84,4 +120,15 @@ export function rowsToRecordBatch(
 export function batchCursor(batch: RecordBatch): DataCursor | undefined {
   const raw = batch.schema.metadata.get(CURSOR_METADATA_KEY);
   return raw ? (JSON.parse(raw) as DataCursor) : undefined;
+}
+
+/**
+ * Operator turning row batches into Arrow record batches (`rowsToRecordBatch`
+ * per batch, cursor in the schema metadata), for pipelines with no tokeniser
+ * between the source and the stages.
+ */
+export function toRecordBatches(
+  columns?: readonly string[],
+): OperatorFunction<RowBatch, RecordBatch> {
+  return map((b) => rowsToRecordBatch(b.rows, columns, b.cursor));
 }

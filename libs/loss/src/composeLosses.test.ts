@@ -1,0 +1,93 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '@rxrl/core';
+import { composeLosses, controllerSchedule, dpoLoss, linearSchedule, makeSchedule, nllLoss, readMetricsSync, scheduleSchema } from './index';
+import { t1, t2, expectClose } from '../test/helpers';
+
+describe('schedules', () => {
+  it('linear ramps between start_step and end_step and holds outside', () => {
+    const s = linearSchedule({ start: 0, end: 1, start_step: 10, end_step: 20 });
+    expect([s.value(5), s.value(10), s.value(15), s.value(20), s.value(25)]).toEqual([0, 0, 0.5, 1, 1]);
+  });
+
+  it('controller: hand-computed adaptive steps, one update per step, JSON state round trip', () => {
+    const spec = { type: 'controller', initial: 0.1, metric: 'reward_gap', target: 1, horizon: 10, clip: 0.2, direction: -1 } as const;
+    const s = makeSchedule(spec);
+    // gap 0.5 below target: err clip(−0.5) = −0.2; c = 0.1·(1 + 0.2/10) = 0.102
+    expect(s.value(1, { reward_gap: 0.5 })).toBeCloseTo(0.102, 12);
+    expect(s.value(1, { reward_gap: 0.5 })).toBeCloseTo(0.102, 12);
+    // gap 3 above: err clip(2) = 0.2; c = 0.102·(1 − 0.02) = 0.09996
+    expect(s.value(2, { reward_gap: 3 })).toBeCloseTo(0.09996, 12);
+    // no metric: unchanged
+    expect(s.value(3, {})).toBeCloseTo(0.09996, 12);
+    const restored = controllerSchedule(scheduleSchema.parse(spec) as Extract<ReturnType<typeof scheduleSchema.parse>, { type: 'controller' }>);
+    restored.setState(JSON.parse(JSON.stringify(s.getState())));
+    expect(restored.value(3)).toBeCloseTo(0.09996, 12);
+    expect(restored.value(4, { reward_gap: 1.1 })).toBeCloseTo(0.09996 * (1 - 0.01), 12);
+    expect(restored.value(4, { reward_gap: 5 })).toBeCloseTo(0.09996 * (1 - 0.01), 12);
+  });
+
+  it('controller respects min / max and rejects bad state', () => {
+    const s = makeSchedule({ type: 'controller', initial: 1, metric: 'kl', target: 0.1, horizon: 1, max: 1.1 });
+    expect(s.value(1, { kl: 10 })).toBe(1.1);
+    expect(() => s.setState({ value: null })).toThrow(/state.value/);
+  });
+
+  it('spec validation names the key', () => {
+    const r = scheduleSchema.safeParse({ type: 'linear', start: 0, end: 1 });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.path).toEqual(['end_step']);
+    expect(() => linearSchedule({ start: 0, end: 1, start_step: 5, end_step: 5 })).toThrow(/end_step/);
+  });
+});
+
+describe('composeLosses', () => {
+  beforeAll(async () => { await useBackend('wasm'); });
+
+  const lp = [[-1, -2, -0.5], [-0.3, -0.7, -1.1]];
+  const mask = [[1, 1, 0], [1, 1, 1]];
+  const terms = (x: tf.Tensor2D, sftWeight: number | ReturnType<typeof linearSchedule>) => ({
+    preference: {
+      result: dpoLoss({ reference_policy_kl_penalty: 0.5 }, {
+        policyChosenLogps: tf.sum(tf.mul(x, t2(mask)), -1) as tf.Tensor1D, policyRejectedLogps: t1([-2, -2.5]),
+        referenceChosenLogps: t1([-3, -2]), referenceRejectedLogps: t1([-2, -2]),
+      }),
+    },
+    sft: { result: nllLoss({ logprobs: x, tokenMask: t2(mask) }), weight: sftWeight },
+  });
+
+  it('weighted sum with prefixed metrics and the coefficient used', () => {
+    const s = linearSchedule({ start: 0, end: 1, end_step: 4 });
+    const r = composeLosses(terms(t2(lp), s), { step: 1 });
+    const m = readMetricsSync(r.metrics);
+    // preference: pair 0 r_c = (−1−2)−(−3) = 0, r_r = 0; pair 1 r_c = −2.1−(−2) = −0.1, r_r = −0.5 → β·Δ = 0, 0.2
+    const pref = (Math.log1p(Math.exp(-0.5 * 0)) + Math.log1p(Math.exp(-0.5 * 0.4))) / 2;
+    const nll = (1 + 2 + 0.3 + 0.7 + 1.1) / 5;
+    expectClose(m['preference/loss']!, pref, 1e-6, 'preference/loss');
+    expectClose(m['sft/loss']!, nll, 1e-6, 'sft/loss');
+    expect(m['sft/weight']).toBe(0.25);
+    expect(m['preference/weight']).toBe(1);
+    expect(m['preference/accuracy']).toBeDefined();
+    expectClose(m['loss']!, pref + 0.25 * nll, 1e-6, 'loss');
+    expectClose(r.loss.dataSync()[0]!, pref + 0.25 * nll, 1e-6, 'loss tensor');
+    r.loss.dispose();
+  });
+
+  it('gradient of the composition is the weighted sum of the component gradients', () => {
+    const g = (f: (x: tf.Tensor2D) => tf.Scalar) => tf.tidy(() => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(t2(lp)).arraySync() as number[][]);
+    const gc = g((x) => composeLosses(terms(x, 0.3)).loss);
+    const gp = g((x) => terms(x, 0.3).preference.result.loss);
+    const gs = g((x) => nllLoss({ logprobs: x, tokenMask: t2(mask) }).loss);
+    gc.forEach((row, b) => row.forEach((v, t) => expectClose(v, gp[b]![t]! + 0.3 * gs[b]![t]!, 1e-6, `grad[${b}][${t}]`)));
+  });
+
+  it('leak test: a composed loss in a loop keeps numTensors flat', () => {
+    const x = t2(lp);
+    const once = () => { const r = tf.tidy(() => { const c = composeLosses(terms(x, 1)); c.loss.dispose(); return c.metrics; }); readMetricsSync(r); };
+    once();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) { once(); }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => composeLosses({})).toThrow(/at least one/);
+  });
+});

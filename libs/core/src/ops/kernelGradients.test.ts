@@ -14,7 +14,7 @@ type TfFn = (xs: tf.Tensor[]) => tf.Tensor;
 function affineGrad(f: TfFn, values: Float64Array[], shapes: number[][], w: number, r: Float64Array): Float64Array {
   const run = (xw: Float64Array): Float64Array => {
     const ts = values.map((v, j) => tf.tensor(Float32Array.from(j === w ? xw : v), shapes[j]));
-    const y = f(ts);
+    const y = tf.tidy(() => f(ts));
     const out = Float64Array.from(y.dataSync());
     tf.dispose([...ts, y]);
     return out;
@@ -129,6 +129,22 @@ describe.each(TEST_BACKENDS)('kernel gradients on %s', (backend) => {
     const ref = (xs: Float64Array[]): Float64Array => Float64Array.from({ length: 3 }, (_, i) => pick(...xs[0].slice(i * 4, i * 4 + 4)));
     const fd = fdGrads((xs) => dot(ref(xs), r), [x]);
     check((xs) => (which === 'max' ? tf.max(xs[0], 1) : tf.min(xs[0], -1)), [x], [[3, 4]], fd, r);
+  });
+
+  it('comparisons, rounding and argMax inside the taped forward pass contribute zero gradient', () => {
+    // f(x) = Σ where(x > 0, x², −x) + floor(x)·0 + argMax: d/dx = 2x for x > 0, −1 otherwise
+    const xs = [-1.5, -0.2, 0.3, 2];
+    const x = tf.tensor1d(xs);
+    const g = tf.grad((t: tf.Tensor) =>
+      tf.addN([
+        tf.sum(tf.where(tf.greater(t, 0), tf.square(t), tf.neg(t))),
+        tf.sum(tf.mul(tf.floor(t), 0)),
+        tf.mul(tf.cast(tf.argMax(t), 'float32'), tf.cast(tf.any(tf.equal(t, t)), 'float32')),
+        tf.sum(tf.mul(tf.cast(tf.logicalAnd(tf.lessEqual(t, 1), tf.greaterEqual(t, -1)), 'float32'), 0)),
+      ]),
+    )(x);
+    expect(Array.from(g.dataSync())).toEqual(xs.map((v) => (v > 0 ? Math.fround(2 * v) : -1)));
+    tf.dispose([x, g]);
   });
 
   it('softmax matches float64 finite differences', () => {

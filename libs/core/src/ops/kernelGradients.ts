@@ -61,7 +61,7 @@ function binary(kernelName: string, fa: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tens
 function piecewiseConstant(kernelName: string, inputs: string[]): tf.GradConfig {
   return {
     kernelName,
-    saveAllInputs: true,
+    inputsToSave: inputs,
     gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => zerosFor(saved[i])])),
   };
 }
@@ -105,7 +105,7 @@ const configs: tf.GradConfig[] = [
   unary('Cumsum', (dy, _x, _y, attrs) =>
     tf.cumsum(dy, attrs['axis'] as number, attrs['exclusive'] as boolean, !(attrs['reverse'] as boolean)),
   ),
-  ...['Floor', 'Ceil', 'Round', 'Sign', 'Step', 'IsNan', 'IsFinite', 'IsInf', 'LogicalNot', 'ZerosLike', 'OnesLike', 'ArgMax', 'ArgMin'].map(
+  ...['Floor', 'Ceil', 'Round', 'Sign', 'Step', 'IsNan', 'IsFinite', 'IsInf', 'LogicalNot', 'ZerosLike', 'OnesLike', 'ArgMax', 'ArgMin', 'Any', 'All'].map(
     (k) => piecewiseConstant(k, ['x']),
   ),
   ...['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr', 'FloorDiv'].map((k) =>

@@ -67,7 +67,11 @@ function split(o: Record<string, unknown>) {
 
 function single<K extends RewardFunctionName>(key: K) {
   const entry = rewardFunctions[key] as RewardFunctionEntry;
-  const schema = z.strictObject({ ...entry.schema.shape, ...rewardStageShape });
+  const shape = (rewardFunctions[key].schema as (typeof rewardFunctions)[K]['schema']).shape;
+  const schema = z.strictObject({
+    ...(shape as (typeof rewardFunctions)[K]['schema']['shape']),
+    ...rewardStageShape,
+  });
   return {
     name: `reward.${key}`,
     schema,

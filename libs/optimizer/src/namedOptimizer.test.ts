@@ -131,6 +131,33 @@ describe('optimizers keyed by variable name', () => {
     opt.dispose();
   });
 
+  it('parameter groups: lr_scale and weight_decay per group, first match wins', () => {
+    const v = vars();
+    const p0 = Object.fromEntries(names.map((n) => [n, Array.from(v[n]!.dataSync())]));
+    const opt = new SGD(
+      v,
+      { lr: 0.1, weight_decay: 0.5 },
+      {
+        paramGroups: [
+          { match: ['head.bias'], lr_scale: 0.5, weight_decay: 0 },
+          { match: /norm/, weight_decay: 0 },
+          { match: /bias/, lr_scale: 10 },
+        ],
+      },
+    );
+    run(opt, 0, 1);
+    const g = fixture.grads[0]!;
+    // plain SGD: p1 = p0 - lr_eff (g + wd p0)
+    const want = (n: string, lr: number, wd: number) =>
+      p0[n]!.map((p, i) => p - lr * (g[n]![i]! + wd * p));
+    const check = (n: string, w: number[]) =>
+      w.forEach((x, i) => expect(v[n]!.dataSync()[i]).toBeCloseTo(x, 6));
+    check('head.bias', want('head.bias', 0.05, 0));
+    check('layer.norm.weight', want('layer.norm.weight', 0.1, 0));
+    check('embed.weight', want('embed.weight', 0.1, 0.5));
+    opt.dispose();
+  });
+
   it('no tensors leak over 100 steps of accumulate -> clip -> AdamW', () => {
     const v = vars();
     const opt = new AdamW(

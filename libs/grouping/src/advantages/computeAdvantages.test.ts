@@ -188,3 +188,17 @@ describe('options', () => {
     ).toThrow(/length/);
   });
 });
+
+describe('rloo with missing rewards', () => {
+  it('keeps missing samples at 0 when whitening', () => {
+    // valid [1,3] in group 0 -> raw [-2, 2]; [0,4] in group 1 -> [-4, 4]; raw mean 0, Bessel std sqrt(40/3)
+    const rewards = Float32Array.of(1, 3, Number.NaN, 0, 4);
+    const groupIds = Int32Array.of(0, 0, 0, 1, 1);
+    const s = Math.sqrt(40 / 3);
+    const r = computeAdvantages(
+      { rewards, groupIds },
+      { estimator: 'rloo', normalize_advantages: true },
+    );
+    close(r.advantages, [-2 / s, 2 / s, 0, -4 / s, 4 / s]);
+  });
+});

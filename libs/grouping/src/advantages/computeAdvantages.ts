@@ -10,6 +10,7 @@ import { grpoAdvantages } from './grpoAdvantages';
 import { indexGroups, type RewardArray } from './groupStats';
 import { reinforcePlusPlusAdvantages } from './reinforcePlusPlusAdvantages';
 import { rlooAdvantages } from './rlooAdvantages';
+import { whitenInPlace } from './whiten';
 
 /** Inputs of {@link computeAdvantages}, as read from the `reward` / `reward/<name>` and `group_id` columns. */
 export interface AdvantageInputs {
@@ -92,9 +93,8 @@ export function computeAdvantages(
   }
   if (o.estimator === 'rloo' && o.normalize_advantages) {
     // whiten only the samples that had a reward; missing ones stay 0
-    const valid = raw.map((a, i) => (Number.isNaN(primary[i]!) ? Number.NaN : a));
-    const w = reinforcePlusPlusAdvantages(valid, groups, { groupBaseline: false, ...common });
-    raw = w;
+    raw = raw.map((a, i) => (Number.isNaN(primary[i]!) ? Number.NaN : a));
+    whitenInPlace(raw, o.std_epsilon, o.zero_std_rtol);
   }
   const advantages = Float32Array.from(raw);
   const clipped = o.advantage_clip

@@ -40,3 +40,11 @@ export {
   type ShapingInputs,
 } from './rewardShaping';
 export { dynamicSamplingFilter, type DynamicSamplingResult } from './dynamicSampling';
+export {
+  readRewardColumn,
+  rewardComponentNames,
+  readAdvantageInputs,
+  addAdvantageColumn,
+  readResponseLengths,
+  readFinishReasons,
+} from './advantageColumns';

@@ -76,3 +76,14 @@ describe('Parquet source', () => {
     expect(err.message).toBe(`row 0 of ${path}: field 'answer': expected integer, got string`);
   });
 });
+
+describe('Parquet edge cases', () => {
+  it('fails on a Parquet file with no rows', async () => {
+    const empty = tableFromArrays({ id: new Int32Array(0) });
+    const path = tmp.write(
+      'empty.parquet',
+      parquet.writeParquet(parquet.Table.fromIPCStream(tableToIPC(empty, 'stream'))),
+    );
+    await expect(openParquet(path)).rejects.toThrow(`Parquet file ${path} is empty (no rows)`);
+  });
+});

@@ -113,6 +113,28 @@ describe('list columns', () => {
     expect(rowsOf(readList(reread.getChild('t')!))).toEqual([[2, 3], [4]]);
   });
 
+  it('reads IPC data whose offsets buffer is padded and whose offsets start past 0', () => {
+    const n = 2222;
+    const values = Int32Array.from({ length: n }, (_, i) => i);
+    const bytes = tableToIPC(
+      new Table({ t: listVector(values, Int32Array.of(0, 1111, n)) }),
+      'stream',
+    );
+    // arrow-js pads the offsets buffer to 8 bytes: three offsets come back as four numbers
+    const plain = tableFromIPC(bytes).getChild('t')!.data[0]!.valueOffsets;
+    expect(Array.from(plain)).toEqual([0, 1111, n, 0]);
+    // other writers may keep a slice's offsets: rewrite the first offset to 5 in the message body
+    const needle = new Uint8Array(Int32Array.of(0, 1111, n).buffer);
+    const at = Buffer.from(bytes).indexOf(Buffer.from(needle));
+    expect(at).toBeGreaterThan(0);
+    const patched = Uint8Array.from(bytes);
+    new DataView(patched.buffer).setInt32(at, 5, true);
+    const flat = readList(tableFromIPC(patched).getChild('t')!);
+    expect(Array.from(flat.offsets)).toEqual([0, 1106, n - 5]);
+    expect(flat.values[0]).toBe(5);
+    expect(flat.values.length).toBe(n - 5);
+  });
+
   it('rejects invalid offsets and wrong element types with named errors', () => {
     expect(() => listVector(Int32Array.of(1, 2), Int32Array.of(0, 2, 1))).toThrow(/decrease at 2/);
     expect(() => listVector(Int32Array.of(1, 2), Int32Array.of(0, 3))).toThrow(/only 2 values/);

@@ -1,7 +1,8 @@
-// Minimal Arrow column access for this stage: read text/scalar columns row-wise
-// (rewards are per-sample work, the per-row cost is irrelevant next to them) and
-// append Float32 columns without copying the existing ones.
+// Arrow access for the reward stage: text and scalar columns are read row-wise
+// (rewards are per-sample work; the per-row cost is nothing next to them), token
+// counts and appended columns go through core's zero-copy helpers.
 import * as arrow from 'apache-arrow';
+import { addColumns, readList } from '@rxrl/core/base';
 
 /** The Utf8 (or dictionary-of-Utf8) column `name` as an array of strings/nulls, or undefined if absent. */
 export function readStrings(batch: arrow.RecordBatch, name: string): (string | null)[] | undefined {
@@ -15,17 +16,13 @@ export function readStrings(batch: arrow.RecordBatch, name: string): (string | n
   return out;
 }
 
-/** Per-row lengths of a List column from its offsets, or undefined if absent. */
+/** Per-row lengths of a List column (from its offsets, no row access), or undefined if absent. */
 export function readListLengths(batch: arrow.RecordBatch, name: string): Int32Array | undefined {
   const col = batch.getChild(name);
-  if (!col || !arrow.DataType.isList(col.type)) return undefined;
-  const out = new Int32Array(batch.numRows);
-  let row = 0;
-  for (const data of col.data) {
-    const off = data.valueOffsets;
-    for (let i = 0; i < data.length; i++)
-      out[row++] = off[data.offset + i + 1] - off[data.offset + i];
-  }
+  if (!col) return undefined;
+  const { offsets } = readList(col, name);
+  const out = new Int32Array(offsets.length - 1);
+  for (let i = 0; i < out.length; i++) out[i] = offsets[i + 1] - offsets[i];
   return out;
 }
 
@@ -46,30 +43,10 @@ export function scalarAt(col: arrow.Vector, i: number): unknown {
   return typeof v === 'bigint' ? Number(v) : v;
 }
 
-/** A new batch with `columns` (Float32, non-null; NaN marks missing) appended; existing columns are shared, not copied. */
+/** A new batch with Float32 `columns` (NaN marks missing) appended; existing columns are shared, not copied. */
 export function appendFloat32Columns(
   batch: arrow.RecordBatch,
   columns: { name: string; values: Float32Array }[],
 ): arrow.RecordBatch {
-  const fields = [...batch.schema.fields];
-  const children = [...batch.data.children];
-  for (const { name, values } of columns) {
-    fields.push(new arrow.Field(name, new arrow.Float32(), false));
-    children.push(
-      arrow.makeData({
-        type: new arrow.Float32(),
-        length: batch.numRows,
-        nullCount: 0,
-        data: values,
-      }),
-    );
-  }
-  const schema = new arrow.Schema(fields, batch.schema.metadata);
-  const data = arrow.makeData({
-    type: new arrow.Struct(fields),
-    length: batch.numRows,
-    nullCount: 0,
-    children,
-  });
-  return new arrow.RecordBatch(schema, data);
+  return addColumns(batch, Object.fromEntries(columns.map((c) => [c.name, c.values])));
 }

@@ -230,6 +230,18 @@ export class CausalLM {
     return new Map([...this.weights].filter(([, v]) => v.trainable));
   }
 
+  /**
+   * `tf.variableGrads` over exactly this model's trainable variables (never a
+   * reference model's), with the gradients keyed by HF name. The caller disposes
+   * `value` and every gradient.
+   */
+  variableGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const vars = this.trainableVariables();
+    if (vars.size === 0) throw new RxrlUsageError('CausalLM.variableGrads: this model has no trainable variables (a frozen copy?)');
+    const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+    return { value, grads: new Map([...vars].map(([name, v]) => [name, grads[v.name]!])) };
+  }
+
   /** Every variable by HF name, trainable or not. */
   variables(): Map<string, tf.Variable> {
     return new Map(this.weights);

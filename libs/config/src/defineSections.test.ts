@@ -190,6 +190,32 @@ describe('defineSections', () => {
     );
   });
 
+  it('unions, refinements, multiples and patterns', () => {
+    const sections = defineSections({
+      rollout: z.strictObject({
+        max_new_tokens: z.union([z.int().min(1), z.literal('auto')]),
+        batch_size: z.int().multipleOf(8),
+        kind: z.string().regex(/^[a-z]+$/),
+        top_p: z.number().refine((p) => p > 0 && p <= 1, 'expected a probability in (0, 1]'),
+        engine: z.discriminatedUnion('type', [
+          z.strictObject({ type: z.literal('local') }),
+          z.strictObject({ type: z.literal('remote'), url: z.string() }),
+        ]),
+      }),
+    });
+    const lines = messageOf(() =>
+      sections.validate({ rollout: { max_new_tokens: 'lots', batch_size: 12, kind: 'A1', top_p: 0, engine: { type: 'remote' } } }),
+    ).split('\n');
+    expect(lines).toEqual([
+      '5 configuration errors:',
+      '  rollout.max_new_tokens: expected an integer or "auto", got "lots"',
+      '  rollout.batch_size: expected a multiple of 8, got 12',
+      '  rollout.kind: expected a string matching /^[a-z]+$/, got "A1"',
+      '  rollout.top_p: expected a probability in (0, 1], got 0',
+      '  rollout.engine.url: missing, expected a string',
+    ]);
+  });
+
   it('extend adds sections and refuses duplicates', () => {
     const more = testSections.extend({ logger: z.object({ log_dir: z.string().nullable().default(null) }).prefault({}) });
     expect(more.validate({ policy: { model_name: 'm' } }).logger).toEqual({ log_dir: null });

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { closestMatch } from './didYouMean';
 import { describeValue } from './describeValue';
-import { isIntegerSchema, isNullableSchema, schemaAt } from './schemaWalk';
+import { isIntegerSchema, isNullableSchema, schemaAt, unwrapSchema } from './schemaWalk';
 
 /** What a zod issue says was expected, in words, plus an optional suggestion. */
 export interface Expectation {
@@ -77,10 +77,15 @@ export function describeZodIssue(issue: z.core.$ZodIssue, schema: z.ZodType, val
     case 'invalid_union': {
       // Alternatives that fail at the value itself (not deeper) can be listed: "a number or null".
       const flat = issue.errors.every((branch) => branch.length === 1 && branch[0]!.path.length === 0);
+      // zod reports one error list per union option, in order
+      const union = schemaAt(schema, issue.path as (string | number)[]);
+      const options: z.ZodType[] = union ? ((unwrapSchema(union) as any)._zod.def.options ?? []) : [];
       const parts = flat
-        ? issue.errors.map((branch) => {
+        ? issue.errors.map((branch, i) => {
             const inner = branch[0]!;
-            if (inner.code === 'invalid_type') return typeWords(inner.expected);
+            if (inner.code === 'invalid_type') {
+              return typeWords(inner.expected === 'number' && isIntegerSchema(options[i]) ? 'int' : inner.expected);
+            }
             if (inner.code === 'invalid_value') return inner.values.map((v) => describeValue(v)).join(' or ');
             return undefined;
           })

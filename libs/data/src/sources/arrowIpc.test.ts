@@ -6,6 +6,7 @@ import { tempDir } from '../../test/tmp';
 import { openArrowIpc } from './arrowIpc';
 import { readRows } from './readRows';
 import { openSource } from './openSource';
+import { fromArrow } from './arrowTable';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -68,5 +69,21 @@ describe('openSource', () => {
     await expect(openSource(csv, { format: 'xlsx' })).rejects.toThrow(
       `unknown data format 'xlsx' for ${csv}; expected one of jsonl, parquet, arrow`,
     );
+  });
+});
+
+describe('fromArrow', () => {
+  it('reads an in-memory table batch by batch, skipping empty batches', async () => {
+    const reader = fromArrow(new Table([batch(0, 2), batch(2, 0), batch(2, 3)]));
+    expect(reader.blockRows).toEqual([2, 3]);
+    const rows = await lastValueFrom(readRows(reader, { shuffle: false }).pipe(toArray()));
+    expect(rows.map((r) => [r.row, r.data.prompt_id])).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+    ]);
+    expect(() => fromArrow([batch(0, 0)])).toThrow(/in-memory Arrow table is empty/);
   });
 });

@@ -8,6 +8,7 @@ export { openJsonl, type JsonlOptions } from './jsonl';
 export { openParquet, type ParquetOptions } from './parquet';
 export { openArrowIpc } from './arrowIpc';
 export { fromRows, type MemoryOptions } from './memory';
+export { fromArrow } from './arrowTable';
 export {
   openSource,
   SOURCE_FORMATS,

@@ -7,6 +7,8 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     setupFiles: ['./test/setup.ts'],
     pool: 'forks',
+    // one fork for all files: each file would otherwise re-transform tfjs-core's ESM gradients (~5 s)
+    isolate: false,
     watch: false,
     reporters: ['default', ['json', { outputFile: '../../dist/test-results/libs/loss/results.json' }]],
     testTimeout: 120_000,

@@ -201,7 +201,7 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
         case 'forward_kl': // f'(t) = 1 − 1/t, constant dropped
           return tf.neg(tf.exp(tf.neg(lr)));
         case 'js_divergence': // f'(t) = log(2t / (t + 1)), log 2 dropped
-          return logSigmoid(lr);
+          return logSigmoid(lr) as tf.Tensor1D;
         case 'alpha_divergence': {
           const a = o.f_alpha_divergence_coef;
           if (Math.abs(a - 1) < 1e-6) return lr;

@@ -62,6 +62,10 @@ describe('fromHfConfig', () => {
     expect(() => fromHfConfig({ ...llama, hidden_size: 'big' })).toThrow(RxrlConfigError);
     expect(() => fromHfConfig({ ...llama, hidden_size: 'big' })).toThrow(/hidden_size/);
     expect(() => fromHfConfig({ ...llama, hidden_act: 'gelu' })).toThrow(/hidden_act = "gelu"; expected "silu"/);
+    expect(() => fromHfConfig({ ...llama, model_type: 'qwen2', rope_scaling: null, use_sliding_window: true })).toThrow(/use_sliding_window = true; expected false/);
+    const gpt2 = { model_type: 'gpt2', vocab_size: 10, n_embd: 8, n_layer: 1, n_head: 2 };
+    expect(() => fromHfConfig({ ...gpt2, scale_attn_by_inverse_layer_idx: true })).toThrow(/scale_attn_by_inverse_layer_idx = true; expected false/);
+    expect(() => fromHfConfig({ ...gpt2, n_embd: 9 })).toThrow(/n_embd = 9; expected a multiple of n_head \(2\)/);
   });
 
   it('toHfConfig ∘ fromHfConfig is the identity on ModelConfig for every preset', () => {

@@ -139,6 +139,10 @@ export function fromHfConfig(raw: unknown): ModelConfig {
       fail('activation_function', h.activation_function, '"gelu_new" (tanh-approximated GELU)');
     }
     if (h.tie_word_embeddings === false) fail('tie_word_embeddings', false, 'true for gpt2');
+    // GPT-2 attention variants we do not implement: refuse rather than compute something else
+    const g = raw as Record<string, unknown>;
+    if (g['scale_attn_weights'] === false) fail('scale_attn_weights', false, 'true (attention scaled by 1/sqrt(head_dim))');
+    if (g['scale_attn_by_inverse_layer_idx'] === true) fail('scale_attn_by_inverse_layer_idx', true, 'false');
     cfg = {
       arch: 'gpt2',
       vocabSize: h.vocab_size,
@@ -169,6 +173,8 @@ export function fromHfConfig(raw: unknown): ModelConfig {
   } else if (modelType === 'llama' || modelType === 'qwen2' || modelType === 'qwen3') {
     const h = parseOrThrow(LlamaFamilyHfSchema, raw);
     if (h.hidden_act !== 'silu') fail('hidden_act', h.hidden_act, '"silu"');
+    // Qwen sliding-window attention is not implemented; HF configs usually ship it disabled
+    if ((raw as Record<string, unknown>)['use_sliding_window'] === true) fail('use_sliding_window', true, 'false');
     const numHeads = h.num_attention_heads;
     const headDim = h.head_dim ?? h.hidden_size / numHeads;
     if (!Number.isInteger(headDim)) fail('hidden_size', h.hidden_size, `a multiple of num_attention_heads (${numHeads}) or an explicit head_dim`);

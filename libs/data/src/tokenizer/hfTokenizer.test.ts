@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RxrlDataError } from '@rxrl/core/base';
+import { BuiltinTokenizer } from './builtinTokenizer';
 import { HfTokenizer } from './hfTokenizer';
 import { qwen3TokenizerDir } from './qwen3Fixture';
 
@@ -77,16 +80,6 @@ describe('HfTokenizer on the real Qwen3 tokenizer', () => {
     });
     expect(prompt).toBe(fixture.chat.prompt_rendered + '<think>\n\n</think>\n\n');
   });
-
-  it('takes chat_template.jinja over the config template', () => {
-    const dir = qwen3TokenizerDir();
-    const t = HfTokenizer.fromJson(
-      JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
-      JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
-      '{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}',
-    );
-    expect(t.applyChatTemplate([{ role: 'user', content: 'hi' }])).toBe('[user]hi<|im_end|>');
-  });
 });
 
 describe('HfTokenizer config handling', () => {
@@ -120,6 +113,22 @@ describe('HfTokenizer config handling', () => {
       expect((err as RxrlDataError).location.field).toBe('bos_token');
     }
     expect(() => HfTokenizer.fromJson(tokenizerJson, {}).applyChatTemplate([])).toThrow(/no chat template/);
+  });
+
+  it('takes chat_template.jinja / the chatTemplate argument over the config template', async () => {
+    const override = '{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}';
+    const t = HfTokenizer.fromJson(tokenizerJson, { eos_token: '</s>', chat_template: 'config' }, override);
+    expect(t.applyChatTemplate([{ role: 'user', content: 'ab' }])).toBe('[user]ab</s>');
+    const dir = await mkdtemp(join(tmpdir(), 'rxrl-jinja-'));
+    try {
+      await new BuiltinTokenizer().writeHfFiles(dir);
+      await writeFile(join(dir, 'chat_template.jinja'), override);
+      const fromDir = await HfTokenizer.fromDirectory(dir);
+      expect(fromDir.chatTemplate).toBe(override);
+      expect(fromDir.applyChatTemplate([{ role: 'user', content: '1' }])).toBe('[user]1<eos>');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a missing tokenizer.json by path', async () => {

@@ -56,7 +56,7 @@ export function extractTag(text: string, tag: string): string | null {
 
 // A minus sign only when not glued to a preceding word or digit ("5-7" is a range, not -7).
 const LAST_NUMBER =
-  /(?:(?<![\w)])-\s*)?(?:\\[dt]?frac\{[^{}]*\}\{[^{}]*\}|(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:\s*\/\s*\d+)?|\.\d+)%?/g;
+  /(?:(?<![\w)])[-\u2212]\s*)?(?:\\[dt]?frac\{[^{}]*\}\{[^{}]*\}|(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:\s*\/\s*\d+)?|\.\d+)%?/g;
 
 /** The last number in the text (integers, decimals, `1,234`, `3/4`, `\frac{3}{4}`, a trailing `%`). */
 export function extractLastNumber(text: string): string | null {
@@ -100,6 +100,7 @@ function stripDecoration(s: string): string {
     .replace(/\\\$|\$/g, '')
     .replace(/\^\s*\{?\\circ\}?|°/g, '')
     .replace(/~/g, ' ')
+    .replace(/\u2212/g, '-') // Unicode minus sign
     .trim();
 }
 

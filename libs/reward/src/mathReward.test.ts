@@ -36,6 +36,9 @@ const cases: [string, string, number][] = [
   ['#### $1,234.50', '1234.5', 1],
   ['#### 17', '18', 0],
   ['#### -5', '-5', 1],
+  ['#### \u22125', '-5', 1], // Unicode minus
+  ['\\boxed{1,234}', '1234', 1],
+  ['\\boxed{-1,234.5}', '-1234.50', 1],
   ['#### 5', '-5', 0],
   ['#### 72 dollars', '72', 1],
   ['#### 72.', '72', 1],
@@ -48,6 +51,7 @@ const cases: [string, string, number][] = [
   ['It costs $12.00.', '12', 1],
   ['the answer is 3/4', '\\frac{3}{4}', 1],
   ['temperature drops to -12 degrees', '-12', 1],
+  ['temperature drops to \u221212 degrees', '-12', 1],
   ['pages 5-7', '-7', 0], // a range, not a negative number
   ['pages 5-7', '7', 1],
   ['growth of 50%', '50', 1],

@@ -71,10 +71,10 @@ describe('remoteReward', () => {
     expect(await fn(samples(2)[1])).toBe(2); // a single call is a batch of one
   });
 
-  it('retries the first N requests that fail with 500 without losing or duplicating a sample', async () => {
+  it('retries the first N requests that fail with 500/429 without losing or duplicating a sample', async () => {
     const srv = await serve((req, res, body, n) => {
       if (n < 3) {
-        res.writeHead(500);
+        res.writeHead(n === 1 ? 429 : 500);
         res.end('overloaded');
       } else answer(req, res, body, n);
     });

@@ -92,6 +92,19 @@ describe('RewardWorkerPool', () => {
     });
   });
 
+  it('survives a verifier that exits its thread or never settles', async () => {
+    const exiting = make({ module: MJS, export: 'exitOnRequest', num_workers: 1 });
+    const out = await Promise.all(['ab', 'exit now', 'abcd'].map((c) => exiting.run(s(c))));
+    expect(out.map((o) => o.value)).toEqual([2, null, 4]);
+    expect(out[1]).toMatchObject({ status: 'error', detail: 'worker exited with code 3' });
+    const waiting = make({ module: MJS, export: 'neverSettles', num_workers: 1, timeout_ms: 150 });
+    const w = await Promise.all(['wait', 'abc'].map((c) => waiting.run(s(c))));
+    expect(w).toEqual([
+      { value: null, status: 'timeout', detail: 'no result after 150 ms' },
+      { value: 3, status: 'ok' },
+    ]);
+  });
+
   it('fails fast and clearly when the export does not exist', async () => {
     const pool = make({ module: MJS, export: 'missing', num_workers: 1 });
     const err = await pool.run(s('x')).catch((e) => e);

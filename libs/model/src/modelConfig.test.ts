@@ -55,6 +55,23 @@ describe('fromHfConfig', () => {
     });
   });
 
+  it('parses released configs with their extra keys (Qwen2.5-0.5B-Instruct, Qwen3-0.6B shapes)', () => {
+    const qwen25 = {
+      architectures: ['Qwen2ForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151645, hidden_act: 'silu',
+      hidden_size: 896, initializer_range: 0.02, intermediate_size: 4864, max_position_embeddings: 32768, max_window_layers: 21,
+      model_type: 'qwen2', num_attention_heads: 14, num_hidden_layers: 24, num_key_value_heads: 2, rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+      transformers_version: '4.43.1', use_cache: true, use_sliding_window: false, vocab_size: 151936,
+    };
+    expect(fromHfConfig(qwen25)).toMatchObject({ arch: 'qwen2', headDim: 64, numKvHeads: 2, qkvBias: true, tieWordEmbeddings: true, eosTokenId: 151645 });
+    const qwen3 = {
+      architectures: ['Qwen3ForCausalLM'], attention_bias: false, head_dim: 128, hidden_size: 1024, intermediate_size: 3072,
+      model_type: 'qwen3', num_attention_heads: 16, num_hidden_layers: 28, num_key_value_heads: 8, rms_norm_eps: 1e-6,
+      rope_scaling: null, rope_theta: 1000000, sliding_window: null, tie_word_embeddings: true, use_sliding_window: false, vocab_size: 151936,
+    };
+    expect(fromHfConfig(qwen3)).toMatchObject({ headDim: 128, numHeads: 16, qkNorm: true, ropeScaling: null, maxPositionEmbeddings: 2048 });
+  });
+
   it('errors name the offending key and what was expected', () => {
     expect(() => fromHfConfig({ ...llama, model_type: 'mistral' })).toThrow(/model_type = "mistral"; expected one of llama, qwen2, qwen3, gpt2/);
     expect(() => fromHfConfig({ ...llama, rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/rope_scaling.rope_type = "yarn"/);

@@ -25,3 +25,4 @@ export {
   CURSOR_METADATA_KEY,
 } from './rowsToRecordBatch';
 export { arrowRowsAt } from './arrowRows';
+export { locateErrors, mapRows, type MapRowsOptions } from './mapRows';

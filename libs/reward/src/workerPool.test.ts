@@ -105,6 +105,22 @@ describe('RewardWorkerPool', () => {
     ]);
   });
 
+  it('fails in-flight and queued samples on close instead of leaving them pending', async () => {
+    const pool = make({ module: MJS, export: 'hangOnRequest', num_workers: 1, timeout_ms: 60_000 });
+    await pool.run(s('warm'));
+    const pending = [pool.run(s('hang')), pool.run(s('queued'))].map((p) =>
+      p.catch((e: Error) => e.message),
+    );
+    const t0 = performance.now();
+    await pool.close();
+    expect(await Promise.all(pending)).toEqual([
+      'reward.worker: pool closed with samples pending',
+      'reward.worker: pool closed with samples pending',
+    ]);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(pool.size).toBe(0);
+  });
+
   it('fails fast and clearly when the export does not exist', async () => {
     const pool = make({ module: MJS, export: 'missing', num_workers: 1 });
     const err = await pool.run(s('x')).catch((e) => e);

@@ -86,12 +86,20 @@ export class RewardWorkerPool {
     });
   }
 
-  /** Terminates all workers; queued samples fail. */
+  /** Terminates all workers; queued and in-flight samples fail. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.queue.splice(0))
-      t.reject(new RewardFatalError('reward.worker: pool closed with samples pending'));
-    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+    const closedError = () =>
+      new RewardFatalError('reward.worker: pool closed with samples pending');
+    for (const t of this.queue.splice(0)) t.reject(closedError());
+    const slots = this.slots.splice(0);
+    for (const slot of slots) {
+      if (!slot.task) continue;
+      clearTimeout(slot.task.timer);
+      slot.task.reject(closedError());
+      slot.task = undefined;
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
   /** Number of live worker threads. */

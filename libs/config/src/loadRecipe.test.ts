@@ -71,6 +71,24 @@ describe('loadRecipe', () => {
     expect(config.files).toEqual(['fixtures/sub/child.yaml', 'fixtures/grpo.yaml', 'fixtures/base.yaml']);
   });
 
+  it('a shared ancestor reached twice (diamond) is not a cycle; the later branch wins', () => {
+    const config = load('diamond.yaml');
+    expect(config.value).toEqual({
+      seed: 7,
+      policy: { model_name: 'tiny-llama', learning_rate: 1e-5, max_grad_norm: 0.5 },
+      grpo: { num_generations_per_prompt: 2, loss_type: 'sequence', stop_strings: ['</answer>'] },
+    });
+    // multi.yaml re-reads base.yaml, so base's learning_rate overrides grpo.yaml's; the source says so
+    expect(formatSource(sourceAt(config.sources, ['policy', 'learning_rate']))).toBe('fixtures/base.yaml:4');
+    expect(config.files).toEqual([
+      'fixtures/diamond.yaml',
+      'fixtures/multi.yaml',
+      'fixtures/extra.yaml',
+      'fixtures/base.yaml',
+      'fixtures/grpo.yaml',
+    ]);
+  });
+
   it('an empty file is an empty recipe', () => {
     expect(load('empty.yaml').value).toEqual({});
   });

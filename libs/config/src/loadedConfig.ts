@@ -6,6 +6,6 @@ export interface LoadedConfig {
   value: Record<string, unknown>;
   /** file:line or command line of every key that has one */
   sources: SourceMap;
-  /** recipe files read, the requested one first, then its defaults in the order read */
+  /** recipe files read: the requested one first, then the ones it extends, those that win more first */
   files: string[];
 }

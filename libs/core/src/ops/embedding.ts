@@ -22,7 +22,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
       gradFunc: (dy, saved) => {
         const [idx] = saved as [tf.Tensor1D];
         const dTable = tf.scatterND(tf.reshape(idx, [-1, 1]), dy as tf.Tensor2D, [vocab, dim]);
-        return [dTable, tf.zerosLike(idx)];
+        return [dTable, tf.zeros(idx.shape)];
       },
     };
   });

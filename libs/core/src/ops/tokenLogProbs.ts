@@ -36,7 +36,7 @@ export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Ten
         const probs = tf.exp(tf.sub(ls, tf.reshape(lses, [n, 1])));
         // int32 one-hot then cast: wasm's OneHot writes int bits into a float32 output
         const onehot = tf.cast(tf.oneHot(ts, vocab), 'float32');
-        return [tf.mul(tf.sub(onehot, probs), tf.reshape(dy as tf.Tensor, [n, 1])), tf.zerosLike(ts)];
+        return [tf.mul(tf.sub(onehot, probs), tf.reshape(dy as tf.Tensor, [n, 1])), tf.zeros(ts.shape)];
       },
     };
   });

@@ -64,6 +64,13 @@ describe('JSONL source', () => {
     );
   });
 
+  it('says when a .json file is a JSON array rather than JSON Lines', async () => {
+    const err = await all(tmp.write('array.json', '[\n  {"a": 1}\n]\n')).catch((e) => e);
+    expect(err.message).toMatch(
+      /^line 1 of .*array\.json: not valid JSON .*looks like a JSON array, expected JSON Lines/,
+    );
+  });
+
   it('rejects a line that is not an object', async () => {
     const err = await all(tmp.write('arr.jsonl', '{"a":1}\n[1,2]\n')).catch((e) => e);
     expect(err.message).toMatch(/line 2 of .*: expected a JSON object, got an array/);

@@ -150,10 +150,20 @@ export async function openJsonl(path: string, options: JsonlOptions = {}): Promi
         try {
           value = JSON.parse(decoder.decode(text));
         } catch (cause) {
+          // a whole-file JSON array (`[` alone on line 1) is a common mix-up with JSON Lines
+          const hint =
+            row === 0 && text[0] === 0x5b
+              ? '; the file looks like a JSON array, expected JSON Lines (one object per line)'
+              : '';
           out.push(
             invalidRow(
               'malformed_json',
-              rowError(loc, `not valid JSON (${(cause as Error).message})`, undefined, cause),
+              rowError(
+                loc,
+                `not valid JSON (${(cause as Error).message})${hint}`,
+                undefined,
+                cause,
+              ),
             ),
           );
           continue;

@@ -161,7 +161,9 @@ export function parseNumber(answer: string): number[] | null {
     s = s.replace(/^(?:\\%|%|percent)/, '').trim();
   }
   // Allowed tail: a sentence end, or unit words ("dollars", "cm^2", "km/h"); not more math.
-  if (s !== '' && !/^\.?$/.test(s) && !/^[a-zA-Z][a-zA-Z\s^/.\d]*$/.test(s)) return null;
+  // Digits in the tail only as a unit's power ("cm^2"): "2 or 3" is a hedge, not 2.
+  if (s !== '' && !/^\.?$/.test(s) && !/^[a-zA-Z][a-zA-Z\s/.]*(?:\^\{?\d\}?)?\.?$/.test(s))
+    return null;
   return percent ? [r.value, r.value / 100] : [r.value];
 }
 

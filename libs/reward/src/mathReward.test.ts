@@ -42,6 +42,9 @@ const cases: [string, string, number][] = [
   ['#### 5', '-5', 0],
   ['#### 72 dollars', '72', 1],
   ['#### 72.', '72', 1],
+  ['#### 12 cm^2', '12', 1],
+  ['#### 30 km/h.', '30', 1],
+  ['\\boxed{2 or 3}', '2', 0], // a hedge is not an answer
   // last number
   ['so she has 3 apples and then 7 apples.', '7', 1],
   ['so she has 7 apples and then 3 apples.', '7', 0],

@@ -87,3 +87,30 @@ describe('Parquet edge cases', () => {
     await expect(openParquet(path)).rejects.toThrow(`Parquet file ${path} is empty (no rows)`);
   });
 });
+
+describe('Parquet shuffle, resume and shards', () => {
+  const ids = async (opts: Parameters<typeof readSource>[1], limit = Infinity) => {
+    const rows = await lastValueFrom(readSource(path, opts).pipe(toArray()));
+    const head = rows.slice(0, limit);
+    return { ids: head.map((r) => r.data.id as number), cursor: head[head.length - 1]?.cursor };
+  };
+
+  it('resumes a shuffled multi-epoch read from a saved cursor', async () => {
+    const opts = { seed: 21, num_epochs: 2, columns: ['id'] };
+    const full = (await ids(opts)).ids;
+    expect([...full.slice(0, 7)].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (const k of [2, 3, 7, 9]) {
+      const head = await ids(opts, k);
+      const rest = (await ids({ ...opts, cursor: head.cursor })).ids;
+      expect([...head.ids, ...rest]).toEqual(full);
+    }
+  });
+
+  it('gives disjoint shards that cover the file', async () => {
+    const shards = await Promise.all(
+      [0, 1].map((w) => ids({ seed: 4, num_shards: 2, shard_index: w })),
+    );
+    expect(shards.map((s) => s.ids.length)).toEqual([4, 3]);
+    expect(shards.flatMap((s) => s.ids).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+});

@@ -45,6 +45,10 @@ export default [
               sourceTag: 'layer:algorithms',
               onlyDependOnLibsWithTags: ['layer:core', 'layer:stage', 'layer:pipeline'],
             },
+            {
+              sourceTag: 'layer:app',
+              onlyDependOnLibsWithTags: ['layer:core', 'layer:stage', 'layer:pipeline', 'layer:algorithms'],
+            },
             { sourceTag: 'tf:none', bannedExternalImports: ['@tensorflow/*'] },
           ],
         },

@@ -6,7 +6,8 @@ import { geluTanh, silu, swiglu } from './activations';
 import { dot, f32, fdGrads, maxAbsDiff, randn, relErr, tfGrads } from './gradCheck.testkit';
 
 const siluRef = (x: number): number => x / (1 + Math.exp(-x));
-const geluRef = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+const geluRef = (x: number): number =>
+  0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 describe.each(TEST_BACKENDS)('activations on %s', (backend) => {
   beforeAll(async () => {
@@ -21,7 +22,12 @@ describe.each(TEST_BACKENDS)('activations on %s', (backend) => {
       return [silu(x), swiglu(x, tf.tensor1d(ups)), geluTanh(x)];
     });
     expect(maxAbsDiff(s.dataSync(), xs.map(siluRef))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(sw.dataSync(), xs.map((x, i) => siluRef(x) * ups[i]))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        sw.dataSync(),
+        xs.map((x, i) => siluRef(x) * ups[i]),
+      ),
+    ).toBeLessThan(1e-5);
     // GPT-2 gelu_new at 1 is 0.8411919906
     expect(maxAbsDiff(g.dataSync(), xs.map(geluRef))).toBeLessThan(1e-6);
     expect(geluRef(1)).toBeCloseTo(0.8411919906, 9);
@@ -34,7 +40,14 @@ describe.each(TEST_BACKENDS)('activations on %s', (backend) => {
     const gate = f32(randn(rng, n, 2));
     const up = f32(randn(rng, n));
     const r = f32(randn(rng, n));
-    const fdSw = fdGrads((xs) => dot(xs[0].map((x, i) => siluRef(x) * xs[1][i]), r), [gate, up]);
+    const fdSw = fdGrads(
+      (xs) =>
+        dot(
+          xs[0].map((x, i) => siluRef(x) * xs[1][i]),
+          r,
+        ),
+      [gate, up],
+    );
     const [fdG] = fdGrads((xs) => dot(xs[0].map(geluRef), r), [gate]);
     const ts = [tf.tensor1d(Float32Array.from(gate)), tf.tensor1d(Float32Array.from(up))];
     const gSw = tfGrads((xs) => swiglu(xs[0], xs[1]), ts, r);

@@ -76,9 +76,14 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     // scores q·k/√2 are [0, ln 3], so p = [1/4, 3/4] and out = ¼·[4, 0] + ¾·[0, 8] = [1, 6]
     const a = Math.log(3) * Math.sqrt(2);
     const o = tf.tidy(() =>
-      attention(tf.tensor4d([[[[1, 0]]]]), tf.tensor4d([[[[0, 5]], [[a, 0]]]]), tf.tensor4d([[[[4, 0]], [[0, 8]]]]), {
-        causal: false,
-      }),
+      attention(
+        tf.tensor4d([[[[1, 0]]]]),
+        tf.tensor4d([[[[0, 5]], [[a, 0]]]]),
+        tf.tensor4d([[[[4, 0]], [[0, 8]]]]),
+        {
+          causal: false,
+        },
+      ),
     );
     expect(maxAbsDiff(o.dataSync(), [1, 6])).toBeLessThan(1e-5);
     o.dispose();
@@ -94,10 +99,13 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     const ref = attentionRef(q, k, v, d, mask, 0, true);
     expect(ref.dead.size).toBe(2 * d.hq * d.dh); // batch 1, query rows 0 and 1 see only padding
     const km = tf.tensor2d(mask, [2, 4]);
-    const o = attention(t4(q, [2, 4, 4, 4]), t4(k, [2, 4, 2, 4]), t4(v, [2, 4, 2, 4]), { keyMask: km });
+    const o = attention(t4(q, [2, 4, 4, 4]), t4(k, [2, 4, 2, 4]), t4(v, [2, 4, 2, 4]), {
+      keyMask: km,
+    });
     const got = o.dataSync();
     expect(got.every(Number.isFinite)).toBe(true);
-    const live = (a: ArrayLike<number>): number[] => Array.from(a).filter((_, i) => !ref.dead.has(i));
+    const live = (a: ArrayLike<number>): number[] =>
+      Array.from(a).filter((_, i) => !ref.dead.has(i));
     expect(maxAbsDiff(live(got), live(ref.out))).toBeLessThan(1e-5);
     // changing k/v at padded positions changes nothing for live rows
     const k2 = Float64Array.from(k);
@@ -108,7 +116,9 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
         v2[(4 + j) * 8 + c] = -100;
       }
     }
-    const o2 = attention(t4(q, [2, 4, 4, 4]), t4(k2, [2, 4, 2, 4]), t4(v2, [2, 4, 2, 4]), { keyMask: km });
+    const o2 = attention(t4(q, [2, 4, 4, 4]), t4(k2, [2, 4, 2, 4]), t4(v2, [2, 4, 2, 4]), {
+      keyMask: km,
+    });
     expect(maxAbsDiff(live(o2.dataSync()), live(got))).toBe(0);
     tf.dispose([km, o, o2]);
   });
@@ -120,7 +130,8 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     const k = t4(f32(randn(rng, b * t * hkv * dh)), [b, t, hkv, dh]);
     const v = t4(f32(randn(rng, b * t * hkv * dh)), [b, t, hkv, dh]);
     // HF repeat_kv: query head h reads kv head ⌊h / 2⌋ -> kv order [0, 0, 1, 1]
-    const rep = (x: tf.Tensor4D): tf.Tensor4D => tf.gather(x, tf.tensor1d([0, 0, 1, 1], 'int32'), 2) as tf.Tensor4D;
+    const rep = (x: tf.Tensor4D): tf.Tensor4D =>
+      tf.gather(x, tf.tensor1d([0, 0, 1, 1], 'int32'), 2) as tf.Tensor4D;
     const [a, e] = tf.tidy(() => [attention(q, k, v), attention(q, rep(k), rep(v))]);
     expect(maxAbsDiff(a.dataSync(), e.dataSync())).toBeLessThan(1e-6);
     tf.dispose([q, k, v, a, e]);
@@ -138,11 +149,15 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     // last two query rows against all five keys: default offset S − T = 3
     const qLast = tf.slice(q, [0, 3, 0, 0], [b, 2, h, dh]);
     const dec = attention(qLast, k, v, { keyMask: km });
-    expect(maxAbsDiff(dec.dataSync(), tf.slice(full, [0, 3, 0, 0], [b, 2, h, dh]).dataSync())).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(dec.dataSync(), tf.slice(full, [0, 3, 0, 0], [b, 2, h, dh]).dataSync()),
+    ).toBeLessThan(1e-6);
     // a single query at absolute position 2 against the whole (longer) cache: explicit offset masks keys 3, 4
     const q2 = tf.slice(q, [0, 2, 0, 0], [b, 1, h, dh]);
     const one = attention(q2, k, v, { keyMask: km, queryOffset: 2 });
-    expect(maxAbsDiff(one.dataSync(), tf.slice(full, [0, 2, 0, 0], [b, 1, h, dh]).dataSync())).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(one.dataSync(), tf.slice(full, [0, 2, 0, 0], [b, 1, h, dh]).dataSync()),
+    ).toBeLessThan(1e-6);
     tf.dispose([q, k, v, km, full, qLast, dec, q2, one]);
   });
 
@@ -156,10 +171,20 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     const r = f32(randn(rng, q.length));
     const offset = 1;
     expect(attentionRef(q, k, v, d, mask, offset, true).dead.size).toBe(0);
-    const fd = fdGrads((xs) => dot(attentionRef(xs[0], xs[1], xs[2], d, mask, offset, true).out, r), [q, k, v]);
+    const fd = fdGrads(
+      (xs) => dot(attentionRef(xs[0], xs[1], xs[2], d, mask, offset, true).out, r),
+      [q, k, v],
+    );
     const km = tf.tensor2d(mask, [2, 3]);
     const ts = [t4(q, [2, 2, 4, 3]), t4(k, [2, 3, 2, 3]), t4(v, [2, 3, 2, 3])];
-    const g = tfGrads((xs) => attention(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, { keyMask: km }), ts, r);
+    const g = tfGrads(
+      (xs) =>
+        attention(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, {
+          keyMask: km,
+        }),
+      ts,
+      r,
+    );
     tf.dispose([km, ...ts]);
     for (let i = 0; i < 3; i++) expect(relErr(g[i], fd[i])).toBeLessThan(1e-3);
   });
@@ -167,7 +192,9 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
   it('rejects head counts that do not divide', () => {
     const q = tf.zeros([1, 1, 3, 2]) as tf.Tensor4D;
     const k = tf.zeros([1, 1, 2, 2]) as tf.Tensor4D;
-    expect(() => attention(q, k, k)).toThrow(/query heads \(3\) must be a multiple of kv heads \(2\)/);
+    expect(() => attention(q, k, k)).toThrow(
+      /query heads \(3\) must be a multiple of kv heads \(2\)/,
+    );
     tf.dispose([q, k]);
   });
 
@@ -177,7 +204,10 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     const v = tf.variable(tf.randomNormal([2, 3, 2, 4])) as tf.Variable<tf.Rank.R4>;
     const km = tf.tensor2d([0, 1, 1, 1, 1, 1], [2, 3]);
     const step = (): void => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(attention(q, k, v, { keyMask: km }))) as tf.Scalar, [q, k, v]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(attention(q, k, v, { keyMask: km }))) as tf.Scalar,
+        [q, k, v],
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();

@@ -24,7 +24,13 @@ const MASKED = -1e9;
 function sliceMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const n = a.shape[0];
   if (n === 1) {
-    return tf.reshape(tf.matMul(tf.reshape(a, a.shape.slice(1) as [number, number]), tf.reshape(b, b.shape.slice(1) as [number, number])), [1, a.shape[1], b.shape[2]]);
+    return tf.reshape(
+      tf.matMul(
+        tf.reshape(a, a.shape.slice(1) as [number, number]),
+        tf.reshape(b, b.shape.slice(1) as [number, number]),
+      ),
+      [1, a.shape[1], b.shape[2]],
+    );
   }
   const as = tf.unstack(a) as tf.Tensor2D[];
   const bs = tf.unstack(b) as tf.Tensor2D[];
@@ -57,7 +63,11 @@ function maskBias(b: number, t: number, s: number, opts: AttentionOptions): tf.T
     if (km.rank !== 2 || km.shape[0] !== b || km.shape[1] !== s) {
       throw new Error(`attention: expected keyMask [${b},${s}], got ${JSON.stringify(km.shape)}`);
     }
-    const kb = tf.reshape(tf.mul(tf.sub(tf.cast(km, 'float32'), 1), -MASKED), [b, 1, s]) as tf.Tensor3D;
+    const kb = tf.reshape(tf.mul(tf.sub(tf.cast(km, 'float32'), 1), -MASKED), [
+      b,
+      1,
+      s,
+    ]) as tf.Tensor3D;
     bias = bias === null ? kb : (tf.add(bias, kb) as tf.Tensor3D);
   }
   return bias;
@@ -74,7 +84,12 @@ function maskBias(b: number, t: number, s: number, opts: AttentionOptions): tf.T
  * matrix, so there are B·Hkv plain 2-D matMuls per product and k/v are never
  * repeated; the custom gradient keeps every product a plain 2-D matMul too.
  */
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions = {}): tf.Tensor4D {
+export function attention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  opts: AttentionOptions = {},
+): tf.Tensor4D {
   const [b, t, hq, dh] = q.shape;
   const [kb, s, hkv, kdh] = k.shape;
   if (kb !== b || kdh !== dh || v.shape.join() !== k.shape.join()) {
@@ -82,7 +97,8 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: 
       `attention: expected k and v [${b},S,Hkv,${dh}] with equal shapes, got q ${JSON.stringify(q.shape)}, k ${JSON.stringify(k.shape)}, v ${JSON.stringify(v.shape)}`,
     );
   }
-  if (hq % hkv !== 0) throw new Error(`attention: query heads (${hq}) must be a multiple of kv heads (${hkv})`);
+  if (hq % hkv !== 0)
+    throw new Error(`attention: query heads (${hq}) must be a multiple of kv heads (${hkv})`);
   const rep = hq / hkv;
   const n = b * hkv;
   const m = rep * t;
@@ -96,7 +112,10 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: 
       const vs = v3 as tf.Tensor3D;
       let scores: tf.Tensor = tf.mul(sliceMatMul(qs, transposeLast(ks)), scale);
       if (bias !== null) {
-        scores = tf.reshape(tf.add(tf.reshape(scores, [b, hq, t, s]), tf.reshape(bias, [bias.shape[0], 1, t, s])), [n, m, s]);
+        scores = tf.reshape(
+          tf.add(tf.reshape(scores, [b, hq, t, s]), tf.reshape(bias, [bias.shape[0], 1, t, s])),
+          [n, m, s],
+        );
       }
       const p = tf.softmax(scores) as tf.Tensor3D;
       save([qs, ks, vs, p]);
@@ -108,7 +127,10 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: 
           const dP = sliceMatMul(dO, transposeLast(vv));
           const dV = sliceMatMul(transposeLast(pp), dO);
           // softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√Dh scale
-          const dS = tf.mul(tf.mul(pp, tf.sub(dP, tf.sum(tf.mul(dP, pp), -1, true))), scale) as tf.Tensor3D;
+          const dS = tf.mul(
+            tf.mul(pp, tf.sub(dP, tf.sum(tf.mul(dP, pp), -1, true))),
+            scale,
+          ) as tf.Tensor3D;
           const dQ = sliceMatMul(dS, kk);
           const dK = sliceMatMul(transposeLast(dS), qq);
           return [dQ, dK, dV];

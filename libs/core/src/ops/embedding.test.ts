@@ -9,16 +9,35 @@ describe.each(TEST_BACKENDS)('embedding on %s', (backend) => {
   });
 
   it('looks up rows of the table', () => {
-    const y = tf.tidy(() => embedding(tf.tensor2d([[0, 1], [2, 3], [4, 5]]), tf.tensor1d([2, 0, 2], 'int32')));
+    const y = tf.tidy(() =>
+      embedding(
+        tf.tensor2d([
+          [0, 1],
+          [2, 3],
+          [4, 5],
+        ]),
+        tf.tensor1d([2, 0, 2], 'int32'),
+      ),
+    );
     expect(Array.from(y.dataSync())).toEqual([4, 5, 0, 1, 4, 5]);
     y.dispose();
   });
 
   it('gradient scatters output gradients into the rows used, accumulating repeated ids', () => {
     // L = Σ y ⊙ r, so dL/dtable[v] = Σ_{i: ids[i] = v} r[i] — exact, no finite differences needed
-    const table = tf.tensor2d([[0, 1], [2, 3], [4, 5], [6, 7]]);
+    const table = tf.tensor2d([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+    ]);
     const ids = tf.tensor1d([2, 0, 2, 3], 'int32');
-    const r = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]);
+    const r = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]);
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embedding(t as tf.Tensor2D, ids), r)))(table);
     expect(Array.from(g.dataSync())).toEqual([3, 4, 0, 0, 6, 8, 7, 8]);
     tf.dispose([table, ids, r, g]);
@@ -35,7 +54,10 @@ describe.each(TEST_BACKENDS)('embedding on %s', (backend) => {
     const table = tf.variable(tf.randomNormal([16, 4])) as tf.Variable<tf.Rank.R2>;
     const ids = tf.tensor1d([1, 5, 5, 9], 'int32');
     const step = (): void => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(embedding(table, ids))) as tf.Scalar, [table]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(embedding(table, ids))) as tf.Scalar,
+        [table],
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();

@@ -10,9 +10,12 @@ import { customOp } from './customOp';
  * (duplicate ids accumulate), O(N·D) work and no one-hot matrix.
  */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  if (table.rank !== 2) throw new Error(`embedding: expected table [V,D], got ${JSON.stringify(table.shape)}`);
+  if (table.rank !== 2)
+    throw new Error(`embedding: expected table [V,D], got ${JSON.stringify(table.shape)}`);
   if (ids.rank !== 1 || ids.dtype !== 'int32') {
-    throw new Error(`embedding: expected ids as a 1-D int32 tensor, got rank ${ids.rank} ${ids.dtype}`);
+    throw new Error(
+      `embedding: expected ids as a 1-D int32 tensor, got rank ${ids.rank} ${ids.dtype}`,
+    );
   }
   const [vocab, dim] = table.shape;
   const f = customOp(([t, i], save) => {

@@ -18,7 +18,11 @@ export function f32(a: Float64Array): Float64Array {
  * Central finite differences in float64 of `loss(inputs)` with respect to each
  * input array: (L(x+h) − L(x−h)) / 2h, element by element.
  */
-export function fdGrads(loss: (inputs: Float64Array[]) => number, inputs: Float64Array[], h = 1e-6): Float64Array[] {
+export function fdGrads(
+  loss: (inputs: Float64Array[]) => number,
+  inputs: Float64Array[],
+  h = 1e-6,
+): Float64Array[] {
   return inputs.map((x) => {
     const g = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) {

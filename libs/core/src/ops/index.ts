@@ -5,5 +5,12 @@ export { tokenLogProbs, tokenEntropy } from './tokenLogProbs';
 export { rmsNorm } from './rmsNorm';
 export { layerNorm } from './layerNorm';
 export { silu, swiglu, geluTanh } from './activations';
-export { type RopeConfig, type Llama3RopeScaling, ropeInvFreq, ropeCosSin, positionsFromMask, applyRope } from './rope';
+export {
+  type RopeConfig,
+  type Llama3RopeScaling,
+  ropeInvFreq,
+  ropeCosSin,
+  positionsFromMask,
+  applyRope,
+} from './rope';
 export { type AttentionOptions, attention } from './attention';

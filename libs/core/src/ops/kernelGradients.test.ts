@@ -11,7 +11,13 @@ type TfFn = (xs: tf.Tensor[]) => tf.Tensor;
  * Exact gradient of Σ r ⊙ f for an f that is affine in input `w`:
  * ∂/∂x_w[i] = ⟨r, f(x_w = e_i) − f(x_w = 0)⟩, evaluated with tf's forward only.
  */
-function affineGrad(f: TfFn, values: Float64Array[], shapes: number[][], w: number, r: Float64Array): Float64Array {
+function affineGrad(
+  f: TfFn,
+  values: Float64Array[],
+  shapes: number[][],
+  w: number,
+  r: Float64Array,
+): Float64Array {
   const run = (xw: Float64Array): Float64Array => {
     const ts = values.map((v, j) => tf.tensor(Float32Array.from(j === w ? xw : v), shapes[j]));
     const y = tf.tidy(() => f(ts));
@@ -30,13 +36,18 @@ function affineGrad(f: TfFn, values: Float64Array[], shapes: number[][], w: numb
   return g;
 }
 
-function check(f: TfFn, values: Float64Array[], shapes: number[][], ref: Float64Array[], r: Float64Array): void {
+function check(
+  f: TfFn,
+  values: Float64Array[],
+  shapes: number[][],
+  ref: Float64Array[],
+  r: Float64Array,
+): void {
   const ts = values.map((v, j) => tf.tensor(Float32Array.from(v), shapes[j]));
   const g = tfGrads(f, ts, r);
   tf.dispose(ts);
   for (let i = 0; i < ref.length; i++) expect(relErr(g[i], ref[i])).toBeLessThan(1e-4);
 }
-
 
 const UNARY: Array<[string, (x: tf.Tensor) => tf.Tensor, (x: number) => number, 'any' | 'pos']> = [
   ['abs', tf.abs, Math.abs, 'any'],
@@ -57,10 +68,17 @@ const UNARY: Array<[string, (x: tf.Tensor) => tf.Tensor, (x: number) => number, 
   ['cos', tf.cos, Math.cos, 'any'],
   ['elu', tf.elu, (x) => (x > 0 ? x : Math.expm1(x)), 'any'],
   ['leakyRelu', (x) => tf.leakyRelu(x, 0.2), (x) => (x > 0 ? x : 0.2 * x), 'any'],
-  ['clipByValue', (x) => tf.clipByValue(x, -0.5, 0.5), (x) => Math.min(Math.max(x, -0.5), 0.5), 'any'],
+  [
+    'clipByValue',
+    (x) => tf.clipByValue(x, -0.5, 0.5),
+    (x) => Math.min(Math.max(x, -0.5), 0.5),
+    'any',
+  ],
 ];
 
-const BINARY: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, (a: number, b: number) => number]> = [
+const BINARY: Array<
+  [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, (a: number, b: number) => number]
+> = [
   ['add', tf.add, (a, b) => a + b],
   ['sub', tf.sub, (a, b) => a - b],
   ['mul', tf.mul, (a, b) => a * b],
@@ -75,24 +93,104 @@ const BINARY: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, (a: numb
 const AFFINE: Array<[string, TfFn, number[][]]> = [
   ['reshape+transpose', (x) => tf.transpose(tf.reshape(x[0], [2, 3, 4]), [2, 0, 1]), [[6, 4]]],
   ['expandDims', (x) => tf.expandDims(x[0], 1), [[2, 3]]],
-  ['concat', (x) => tf.concat([x[0], x[1]], 1), [[2, 3], [2, 2]]],
+  [
+    'concat',
+    (x) => tf.concat([x[0], x[1]], 1),
+    [
+      [2, 3],
+      [2, 2],
+    ],
+  ],
   ['split', (x) => tf.mul(tf.split(x[0], [1, 3], 1)[1], 2), [[2, 4]]],
   // copy before reversing: tfjs keeps the very array unstack returns as the tape's output list
   ['stack+unstack', (x) => tf.stack([...tf.unstack(x[0], 1)].reverse(), 0), [[2, 3]]],
   ['slice', (x) => tf.slice(x[0], [1, 1], [2, -1]), [[3, 4]]],
-  ['pad', (x) => tf.pad(x[0], [[1, 0], [0, 2]]), [[2, 3]]],
+  [
+    'pad',
+    (x) =>
+      tf.pad(x[0], [
+        [1, 0],
+        [0, 2],
+      ]),
+    [[2, 3]],
+  ],
   ['tile', (x) => tf.tile(x[0], [2, 3]), [[2, 2]]],
-  ['gather axis 1 with repeats', (x) => tf.gather(x[0], tf.tensor1d([2, 0, 2], 'int32'), 1), [[2, 3, 2]]],
+  [
+    'gather axis 1 with repeats',
+    (x) => tf.gather(x[0], tf.tensor1d([2, 0, 2], 'int32'), 1),
+    [[2, 3, 2]],
+  ],
   ['cumsum exclusive reverse', (x) => tf.cumsum(x[0], 1, true, true), [[2, 4]]],
   ['sum axes', (x) => tf.sum(x[0], [0, 2]), [[2, 3, 4]]],
   ['mean axis', (x) => tf.mean(x[0], 1, true), [[2, 3, 4]]],
-  ['where', (x) => tf.where(tf.tensor2d([[true, false, true], [false, false, true]], [2, 3], 'bool'), x[0], x[1]), [[2, 3], [2, 3]]],
-  ['addN', (x) => tf.addN([x[0], x[1], x[0]]), [[2, 2], [2, 2]]],
-  ['matMul', (x) => tf.matMul(x[0], x[1]), [[2, 3], [3, 4]]],
-  ['matMul transposeA', (x) => tf.matMul(x[0], x[1], true, false), [[3, 2], [3, 4]]],
-  ['matMul transposeB', (x) => tf.matMul(x[0], x[1], false, true), [[2, 3], [4, 3]]],
-  ['matMul both', (x) => tf.matMul(x[0], x[1], true, true), [[3, 2], [4, 3]]],
-  ['batched matMul, broadcast b', (x) => tf.matMul(x[0], x[1]), [[2, 2, 3], [3, 2]]],
+  [
+    'where',
+    (x) =>
+      tf.where(
+        tf.tensor2d(
+          [
+            [true, false, true],
+            [false, false, true],
+          ],
+          [2, 3],
+          'bool',
+        ),
+        x[0],
+        x[1],
+      ),
+    [
+      [2, 3],
+      [2, 3],
+    ],
+  ],
+  [
+    'addN',
+    (x) => tf.addN([x[0], x[1], x[0]]),
+    [
+      [2, 2],
+      [2, 2],
+    ],
+  ],
+  [
+    'matMul',
+    (x) => tf.matMul(x[0], x[1]),
+    [
+      [2, 3],
+      [3, 4],
+    ],
+  ],
+  [
+    'matMul transposeA',
+    (x) => tf.matMul(x[0], x[1], true, false),
+    [
+      [3, 2],
+      [3, 4],
+    ],
+  ],
+  [
+    'matMul transposeB',
+    (x) => tf.matMul(x[0], x[1], false, true),
+    [
+      [2, 3],
+      [4, 3],
+    ],
+  ],
+  [
+    'matMul both',
+    (x) => tf.matMul(x[0], x[1], true, true),
+    [
+      [3, 2],
+      [4, 3],
+    ],
+  ],
+  [
+    'batched matMul, broadcast b',
+    (x) => tf.matMul(x[0], x[1]),
+    [
+      [2, 2, 3],
+      [3, 2],
+    ],
+  ],
 ];
 
 describe.each(TEST_BACKENDS)('kernel gradients on %s', (backend) => {
@@ -111,22 +209,27 @@ describe.each(TEST_BACKENDS)('kernel gradients on %s', (backend) => {
     check((xs) => tfFn(xs[0]), [x], [[10]], fd, r);
   });
 
-  it.each(BINARY)('%s (with broadcasting) matches float64 finite differences', (_name, tfFn, jsFn) => {
-    const rng = new Rng(42);
-    const a = f32(randn(rng, 6).map((v) => Math.abs(v) + 0.5));
-    const b = f32(randn(rng, 3).map((v) => v + (v > 0 ? 0.3 : -0.3)));
-    const r = f32(randn(rng, 6));
-    const ref = (xs: Float64Array[]): Float64Array => Float64Array.from({ length: 6 }, (_, i) => jsFn(xs[0][i], xs[1][i % 3]));
-    const fd = fdGrads((xs) => dot(ref(xs), r), [a, b]);
-    check((xs) => tfFn(xs[0], xs[1]), [a, b], [[2, 3], [3]], fd, r);
-  });
+  it.each(BINARY)(
+    '%s (with broadcasting) matches float64 finite differences',
+    (_name, tfFn, jsFn) => {
+      const rng = new Rng(42);
+      const a = f32(randn(rng, 6).map((v) => Math.abs(v) + 0.5));
+      const b = f32(randn(rng, 3).map((v) => v + (v > 0 ? 0.3 : -0.3)));
+      const r = f32(randn(rng, 6));
+      const ref = (xs: Float64Array[]): Float64Array =>
+        Float64Array.from({ length: 6 }, (_, i) => jsFn(xs[0][i], xs[1][i % 3]));
+      const fd = fdGrads((xs) => dot(ref(xs), r), [a, b]);
+      check((xs) => tfFn(xs[0], xs[1]), [a, b], [[2, 3], [3]], fd, r);
+    },
+  );
 
   it.each(['max', 'min'] as const)('%s reduction matches float64 finite differences', (which) => {
     const rng = new Rng(43);
     const x = f32(randn(rng, 12));
     const r = f32(randn(rng, 3));
     const pick = which === 'max' ? Math.max : Math.min;
-    const ref = (xs: Float64Array[]): Float64Array => Float64Array.from({ length: 3 }, (_, i) => pick(...xs[0].slice(i * 4, i * 4 + 4)));
+    const ref = (xs: Float64Array[]): Float64Array =>
+      Float64Array.from({ length: 3 }, (_, i) => pick(...xs[0].slice(i * 4, i * 4 + 4)));
     const fd = fdGrads((xs) => dot(ref(xs), r), [x]);
     check((xs) => (which === 'max' ? tf.max(xs[0], 1) : tf.min(xs[0], -1)), [x], [[3, 4]], fd, r);
   });
@@ -140,7 +243,9 @@ describe.each(TEST_BACKENDS)('kernel gradients on %s', (backend) => {
         tf.sum(tf.where(tf.greater(t, 0), tf.square(t), tf.neg(t))),
         tf.sum(tf.mul(tf.floor(t), 0)),
         tf.mul(tf.cast(tf.argMax(t), 'float32'), tf.cast(tf.any(tf.equal(t, t)), 'float32')),
-        tf.sum(tf.mul(tf.cast(tf.logicalAnd(tf.lessEqual(t, 1), tf.greaterEqual(t, -1)), 'float32'), 0)),
+        tf.sum(
+          tf.mul(tf.cast(tf.logicalAnd(tf.lessEqual(t, 1), tf.greaterEqual(t, -1)), 'float32'), 0),
+        ),
       ]),
     )(x);
     expect(Array.from(g.dataSync())).toEqual(xs.map((v) => (v > 0 ? Math.fround(2 * v) : -1)));
@@ -166,8 +271,17 @@ describe.each(TEST_BACKENDS)('kernel gradients on %s', (backend) => {
 
   it.each(AFFINE)('%s matches its exact (affine) derivative', (_name, f, shapes) => {
     const rng = new Rng(45);
-    const values = shapes.map((s) => f32(randn(rng, s.reduce((a, d) => a * d, 1))));
-    const outSize = tf.tidy(() => f(values.map((v, j) => tf.tensor(Float32Array.from(v), shapes[j]))).size);
+    const values = shapes.map((s) =>
+      f32(
+        randn(
+          rng,
+          s.reduce((a, d) => a * d, 1),
+        ),
+      ),
+    );
+    const outSize = tf.tidy(
+      () => f(values.map((v, j) => tf.tensor(Float32Array.from(v), shapes[j]))).size,
+    );
     const r = f32(randn(rng, outSize));
     const ref = values.map((_, w) => affineGrad(f, values, shapes, w, r));
     check(f, values, shapes, ref, r);

@@ -37,23 +37,36 @@ function keepDimsShape(shape: number[], axes: number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
-function unary(kernelName: string, f: (dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor, attrs: Attrs) => tf.Tensor, saveOutput = false): tf.GradConfig {
+function unary(
+  kernelName: string,
+  f: (dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor, attrs: Attrs) => tf.Tensor,
+  saveOutput = false,
+): tf.GradConfig {
   return {
     kernelName,
     inputsToSave: ['x'],
     outputsToSave: [saveOutput],
-    gradFunc: (dy, saved, attrs) => ({ x: () => f(dy as tf.Tensor, saved[0], saved[1], attrs as Attrs) }),
+    gradFunc: (dy, saved, attrs) => ({
+      x: () => f(dy as tf.Tensor, saved[0], saved[1], attrs as Attrs),
+    }),
   };
 }
 
-function binary(kernelName: string, fa: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor, fb: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.GradConfig {
+function binary(
+  kernelName: string,
+  fa: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  fb: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+): tf.GradConfig {
   return {
     kernelName,
     inputsToSave: ['a', 'b'],
     gradFunc: (dy, saved) => {
       const [a, b] = saved;
       const g = dy as tf.Tensor;
-      return { a: () => unbroadcast(fa(g, a, b), a.shape), b: () => unbroadcast(fb(g, a, b), b.shape) };
+      return {
+        a: () => unbroadcast(fa(g, a, b), a.shape),
+        b: () => unbroadcast(fb(g, a, b), b.shape),
+      };
     },
   };
 }
@@ -62,7 +75,8 @@ function piecewiseConstant(kernelName: string, inputs: string[]): tf.GradConfig 
   return {
     kernelName,
     inputsToSave: inputs,
-    gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => zerosFor(saved[i])])),
+    gradFunc: (_dy, saved) =>
+      Object.fromEntries(inputs.map((name, i) => [name, () => zerosFor(saved[i])])),
   };
 }
 
@@ -89,35 +103,88 @@ const configs: tf.GradConfig[] = [
   unary('Sin', (dy, x) => tf.mul(dy, tf.cos(x))),
   unary('Cos', (dy, x) => tf.neg(tf.mul(dy, tf.sin(x)))),
   unary('Erf', (dy, x) => tf.mul(dy, tf.mul(tf.exp(tf.neg(tf.square(x))), 2 / Math.sqrt(Math.PI)))),
-  unary('Elu', (dy, _x, y) => tf.mul(dy, tf.where(tf.less(y, 0), tf.add(y, 1), tf.onesLike(y))), true),
+  unary(
+    'Elu',
+    (dy, _x, y) => tf.mul(dy, tf.where(tf.less(y, 0), tf.add(y, 1), tf.onesLike(y))),
+    true,
+  ),
   unary('LeakyRelu', (dy, x, _y, attrs) =>
-    tf.mul(dy, tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, attrs['alpha'] as number))),
+    tf.mul(
+      dy,
+      tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, attrs['alpha'] as number)),
+    ),
   ),
   unary('Cast', (dy) => asFloat(dy)),
   unary('Identity', (dy) => asFloat(dy)),
   unary('ClipByValue', (dy, x, _y, attrs) =>
     tf.where(
-      tf.logicalAnd(tf.greaterEqual(x, attrs['clipValueMin'] as number), tf.lessEqual(x, attrs['clipValueMax'] as number)),
+      tf.logicalAnd(
+        tf.greaterEqual(x, attrs['clipValueMin'] as number),
+        tf.lessEqual(x, attrs['clipValueMax'] as number),
+      ),
       dy,
       tf.zerosLike(dy),
     ),
   ),
   unary('Cumsum', (dy, _x, _y, attrs) =>
-    tf.cumsum(dy, attrs['axis'] as number, attrs['exclusive'] as boolean, !(attrs['reverse'] as boolean)),
+    tf.cumsum(
+      dy,
+      attrs['axis'] as number,
+      attrs['exclusive'] as boolean,
+      !(attrs['reverse'] as boolean),
+    ),
   ),
-  ...['Floor', 'Ceil', 'Round', 'Sign', 'Step', 'IsNan', 'IsFinite', 'IsInf', 'LogicalNot', 'ZerosLike', 'OnesLike', 'ArgMax', 'ArgMin', 'Any', 'All'].map(
-    (k) => piecewiseConstant(k, ['x']),
-  ),
-  ...['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr', 'FloorDiv'].map((k) =>
-    piecewiseConstant(k, ['a', 'b']),
-  ),
+  ...[
+    'Floor',
+    'Ceil',
+    'Round',
+    'Sign',
+    'Step',
+    'IsNan',
+    'IsFinite',
+    'IsInf',
+    'LogicalNot',
+    'ZerosLike',
+    'OnesLike',
+    'ArgMax',
+    'ArgMin',
+    'Any',
+    'All',
+  ].map((k) => piecewiseConstant(k, ['x'])),
+  ...[
+    'Equal',
+    'NotEqual',
+    'Greater',
+    'GreaterEqual',
+    'Less',
+    'LessEqual',
+    'LogicalAnd',
+    'LogicalOr',
+    'FloorDiv',
+  ].map((k) => piecewiseConstant(k, ['a', 'b'])),
   piecewiseConstant('OneHot', ['indices']),
 
   // element-wise binary with broadcasting
-  binary('Add', (dy) => dy, (dy) => dy),
-  binary('Sub', (dy) => dy, (dy) => tf.neg(dy)),
-  binary('Multiply', (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
-  binary('RealDiv', (dy, _a, b) => tf.div(dy, b), (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b)))),
+  binary(
+    'Add',
+    (dy) => dy,
+    (dy) => dy,
+  ),
+  binary(
+    'Sub',
+    (dy) => dy,
+    (dy) => tf.neg(dy),
+  ),
+  binary(
+    'Multiply',
+    (dy, _a, b) => tf.mul(dy, b),
+    (dy, a) => tf.mul(dy, a),
+  ),
+  binary(
+    'RealDiv',
+    (dy, _a, b) => tf.div(dy, b),
+    (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
+  ),
   binary(
     'Maximum',
     (dy, a, b) => tf.mul(dy, tf.cast(tf.greaterEqual(a, b), 'float32')),
@@ -157,7 +224,8 @@ const configs: tf.GradConfig[] = [
   {
     kernelName: 'AddN',
     saveAllInputs: true,
-    gradFunc: (dy, saved) => Object.fromEntries(saved.map((_, i) => [String(i), () => asFloat(dy as tf.Tensor)])),
+    gradFunc: (dy, saved) =>
+      Object.fromEntries(saved.map((_, i) => [String(i), () => asFloat(dy as tf.Tensor)])),
   },
   {
     kernelName: 'Select',
@@ -180,7 +248,10 @@ const configs: tf.GradConfig[] = [
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
       const axes = reduceAxes(attrs as Attrs, 'axis', x);
-      return { x: () => tf.mul(tf.reshape(dy as tf.Tensor, keepDimsShape(x.shape, axes)), tf.ones(x.shape)) };
+      return {
+        x: () =>
+          tf.mul(tf.reshape(dy as tf.Tensor, keepDimsShape(x.shape, axes)), tf.ones(x.shape)),
+      };
     },
   },
   {
@@ -190,23 +261,37 @@ const configs: tf.GradConfig[] = [
       const [x] = saved;
       const axes = reduceAxes(attrs as Attrs, 'axis', x);
       const count = axes.reduce((n, a) => n * x.shape[a], 1);
-      return { x: () => tf.div(tf.mul(tf.reshape(dy as tf.Tensor, keepDimsShape(x.shape, axes)), tf.ones(x.shape)), count) };
+      return {
+        x: () =>
+          tf.div(
+            tf.mul(tf.reshape(dy as tf.Tensor, keepDimsShape(x.shape, axes)), tf.ones(x.shape)),
+            count,
+          ),
+      };
     },
   },
-  ...['Max', 'Min'].map(
-    (kernelName): tf.GradConfig => ({
-      kernelName,
-      inputsToSave: ['x'],
-      outputsToSave: [true],
-      gradFunc: (dy, saved, attrs) => {
-        const [x, y] = saved;
-        const axes = reduceAxes(attrs as Attrs, kernelName === 'Max' ? 'reductionIndices' : 'axis', x);
-        const keep = keepDimsShape(x.shape, axes);
-        // ties share the full gradient, as in TensorFlow
-        return { x: () => tf.mul(tf.reshape(dy as tf.Tensor, keep), tf.cast(tf.equal(x, tf.reshape(y, keep)), 'float32')) };
-      },
-    }),
-  ),
+  ...['Max', 'Min'].map((kernelName): tf.GradConfig => ({
+    kernelName,
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, y] = saved;
+      const axes = reduceAxes(
+        attrs as Attrs,
+        kernelName === 'Max' ? 'reductionIndices' : 'axis',
+        x,
+      );
+      const keep = keepDimsShape(x.shape, axes);
+      // ties share the full gradient, as in TensorFlow
+      return {
+        x: () =>
+          tf.mul(
+            tf.reshape(dy as tf.Tensor, keep),
+            tf.cast(tf.equal(x, tf.reshape(y, keep)), 'float32'),
+          ),
+      };
+    },
+  })),
 
   // shape and layout
   {
@@ -233,14 +318,25 @@ const configs: tf.GradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const axis = tf.util.parseAxisParam((attrs as Attrs)['axis'] as number, saved[0].shape)[0];
-      const parts = tf.split(dy as tf.Tensor, saved.map((t) => t.shape[axis]), axis);
+      const parts = tf.split(
+        dy as tf.Tensor,
+        saved.map((t) => t.shape[axis]),
+        axis,
+      );
       return Object.fromEntries(parts.map((p, i) => [String(i), () => p]));
     },
   },
   {
     kernelName: 'SplitV',
     gradFunc: (dy, _saved, attrs) => ({
-      x: () => tf.concat(dy as tf.Tensor[], tf.util.parseAxisParam((attrs as Attrs)['axis'] as number, (dy as tf.Tensor[])[0].shape)[0]),
+      x: () =>
+        tf.concat(
+          dy as tf.Tensor[],
+          tf.util.parseAxisParam(
+            (attrs as Attrs)['axis'] as number,
+            (dy as tf.Tensor[])[0].shape,
+          )[0],
+        ),
     }),
   },
   {
@@ -253,7 +349,9 @@ const configs: tf.GradConfig[] = [
   },
   {
     kernelName: 'Unpack',
-    gradFunc: (dy, _saved, attrs) => ({ value: () => tf.stack(dy as tf.Tensor[], (attrs as Attrs)['axis'] as number) }),
+    gradFunc: (dy, _saved, attrs) => ({
+      value: () => tf.stack(dy as tf.Tensor[], (attrs as Attrs)['axis'] as number),
+    }),
   },
   {
     kernelName: 'Slice',
@@ -261,7 +359,11 @@ const configs: tf.GradConfig[] = [
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
       const a = attrs as Attrs;
-      const [begin, size] = tf.slice_util.parseSliceParams(x, a['begin'] as number[], a['size'] as number[]);
+      const [begin, size] = tf.slice_util.parseSliceParams(
+        x,
+        a['begin'] as number[],
+        a['size'] as number[],
+      );
       const pads = x.shape.map((d, i) => [begin[i], d - begin[i] - size[i]] as [number, number]);
       return { x: () => tf.pad(dy as tf.Tensor, pads) };
     },
@@ -272,7 +374,14 @@ const configs: tf.GradConfig[] = [
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
       const pads = (attrs as Attrs)['paddings'] as Array<[number, number]>;
-      return { x: () => tf.slice(dy as tf.Tensor, pads.map((p) => p[0]), x.shape) };
+      return {
+        x: () =>
+          tf.slice(
+            dy as tf.Tensor,
+            pads.map((p) => p[0]),
+            x.shape,
+          ),
+      };
     },
   },
   {
@@ -303,9 +412,16 @@ const configs: tf.GradConfig[] = [
           const pre = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
           const post = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
           const n = indices.size;
-          const g = tf.reshape(tf.transpose(tf.reshape(dy as tf.Tensor, [pre, n, post]), [1, 0, 2]), [n, pre * post]);
+          const g = tf.reshape(
+            tf.transpose(tf.reshape(dy as tf.Tensor, [pre, n, post]), [1, 0, 2]),
+            [n, pre * post],
+          );
           const idx = tf.reshape(tf.cast(indices, 'int32'), [n, 1]);
-          const dense = tf.reshape(tf.scatterND(idx, g, [x.shape[axis], pre * post]), [x.shape[axis], pre, post]);
+          const dense = tf.reshape(tf.scatterND(idx, g, [x.shape[axis], pre * post]), [
+            x.shape[axis],
+            pre,
+            post,
+          ]);
           return tf.reshape(tf.transpose(dense, [1, 0, 2]), x.shape);
         },
         indices: () => zerosFor(indices),
@@ -322,7 +438,8 @@ const configs: tf.GradConfig[] = [
       const g = dy as tf.Tensor;
       const tA = (attrs as Attrs)['transposeA'] as boolean;
       const tB = (attrs as Attrs)['transposeB'] as boolean;
-      const mm = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D);
+      const mm = (x: tf.Tensor, y: tf.Tensor): tf.Tensor =>
+        tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D);
       // transposes are materialised so each product is a plain (XNNPACK) matMul
       let da: () => tf.Tensor;
       let db: () => tf.Tensor;

@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
 
 /** Layer norm over the last axis: `(x − mean) / sqrt(var + eps) · gamma + beta` (biased variance, as PyTorch). */
-export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): T {
+export function layerNorm<T extends tf.Tensor>(
+  x: T,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+): T {
   const d = x.shape[x.rank - 1];
   if (gamma.shape[0] !== d || beta.shape[0] !== d || gamma.rank !== 1 || beta.rank !== 1) {
     throw new Error(

@@ -5,7 +5,14 @@ import { TEST_BACKENDS, useBackend } from '../testing';
 import { linear } from './linear';
 import { dot, f32, fdGrads, randn, relErr, tfGrads } from './gradCheck.testkit';
 
-function linearRef(x: Float64Array, w: Float64Array, b: Float64Array | null, n: number, din: number, dout: number): Float64Array {
+function linearRef(
+  x: Float64Array,
+  w: Float64Array,
+  b: Float64Array | null,
+  n: number,
+  din: number,
+  dout: number,
+): Float64Array {
   const y = new Float64Array(n * dout);
   for (let i = 0; i < n; i++) {
     for (let o = 0; o < dout; o++) {
@@ -24,7 +31,17 @@ describe.each(TEST_BACKENDS)('linear on %s', (backend) => {
 
   it('computes x·w + b with w stored [in, out]', () => {
     const y = tf.tidy(() =>
-      linear(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1, 0, 2], [0, 1, -1]]), tf.tensor1d([0.5, 0, 1])),
+      linear(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+        tf.tensor2d([
+          [1, 0, 2],
+          [0, 1, -1],
+        ]),
+        tf.tensor1d([0.5, 0, 1]),
+      ),
     );
     // rows: [1,2]·w = [1,2,0], [3,4]·w = [3,4,2]; plus b
     expect(Array.from(y.dataSync())).toEqual([1.5, 2, 1, 3.5, 4, 3]);
@@ -39,10 +56,20 @@ describe.each(TEST_BACKENDS)('linear on %s', (backend) => {
     const b = f32(randn(rng, dout));
     const r = f32(randn(rng, n * dout));
     const inputs = withBias ? [x, w, b] : [x, w];
-    const fd = fdGrads((xs) => dot(linearRef(xs[0], xs[1], withBias ? xs[2] : null, n, din, dout), r), inputs);
-    const ts: tf.Tensor[] = [tf.tensor2d(Float32Array.from(x), [n, din]), tf.tensor2d(Float32Array.from(w), [din, dout])];
+    const fd = fdGrads(
+      (xs) => dot(linearRef(xs[0], xs[1], withBias ? xs[2] : null, n, din, dout), r),
+      inputs,
+    );
+    const ts: tf.Tensor[] = [
+      tf.tensor2d(Float32Array.from(x), [n, din]),
+      tf.tensor2d(Float32Array.from(w), [din, dout]),
+    ];
     if (withBias) ts.push(tf.tensor1d(Float32Array.from(b)));
-    const g = tfGrads((xs) => linear(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D | undefined), ts, r);
+    const g = tfGrads(
+      (xs) => linear(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D | undefined),
+      ts,
+      r,
+    );
     tf.dispose(ts);
     expect(g).toHaveLength(inputs.length);
     for (let i = 0; i < inputs.length; i++) expect(relErr(g[i], fd[i])).toBeLessThan(1e-3);
@@ -60,7 +87,10 @@ describe.each(TEST_BACKENDS)('linear on %s', (backend) => {
     const w = tf.variable(tf.randomNormal([6, 3])) as tf.Variable<tf.Rank.R2>;
     const b = tf.variable(tf.zeros([3])) as tf.Variable<tf.Rank.R1>;
     const step = (): void => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(linear(x, w, b))) as tf.Scalar, [w, b]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(linear(x, w, b))) as tf.Scalar,
+        [w, b],
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();

@@ -37,7 +37,9 @@ const linearBias = customOp(([x, w, b], save) => {
  */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
-    throw new Error(`linear: expected x [N,in] and w [in,out] with matching 'in', got x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)}`);
+    throw new Error(
+      `linear: expected x [N,in] and w [in,out] with matching 'in', got x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)}`,
+    );
   }
   if (b !== undefined && (b.rank !== 1 || b.shape[0] !== w.shape[1])) {
     throw new Error(`linear: expected bias [${w.shape[1]}], got ${JSON.stringify(b.shape)}`);

@@ -3,7 +3,16 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { Rng } from '../base/rng';
 import { TEST_BACKENDS, useBackend } from '../testing';
 import { logSoftmax } from './logSoftmax';
-import { dot, f32, fdGrads, logSoftmaxRef, maxAbsDiff, randn, relErr, tfGrads } from './gradCheck.testkit';
+import {
+  dot,
+  f32,
+  fdGrads,
+  logSoftmaxRef,
+  maxAbsDiff,
+  randn,
+  relErr,
+  tfGrads,
+} from './gradCheck.testkit';
 
 describe.each(TEST_BACKENDS)('logSoftmax on %s', (backend) => {
   beforeAll(async () => {
@@ -18,8 +27,19 @@ describe.each(TEST_BACKENDS)('logSoftmax on %s', (backend) => {
   });
 
   it('is stable for logits around 1e4', () => {
-    const y = tf.tidy(() => logSoftmax(tf.tensor2d([[10000, 10001, 9990], [-10000, -10000, -10000]])));
-    const want = logSoftmaxRef(Float64Array.from([10000, 10001, 9990, -10000, -10000, -10000]), 2, 3);
+    const y = tf.tidy(() =>
+      logSoftmax(
+        tf.tensor2d([
+          [10000, 10001, 9990],
+          [-10000, -10000, -10000],
+        ]),
+      ),
+    );
+    const want = logSoftmaxRef(
+      Float64Array.from([10000, 10001, 9990, -10000, -10000, -10000]),
+      2,
+      3,
+    );
     const got = y.dataSync();
     expect(got.every(Number.isFinite)).toBe(true);
     // float32 spacing at 1e4 is ~1e-3, so agreement to 2e-3 is full precision there

@@ -8,7 +8,9 @@ import './kernelGradients';
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
   const d = x.shape[x.rank - 1];
   if (weight.rank !== 1 || weight.shape[0] !== d) {
-    throw new Error(`rmsNorm: expected weight [${d}] for x ${JSON.stringify(x.shape)}, got ${JSON.stringify(weight.shape)}`);
+    throw new Error(
+      `rmsNorm: expected weight [${d}] for x ${JSON.stringify(x.shape)}, got ${JSON.stringify(weight.shape)}`,
+    );
   }
   return tf.tidy(() => {
     const ms = tf.mean(tf.square(x), -1, true);

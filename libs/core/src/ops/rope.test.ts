@@ -8,11 +8,24 @@ import { dot, f32, fdGrads, maxAbsDiff, randn, relErr, tfGrads } from './gradChe
 const LLAMA3: RopeConfig = {
   headDim: 128,
   ropeTheta: 500000,
-  ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+  ropeScaling: {
+    rope_type: 'llama3',
+    factor: 8,
+    low_freq_factor: 1,
+    high_freq_factor: 4,
+    original_max_position_embeddings: 8192,
+  },
 };
 
 /** Independent float64 Llama-3 frequencies: written from the wavelength bands of the Llama 3 paper code. */
-function llama3InvFreqRef(d: number, theta: number, factor: number, low: number, high: number, orig: number): number[] {
+function llama3InvFreqRef(
+  d: number,
+  theta: number,
+  factor: number,
+  low: number,
+  high: number,
+  orig: number,
+): number[] {
   const out: number[] = [];
   for (let i = 0; i < d; i += 2) {
     const f = Math.exp((-i / d) * Math.log(theta));
@@ -28,7 +41,15 @@ function llama3InvFreqRef(d: number, theta: number, factor: number, low: number,
 }
 
 /** float64 HF rotate-half RoPE on [B,T,H,Dh] with per-(b,t) angles pos·inv. */
-function applyRopeRef(x: Float64Array, pos: Int32Array, inv: ArrayLike<number>, b: number, t: number, h: number, dh: number): Float64Array {
+function applyRopeRef(
+  x: Float64Array,
+  pos: Int32Array,
+  inv: ArrayLike<number>,
+  b: number,
+  t: number,
+  h: number,
+  dh: number,
+): Float64Array {
   const y = new Float64Array(x.length);
   const half = dh / 2;
   for (let bt = 0; bt < b * t; bt++) {
@@ -60,12 +81,16 @@ describe('rope frequencies and positions', () => {
     const plain = ropeInvFreq({ headDim: 128, ropeTheta: 500000 });
     expect(inv[0]).toBe(1);
     expect(inv[63]).toBeCloseTo(plain[63] / 8, 20);
-    const medium = Array.from(inv).filter((f, i) => f < plain[i] && Math.abs(f - plain[i] / 8) > 1e-12 * plain[i]);
+    const medium = Array.from(inv).filter(
+      (f, i) => f < plain[i] && Math.abs(f - plain[i] / 8) > 1e-12 * plain[i],
+    );
     expect(medium.length).toBeGreaterThan(0);
   });
 
   it('positions from a left-padded mask are cumsum − 1 clamped at 0', () => {
-    expect(Array.from(positionsFromMask([0, 0, 1, 1, 1, 1, 1, 1, 1, 1], 2, 5))).toEqual([0, 0, 0, 1, 2, 0, 1, 2, 3, 4]);
+    expect(Array.from(positionsFromMask([0, 0, 1, 1, 1, 1, 1, 1, 1, 1], 2, 5))).toEqual([
+      0, 0, 0, 1, 2, 0, 1, 2, 3, 4,
+    ]);
   });
 });
 

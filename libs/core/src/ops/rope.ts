@@ -33,7 +33,9 @@ export function ropeInvFreq(cfg: RopeConfig): Float64Array {
   const s = cfg.ropeScaling;
   if (s == null) return inv;
   if (s.rope_type !== 'llama3') {
-    throw new Error(`rope: rope_scaling.rope_type '${String(s.rope_type)}' is not supported; expected 'llama3' or no rope_scaling`);
+    throw new Error(
+      `rope: rope_scaling.rope_type '${String(s.rope_type)}' is not supported; expected 'llama3' or no rope_scaling`,
+    );
   }
   const lowWavelen = s.original_max_position_embeddings / s.low_freq_factor;
   const highWavelen = s.original_max_position_embeddings / s.high_freq_factor;
@@ -43,7 +45,8 @@ export function ropeInvFreq(cfg: RopeConfig): Float64Array {
       inv[i] = inv[i] / s.factor;
     } else if (wavelen >= highWavelen) {
       const smooth =
-        (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+        (s.high_freq_factor - s.low_freq_factor);
       inv[i] = (1 - smooth) * (inv[i] / s.factor) + smooth * inv[i];
     }
   }
@@ -54,9 +57,15 @@ export function ropeInvFreq(cfg: RopeConfig): Float64Array {
  * Position ids from a `[batch, seqLen]` attention mask (1 = token, 0 = padding):
  * `cumsum(mask) − 1`, clamped at 0, so left-padded rows start at position 0.
  */
-export function positionsFromMask(mask: ArrayLike<number>, batch: number, seqLen: number): Int32Array {
+export function positionsFromMask(
+  mask: ArrayLike<number>,
+  batch: number,
+  seqLen: number,
+): Int32Array {
   if (mask.length !== batch * seqLen) {
-    throw new Error(`positionsFromMask: mask has ${mask.length} entries, expected batch*seqLen = ${batch * seqLen}`);
+    throw new Error(
+      `positionsFromMask: mask has ${mask.length} entries, expected batch*seqLen = ${batch * seqLen}`,
+    );
   }
   const pos = new Int32Array(batch * seqLen);
   for (let b = 0; b < batch; b++) {
@@ -81,7 +90,9 @@ export function ropeCosSin(
   cfg: RopeConfig,
 ): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
   if (positions.length !== batch * seqLen) {
-    throw new Error(`ropeCosSin: positions has ${positions.length} entries, expected batch*seqLen = ${batch * seqLen}`);
+    throw new Error(
+      `ropeCosSin: positions has ${positions.length} entries, expected batch*seqLen = ${batch * seqLen}`,
+    );
   }
   const inv = ropeInvFreq(cfg);
   const d = cfg.headDim;
@@ -110,7 +121,12 @@ export function ropeCosSin(
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
   const [b, t, , dh] = x.shape;
-  if (cos.shape[0] !== b || cos.shape[1] !== t || cos.shape[2] !== dh || sin.shape.join() !== cos.shape.join()) {
+  if (
+    cos.shape[0] !== b ||
+    cos.shape[1] !== t ||
+    cos.shape[2] !== dh ||
+    sin.shape.join() !== cos.shape.join()
+  ) {
     throw new Error(
       `applyRope: expected cos/sin [${b},${t},${dh}] for x ${JSON.stringify(x.shape)}, got ${JSON.stringify(cos.shape)} / ${JSON.stringify(sin.shape)}`,
     );

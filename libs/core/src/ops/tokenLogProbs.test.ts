@@ -3,7 +3,16 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { Rng } from '../base/rng';
 import { TEST_BACKENDS, useBackend } from '../testing';
 import { tokenEntropy, tokenLogProbs } from './tokenLogProbs';
-import { dot, f32, fdGrads, logSoftmaxRef, maxAbsDiff, randn, relErr, tfGrads } from './gradCheck.testkit';
+import {
+  dot,
+  f32,
+  fdGrads,
+  logSoftmaxRef,
+  maxAbsDiff,
+  randn,
+  relErr,
+  tfGrads,
+} from './gradCheck.testkit';
 
 function tokenLogProbsRef(x: Float64Array, targets: number[], v: number): Float64Array {
   const ls = logSoftmaxRef(x, targets.length, v);
@@ -16,7 +25,15 @@ describe.each(TEST_BACKENDS)('tokenLogProbs on %s', (backend) => {
   });
 
   it('picks log-softmax at the targets (hand-computed)', () => {
-    const y = tf.tidy(() => tokenLogProbs(tf.tensor2d([[0, Math.log(3)], [1, 1]]), tf.tensor1d([1, 0], 'int32')));
+    const y = tf.tidy(() =>
+      tokenLogProbs(
+        tf.tensor2d([
+          [0, Math.log(3)],
+          [1, 1],
+        ]),
+        tf.tensor1d([1, 0], 'int32'),
+      ),
+    );
     expect(maxAbsDiff(y.dataSync(), [Math.log(0.75), Math.log(0.5)])).toBeLessThan(1e-6);
     y.dispose();
   });
@@ -44,7 +61,14 @@ describe.each(TEST_BACKENDS)('tokenLogProbs on %s', (backend) => {
   });
 
   it('tokenEntropy: ln V for uniform rows, 0 for a one-hot-like row', () => {
-    const h = tf.tidy(() => tokenEntropy(tf.tensor2d([[1, 1, 1, 1], [0, 0, 0, 100]])));
+    const h = tf.tidy(() =>
+      tokenEntropy(
+        tf.tensor2d([
+          [1, 1, 1, 1],
+          [0, 0, 0, 100],
+        ]),
+      ),
+    );
     expect(maxAbsDiff(h.dataSync(), [Math.log(4), 0])).toBeLessThan(1e-5);
     h.dispose();
   });
@@ -53,7 +77,10 @@ describe.each(TEST_BACKENDS)('tokenLogProbs on %s', (backend) => {
     const logits = tf.variable(tf.randomNormal([6, 11])) as tf.Variable<tf.Rank.R2>;
     const t = tf.tensor1d([0, 1, 2, 3, 4, 10], 'int32');
     const step = (): void => {
-      const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(tokenLogProbs(logits, t))) as tf.Scalar, [logits]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.neg(tf.sum(tokenLogProbs(logits, t))) as tf.Scalar,
+        [logits],
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();

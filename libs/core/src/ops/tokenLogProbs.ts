@@ -17,7 +17,8 @@ function flatTargetIndex(targets: tf.Tensor1D, vocab: number): tf.Tensor1D {
  * The gather is on a flattened view so no gather gradient is needed.
  */
 export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
-  if (logits.rank !== 2) throw new Error(`tokenLogProbs: expected logits [N,V], got ${JSON.stringify(logits.shape)}`);
+  if (logits.rank !== 2)
+    throw new Error(`tokenLogProbs: expected logits [N,V], got ${JSON.stringify(logits.shape)}`);
   if (targets.rank !== 1 || targets.dtype !== 'int32' || targets.shape[0] !== logits.shape[0]) {
     throw new Error(
       `tokenLogProbs: expected targets as int32 [${logits.shape[0]}], got ${targets.dtype} ${JSON.stringify(targets.shape)}`,
@@ -36,7 +37,10 @@ export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Ten
         const probs = tf.exp(tf.sub(ls, tf.reshape(lses, [n, 1])));
         // int32 one-hot then cast: wasm's OneHot writes int bits into a float32 output
         const onehot = tf.cast(tf.oneHot(ts, vocab), 'float32');
-        return [tf.mul(tf.sub(onehot, probs), tf.reshape(dy as tf.Tensor, [n, 1])), tf.zeros(ts.shape)];
+        return [
+          tf.mul(tf.sub(onehot, probs), tf.reshape(dy as tf.Tensor, [n, 1])),
+          tf.zeros(ts.shape),
+        ];
       },
     };
   });
@@ -48,6 +52,8 @@ export function tokenEntropy(logits: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const lse = logSumExpLastAxis(logits);
     const p = tf.exp(tf.sub(logits, lse));
-    return tf.reshape(tf.sub(lse, tf.sum(tf.mul(p, logits), -1, true)), [logits.shape[0]]) as tf.Tensor1D;
+    return tf.reshape(tf.sub(lse, tf.sum(tf.mul(p, logits), -1, true)), [
+      logits.shape[0],
+    ]) as tf.Tensor1D;
   });
 }

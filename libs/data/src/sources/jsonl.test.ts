@@ -14,8 +14,8 @@ const all = (path: string, opts: Parameters<typeof readSource>[1] = {}) =>
   lastValueFrom(readSource(path, { shuffle: false, ...opts }).pipe(toArray()));
 
 describe('JSONL source', () => {
-  it('reads objects with CRLF, blank lines and no final newline, keeping line numbers', async () => {
-    const path = tmp.write('a.jsonl', '{"x":1}\r\n\r\n   \n{"x":2,"s":"é"}\r\n\n{"x":3}');
+  it('reads objects with a BOM, CRLF, blank lines and no final newline, keeping line numbers', async () => {
+    const path = tmp.write('a.jsonl', '\uFEFF{"x":1}\r\n\r\n   \n{"x":2,"s":"é"}\r\n\n{"x":3}');
     const rows = await all(path);
     expect(rows.map((r) => r.data)).toEqual([{ x: 1 }, { x: 2, s: 'é' }, { x: 3 }]);
     expect(rows.map((r) => r.line)).toEqual([1, 4, 6]);

@@ -3,7 +3,7 @@ export { parseMessages } from './fields';
 export { SftFormatOptions, parseSftRow, type SftExample } from './sftFormat';
 export { PreferenceFormatOptions, parsePreferenceRow, type PreferenceExample } from './preferenceFormat';
 export { GrpoFormatOptions, parseGrpoRow, type GrpoExample } from './grpoFormat';
-export { Truncation, emptyStats, addStats, type TokenizeStats } from './truncation';
+export { Truncation, emptyStats, addStats, throwingGuard, type TokenizeStats, type RowGuard } from './truncation';
 export { tokenizeConversation, type ConversationTokens } from './conversation';
 export { SftTokenizeOptions, tokenizeSftExample, tokenizeSftRows, type SftTokens, type SftBatchArrays } from './tokenizeSft';
 export {
@@ -14,3 +14,4 @@ export {
   type PreferenceBatchArrays,
 } from './tokenizePreference';
 export { GrpoTokenizeOptions, tokenizeGrpoPrompt, tokenizeGrpoRows, type GrpoBatchArrays } from './tokenizeGrpo';
+export { tokenizeSft, tokenizePreference, tokenizeGrpo, type TokenizeStageHooks } from './tokenizeStages';

@@ -91,7 +91,7 @@ describe('SFT truncation and stats', () => {
     const out = tokenizeSftRows(tok, data, { max_length: 7, truncation: 'drop' });
     expect(rows(out.input_tokens)).toEqual([[BOS, ...c('1'), EOS], [BOS, ...c('12345'), EOS]]);
     expect(Array.from(out.row_index)).toEqual([0, 1]);
-    expect(out.stats).toEqual({ rows: 3, emitted: 2, dropped: 1, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 10, longest: 11 });
+    expect(out.stats).toEqual({ rows: 3, emitted: 2, invalid: 0, dropped: 1, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 10, longest: 11 });
   });
 
   it('truncate_right keeps the start, truncate_left the end (tokens and mask together)', () => {

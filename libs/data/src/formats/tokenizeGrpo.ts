@@ -4,7 +4,7 @@ import { cut, leadingSpecials } from './affixes';
 import type { Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
 import { GrpoFormatOptions, parseGrpoRowWith, type GrpoExample } from './grpoFormat';
-import { emptyStats, Truncation, type TokenizeStats } from './truncation';
+import { emptyStats, throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
 
 /** How GRPO prompts become prompt tokens. */
 export const GrpoTokenizeOptions = GrpoFormatOptions.extend({
@@ -46,12 +46,13 @@ export interface GrpoBatchArrays {
   stats: TokenizeStats;
 }
 
-/** Parse and tokenise GRPO prompt rows, applying `max_length` / `truncation`. */
+/** Parse and tokenise GRPO prompt rows, applying `max_length` / `truncation` (`guard`: see `RowGuard`). */
 export function tokenizeGrpoRows(
   tokenizer: Tokenizer,
   rows: Row[],
   options: Partial<GrpoTokenizeOptions> = {},
   firstRow = 0,
+  guard: RowGuard = throwingGuard,
 ): GrpoBatchArrays {
   const o = GrpoTokenizeOptions.parse(options);
   const stats = emptyStats();
@@ -63,8 +64,16 @@ export function tokenizeGrpoRows(
   const rowIndex: number[] = [];
   rows.forEach((row, i) => {
     stats.rows += 1;
-    const ex = parseGrpoRowWith(row, o, firstRow + i);
-    let { text, tokens } = tokenizeGrpoPrompt(tokenizer, ex);
+    const res = guard(i, () => {
+      const ex = parseGrpoRowWith(row, o, firstRow + i);
+      return { ex, ...tokenizeGrpoPrompt(tokenizer, ex) };
+    });
+    if (res === undefined) {
+      stats.invalid += 1;
+      return;
+    }
+    const { ex } = res;
+    let { text, tokens } = res;
     stats.longest = Math.max(stats.longest, tokens.length);
     let weight = 1;
     if (o.max_length !== null && tokens.length > o.max_length) {

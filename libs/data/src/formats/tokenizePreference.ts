@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { Tokenizer } from '@rxrl/core/base';
 import { asMessages, cut, leadingSpecials } from './affixes';
 import { tokenizeConversation } from './conversation';
-import type { Row } from './fields';
+import { dataError, type Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
 import { parsePreferenceRowWith, PreferenceFormatOptions, type PreferenceExample } from './preferenceFormat';
-import { emptyStats, Truncation, type TokenizeStats } from './truncation';
+import { emptyStats, throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
 
 /** How preference pairs become prompt / chosen / rejected tokens. */
 export const PreferenceTokenizeOptions = PreferenceFormatOptions.extend({
@@ -68,7 +68,15 @@ function tokenizePreferenceWith(
   };
   const chosen = side(ex.chosen, o.format === 'context_completions' ? o.completions_key : o.chosen_key);
   const rejected = side(ex.rejected, o.format === 'context_completions' ? o.completions_key : o.rejected_key);
-  // Both sides render the same prompt with the generation prompt; keep one copy.
+  // Both sides render the same prompt with the generation prompt; keep one copy,
+  // after checking that the template did not render it differently.
+  if (chosen.prompt.length !== rejected.prompt.length || chosen.prompt.some((id, i) => id !== rejected.prompt[i])) {
+    dataError(
+      'the chat template renders the prompt differently before the chosen and the rejected completion',
+      o.format === 'context_completions' ? o.context_key : o.prompt_key,
+      rowIndex,
+    );
+  }
   return { prompt: chosen.prompt, chosen: chosen.completion, rejected: rejected.completion };
 }
 
@@ -84,12 +92,13 @@ export interface PreferenceBatchArrays {
   stats: TokenizeStats;
 }
 
-/** Parse and tokenise preference rows, applying `max_length` / `truncation`. */
+/** Parse and tokenise preference rows, applying `max_length` / `truncation` (`guard`: see `RowGuard`). */
 export function tokenizePreferenceRows(
   tokenizer: Tokenizer,
   rows: Row[],
   options: Partial<PreferenceTokenizeOptions> = {},
   firstRow = 0,
+  guard: RowGuard = throwingGuard,
 ): PreferenceBatchArrays {
   const o = PreferenceTokenizeOptions.parse(options);
   const stats = emptyStats();
@@ -101,7 +110,12 @@ export function tokenizePreferenceRows(
   rows.forEach((row, i) => {
     const at = firstRow + i;
     stats.rows += 1;
-    let { prompt, chosen, rejected } = tokenizePreferenceWith(tokenizer, parsePreferenceRowWith(row, o, at), o, at);
+    const res = guard(i, () => tokenizePreferenceWith(tokenizer, parsePreferenceRowWith(row, o, at), o, at));
+    if (res === undefined) {
+      stats.invalid += 1;
+      return;
+    }
+    let { prompt, chosen, rejected } = res;
     const longest = prompt.length + Math.max(chosen.length, rejected.length);
     stats.longest = Math.max(stats.longest, longest);
     let weight = 1;

@@ -5,7 +5,7 @@ import { tokenizeConversation } from './conversation';
 import { dataError, type Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
 import { parseSftRowWith, SftFormatOptions, type SftExample } from './sftFormat';
-import { emptyStats, Truncation, type TokenizeStats } from './truncation';
+import { emptyStats, throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
 
 /** How SFT examples become tokens and loss masks. */
 export const SftTokenizeOptions = SftFormatOptions.extend({
@@ -101,13 +101,15 @@ export interface SftBatchArrays {
 
 /**
  * Parse and tokenise SFT rows, applying `max_length` / `truncation`. `firstRow` is
- * the index of `rows[0]` in its dataset, used in error messages.
+ * the index of `rows[0]` in its dataset, used in error messages; `guard` may skip
+ * invalid rows instead of throwing.
  */
 export function tokenizeSftRows(
   tokenizer: Tokenizer,
   rows: Row[],
   options: Partial<SftTokenizeOptions> = {},
   firstRow = 0,
+  guard: RowGuard = throwingGuard,
 ): SftBatchArrays {
   const o = SftTokenizeOptions.parse(options);
   const stats = emptyStats();
@@ -118,7 +120,12 @@ export function tokenizeSftRows(
   rows.forEach((row, i) => {
     const at = firstRow + i;
     stats.rows += 1;
-    let { tokens, mask } = tokenizeSftExampleWith(tokenizer, parseSftRowWith(row, o, at), o, at);
+    const res = guard(i, () => tokenizeSftExampleWith(tokenizer, parseSftRowWith(row, o, at), o, at));
+    if (res === undefined) {
+      stats.invalid += 1;
+      return;
+    }
+    let { tokens, mask } = res;
     stats.longest = Math.max(stats.longest, tokens.length);
     let weight = 1;
     if (o.max_length !== null && tokens.length > o.max_length) {

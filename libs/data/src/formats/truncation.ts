@@ -14,6 +14,8 @@ export interface TokenizeStats {
   rows: number;
   /** Examples emitted (rows minus dropped). */
   emitted: number;
+  /** Rows rejected as invalid (bad fields, template problems) and skipped by a `RowGuard`. */
+  invalid: number;
   /** Rows over `max_length` dropped under `truncation: drop` (or too long to truncate). */
   dropped: number;
   /** Rows shortened by `truncate_left` / `truncate_right`. */
@@ -30,7 +32,7 @@ export interface TokenizeStats {
 
 /** A fresh all-zero stats object. */
 export function emptyStats(): TokenizeStats {
-  return { rows: 0, emitted: 0, dropped: 0, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 0, longest: 0 };
+  return { rows: 0, emitted: 0, invalid: 0, dropped: 0, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 0, longest: 0 };
 }
 
 /** Add `b` into `a` (for stats gathered batch by batch). */
@@ -38,6 +40,7 @@ export function addStats(a: TokenizeStats, b: TokenizeStats): TokenizeStats {
   return {
     rows: a.rows + b.rows,
     emitted: a.emitted + b.emitted,
+    invalid: a.invalid + b.invalid,
     dropped: a.dropped + b.dropped,
     truncated: a.truncated + b.truncated,
     masked: a.masked + b.masked,
@@ -46,3 +49,13 @@ export function addStats(a: TokenizeStats, b: TokenizeStats): TokenizeStats {
     longest: Math.max(a.longest, b.longest),
   };
 }
+
+/**
+ * Runs one row's parsing and tokenisation. The default rethrows every error; a
+ * stage can instead locate the error at its file and line and return `undefined`
+ * to skip the row, which is then counted in `TokenizeStats.invalid`.
+ */
+export type RowGuard = <T>(index: number, work: () => T) => T | undefined;
+
+/** The guard that lets every error through. */
+export const throwingGuard: RowGuard = (_index, work) => work();

@@ -3,6 +3,7 @@ import * as arrow from 'apache-arrow';
 import { firstValueFrom, from } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { rewardStages } from './registry';
+import { RewardWorkerPool } from './workerPool';
 
 const MJS = fileURLToPath(new URL('../test/fixtures/verifiers.mjs', import.meta.url));
 
@@ -56,6 +57,7 @@ describe('rewardStages registry', () => {
       }),
     );
     expect(col(worker, 'reward')).toEqual([1, 1, 0]);
+    expect(RewardWorkerPool.liveThreads).toBe(0); // the stage closed the pool it made when the stream ended
     const js = await run(
       rewardStages['reward.js'].create({ module: MJS, export: 'containsAnswer' }),
     );

@@ -56,6 +56,8 @@ export class RewardWorkerPool {
   readonly options: WorkerPoolOptions;
   /** Running totals since the pool was made. */
   readonly stats = { completed: 0, timeouts: 0, errors: 0, restarts: 0 };
+  /** Worker threads alive across all pools in this process (for leak checks). */
+  static liveThreads = 0;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private readonly useTsx: boolean;
@@ -93,6 +95,7 @@ export class RewardWorkerPool {
       new RewardFatalError('reward.worker: pool closed with samples pending');
     for (const t of this.queue.splice(0)) t.reject(closedError());
     const slots = this.slots.splice(0);
+    RewardWorkerPool.liveThreads -= slots.length;
     for (const slot of slots) {
       if (!slot.task) continue;
       clearTimeout(slot.task.timer);
@@ -122,6 +125,7 @@ export class RewardWorkerPool {
       ready: false,
     };
     this.slots.push(slot);
+    RewardWorkerPool.liveThreads++;
     slot.worker.on(
       'message',
       (m: { ready?: true; id?: number; value?: unknown; error?: string }) => {
@@ -189,7 +193,10 @@ export class RewardWorkerPool {
 
   private remove(slot: Slot): void {
     const i = this.slots.indexOf(slot);
-    if (i >= 0) this.slots.splice(i, 1);
+    if (i >= 0) {
+      this.slots.splice(i, 1);
+      RewardWorkerPool.liveThreads--;
+    }
     void slot.worker.terminate();
   }
 

@@ -5,9 +5,8 @@ export default defineConfig({
   test: {
     name: '@rxrl/loss',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    setupFiles: ['./test/setup.ts'],
     pool: 'forks',
-    // one fork for all files: each file would otherwise re-transform tfjs-core's ESM gradients (~5 s)
+    // one fork for all files: tfjs and the wasm module load once
     isolate: false,
     watch: false,
     reporters: ['default', ['json', { outputFile: '../../dist/test-results/libs/loss/results.json' }]],

@@ -33,3 +33,17 @@ const dpo = tf.tidy(() =>
 );
 console.log('dpo', await readMetrics(dpo.metrics));
 dpo.loss.dispose();
+
+// gradient of the GRPO loss w.r.t. the policy log-probs (kernel gradients come from @rxrl/core)
+const grad = tf.tidy(() =>
+  tf.grad((x: tf.Tensor) =>
+    clippedPgLoss({ reference_policy_kl_penalty: 0 }, {
+      currLogprobs: x as tf.Tensor2D,
+      prevLogprobs: tf.tensor2d([[0, 0, 0]]),
+      advantages: tf.tensor1d([1]),
+      tokenMask: tf.tensor2d([[1, 1, 1]]),
+    }).loss,
+  )(tf.tensor2d([[Math.log(0.5), 0, Math.log(1.5)]])),
+);
+console.log('d loss / d logprobs', await grad.array()); // [[-1/6, -1/3, 0]]: −A·r/3 per token; r = 1.5 > 1.2 is clipped (A > 0), r = 0.5 is not
+grad.dispose();

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+// @rxrl/core registers the kernel gradients backprop needs (tfjs-core's node build registers none)
+import '@rxrl/core';
 
 /** NeMo RL adds this to every normaliser so an empty batch gives 0, not NaN. */
 export const NORM_EPS = 1e-8;

@@ -65,6 +65,18 @@ describe('SFT tokenisation (built-in tokenizer)', () => {
     expect(r.mask).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1]);
   });
 
+  it('handles templates with {% generation %} markers (which the renderer drops)', () => {
+    const { tokenizerJson, tokenizerConfigJson } = tok.toHfFiles();
+    const template =
+      "{{ bos_token }}{% for m in messages %}{{ '<|' + m.role + '|>' }}{% if m.role == 'assistant' %}" +
+      '{% generation %}{{ m.content + eos_token }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}{% endfor %}' +
+      "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}";
+    const hf = HfTokenizer.fromJson(tokenizerJson, tokenizerConfigJson, template);
+    const r = tokenizeSftExample(hf, { kind: 'messages', messages: conv });
+    expect(r.tokens).toEqual(convTokens);
+    expect(r.mask).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1]);
+  });
+
   it('refuses a conversation whose per-message tokens differ from the whole rendering', () => {
     // A tokenizer that merges "ab" into one id: "a" | "b" tokenised apart is [a, b], together [ab].
     const merging: Tokenizer = {

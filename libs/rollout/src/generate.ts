@@ -1,0 +1,199 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, RxrlDataError, type Tokenizer } from '@rxrl/core/base';
+import { generateStep, prefill, type CausalLM } from '@rxrl/model';
+import { generateOptionsSchema, type GenerateOptions, type GenerateOptionsInput } from './generateOptions';
+import { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
+import { sampleToken } from './sampling/sampleToken';
+import { findStopString, longestStop } from './stopStrings';
+
+/** Why a sample ended: a stop token or stop string, or `max_new_tokens`. */
+export type FinishReason = 'stop' | 'length';
+
+/** One generated completion. */
+export interface GeneratedSample {
+  /** Index of the prompt in the `promptTokens` argument. */
+  promptIndex: number;
+  /** Which of the prompt's `num_generations_per_prompt` samples this is. */
+  generationIndex: number;
+  /** Generated ids; a stop token that ended the sample is the last id. */
+  completionTokens: Int32Array;
+  /** Decoded completion (special tokens skipped), cut before a matched stop string. */
+  completionText: string;
+  /** Per completion token, log p under the policy at the sampling temperature (see `policyLogprob`). */
+  genLogprobs: Float32Array;
+  finishReason: FinishReason;
+}
+
+/** Extra inputs of {@link generate} that are not options. */
+export interface GenerateExtras {
+  /**
+   * Per prompt, the key its samples' RNG forks are named by (default: the
+   * prompt's index). The stage passes `prompt_id`, so a prompt's samples do
+   * not depend on which batch it arrived in.
+   */
+  requestKeys?: ArrayLike<number>;
+}
+
+interface Row {
+  prompt: ArrayLike<number>;
+  promptIndex: number;
+  generationIndex: number;
+  rng: Rng;
+}
+
+interface RowState {
+  tokens: number[];
+  logprobs: number[];
+  text: string;
+  done: FinishReason | null;
+  /** Whether the last token is a stop token (left out of the text). */
+  stoppedByToken: boolean;
+}
+
+/**
+ * Generate `num_generations_per_prompt` completions for every prompt with the
+ * model's KV cache: rows (prompt × generation) are sorted by prompt length,
+ * cut into batches of `generation_batch_size`, left-padded, prefilled once and
+ * decoded one token per step; a finished row's logits are ignored (its slot is
+ * fed the pad id) and a batch ends when every row has finished. Samples come
+ * back prompt-major: `[p0g0, p0g1, …, p1g0, …]`.
+ *
+ * @example
+ * const samples = await generate(model, tokenizer, [tokenizer.encode('1+1=')], { temperature: 0, max_new_tokens: 8 });
+ */
+export async function generate(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  promptTokens: readonly ArrayLike<number>[],
+  options: GenerateOptionsInput = {},
+  extras: GenerateExtras = {},
+): Promise<GeneratedSample[]> {
+  const opts = generateOptionsSchema.parse(options);
+  const params = checkSamplingParams({
+    temperature: opts.temperature,
+    top_k: opts.top_k !== null && opts.top_k > 0 ? opts.top_k : null,
+    top_p: opts.top_p,
+    min_p: opts.min_p,
+  });
+  const vocab = model.config.vocabSize;
+  const keys = extras.requestKeys;
+  if (keys && keys.length !== promptTokens.length) {
+    throw new RxrlDataError(`generate: ${keys.length} requestKeys for ${promptTokens.length} prompts`, { field: 'requestKeys' });
+  }
+  const base = new Rng(opts.seed);
+  const n = opts.num_generations_per_prompt;
+  const rows: Row[] = [];
+  promptTokens.forEach((prompt, p) => {
+    if (prompt.length === 0) throw new RxrlDataError(`generate: prompt ${p} is empty; a prompt needs at least one token`, { row: p, field: 'prompt_tokens' });
+    for (let i = 0; i < prompt.length; i++) {
+      const id = prompt[i]!;
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new RxrlDataError(`generate: prompt ${p} has token id ${id} at ${i}, outside the model's vocabulary [0, ${vocab})`, { row: p, field: 'prompt_tokens' });
+      }
+    }
+    const key = keys ? keys[p]! : p;
+    for (let g = 0; g < n; g++) rows.push({ prompt, promptIndex: p, generationIndex: g, rng: base.fork(`sample/${key}/${g}`) });
+  });
+
+  // Similar lengths together: less padding to attend over.
+  const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.prompt.length - rows[a]!.prompt.length || a - b);
+  const out = new Array<GeneratedSample>(rows.length);
+  for (let start = 0; start < order.length; start += opts.generation_batch_size) {
+    const chunk = order.slice(start, start + opts.generation_batch_size);
+    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts);
+    chunk.forEach((i, j) => {
+      const row = rows[i]!;
+      const s = states[j]!;
+      out[row.promptIndex * n + row.generationIndex] = {
+        promptIndex: row.promptIndex,
+        generationIndex: row.generationIndex,
+        completionTokens: Int32Array.from(s.tokens),
+        completionText: s.text,
+        genLogprobs: Float32Array.from(s.logprobs),
+        finishReason: s.done ?? 'length',
+      };
+    });
+  }
+  return out;
+}
+
+/** Prefill one left-padded batch and decode it to the end; owns every tensor it makes. */
+async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, rows: Row[], params: SamplingParams, opts: GenerateOptions): Promise<RowState[]> {
+  const b = rows.length;
+  const vocab = model.config.vocabSize;
+  const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
+  const fillId = padId >= 0 && padId < vocab ? padId : 0;
+  const stopIds = new Set<number>(opts.stop_token_ids ?? []);
+  if (!opts.ignore_eos && tokenizer.eosTokenId !== null) stopIds.add(tokenizer.eosTokenId);
+  const stops = opts.stop_strings;
+  const maxStop = longestStop(stops);
+
+  let maxLen = 0;
+  for (const r of rows) maxLen = Math.max(maxLen, r.prompt.length);
+  const ids = new Int32Array(b * maxLen).fill(fillId);
+  const mask = new Int32Array(b * maxLen);
+  rows.forEach((r, i) => {
+    const off = i * maxLen + maxLen - r.prompt.length;
+    for (let t = 0; t < r.prompt.length; t++) {
+      ids[off + t] = r.prompt[t]!;
+      mask[off + t] = 1;
+    }
+  });
+  const states: RowState[] = rows.map(() => ({ tokens: [], logprobs: [], text: '', done: null, stoppedByToken: false }));
+
+  const idsT = tf.tensor2d(ids, [b, maxLen], 'int32');
+  const maskT = tf.tensor2d(mask, [b, maxLen], 'int32');
+  let started: ReturnType<typeof prefill>;
+  try {
+    started = prefill(model, idsT, maskT);
+  } finally {
+    idsT.dispose();
+    maskT.dispose();
+  }
+  const { cache } = started;
+  let logits: tf.Tensor2D | null = started.logits;
+  try {
+    const next = new Int32Array(b);
+    for (let step = 0; step < opts.max_new_tokens; step++) {
+      const data = (await logits.data()) as Float32Array;
+      logits.dispose();
+      logits = null;
+      let active = 0;
+      for (let r = 0; r < b; r++) {
+        const s = states[r]!;
+        if (s.done !== null) {
+          next[r] = fillId;
+          continue;
+        }
+        const { token, logprob } = sampleToken(data.subarray(r * vocab, (r + 1) * vocab), params, rows[r]!.rng);
+        s.tokens.push(token);
+        s.logprobs.push(logprob);
+        next[r] = token;
+        if (stopIds.has(token)) {
+          s.done = 'stop';
+          s.stoppedByToken = true;
+        } else if (stops.length > 0) {
+          const before = s.text.length;
+          s.text = tokenizer.decode(s.tokens, { skipSpecialTokens: true });
+          const hit = findStopString(s.text, stops, before - maxStop + 1);
+          if (hit !== null) {
+            s.done = 'stop';
+            s.text = s.text.slice(0, hit.index + (opts.include_stop_str_in_output ? hit.length : 0));
+          }
+        }
+        if (s.done === null) active++;
+      }
+      if (active === 0 || step === opts.max_new_tokens - 1) break;
+      logits = generateStep(model, cache, next);
+    }
+  } finally {
+    logits?.dispose();
+    cache.dispose();
+  }
+  for (const s of states) {
+    if (s.done === 'stop' && !s.stoppedByToken) continue; // text already cut at the stop string
+    const kept = s.stoppedByToken ? s.tokens.slice(0, -1) : s.tokens;
+    s.text = tokenizer.decode(kept, { skipSpecialTokens: true });
+  }
+  return states;
+}

@@ -9,6 +9,7 @@ Usage: python3 tools/reference/qwen_bpe.py TOKENIZER_JSON OUT_JSON
 Needs the `regex` module (installed in the pyenv python3, not in Debian's) for \\p{L} / \\p{N}.
 """
 import json
+import random
 import sys
 import unicodedata
 
@@ -131,6 +132,18 @@ CHAT_PROMPT_RENDERED = (
 )
 
 
+def random_cases(n=200, seed=0):
+    """Seeded random strings over pieces that stress the pre-tokenizer: runs of
+    spaces before newlines, contractions, digits, punctuation runs, CJK, emoji."""
+    pieces = (
+        list("abcXYZ019 .,!?-_*/+=()[]{}<>#@$%&;:\"\n\t\r")
+        + [" ", "  ", "   ", "\n\n", " \n", "'s", "'S", "'ll", "'re", "n't", "hello", " world", "123", "4567"]
+        + ["中", "文", "，", "。", "é", "ü", "ß", "😀", "👍🏽", "🇫🇷", "\u00a0", "—", "…"]
+    )
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 24))) for _ in range(n)]
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     with open(src, encoding="utf-8") as f:
@@ -138,6 +151,7 @@ def main():
     fixture = {
         "source": "tools/reference/qwen_bpe.py",
         "cases": [{"text": t, "ids": tok.encode(t)} for t in CASES],
+        "random_cases": [{"text": t, "ids": tok.encode(t)} for t in random_cases()],
         "chat": {
             "messages": CHAT_MESSAGES,
             "rendered": CHAT_RENDERED,

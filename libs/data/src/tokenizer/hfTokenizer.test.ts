@@ -14,6 +14,7 @@ const fixture = JSON.parse(
   readFileSync(new URL('../../test/fixtures/tokenizer/qwen3_expected.json', import.meta.url), 'utf8'),
 ) as {
   cases: { text: string; ids: number[] }[];
+  random_cases: { text: string; ids: number[] }[];
   chat: {
     messages: { role: string; content: string }[];
     rendered: string;
@@ -43,6 +44,14 @@ describe('HfTokenizer on the real Qwen3 tokenizer', () => {
       expect(tok.encode(c.text, { addSpecialTokens: false })).toEqual(c.ids);
     });
   }
+
+  it('encodes 200 seeded random strings (spaces/newline runs, contractions, CJK, emoji) as the reference does', () => {
+    const mismatches = fixture.random_cases.filter((c) => JSON.stringify(tok.encode(c.text)) !== JSON.stringify(c.ids));
+    expect(mismatches.map((c) => c.text)).toEqual([]);
+    expect(fixture.random_cases).toHaveLength(200);
+    const badDecodes = fixture.random_cases.filter((c) => tok.decode(c.ids) !== c.text.normalize('NFC'));
+    expect(badDecodes.map((c) => c.text)).toEqual([]);
+  });
 
   it('decodes back to the NFC-normalised text', () => {
     for (const c of fixture.cases) {

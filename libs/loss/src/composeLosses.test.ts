@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@rxrl/core';
-import { composeLosses, controllerSchedule, dpoLoss, linearSchedule, makeSchedule, nllLoss, readMetricsSync, scheduleSchema } from './index';
+import { clippedPgLoss, composeLosses, controllerSchedule, dpoLoss, linearSchedule, makeSchedule, nllLoss, readMetricsSync, scheduleSchema } from './index';
 import { t1, t2, expectClose } from '../test/helpers';
 
 describe('schedules', () => {
@@ -79,6 +79,39 @@ describe('composeLosses', () => {
     const gp = g((x) => terms(x, 0.3).preference.result.loss);
     const gs = g((x) => nllLoss({ logprobs: x, tokenMask: t2(mask) }).loss);
     gc.forEach((row, b) => row.forEach((v, t) => expectClose(v, gp[b]![t]! + 0.3 * gs[b]![t]!, 1e-6, `grad[${b}][${t}]`)));
+  });
+
+  it('hybrid DPO + GRPO with an adaptive β driven by the DPO reward gap', () => {
+    const beta = makeSchedule({ type: 'controller', initial: 0.1, metric: 'dpo/reward_gap', target: 1, horizon: 10, clip: 0.2, direction: -1 });
+    let last: Record<string, number> = {};
+    const betas: number[] = [];
+    const losses: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      const b = beta.value(step, last);
+      betas.push(b);
+      const r = tf.tidy(() =>
+        composeLosses({
+          dpo: { result: dpoLoss({ reference_policy_kl_penalty: b }, { policyChosenLogps: t1([-3, -2.1]), policyRejectedLogps: t1([-2, -2.5]), referenceChosenLogps: t1([-3, -2]), referenceRejectedLogps: t1([-2, -2]) }) },
+          grpo: {
+            result: clippedPgLoss({ reference_policy_kl_penalty: 0 }, { currLogprobs: t2([[Math.log(0.5), 0, Math.log(1.5)]]), prevLogprobs: t2([[0, 0, 0]]), advantages: t2([[1, -1, 2]]), tokenMask: t2([[1, 1, 1]]) }),
+            weight: 0.5,
+          },
+        }, { step, metrics: last }),
+      );
+      losses.push(r.loss.dataSync()[0]!);
+      r.loss.dispose();
+      last = readMetricsSync(r.metrics);
+      expect(last['grpo/probs_ratio_max']).toBeCloseTo(1.5, 6);
+    }
+    // reward gap: mean r_c − mean r_r = (0 − 0.1)/2 − (0 − 0.5)/2 = 0.2 → err clip(0.2 − 1) = −0.2 → β·1.02 per step
+    expectClose(last['dpo/reward_gap']!, 0.2, 1e-6, 'reward gap');
+    expect(betas[0]).toBe(0.1);
+    expectClose(betas[1]!, 0.102, 1e-12, 'β1');
+    expectClose(betas[2]!, 0.102 * 1.02, 1e-12, 'β2');
+    betas.forEach((b, i) => {
+      const pref = (Math.log1p(Math.exp(-b * 0)) + Math.log1p(Math.exp(-b * 0.4))) / 2;
+      expectClose(losses[i]!, pref + 0.5 * (-1.9 / 3), 1e-6, `loss at step ${i}`);
+    });
   });
 
   it('leak test: a composed loss in a loop keeps numTensors flat', () => {

@@ -87,6 +87,7 @@ for (const backend of TEST_BACKENDS) {
         expectClose(r.loss.dataSync()[0]!, expected.loss, 2e-5, `${t} loss`);
         const m = readMetricsSync(r.metrics);
         expectClose(m['accuracy']!, expected.metrics['accuracy']!, 1e-6, 'accuracy');
+        expectClose(m['reward_gap']!, expected.metrics['reward_gap']!, 1e-5, 'reward_gap');
         if (t === 'bco_pair') expectClose(r.bcoState!.mean, expected.metrics['bco_mean']!, 1e-5, 'bco running mean');
         r.loss.dispose();
         // gradient w.r.t. [pc; pr] stacked as a 2×B matrix
@@ -162,6 +163,31 @@ for (const backend of TEST_BACKENDS) {
       const gs = tf.add(a.grads[theta.name]!, b.grads[theta.name]!).arraySync() as number[];
       (full.grads[theta.name]!.arraySync() as number[]).forEach((v, i) => expectClose(gs[i]!, v, 1e-5, `grad[${i}]`));
       tf.dispose([full.value, a.value, b.value, theta, ...Object.values(full.grads), ...Object.values(a.grads), ...Object.values(b.grads)]);
+    });
+
+    it('leak test: 20 bco_pair + aot steps with gradients keep numTensors flat; the running mean is carried', () => {
+      const o = dpoLossOptionsSchema.parse({ loss_type: ['bco_pair', 'aot'], label_smoothing: 0.1 });
+      let state = { mean: 0, count: 1e-24 };
+      const step = () => {
+        const { value, grads } = tf.variableGrads(() => {
+          const r = dpoLoss(o, { ...tf.tidy(() => ({ policyChosenLogps: t1(data.pc), policyRejectedLogps: t1(data.pr), referenceChosenLogps: t1(data.rc), referenceRejectedLogps: t1(data.rr) })), bcoState: state });
+          state = r.bcoState!;
+          readMetricsSync(r.metrics);
+          return tf.mul(r.loss, theta) as tf.Scalar;
+        }, [theta]);
+        value.dispose();
+        tf.dispose(Object.values(grads));
+      };
+      const theta = tf.variable(tf.scalar(1));
+      step();
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 20; i++) step();
+      expect(tf.memory().numTensors).toBe(before);
+      // the batch is the same each step, so the running mean sits at the batch mean β·(mean r_c + mean r_r)/2
+      const e = refDpo(o, { ...data });
+      expectClose(state.mean, e.metrics['bco_mean']!, 1e-5, 'running mean');
+      expect(state.count).toBeCloseTo(21, 6);
+      theta.dispose();
     });
 
     it('schema rejects contradictions with the key path', () => {

@@ -157,7 +157,8 @@ function sortAscending(x: tf.Tensor1D): tf.Tensor1D {
  * add up). r_c, r_r are the summed (or averaged) policy − reference log-ratios.
  * Metrics (NeMo RL): `loss`, `sft_loss`, `preference_loss`, `accuracy`
  * (r_c > r_r), `rewards_chosen_mean`, `rewards_rejected_mean` (un-scaled
- * log-ratios, as NeMo RL logs them), `num_valid_samples`; with several loss
+ * log-ratios, as NeMo RL logs them), `reward_gap` (their difference, the
+ * signal for an adaptive-β controller), `num_valid_samples`; with several loss
  * types also `preference_loss/<type>`. `aot`, `aot_unpaired` (batch sort) and
  * `bco_pair` (running mean) depend on the whole batch, so they are not additive
  * over micro-batches.
@@ -330,6 +331,7 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
       accuracy: metric(() => meanPairs(tf.cast(tf.greater(cD, rD), 'float32')), cD, rD),
       rewards_chosen_mean: metric(() => meanPairs(cD), cD),
       rewards_rejected_mean: metric(() => meanPairs(rD), rD),
+      reward_gap: metric(() => meanPairs(tf.sub(cD, rD)), cD, rD),
       num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
     });
     return { loss, metrics };

@@ -255,7 +255,7 @@ export function refDpo(o: DpoLossOptions, d: DpoData, live?: { pc: number[]; pr:
   Object.assign(metrics, {
     loss, preference_loss: pref, sft_loss: sft,
     accuracy: mean(clr.map((c, i) => (c > rlr[i]! ? 1 : 0))),
-    rewards_chosen_mean: mean(clr), rewards_rejected_mean: mean(rlr),
+    rewards_chosen_mean: mean(clr), rewards_rejected_mean: mean(rlr), reward_gap: mean(clr) - mean(rlr),
   });
   return { loss, metrics };
 }

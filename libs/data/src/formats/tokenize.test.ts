@@ -7,6 +7,7 @@ import { qwen3TokenizerDir } from '../tokenizer/qwen3Fixture';
 import { tokenizeSftExample, tokenizeSftRows } from './tokenizeSft';
 import { tokenizePreferenceRows } from './tokenizePreference';
 import { tokenizeGrpoRows } from './tokenizeGrpo';
+import { tokenizeStatsMetrics } from './truncation';
 
 // Built-in ids, derived by hand: <pad>0 <bos>1 <eos>2 <unk>3 <|system|>4 <|user|>5
 // <|assistant|>6, '\n' 7, then printable ASCII from ' ' = 8.
@@ -104,6 +105,10 @@ describe('SFT truncation and stats', () => {
     expect(rows(out.input_tokens)).toEqual([[BOS, ...c('1'), EOS], [BOS, ...c('12345'), EOS]]);
     expect(Array.from(out.row_index)).toEqual([0, 1]);
     expect(out.stats).toEqual({ rows: 3, emitted: 2, invalid: 0, dropped: 1, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 10, longest: 11 });
+    const metrics = tokenizeStatsMetrics(out.stats, 5, 'validation');
+    expect(metrics).toContainEqual({ step: 5, name: 'validation/data/dropped_too_long', value: 1 });
+    expect(metrics).toContainEqual({ step: 5, name: 'validation/data/tokens', value: 10 });
+    expect(metrics).toHaveLength(9);
   });
 
   it('truncate_right keeps the start, truncate_left the end (tokens and mask together)', () => {

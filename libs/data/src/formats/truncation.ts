@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MetricEvent } from '@rxrl/core/base';
 
 /**
  * What to do with an example longer than `max_length`: `drop` it, cut tokens from
@@ -59,3 +60,24 @@ export type RowGuard = <T>(index: number, work: () => T) => T | undefined;
 
 /** The guard that lets every error through. */
 export const throwingGuard: RowGuard = (_index, work) => work();
+
+/**
+ * Metrics `<prefix>/data/<count>` for the logging sinks (prefix per DESIGN.md:
+ * `train` or `validation`): rows, emitted, invalid, dropped_too_long, truncated,
+ * masked_too_long, no_loss_tokens, tokens and longest.
+ */
+export function tokenizeStatsMetrics(stats: TokenizeStats, step: number, prefix = 'train'): MetricEvent[] {
+  const base = `${prefix}/data`;
+  const entries: [string, number][] = [
+    ['rows', stats.rows],
+    ['emitted', stats.emitted],
+    ['invalid', stats.invalid],
+    ['dropped_too_long', stats.dropped],
+    ['truncated', stats.truncated],
+    ['masked_too_long', stats.masked],
+    ['no_loss_tokens', stats.no_loss_tokens],
+    ['tokens', stats.tokens],
+    ['longest', stats.longest],
+  ];
+  return entries.map(([name, value]) => ({ step, name: `${base}/${name}`, value }));
+}

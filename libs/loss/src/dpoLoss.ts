@@ -83,10 +83,10 @@ export type DpoLossOptions = z.infer<typeof dpoLossOptionsSchema>;
 export type DpoLossOptionsInput = z.input<typeof dpoLossOptionsSchema>;
 
 /** BCO's running mean of the implicit reward (TRL `RunningMoments`, mean and count only). */
-export interface BcoState {
+export type BcoState = {
   mean: number;
   count: number;
-}
+};
 
 /**
  * Inputs of {@link dpoLoss}. Log-probs are either per sequence, [B] (already
@@ -116,9 +116,9 @@ export interface DpoInputs {
 }
 
 /** {@link dpoLoss}'s result; `bcoState` is set when `bco_pair` is among the loss types. */
-export interface DpoResult extends LossResult {
+export type DpoResult = LossResult & {
   bcoState?: BcoState;
-}
+};
 
 interface Seq {
   /** Σ or mean of log π over the response, [B] */

@@ -9,11 +9,15 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export type Metrics = Record<string, tf.Scalar | number>;
 
-/** What every loss returns: the scalar to differentiate and its metrics. */
-export interface LossResult {
+/**
+ * What every loss returns: the scalar to differentiate and its metrics. A type
+ * alias, not an interface, so it is a `tf.TensorContainer` and can be returned
+ * from `tf.tidy`.
+ */
+export type LossResult = {
   loss: tf.Scalar;
   metrics: Metrics;
-}
+};
 
 /** `tf.keep` every tensor metric, so they survive the scope of `tf.grad` / `variableGrads`. */
 export function keepMetrics<M extends Metrics>(metrics: M): M {

@@ -59,8 +59,13 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
     n_tok, n_seq = mask.sum(), sm.sum()
     if c["force_on_policy_ratio"]:
         prev = curr.detach()
-    if c["token_level_loss"]:
+    agg = c.get("loss_aggregation") or ("dapo" if c["token_level_loss"] else "grpo")
+    if agg == "dapo":
         red = lambda x: masked_mean(x, mask, n_tok)
+    elif agg == "bnpo":  # TRL: micro-batch token mean
+        red = lambda x: (x * mask).sum() / mask.sum().clamp(min=1.0)
+    elif agg == "dr_grpo":  # TRL: sum / (rows * max_completion_length)
+        red = lambda x: (x * mask).sum() / (x.shape[0] * c["max_completion_length"])
     else:
         red = lambda x: masked_mean(masked_mean(x, tm, dim=-1), sm, n_seq)
     beta = c["reference_policy_kl_penalty"]
@@ -186,6 +191,9 @@ pg_cases = [
     ("CISPO", dict(use_cispo=True, ratio_clip_max=0.28), False),
     ("on-policy KL approximation with clamps", dict(use_on_policy_kl_approximation=True, reference_policy_kl_penalty=0.2, reference_policy_kl_type="k2", kl_input_clamp_value=0.3, kl_output_clamp_value=0.03), False),
     ("VAPO positive NLL", dict(positive_example_nll_weight=0.5), False),
+    ("TRL bnpo", dict(loss_aggregation="bnpo"), False),
+    ("TRL dr_grpo", dict(loss_aggregation="dr_grpo", max_completion_length=8), False),
+    ("TRL grpo", dict(loss_aggregation="grpo", reference_policy_kl_type="k2"), False),
 ]
 for name, cfg, per_tok in pg_cases:
     curr = curr0.clone().requires_grad_(True)

@@ -46,11 +46,14 @@ export function filterTokens(logits: Float32Array, params: SamplingParams): Toke
   if (topK === null && topP === null) return gather(w, v, minW, count, false);
 
   let floor = minW;
+  let pruned: 'top_k' | 'top_p' | null = null;
   if (topK !== null && topK < count) {
+    pruned = 'top_k';
     const vals = new Float64Array(count);
     for (let i = 0, j = 0; i < v; i++) if (w[i]! >= minW) vals[j++] = w[i]!;
     floor = Math.max(floor, kthLargest(vals, topK));
   } else if (topP !== null) {
+    pruned = 'top_p';
     // Every token under (1 - p) * mass / count together holds less than
     // (1 - p) of the mass, so the nucleus lies among the tokens at or above it.
     floor = Math.max(floor, ((1 - topP) * mass) / count);
@@ -66,9 +69,13 @@ export function filterTokens(logits: Float32Array, params: SamplingParams): Toke
     weights = weights.subarray(0, topK);
   }
   if (topP !== null) {
+    // the nucleus is a share of everything min-p and top-k left, not of the pre-pruned set
+    let sum = mass;
+    if (pruned === 'top_k') {
+      sum = 0;
+      for (let i = 0; i < weights.length; i++) sum += weights[i]!;
+    }
     let kept = 0;
-    let sum = 0;
-    for (let i = 0; i < weights.length; i++) sum += weights[i]!;
     let before = 0;
     while (kept < ids.length && before < topP * sum) before += weights[kept++]!;
     ids = ids.subarray(0, kept);

@@ -1,6 +1,6 @@
 import type { ChatMessage, Tokenizer } from '@rxrl/core/base';
 
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +=';
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +';
 
 /**
  * A one-character-per-token tokenizer for tests (rollout may not import

@@ -122,5 +122,6 @@ describe('composeLosses', () => {
     for (let i = 0; i < 20; i++) { once(); }
     expect(tf.memory().numTensors).toBe(before);
     expect(() => composeLosses({})).toThrow(/at least one/);
+    expect(() => composeLosses({ a: { result: { loss: tf.scalar(1), metrics: {} }, weight: { type: 'controller', initial: 1, metric: 'm', target: 0 } } })).toThrow(/makeSchedule/);
   });
 });

@@ -29,6 +29,10 @@ export function composeLosses(
   if (names.length === 0) throw new Error('composeLosses: give at least one named loss');
   const weights = names.map((n) => {
     const w = terms[n]!.weight ?? 1;
+    if (!isSchedule(w) && typeof w === 'object' && w.type === 'controller') {
+      // a controller rebuilt on every call would never move: it must persist across steps
+      throw new Error(`composeLosses: weight of '${n}' is a controller spec; build it once with makeSchedule(spec) and pass that Schedule every step`);
+    }
     const c = typeof w === 'number' ? w : (isSchedule(w) ? w : makeSchedule(w)).value(ctx.step, ctx.metrics);
     if (!Number.isFinite(c)) throw new Error(`composeLosses: weight of '${n}' is ${c}; expected a finite number`);
     return c;

@@ -75,6 +75,15 @@ describe('CheckpointManager', () => {
     expect(() => m.save({ step: 1, files: { 'manifest.json': '' } })).toThrow(/reserved/);
     expect(() => m.save({ step: 1, files: { 'a/b': '' } })).toThrow(/not a plain file name/);
     expect(() => m.save({ step: -1, files: {} })).toThrow(/non-negative integer/);
+    expect(readdirSync(m.root, { withFileTypes: true }).length).toBe(0);
+  });
+
+  it('two saves of the same step in one millisecond both succeed, the second wins', () => {
+    const m = new CheckpointManager(tmp());
+    m.save({ step: 1, files: { 'x.txt': 'a' } });
+    m.save({ step: 1, files: { 'x.txt': 'b' } });
+    expect(text(m.load(m.latest()!.dir).files['x.txt']!)).toBe('b');
+    expect(readdirSync(m.root)).toEqual(['step_00000001']);
   });
 
   it('a writer killed with SIGKILL at random moments always leaves a loadable, consistent checkpoint', async () => {

@@ -60,6 +60,9 @@ function writeDurable(path: string, data: Uint8Array): void {
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
+/** Distinguishes two saves of one process within the same millisecond. */
+let saveCounter = 0;
+
 /**
  * Checkpoints under one root directory, each `step_<n>/` with a manifest.
  *
@@ -90,10 +93,19 @@ export class CheckpointManager {
     if (!Number.isInteger(content.step) || content.step < 0) {
       throw new RxrlError(`checkpoint step must be a non-negative integer, got ${content.step}`);
     }
+    // Check every name before touching the disk, so a bad call leaves nothing behind.
+    for (const file of Object.keys(content.files)) {
+      if (file === 'manifest.json' || file.includes('/') || file.startsWith('.')) {
+        throw new RxrlError(`checkpoint file name '${file}' is reserved or not a plain file name`);
+      }
+    }
     mkdirSync(this.root, { recursive: true });
     const name = `step_${String(content.step).padStart(8, '0')}`;
-    const tmp = join(this.root, `${TMP_PREFIX}${name}-${process.pid}-${Date.now()}`);
-    mkdirSync(tmp);
+    const tmp = join(
+      this.root,
+      `${TMP_PREFIX}${name}-${process.pid}-${Date.now()}-${saveCounter++}`,
+    );
+    const final = join(this.root, name);
     const manifest: CheckpointManifest = {
       format: 'rxrl-checkpoint/1',
       step: content.step,
@@ -101,24 +113,26 @@ export class CheckpointManager {
       createdAt: new Date().toISOString(),
       files: {},
     };
-    for (const [file, value] of Object.entries(content.files)) {
-      if (file === 'manifest.json' || file.includes('/') || file.startsWith('.')) {
-        throw new RxrlError(`checkpoint file name '${file}' is reserved or not a plain file name`);
+    mkdirSync(tmp);
+    try {
+      for (const [file, value] of Object.entries(content.files)) {
+        const data = typeof value === 'string' ? new TextEncoder().encode(value) : value;
+        writeDurable(join(tmp, file), data);
+        manifest.files[file] = { bytes: data.length, sha256: sha256(data) };
       }
-      const data = typeof value === 'string' ? new TextEncoder().encode(value) : value;
-      writeDurable(join(tmp, file), data);
-      manifest.files[file] = { bytes: data.length, sha256: sha256(data) };
+      writeDurable(
+        join(tmp, 'manifest.json'),
+        new TextEncoder().encode(JSON.stringify(manifest, null, 2)),
+      );
+      fsyncPath(tmp);
+      // Re-saving a step replaces it: move the old one aside first so the rename below stays atomic.
+      if (existsSync(final)) renameSync(final, `${tmp}.old`);
+      renameSync(tmp, final);
+      fsyncPath(this.root);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
     }
-    writeDurable(
-      join(tmp, 'manifest.json'),
-      new TextEncoder().encode(JSON.stringify(manifest, null, 2)),
-    );
-    fsyncPath(tmp);
-    const final = join(this.root, name);
-    // Re-saving a step replaces it: move the old one aside first so the rename below stays atomic.
-    if (existsSync(final)) renameSync(final, `${tmp}.old`);
-    renameSync(tmp, final);
-    fsyncPath(this.root);
     rmSync(`${tmp}.old`, { recursive: true, force: true });
     this.prune();
     return { dir: final, step: content.step, manifest };

@@ -40,6 +40,10 @@ export default [
               sourceTag: 'stage:checkpoint',
               onlyDependOnLibsWithTags: ['layer:core', 'lib:model', 'lib:optimizer'],
             },
+            {
+              sourceTag: 'stage:parallel',
+              onlyDependOnLibsWithTags: ['layer:core', 'lib:model', 'lib:optimizer'],
+            },
             { sourceTag: 'layer:pipeline', onlyDependOnLibsWithTags: ['layer:core', 'layer:stage'] },
             {
               sourceTag: 'layer:algorithms',

@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import type { Rng } from '@rxrl/core/base';
+import { dot, unitRows } from './embeddings';
+import { groupCountFor, groupSizeShape } from './groupCount';
+import type { GroupingStrategy } from './groupingInput';
+
+export const semanticGroupsOptions = z.strictObject({
+  ...groupSizeShape,
+  /** Most Lloyd iterations of spherical k-means after the k-means++ seeding. */
+  max_iter: z.int().min(0).default(25),
+});
+
+/**
+ * Groups by cosine similarity of embeddings: spherical k-means (unit rows,
+ * centroid = normalised mean) seeded by k-means++ from `ctx.rng` with D = 1 - cos,
+ * then a capacity-aware final assignment: (sample, centroid) pairs are taken in
+ * order of decreasing similarity, each sample joins the best centroid that still
+ * has room under `max_group_size`. Deterministic for a given seed.
+ */
+export const semanticGroups: GroupingStrategy<z.infer<typeof semanticGroupsOptions>> = (
+  samples,
+  options,
+  ctx,
+) => {
+  const rows = unitRows(samples, 'semantic');
+  const n = rows.length;
+  const k = groupCountFor(samples, options.group_size, ctx);
+  if (n === 0) return new Int32Array(0);
+  const centers = kMeansPlusPlus(rows, k, ctx.rng);
+  const assign = new Int32Array(n).fill(-1);
+  for (let it = 0; it <= options.max_iter; it++) {
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestS = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < k; c++) {
+        const s = dot(rows[i]!, centers[c]!);
+        if (s > bestS) [best, bestS] = [c, s];
+      }
+      if (assign[i] !== best) [assign[i], changed] = [best, true];
+    }
+    if (!changed || it === options.max_iter) break;
+    updateCenters(rows, assign, centers);
+  }
+  return capacityAssign(rows, centers, ctx.bounds.max);
+};
+
+/** k-means++ seeding: each next centre drawn with probability proportional to (1 - max cos)^2. */
+function kMeansPlusPlus(rows: Float64Array[], k: number, rng: Rng): Float64Array[] {
+  const n = rows.length;
+  const chosen = [rng.int(n)];
+  const dist = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  while (chosen.length < k) {
+    const last = rows[chosen[chosen.length - 1]!]!;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Math.max(0, 1 - dot(rows[i]!, last));
+      dist[i] = Math.min(dist[i]!, d * d);
+      total += dist[i]!;
+    }
+    let next: number;
+    if (total > 0) next = rng.categorical(dist, total);
+    else next = [...Array(n).keys()].find((i) => !chosen.includes(i))!;
+    chosen.push(next);
+  }
+  return chosen.map((i) => Float64Array.from(rows[i]!));
+}
+
+/** Centroid = normalised mean of its members; an empty cluster keeps its centre. */
+function updateCenters(rows: Float64Array[], assign: Int32Array, centers: Float64Array[]): void {
+  const dim = rows[0]!.length;
+  const sums = centers.map(() => new Float64Array(dim));
+  const counts = new Int32Array(centers.length);
+  assign.forEach((c, i) => {
+    counts[c]!++;
+    const s = sums[c]!;
+    const r = rows[i]!;
+    for (let j = 0; j < dim; j++) s[j]! += r[j]!;
+  });
+  sums.forEach((s, c) => {
+    if (counts[c] === 0) return;
+    const norm = Math.sqrt(dot(s, s));
+    if (norm > 0) for (let j = 0; j < dim; j++) centers[c]![j] = s[j]! / norm;
+  });
+}
+
+/** Most-similar-first assignment of samples to centres holding at most `cap` each. */
+function capacityAssign(rows: Float64Array[], centers: Float64Array[], cap: number): Int32Array {
+  const n = rows.length;
+  const k = centers.length;
+  const pairs: { i: number; c: number; s: number }[] = [];
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < k; c++) pairs.push({ i, c, s: dot(rows[i]!, centers[c]!) });
+  pairs.sort((a, b) => b.s - a.s || a.i - b.i || a.c - b.c);
+  const out = new Int32Array(n).fill(-1);
+  const load = new Int32Array(k);
+  let left = n;
+  for (const { i, c } of pairs) {
+    if (left === 0) break;
+    if (out[i] !== -1 || load[c]! >= cap) continue;
+    out[i] = c;
+    load[c]!++;
+    left--;
+  }
+  return out;
+}

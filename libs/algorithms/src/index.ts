@@ -1,0 +1,2 @@
+// @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
+export {};

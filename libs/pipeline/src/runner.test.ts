@@ -1,0 +1,191 @@
+import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '@rxrl/core/base';
+import { readMetricsJsonl } from '@rxrl/logging';
+import { runTraining } from './runner';
+import type { BatchSource, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
+
+/** A deterministic algorithm: a "weight" that moves by a noisy amount per batch, with RNG state to checkpoint. */
+class Toy implements TrainingAlgorithm<number[]> {
+  weight = 0;
+  rng = new Rng(7);
+  validations: number[] = [];
+  constructor(private readonly valScores: number[] = []) {}
+  trainStep(batch: number[], step: number): StepResult {
+    this.weight += batch.reduce((a, b) => a + b, 0) * 0.01 + this.rng.float();
+    return {
+      metrics: { 'train/loss': this.weight, 'train/step_seen': step },
+      samples: [{ batch }],
+    };
+  }
+  validate(step: number): StepResult {
+    this.validations.push(step);
+    const acc =
+      this.valScores.length > 0 ? this.valScores[this.validations.length - 1]! : this.weight;
+    return { metrics: { 'validation/accuracy': acc } };
+  }
+  saveState() {
+    return { 'toy.json': JSON.stringify({ weight: this.weight, rng: this.rng.getState() }) };
+  }
+  loadState(files: Record<string, Uint8Array>) {
+    const s = JSON.parse(new TextDecoder().decode(files['toy.json']));
+    this.weight = s.weight;
+    this.rng.setState(s.rng);
+  }
+}
+
+/** 5 batches per epoch, order shuffled by epoch. */
+const data: BatchSource<number[]> = {
+  *batches(epoch, position) {
+    const order = new Rng(100 + epoch).permutation(5);
+    for (let i = position; i < 5; i++) yield [order[i]!, epoch];
+  },
+};
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'rxrl-runner-'));
+const quiet = { progress: false as const, tensorboard: false, handleSignals: false };
+
+describe('runTraining', () => {
+  it('validates at 0 and every val_period, checkpoints every save_period and at the end, crosses epochs', async () => {
+    const runDir = tmp();
+    const algo = new Toy();
+    const result = await runTraining({
+      ...quiet,
+      runDir,
+      algorithm: algo,
+      data,
+      loop: { max_num_steps: 12, max_num_epochs: 3, val_period: 4, val_at_start: true },
+      checkpointing: { save_period: 5, keep_top_k: null },
+    });
+    expect(result).toMatchObject({ step: 12, reason: 'max_num_steps', resumedFrom: null });
+    expect(algo.validations).toEqual([0, 4, 8, 12]);
+    const rows = readMetricsJsonl(path.join(runDir, 'metrics.jsonl'));
+    expect(rows.map((r) => r['step'])).toEqual([0, ...Array.from({ length: 12 }, (_, i) => i + 1)]);
+    expect(rows.filter((r) => 'validation/accuracy' in r).map((r) => r['step'])).toEqual([
+      0, 4, 8, 12,
+    ]);
+    expect(readdirSync(path.join(runDir, 'checkpoints')).sort()).toEqual([
+      'step_00000005',
+      'step_00000010',
+      'step_00000012',
+    ]);
+    expect(
+      readFileSync(path.join(runDir, 'samples.jsonl'), 'utf8').trim().split('\n'),
+    ).toHaveLength(12);
+    expect(existsSync(path.join(runDir, 'report.html'))).toBe(true);
+  });
+
+  it('stops at max_num_epochs when the data runs out first', async () => {
+    const result = await runTraining({
+      ...quiet,
+      runDir: tmp(),
+      algorithm: new Toy(),
+      data,
+      loop: { max_num_steps: 100, max_num_epochs: 2 },
+    });
+    expect(result).toMatchObject({ step: 10, reason: 'max_num_epochs' });
+  });
+
+  it('stops early after `patience` validations without improvement', async () => {
+    const algo = new Toy([0.1, 0.5, 0.4, 0.5, 0.45, 0.9]);
+    const result = await runTraining({
+      ...quiet,
+      runDir: tmp(),
+      algorithm: algo,
+      data,
+      loop: {
+        max_num_steps: 20,
+        max_num_epochs: 10,
+        val_period: 2,
+        early_stopping: { metric: 'validation/accuracy', patience: 3 },
+      },
+    });
+    // best 0.5 at step 4; 0.4 (6), 0.5 (8, not better), 0.45 (10): three without improvement
+    expect(result).toMatchObject({ step: 10, reason: 'early_stopping' });
+    expect(algo.validations).toEqual([2, 4, 6, 8, 10]);
+  });
+
+  it('resuming gives the same metrics as an uninterrupted run', async () => {
+    const loop = { max_num_steps: 9, max_num_epochs: 3, val_period: 3 };
+    const full = tmp();
+    await runTraining({
+      ...quiet,
+      runDir: full,
+      algorithm: new Toy(),
+      data,
+      loop,
+      checkpointing: { save_period: 4 },
+    });
+    const cut = tmp();
+    // first run stops at 6 (checkpoint at 4 and 6), then a fresh process resumes from 6 to 9
+    await runTraining({
+      ...quiet,
+      runDir: cut,
+      algorithm: new Toy(),
+      data,
+      loop: { ...loop, max_num_steps: 6 },
+      checkpointing: { save_period: 4 },
+    });
+    const resumed = await runTraining({
+      ...quiet,
+      runDir: cut,
+      algorithm: new Toy(),
+      data,
+      loop,
+      checkpointing: { save_period: 4 },
+      resume: true,
+    });
+    expect(resumed.resumedFrom).toBe(6);
+    const strip = (rows: Record<string, number>[]) =>
+      rows.map((r) =>
+        Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('timing/'))),
+      );
+    const a = strip(readMetricsJsonl(path.join(full, 'metrics.jsonl')));
+    const b = strip(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
+    expect(b.map((r) => r['step'])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(b).toEqual(a);
+  });
+
+  it('drops metric rows written after the checkpoint it resumes from', async () => {
+    const runDir = tmp();
+    const loop = { max_num_steps: 7, max_num_epochs: 2 };
+    // steps 1-7 run; checkpoints at 5 and at the end (7); remove the final one to simulate a crash after step 7
+    await runTraining({
+      ...quiet,
+      runDir,
+      algorithm: new Toy(),
+      data,
+      loop,
+      checkpointing: { save_period: 5 },
+    });
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(runDir, 'checkpoints', 'step_00000007'), { recursive: true });
+    const r = await runTraining({
+      ...quiet,
+      runDir,
+      algorithm: new Toy(),
+      data,
+      loop,
+      checkpointing: { save_period: 5 },
+    });
+    expect(r.resumedFrom).toBe(5);
+    expect(readMetricsJsonl(path.join(runDir, 'metrics.jsonl')).map((x) => x['step'])).toEqual([
+      1, 2, 3, 4, 5, 6, 7,
+    ]);
+  });
+
+  it('--resume without a checkpoint is a usage error', async () => {
+    await expect(
+      runTraining({
+        ...quiet,
+        runDir: tmp(),
+        algorithm: new Toy(),
+        data,
+        loop: { max_num_steps: 1 },
+        resume: true,
+      }),
+    ).rejects.toThrow(/--resume: no checkpoint to resume from in .*checkpoints/);
+  });
+});

@@ -1,0 +1,269 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  CheckpointManager,
+  checkpointingSchema,
+  type CheckpointingOptions,
+} from '@rxrl/checkpoint';
+import { RxrlUsageError } from '@rxrl/core/base';
+import {
+  JsonlSink,
+  MultiSink,
+  ProgressSink,
+  TensorBoardSink,
+  writeReport,
+  type MetricSink,
+  type ProgressOptions,
+} from '@rxrl/logging';
+import type { z } from 'zod';
+import { runnerOptionsSchema, type RunnerOptions, type RunnerOptionsInput } from './runnerOptions';
+import { initialRunState, RUN_STATE_FILE, type RunState } from './runState';
+import type { BatchSource, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
+
+/** Why a run ended. */
+export type StopReason = 'max_num_steps' | 'max_num_epochs' | 'early_stopping' | 'signal';
+
+export interface RunTrainingOptions<B> {
+  /** the run directory: metrics.jsonl, tensorboard/, samples.jsonl, checkpoints/, report.html */
+  runDir: string;
+  algorithm: TrainingAlgorithm<B>;
+  data: BatchSource<B>;
+  /** steps, epochs, validation cadence, early stopping */
+  loop: RunnerOptionsInput;
+  /** the recipe's `checkpointing` section; default: enabled, every 10 steps, keep 3 */
+  checkpointing?: z.input<typeof checkpointingSchema>;
+  /** `auto` (default): continue from the latest checkpoint if there is one; true: require one; false: start fresh */
+  resume?: boolean | 'auto';
+  /** progress bar / plain progress lines; false for none. Default: on stdout */
+  progress?: false | Partial<ProgressOptions>;
+  /** write TensorBoard event files under `<runDir>/tensorboard` (default true) */
+  tensorboard?: boolean;
+  /** more sinks (e.g. a test collector) */
+  sinks?: MetricSink[];
+  /** finish the current step, checkpoint and stop on SIGINT/SIGTERM (default true) */
+  handleSignals?: boolean;
+  /** write report.html at the end (default true) */
+  report?: boolean;
+  /** status lines (resume, checkpoints, stop reason); default silent */
+  log?: (line: string) => void;
+}
+
+export interface RunResult {
+  /** steps completed in total (including those before a resume) */
+  step: number;
+  reason: StopReason;
+  /** the step the run resumed from, or null */
+  resumedFrom: number | null;
+  /** the last validation metrics, if any */
+  lastValidation: Record<string, number> | null;
+  /** path of report.html, when written */
+  report: string | null;
+}
+
+/**
+ * Runs training: pulls batches from `data` (epochs, resumable cursor), calls the
+ * algorithm's `trainStep` once per step, validates at step 0 (`val_at_start`) and
+ * every `val_period` steps, checkpoints every `save_period` steps and at the end,
+ * stops early when the watched validation metric stops improving, streams metrics to
+ * `metrics.jsonl`, TensorBoard and the progress bar, appends samples to
+ * `samples.jsonl`, and writes `report.html`. SIGINT/SIGTERM finish the current step,
+ * checkpoint and return with reason `signal` (a second signal exits at once).
+ */
+export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<RunResult> {
+  const loop: RunnerOptions = runnerOptionsSchema.parse(options.loop);
+  const ckptOptions: CheckpointingOptions = checkpointingSchema.parse(options.checkpointing ?? {});
+  const runDir = path.resolve(options.runDir);
+  mkdirSync(runDir, { recursive: true });
+  const log = options.log ?? (() => {});
+  const { algorithm } = options;
+
+  const manager = new CheckpointManager(path.resolve(runDir, ckptOptions.checkpoint_dir), {
+    keepTopK: ckptOptions.keep_top_k,
+    metricName: ckptOptions.metric_name,
+    higherIsBetter: ckptOptions.higher_is_better,
+  });
+  let state: RunState = initialRunState();
+  let resumedFrom: number | null = null;
+  const resume = options.resume ?? 'auto';
+  if (resume !== false) {
+    const latest = manager.latest();
+    if (latest === null && resume === true) {
+      throw new RxrlUsageError(`--resume: no checkpoint to resume from in ${manager.root}`);
+    }
+    if (latest !== null) {
+      const { files } = manager.load(latest.dir);
+      const { [RUN_STATE_FILE]: runnerFile, ...rest } = files;
+      if (!runnerFile)
+        throw new RxrlUsageError(`${latest.dir}: not a runner checkpoint (no ${RUN_STATE_FILE})`);
+      state = JSON.parse(new TextDecoder().decode(runnerFile)) as RunState;
+      await algorithm.loadState(rest);
+      resumedFrom = state.step;
+      // rows written after the checkpoint belong to steps that will run again
+      truncateJsonl(path.join(runDir, 'metrics.jsonl'), state.step);
+      truncateJsonl(path.join(runDir, 'samples.jsonl'), state.step);
+      log(
+        `rxrl: resumed from ${path.relative(process.cwd(), latest.dir) || latest.dir} (step ${state.step}, epoch ${state.epoch}, batch ${state.position})`,
+      );
+    }
+  }
+
+  const sinkList: MetricSink[] = [new JsonlSink(path.join(runDir, 'metrics.jsonl'))];
+  if (options.tensorboard ?? true)
+    sinkList.push(new TensorBoardSink(path.join(runDir, 'tensorboard')));
+  if (options.progress !== false)
+    sinkList.push(new ProgressSink({ totalSteps: loop.max_num_steps, ...options.progress }));
+  sinkList.push(...(options.sinks ?? []));
+  const sinks = new MultiSink(sinkList);
+  const samplesPath = path.join(runDir, 'samples.jsonl');
+
+  let signalled: string | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled !== null) process.exit(130);
+    signalled = signal;
+    log(
+      `rxrl: ${signal} received: finishing step ${state.step + 1}, then checkpointing and stopping (again to exit now)`,
+    );
+  };
+  const handle = options.handleSignals ?? true;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+
+  let lastValidation: Record<string, number> | null = null;
+  let lastSaved = resumedFrom ?? -1;
+  let lastValidated = -1;
+  const emit = (step: number, result: StepResult) => {
+    sinks.record({
+      step,
+      metrics: result.metrics,
+      ...(result.histograms ? { histograms: result.histograms } : {}),
+    });
+    if (result.samples && result.samples.length > 0) {
+      appendFileSync(
+        samplesPath,
+        result.samples.map((s) => JSON.stringify({ step, ...s }) + '\n').join(''),
+      );
+    }
+  };
+  const validate = async (step: number): Promise<StepResult | null> => {
+    if (!algorithm.validate) return null;
+    const result = await algorithm.validate(step);
+    lastValidation = result.metrics;
+    lastValidated = step;
+    return result;
+  };
+  // returns true when early stopping fires
+  const watch = (metrics: Record<string, number>): boolean => {
+    const es = loop.early_stopping;
+    if (!es) return false;
+    const value = metrics[es.metric];
+    if (value === undefined) {
+      throw new RxrlUsageError(
+        `early_stopping.metric '${es.metric}' is not among the validation metrics (${Object.keys(metrics).join(', ')})`,
+      );
+    }
+    const better =
+      state.best === null ||
+      (es.higher_is_better ? value > state.best + es.min_delta : value < state.best - es.min_delta);
+    if (better) {
+      state.best = value;
+      state.sinceBest = 0;
+    } else {
+      state.sinceBest++;
+    }
+    return state.sinceBest >= es.patience;
+  };
+  const save = async (metrics: Record<string, number>) => {
+    if (!ckptOptions.enabled || lastSaved === state.step) return;
+    const files = { ...(await algorithm.saveState()), [RUN_STATE_FILE]: JSON.stringify(state) };
+    const info = manager.save({ step: state.step, metrics, files });
+    lastSaved = state.step;
+    log(`rxrl: checkpoint ${path.relative(runDir, info.dir)}`);
+  };
+
+  let reason: StopReason = 'max_num_epochs';
+  let lastMetrics: Record<string, number> = {};
+  try {
+    if (loop.val_at_start && state.step === 0) {
+      const v = await validate(0);
+      if (v) emit(0, v);
+    }
+    outer: while (state.epoch < loop.max_num_epochs) {
+      if (state.step >= loop.max_num_steps) {
+        reason = 'max_num_steps';
+        break;
+      }
+      for await (const batch of options.data.batches(state.epoch, state.position)) {
+        const step = state.step + 1;
+        const t0 = performance.now();
+        const result = await algorithm.trainStep(batch, step);
+        state.step = step;
+        state.position++;
+        const metrics: Record<string, number> = {
+          ...result.metrics,
+          'timing/total_step_time': (performance.now() - t0) / 1000,
+        };
+        const samples = [...(result.samples ?? [])];
+        let stop = false;
+        const periodic = loop.val_period > 0 && step % loop.val_period === 0;
+        const final = step >= loop.max_num_steps && loop.val_at_end;
+        if (periodic || final) {
+          const v = await validate(step);
+          if (v) {
+            Object.assign(metrics, v.metrics);
+            samples.push(...(v.samples ?? []));
+            stop = watch(v.metrics);
+          }
+        }
+        emit(step, {
+          metrics,
+          samples,
+          ...(result.histograms ? { histograms: result.histograms } : {}),
+        });
+        lastMetrics = metrics;
+        if (ckptOptions.enabled && step % ckptOptions.save_period === 0) await save(metrics);
+        if (stop) {
+          reason = 'early_stopping';
+          break outer;
+        }
+        if (signalled !== null) {
+          reason = 'signal';
+          break outer;
+        }
+        if (step >= loop.max_num_steps) {
+          reason = 'max_num_steps';
+          break outer;
+        }
+      }
+      state.epoch++;
+      state.position = 0;
+    }
+    if (loop.val_at_end && lastValidated !== state.step && reason !== 'signal') {
+      const v = await validate(state.step);
+      if (v) {
+        emit(state.step, v);
+        lastMetrics = { ...lastMetrics, ...v.metrics };
+      }
+    }
+    await save(lastMetrics);
+  } finally {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    sinks.close();
+  }
+  log(`rxrl: stopped after step ${state.step} (${reason})`);
+  const report = (options.report ?? true) ? writeReport(runDir) : null;
+  return { step: state.step, reason, resumedFrom, lastValidation, report };
+}
+
+/** Keeps the JSONL rows whose `step` is at most `step`. */
+function truncateJsonl(file: string, step: number): void {
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && (JSON.parse(line) as { step?: number }).step! <= step);
+  writeFileSync(file, kept.map((l) => l + '\n').join(''));
+}

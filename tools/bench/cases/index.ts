@@ -1,4 +1,5 @@
 import type { BenchCase } from '../benchCase';
+import { generation } from './generation';
 
 /** Every case `npm run bench` runs, in order. Add a case by adding its file here. */
-export const cases: BenchCase[] = [];
+export const cases: BenchCase[] = [generation];

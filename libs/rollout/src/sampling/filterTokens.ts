@@ -3,10 +3,12 @@ import type { SamplingParams } from './samplingParams';
 
 /** The tokens a sampler may draw and their unnormalised weights. */
 export interface TokenSupport {
-  /** Kept token ids; sorted by descending weight (ties: lower id first) when a top-k/top-p filter ran. */
+  /** Kept token ids, ascending. */
   ids: Int32Array;
   /** `exp((logit - maxLogit) / temperature)` for each kept id. */
   weights: Float64Array;
+  /** `log Σ_all exp(logit / temperature)` over the whole row, so `log p(i) = logit_i / T − logNormalizer`. */
+  logNormalizer: number;
 }
 
 let scratch = new Float64Array(0);
@@ -17,11 +19,22 @@ function scratchOf(n: number): Float64Array {
 }
 
 /**
- * Apply temperature, min-p, top-k and top-p (vLLM's order) to one row of
- * logits and return what is left. Works in float64 on the host: vocabularies of
- * built-in models are small, and for large ones the filters avoid a full sort
- * (min-p and the top-p pre-prune are linear scans, top-k a quickselect).
- * `temperature` must be > 0 here; greedy decoding does not call this.
+ * What survives a filter: every token with weight above `weight`, plus the
+ * first `ties` tokens (lowest ids) whose weight equals it. That is the prefix
+ * of the (descending weight, ascending id) order, without sorting the row.
+ */
+interface Cut {
+  weight: number;
+  ties: number;
+}
+
+/**
+ * Apply temperature, min-p, top-k and top-p (vLLM's order: min-p on the
+ * scaled distribution, top-k, then top-p over what top-k kept) to one row of
+ * logits and return what is left. Host float64, no full sort: min-p and the
+ * top-p pre-prune are linear scans, top-k a quickselect, and top-p sorts only
+ * the weights of its candidates (a native numeric sort). `temperature` must be
+ * > 0 here; greedy decoding does not call this.
  */
 export function filterTokens(logits: Float32Array, params: SamplingParams): TokenSupport {
   const v = logits.length;
@@ -29,66 +42,74 @@ export function filterTokens(logits: Float32Array, params: SamplingParams): Toke
   let max = -Infinity;
   for (let i = 0; i < v; i++) if (logits[i]! > max) max = logits[i]!;
   const w = scratchOf(v);
-  for (let i = 0; i < v; i++) w[i] = Math.exp((logits[i]! - max) * invT);
-  // min-p: the most likely token has weight exp(0) = 1, so the cut is min_p itself.
-  const minW = params.min_p > 0 ? params.min_p : 0;
-  const topK = params.top_k !== null && params.top_k < v ? params.top_k : null;
-  const topP = params.top_p < 1 ? params.top_p : null;
+  let total = 0;
+  for (let i = 0; i < v; i++) total += w[i] = Math.exp((logits[i]! - max) * invT);
+  const logNormalizer = max * invT + Math.log(total);
 
+  // min-p: the most likely token has weight exp(0) = 1, so the cut is min_p itself.
+  let cut: Cut = { weight: params.min_p, ties: Infinity };
   let count = 0;
   let mass = 0;
   for (let i = 0; i < v; i++) {
-    if (w[i]! >= minW) {
+    if (w[i]! >= cut.weight) {
       count++;
       mass += w[i]!;
     }
   }
-  if (topK === null && topP === null) return gather(w, v, minW, count, false);
-
-  let floor = minW;
-  let pruned: 'top_k' | 'top_p' | null = null;
-  if (topK !== null && topK < count) {
-    pruned = 'top_k';
+  const topK = params.top_k !== null && params.top_k < count ? params.top_k : null;
+  if (topK !== null) {
     const vals = new Float64Array(count);
-    for (let i = 0, j = 0; i < v; i++) if (w[i]! >= minW) vals[j++] = w[i]!;
-    floor = Math.max(floor, kthLargest(vals, topK));
-  } else if (topP !== null) {
-    pruned = 'top_p';
-    // Every token under (1 - p) * mass / count together holds less than
-    // (1 - p) of the mass, so the nucleus lies among the tokens at or above it.
-    floor = Math.max(floor, ((1 - topP) * mass) / count);
-  }
-  let n = 0;
-  for (let i = 0; i < v; i++) if (w[i]! >= floor) n++;
-  const support = gather(w, v, floor, n, true);
-  let ids = support.ids;
-  let weights = support.weights;
-  if (topK !== null && ids.length > topK) {
-    // ties at the k-th weight: lower ids win
-    ids = ids.subarray(0, topK);
-    weights = weights.subarray(0, topK);
-  }
-  if (topP !== null) {
-    // the nucleus is a share of everything min-p and top-k left, not of the pre-pruned set
-    let sum = mass;
-    if (pruned === 'top_k') {
-      sum = 0;
-      for (let i = 0; i < weights.length; i++) sum += weights[i]!;
+    for (let i = 0, j = 0; i < v; i++) if (w[i]! >= cut.weight) vals[j++] = w[i]!;
+    const kth = kthLargest(vals, topK);
+    let above = 0;
+    mass = 0;
+    for (let i = 0; i < v; i++) {
+      if (w[i]! > kth) {
+        above++;
+        mass += w[i]!;
+      }
     }
-    let kept = 0;
-    let before = 0;
-    while (kept < ids.length && before < topP * sum) before += weights[kept++]!;
-    ids = ids.subarray(0, kept);
-    weights = weights.subarray(0, kept);
+    cut = { weight: kth, ties: topK - above };
+    mass += cut.ties * kth;
+    count = topK;
   }
-  return { ids, weights };
-}
+  if (params.top_p < 1) cut = nucleus(w, v, cut, count, mass, params.top_p);
 
-function gather(w: Float64Array, v: number, floor: number, n: number, sort: boolean): TokenSupport {
-  const ids = new Int32Array(n);
-  for (let i = 0, j = 0; i < v; i++) if (w[i]! >= floor) ids[j++] = i;
-  if (sort) ids.sort((a, b) => w[b]! - w[a]! || a - b);
+  let n = 0;
+  let ties = cut.ties;
+  const keep = (x: number) => x > cut.weight || (x === cut.weight && ties-- > 0);
+  const ids = new Int32Array(count);
+  for (let i = 0; i < v; i++) if (keep(w[i]!)) ids[n++] = i;
   const weights = new Float64Array(n);
   for (let j = 0; j < n; j++) weights[j] = w[ids[j]!]!;
-  return { ids, weights };
+  return { ids: ids.subarray(0, n), weights, logNormalizer };
+}
+
+/**
+ * Top-p inside the set `cut` keeps (`count` tokens holding `mass`): the
+ * shortest prefix of the descending order whose mass reaches `p · mass`.
+ */
+function nucleus(w: Float64Array, v: number, cut: Cut, count: number, mass: number, p: number): Cut {
+  // Tokens under (1 − p) · mass / count together hold less than (1 − p) of the
+  // mass, so the nucleus lies among the tokens at or above that weight.
+  const floor = Math.max(cut.weight, ((1 - p) * mass) / count);
+  let n = 0;
+  for (let i = 0; i < v; i++) if (w[i]! > cut.weight ? w[i]! >= floor : w[i] === cut.weight && floor === cut.weight) n++;
+  const vals = new Float64Array(n);
+  let ties = cut.ties;
+  let j = 0;
+  for (let i = 0; i < v && j < n; i++) {
+    const x = w[i]!;
+    if (x > cut.weight ? x >= floor : x === cut.weight && floor === cut.weight && ties-- > 0) vals[j++] = x;
+  }
+  const sorted = vals.subarray(0, j).sort();
+  const target = p * mass;
+  let before = 0;
+  let k = sorted.length - 1;
+  while (k > 0 && before + sorted[k]! < target) before += sorted[k--]!;
+  // sorted[k] is the last weight taken; how many of its equals the prefix takes
+  const last = sorted[k]!;
+  let needed = 1;
+  for (let m = k + 1; m < sorted.length && sorted[m] === last; m++) needed++;
+  return { weight: last, ties: Math.min(needed, last === cut.weight ? cut.ties : Infinity) };
 }

@@ -41,7 +41,7 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, rng: R
     const token = argmax(logits);
     return { token, logprob: policyLogprob(logits, token, 0) };
   }
-  const { ids, weights } = filterTokens(logits, params);
+  const { ids, weights, logNormalizer } = filterTokens(logits, params);
   let total = 0;
   for (let i = 0; i < weights.length; i++) total += weights[i]!;
   let u = rng.float() * total;
@@ -53,5 +53,5 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, rng: R
       break;
     }
   }
-  return { token, logprob: policyLogprob(logits, token, params.temperature) };
+  return { token, logprob: logits[token]! / params.temperature - logNormalizer };
 }

@@ -71,7 +71,14 @@ export class Engine {
     const done = specs.map(
       (spec) =>
         new Promise<SequenceState>((resolve, reject) => {
-          const state: SequenceState = { tokens: [], logprobs: [], top: [], text: '', finishReason: null, stoppedByToken: false };
+          const state: SequenceState = {
+            tokens: [],
+            logprobs: [],
+            top: [],
+            text: '',
+            finishReason: null,
+            stoppedByToken: false,
+          };
           this.queue.push({ kind: 'seq', item: { spec, state, resolve, reject } });
         }),
     );
@@ -82,7 +89,10 @@ export class Engine {
   /** Run `fn` alone on the model, in queue order (e.g. scoring a prompt). */
   exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     const p = new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind: 'task', run: async () => void (await Promise.resolve().then(fn).then(resolve, reject)) });
+      this.queue.push({
+        kind: 'task',
+        run: async () => void (await Promise.resolve().then(fn).then(resolve, reject)),
+      });
     });
     this.kick();
     return p;
@@ -110,7 +120,8 @@ export class Engine {
           continue;
         }
         const items: Item[] = [];
-        while (items.length < this.maxBatchSize && this.queue[0]?.kind === 'seq') items.push((this.queue.shift() as { item: Item }).item);
+        while (items.length < this.maxBatchSize && this.queue[0]?.kind === 'seq')
+          items.push((this.queue.shift() as { item: Item }).item);
         try {
           await decodeBatch(this.model, this.tokenizer, items);
           for (const it of items) it.resolve(it.state);
@@ -126,13 +137,21 @@ export class Engine {
 }
 
 /** Record a sampled token in `state` and decide whether it ends the sequence. */
-function pushToken(spec: SequenceSpec, state: SequenceState, tokenizer: Tokenizer, logits: Float32Array, maxStop: number): void {
+function pushToken(
+  spec: SequenceSpec,
+  state: SequenceState,
+  tokenizer: Tokenizer,
+  logits: Float32Array,
+  maxStop: number,
+): void {
   const { token, logprob } = sampleToken(logits, spec.params, spec.rng);
   state.tokens.push(token);
   if (spec.topLogprobs !== null) {
     state.logprobs.push(logprob);
     const t = spec.params.temperature;
-    state.top.push(topLogprobs(logits, spec.topLogprobs, t, spec.topLogprobs > 0 ? logSumExp(logits, t) : 0));
+    state.top.push(
+      topLogprobs(logits, spec.topLogprobs, t, spec.topLogprobs > 0 ? logSumExp(logits, t) : 0),
+    );
   }
   if (spec.stopTokenIds.has(token)) {
     state.finishReason = 'stop';
@@ -143,7 +162,8 @@ function pushToken(spec: SequenceSpec, state: SequenceState, tokenizer: Tokenize
   if (spec.stop.length === 0 && !spec.onToken && state.tokens.length < spec.maxTokens) return;
   const before = state.text.length;
   state.text = tokenizer.decode(state.tokens, { skipSpecialTokens: true });
-  const hit = spec.stop.length > 0 ? findStopString(state.text, spec.stop, before - maxStop + 1) : null;
+  const hit =
+    spec.stop.length > 0 ? findStopString(state.text, spec.stop, before - maxStop + 1) : null;
   if (hit !== null) {
     state.finishReason = 'stop';
     state.text = state.text.slice(0, hit.index + (spec.includeStopStr ? hit.length : 0));
@@ -218,10 +238,16 @@ async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, items: Item[])
  * none: null), with `k` alternatives each — what `echo` + `logprobs` returns.
  * One full forward pass; float64 log-softmax over the float32 logits.
  */
-export async function promptLogprobs(model: CausalLM, prompt: readonly number[], k: number): Promise<{ logprobs: (number | null)[]; top: (TokenLogprob[] | null)[] }> {
+export async function promptLogprobs(
+  model: CausalLM,
+  prompt: readonly number[],
+  k: number,
+): Promise<{ logprobs: (number | null)[]; top: (TokenLogprob[] | null)[] }> {
   const t = prompt.length;
   const vocab = model.config.vocabSize;
-  const logitsT = tf.tidy(() => model.logits(tf.tensor2d(Int32Array.from(prompt), [1, t], 'int32')));
+  const logitsT = tf.tidy(() =>
+    model.logits(tf.tensor2d(Int32Array.from(prompt), [1, t], 'int32')),
+  );
   let data: Float32Array;
   try {
     data = (await logitsT.data()) as Float32Array;

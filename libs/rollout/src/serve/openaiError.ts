@@ -10,7 +10,11 @@ export class OpenAIError extends Error {
     readonly status: number,
     message: string,
     readonly param: string | null = null,
-    readonly type: string = status === 404 ? 'NotFoundError' : status >= 500 ? 'InternalServerError' : 'BadRequestError',
+    readonly type: string = status === 404
+      ? 'NotFoundError'
+      : status >= 500
+        ? 'InternalServerError'
+        : 'BadRequestError',
   ) {
     super(message);
     this.name = 'OpenAIError';
@@ -18,7 +22,9 @@ export class OpenAIError extends Error {
 
   /** The response body. */
   body(): { error: { message: string; type: string; param: string | null; code: number } } {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.status } };
+    return {
+      error: { message: this.message, type: this.type, param: this.param, code: this.status },
+    };
   }
 }
 
@@ -34,7 +40,9 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.i
   const issue = r.error.issues[0]!;
   const param = issue.path.map(String).join('.') || null;
   const unknownKeys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-  return raise(new OpenAIError(400, `${param ? `'${param}': ` : ''}${issue.message}${unknownKeys}`, param));
+  return raise(
+    new OpenAIError(400, `${param ? `'${param}': ` : ''}${issue.message}${unknownKeys}`, param),
+  );
 }
 
 function raise(e: Error): never {

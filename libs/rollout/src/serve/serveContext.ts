@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Rng, type Tokenizer } from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
-import { checkSamplingParams } from '../sampling/samplingParams';
+import { checkSamplingParams, type SamplingParams } from '../sampling/samplingParams';
 import type { Engine, SequenceSpec } from './engine';
 import { OpenAIError, badParam } from './openaiError';
 import type { ChatRequest, CompletionRequest } from './requestSchemas';
@@ -27,19 +27,26 @@ export interface EventSink {
 
 /** 404 unless `model` is the served model's name (vLLM's message). */
 export function checkModel(ctx: ServeContext, model: string): void {
-  if (model !== ctx.modelName) throw new OpenAIError(404, `The model \`${model}\` does not exist.`, 'model');
+  if (model !== ctx.modelName)
+    throw new OpenAIError(404, `The model \`${model}\` does not exist.`, 'model');
 }
 
 /** Check token ids against the vocabulary; `param` names the request field. */
 export function checkIds(ctx: ServeContext, ids: readonly number[], param: string): void {
   const vocab = ctx.model.config.vocabSize;
   for (const id of ids) {
-    if (id >= vocab) throw badParam(param, `token id ${id} is outside the vocabulary [0, ${vocab})`);
+    if (id >= vocab)
+      throw badParam(param, `token id ${id} is outside the vocabulary [0, ${vocab})`);
   }
 }
 
 /** Encode text for a prompt; a tokenizer failure is the client's 400. */
-export function encodeText(ctx: ServeContext, text: string, param: string, addSpecialTokens: boolean): number[] {
+export function encodeText(
+  ctx: ServeContext,
+  text: string,
+  param: string,
+  addSpecialTokens: boolean,
+): number[] {
   try {
     return ctx.tokenizer.encode(text, { addSpecialTokens });
   } catch (e) {
@@ -48,7 +55,12 @@ export function encodeText(ctx: ServeContext, text: string, param: string, addSp
 }
 
 /** 400 when prompt + completion would not fit the model's context (vLLM's check). */
-export function checkContext(ctx: ServeContext, promptLen: number, maxTokens: number, param: string): void {
+export function checkContext(
+  ctx: ServeContext,
+  promptLen: number,
+  maxTokens: number,
+  param: string,
+): void {
   const ctxLen = ctx.model.config.maxPositionEmbeddings;
   if (promptLen === 0) throw badParam(param, 'the prompt is empty; it needs at least one token');
   if (promptLen + maxTokens > ctxLen) {
@@ -62,7 +74,12 @@ export function checkContext(ctx: ServeContext, promptLen: number, maxTokens: nu
 /** The sampling part of a request, shared by every sequence it asks for. */
 export interface SamplingSetup {
   base: Rng;
-  make(prompt: readonly number[], maxTokens: number, key: string, topLogprobs: number | null): SequenceSpec;
+  make(
+    prompt: readonly number[],
+    maxTokens: number,
+    key: string,
+    topLogprobs: number | null,
+  ): SequenceSpec;
 }
 
 /**
@@ -71,15 +88,25 @@ export interface SamplingSetup {
  * by `key` (prompt and choice index), so a seeded request is reproducible
  * whatever else is decoded beside it.
  */
-export function samplingSetup(ctx: ServeContext, req: CompletionRequest | ChatRequest): SamplingSetup {
+export function samplingSetup(
+  ctx: ServeContext,
+  req: CompletionRequest | ChatRequest,
+): SamplingSetup {
   const temperature = req.temperature ?? 1;
   const topK = req.top_k ?? null;
-  const params = checkSamplingParams({
-    temperature,
-    top_k: topK !== null && topK > 0 ? topK : null,
-    top_p: req.top_p ?? 1,
-    min_p: req.min_p ?? 0,
-  });
+  let params: SamplingParams;
+  try {
+    params = checkSamplingParams({
+      temperature,
+      top_k: topK !== null && topK > 0 ? topK : null,
+      top_p: req.top_p ?? 1,
+      min_p: req.min_p ?? 0,
+    });
+  } catch (e) {
+    // its messages start with the option's name
+    const message = (e as Error).message;
+    throw badParam(message.split(' ')[0]!, message);
+  }
   const stop = req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
   if (stop.some((s) => s.length === 0)) throw badParam('stop', 'stop strings must not be empty');
   const stopIds = new Set<number>(req.stop_token_ids ?? []);

@@ -19,7 +19,12 @@ export function logSumExp(logits: Float32Array, temperature: number): number {
  * `temperature` (most likely first, lowest id first on ties). One pass with a
  * small sorted buffer: k is at most 20, vocabularies are large.
  */
-export function topLogprobs(logits: Float32Array, k: number, temperature: number, logZ = logSumExp(logits, temperature)): TokenLogprob[] {
+export function topLogprobs(
+  logits: Float32Array,
+  k: number,
+  temperature: number,
+  logZ = logSumExp(logits, temperature),
+): TokenLogprob[] {
   if (k <= 0) return [];
   const invT = temperature > 0 ? 1 / temperature : 1;
   const ids: number[] = [];

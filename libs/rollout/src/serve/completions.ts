@@ -1,0 +1,215 @@
+import type { SequenceState } from './engine';
+import { promptLogprobs } from './engine';
+import { parseRequest } from './openaiError';
+import { completionRequestSchema, type CompletionRequest } from './requestSchemas';
+import {
+  checkContext,
+  checkIds,
+  checkModel,
+  encodeText,
+  requestId,
+  samplingSetup,
+  streamableLength,
+  tokenString,
+  type EventSink,
+  type ServeContext,
+} from './serveContext';
+import type { TokenLogprob } from './topLogprobs';
+
+interface Prompt {
+  ids: number[];
+  /** The text as given (echo returns it as is), or null for token ids. */
+  text: string | null;
+}
+
+/** OpenAI's completions `logprobs` object. */
+interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
+  text_offset: number[];
+}
+
+function prompts(ctx: ServeContext, req: CompletionRequest): Prompt[] {
+  const p = req.prompt;
+  if (typeof p === 'string') return [{ ids: encodeText(ctx, p, 'prompt', true), text: p }];
+  if (typeof p[0] === 'string')
+    return (p as string[]).map((t) => ({ ids: encodeText(ctx, t, 'prompt', true), text: t }));
+  if (typeof p[0] === 'number') return [{ ids: p as number[], text: null }];
+  return (p as number[][]).map((ids) => ({ ids, text: null }));
+}
+
+/** Appends tokens to a logprobs object, keeping text offsets running. */
+class LogprobsBuilder {
+  readonly out: CompletionLogprobs = {
+    tokens: [],
+    token_logprobs: [],
+    top_logprobs: [],
+    text_offset: [],
+  };
+  constructor(
+    private readonly ctx: ServeContext,
+    private readonly asIds: boolean,
+    private offset: number,
+  ) {}
+
+  add(id: number, logprob: number | null, top: TokenLogprob[] | null): void {
+    const s = tokenString(this.ctx, id, this.asIds);
+    this.out.tokens.push(s);
+    this.out.token_logprobs.push(logprob);
+    this.out.text_offset.push(this.offset);
+    this.offset += s.length;
+    if (top === null || logprob === null) {
+      this.out.top_logprobs.push(null);
+      return;
+    }
+    const dict: Record<string, number> = {};
+    for (const t of top) dict[tokenString(this.ctx, t.token, this.asIds)] = t.logprob;
+    // the sampled token is always listed, as vLLM does
+    dict[s] ??= logprob;
+    this.out.top_logprobs.push(dict);
+  }
+
+  /** What was added since the last call (for a stream chunk). */
+  take(): CompletionLogprobs {
+    const o = this.out;
+    const chunk = {
+      tokens: o.tokens.splice(0),
+      token_logprobs: o.token_logprobs.splice(0),
+      top_logprobs: o.top_logprobs.splice(0),
+      text_offset: o.text_offset.splice(0),
+    };
+    return chunk;
+  }
+}
+
+/**
+ * POST /v1/completions: every prompt (text, texts, ids or id lists) × `n`
+ * choices, choice index `prompt × n + j`; with `echo` the prompt's text (and,
+ * with `logprobs`, its tokens scored by the model) comes first. Returns the
+ * response body, or streams chunks to `sink` when `stream` is true.
+ */
+export async function handleCompletion(
+  ctx: ServeContext,
+  body: unknown,
+  sink: EventSink | null,
+): Promise<unknown> {
+  const req = parseRequest(completionRequestSchema, body);
+  checkModel(ctx, req.model);
+  const list = prompts(ctx, req);
+  const maxTokens = req.max_tokens ?? 16;
+  for (const p of list) {
+    checkIds(ctx, p.ids, 'prompt');
+    checkContext(ctx, p.ids.length, maxTokens, 'prompt');
+  }
+  const n = req.n ?? 1;
+  const k = req.logprobs ?? null;
+  const echo = req.echo ?? false;
+  const asIds = req.return_tokens_as_token_ids ?? false;
+  const sampling = samplingSetup(ctx, req);
+  const id = requestId('cmpl');
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (choices: unknown[], usage?: unknown) => ({
+    id,
+    object: 'text_completion',
+    created,
+    model: ctx.modelName,
+    choices,
+    ...(usage ? { usage } : {}),
+  });
+
+  const scored =
+    echo && k !== null
+      ? await Promise.all(
+          list.map((p) => ctx.engine.exclusive(() => promptLogprobs(ctx.model, p.ids, k))),
+        )
+      : null;
+  const echoText = list.map((p) => (echo ? (p.text ?? ctx.tokenizer.decode(p.ids)) : ''));
+
+  const builders: (LogprobsBuilder | null)[] = [];
+  const specs = list.flatMap((p, pi) =>
+    Array.from({ length: n }, (_, j) => {
+      const b = k === null ? null : new LogprobsBuilder(ctx, asIds, 0);
+      if (b && scored)
+        p.ids.forEach((tok, t) => b.add(tok, scored[pi]!.logprobs[t]!, scored[pi]!.top[t]!));
+      builders.push(b);
+      return sampling.make(p.ids, maxTokens, `${pi}/${j}`, k);
+    }),
+  );
+  const usageOf = (states: SequenceState[]) => {
+    const prompt = list.reduce((a, p) => a + p.ids.length, 0);
+    const completion = states.reduce((a, s) => a + s.tokens.length, 0);
+    return {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+    };
+  };
+
+  if (sink === null) {
+    const states = await ctx.engine.generate(specs);
+    const choices = states.map((s, i) => {
+      const b = builders[i];
+      if (b) s.tokens.forEach((tok, t) => b.add(tok, s.logprobs[t]!, s.top[t]!));
+      return {
+        index: i,
+        text: echoText[Math.floor(i / n)]! + s.text,
+        logprobs: b ? b.out : null,
+        finish_reason: s.finishReason,
+        stop_reason: null,
+      };
+    });
+    return { ...chunk(choices), usage: usageOf(states) };
+  }
+
+  // streaming: the echoed prompt first, then text as it becomes final
+  const sent = specs.map(() => ({ text: 0, tokens: 0, finished: false }));
+  specs.forEach((_, i) => {
+    const b = builders[i];
+    if (echoText[Math.floor(i / n)] || (b && b.out.tokens.length > 0)) {
+      sink.send(
+        chunk([
+          {
+            index: i,
+            text: echoText[Math.floor(i / n)],
+            logprobs: b ? b.take() : null,
+            finish_reason: null,
+          },
+        ]),
+      );
+    }
+  });
+  const emit = (i: number, s: SequenceState) => {
+    const mark = sent[i]!;
+    if (mark.finished) return;
+    const b = builders[i];
+    const finished = s.finishReason !== null;
+    const end = streamableLength(s.text, finished, specs[i]!.stop);
+    const delta = end > mark.text ? s.text.slice(mark.text, end) : '';
+    mark.text = Math.max(mark.text, end);
+    if (b)
+      for (; mark.tokens < s.tokens.length; mark.tokens++)
+        b.add(s.tokens[mark.tokens]!, s.logprobs[mark.tokens]!, s.top[mark.tokens]!);
+    mark.finished = finished;
+    if (delta === '' && !finished && (!b || b.out.tokens.length === 0)) return;
+    sink.send(
+      chunk([
+        {
+          index: i,
+          text: delta,
+          logprobs: b ? b.take() : null,
+          finish_reason: finished ? s.finishReason : null,
+          stop_reason: null,
+        },
+      ]),
+    );
+  };
+  specs.forEach((spec, i) => {
+    spec.onToken = (s) => emit(i, s);
+    spec.cancelled = () => sink.closed;
+  });
+  const states = await ctx.engine.generate(specs);
+  states.forEach((s, i) => emit(i, s));
+  if (req.stream_options?.include_usage) sink.send(chunk([], usageOf(states)));
+  return undefined;
+}

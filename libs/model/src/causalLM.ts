@@ -133,9 +133,22 @@ export interface CreateOptions {
 }
 
 /** Options of {@link CausalLM.tokenLogProbs}. */
+/**
+ * Several sequences packed into each row (`@rxrl/data`'s `packSequences`):
+ * `segmentIds` `[B·T]` (0 = padding) keeps attention inside each sequence and
+ * `positions` `[B·T]` restart at 0 for every sequence, so a packed row computes
+ * exactly what each sequence would alone.
+ */
+export interface PackedLayout {
+  segmentIds: Int32Array;
+  positions: Int32Array;
+}
+
 export interface TokenLogProbsOptions {
   /** Rows (tokens) of logits materialised at a time; bounds the [rows, V] logits. */
   chunkSize?: number;
+  /** packed rows instead of one sequence per row (no attention mask then) */
+  packing?: PackedLayout;
 }
 
 export class CausalLM {
@@ -275,7 +288,7 @@ export class CausalLM {
    * a cache, the new tokens attend to every cached token and are appended to it.
    * Call inside tf.tidy (every public method does).
    */
-  private hidden(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache): tf.Tensor2D {
+  private hidden(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache, packing?: PackedLayout): tf.Tensor2D {
     const cfg = this.config;
     const [b, t] = inputIds.shape;
     if (inputIds.rank !== 2) throw new RxrlUsageError(`CausalLM: inputIds must be [B,T], got shape [${inputIds.shape}]`);
@@ -285,7 +298,15 @@ export class CausalLM {
     const newMask = attentionMask != null ? attentionMask.dataSync() : new Uint8Array(b * t).fill(1);
     let positions: Int32Array;
     let keyMask: tf.Tensor2D | undefined;
-    if (cache !== undefined) {
+    if (packing !== undefined) {
+      if (cache !== undefined || attentionMask != null) {
+        throw new RxrlUsageError('CausalLM: packing replaces the attention mask and cannot be used with a KV cache');
+      }
+      if (packing.segmentIds.length !== b * t || packing.positions.length !== b * t) {
+        throw new RxrlUsageError(`CausalLM: packing.segmentIds and packing.positions need length B·T = ${b * t}`);
+      }
+      positions = packing.positions;
+    } else if (cache !== undefined) {
       if (cache.batch !== b) throw new RxrlUsageError(`CausalLM: cache holds batch ${cache.batch}, inputIds has ${b}`);
       positions = cache.appendMask(newMask, t);
       keyMask = tf.tensor2d(cache.mask, [b, cache.length], 'float32');
@@ -341,7 +362,7 @@ export class CausalLM {
         k4 = applyRope(k4, rope.cos, rope.sin);
       }
       if (cache !== undefined) ({ k: k4, v: v4 } = cache.update(i, k4, v4));
-      const a = tf.reshape(attention(q4, k4, v4, { keyMask }), [b * t, hq * dh]) as tf.Tensor2D;
+      const a = tf.reshape(attention(q4, k4, v4, { keyMask, segmentIds: packing?.segmentIds }), [b * t, hq * dh]) as tf.Tensor2D;
       h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
       // MLP block
       x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm');
@@ -365,9 +386,9 @@ export class CausalLM {
    * padding) defaults to all ones. With `cache`, `inputIds` are the new tokens
    * only, they attend to everything cached, and their keys/values are appended.
    */
-  logits(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache): tf.Tensor3D {
+  logits(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache, options: { packing?: PackedLayout } = {}): tf.Tensor3D {
     const [b, t] = inputIds.shape;
-    return tf.tidy(() => tf.reshape(linear(this.hidden(inputIds, attentionMask, cache), this.headWeight()), [b, t, this.config.vocabSize]) as tf.Tensor3D);
+    return tf.tidy(() => tf.reshape(linear(this.hidden(inputIds, attentionMask, cache, options.packing), this.headWeight()), [b, t, this.config.vocabSize]) as tf.Tensor3D);
   }
 
   /**
@@ -384,7 +405,7 @@ export class CausalLM {
     const chunk = options.chunkSize ?? 2048;
     if (!Number.isInteger(chunk) || chunk <= 0) throw new RxrlConfigError(`tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`);
     return tf.tidy(() => {
-      const h = this.hidden(inputIds, attentionMask);
+      const h = this.hidden(inputIds, attentionMask, undefined, options.packing);
       const head = this.headWeight();
       const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [b * t]) as tf.Tensor1D;
       const n = b * t;

@@ -11,7 +11,7 @@ export {
   presetHfConfig,
   presetConfig,
 } from './modelConfig';
-export { CausalLM, type CreateOptions, type TokenLogProbsOptions } from './causalLM';
+export { CausalLM, type CreateOptions, type TokenLogProbsOptions, type PackedLayout } from './causalLM';
 export { KVCache } from './kvCache';
 export { prefill, generateStep } from './decode';
 export {

@@ -137,6 +137,50 @@ describe.each(TEST_BACKENDS)('attention on %s', (backend) => {
     tf.dispose([q, k, v, a, e]);
   });
 
+  it('packed row: segmentIds keep sequences apart, each segment equals attention over it alone', () => {
+    const rng = new Rng(33);
+    const [t, hq, hkv, dh] = [6, 2, 1, 4];
+    // two sequences (lengths 3 and 2) packed into one row, then one pad position
+    const seg = Int32Array.from([1, 1, 1, 2, 2, 0]);
+    const q = t4(f32(randn(rng, t * hq * dh)), [1, t, hq, dh]);
+    const k = t4(f32(randn(rng, t * hkv * dh)), [1, t, hkv, dh]);
+    const v = t4(f32(randn(rng, t * hkv * dh)), [1, t, hkv, dh]);
+    const packed = tf.tidy(() => attention(q, k, v, { segmentIds: seg }));
+    const rows = packed.arraySync()[0]!;
+    for (const [start, len] of [
+      [0, 3],
+      [3, 2],
+    ] as const) {
+      const part = (x: tf.Tensor4D) =>
+        tf.slice(x, [0, start, 0, 0], [1, len, -1, -1]) as tf.Tensor4D;
+      const alone = tf.tidy(() => attention(part(q), part(k), part(v)));
+      expect(
+        maxAbsDiff(Float32Array.from(rows.slice(start, start + len).flat(2)), alone.dataSync()),
+      ).toBeLessThan(1e-6);
+      alone.dispose();
+    }
+    expect(rows[5]!.flat().every(Number.isFinite)).toBe(true);
+    expect(() => attention(q, k, v, { segmentIds: seg.subarray(0, 5) })).toThrow(
+      /segmentIds needs self-attention/,
+    );
+    tf.dispose([q, k, v, packed]);
+  });
+
+  it('non-causal attention with a key mask over several queries matches float64', () => {
+    const rng = new Rng(34);
+    const dims = { b: 2, t: 3, s: 3, hq: 2, hkv: 2, dh: 4 };
+    const qa = randn(rng, 2 * 3 * 2 * 4);
+    const ka = randn(rng, 2 * 3 * 2 * 4);
+    const va = randn(rng, 2 * 3 * 2 * 4);
+    const mask = [1, 1, 1, 0, 1, 1];
+    const { out } = attentionRef(qa, ka, va, dims, mask, 0, false);
+    const [q, k, v] = [qa, ka, va].map((a) => t4(a, [2, 3, 2, 4]));
+    const km = tf.tensor2d(mask, [2, 3]);
+    const o = tf.tidy(() => attention(q!, k!, v!, { keyMask: km, causal: false }));
+    expect(relErr(o.dataSync(), out)).toBeLessThan(1e-5);
+    tf.dispose([q!, k!, v!, km, o]);
+  });
+
   it('cached decode (queryOffset > 0) equals the matching rows of the full computation', () => {
     const rng = new Rng(33);
     const [b, s, h, dh] = [2, 5, 2, 4];

@@ -10,6 +10,13 @@ export interface AttentionOptions {
   queryOffset?: number;
   /** mask keys after each query's own position; default true. */
   causal?: boolean;
+  /**
+   * Packed sequences: `[B·S]` segment id per key position (0 = padding), for
+   * self-attention over a packed row (T = S, no cache). A query attends only to
+   * keys of its own segment, so several sequences share a row without seeing
+   * each other.
+   */
+  segmentIds?: Int32Array;
 }
 
 // Large negative instead of −Inf: a row with every key masked stays finite
@@ -70,6 +77,26 @@ function maskBias(b: number, t: number, s: number, opts: AttentionOptions): tf.T
     ]) as tf.Tensor3D;
     bias = bias === null ? kb : (tf.add(bias, kb) as tf.Tensor3D);
   }
+  if (opts.segmentIds !== undefined) {
+    const seg = opts.segmentIds;
+    if (t !== s || seg.length !== b * s) {
+      throw new Error(
+        `attention: segmentIds needs self-attention (T = S) and length B·S = ${b * s}, got T ${t}, S ${s}, length ${seg.length}`,
+      );
+    }
+    const sb = new Float32Array(b * t * s);
+    for (let r = 0; r < b; r++) {
+      for (let i = 0; i < t; i++) {
+        const qi = seg[r * s + i]!;
+        for (let j = 0; j < s; j++) {
+          const kj = seg[r * s + j]!;
+          if (kj === 0 || kj !== qi) sb[(r * t + i) * s + j] = MASKED;
+        }
+      }
+    }
+    const st = tf.tensor3d(sb, [b, t, s]);
+    bias = bias === null ? st : (tf.add(bias, st) as tf.Tensor3D);
+  }
   return bias;
 }
 
@@ -113,7 +140,10 @@ export function attention(
       let scores: tf.Tensor = tf.mul(sliceMatMul(qs, transposeLast(ks)), scale);
       if (bias !== null) {
         scores = tf.reshape(
-          tf.add(tf.reshape(scores, [b, hq, t, s]), tf.reshape(bias, [bias.shape[0], 1, t, s])),
+          tf.add(
+            tf.reshape(scores, [b, hq, t, s]),
+            tf.reshape(bias, [bias.shape[0], 1, bias.shape[1], s]),
+          ),
           [n, m, s],
         );
       }

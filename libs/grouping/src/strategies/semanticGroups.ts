@@ -12,10 +12,11 @@ export const semanticGroupsOptions = z.strictObject({
 
 /**
  * Groups by cosine similarity of embeddings: spherical k-means (unit rows,
- * centroid = normalised mean) seeded by k-means++ from `ctx.rng` with D = 1 - cos,
- * then a capacity-aware final assignment: (sample, centroid) pairs are taken in
- * order of decreasing similarity, each sample joins the best centroid that still
- * has room under `max_group_size`. Deterministic for a given seed.
+ * centroid = normalised mean) seeded by k-means++ from `ctx.rng` with D = 1 - cos.
+ * A cluster larger than `max_group_size` is clustered again on its own members into
+ * `ceil(size / max)` parts (recursively), so a cut runs inside a cluster rather than
+ * across two; members that are all alike are cut by a capacity-aware assignment.
+ * Deterministic for a given seed.
  */
 export const semanticGroups: GroupingStrategy<z.infer<typeof semanticGroupsOptions>> = (
   samples,
@@ -24,11 +25,45 @@ export const semanticGroups: GroupingStrategy<z.infer<typeof semanticGroupsOptio
 ) => {
   const rows = unitRows(samples, 'semantic');
   const n = rows.length;
+  const out = new Int32Array(n);
+  if (n === 0) return out;
   const k = groupCountFor(samples, options.group_size, ctx);
-  if (n === 0) return new Int32Array(0);
-  const centers = kMeansPlusPlus(rows, k, ctx.rng);
+  let next = 0;
+  const place = (members: number[], parts: number) => {
+    const sub = members.map((i) => rows[i]!);
+    const centers = kMeansPlusPlus(sub, parts, ctx.rng);
+    const labels = lloyd(sub, centers, options.max_iter);
+    const clusters: number[][] = centers.map(() => []);
+    labels.forEach((c, j) => clusters[c]!.push(members[j]!));
+    const nonEmpty = clusters.filter((c) => c.length > 0);
+    if (nonEmpty.length === 1 && parts > 1) {
+      // k-means could not separate them (identical rows): cut by capacity instead.
+      const cut = capacityAssign(sub, centers, Math.ceil(members.length / parts));
+      const base = next;
+      cut.forEach((c, j) => (out[members[j]!] = base + c));
+      next += parts;
+      return;
+    }
+    for (const c of nonEmpty) {
+      if (c.length <= ctx.bounds.max) {
+        for (const i of c) out[i] = next;
+        next++;
+      } else place(c, Math.ceil(c.length / ctx.bounds.max));
+    }
+  };
+  place(
+    Array.from({ length: n }, (_, i) => i),
+    k,
+  );
+  return out;
+};
+
+/** Lloyd iterations of spherical k-means; returns the label of each row (centres updated in place). */
+function lloyd(rows: Float64Array[], centers: Float64Array[], maxIter: number): Int32Array {
+  const n = rows.length;
+  const k = centers.length;
   const assign = new Int32Array(n).fill(-1);
-  for (let it = 0; it <= options.max_iter; it++) {
+  for (let it = 0; it <= maxIter; it++) {
     let changed = false;
     for (let i = 0; i < n; i++) {
       let best = 0;
@@ -39,11 +74,11 @@ export const semanticGroups: GroupingStrategy<z.infer<typeof semanticGroupsOptio
       }
       if (assign[i] !== best) [assign[i], changed] = [best, true];
     }
-    if (!changed || it === options.max_iter) break;
+    if (!changed || it === maxIter) break;
     updateCenters(rows, assign, centers);
   }
-  return capacityAssign(rows, centers, ctx.bounds.max);
-};
+  return assign;
+}
 
 /** k-means++ seeding: each next centre drawn with probability proportional to (1 - max cos)^2. */
 function kMeansPlusPlus(rows: Float64Array[], k: number, rng: Rng): Float64Array[] {

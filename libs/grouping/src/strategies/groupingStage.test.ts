@@ -1,0 +1,138 @@
+import { describe, expect, it, vi } from 'vitest';
+import { firstValueFrom, from, toArray } from 'rxjs';
+import type { RecordBatch } from 'apache-arrow';
+import {
+  addColumns,
+  listVector,
+  makeRecordBatch,
+  readInt32Column,
+  type MetricEvent,
+} from '@rxrl/core/base';
+import { groupingStage, groupingStages } from './groupingStage';
+
+const embeddingRows = [
+  [1, 0.05, 0],
+  [0.02, 1, 0],
+  [0.95, 0, 0.1],
+  [0.1, 0.9, 0.05],
+];
+
+function batch(withEmbedding: boolean): RecordBatch {
+  const columns: Parameters<typeof makeRecordBatch>[0] = {
+    prompt_id: Int32Array.of(0, 0, 1, 1),
+    reward: Float32Array.of(1, 0, 1, 0),
+    completion_tokens: listVector(Int32Array.of(5, 6, 7, 8, 9, 10), Int32Array.of(0, 1, 3, 3, 6)),
+  };
+  if (withEmbedding) {
+    columns.embedding = listVector(
+      Float32Array.from(embeddingRows.flat()),
+      Int32Array.of(0, 3, 6, 9, 12),
+    );
+  }
+  return makeRecordBatch(columns);
+}
+
+const runStage = (stage: ReturnType<typeof groupingStage>, batches: RecordBatch[]) =>
+  firstValueFrom(from(batches).pipe(stage, toArray()));
+
+describe('grouping.form_groups stage', () => {
+  it('adds group_id (Int32) and leaves the input columns as they were', async () => {
+    const input = batch(true);
+    const [out] = await runStage(groupingStage({ strategy: 'semantic' }), [input]);
+    expect(out!.schema.fields.map((f) => f.name)).toEqual([
+      'prompt_id',
+      'reward',
+      'completion_tokens',
+      'embedding',
+      'group_id',
+    ]);
+    expect(out!.getChild('group_id')!.type.toString()).toBe('Int32');
+    // by prompt would be [0, 0, 1, 1]; the embeddings cluster 0 with 2 and 1 with 3
+    expect(Array.from(readInt32Column(out!, 'group_id'))).toEqual([0, 1, 0, 1]);
+    for (const name of ['prompt_id', 'reward', 'completion_tokens', 'embedding']) {
+      expect(out!.getChild(name)!.data[0]).toBe(input.getChild(name)!.data[0]);
+    }
+  });
+
+  it('defaults to by_prompt', async () => {
+    const [out] = await runStage(groupingStage(), [batch(false)]);
+    expect(Array.from(readInt32Column(out!, 'group_id'))).toEqual([0, 0, 1, 1]);
+  });
+
+  it('refuses to overwrite an existing group_id unless replace_group_id: true', async () => {
+    const withIds = addColumns(batch(false), { group_id: Int32Array.of(7, 7, 8, 8) });
+    await expect(runStage(groupingStage({ strategy: 'performance' }), [withIds])).rejects.toThrow(
+      /already has a 'group_id' column.*replace_group_id: true/,
+    );
+    const [out] = await runStage(
+      groupingStage({
+        strategy: 'performance',
+        options: { group_size: 2 },
+        replace_group_id: true,
+      }),
+      [withIds],
+    );
+    // rewards 1, 0, 1, 0 sorted: 1, 3 | 0, 2
+    expect(out!.schema.fields.map((f) => f.name)).toEqual([
+      'prompt_id',
+      'reward',
+      'completion_tokens',
+      'group_id',
+    ]);
+    expect(Array.from(readInt32Column(out!, 'group_id'))).toEqual([0, 1, 0, 1]);
+  });
+
+  it('calls the embedder only when the strategy in force needs embeddings and the batch has none', async () => {
+    const embedder = vi.fn(async (b: RecordBatch) =>
+      embeddingRows.slice(0, b.numRows).map((r) => Float32Array.from(r)),
+    );
+    const stage = groupingStage(
+      {
+        strategy: 'adaptive',
+        total_steps: 4,
+        options: { schedule: [{ until: 0.5, strategy: 'by_prompt' }, { strategy: 'semantic' }] },
+      },
+      { embedder },
+    );
+    const outs = await runStage(stage, [batch(false), batch(false), batch(false), batch(true)]);
+    // steps 0, 1: by_prompt; step 2: semantic via the embedder; step 3: semantic from the column
+    expect(outs.map((b) => Array.from(readInt32Column(b, 'group_id')))).toEqual([
+      [0, 0, 1, 1],
+      [0, 0, 1, 1],
+      [0, 1, 0, 1],
+      [0, 1, 0, 1],
+    ]);
+    expect(embedder).toHaveBeenCalledTimes(1);
+  });
+
+  it('reports train/grouping/* metrics per step', async () => {
+    const events: MetricEvent[] = [];
+    await runStage(groupingStage({ start_step: 5 }, { onMetrics: (e) => events.push(...e) }), [
+      batch(true),
+    ]);
+    const byName = Object.fromEntries(events.map((e) => [e.name, e]));
+    expect(byName['train/grouping/num_groups']).toEqual({
+      step: 5,
+      name: 'train/grouping/num_groups',
+      value: 2,
+    });
+    expect(byName['train/grouping/zero_std_fraction']!.value).toBe(0);
+    expect(byName['train/grouping/reward_std_mean']!.value).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(byName['train/grouping/embedding_spread']!.value).toBeGreaterThan(0.9);
+  });
+
+  it('is in the registry by dotted name with a schema that names bad keys', () => {
+    const entry = groupingStages['grouping.form_groups'];
+    expect(entry.name).toBe('grouping.form_groups');
+    expect(() => entry.schema.parse({ strategy: 'semantc' })).toThrow(/Did you mean 'semantic'/);
+    expect(() => entry.schema.parse({ min_group_size: 4, max_group_size: 2 })).toThrow(
+      /must be >= min_group_size \(4\)/,
+    );
+    expect(() =>
+      entry.schema.parse({ strategy: 'adaptive', options: { schedule: [{ strategy: 'random' }] } }),
+    ).toThrow(/total_steps/);
+    expect(() => entry.create({ strategy: 'performance', options: { mode: 'sorted' } })).toThrow(
+      /strategy: grouping strategy 'performance': options\.mode/,
+    );
+  });
+});

@@ -60,6 +60,19 @@ export const generation: BenchCase = {
           );
           cache.dispose();
           records.push({ name: 'decode_step', backend, preset, batch: 1, seqLen: context, value: ms, unit: 'ms', notes: 'one cached decode step at this context length' });
+          // what each token would cost without the cache: a forward pass over the whole context
+          const full = tf.tensor2d(prompts(1, context, rng), [1, context], 'int32');
+          const fullMs = await timeIt(
+            async () => {
+              const out = model.logits(full);
+              await out.data();
+              out.dispose();
+            },
+            ctx.quick ? 2 : 4,
+            1,
+          );
+          full.dispose();
+          records.push({ name: 'recompute_step', backend, preset, batch: 1, seqLen: context, value: fullMs, unit: 'ms', notes: 'uncached: full forward over the context' });
         }
       } finally {
         model.dispose();

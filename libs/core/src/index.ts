@@ -11,3 +11,14 @@ export {
 } from './backend/selectBackend';
 export { TEST_BACKENDS, useBackend } from './testing';
 export * from './ops/index';
+export {
+  enableNativeMatmul,
+  enableNativeMatmulFromEnv,
+  disableNativeMatmul,
+  isNativeMatmulEnabled,
+  nativeMatmulAddon,
+  nativeMatmulCalls,
+  NATIVE_MATMUL_BUILD_HINT,
+  type NativeMatmulStatus,
+  type NativeMatmulAddon,
+} from './backend/nativeMatmul';

@@ -1,0 +1,287 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { RxrlConfigError } from '../base/errors';
+
+/** The optional N-API addon built from libs/core/native (OpenBLAS sgemm). */
+export interface NativeMatmulAddon {
+  /**
+   * out[M,N] = op(a) @ op(b) on row-major float32 data. With `aBatch`/`bBatch`
+   * (equal-length Int32Arrays) it runs one product per entry, reading block
+   * `aBatch[p]` of `a` and `bBatch[p]` of `b` into block `p` of `out`.
+   */
+  sgemm(
+    M: number,
+    N: number,
+    K: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    transA?: boolean,
+    transB?: boolean,
+    aBatch?: Int32Array,
+    bBatch?: Int32Array,
+  ): void;
+  /** Set OpenBLAS worker threads; returns the count in effect. */
+  setThreads(n: number): number;
+  getThreads(): number;
+}
+
+export interface NativeMatmulStatus {
+  /** whether BatchMatMul on the wasm backend now runs the native kernel */
+  enabled: boolean;
+  /** one human sentence: why (or how to get it) */
+  reason: string;
+}
+
+export const NATIVE_MATMUL_BUILD_HINT =
+  'build it with `apt-get install libopenblas-dev && npm run build:native -w @rxrl/core`';
+
+/** Where node-gyp leaves the addon, relative to this file (libs/core/src/backend). */
+export const NATIVE_MATMUL_ADDON_PATH = fileURLToPath(
+  new URL('../../native/build/Release/rxrl_matmul.node', import.meta.url),
+);
+
+const KERNEL = 'BatchMatMul';
+const BACKEND = 'wasm';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** The slice of tfjs-backend-wasm's BackendWasm this kernel relies on. */
+interface WasmBackendLike {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  wasm: { HEAPU8: Uint8Array };
+}
+
+/** Addon serving the registered kernel; null while the wasm kernel is in place. */
+let addon: NativeMatmulAddon | null = null;
+let original: tf.KernelConfig | null = null;
+let nativeCalls = 0;
+const loaded = new Map<string, { addon: NativeMatmulAddon } | { error: string }>();
+
+function loadAddon(path: string): { addon: NativeMatmulAddon } | { error: string } {
+  const cached = loaded.get(path);
+  if (cached) return cached;
+  let result: { addon: NativeMatmulAddon } | { error: string };
+  if (!existsSync(path)) {
+    result = {
+      error: `native matMul addon not built (${path} is missing); ${NATIVE_MATMUL_BUILD_HINT}`,
+    };
+  } else {
+    try {
+      const require = createRequire(import.meta.url);
+      result = { addon: require(path) as NativeMatmulAddon };
+    } catch (err) {
+      // Typically libopenblas.so.0 missing at run time, or a Node ABI mismatch.
+      result = {
+        error: `native matMul addon at ${path} failed to load (${(err as Error).message}); re-${NATIVE_MATMUL_BUILD_HINT}`,
+      };
+    }
+  }
+  loaded.set(path, result);
+  return result;
+}
+
+/** The addon at `path` (default: the node-gyp build), or null when it is not built or fails to load. */
+export function nativeMatmulAddon(
+  path: string = NATIVE_MATMUL_ADDON_PATH,
+): NativeMatmulAddon | null {
+  const r = loadAddon(path);
+  return 'addon' in r ? r.addon : null;
+}
+
+/** Whether BatchMatMul on wasm currently runs the native kernel. */
+export function isNativeMatmulEnabled(): boolean {
+  return original !== null;
+}
+
+/** How many BatchMatMul calls the native kernel has served in this process. */
+export function nativeMatmulCalls(): number {
+  return nativeCalls;
+}
+
+function heapF32(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (!data)
+    throw new Error(`native BatchMatMul: tensor ${String(t.shape)} is not on the wasm backend`);
+  // A fresh view every call: wasm memory growth detaches older buffers.
+  return new Float32Array(
+    backend.wasm.HEAPU8.buffer,
+    data.memoryOffset,
+    tf.util.sizeFromShape(t.shape),
+  );
+}
+
+/**
+ * Block indices for a broadcast batched product: for every batch position of
+ * the output, which batch block of `a` and of `b` it reads (NumPy broadcast
+ * rules over the leading dimensions, as tf.matMul defines them).
+ */
+export function broadcastBatchIndex(
+  aOuter: number[],
+  bOuter: number[],
+): { outer: number[]; aIndex: Int32Array; bIndex: Int32Array } {
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
+  const rank = outer.length;
+  const pad = (s: number[]) => [...new Array<number>(rank - s.length).fill(1), ...s];
+  const ap = pad(aOuter);
+  const bp = pad(bOuter);
+  const strides = (s: number[]) => {
+    const st = new Array<number>(rank).fill(0);
+    let acc = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      st[d] = s[d] === 1 ? 0 : acc; // size-1 dims broadcast: stride 0
+      acc *= s[d]!;
+    }
+    return st;
+  };
+  const as = strides(ap);
+  const bs = strides(bp);
+  const total = tf.util.sizeFromShape(outer);
+  const aIndex = new Int32Array(total);
+  const bIndex = new Int32Array(total);
+  const pos = new Array<number>(rank).fill(0);
+  for (let p = 0; p < total; p++) {
+    let ai = 0;
+    let bi = 0;
+    for (let d = 0; d < rank; d++) {
+      ai += pos[d]! * as[d]!;
+      bi += pos[d]! * bs[d]!;
+    }
+    aIndex[p] = ai;
+    bIndex[p] = bi;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++pos[d]! < outer[d]!) break;
+      pos[d] = 0;
+    }
+  }
+  return { outer, aIndex, bIndex };
+}
+
+function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  const native = addon;
+  if (
+    !native ||
+    a.dtype !== 'float32' ||
+    b.dtype !== 'float32' ||
+    a.shape.length < 2 ||
+    b.shape.length < 2
+  ) {
+    return original!.kernelFunc(args);
+  }
+  const backend = args.backend as unknown as WasmBackendLike;
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  const M = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
+  const K = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
+  const Kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
+  const N = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
+  if (K !== Kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${String(a.shape)} and ` +
+        `${String(b.shape)} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
+  }
+  const aOuter = a.shape.slice(0, -2);
+  const bOuter = b.shape.slice(0, -2);
+  const { outer, aIndex, bIndex } = broadcastBatchIndex(aOuter, bOuter);
+  const out = backend.makeOutput([...outer, M, N], 'float32');
+  // Views are taken after makeOutput: its malloc may grow (and detach) the heap.
+  const av = heapF32(backend, a);
+  const bv = heapF32(backend, b);
+  const ov = heapF32(backend, out);
+  if (aIndex.length === 1) native.sgemm(M, N, K, av, bv, ov, transposeA, transposeB);
+  else native.sgemm(M, N, K, av, bv, ov, transposeA, transposeB, aIndex, bIndex);
+  nativeCalls++;
+  return out;
+}
+
+/**
+ * Route every BatchMatMul on the wasm backend (plain, transposed, batched,
+ * broadcast — and therefore every matMul gradient) through OpenBLAS sgemm,
+ * reading and writing the wasm heap in place. Needs the addon built from
+ * libs/core/native; without it nothing changes and the status says how to
+ * build it. Threads default to OpenBLAS's own choice (OPENBLAS_NUM_THREADS,
+ * else all cores). Idempotent.
+ */
+export function enableNativeMatmul(
+  options: {
+    /** OpenBLAS worker threads for every later product */
+    threads?: number;
+    /** a prebuilt addon elsewhere; default NATIVE_MATMUL_ADDON_PATH */
+    addonPath?: string;
+  } = {},
+): NativeMatmulStatus {
+  const loadedAddon = loadAddon(options.addonPath ?? NATIVE_MATMUL_ADDON_PATH);
+  if ('error' in loadedAddon) return { enabled: false, reason: loadedAddon.error };
+  const native = loadedAddon.addon;
+  if (options.threads != null) native.setThreads(options.threads);
+  const threads = native.getThreads();
+  if (original) {
+    return {
+      enabled: true,
+      reason: `native matMul already on (OpenBLAS sgemm, ${threads} thread(s))`,
+    };
+  }
+  const wasmKernel = tf.getKernel(KERNEL, BACKEND);
+  if (!wasmKernel) {
+    return {
+      enabled: false,
+      reason:
+        'native matMul needs the wasm backend loaded first (import @tensorflow/tfjs-backend-wasm / selectBackend("wasm"))',
+    };
+  }
+  original = wasmKernel;
+  addon = native;
+  tf.unregisterKernel(KERNEL, BACKEND);
+  // setupFunc chained so the fallback still works if the wasm backend initialises later.
+  tf.registerKernel({
+    kernelName: KERNEL,
+    backendName: BACKEND,
+    kernelFunc: nativeBatchMatMul,
+    ...(wasmKernel.setupFunc ? { setupFunc: wasmKernel.setupFunc } : {}),
+  });
+  return { enabled: true, reason: `native matMul on (OpenBLAS sgemm, ${threads} thread(s))` };
+}
+
+/** Put tfjs-backend-wasm's own BatchMatMul kernel back. */
+export function disableNativeMatmul(): void {
+  if (!original) return;
+  tf.unregisterKernel(KERNEL, BACKEND);
+  tf.registerKernel(original);
+  original = null;
+  addon = null;
+}
+
+/**
+ * `enableNativeMatmul` unless `RXRL_NATIVE_MATMUL=0` (or `false`/`off`): the
+ * call selectBackend makes after choosing wasm. Threads from
+ * `RXRL_NATIVE_MATMUL_THREADS` when set.
+ */
+export function enableNativeMatmulFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): NativeMatmulStatus {
+  const flag = (env['RXRL_NATIVE_MATMUL'] ?? '').trim().toLowerCase();
+  if (['0', 'false', 'off', 'no'].includes(flag)) {
+    disableNativeMatmul();
+    return {
+      enabled: false,
+      reason: `native matMul disabled by RXRL_NATIVE_MATMUL=${env['RXRL_NATIVE_MATMUL']}`,
+    };
+  }
+  const rawThreads = env['RXRL_NATIVE_MATMUL_THREADS'];
+  if (rawThreads != null && rawThreads !== '') {
+    const threads = Number(rawThreads);
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RxrlConfigError(
+        `RXRL_NATIVE_MATMUL_THREADS: expected a positive integer, got '${rawThreads}'`,
+      );
+    }
+    return enableNativeMatmul({ threads });
+  }
+  return enableNativeMatmul();
+}

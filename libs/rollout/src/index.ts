@@ -9,3 +9,7 @@ export { checkSamplingParams, type SamplingParams } from './sampling/samplingPar
 export { findStopString, type StopMatch } from './stopStrings';
 export { createServer, serveOptionsSchema, type RxrlServer, type ServeOptions, type ServeOptionsInput } from './serve/createServer';
 export { OpenAIError } from './serve/openaiError';
+export { remoteStage, remoteStages, completionBody, type RemoteStageContext } from './remote/remoteStage';
+export { remoteOptionsSchema, type RemoteOptions, type RemoteOptionsInput } from './remote/remoteOptions';
+export { postJson, RemoteRequestError, type RetryPolicy } from './remote/postJson';
+export { parseCompletion, type RemoteSample } from './remote/parseCompletion';

@@ -156,6 +156,10 @@ describe('generate', () => {
     await expect(generate(model, tok, [P1, []], {})).rejects.toThrow(/prompt 1 is empty/);
     await expect(generate(model, tok, [[3, 999]], {})).rejects.toThrow(/token id 999 at 1, outside the model's vocabulary \[0, 67\)/);
     await expect(generate(model, tok, [P1], { top_p: 0 })).rejects.toThrow(/top_p/);
+    const limit = model.config.maxPositionEmbeddings;
+    await expect(generate(model, tok, [P2], { max_new_tokens: limit - 1 })).rejects.toThrow(
+      new RegExp(`prompt 0 has 2 tokens; with max_new_tokens ${limit - 1} that exceeds the model's max_position_embeddings ${limit}`),
+    );
     await expect(generate(model, tok, [P1], { max_tokens: 3 } as any)).rejects.toThrow(/max_tokens/);
   });
 
@@ -165,5 +169,29 @@ describe('generate', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 10; i++) await generate(model, tok, [P1, P2], { ...opts, seed: i });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('generate with top-k on the device', () => {
+  it('draws the same tokens as the host path, log-probs within 1e-4 (vocab 20,000)', async () => {
+    const big = CausalLM.create(presetConfig('qwen2', 'tiny', 20000), { seed: 3 });
+    try {
+      const prompts = [[5, 900, 17000, 3], [42, 19999]];
+      for (const opts of [
+        { temperature: 0 },
+        { temperature: 0.8, top_k: 40, top_p: 0.9, min_p: 0.01 },
+        { temperature: 1.3, top_k: 7 },
+      ]) {
+        const o = { ...opts, max_new_tokens: 6, ignore_eos: true, num_generations_per_prompt: 2, seed: 6 };
+        const host = await generate(big, tok, prompts, o, { deviceSampling: false });
+        const before = tf.memory().numTensors;
+        const device = await generate(big, tok, prompts, o, { deviceSampling: true });
+        expect(tf.memory().numTensors).toBe(before);
+        expect(device.map((s) => [...s.completionTokens])).toEqual(host.map((s) => [...s.completionTokens]));
+        device.forEach((s, i) => s.genLogprobs.forEach((lp, t) => expect(Math.abs(lp - host[i]!.genLogprobs[t]!)).toBeLessThan(1e-4)));
+      }
+    } finally {
+      big.dispose();
+    }
   });
 });

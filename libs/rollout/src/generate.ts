@@ -3,7 +3,9 @@ import { Rng, RxrlDataError, type Tokenizer } from '@rxrl/core/base';
 import { generateStep, prefill, type CausalLM } from '@rxrl/model';
 import { generateOptionsSchema, type GenerateOptions, type GenerateOptionsInput } from './generateOptions';
 import { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
+import { sampleCandidates } from './sampling/sampleCandidates';
 import { sampleToken } from './sampling/sampleToken';
+import { topKOnDevice } from './sampling/topKOnDevice';
 import { findStopString, longestStop } from './stopStrings';
 
 /** Why a sample ended: a stop token or stop string, or `max_new_tokens`. */
@@ -32,7 +34,18 @@ export interface GenerateExtras {
    * not depend on which batch it arrived in.
    */
   requestKeys?: ArrayLike<number>;
+  /**
+   * Reduce each step's logits to their top-k on the device (greedy, or
+   * `top_k` ≤ 1024) instead of downloading whole rows. Default: on for
+   * vocabularies of 16,384 ids or more, where the download and the host scan
+   * dominate a step; the drawn tokens are the same either way.
+   */
+  deviceSampling?: boolean;
 }
+
+/** Vocabulary size from which top-k on the device pays for itself (see the generation bench). */
+const DEVICE_SAMPLING_MIN_VOCAB = 16384;
+const DEVICE_TOPK_MAX = 1024;
 
 interface Row {
   prompt: ArrayLike<number>;
@@ -91,16 +104,26 @@ export async function generate(
         throw new RxrlDataError(`generate: prompt ${p} has token id ${id} at ${i}, outside the model's vocabulary [0, ${vocab})`, { row: p, field: 'prompt_tokens' });
       }
     }
+    const limit = model.config.maxPositionEmbeddings;
+    if (prompt.length + opts.max_new_tokens > limit) {
+      throw new RxrlDataError(
+        `generate: prompt ${p} has ${prompt.length} tokens; with max_new_tokens ${opts.max_new_tokens} that exceeds the model's max_position_embeddings ${limit}`,
+        { row: p, field: 'prompt_tokens' },
+      );
+    }
     const key = keys ? keys[p]! : p;
     for (let g = 0; g < n; g++) rows.push({ prompt, promptIndex: p, generationIndex: g, rng: base.fork(`sample/${key}/${g}`) });
   });
+
+  const topKable = params.temperature === 0 || (params.top_k !== null && params.top_k <= DEVICE_TOPK_MAX);
+  const deviceK = topKable && (extras.deviceSampling ?? vocab >= DEVICE_SAMPLING_MIN_VOCAB) ? (params.temperature === 0 ? 1 : Math.min(params.top_k!, vocab)) : 0;
 
   // Similar lengths together: less padding to attend over.
   const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.prompt.length - rows[a]!.prompt.length || a - b);
   const out = new Array<GeneratedSample>(rows.length);
   for (let start = 0; start < order.length; start += opts.generation_batch_size) {
     const chunk = order.slice(start, start + opts.generation_batch_size);
-    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts);
+    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts, deviceK);
     chunk.forEach((i, j) => {
       const row = rows[i]!;
       const s = states[j]!;
@@ -118,7 +141,14 @@ export async function generate(
 }
 
 /** Prefill one left-padded batch and decode it to the end; owns every tensor it makes. */
-async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, rows: Row[], params: SamplingParams, opts: GenerateOptions): Promise<RowState[]> {
+async function decodeBatch(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  rows: Row[],
+  params: SamplingParams,
+  opts: GenerateOptions,
+  deviceK: number,
+): Promise<RowState[]> {
   const b = rows.length;
   const vocab = model.config.vocabSize;
   const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
@@ -155,7 +185,9 @@ async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, rows: Row[], p
   try {
     const next = new Int32Array(b);
     for (let step = 0; step < opts.max_new_tokens; step++) {
-      const data = (await logits.data()) as Float32Array;
+      // deviceK > 0: top-k candidates per row; else the whole [B, V] logits
+      const cand = deviceK > 0 ? await topKOnDevice(logits, deviceK, params.temperature) : null;
+      const data = cand === null ? ((await logits.data()) as Float32Array) : null;
       logits.dispose();
       logits = null;
       let active = 0;
@@ -165,7 +197,16 @@ async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, rows: Row[], p
           next[r] = fillId;
           continue;
         }
-        const { token, logprob } = sampleToken(data.subarray(r * vocab, (r + 1) * vocab), params, rows[r]!.rng);
+        const { token, logprob } =
+          cand !== null
+            ? sampleCandidates(
+                cand.values.subarray(r * deviceK, (r + 1) * deviceK),
+                cand.indices.subarray(r * deviceK, (r + 1) * deviceK),
+                cand.logNormalizers[r]!,
+                params,
+                rows[r]!.rng,
+              )
+            : sampleToken(data!.subarray(r * vocab, (r + 1) * vocab), params, rows[r]!.rng);
         s.tokens.push(token);
         s.logprobs.push(logprob);
         next[r] = token;

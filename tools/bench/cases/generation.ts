@@ -78,6 +78,28 @@ export const generation: BenchCase = {
         model.dispose();
       }
     }
+    // a Qwen-size vocabulary: whole rows to the host vs top-k on the device
+    const qwenVocab = CausalLM.create(presetConfig('qwen2', 'tiny', 151936), { seed: 0 });
+    try {
+      const ps = prompts(8, 16, rng);
+      const qTok = { ...idTokenizer, vocabSize: 151936 };
+      for (const deviceSampling of [false, true]) {
+        const opts = { max_new_tokens: newTokens, ignore_eos: true, top_k: 50, top_p: 0.95 };
+        const ms = await timeIt(() => generate(qwenVocab, qTok, ps, opts, { deviceSampling }).then(() => undefined), 1, 1);
+        records.push({
+          name: deviceSampling ? 'generate_topk_device' : 'generate_topk_host',
+          backend,
+          preset: 'tiny',
+          batch: 8,
+          seqLen: 16 + newTokens,
+          value: (8 * newTokens) / (ms / 1000),
+          unit: 'tokens/s',
+          notes: `vocab 151936, top_k 50 + top_p 0.95, ${deviceSampling ? 'top-k on the device' : 'whole rows to the host'}`,
+        });
+      }
+    } finally {
+      qwenVocab.dispose();
+    }
     const big = new Float32Array(151936);
     rng.fillNormal(big, 0, 3);
     const params = { temperature: 1, top_k: 50, top_p: 0.95, min_p: 0 };

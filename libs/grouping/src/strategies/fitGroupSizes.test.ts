@@ -47,6 +47,28 @@ describe('fitGroupSizes', () => {
     ]);
   });
 
+  it('with an affinity, moves samples to (and takes them from) the most similar group', () => {
+    const near = (pairs: number[][]) => (i: number, j: number) =>
+      pairs.some(([a, b]) => (a === i && b === j) || (a === j && b === i)) ? 1 : 0;
+    // dissolve: sample 4 is like 2 and 3; without affinity it joins the first of two equal groups
+    expect(Array.from(fitGroupSizes([0, 0, 1, 1, 2], { min: 2, max: INF }))).toEqual([
+      0, 0, 1, 1, 0,
+    ]);
+    const like23 = near([
+      [4, 2],
+      [4, 3],
+    ]);
+    expect(Array.from(fitGroupSizes([0, 0, 1, 1, 2], { min: 2, max: INF }, like23))).toEqual([
+      0, 0, 1, 1, 1,
+    ]);
+    // fill: no room anywhere (max 3), so sample 6 takes a member from a group above min
+    const ids = [0, 0, 0, 1, 1, 1, 2];
+    expect(Array.from(fitGroupSizes(ids, { min: 2, max: 3 }))).toEqual([0, 0, 1, 2, 2, 2, 1]);
+    expect(Array.from(fitGroupSizes(ids, { min: 2, max: 3 }, near([[6, 1]])))).toEqual([
+      0, 1, 0, 2, 2, 2, 1,
+    ]);
+  });
+
   it('chooses the group count nearest n / target inside the feasible range', () => {
     expect(chooseGroupCount(10, 4, { min: 1, max: INF })).toBe(3);
     expect(chooseGroupCount(10, 4, { min: 4, max: INF })).toBe(2);

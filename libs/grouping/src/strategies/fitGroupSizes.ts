@@ -25,6 +25,9 @@ export function groupMembers(groupIds: ArrayLike<number>): number[][] {
   return groups;
 }
 
+/** Similarity of two samples (higher = belong together), used to choose where moved samples go. */
+export type SampleAffinity = (i: number, j: number) => number;
+
 /** Whether `n` samples can be split into groups whose sizes all lie in `bounds`. */
 export function boundsFeasible(n: number, { min, max }: GroupSizeBounds): boolean {
   if (n === 0) return true;
@@ -85,11 +88,17 @@ export function checkBounds(min: number, max: number | undefined): GroupSizeBoun
  *    groups with room (undersized ones first, fullest first, so they reach `min`),
  *    or, when the others lack room for all its members, filled up to `min` with
  *    members taken from groups larger than `min` (largest first).
+ * With an `affinity` a moved sample goes to (or is taken from) the most similar group
+ * within those choices; sizes are decided the same way.
  * When neither is possible no grouping can meet the bounds (then n > (k-1)·max and
  * n < k·min for the current count k), and the undersized group is left as is.
  * Returns ids 0..G-1 in order of first appearance.
  */
-export function fitGroupSizes(groupIds: ArrayLike<number>, bounds: GroupSizeBounds): Int32Array {
+export function fitGroupSizes(
+  groupIds: ArrayLike<number>,
+  bounds: GroupSizeBounds,
+  affinity?: SampleAffinity,
+): Int32Array {
   const { min, max } = bounds;
   let groups: number[][] = [];
   for (const members of groupMembers(groupIds)) {
@@ -111,7 +120,7 @@ export function fitGroupSizes(groupIds: ArrayLike<number>, bounds: GroupSizeBoun
     const room = others.reduce((s, g) => s + (max - g.length), 0);
     if (others.length > 0 && room >= u.length) {
       for (const member of u) {
-        const target = pickTarget(others, min, max);
+        const target = pickTarget(others, min, max, member, affinity);
         target.push(member);
       }
       groups = others;
@@ -120,9 +129,7 @@ export function fitGroupSizes(groupIds: ArrayLike<number>, bounds: GroupSizeBoun
     const spare = others.reduce((s, g) => s + Math.max(0, g.length - min), 0);
     if (spare >= min - u.length) {
       while (u.length < min) {
-        let donor = others[0]!;
-        for (const g of others) if (g.length > donor.length) donor = g;
-        u.push(donor.pop()!);
+        u.push(takeFromDonor(others, min, u, affinity));
       }
       continue;
     }
@@ -133,20 +140,59 @@ export function fitGroupSizes(groupIds: ArrayLike<number>, bounds: GroupSizeBoun
   return relabelGroups(out);
 }
 
-/** The group a member of a dissolved group joins: undersized (fullest) first, then the emptiest with room. */
-function pickTarget(groups: number[][], min: number, max: number): number[] {
-  let best: number[] | undefined;
-  for (const g of groups) {
-    if (g.length >= max) continue;
-    if (best === undefined) best = g;
-    else {
-      const gUnder = g.length < min;
-      const bUnder = best.length < min;
-      if (gUnder && !bUnder) best = g;
-      else if (gUnder === bUnder && (gUnder ? g.length > best.length : g.length < best.length)) {
-        best = g;
-      }
-    }
+/**
+ * The group a member of a dissolved group joins: among groups with room, undersized
+ * ones first; within that class the most similar (with an affinity), then the fullest
+ * undersized / the emptiest valid group, then the first.
+ */
+function pickTarget(
+  groups: number[][],
+  min: number,
+  max: number,
+  member: number,
+  affinity?: SampleAffinity,
+): number[] {
+  const open = groups.filter((g) => g.length < max);
+  const under = open.filter((g) => g.length < min);
+  const pool = under.length > 0 ? under : open;
+  let best = pool[0]!;
+  let bestA = affinity ? meanAffinity(member, best, affinity) : 0;
+  for (const g of pool.slice(1)) {
+    const a = affinity ? meanAffinity(member, g, affinity) : 0;
+    const bySize = under.length > 0 ? g.length > best.length : g.length < best.length;
+    if (a > bestA || (a === bestA && bySize)) [best, bestA] = [g, a];
   }
-  return best!;
+  return best;
+}
+
+/**
+ * Takes one member from a group larger than `min` for the undersized group `u`: with an
+ * affinity the member most similar to `u`, else the last member of the largest group.
+ */
+function takeFromDonor(
+  groups: number[][],
+  min: number,
+  u: number[],
+  affinity?: SampleAffinity,
+): number {
+  const donors = groups.filter((g) => g.length > min);
+  if (!affinity) {
+    let donor = donors[0]!;
+    for (const g of donors) if (g.length > donor.length) donor = g;
+    return donor.pop()!;
+  }
+  let best: { g: number[]; k: number; a: number } | undefined;
+  for (const g of donors) {
+    g.forEach((m, k) => {
+      const a = meanAffinity(m, u, affinity);
+      if (best === undefined || a > best.a) best = { g, k, a };
+    });
+  }
+  return best!.g.splice(best!.k, 1)[0]!;
+}
+
+function meanAffinity(member: number, group: readonly number[], affinity: SampleAffinity): number {
+  let s = 0;
+  for (const j of group) s += affinity(member, j);
+  return group.length > 0 ? s / group.length : 0;
 }

@@ -77,6 +77,17 @@ describe('grouping strategy registry', () => {
     );
   });
 
+  it('with embeddings, a sample moved to meet min_group_size joins the most similar group', () => {
+    const e = (...x: number[]) => Float32Array.from(x);
+    const samples = { ...input, embeddings: [e(1, 0), e(1, 0.1), e(0, 1), e(0.1, 1), e(0.05, 1)] };
+    expect(
+      Array.from(formGroups(input, { strategy: 'by_prompt', min_group_size: 2 }, ctx)),
+    ).toEqual([0, 0, 1, 1, 0]);
+    expect(
+      Array.from(formGroups(samples, { strategy: 'by_prompt', min_group_size: 2 }, ctx)),
+    ).toEqual([0, 0, 1, 1, 1]);
+  });
+
   it('checks the bounds it is given', () => {
     expect(() =>
       formGroups(input, { strategy: 'by_prompt', min_group_size: 3, max_group_size: 2 }, ctx),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RxrlConfigError, RxrlUsageError } from '@rxrl/core/base';
-import { checkBounds, fitGroupSizes, relabelGroups } from './fitGroupSizes';
+import { dot, unitRows } from './embeddings';
+import { checkBounds, fitGroupSizes, relabelGroups, type SampleAffinity } from './fitGroupSizes';
 import type { GroupingContext, GroupingInput, GroupingStrategy } from './groupingInput';
 
 /** A registered strategy: the function, its options schema, and what inputs it reads. */
@@ -122,6 +123,7 @@ export interface FormGroupsRequest {
 /**
  * Runs a registered strategy and returns group ids 0..G-1 (in order of first
  * appearance) whose sizes lie within the bounds whenever any grouping can meet them.
+ * With embeddings, samples moved to meet the bounds go to the most similar group.
  * `ctx.bounds` is filled from the request.
  */
 export function formGroups(
@@ -156,5 +158,12 @@ export function formGroups(
       );
     }
   }
-  return fitGroupSizes(relabelGroups(ids), bounds);
+  return fitGroupSizes(relabelGroups(ids), bounds, embeddingAffinity(samples));
+}
+
+/** Cosine similarity of embeddings (unit rows made on first use), or none without embeddings. */
+function embeddingAffinity(samples: GroupingInput): SampleAffinity | undefined {
+  if (!samples.embeddings) return undefined;
+  let rows: Float64Array[] | undefined;
+  return (i, j) => dot((rows ??= unitRows(samples, 'fitGroupSizes'))[i]!, rows[j]!);
 }

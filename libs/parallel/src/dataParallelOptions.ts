@@ -1,0 +1,48 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { AdamOptionsSchema } from '@rxrl/optimizer';
+
+/** The default step: SFT token NLL ({@link sftNllLoss}). */
+export const DEFAULT_STEP_MODULE = new URL('./sftNllLoss.ts', import.meta.url).href;
+
+/** Options of {@link DataParallelTrainer}. */
+export const DataParallelOptionsSchema = z.strictObject({
+  /** worker threads, one model replica each; default: the machine's cores */
+  num_workers: z
+    .number()
+    .int()
+    .positive()
+    .default(() => availableParallelism()),
+  /** module exporting the shard loss (a path relative to the working directory, or a file: URL); default: SFT NLL */
+  step_module: z.string().min(1).default(DEFAULT_STEP_MODULE),
+  /** name of the {@link ShardLossFn} export in `step_module` */
+  step_export: z.string().min(1).default('sftNllLoss'),
+  /** rows per forward/backward inside a worker (gradients accumulate over them); null: the worker's whole shard at once */
+  train_micro_batch_size: z.number().int().positive().nullable().default(null),
+  /** global-norm gradient clipping of the summed gradient (NeMo RL `policy.max_grad_norm`); null: no clipping */
+  max_grad_norm: z.number().positive().nullable().default(null),
+  /** AdamW keyword arguments (torch names) */
+  optimizer: AdamOptionsSchema.default({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8 }),
+  /**
+   * How replicas stay in step: `replicated_optimizer` — every worker applies the
+   * same AdamW step to its replica from the summed gradient (only gradients cross
+   * threads); `broadcast_weights` — the main thread holds the master weights and
+   * the optimizer, and copies the new weights to every worker after each step.
+   */
+  sync: z.enum(['replicated_optimizer', 'broadcast_weights']).default('replicated_optimizer'),
+  /** TensorFlow.js backend of the workers; null: the main thread's current backend (else auto) */
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).nullable().default(null),
+});
+
+/** Validated options of {@link DataParallelTrainer}. */
+export type DataParallelOptions = z.infer<typeof DataParallelOptionsSchema>;
+/** Options as a user writes them (defaults filled by the schema). */
+export type DataParallelOptionsInput = z.input<typeof DataParallelOptionsSchema>;
+
+/** A module path (relative to the working directory) or URL as a URL string. */
+export function moduleUrl(module: string): string {
+  if (/^(?:file|data|node):/.test(module)) return module;
+  return pathToFileURL(isAbsolute(module) ? module : resolve(process.cwd(), module)).href;
+}

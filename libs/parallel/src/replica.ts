@@ -1,0 +1,92 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { selectBackend } from '@rxrl/core';
+import { CausalLM } from '@rxrl/model';
+import { AdamW } from '@rxrl/optimizer';
+import { applySummedGradient, assignFromFlat, accumulateGradients } from './flatParams';
+import { ParamLayout, partRange } from './paramLayout';
+import { sharedRegions, type Reply, type ReplicaWorkerData, type Request, type SharedRegions } from './protocol';
+import type { ShardLossFn } from './shardLoss';
+import { sliceRows, type TrainBatch } from './trainBatch';
+
+// One model replica in a worker thread. Requests arrive one at a time from the
+// trainer; gradients and weights move through the shared buffer, never as tensors.
+
+const data = workerData as ReplicaWorkerData;
+const port = parentPort!;
+const send = (m: Reply) => port.postMessage(m);
+
+const choice = await selectBackend(data.backend);
+const mod = (await import(data.stepModuleUrl)) as Record<string, unknown>;
+const lossFn = mod[data.stepExport];
+if (typeof lossFn !== 'function') {
+  throw new Error(`module '${data.stepModule}' has no exported function '${data.stepExport}'`);
+}
+const model =
+  'seed' in data.init ? CausalLM.create(data.config, { seed: data.init.seed }) : CausalLM.fromHfWeights(data.config, data.init.weights, { source: 'parallel init weights' });
+const vars = model.trainableVariables();
+const layout = new ParamLayout([...vars].map(([name, v]) => ({ name, shape: v.shape })));
+const optimizer = data.ownsOptimizer ? new AdamW(Object.fromEntries(vars), data.optimizer) : null;
+let regions: SharedRegions | null = null;
+
+function compute(shard: TrainBatch): number {
+  const out = regions!.grads[data.index]!;
+  out.fill(0);
+  const step = data.microBatch ?? Math.max(1, shard.rows);
+  let loss = 0;
+  for (let lo = 0; lo < shard.rows; lo += step) {
+    const chunk = lo === 0 && step >= shard.rows ? shard : sliceRows(shard, lo, Math.min(shard.rows, lo + step));
+    const { value, grads } = model.variableGrads(() => (lossFn as ShardLossFn)(model, chunk));
+    try {
+      loss += value.dataSync()[0]!;
+      accumulateGradients(layout, grads, out);
+    } finally {
+      value.dispose();
+      for (const g of grads.values()) g?.dispose();
+    }
+  }
+  return loss;
+}
+
+/** Sums this worker's slice of every worker's gradient region into the sum region (reduce-scatter). */
+function reduce(): void {
+  const { grads, sum } = regions!;
+  const [lo, hi] = partRange(layout.total, data.numWorkers, data.index);
+  sum.set(grads[0]!.subarray(lo, hi), lo);
+  for (let w = 1; w < grads.length; w++) {
+    const g = grads[w]!;
+    for (let i = lo; i < hi; i++) sum[i]! += g[i]!;
+  }
+}
+
+function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' | 'ms'> {
+  switch (req.op) {
+    case 'attach':
+      regions = sharedRegions(req.buffer, data.numWorkers, layout.total);
+      return {};
+    case 'compute':
+      return { loss: compute(req.shard) };
+    case 'reduce':
+      reduce();
+      return {};
+    case 'apply':
+      if (!optimizer) throw new Error("'apply' sent to a worker without an optimizer (sync is broadcast_weights)");
+      return { gradNorm: applySummedGradient(layout, regions!.sum, optimizer, data.maxGradNorm) };
+    case 'load':
+      assignFromFlat(layout, regions!.weights, vars);
+      return {};
+    case 'export':
+      return { weights: model.exportHfWeights() };
+  }
+}
+
+port.on('message', (req: Request) => {
+  const t0 = performance.now();
+  try {
+    const out = handle(req);
+    send({ id: req.id, op: 'done', ...out, ms: performance.now() - t0 });
+  } catch (e) {
+    const err = e as Error;
+    send({ id: req.id, op: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(e) });
+  }
+});
+send({ op: 'ready', layout: layout.toJSON(), backend: choice.backend });

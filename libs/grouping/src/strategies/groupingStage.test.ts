@@ -8,7 +8,9 @@ import {
   readInt32Column,
   type MetricEvent,
 } from '@rxrl/core/base';
-import { groupingStage, groupingStages } from './groupingStage';
+import { Rng } from '@rxrl/core/base';
+import { groupingStage, groupingStages, readGroupingInput } from './groupingStage';
+import { formGroups } from './strategyRegistry';
 
 const embeddingRows = [
   [1, 0.05, 0],
@@ -103,6 +105,43 @@ describe('grouping.form_groups stage', () => {
       [0, 1, 0, 1],
     ]);
     expect(embedder).toHaveBeenCalledTimes(1);
+  });
+
+  it('draws step s from Rng(seed).fork(step:s), so each step differs and a resumed run repeats', async () => {
+    const eight = makeRecordBatch({
+      prompt_id: Int32Array.of(0, 0, 0, 0, 1, 1, 1, 1),
+      reward: new Float32Array(8),
+    });
+    const options = { strategy: 'random', options: { group_size: 2 }, seed: 9 };
+    const outs = await runStage(groupingStage(options), [eight, eight, eight]);
+    const got = outs.map((b) => Array.from(readInt32Column(b, 'group_id')));
+    const expected = [0, 1, 2].map((step) =>
+      Array.from(
+        formGroups(
+          readGroupingInput(eight),
+          { strategy: 'random', options: { group_size: 2 } },
+          {
+            step,
+            totalSteps: 0,
+            rng: new Rng(9).fork(`step:${step}`),
+          },
+        ),
+      ),
+    );
+    expect(got).toEqual(expected);
+    expect(got[1]).not.toEqual(got[0]);
+    const resumed = await runStage(groupingStage({ ...options, start_step: 2 }), [eight]);
+    expect(Array.from(readInt32Column(resumed[0]!, 'group_id'))).toEqual(got[2]);
+  });
+
+  it('names the problem when the embedder returns the wrong number of rows', async () => {
+    const stage = groupingStage(
+      { strategy: 'semantic' },
+      { embedder: async () => [Float32Array.of(1, 0)] },
+    );
+    await expect(runStage(stage, [batch(false)])).rejects.toThrow(
+      /embedder returned 1 rows for a batch of 4/,
+    );
   });
 
   it('reports train/grouping/* metrics per step', async () => {

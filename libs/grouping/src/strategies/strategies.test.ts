@@ -110,6 +110,17 @@ describe('semantic', () => {
       for (let j = 0; j < 8; j++) if (ids[i] === ids[j]) expect(inA.has(i)).toBe(inA.has(j));
     }
   });
+  it('is fixed by the seed on unclustered data', () => {
+    const rng = new Rng(123);
+    const input: GroupingInput = {
+      promptIds: Int32Array.from({ length: 20 }, (_, i) => i % 5),
+      rewards: new Float32Array(20),
+      embeddings: Array.from({ length: 20 }, () => rng.fillNormal(new Float32Array(4))),
+    };
+    const a = run(input, { strategy: 'semantic' }, 3);
+    expect(run(input, { strategy: 'semantic' }, 3)).toEqual(a);
+    expect(new Set(a).size).toBe(5);
+  });
   it('names the missing input when there are no embeddings', () => {
     expect(() => run(eight, { strategy: 'semantic' })).toThrow(
       /needs embeddings.*'embedding' List<Float32> column.*embedder/,

@@ -6,6 +6,8 @@ export default defineConfig({
     name: '@rxrl/rollout',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
+    // one fork for all files: tfjs and the wasm module load once
+    isolate: false,
     watch: false,
     reporters: ['default', ['json', { outputFile: '../../dist/test-results/libs/rollout/results.json' }]],
     testTimeout: 120_000,

@@ -47,24 +47,21 @@ describe('fitGroupSizes', () => {
     ]);
   });
 
-  it('with an affinity, moves samples to (and takes them from) the most similar group', () => {
-    const near = (pairs: number[][]) => (i: number, j: number) =>
-      pairs.some(([a, b]) => (a === i && b === j) || (a === j && b === i)) ? 1 : 0;
-    // dissolve: sample 4 is like 2 and 3; without affinity it joins the first of two equal groups
+  it('with embeddings, moves samples to (and takes them from) the most similar group', () => {
+    const x = Float64Array.of(1, 0);
+    const y = Float64Array.of(0, 1);
+    // dissolve: sample 4 is like 2 and 3; without embeddings it joins the first of two equal groups
     expect(Array.from(fitGroupSizes([0, 0, 1, 1, 2], { min: 2, max: INF }))).toEqual([
       0, 0, 1, 1, 0,
     ]);
-    const like23 = near([
-      [4, 2],
-      [4, 3],
-    ]);
-    expect(Array.from(fitGroupSizes([0, 0, 1, 1, 2], { min: 2, max: INF }, like23))).toEqual([
+    const rows = [x, x, y, y, y];
+    expect(Array.from(fitGroupSizes([0, 0, 1, 1, 2], { min: 2, max: INF }, rows))).toEqual([
       0, 0, 1, 1, 1,
     ]);
     // fill: no room anywhere (max 3), so sample 6 takes a member from a group above min
     const ids = [0, 0, 0, 1, 1, 1, 2];
     expect(Array.from(fitGroupSizes(ids, { min: 2, max: 3 }))).toEqual([0, 0, 1, 2, 2, 2, 1]);
-    expect(Array.from(fitGroupSizes(ids, { min: 2, max: 3 }, near([[6, 1]])))).toEqual([
+    expect(Array.from(fitGroupSizes(ids, { min: 2, max: 3 }, [x, y, x, x, x, x, y]))).toEqual([
       0, 1, 0, 2, 2, 2, 1,
     ]);
   });

@@ -25,9 +25,6 @@ export function groupMembers(groupIds: ArrayLike<number>): number[][] {
   return groups;
 }
 
-/** Similarity of two samples (higher = belong together), used to choose where moved samples go. */
-export type SampleAffinity = (i: number, j: number) => number;
-
 /** Whether `n` samples can be split into groups whose sizes all lie in `bounds`. */
 export function boundsFeasible(n: number, { min, max }: GroupSizeBounds): boolean {
   if (n === 0) return true;
@@ -81,6 +78,46 @@ export function checkBounds(min: number, max: number | undefined): GroupSizeBoun
 }
 
 /**
+ * Cosine similarity of a sample to a group's members on average, `dot(row_i, Σ rows_g) / |g|`,
+ * with each group's row sum kept up to date as members move (so a move costs O(dim), not O(|g|·dim)).
+ */
+class GroupSimilarity {
+  private sums = new Map<number[], Float64Array>();
+  constructor(private rows: readonly Float64Array[]) {}
+
+  toGroup(member: number, g: number[]): number {
+    if (g.length === 0) return 0;
+    const row = this.rows[member]!;
+    const sum = this.sumOf(g);
+    let s = 0;
+    for (let j = 0; j < row.length; j++) s += row[j]! * sum[j]!;
+    return s / g.length;
+  }
+
+  /** Moves `member` into `to` (and out of `from`), keeping the sums. */
+  moved(member: number, to: number[], from?: number[]): void {
+    const row = this.rows[member]!;
+    const add = this.sums.get(to);
+    if (add) for (let j = 0; j < row.length; j++) add[j]! += row[j]!;
+    const sub = from && this.sums.get(from);
+    if (sub) for (let j = 0; j < row.length; j++) sub[j]! -= row[j]!;
+  }
+
+  private sumOf(g: number[]): Float64Array {
+    let sum = this.sums.get(g);
+    if (!sum) {
+      sum = new Float64Array(this.rows[0]!.length);
+      for (const i of g) {
+        const row = this.rows[i]!;
+        for (let j = 0; j < row.length; j++) sum[j]! += row[j]!;
+      }
+      this.sums.set(g, sum);
+    }
+    return sum;
+  }
+}
+
+/**
  * Fits a grouping to the size bounds with as few moves as possible, keeping
  * groups that already fit untouched when it can:
  * 1. a group larger than `max` is cut into `ceil(size / max)` runs of near-equal size;
@@ -88,8 +125,8 @@ export function checkBounds(min: number, max: number | undefined): GroupSizeBoun
  *    groups with room (undersized ones first, fullest first, so they reach `min`),
  *    or, when the others lack room for all its members, filled up to `min` with
  *    members taken from groups larger than `min` (largest first).
- * With an `affinity` a moved sample goes to (or is taken from) the most similar group
- * within those choices; sizes are decided the same way.
+ * With unit embedding `rows`, a moved sample goes to (or is taken from) the group most
+ * similar on average within those choices; sizes are decided the same way.
  * When neither is possible no grouping can meet the bounds (then n > (k-1)·max and
  * n < k·min for the current count k), and the undersized group is left as is.
  * Returns ids 0..G-1 in order of first appearance.
@@ -97,9 +134,10 @@ export function checkBounds(min: number, max: number | undefined): GroupSizeBoun
 export function fitGroupSizes(
   groupIds: ArrayLike<number>,
   bounds: GroupSizeBounds,
-  affinity?: SampleAffinity,
+  rows?: readonly Float64Array[],
 ): Int32Array {
   const { min, max } = bounds;
+  const sim = rows && rows.length > 0 ? new GroupSimilarity(rows) : undefined;
   let groups: number[][] = [];
   for (const members of groupMembers(groupIds)) {
     if (members.length <= max) groups.push(members);
@@ -120,7 +158,8 @@ export function fitGroupSizes(
     const room = others.reduce((s, g) => s + (max - g.length), 0);
     if (others.length > 0 && room >= u.length) {
       for (const member of u) {
-        const target = pickTarget(others, min, max, member, affinity);
+        const target = pickTarget(others, min, max, member, sim);
+        sim?.moved(member, target);
         target.push(member);
       }
       groups = others;
@@ -128,9 +167,7 @@ export function fitGroupSizes(
     }
     const spare = others.reduce((s, g) => s + Math.max(0, g.length - min), 0);
     if (spare >= min - u.length) {
-      while (u.length < min) {
-        u.push(takeFromDonor(others, min, u, affinity));
-      }
+      while (u.length < min) takeFromDonor(others, min, u, sim);
       continue;
     }
     stuck.add(u);
@@ -142,7 +179,7 @@ export function fitGroupSizes(
 
 /**
  * The group a member of a dissolved group joins: among groups with room, undersized
- * ones first; within that class the most similar (with an affinity), then the fullest
+ * ones first; within that class the most similar (with embeddings), then the fullest
  * undersized / the emptiest valid group, then the first.
  */
 function pickTarget(
@@ -150,15 +187,15 @@ function pickTarget(
   min: number,
   max: number,
   member: number,
-  affinity?: SampleAffinity,
+  sim?: GroupSimilarity,
 ): number[] {
   const open = groups.filter((g) => g.length < max);
   const under = open.filter((g) => g.length < min);
   const pool = under.length > 0 ? under : open;
   let best = pool[0]!;
-  let bestA = affinity ? meanAffinity(member, best, affinity) : 0;
+  let bestA = sim ? sim.toGroup(member, best) : 0;
   for (const g of pool.slice(1)) {
-    const a = affinity ? meanAffinity(member, g, affinity) : 0;
+    const a = sim ? sim.toGroup(member, g) : 0;
     const bySize = under.length > 0 ? g.length > best.length : g.length < best.length;
     if (a > bestA || (a === bestA && bySize)) [best, bestA] = [g, a];
   }
@@ -166,33 +203,26 @@ function pickTarget(
 }
 
 /**
- * Takes one member from a group larger than `min` for the undersized group `u`: with an
- * affinity the member most similar to `u`, else the last member of the largest group.
+ * Moves one member of a group larger than `min` into the undersized group `u`: with
+ * embeddings the member most similar to `u`, else the last member of the largest group.
  */
-function takeFromDonor(
-  groups: number[][],
-  min: number,
-  u: number[],
-  affinity?: SampleAffinity,
-): number {
+function takeFromDonor(groups: number[][], min: number, u: number[], sim?: GroupSimilarity): void {
   const donors = groups.filter((g) => g.length > min);
-  if (!affinity) {
-    let donor = donors[0]!;
-    for (const g of donors) if (g.length > donor.length) donor = g;
-    return donor.pop()!;
+  let from = donors[0]!;
+  let k = from.length - 1;
+  if (!sim) {
+    for (const g of donors) if (g.length > from.length) [from, k] = [g, g.length - 1];
+  } else {
+    let bestA = Number.NEGATIVE_INFINITY;
+    for (const g of donors) {
+      g.forEach((m, at) => {
+        const a = sim.toGroup(m, u);
+        if (a > bestA) [from, k, bestA] = [g, at, a];
+      });
+    }
   }
-  let best: { g: number[]; k: number; a: number } | undefined;
-  for (const g of donors) {
-    g.forEach((m, k) => {
-      const a = meanAffinity(m, u, affinity);
-      if (best === undefined || a > best.a) best = { g, k, a };
-    });
-  }
-  return best!.g.splice(best!.k, 1)[0]!;
-}
-
-function meanAffinity(member: number, group: readonly number[], affinity: SampleAffinity): number {
-  let s = 0;
-  for (const j of group) s += affinity(member, j);
-  return group.length > 0 ? s / group.length : 0;
+  const member = from[k]!;
+  sim?.moved(member, u, from);
+  from.splice(k, 1);
+  u.push(member);
 }

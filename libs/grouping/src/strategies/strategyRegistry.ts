@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RxrlConfigError, RxrlUsageError } from '@rxrl/core/base';
-import { dot, unitRows } from './embeddings';
-import { checkBounds, fitGroupSizes, relabelGroups, type SampleAffinity } from './fitGroupSizes';
+import { unitRows } from './embeddings';
+import { checkBounds, fitGroupSizes, relabelGroups } from './fitGroupSizes';
 import type { GroupingContext, GroupingInput, GroupingStrategy } from './groupingInput';
 
 /** A registered strategy: the function, its options schema, and what inputs it reads. */
@@ -158,12 +158,6 @@ export function formGroups(
       );
     }
   }
-  return fitGroupSizes(relabelGroups(ids), bounds, embeddingAffinity(samples));
-}
-
-/** Cosine similarity of embeddings (unit rows made on first use), or none without embeddings. */
-function embeddingAffinity(samples: GroupingInput): SampleAffinity | undefined {
-  if (!samples.embeddings) return undefined;
-  let rows: Float64Array[] | undefined;
-  return (i, j) => dot((rows ??= unitRows(samples, 'fitGroupSizes'))[i]!, rows[j]!);
+  const rows = samples.embeddings ? unitRows(samples, 'fitGroupSizes') : undefined;
+  return fitGroupSizes(relabelGroups(ids), bounds, rows);
 }

@@ -1,2 +1,18 @@
 // @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
-export {};
+// Shared by SFT and DPO (GRPO may reuse): policy section, loading/export, micro-batched steps, greedy decoding.
+export { policySchema, policyInitSchema, type PolicyOptions, type PolicyOptionsInput } from './shared/policyOptions';
+export { loadPolicy, exportPolicy, type LoadedPolicy } from './shared/loadPolicy';
+export { buildOptimizer } from './shared/buildOptimizer';
+export { accumulatedStep, type AccumulatedStepOptions, type MetricReduce } from './shared/accumulatedStep';
+export { microBatches } from './shared/microBatches';
+export { lmBatchArrays, lmBatchTensors, countLossTokens, type LmSequence, type LmBatchArrays } from './shared/lmBatch';
+export { greedyDecode, type GreedyDecodeOptions } from './shared/greedyDecode';
+export { EpochSampler } from './shared/epochSampler';
+export { savePolicyState, loadPolicyState } from './shared/policyState';
+export { datasetRows, type DatasetSpec } from './shared/datasetRows';
+// SFT
+export { sftSchema, sftDataSchema, valGenerationSchema, type SftOptions, type SftDataOptions } from './sft/sftOptions';
+export { sftSections } from './sft/sftSections';
+export { sftExamples, type SftExample } from './sft/sftExamples';
+export { SftTrainer, sftMicroBatchLoss, type SftTrainerArgs } from './sft/sftTrainer';
+export { runSft, type SftConfig, type RunSftOptions, type SftRunResult } from './sft/runSft';

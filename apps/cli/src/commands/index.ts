@@ -5,3 +5,4 @@ export { command as config } from './config';
 export { command as version } from './version';
 export { command as initModel } from './initModel';
 export { command as serve } from './serve';
+export { command as sft } from './sft';

@@ -1,0 +1,118 @@
+import * as path from 'node:path';
+import type { z } from 'zod';
+import { datasetRows } from '../shared/datasetRows';
+import { buildOptimizer } from '../shared/buildOptimizer';
+import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import type { policySchema } from '../shared/policyOptions';
+import { runTraining } from '@rxrl/pipeline';
+import type { checkpointingSchema } from '@rxrl/checkpoint';
+import { sftExamples } from './sftExamples';
+import type { sftDataSchema, sftSchema } from './sftOptions';
+import { SftTrainer } from './sftTrainer';
+
+/** A validated SFT recipe. */
+export interface SftConfig {
+  seed: number;
+  policy: z.infer<typeof policySchema>;
+  sft: z.infer<typeof sftSchema>;
+  data: z.infer<typeof sftDataSchema>;
+  checkpointing: z.input<typeof checkpointingSchema>;
+}
+
+/** Options of {@link runSft}. */
+export interface RunSftOptions {
+  /** where metrics.jsonl, TensorBoard events and `final_model/` go */
+  runDir: string;
+  /** also write the trained policy (HF directory) here */
+  exportDir?: string | null;
+  /** progress and result lines */
+  log?: (line: string) => void;
+  /** a progress bar / plain progress lines */
+  progress?: boolean;
+  /** continue from the run directory's latest checkpoint: 'auto' (default), true (required) or false */
+  resume?: boolean | 'auto';
+  /** relative dataset and model paths resolve against this */
+  cwd?: string;
+}
+
+/** What an SFT run measured. */
+export interface SftRunResult {
+  steps: number;
+  first: Record<string, number> | null;
+  last: Record<string, number> | null;
+  seconds: number;
+  modelDir: string;
+}
+
+/** Run an SFT recipe end to end: load policy and data, train, validate, export the policy. */
+export async function runSft(config: SftConfig, options: RunSftOptions): Promise<SftRunResult> {
+  const log = options.log ?? (() => {});
+  const cwd = options.cwd ?? process.cwd();
+  const started = performance.now();
+  const policy = await loadPolicy(config.policy, config.seed, cwd);
+  try {
+    const rows = await datasetRows(config.data, 'sft', cwd);
+    const maxLen = config.policy.max_total_sequence_length;
+    const train = sftExamples(policy.tokenizer, rows.train, config.data, maxLen);
+    const val = sftExamples(policy.tokenizer, rows.val, config.data, maxLen);
+    log(`rxrl: sft on ${train.examples.length} examples (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.examples.length} held out`);
+    const optimizer = buildOptimizer(policy.model, config.policy);
+    const trainer = new SftTrainer({
+      model: policy.model,
+      tokenizer: policy.tokenizer,
+      optimizer,
+      policy: config.policy,
+      sft: config.sft,
+      train: train.examples,
+      val: val.examples,
+      seed: config.seed,
+      shuffle: config.data.shuffle,
+    });
+    const validations: { step: number; metrics: Record<string, number> }[] = [];
+    const algorithm = {
+      trainStep: (b: number[], step: number) => trainer.trainStep(b, step),
+      validate: (step: number) => {
+        const r = trainer.validate(step);
+        validations.push({ step, metrics: r.metrics });
+        return r;
+      },
+      saveState: () => trainer.saveState(),
+      loadState: (files: Record<string, Uint8Array>) => trainer.loadState(files),
+    };
+    let result;
+    try {
+      result = await runTraining({
+        runDir: options.runDir,
+        algorithm,
+        data: trainer.sampler,
+        loop: {
+          max_num_steps: config.sft.max_num_steps,
+          max_num_epochs: config.sft.max_num_epochs,
+          val_period: config.sft.val_period,
+          val_at_start: config.sft.val_at_start,
+          val_at_end: true,
+          early_stopping:
+            config.sft.early_stopping_patience === null
+              ? null
+              : { metric: 'validation/loss', patience: config.sft.early_stopping_patience, higher_is_better: false },
+        },
+        checkpointing: config.checkpointing,
+        resume: options.resume ?? 'auto',
+        progress: options.progress ? {} : false,
+        log,
+      });
+    } finally {
+      optimizer.dispose();
+    }
+    const modelDir = path.join(options.runDir, 'final_model');
+    await exportPolicy(policy, modelDir);
+    if (options.exportDir) await exportPolicy(policy, path.resolve(cwd, options.exportDir));
+    const seconds = (performance.now() - started) / 1000;
+    const first = validations[0]?.metrics ?? null;
+    const last = result.lastValidation;
+    log(`rxrl: sft done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`);
+    return { steps: result.step, first, last, seconds, modelDir };
+  } finally {
+    policy.model.dispose();
+  }
+}

@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CausalLM } from '@rxrl/model';
+import { keepMetrics, readMetricsSync, type LossResult, type Metrics } from '@rxrl/loss';
+import { clipByGlobalNorm, globalNorm, GradientAccumulator, type NamedOptimizer } from '@rxrl/optimizer';
+
+/** How a loss metric combines over micro-batches. */
+export type MetricReduce = 'sum' | 'last';
+
+/** Options of {@link accumulatedStep}. */
+export interface AccumulatedStepOptions<M> {
+  /** the model whose trainable variables get the update (never a reference model) */
+  model: CausalLM;
+  optimizer: NamedOptimizer;
+  /** the global batch, already split into micro-batches */
+  microBatches: readonly M[];
+  /**
+   * Loss of one micro-batch, normalised by global-batch counts so that the
+   * micro-batch losses add up to the full-batch loss (DESIGN.md). Runs inside
+   * the gradient tape: build tensors here (they are freed by the tape).
+   */
+  loss: (microBatch: M, index: number) => LossResult;
+  /** global gradient-norm clip; null: none */
+  maxGradNorm: number | null;
+  /**
+   * How each metric combines over micro-batches. Default `sum`: globally
+   * normalised means and counts add up to the batch value; `…/weight`
+   * coefficients (composeLosses) are the same in every micro-batch and keep the last.
+   */
+  reduce?: (key: string) => MetricReduce;
+}
+
+const defaultReduce = (key: string): MetricReduce => (key === 'weight' || key.endsWith('/weight') ? 'last' : 'sum');
+
+/**
+ * One optimizer step over a global batch: forward/backward per micro-batch,
+ * gradients summed by name, one global-norm clip, one optimizer update.
+ * Returns the loss metrics combined over micro-batches plus `grad_norm` (before
+ * clipping) and `lr` (the rate this update used).
+ */
+export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<string, number> {
+  const { model, optimizer, maxGradNorm } = options;
+  const reduce = options.reduce ?? defaultReduce;
+  const acc = new GradientAccumulator();
+  const out: Record<string, number> = {};
+  try {
+    options.microBatches.forEach((mb, i) => {
+      let metrics: Metrics = {};
+      const { value, grads } = model.variableGrads(() => {
+        const r = options.loss(mb, i);
+        metrics = keepMetrics(r.metrics);
+        return r.loss;
+      });
+      value.dispose();
+      acc.add(Object.fromEntries(grads), { dispose: true });
+      for (const [k, v] of Object.entries(readMetricsSync(metrics))) {
+        out[k] = reduce(k) === 'sum' ? (out[k] ?? 0) + v : v;
+      }
+    });
+    const total = acc.take();
+    let gradNorm: number;
+    let update: Record<string, tf.Tensor>;
+    if (maxGradNorm !== null) {
+      const clipped = clipByGlobalNorm(total, maxGradNorm);
+      tf.dispose(Object.values(total));
+      update = clipped.grads;
+      gradNorm = clipped.gradNorm;
+    } else {
+      const norm = globalNorm(total);
+      gradNorm = norm.dataSync()[0]!;
+      norm.dispose();
+      update = total;
+    }
+    const lr = optimizer.lr;
+    optimizer.step(update);
+    tf.dispose(Object.values(update));
+    out['grad_norm'] = gradNorm;
+    out['lr'] = lr;
+    return out;
+  } finally {
+    acc.reset();
+  }
+}

@@ -1,0 +1,73 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { RxrlConfigError, type Tokenizer } from '@rxrl/core/base';
+import { BuiltinTokenizer, HfTokenizer } from '@rxrl/data';
+import { CausalLM, fromHfConfig, loadPretrained, presetHfConfig, savePretrained } from '@rxrl/model';
+import type { PolicyOptions } from './policyOptions';
+
+/** A policy ready to train: the model, its tokenizer and where the tokenizer files come from. */
+export interface LoadedPolicy {
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  /** directory holding the tokenizer's HF files, or 'builtin' */
+  tokenizerSource: string;
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'vocab.json', 'merges.txt'];
+
+async function loadTokenizer(name: string): Promise<Tokenizer> {
+  if (name === 'builtin') return new BuiltinTokenizer();
+  return HfTokenizer.fromDirectory(name);
+}
+
+/**
+ * The `policy` section made real: a pretrained HF directory (`model_name`) or a
+ * fresh `init` model seeded by `seed`, with its tokenizer (`tokenizer.name`,
+ * else the model directory's, else the built-in one for fresh models).
+ */
+export async function loadPolicy(policy: PolicyOptions, seed: number, baseDir = process.cwd()): Promise<LoadedPolicy> {
+  const resolve = (p: string) => (p === 'builtin' ? p : path.resolve(baseDir, p));
+  if (policy.model_name !== null) {
+    const dir = resolve(policy.model_name);
+    const tokenizerSource = policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : dir;
+    const model = await loadPretrained(dir);
+    try {
+      return { model, tokenizer: await loadTokenizer(tokenizerSource), tokenizerSource };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  const init = policy.init!;
+  const tokenizerSource = policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin';
+  const tokenizer = await loadTokenizer(tokenizerSource);
+  const hf = { ...presetHfConfig(init.arch, init.preset, tokenizer.vocabSize), ...init.config_overrides };
+  Object.assign(hf, { bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenId, pad_token_id: tokenizer.padTokenId });
+  const cfg = fromHfConfig(hf);
+  if (cfg.vocabSize < tokenizer.vocabSize) {
+    throw new RxrlConfigError(`policy.init.config_overrides.vocab_size = ${cfg.vocabSize}; expected at least the tokenizer's ${tokenizer.vocabSize}`);
+  }
+  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource };
+}
+
+/**
+ * Write the policy as a Hugging Face model directory: config.json,
+ * model.safetensors and the tokenizer files (copied, or the built-in
+ * tokenizer's). Returns the directory.
+ */
+export async function exportPolicy(policy: LoadedPolicy, dir: string): Promise<string> {
+  await savePretrained(policy.model, dir);
+  if (policy.tokenizerSource === 'builtin') {
+    await new BuiltinTokenizer().writeHfFiles(dir);
+  } else if (path.resolve(policy.tokenizerSource) !== path.resolve(dir)) {
+    for (const f of TOKENIZER_FILES) {
+      const from = path.join(policy.tokenizerSource, f);
+      try {
+        await fs.copyFile(from, path.join(dir, f));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
+  return dir;
+}

@@ -195,3 +195,23 @@ describe('generate with top-k on the device', () => {
     }
   });
 });
+
+describe('generate drops finished rows from the batch', () => {
+  it('gives the same samples with and without compaction', async () => {
+    // many stop ids: rows end after a few tokens, at different steps
+    const stop_token_ids = Array.from({ length: 12 }, (_, i) => 3 + 5 * i);
+    const o = { max_new_tokens: 14, num_generations_per_prompt: 4, seed: 2, stop_token_ids, ignore_eos: true };
+    const prompts = [P1, P2, P3];
+    const plain = await generate(model, tok, prompts, o, { compact: false });
+    const before = tf.memory().numTensors;
+    const compacted = await generate(model, tok, prompts, o, { compact: true });
+    expect(tf.memory().numTensors).toBe(before);
+    // the run really compacts: at some step half the 12 rows or more are done, some still live
+    const b = plain.length;
+    const liveAfter = (t: number) => plain.filter((s) => s.finishReason === 'length' || s.completionTokens.length > t + 1).length;
+    expect(Array.from({ length: 13 }, (_, t) => liveAfter(t)).some((a) => a > 0 && a <= b / 2 && b - a >= 2)).toBe(true);
+    expect(compacted.map((s) => [...s.completionTokens])).toEqual(plain.map((s) => [...s.completionTokens]));
+    expect(compacted.map((s) => s.finishReason)).toEqual(plain.map((s) => s.finishReason));
+    compacted.forEach((s, i) => s.genLogprobs.forEach((lp, t) => expect(Math.abs(lp - plain[i]!.genLogprobs[t]!)).toBeLessThan(1e-5)));
+  });
+});

@@ -6,6 +6,7 @@ import { checkSamplingParams, type SamplingParams } from './sampling/samplingPar
 import { sampleCandidates } from './sampling/sampleCandidates';
 import { sampleToken } from './sampling/sampleToken';
 import { topKOnDevice } from './sampling/topKOnDevice';
+import { selectCacheRows } from './selectCacheRows';
 import { findStopString, longestStop } from './stopStrings';
 
 /** Why a sample ended: a stop token or stop string, or `max_new_tokens`. */
@@ -41,6 +42,12 @@ export interface GenerateExtras {
    * dominate a step; the drawn tokens are the same either way.
    */
   deviceSampling?: boolean;
+  /**
+   * Drop finished rows from the batch (and the KV cache) once half of it or
+   * more has finished (default true). Results are the same either way; only
+   * the forward passes spent on finished rows go.
+   */
+  compact?: boolean;
 }
 
 /** Vocabulary size from which top-k on the device pays for itself (see the generation bench). */
@@ -67,8 +74,9 @@ interface RowState {
  * Generate `num_generations_per_prompt` completions for every prompt with the
  * model's KV cache: rows (prompt × generation) are sorted by prompt length,
  * cut into batches of `generation_batch_size`, left-padded, prefilled once and
- * decoded one token per step; a finished row's logits are ignored (its slot is
- * fed the pad id) and a batch ends when every row has finished. Samples come
+ * decoded one token per step. A finished row's logits are ignored (its slot is
+ * fed the pad id) until half the batch has finished; then finished rows are
+ * dropped from the batch and the KV cache. A batch ends when every row has. Samples come
  * back prompt-major: `[p0g0, p0g1, …, p1g0, …]`.
  *
  * @example
@@ -123,7 +131,7 @@ export async function generate(
   const out = new Array<GeneratedSample>(rows.length);
   for (let start = 0; start < order.length; start += opts.generation_batch_size) {
     const chunk = order.slice(start, start + opts.generation_batch_size);
-    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts, deviceK);
+    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts, deviceK, extras.compact ?? true);
     chunk.forEach((i, j) => {
       const row = rows[i]!;
       const s = states[j]!;
@@ -148,6 +156,7 @@ async function decodeBatch(
   params: SamplingParams,
   opts: GenerateOptions,
   deviceK: number,
+  compact: boolean,
 ): Promise<RowState[]> {
   const b = rows.length;
   const vocab = model.config.vocabSize;
@@ -180,36 +189,39 @@ async function decodeBatch(
     idsT.dispose();
     maskT.dispose();
   }
-  const { cache } = started;
+  let cache = started.cache;
   let logits: tf.Tensor2D | null = started.logits;
+  // slots[j] = the row in cache slot j; shrinks when finished rows are dropped
+  let slots = Int32Array.from(rows, (_, i) => i);
   try {
-    const next = new Int32Array(b);
+    let next = new Int32Array(b);
     for (let step = 0; step < opts.max_new_tokens; step++) {
-      // deviceK > 0: top-k candidates per row; else the whole [B, V] logits
+      // deviceK > 0: top-k candidates per slot; else the whole [slots, V] logits
       const cand = deviceK > 0 ? await topKOnDevice(logits, deviceK, params.temperature) : null;
       const data = cand === null ? ((await logits.data()) as Float32Array) : null;
       logits.dispose();
       logits = null;
       let active = 0;
-      for (let r = 0; r < b; r++) {
+      for (let j = 0; j < slots.length; j++) {
+        const r = slots[j]!;
         const s = states[r]!;
         if (s.done !== null) {
-          next[r] = fillId;
+          next[j] = fillId;
           continue;
         }
         const { token, logprob } =
           cand !== null
             ? sampleCandidates(
-                cand.values.subarray(r * deviceK, (r + 1) * deviceK),
-                cand.indices.subarray(r * deviceK, (r + 1) * deviceK),
-                cand.logNormalizers[r]!,
+                cand.values.subarray(j * deviceK, (j + 1) * deviceK),
+                cand.indices.subarray(j * deviceK, (j + 1) * deviceK),
+                cand.logNormalizers[j]!,
                 params,
                 rows[r]!.rng,
               )
-            : sampleToken(data!.subarray(r * vocab, (r + 1) * vocab), params, rows[r]!.rng);
+            : sampleToken(data!.subarray(j * vocab, (j + 1) * vocab), params, rows[r]!.rng);
         s.tokens.push(token);
         s.logprobs.push(logprob);
-        next[r] = token;
+        next[j] = token;
         if (stopIds.has(token)) {
           s.done = 'stop';
           s.stoppedByToken = true;
@@ -225,6 +237,15 @@ async function decodeBatch(
         if (s.done === null) active++;
       }
       if (active === 0 || step === opts.max_new_tokens - 1) break;
+      if (compact && active <= slots.length / 2 && slots.length - active >= 2) {
+        // half the batch or more has finished: stop paying for its forward passes
+        const keep = Int32Array.from(
+          slots.map((r, j) => (states[r]!.done === null ? j : -1)).filter((j) => j >= 0),
+        );
+        cache = selectCacheRows(model, cache, keep);
+        slots = Int32Array.from(keep, (j) => slots[j]!);
+        next = Int32Array.from(keep, (j) => next[j]!);
+      }
       logits = generateStep(model, cache, next);
     }
   } finally {

@@ -17,7 +17,33 @@ export interface BenchRecord {
   fractionOfPeak?: number;
   /** ours / PyTorch, measured back to back in this run */
   vsPytorch?: number;
+  /** PyTorch's throughput for the same measurement, in `unit` (filled by the driver) */
+  pytorch?: number;
+  /**
+   * The PyTorch measurement to pair with this record: the driver runs
+   * tools/reference/bench_torch.py with it right after the case and fills
+   * `pytorch` and `vsPytorch`. Generation records without one are paired from
+   * their own fields (see `torchSpecFor` in pytorch.ts).
+   */
+  torch?: TorchSpec;
   notes?: string;
+}
+
+/** One measurement for tools/reference/bench_torch.py (same field names as its JSON specs). */
+export interface TorchSpec {
+  mode: 'train' | 'logprob' | 'generate';
+  preset: 'tiny' | 'small';
+  vocab: number;
+  batch: number;
+  /** sequence length; generate: prompt length */
+  seq: number;
+  /** generate: tokens decoded per row */
+  new_tokens?: number;
+  /** generate: sample at temperature 1 instead of greedy */
+  sample?: boolean;
+  /** generate: compare against decode-only tokens/s (prefill excluded) */
+  decode_only?: boolean;
+  iters?: number;
 }
 
 export interface BenchContext {

@@ -7,6 +7,12 @@
  *   npm run bench -- --backend cpu      # another backend
  *   npm run bench -- --quick            # smaller sizes, a smoke check
  *   npm run bench -- --only train_step  # cases whose name contains the text
+ *   npm run bench -- --no-torch         # skip the PyTorch comparison
+ *
+ * After each case, the records that name a PyTorch measurement (or that
+ * pytorch.ts pairs by their fields) are measured by
+ * tools/reference/bench_torch.py right away, and `vsPytorch` = ours / PyTorch
+ * as a speed ratio (> 1: we are faster).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,6 +20,14 @@ import { describeBackend, selectBackend } from '@rxrl/core';
 import type { BenchCase, BenchContext, BenchRecord } from './benchCase';
 import { measureMatmulPeak } from './cases/matmulPeak';
 import { cases } from './cases/index';
+import {
+  runTorch,
+  speedRatio,
+  torchSpecFor,
+  torchUnavailable,
+  torchValue,
+  type TorchEnv,
+} from './pytorch';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +35,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string', default: 'bench/results.json' },
+    'no-torch': { type: 'boolean', default: false },
   },
 });
 
@@ -31,14 +46,58 @@ console.log(`plain 2-D matMul peak: ${peak.best.toFixed(1)} GFLOP/s`);
 const ctx: BenchContext = { backend: choice.backend, peakGflops: peak.best, quick: values.quick! };
 
 const records: BenchRecord[] = [...peak.records];
+const torchMissing = values['no-torch'] ? 'skipped (--no-torch)' : await torchUnavailable();
+if (torchMissing) console.log(`PyTorch comparison: ${torchMissing}`);
+let torchEnv: TorchEnv | undefined;
+
+/** Measures the PyTorch side of `out` right after our side, and fills the ratios. */
+async function compareWithTorch(out: BenchRecord[]): Promise<void> {
+  if (torchMissing) return;
+  const paired = out
+    .map((r) => ({ r, spec: torchSpecFor(r, values.quick!) }))
+    .filter((p): p is { r: BenchRecord; spec: NonNullable<typeof p.spec> } => p.spec !== undefined);
+  if (paired.length === 0) return;
+  process.stdout.write(`  pytorch (${paired.length}) … `);
+  const t0 = performance.now();
+  try {
+    const res = await runTorch(paired.map((p) => p.spec));
+    if (!torchEnv) {
+      torchEnv = res.env;
+      const openblas = res.env.blas_libraries.some((l) => l.includes('openblas'));
+      console.log(
+        `\n  torch ${res.env.torch}, threads tried ${res.env.threads.join(' and ')}, BLAS: ${res.env.blas_libraries.join(', ') || 'none mapped'}`,
+      );
+      if (!openblas)
+        console.log(
+          '  WARNING: torch is not using OpenBLAS; install libopenblas0-pthread or the comparison flatters us',
+        );
+    }
+    paired.forEach(({ r, spec }, i) => {
+      r.torch = spec;
+      r.pytorch = torchValue(spec, res.results[i]!, r.unit);
+      r.vsPytorch = speedRatio(r.value, r.pytorch, r.unit);
+      const byT = Object.entries(res.results[i]!.tokens_per_s_by_threads)
+        .map(([t, v]) => `${t}T ${v.toFixed(0)}`)
+        .join(', ');
+      r.notes = `${r.notes ?? ''}${r.notes ? '; ' : ''}torch tok/s ${byT}`;
+    });
+    console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    console.log(
+      `failed: ${e.message.split('\n')[0]} ${e.stderr?.split('\n').slice(-3).join(' ') ?? ''}`,
+    );
+  }
+}
 const selected: BenchCase[] = cases.filter((c) => !values.only || c.name.includes(values.only));
 for (const c of selected) {
   process.stdout.write(`running ${c.name} … `);
   const t0 = performance.now();
   try {
     const out = await c.run(ctx);
-    records.push(...out);
     console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await compareWithTorch(out);
+    records.push(...out);
   } catch (err) {
     console.log(`failed: ${(err as Error).message}`);
     records.push({
@@ -60,6 +119,9 @@ writeFileSync(
       backend: ctx.backend,
       peakGflops: peak.best,
       cores: (await import('node:os')).cpus().length,
+      cpu: (await import('node:os')).cpus()[0]?.model,
+      node: process.version,
+      pytorch: torchEnv ?? { unavailable: torchMissing },
       records,
     },
     null,
@@ -73,12 +135,15 @@ const rows = records.map((r) => [
   r.name,
   r.preset ?? '',
   r.batch !== undefined ? `${r.batch}×${r.seqLen ?? ''}` : '',
-  `${fmt(r.value, 1)} ${r.unit}`,
+  r.unit === 'fraction'
+    ? `${fmt(100 * r.value, 2)} %`
+    : `${fmt(r.value, r.value < 10 ? 2 : 1)} ${r.unit}`,
   fmt(r.fractionOfPeak),
+  r.pytorch !== undefined ? `${fmt(r.pytorch, 1)} ${r.unit}` : '',
   fmt(r.vsPytorch),
   r.notes ?? '',
 ]);
-const header = ['case', 'preset', 'batch×seq', 'value', 'of peak', 'vs torch', 'notes'];
+const header = ['case', 'preset', 'batch×seq', 'value', 'of peak', 'pytorch', 'vs torch', 'notes'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 console.log('\n' + line(header));

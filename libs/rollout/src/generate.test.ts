@@ -215,3 +215,18 @@ describe('generate drops finished rows from the batch', () => {
     compacted.forEach((s, i) => s.genLogprobs.forEach((lp, t) => expect(Math.abs(lp - plain[i]!.genLogprobs[t]!)).toBeLessThan(1e-5)));
   });
 });
+
+describe('generate prefills each distinct prompt once', () => {
+  it('gives the same samples as prefilling every row', async () => {
+    const o = { max_new_tokens: 8, num_generations_per_prompt: 3, seed: 12, ignore_eos: true, top_p: 0.9 };
+    const prompts = [P3, P2, P1];
+    const each = await generate(model, tok, prompts, o, { sharePrefill: false });
+    const before = tf.memory().numTensors;
+    const shared = await generate(model, tok, prompts, o, { sharePrefill: true });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(shared.map((s) => [...s.completionTokens])).toEqual(each.map((s) => [...s.completionTokens]));
+    shared.forEach((s, i) => s.genLogprobs.forEach((lp, t) => expect(Math.abs(lp - each[i]!.genLogprobs[t]!)).toBeLessThan(1e-5)));
+    // the generations of one prompt still differ
+    expect([...shared[0]!.completionTokens]).not.toEqual([...shared[1]!.completionTokens]);
+  });
+});

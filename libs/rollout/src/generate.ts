@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, RxrlDataError, type Tokenizer } from '@rxrl/core/base';
-import { generateStep, prefill, type CausalLM } from '@rxrl/model';
+import { generateStep, prefill, type CausalLM, type KVCache } from '@rxrl/model';
 import { generateOptionsSchema, type GenerateOptions, type GenerateOptionsInput } from './generateOptions';
 import { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
 import { sampleCandidates } from './sampling/sampleCandidates';
@@ -48,6 +48,12 @@ export interface GenerateExtras {
    * the forward passes spent on finished rows go.
    */
   compact?: boolean;
+  /**
+   * Prefill each distinct prompt of a batch once and copy its KV-cache rows to
+   * its `num_generations_per_prompt` samples (default true); same samples,
+   * 1/n of the prefill work.
+   */
+  sharePrefill?: boolean;
 }
 
 /** Vocabulary size from which top-k on the device pays for itself (see the generation bench). */
@@ -131,7 +137,7 @@ export async function generate(
   const out = new Array<GeneratedSample>(rows.length);
   for (let start = 0; start < order.length; start += opts.generation_batch_size) {
     const chunk = order.slice(start, start + opts.generation_batch_size);
-    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts, deviceK, extras.compact ?? true);
+    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts, deviceK, extras.compact ?? true, extras.sharePrefill ?? true);
     chunk.forEach((i, j) => {
       const row = rows[i]!;
       const s = states[j]!;
@@ -148,6 +154,58 @@ export async function generate(
   return out;
 }
 
+/**
+ * Left-pad and prefill the rows' prompts: with `share`, each distinct prompt
+ * once, then its cache rows and next-token logits are copied to every row that
+ * asked for it. Returns a cache and `[rows, V]` logits the caller owns.
+ */
+function prefillRows(model: CausalLM, rows: Row[], fillId: number, share: boolean): { cache: KVCache; logits: tf.Tensor2D } {
+  const source = new Map<number, number>();
+  const expand = new Int32Array(rows.length);
+  const prompts: ArrayLike<number>[] = [];
+  rows.forEach((r, i) => {
+    let u = share ? source.get(r.promptIndex) : undefined;
+    if (u === undefined) {
+      u = prompts.push(r.prompt) - 1;
+      source.set(r.promptIndex, u);
+    }
+    expand[i] = u;
+  });
+  const b = prompts.length;
+  let maxLen = 0;
+  for (const p of prompts) maxLen = Math.max(maxLen, p.length);
+  const ids = new Int32Array(b * maxLen).fill(fillId);
+  const mask = new Int32Array(b * maxLen);
+  prompts.forEach((p, i) => {
+    const off = i * maxLen + maxLen - p.length;
+    for (let t = 0; t < p.length; t++) {
+      ids[off + t] = p[t]!;
+      mask[off + t] = 1;
+    }
+  });
+  const idsT = tf.tensor2d(ids, [b, maxLen], 'int32');
+  const maskT = tf.tensor2d(mask, [b, maxLen], 'int32');
+  let started: { cache: KVCache; logits: tf.Tensor2D };
+  try {
+    started = prefill(model, idsT, maskT);
+  } finally {
+    idsT.dispose();
+    maskT.dispose();
+  }
+  if (b === rows.length) return started;
+  let logits: tf.Tensor2D | null = null;
+  try {
+    logits = tf.tidy(() => tf.gather(started.logits, expand) as tf.Tensor2D);
+    return { cache: selectCacheRows(model, started.cache, expand), logits };
+  } catch (e) {
+    logits?.dispose();
+    started.cache.dispose();
+    throw e;
+  } finally {
+    started.logits.dispose();
+  }
+}
+
 /** Prefill one left-padded batch and decode it to the end; owns every tensor it makes. */
 async function decodeBatch(
   model: CausalLM,
@@ -157,6 +215,7 @@ async function decodeBatch(
   opts: GenerateOptions,
   deviceK: number,
   compact: boolean,
+  sharePrefill: boolean,
 ): Promise<RowState[]> {
   const b = rows.length;
   const vocab = model.config.vocabSize;
@@ -167,30 +226,10 @@ async function decodeBatch(
   const stops = opts.stop_strings;
   const maxStop = longestStop(stops);
 
-  let maxLen = 0;
-  for (const r of rows) maxLen = Math.max(maxLen, r.prompt.length);
-  const ids = new Int32Array(b * maxLen).fill(fillId);
-  const mask = new Int32Array(b * maxLen);
-  rows.forEach((r, i) => {
-    const off = i * maxLen + maxLen - r.prompt.length;
-    for (let t = 0; t < r.prompt.length; t++) {
-      ids[off + t] = r.prompt[t]!;
-      mask[off + t] = 1;
-    }
-  });
   const states: RowState[] = rows.map(() => ({ tokens: [], logprobs: [], text: '', done: null, stoppedByToken: false }));
-
-  const idsT = tf.tensor2d(ids, [b, maxLen], 'int32');
-  const maskT = tf.tensor2d(mask, [b, maxLen], 'int32');
-  let started: ReturnType<typeof prefill>;
-  try {
-    started = prefill(model, idsT, maskT);
-  } finally {
-    idsT.dispose();
-    maskT.dispose();
-  }
-  let cache = started.cache;
-  let logits: tf.Tensor2D | null = started.logits;
+  const { cache: firstCache, logits: firstLogits } = prefillRows(model, rows, fillId, sharePrefill);
+  let cache = firstCache;
+  let logits: tf.Tensor2D | null = firstLogits;
   // slots[j] = the row in cache slot j; shrinks when finished rows are dropped
   let slots = Int32Array.from(rows, (_, i) => i);
   try {

@@ -7,12 +7,16 @@ import prettier from 'eslint-config-prettier';
 
 const tfFree = {
   patterns: [
-    { group: ['@tensorflow/*'], message: 'This library must stay free of TensorFlow.js (DESIGN.md).' },
+    {
+      group: ['@tensorflow/*'],
+      message: 'This library must stay free of TensorFlow.js (DESIGN.md).',
+    },
   ],
   paths: [
     {
       name: '@rxrl/core',
-      message: "Import '@rxrl/core/base': the root entry loads TensorFlow.js, which this library must not.",
+      message:
+        "Import '@rxrl/core/base': the root entry loads TensorFlow.js, which this library must not.",
     },
   ],
 };
@@ -25,7 +29,10 @@ export default [
     files: ['**/*.ts'],
     plugins: { '@nx': nx },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-explicit-any': 'off',
       '@nx/enforce-module-boundaries': [
         'error',
@@ -44,14 +51,23 @@ export default [
               sourceTag: 'stage:parallel',
               onlyDependOnLibsWithTags: ['layer:core', 'lib:model', 'lib:optimizer'],
             },
-            { sourceTag: 'layer:pipeline', onlyDependOnLibsWithTags: ['layer:core', 'layer:stage'] },
+            {
+              sourceTag: 'layer:pipeline',
+              onlyDependOnLibsWithTags: ['layer:core', 'layer:stage'],
+            },
             {
               sourceTag: 'layer:algorithms',
               onlyDependOnLibsWithTags: ['layer:core', 'layer:stage', 'layer:pipeline'],
             },
             {
               sourceTag: 'layer:app',
-              onlyDependOnLibsWithTags: ['layer:core', 'layer:stage', 'layer:pipeline', 'layer:algorithms'],
+              onlyDependOnLibsWithTags: [
+                'layer:core',
+                'layer:stage',
+                'layer:pipeline',
+                'layer:algorithms',
+                'layer:app',
+              ],
             },
             { sourceTag: 'tf:none', bannedExternalImports: ['@tensorflow/*'] },
           ],
@@ -60,7 +76,12 @@ export default [
     },
   },
   {
-    files: ['libs/data/**/*.ts', 'libs/reward/**/*.ts', 'libs/logging/**/*.ts', 'libs/config/**/*.ts'],
+    files: [
+      'libs/data/**/*.ts',
+      'libs/reward/**/*.ts',
+      'libs/logging/**/*.ts',
+      'libs/config/**/*.ts',
+    ],
     rules: { 'no-restricted-imports': ['error', tfFree] },
   },
   {
@@ -68,7 +89,14 @@ export default [
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@tensorflow/*'], message: 'core/base is the TensorFlow.js-free part of core.' }] },
+        {
+          patterns: [
+            {
+              group: ['@tensorflow/*'],
+              message: 'core/base is the TensorFlow.js-free part of core.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -78,6 +78,30 @@ describe('rxrl serve', () => {
     for (let i = 1; i < got.length; i++)
       expect(Math.abs(got[i]! - want[i - 1]!)).toBeLessThan(1e-4);
     expect(r.usage!.prompt_tokens).toBe(ids.length);
+
+    // text_offset indexes the echoed text + completion; the BOS token has no text
+    const params = {
+      model: 'tiny',
+      prompt: text,
+      max_tokens: 5,
+      echo: true,
+      logprobs: 0,
+      return_tokens_as_token_ids: true,
+    };
+    const g = await client.completions.create(
+      params as OpenAI.Completions.CompletionCreateParamsNonStreaming,
+    );
+    const c = g.choices[0]!;
+    const tokenIds = c.logprobs!.tokens!.map((s) => Number(s.slice('token_id:'.length)));
+    expect(tokenIds.slice(0, ids.length)).toEqual(ids);
+    expect(c.text.startsWith(text)).toBe(true);
+    tokenIds.forEach((id, i) => {
+      const piece = tokenizer.decode([id], { skipSpecialTokens: true });
+      expect(
+        c.text.slice(c.logprobs!.text_offset![i]!, c.logprobs!.text_offset![i]! + piece.length),
+      ).toBe(piece);
+    });
+    expect(c.logprobs!.text_offset![ids.length]).toBe(text.length);
   });
 
   it('chat uses the directory’s chat template; streaming gives the same text', async () => {

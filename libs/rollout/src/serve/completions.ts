@@ -50,7 +50,8 @@ class LogprobsBuilder {
   constructor(
     private readonly ctx: ServeContext,
     private readonly asIds: boolean,
-    private offset: number,
+    /** Where the next token's text starts in the choice's text. */
+    public offset: number,
   ) {}
 
   add(id: number, logprob: number | null, top: TokenLogprob[] | null): void {
@@ -58,7 +59,8 @@ class LogprobsBuilder {
     this.out.tokens.push(s);
     this.out.token_logprobs.push(logprob);
     this.out.text_offset.push(this.offset);
-    this.offset += s.length;
+    // offsets index the choice's text, where special tokens (BOS, EOS) do not appear
+    this.offset += this.ctx.tokenizer.decode([id], { skipSpecialTokens: true }).length;
     if (top === null || logprob === null) {
       this.out.top_logprobs.push(null);
       return;
@@ -124,14 +126,18 @@ export async function handleCompletion(
           list.map((p) => ctx.engine.exclusive(() => promptLogprobs(ctx.model, p.ids, k))),
         )
       : null;
-  const echoText = list.map((p) => (echo ? (p.text ?? ctx.tokenizer.decode(p.ids)) : ''));
+  const echoText = list.map((p) =>
+    echo ? (p.text ?? ctx.tokenizer.decode(p.ids, { skipSpecialTokens: true })) : '',
+  );
 
   const builders: (LogprobsBuilder | null)[] = [];
   const specs = list.flatMap((p, pi) =>
     Array.from({ length: n }, (_, j) => {
       const b = k === null ? null : new LogprobsBuilder(ctx, asIds, 0);
-      if (b && scored)
+      if (b && scored) {
         p.ids.forEach((tok, t) => b.add(tok, scored[pi]!.logprobs[t]!, scored[pi]!.top[t]!));
+        b.offset = echoText[pi]!.length;
+      }
       builders.push(b);
       return sampling.make(p.ids, maxTokens, `${pi}/${j}`, k);
     }),

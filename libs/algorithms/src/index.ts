@@ -16,3 +16,12 @@ export { sftSections } from './sft/sftSections';
 export { sftExamples, type SftExample } from './sft/sftExamples';
 export { SftTrainer, sftMicroBatchLoss, type SftTrainerArgs } from './sft/sftTrainer';
 export { runSft, type SftConfig, type RunSftOptions, type SftRunResult } from './sft/runSft';
+// GRPO
+export * from './grpo/index';
+// DPO
+export { dpoSchema, dpoDataSchema, dpoLossOptionsOf, type DpoOptions, type DpoDataOptions } from './dpo/dpoOptions';
+export { dpoSections } from './dpo/dpoSections';
+export { preferencePairs, type PreferencePair } from './dpo/dpoExamples';
+export { pairBatchArrays, pairTokenLogps, splitPairs } from './dpo/pairBatch';
+export { DpoTrainer, type DpoTrainerArgs, type DpoObjective, type DpoLossContext } from './dpo/dpoTrainer';
+export { runDpo, type DpoConfig, type RunDpoOptions, type DpoRunResult } from './dpo/runDpo';

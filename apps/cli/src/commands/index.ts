@@ -6,3 +6,5 @@ export { command as version } from './version';
 export { command as initModel } from './initModel';
 export { command as serve } from './serve';
 export { command as sft } from './sft';
+export { command as grpo } from './grpo';
+export { command as dpo } from './dpo';

@@ -1,0 +1,114 @@
+import * as path from 'node:path';
+import type { z } from 'zod';
+import type { checkpointingSchema } from '@rxrl/checkpoint';
+import { runTraining } from '@rxrl/pipeline';
+import { buildOptimizer } from '../shared/buildOptimizer';
+import { datasetRows } from '../shared/datasetRows';
+import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import type { policySchema } from '../shared/policyOptions';
+import { preferencePairs } from './dpoExamples';
+import { dpoLossOptionsOf, type dpoDataSchema, type dpoSchema } from './dpoOptions';
+import { DpoTrainer, type DpoObjective } from './dpoTrainer';
+
+/** A validated DPO recipe. */
+export interface DpoConfig {
+  seed: number;
+  policy: z.infer<typeof policySchema>;
+  dpo: z.infer<typeof dpoSchema>;
+  data: z.infer<typeof dpoDataSchema>;
+  checkpointing: z.input<typeof checkpointingSchema>;
+}
+
+/** Options of {@link runDpo}. */
+export interface RunDpoOptions {
+  runDir: string;
+  /** also write the trained policy (HF directory) here */
+  exportDir?: string | null;
+  log?: (line: string) => void;
+  progress?: boolean;
+  resume?: boolean | 'auto';
+  cwd?: string;
+  /** replace the default dpoLoss objective */
+  objective?: DpoObjective;
+}
+
+/** What a DPO run measured. */
+export interface DpoRunResult {
+  steps: number;
+  first: Record<string, number> | null;
+  last: Record<string, number> | null;
+  seconds: number;
+  modelDir: string;
+}
+
+/** Run a DPO recipe end to end: policy + frozen reference, preference pairs, train, validate, export. */
+export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise<DpoRunResult> {
+  const log = options.log ?? (() => {});
+  const cwd = options.cwd ?? process.cwd();
+  const started = performance.now();
+  const policy = await loadPolicy(config.policy, config.seed, cwd);
+  const loss = dpoLossOptionsOf(config.dpo);
+  const reference = config.dpo.reference_free ? null : policy.model.frozenCopy();
+  try {
+    const rows = await datasetRows(config.data, 'preference', cwd);
+    const maxLen = config.policy.max_total_sequence_length;
+    const train = preferencePairs(policy.tokenizer, rows.train, config.data, maxLen);
+    const val = preferencePairs(policy.tokenizer, rows.val, config.data, maxLen);
+    log(`rxrl: dpo on ${train.pairs.length} pairs (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.pairs.length} held out`);
+    const optimizer = buildOptimizer(policy.model, config.policy);
+    const trainer = new DpoTrainer({
+      model: policy.model,
+      reference,
+      tokenizer: policy.tokenizer,
+      optimizer,
+      policy: config.policy,
+      val: config.dpo,
+      loss,
+      objective: options.objective,
+      trainPairs: train.pairs,
+      valPairs: val.pairs,
+      seed: config.seed,
+      shuffle: config.data.shuffle,
+    });
+    const validations: Record<string, number>[] = [];
+    let result;
+    try {
+      result = await runTraining({
+        runDir: options.runDir,
+        algorithm: {
+          trainStep: (b: number[], step: number) => trainer.trainStep(b, step),
+          validate: (step: number) => {
+            const r = trainer.validate(step);
+            validations.push(r.metrics);
+            return r;
+          },
+          saveState: () => trainer.saveState(),
+          loadState: (files: Record<string, Uint8Array>) => trainer.loadState(files),
+        },
+        data: trainer.sampler,
+        loop: {
+          max_num_steps: config.dpo.max_num_steps,
+          max_num_epochs: config.dpo.max_num_epochs,
+          val_period: config.dpo.val_period,
+          val_at_start: config.dpo.val_at_start,
+          val_at_end: true,
+        },
+        checkpointing: config.checkpointing,
+        resume: options.resume ?? 'auto',
+        progress: options.progress ? {} : false,
+        log,
+      });
+    } finally {
+      optimizer.dispose();
+    }
+    const modelDir = path.join(options.runDir, 'final_model');
+    await exportPolicy(policy, modelDir);
+    if (options.exportDir) await exportPolicy(policy, path.resolve(cwd, options.exportDir));
+    const seconds = (performance.now() - started) / 1000;
+    log(`rxrl: dpo done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`);
+    return { steps: result.step, first: validations[0] ?? null, last: result.lastValidation, seconds, modelDir };
+  } finally {
+    reference?.dispose();
+    policy.model.dispose();
+  }
+}

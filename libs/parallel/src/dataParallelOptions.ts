@@ -26,12 +26,15 @@ export const DataParallelOptionsSchema = z.strictObject({
   /** AdamW keyword arguments (torch names) */
   optimizer: AdamOptionsSchema.default({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8 }),
   /**
-   * How replicas stay in step: `replicated_optimizer` — every worker applies the
-   * same AdamW step to its replica from the summed gradient (only gradients cross
-   * threads); `broadcast_weights` — the main thread holds the master weights and
-   * the optimizer, and copies the new weights to every worker after each step.
+   * How replicas stay in step after the gradient all-reduce:
+   * `replicated_optimizer` — every worker applies the same AdamW step to its whole
+   * replica (only gradients cross threads); `sharded_optimizer` — each worker keeps
+   * the AdamW state of, and updates, only its share of the variables (ZeRO-1 style),
+   * then copies the others' new values from shared memory; `broadcast_weights` — the
+   * main thread holds the master weights and the optimizer and copies the new
+   * weights to every worker.
    */
-  sync: z.enum(['replicated_optimizer', 'broadcast_weights']).default('replicated_optimizer'),
+  sync: z.enum(['replicated_optimizer', 'sharded_optimizer', 'broadcast_weights']).default('replicated_optimizer'),
   /** TensorFlow.js backend of the workers; null: the main thread's current backend (else auto) */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).nullable().default(null),
 });

@@ -85,7 +85,7 @@ function countExits(trainer: DataParallelTrainer): { exits: number } {
   return c;
 }
 
-for (const sync of ['replicated_optimizer', 'broadcast_weights'] as const) {
+for (const sync of ['replicated_optimizer', 'sharded_optimizer', 'broadcast_weights'] as const) {
   describe(`DataParallelTrainer (${sync}, 2 workers, wasm)`, () => {
     let trainer: DataParallelTrainer;
     let live: number;
@@ -134,7 +134,7 @@ for (const sync of ['replicated_optimizer', 'broadcast_weights'] as const) {
         expect(DataParallelTrainer.liveWorkers).toBe(live);
         await expect(trainer.step(ok)).rejects.toThrow(/injected failure/);
       });
-    } else {
+    } else if (sync === 'broadcast_weights') {
       it('dispose terminates every worker and later calls fail clearly', async () => {
         const c = countExits(trainer);
         await trainer.dispose();

@@ -37,8 +37,9 @@ interface Slot {
  * the global normalisers and writes them into its region of one
  * SharedArrayBuffer; the workers then sum the regions slice by slice
  * (reduce-scatter), and one AdamW step is applied to the summed gradient —
- * by every worker to its own replica (`replicated_optimizer`) or by the main
- * thread, which then broadcasts the weights (`broadcast_weights`). No tensor
+ * by every worker to its own replica (`replicated_optimizer`), by each worker to
+ * its share of the variables followed by a copy of the rest (`sharded_optimizer`),
+ * or by the main thread, which then broadcasts the weights (`broadcast_weights`). No tensor
  * crosses a thread. A worker that fails stops the trainer: the step rejects with
  * the worker's error and every worker is terminated.
  */
@@ -102,7 +103,7 @@ export class DataParallelTrainer {
             microBatch: o.train_micro_batch_size,
             maxGradNorm: o.max_grad_norm,
             optimizer: o.optimizer,
-            ownsOptimizer: o.sync === 'replicated_optimizer',
+            optimizerScope: o.sync === 'replicated_optimizer' ? 'all' : o.sync === 'sharded_optimizer' ? 'shard' : 'none',
             backend,
             useTsx,
           };
@@ -152,14 +153,21 @@ export class DataParallelTrainer {
       const shards = shardRows(batch, this.slots.length);
       const computed = await Promise.all(this.slots.map((s, i) => this.call(s, { op: 'compute', shard: shards[i]! })));
       const t1 = performance.now();
-      await this.all({ op: 'reduce' });
+      const reduced = await this.all({ op: 'reduce' });
       const t2 = performance.now();
       let gradNorm: number;
       if (this.master) {
         const { model, optimizer } = this.master;
-        gradNorm = applySummedGradient(this.layout, this.regions.sum, optimizer, this.options.max_grad_norm);
-        writeToFlat(this.layout, model.trainableVariables(), this.regions.weights);
-        await this.all({ op: 'load' });
+        gradNorm = applySummedGradient(this.layout.slots, this.regions.sum, optimizer, this.options.max_grad_norm);
+        writeToFlat(this.layout.slots, model.trainableVariables(), this.regions.weights);
+        await this.all({ op: 'load', which: 'all' });
+      } else if (this.options.sync === 'sharded_optimizer') {
+        // the norm from the workers' float64 partial sums of squares; the clip factor as clip_grad_norm_
+        gradNorm = Math.sqrt(reduced.reduce((a, r) => a + r.sumSq!, 0));
+        const max = this.options.max_grad_norm;
+        const coef = max === null ? 1 : Math.min(1, max / (gradNorm + 1e-6));
+        await this.all({ op: 'apply_shard', coef });
+        await this.all({ op: 'load', which: 'others' });
       } else {
         const applied = await this.all({ op: 'apply' });
         gradNorm = applied[0]!.gradNorm!;

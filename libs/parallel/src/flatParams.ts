@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RxrlUsageError } from '@rxrl/core';
 import { clipByGlobalNorm, globalNorm, type NamedOptimizer } from '@rxrl/optimizer';
-import type { ParamLayout } from './paramLayout';
+import type { ParamSlot } from './paramLayout';
 
 /**
  * Adds gradients keyed by variable name into the flat buffer `out` at their
  * layout offsets (a variable without a gradient adds nothing: it is zero).
  */
-export function accumulateGradients(layout: ParamLayout, grads: Map<string, tf.Tensor | undefined>, out: Float32Array): void {
-  for (const slot of layout.slots) {
+export function accumulateGradients(slots: readonly ParamSlot[], grads: Map<string, tf.Tensor | undefined>, out: Float32Array): void {
+  for (const slot of slots) {
     const g = grads.get(slot.name);
     if (!g) continue;
     if (g.size !== slot.size) throw new RxrlUsageError(`gradient of '${slot.name}' has ${g.size} elements, the layout has ${slot.size}`);
@@ -18,10 +18,14 @@ export function accumulateGradients(layout: ParamLayout, grads: Map<string, tf.T
   }
 }
 
-/** Tensors of `flat` per layout slot, keyed by name (copies: later writes to `flat` do not reach them). */
-export function tensorsFromFlat(layout: ParamLayout, flat: Float32Array): Record<string, tf.Tensor> {
+/** `scale ×` the slots' values in `flat` as tensors keyed by name (copies: later writes to `flat` do not reach them). */
+export function tensorsFromFlat(slots: readonly ParamSlot[], flat: Float32Array, scale = 1): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
-  for (const s of layout.slots) out[s.name] = tf.tensor(flat.slice(s.offset, s.offset + s.size), s.shape, 'float32');
+  for (const s of slots) {
+    const data = flat.slice(s.offset, s.offset + s.size);
+    if (scale !== 1) for (let i = 0; i < data.length; i++) data[i]! *= scale;
+    out[s.name] = tf.tensor(data, s.shape, 'float32');
+  }
   return out;
 }
 
@@ -29,8 +33,8 @@ export function tensorsFromFlat(layout: ParamLayout, flat: Float32Array): Record
  * One optimizer step from the summed gradient in `sum`: optional global-norm
  * clipping, then `optimizer.step`. Returns the gradient's global norm before clipping.
  */
-export function applySummedGradient(layout: ParamLayout, sum: Float32Array, optimizer: NamedOptimizer, maxGradNorm: number | null): number {
-  const grads = tensorsFromFlat(layout, sum);
+export function applySummedGradient(slots: readonly ParamSlot[], sum: Float32Array, optimizer: NamedOptimizer, maxGradNorm: number | null): number {
+  const grads = tensorsFromFlat(slots, sum);
   try {
     if (maxGradNorm === null) {
       const norm = globalNorm(grads);
@@ -51,14 +55,14 @@ export function applySummedGradient(layout: ParamLayout, sum: Float32Array, opti
   }
 }
 
-/** Copies every variable's value into `flat` at its layout offset. */
-export function writeToFlat(layout: ParamLayout, vars: Map<string, tf.Variable>, flat: Float32Array): void {
-  for (const s of layout.slots) flat.set(vars.get(s.name)!.dataSync() as Float32Array, s.offset);
+/** Copies each slot's variable into `flat` at the slot's offset. */
+export function writeToFlat(slots: readonly ParamSlot[], vars: Map<string, tf.Variable>, flat: Float32Array): void {
+  for (const s of slots) flat.set(vars.get(s.name)!.dataSync() as Float32Array, s.offset);
 }
 
-/** Assigns every variable its value from `flat` (the broadcast weights). */
-export function assignFromFlat(layout: ParamLayout, flat: Float32Array, vars: Map<string, tf.Variable>): void {
-  for (const s of layout.slots) {
+/** Assigns each slot's variable its value from `flat` (the broadcast weights). */
+export function assignFromFlat(slots: readonly ParamSlot[], flat: Float32Array, vars: Map<string, tf.Variable>): void {
+  for (const s of slots) {
     const v = vars.get(s.name)!;
     tf.tidy(() => v.assign(tf.tensor(flat.slice(s.offset, s.offset + s.size), s.shape, 'float32')));
   }

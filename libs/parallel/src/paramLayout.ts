@@ -60,3 +60,21 @@ export class ParamLayout {
 export function partRange(n: number, parts: number, i: number): [number, number] {
   return [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)];
 }
+
+/**
+ * Which worker owns each variable when the optimizer is sharded: largest
+ * variables first, each to the least-loaded worker (by element count), so the
+ * optimizer work splits near-evenly. Deterministic, so every thread agrees.
+ */
+export function variableOwners(layout: ParamLayout, workers: number): Map<string, number> {
+  const load = new Array<number>(workers).fill(0);
+  const owners = new Map<string, number>();
+  const bySize = [...layout.slots].sort((a, b) => b.size - a.size || (a.name < b.name ? -1 : 1));
+  for (const s of bySize) {
+    let w = 0;
+    for (let i = 1; i < workers; i++) if (load[i]! < load[w]!) w = i;
+    owners.set(s.name, w);
+    load[w]! += s.size;
+  }
+  return owners;
+}

@@ -17,8 +17,8 @@ export interface ReplicaWorkerData {
   microBatch: number | null;
   maxGradNorm: number | null;
   optimizer: AdamOptionsInput;
-  /** the worker keeps an optimizer and applies every step itself */
-  ownsOptimizer: boolean;
+  /** which variables' optimizer state this worker keeps: every one, its own shard, or none (main thread has it) */
+  optimizerScope: 'all' | 'shard' | 'none';
   backend: string;
   useTsx: boolean;
 }
@@ -29,13 +29,14 @@ export type Request =
   | { id: number; op: 'compute'; shard: TrainBatch }
   | { id: number; op: 'reduce' }
   | { id: number; op: 'apply' }
-  | { id: number; op: 'load' }
+  | { id: number; op: 'apply_shard'; coef: number }
+  | { id: number; op: 'load'; which: 'all' | 'others' }
   | { id: number; op: 'export' };
 
 /** Worker → main messages. */
 export type Reply =
   | { op: 'ready'; layout: { name: string; shape: number[] }[]; backend: string }
-  | { id: number; op: 'done'; loss?: number; gradNorm?: number; weights?: Map<string, HostTensor>; ms: number }
+  | { id: number; op: 'done'; loss?: number; gradNorm?: number; sumSq?: number; weights?: Map<string, HostTensor>; ms: number }
   | { id?: number; op: 'error'; message: string };
 
 /**

@@ -2,8 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '@rxrl/core';
 import { CausalLM } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
-import { applySummedGradient, assignFromFlat, accumulateGradients } from './flatParams';
-import { ParamLayout, partRange } from './paramLayout';
+import { accumulateGradients, applySummedGradient, assignFromFlat, tensorsFromFlat, writeToFlat } from './flatParams';
+import { ParamLayout, partRange, variableOwners } from './paramLayout';
 import { sharedRegions, type Reply, type ReplicaWorkerData, type Request, type SharedRegions } from './protocol';
 import type { ShardLossFn } from './shardLoss';
 import { sliceRows, type TrainBatch } from './trainBatch';
@@ -25,7 +25,12 @@ const model =
   'seed' in data.init ? CausalLM.create(data.config, { seed: data.init.seed }) : CausalLM.fromHfWeights(data.config, data.init.weights, { source: 'parallel init weights' });
 const vars = model.trainableVariables();
 const layout = new ParamLayout([...vars].map(([name, v]) => ({ name, shape: v.shape })));
-const optimizer = data.ownsOptimizer ? new AdamW(Object.fromEntries(vars), data.optimizer) : null;
+const owners = variableOwners(layout, data.numWorkers);
+const owned = new Map([...vars].filter(([name]) => owners.get(name) === data.index));
+const ownedSlots = layout.slots.filter((s) => owned.has(s.name));
+const otherSlots = layout.slots.filter((s) => !owned.has(s.name));
+const optimizer =
+  data.optimizerScope === 'all' ? new AdamW(Object.fromEntries(vars), data.optimizer) : data.optimizerScope === 'shard' ? new AdamW(Object.fromEntries(owned), data.optimizer) : null;
 let regions: SharedRegions | null = null;
 
 function compute(shard: TrainBatch): number {
@@ -38,7 +43,7 @@ function compute(shard: TrainBatch): number {
     const { value, grads } = model.variableGrads(() => (lossFn as ShardLossFn)(model, chunk));
     try {
       loss += value.dataSync()[0]!;
-      accumulateGradients(layout, grads, out);
+      accumulateGradients(layout.slots, grads, out);
     } finally {
       value.dispose();
       for (const g of grads.values()) g?.dispose();
@@ -47,8 +52,11 @@ function compute(shard: TrainBatch): number {
   return loss;
 }
 
-/** Sums this worker's slice of every worker's gradient region into the sum region (reduce-scatter). */
-function reduce(): void {
+/**
+ * Sums this worker's slice of every worker's gradient region into the sum
+ * region (reduce-scatter); returns the slice's sum of squares (float64) for the global norm.
+ */
+function reduce(): number {
   const { grads, sum } = regions!;
   const [lo, hi] = partRange(layout.total, data.numWorkers, data.index);
   sum.set(grads[0]!.subarray(lo, hi), lo);
@@ -56,6 +64,21 @@ function reduce(): void {
     const g = grads[w]!;
     for (let i = lo; i < hi; i++) sum[i]! += g[i]!;
   }
+  let sq = 0;
+  for (let i = lo; i < hi; i++) sq += sum[i]! * sum[i]!;
+  return sq;
+}
+
+/** Sharded optimizer: the AdamW step for this worker's variables from `coef × sum`, then their new values into the weights region. */
+function applyShard(coef: number): void {
+  if (data.optimizerScope !== 'shard') throw new Error(`'apply_shard' sent to a worker whose optimizer scope is '${data.optimizerScope}'`);
+  const grads = tensorsFromFlat(ownedSlots, regions!.sum, coef);
+  try {
+    optimizer!.step(grads);
+  } finally {
+    for (const g of Object.values(grads)) g.dispose();
+  }
+  writeToFlat(ownedSlots, owned, regions!.weights);
 }
 
 function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' | 'ms'> {
@@ -66,13 +89,15 @@ function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' 
     case 'compute':
       return { loss: compute(req.shard) };
     case 'reduce':
-      reduce();
+      return { sumSq: reduce() };
+    case 'apply_shard':
+      applyShard(req.coef);
       return {};
     case 'apply':
-      if (!optimizer) throw new Error("'apply' sent to a worker without an optimizer (sync is broadcast_weights)");
-      return { gradNorm: applySummedGradient(layout, regions!.sum, optimizer, data.maxGradNorm) };
+      if (data.optimizerScope !== 'all') throw new Error(`'apply' sent to a worker whose optimizer scope is '${data.optimizerScope}'`);
+      return { gradNorm: applySummedGradient(layout.slots, regions!.sum, optimizer!, data.maxGradNorm) };
     case 'load':
-      assignFromFlat(layout, regions!.weights, vars);
+      assignFromFlat(req.which === 'all' ? layout.slots : otherSlots, regions!.weights, vars);
       return {};
     case 'export':
       return { weights: model.exportHfWeights() };

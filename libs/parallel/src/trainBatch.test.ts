@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { shardRows, sliceRows, type TrainBatch } from './trainBatch';
-import { ParamLayout, partRange } from './paramLayout';
+import { ParamLayout, partRange, variableOwners } from './paramLayout';
 
 const batch: TrainBatch = {
   rows: 5,
@@ -46,5 +46,14 @@ describe('ParamLayout', () => {
 
   it('partRange covers 0..n exactly once', () => {
     expect([0, 1, 2].map((i) => partRange(10, 3, i))).toEqual([[0, 3], [3, 6], [6, 10]]);
+  });
+});
+
+describe('variableOwners', () => {
+  it('gives the largest variables to the least-loaded worker', () => {
+    const l = new ParamLayout([{ name: 'e', shape: [10] }, { name: 'n', shape: [2] }, { name: 'h', shape: [9] }, { name: 'b', shape: [3] }]);
+    // sizes 10, 9, 3, 2 → w0 gets 10, w1 9, then 3 to w1 (9 < 10), then 2 to w0 (10 < 12)
+    expect(Object.fromEntries(variableOwners(l, 2))).toEqual({ e: 0, h: 1, b: 1, n: 0 });
+    expect([...variableOwners(l, 1).values()]).toEqual([0, 0, 0, 0]);
   });
 });

@@ -91,6 +91,24 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, const float *b
     memset(out, 0, (size_t)(M * N) * sizeof(float));
     return;
   }
+  /* Single-row / single-column products (decode steps) are matrix-vector:
+     OpenBLAS's sgemm path for them is several times slower than its sgemv. */
+  if (M == 1) {
+    /* op(a) is one contiguous row of K (lda = 1 when transposed); out = op(b)ᵀ·a */
+    if (tb)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, b, (int)K, a, 1, 0.0f, out, 1);
+    else
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, b, (int)N, a, 1, 0.0f, out, 1);
+    return;
+  }
+  if (N == 1) {
+    /* op(b) is one contiguous column of K; out = op(a)·b */
+    if (ta)
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)M, 1.0f, a, (int)M, b, 1, 0.0f, out, 1);
+    else
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)K, 1.0f, a, (int)K, b, 1, 0.0f, out, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (int)M, (int)N, (int)K, 1.0f, a, ta ? (int)M : (int)K, b, tb ? (int)K : (int)N,
               0.0f, out, (int)N);

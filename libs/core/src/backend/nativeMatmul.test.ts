@@ -118,6 +118,10 @@ if (!built) {
       { name: 'transposeA', a: [65, 33], b: [65, 17], tA: true, tB: false },
       { name: 'transposeB', a: [33, 65], b: [17, 65], tA: false, tB: true },
       { name: 'transposeA and transposeB', a: [65, 33], b: [17, 65], tA: true, tB: true },
+      { name: 'M = 1 (decode row, sgemv)', a: [1, 65], b: [65, 17], tA: false, tB: false },
+      { name: 'M = 1, transposeA and transposeB', a: [65, 1], b: [17, 65], tA: true, tB: true },
+      { name: 'N = 1 (column, sgemv)', a: [33, 65], b: [65, 1], tA: false, tB: false },
+      { name: 'N = 1, transposeA and transposeB', a: [65, 33], b: [1, 65], tA: true, tB: true },
       { name: 'batched [3,...] x [3,...]', a: [3, 9, 20], b: [3, 20, 11], tA: false, tB: false },
       {
         name: 'batched, transposeB (attention scores)',

@@ -186,16 +186,17 @@ function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
         `${String(b.shape)} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
     );
   }
-  const aOuter = a.shape.slice(0, -2);
-  const bOuter = b.shape.slice(0, -2);
-  const { outer, aIndex, bIndex } = broadcastBatchIndex(aOuter, bOuter);
-  const out = backend.makeOutput([...outer, M, N], 'float32');
+  // 2-D (every linear layer and decode step) skips the batch bookkeeping.
+  const batch =
+    ar === 2 && br === 2 ? null : broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...(batch?.outer ?? []), M, N], 'float32');
   // Views are taken after makeOutput: its malloc may grow (and detach) the heap.
   const av = heapF32(backend, a);
   const bv = heapF32(backend, b);
   const ov = heapF32(backend, out);
-  if (aIndex.length === 1) native.sgemm(M, N, K, av, bv, ov, transposeA, transposeB);
-  else native.sgemm(M, N, K, av, bv, ov, transposeA, transposeB, aIndex, bIndex);
+  if (!batch || batch.aIndex.length === 1)
+    native.sgemm(M, N, K, av, bv, ov, transposeA, transposeB);
+  else native.sgemm(M, N, K, av, bv, ov, transposeA, transposeB, batch.aIndex, batch.bIndex);
   nativeCalls++;
   return out;
 }

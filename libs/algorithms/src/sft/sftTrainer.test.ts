@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '@rxrl/core';
+import { BuiltinTokenizer, ArithmeticTask } from '@rxrl/data';
+import { CausalLM, presetConfig } from '@rxrl/model';
+import { AdamW, SGD } from '@rxrl/optimizer';
+import { sftExamples } from './sftExamples';
+import { sftDataSchema, sftSchema } from './sftOptions';
+import { SftTrainer } from './sftTrainer';
+
+const tok = new BuiltinTokenizer();
+const tinyConfig = () => ({
+  ...presetConfig('llama', 'tiny', tok.vocabSize),
+  hiddenSize: 32,
+  intermediateSize: 64,
+  numLayers: 1,
+  numHeads: 2,
+  numKvHeads: 2,
+  headDim: 16,
+  maxPositionEmbeddings: 32,
+});
+const data = sftDataSchema.parse({ loss_mask: 'completion_only' });
+const sft = sftSchema.parse({ val_micro_batch_size: 3, val_generation: { num_prompts: 4, max_new_tokens: 4 } });
+const task = new ArithmeticTask({ operators: ['+', '-'], max_digits: 2, seed: 3 });
+const examples = (n: number) => sftExamples(tok, task.sftRows('train', n), data, 32).examples;
+
+function trainer(model: CausalLM, opt: SGD | AdamW, train = examples(8), micro = 8, global = 8) {
+  return new SftTrainer({
+    model,
+    tokenizer: tok,
+    optimizer: opt,
+    policy: { train_global_batch_size: global, train_micro_batch_size: micro, max_grad_norm: null },
+    sft,
+    train,
+    val: examples(6),
+    seed: 0,
+  });
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('SftTrainer', () => {
+  it('a micro-batched step (4 x 2) equals one full-batch step: loss, grad norm and updated weights', () => {
+    const train = examples(8);
+    // different lengths in one batch: the global token normaliser is what makes micro-batches add up
+    expect(new Set(train.map((e) => e.tokens.length)).size).toBeGreaterThan(1);
+    const run = (micro: number) => {
+      const model = CausalLM.create(tinyConfig(), { seed: 5 });
+      const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
+      const t = trainer(model, opt, train, micro, 8);
+      const m = t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1).metrics;
+      const w = new Map([...model.trainableVariables()].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
+      const before = CausalLM.create(tinyConfig(), { seed: 5 });
+      const moved = [...before.trainableVariables()].reduce((s, [k, v]) => s + Math.abs(w.get(k)![0]! - v.dataSync()[0]!), 0);
+      before.dispose();
+      opt.dispose();
+      model.dispose();
+      return { m, w, moved };
+    };
+    const full = run(8);
+    const micro = run(2);
+    expect(full.moved).toBeGreaterThan(1e-4); // the step really changed the weights
+    expect(Math.abs(micro.m['train/loss']! - full.m['train/loss']!)).toBeLessThan(1e-5);
+    expect(Math.abs(micro.m['train/grad_norm']! - full.m['train/grad_norm']!)).toBeLessThan(1e-5);
+    expect(micro.m['train/num_unmasked_tokens']).toBe(full.m['train/num_unmasked_tokens']);
+    let maxDiff = 0;
+    for (const [k, a] of full.w) {
+      const b = micro.w.get(k)!;
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    }
+    expect(maxDiff).toBeLessThan(1e-5);
+  });
+
+  it('the loss is the token-mean NLL of the completion tokens (checked against tokenLogProbs by hand)', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 2 });
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 1e-9 });
+    const train = examples(4);
+    const t = trainer(model, opt, train, 2, 4);
+    let nll = 0;
+    let count = 0;
+    for (const e of train) {
+      const L = e.tokens.length;
+      const lp = tf.tidy(() =>
+        model.tokenLogProbs(
+          tf.tensor2d(e.tokens.slice(0, L - 1), [1, L - 1], 'int32'),
+          null,
+          tf.tensor2d(e.tokens.slice(1), [1, L - 1], 'int32'),
+        ),
+      );
+      const v = lp.dataSync();
+      lp.dispose();
+      for (let i = 1; i < L; i++) if (e.mask[i]) (nll -= v[i - 1]!), count++;
+    }
+    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    expect(m['train/num_unmasked_tokens']).toBe(count);
+    expect(m['train/loss']).toBeCloseTo(nll / count, 5);
+    opt.dispose();
+    model.dispose();
+  });
+
+  it('overfits a tiny set: training loss falls below a third of its start', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 1 });
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-2, weight_decay: 0 });
+    const t = trainer(model, opt, examples(8), 4, 8);
+    const losses: number[] = [];
+    for (let s = 1; s <= 40; s++) losses.push(t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s).metrics['train/loss']!);
+    expect(losses[0]).toBeGreaterThan(3);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! / 3);
+    opt.dispose();
+    model.dispose();
+  });
+
+  it('keeps tf.memory().numTensors flat over train steps and validations', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 1 });
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
+    const t = trainer(model, opt, examples(8), 2, 4);
+    t.trainStep([0, 1, 2, 3], 1); // creates the optimizer slots
+    const v0 = t.validate(1).metrics;
+    expect(v0['validation/accuracy']).toBeGreaterThanOrEqual(0);
+    const n0 = tf.memory().numTensors;
+    for (let s = 2; s <= 4; s++) {
+      t.trainStep([4, 5, 6, 7], s);
+      t.validate(s);
+    }
+    expect(tf.memory().numTensors).toBe(n0);
+    opt.dispose();
+    model.dispose();
+  });
+});

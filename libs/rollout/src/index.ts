@@ -7,6 +7,7 @@ export { sampleToken, policyLogprob, argmax, type SampledToken } from './samplin
 export { filterTokens, type TokenSupport } from './sampling/filterTokens';
 export { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
 export { findStopString, type StopMatch } from './stopStrings';
+export { selectCacheRows } from './selectCacheRows';
 export { createServer, serveOptionsSchema, type RxrlServer, type ServeOptions, type ServeOptionsInput } from './serve/createServer';
 export { OpenAIError } from './serve/openaiError';
 export { remoteStage, remoteStages, completionBody, type RemoteStageContext } from './remote/remoteStage';

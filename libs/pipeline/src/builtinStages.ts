@@ -1,4 +1,5 @@
 import { advantagesStage } from './stages/advantagesStage';
+import { groupingStageDefinitions } from './stages/groupingStages';
 import { rewardStageDefinitions } from './stages/rewardStages';
 import type { StageRegistry } from './stageRegistry';
 
@@ -8,6 +9,7 @@ import type { StageRegistry } from './stageRegistry';
  * `@rxrl/algorithms`, which owns the policy.
  */
 export function registerBuiltinStages(registry: StageRegistry): void {
-  for (const def of rewardStageDefinitions()) if (!registry.has(def.name)) registry.register(def);
+  for (const def of [...rewardStageDefinitions(), ...groupingStageDefinitions()])
+    if (!registry.has(def.name)) registry.register(def);
   if (!registry.has(advantagesStage.name)) registry.register(advantagesStage);
 }

@@ -11,6 +11,7 @@ export { StageRegistry, stageRegistry, registerStage, getStage } from './stageRe
 export { registerBuiltinStages } from './builtinStages';
 export { advantagesStage, advantagesStageSchema } from './stages/advantagesStage';
 export { rewardStageDefinitions } from './stages/rewardStages';
+export { groupingStageDefinitions } from './stages/groupingStages';
 export {
   graphSchema,
   graphNodeSchema,

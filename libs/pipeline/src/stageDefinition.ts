@@ -8,7 +8,10 @@ import type { Stage } from '@rxrl/core/base';
 export interface StageContext {
   /** services by name (`policy`, `tokenizer`, `rng`, ...), provided by the algorithm that builds the graph */
   services: Record<string, unknown>;
-  /** receives a stage's per-batch metrics, named without a `train/` or `validation/` prefix (the graph's owner adds it) */
+  /**
+   * receives a stage's per-batch metrics; names without a `train/`, `validation/`, `timing/`
+   * or `performance/` prefix get `train/` or `validation/` from the graph's owner
+   */
   emit(metrics: Record<string, number>): void;
 }
 

@@ -1,0 +1,69 @@
+import { RxrlUsageError } from '@rxrl/core/base';
+import type { Command } from '../command';
+import { setupRun } from '../runSetup';
+
+/** `rxrl grpo`: GRPO from a YAML recipe, on the pipeline runner. */
+export const command: Command = {
+  name: 'grpo',
+  summary: 'GRPO (group relative policy optimisation) with verifiable rewards from a YAML recipe',
+  usage:
+    'rxrl grpo --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--resume | --no-resume]',
+  options: {
+    config: {
+      type: 'string',
+      short: 'c',
+      valueName: 'recipe.yaml',
+      description:
+        'the recipe (sections seed, logger, policy, grpo, loss_fn, env, data, checkpointing, graph)',
+    },
+    'run-dir': {
+      type: 'string',
+      valueName: 'dir',
+      description: 'run directory (default logger.log_dir, else runs/grpo-<timestamp>)',
+    },
+    resume: {
+      type: 'boolean',
+      description: "continue from the run directory's latest checkpoint; an error if there is none",
+    },
+    'no-resume': {
+      type: 'boolean',
+      description:
+        'start fresh even if the run directory has a checkpoint (default: resume from it)',
+    },
+  },
+  async run({ values, positionals, global, io }) {
+    if (typeof values['config'] !== 'string')
+      throw new RxrlUsageError('missing --config <recipe.yaml>');
+    if (values['resume'] === true && values['no-resume'] === true)
+      throw new RxrlUsageError('--resume and --no-resume contradict each other');
+    const bad = positionals.find((p) => !p.includes('='));
+    if (bad !== undefined)
+      throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
+    // loaded here: `rxrl --help` should not pay for TensorFlow.js
+    const { grpoSections, runGrpo } = await import('@rxrl/algorithms');
+    const ctx = await setupRun({
+      algorithm: 'grpo',
+      recipe: values['config'],
+      overrides: positionals,
+      sections: grpoSections,
+      backend: global.backend,
+      runDir: typeof values['run-dir'] === 'string' ? values['run-dir'] : undefined,
+      io,
+    });
+    const t0 = performance.now();
+    const r = await runGrpo(ctx.config, {
+      runDir: ctx.runDir,
+      resume: values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto',
+      log: (l) => io.out(l),
+      baseDir: io.cwd,
+    });
+    const acc = (m: Record<string, number> | null | undefined) =>
+      m?.['validation/accuracy'] === undefined ? 'n/a' : m['validation/accuracy'].toFixed(4);
+    io.out(
+      `rxrl: ${r.reason} after step ${r.step} in ${((performance.now() - t0) / 60000).toFixed(1)} min; last validation accuracy ${acc(r.lastValidation)}`,
+    );
+    io.out(`rxrl: policy written to ${r.policyDir}; report ${r.report ?? 'not written'}`);
+    // 130: stopped by SIGINT/SIGTERM after checkpointing, as shells expect of an interrupted command
+    return r.reason === 'signal' ? 130 : 0;
+  },
+};

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { defineSections } from '@rxrl/config';
+import { checkpointingSchema } from '@rxrl/checkpoint';
+import { ArithmeticOptions, GrpoFormatOptions } from '@rxrl/data';
+import { clippedPgLossOptionsSchema } from '@rxrl/loss';
+import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
+import { mathRewardOptions } from '@rxrl/reward';
+import { generateOptionsSchema } from '@rxrl/rollout';
+import { policySchema } from '../shared/policyOptions';
+
+/** `grpo`: the loop (NeMo RL `grpo.*` key names). */
+export const grpoSchema = z.strictObject({
+  /** prompts sampled per step */
+  num_prompts_per_step: z.int().positive().default(32),
+  /** completions per prompt: the group size */
+  num_generations_per_prompt: z.int().positive().default(8),
+  /** training steps in total */
+  max_num_steps: z.int().positive().default(100),
+  /** passes over the training prompts */
+  max_num_epochs: z.int().positive().default(1),
+  /** validate every N steps; 0 never */
+  val_period: z.int().nonnegative().default(10),
+  /** validate before the first step */
+  val_at_start: z.boolean().default(true),
+  /** validate after the last step when it was not a validation step */
+  val_at_end: z.boolean().default(true),
+  /** held-out prompts per validation */
+  max_val_samples: z.int().positive().default(256),
+  /** sampling temperature of validation; 0 is greedy */
+  val_temperature: z.number().min(0).default(0),
+  /** divide advantages by the group's reward std (NeMo RL); false: centre only (Dr. GRPO) */
+  normalize_rewards: z.boolean().default(true),
+  /** baseline (and std) over the other samples of the group (RLOO-style) */
+  use_leave_one_out_baseline: z.boolean().default(false),
+  /** samples that hit max_new_tokens (finish_reason length) get sample_mask 0: no loss, still in the group baseline */
+  overlong_filtering: z.boolean().default(false),
+  /** DAPO dynamic sampling: groups whose rewards are all equal (zero advantage) are masked out of the loss normalisers */
+  use_dynamic_sampling: z.boolean().default(false),
+  /** stop when a validation metric stops improving; null never */
+  early_stopping: earlyStoppingSchema.nullable().default(null),
+  /** generations per step written to samples.jsonl */
+  num_samples_logged: z.int().nonnegative().default(4),
+});
+
+/** `policy.generation`: sampling of rollouts (names of @rxrl/rollout / vLLM SamplingParams). */
+export const grpoGenerationSchema = generateOptionsSchema
+  .omit({ num_generations_per_prompt: true, seed: true })
+  .extend({ max_new_tokens: z.int().min(1).default(16) });
+
+/** `policy`: the shared policy section plus `generation`. */
+export const grpoPolicySchema = policySchema.safeExtend({
+  /** rollout sampling */
+  generation: grpoGenerationSchema.prefault({}),
+});
+
+/** `data`: the built-in arithmetic task, or JSONL / Parquet prompt files. */
+export const grpoDataSchema = z.strictObject({
+  ...GrpoFormatOptions.shape,
+  /** `arithmetic`: the built-in task (options in `arithmetic`); null: read `train_data_path` / `val_data_path` */
+  dataset_name: z.enum(['arithmetic']).nullable().default('arithmetic'),
+  /** difficulty of the built-in arithmetic task */
+  arithmetic: ArithmeticOptions.prefault({}),
+  /** training prompts drawn from the arithmetic task */
+  num_train_prompts: z.int().positive().default(4096),
+  /** JSONL / Parquet / Arrow file of training prompts (`prompt` or `messages`, `answer`) */
+  train_data_path: z.string().min(1).nullable().default(null),
+  /** held-out prompts; null with a train file: the last `max_val_samples` rows of it are held out */
+  val_data_path: z.string().min(1).nullable().default(null),
+  /** longest prompt in tokens; longer prompts are dropped */
+  max_input_seq_length: z.int().positive().default(256),
+  /** shuffle the training prompts each epoch */
+  shuffle: z.boolean().default(true),
+});
+
+/** `env`: the reward of the default graph (`reward.math` over `answer`). */
+export const grpoEnvSchema = z.strictObject({
+  /** options of the math verifier reward */
+  math: mathRewardOptions.prefault({}),
+});
+
+/** `logger`: run outputs (NeMo RL names where they exist). */
+export const grpoLoggerSchema = z.strictObject({
+  /** the run directory; null: runs/grpo-<timestamp>. `--run-dir` wins */
+  log_dir: z.string().min(1).nullable().default(null),
+  /** TensorBoard event files under <run>/tensorboard */
+  tensorboard_enabled: z.boolean().default(true),
+  /** validation generations written to samples.jsonl */
+  num_val_samples_to_print: z.int().nonnegative().default(4),
+  /** progress bar / progress lines on stdout */
+  progress: z.boolean().default(true),
+});
+
+/** Every section of a GRPO recipe. */
+export const grpoSections = defineSections({
+  /** seed of init, shuffling and sampling */
+  seed: z.int().min(0).max(0xffffffff).default(42),
+  grpo: grpoSchema.prefault({}),
+  policy: grpoPolicySchema,
+  loss_fn: clippedPgLossOptionsSchema.prefault({}),
+  env: grpoEnvSchema.prefault({}),
+  data: grpoDataSchema.prefault({}),
+  logger: grpoLoggerSchema.prefault({}),
+  checkpointing: checkpointingSchema.prefault({}),
+  /** the per-step stage graph; null: rollout.generate → reward.math → grouping.advantages from the keys above */
+  graph: graphSchema.nullable().default(null),
+});
+
+export type GrpoConfig = ReturnType<typeof grpoSections.validate>;

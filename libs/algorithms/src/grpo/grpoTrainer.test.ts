@@ -1,0 +1,160 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { RecordBatch } from 'apache-arrow';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '@rxrl/core';
+import { readMetricsJsonl } from '@rxrl/logging';
+import { runTraining } from '@rxrl/pipeline';
+import { buildOptimizer } from '../shared/buildOptimizer';
+import { loadPolicy } from '../shared/loadPolicy';
+import { grpoSections, type GrpoConfig } from './grpoConfig';
+import { GrpoTrainer } from './grpoTrainer';
+import { loadPromptSets, promptBatches } from './promptSet';
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+/** A tiny fresh policy on 1-digit addition; `extra` overrides sections. */
+function tinyConfig(extra: Record<string, unknown> = {}): GrpoConfig {
+  const base: Record<string, any> = {
+    seed: 3,
+    grpo: {
+      num_prompts_per_step: 4,
+      num_generations_per_prompt: 4,
+      max_num_steps: 3,
+      val_period: 0,
+      val_at_start: false,
+      val_at_end: false,
+      max_val_samples: 8,
+    },
+    policy: {
+      init: {
+        arch: 'llama',
+        preset: 'tiny',
+        config_overrides: {
+          hidden_size: 32,
+          intermediate_size: 64,
+          num_attention_heads: 2,
+          num_key_value_heads: 1,
+          num_hidden_layers: 1,
+          max_position_embeddings: 32,
+        },
+      },
+      train_global_batch_size: 16,
+      train_micro_batch_size: 8,
+      generation: { max_new_tokens: 3 },
+      optimizer: { name: 'torch.optim.AdamW', kwargs: { lr: 1e-2, weight_decay: 0 } },
+    },
+    loss_fn: { reference_policy_kl_penalty: 0.01 },
+    data: { arithmetic: { max_digits: 1, operators: ['+'] }, num_train_prompts: 64 },
+    logger: { progress: false, tensorboard_enabled: false },
+  };
+  for (const [k, v] of Object.entries(extra))
+    base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...base[k], ...v } : v;
+  return grpoSections.validate(base);
+}
+
+async function setup(config: GrpoConfig) {
+  const policy = await loadPolicy(config.policy, config.seed);
+  const optimizer = buildOptimizer(policy.model, config.policy);
+  const prompts = await loadPromptSets(config, policy.tokenizer);
+  const trainer = new GrpoTrainer({
+    config,
+    model: policy.model,
+    tokenizer: policy.tokenizer,
+    optimizer,
+    validation: prompts.validation,
+  });
+  const data = promptBatches(prompts.train, config.grpo.num_prompts_per_step, config.seed, true);
+  const dispose = () => {
+    trainer.dispose();
+    optimizer.dispose();
+    policy.model.dispose();
+  };
+  return { policy, optimizer, prompts, trainer, data, dispose };
+}
+
+describe('GrpoTrainer', () => {
+  it('a step gives a finite loss and every metric, two updates per rollout, and no tensor leak over steps', async () => {
+    // 16 samples per step, global batch 8: two optimizer updates per rollout (π_old fixed first)
+    const config = tinyConfig({
+      policy: { ...tinyConfig().policy, train_global_batch_size: 8, train_micro_batch_size: 4 },
+    });
+    const { trainer, data, dispose } = await setup(config);
+    const batches = [...(data.batches(0, 0) as Iterable<RecordBatch>)].slice(0, 4);
+    const first = await trainer.trainStep(batches[0]!, 1);
+    for (const k of [
+      'train/loss',
+      'train/reward',
+      'train/accuracy',
+      'train/kl_penalty',
+      'train/grad_norm',
+      'train/lr',
+      'train/probs_ratio',
+      'train/token_mult_prob_error',
+      'train/mean_completion_length',
+      'performance/tokens_per_sec',
+      'timing/rollout_and_reward',
+      'timing/policy_training',
+      'timing/generation_s',
+    ]) {
+      expect(first.metrics[k], k).toBeTypeOf('number');
+      expect(Number.isFinite(first.metrics[k]), k).toBe(true);
+    }
+    expect(first.metrics['train/lr']).toBeCloseTo(1e-2, 8);
+    // nothing changed between generation and the first update: the generation log-probs are the training ones
+    expect(first.metrics['train/token_mult_prob_error']).toBeGreaterThanOrEqual(1);
+    expect(first.metrics['train/token_mult_prob_error']).toBeLessThan(1 + 1e-4);
+    expect(first.samples).toHaveLength(4);
+    const before = tf.memory().numTensors;
+    for (let s = 2; s <= 4; s++) await trainer.trainStep(batches[s - 1]!, s);
+    expect(tf.memory().numTensors).toBe(before);
+    const v = await trainer.validate();
+    expect(v.metrics['validation/num_samples']).toBe(8);
+    expect(tf.memory().numTensors).toBe(before);
+    dispose();
+  });
+
+  it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {
+    const strip = (rows: Record<string, number>[]) =>
+      rows.map((r) =>
+        Object.fromEntries(
+          Object.entries(r).filter(
+            ([k]) => !k.startsWith('timing/') && !k.startsWith('performance/'),
+          ),
+        ),
+      );
+    const run = async (runDir: string, steps: number) => {
+      const config = tinyConfig({ grpo: { ...tinyConfig().grpo, max_num_steps: steps } });
+      const s = await setup(config);
+      try {
+        await runTraining({
+          runDir,
+          algorithm: s.trainer,
+          data: s.data,
+          loop: { max_num_steps: steps, max_num_epochs: 1 },
+          checkpointing: { save_period: 1 },
+          progress: false,
+          tensorboard: false,
+          handleSignals: false,
+          report: false,
+        });
+      } finally {
+        s.dispose();
+      }
+    };
+    const full = mkdtempSync(path.join(tmpdir(), 'grpo-full-'));
+    const cut = mkdtempSync(path.join(tmpdir(), 'grpo-cut-'));
+    await run(full, 3);
+    await run(cut, 2); // stops after step 2 with a checkpoint
+    await run(cut, 3); // a fresh model, optimizer and trainer resume at step 2
+    const a = strip(readMetricsJsonl(path.join(full, 'metrics.jsonl')));
+    const b = strip(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
+    expect(b.map((r) => r['step'])).toEqual([1, 2, 3]);
+    expect(b[2]).toEqual(a[2]);
+    expect(b).toEqual(a);
+  });
+});

@@ -1,0 +1,338 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { lastValueFrom, of } from 'rxjs';
+import type { RecordBatch } from 'apache-arrow';
+import {
+  COLUMNS,
+  readFloat32Column,
+  readInt32Column,
+  readListColumn,
+  type Stage,
+  type Tokenizer,
+} from '@rxrl/core/base';
+import { makeRecordBatch, getColumn, type ColumnInput } from '@rxrl/core/base';
+import { dynamicSamplingFilter, readFinishReasons } from '@rxrl/grouping';
+import { clippedPgLoss, stopGradient } from '@rxrl/loss';
+import type { CausalLM } from '@rxrl/model';
+import type { NamedOptimizer } from '@rxrl/optimizer';
+import {
+  buildGraph,
+  stageRegistry,
+  type GraphSpec,
+  type StageRegistry,
+  type StepResult,
+  type TrainingAlgorithm,
+} from '@rxrl/pipeline';
+import { mathReward } from '@rxrl/reward';
+import { generate } from '@rxrl/rollout';
+import { accumulatedStep } from '../shared/accumulatedStep';
+import { microBatches } from '../shared/microBatches';
+import type { GrpoConfig } from './grpoConfig';
+import { GRPO_SOURCE_COLUMNS, grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
+import {
+  completionLogprobs,
+  completionLogprobsHost,
+  policyBatch,
+  type PolicyBatch,
+} from './policyBatch';
+import type { PromptSet } from './promptSet';
+import { registerAlgorithmStages, STEP_METADATA_KEY } from './rolloutStage';
+import { loadTrainerState, saveTrainerState } from './trainerState';
+
+/** What a GRPO trainer runs on. */
+export interface GrpoTrainerOptions {
+  config: GrpoConfig;
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  optimizer: NamedOptimizer;
+  /** held-out prompts for `validate` */
+  validation: PromptSet;
+  /** the per-step graph: a stage built in code, or a spec; default the recipe's (`grpoGraphSpec`) */
+  graph?: Stage | GraphSpec;
+  /** where graph stage names are looked up (default the process-wide registry) */
+  registry?: StageRegistry;
+  /** more services for the graph's stages (e.g. `embedder` for semantic grouping) */
+  services?: Record<string, unknown>;
+}
+
+const mean = (xs: ArrayLike<number>) => {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < xs.length; i++) {
+    if (Number.isNaN(xs[i]!)) continue;
+    s += xs[i]!;
+    n++;
+  }
+  return n === 0 ? NaN : s / n;
+};
+
+/**
+ * GRPO with NeMo RL's loop semantics, driven by the pipeline runner: each step
+ * runs the prompt batch through the graph (generate `num_generations_per_prompt`
+ * completions, reward, group advantages), then the clipped policy-gradient loss
+ * over micro-batches with global normalisers, gradient accumulation, one
+ * global-norm clip and one AdamW step per `train_global_batch_size` samples.
+ */
+export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
+  private graph: Stage | null = null;
+  private readonly reference: CausalLM | null;
+  private readonly verify;
+  private stageMetrics: Record<string, number> = {};
+
+  constructor(private readonly o: GrpoTrainerOptions) {
+    registerAlgorithmStages(o.registry ?? stageRegistry);
+    const { config } = o;
+    const total = config.grpo.num_prompts_per_step * config.grpo.num_generations_per_prompt;
+    if (total % config.policy.train_global_batch_size !== 0) {
+      throw new Error(
+        `grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${total} samples per step must be a multiple of policy.train_global_batch_size (${config.policy.train_global_batch_size})`,
+      );
+    }
+    if (!o.graph || !(typeof o.graph === 'function')) {
+      validateGrpoGraph(
+        o.graph ?? grpoGraphSpec(config),
+        o.registry ? { registry: o.registry } : {},
+      );
+    }
+    // π_ref is the policy as training starts (before any checkpoint is loaded)
+    this.reference = config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.frozenCopy() : null;
+    this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
+  }
+
+  /** The graph, built at the first step so stages that count steps start at the right one after a resume. */
+  private graphFor(step: number): Stage {
+    if (this.graph) return this.graph;
+    const g = this.o.graph;
+    if (typeof g === 'function') return (this.graph = g);
+    const spec = (g ?? grpoGraphSpec(this.o.config)).map((n) =>
+      n.stage === 'grouping.form_groups'
+        ? { ...n, options: { start_step: step - 1, ...n.options } }
+        : n,
+    );
+    const context = {
+      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
+      emit: (m: Record<string, number>) => {
+        for (const [k, v] of Object.entries(m))
+          this.stageMetrics[/^(train|validation|timing|performance)\//.test(k) ? k : `train/${k}`] =
+            v;
+      },
+    };
+    return (this.graph = buildGraph(spec, context, {
+      sourceColumns: GRPO_SOURCE_COLUMNS,
+      ...(this.o.registry ? { registry: this.o.registry } : {}),
+    }));
+  }
+
+  async trainStep(batch: RecordBatch, step: number): Promise<StepResult> {
+    const { config, model, optimizer } = this.o;
+    this.stageMetrics = {};
+    const t0 = performance.now();
+    const withStep = makeRecordBatch(
+      Object.fromEntries(
+        batch.schema.fields.map((f) => [
+          f.name,
+          getColumn(batch, f.name) as unknown as ColumnInput,
+        ]),
+      ),
+      new Map([[STEP_METADATA_KEY, String(step)]]),
+    );
+    const rolled = await lastValueFrom(of(withStep).pipe(this.graphFor(step)));
+    const tRollout = (performance.now() - t0) / 1000;
+
+    const n = rolled.numRows;
+    const prompts = readListColumn(rolled, COLUMNS.promptTokens, 'int32');
+    const completions = readListColumn(rolled, COLUMNS.completionTokens, 'int32');
+    const gen = readListColumn(rolled, COLUMNS.genLogprobs, 'float32');
+    const rewards = readFloat32Column(rolled, COLUMNS.reward);
+    const advantages = readFloat32Column(rolled, COLUMNS.advantage);
+    const sampleMask = rolled.getChild(COLUMNS.sampleMask)
+      ? Float32Array.from(readFloat32Column(rolled, COLUMNS.sampleMask))
+      : new Float32Array(n).fill(1);
+    const finish = readFinishReasons(rolled);
+    if (config.grpo.overlong_filtering)
+      finish.forEach((f, i) => f === 'length' && (sampleMask[i] = 0));
+    let keptGroups = NaN;
+    if (config.grpo.use_dynamic_sampling) {
+      const ds = dynamicSamplingFilter(rewards, readInt32Column(rolled, COLUMNS.groupId));
+      ds.keep.forEach((k, i) => k === 0 && (sampleMask[i] = 0));
+      keptGroups = ds.numKeptGroups;
+    }
+    // the math verifier's verdict, whatever the reward graph is
+    const texts = rolled.getChild(COLUMNS.completionText)!.toArray() as string[];
+    const answers = rolled.getChild(COLUMNS.answer)!.toArray() as string[];
+    const correct = texts.map((c, i) =>
+      this.verify({ prompt: '', completion: c, answer: answers[i] }) === 1 ? 1 : 0,
+    );
+
+    const t1 = performance.now();
+    const gbs = config.policy.train_global_batch_size;
+    const all = Array.from({ length: n }, (_, i) => i);
+    const updates = microBatches(all, gbs);
+    const sums: Record<string, number> = {};
+    let trainedTokens = 0;
+    for (const rows of updates) {
+      const mbs = microBatches(rows, config.policy.train_micro_batch_size).map((r) =>
+        this.hostBatch(
+          r,
+          prompts,
+          completions,
+          gen,
+          advantages,
+          sampleMask,
+          rewards,
+          updates.length > 1,
+        ),
+      );
+      const globalValidToks = mbs.reduce((s, m) => s + m.validToks, 0);
+      const globalValidSeqs = mbs.reduce((s, m) => s + m.validSeqs, 0);
+      const metrics = accumulatedStep({
+        model,
+        optimizer,
+        microBatches: mbs,
+        maxGradNorm: config.policy.max_grad_norm,
+        loss: (mb) => {
+          const B = mb.pb.rows;
+          const T = mb.pb.width;
+          const curr = completionLogprobs(model, mb.pb);
+          return clippedPgLoss(config.loss_fn, {
+            currLogprobs: curr,
+            prevLogprobs: mb.prev
+              ? tf.tensor2d(mb.prev, [B, T])
+              : (stopGradient(curr) as tf.Tensor2D),
+            generationLogprobs: tf.tensor2d(mb.gen, [B, T]),
+            ...(mb.ref ? { refLogprobs: tf.tensor2d(mb.ref, [B, T]) } : {}),
+            advantages: tf.tensor1d(mb.adv),
+            tokenMask: tf.tensor2d(mb.pb.tokenMask, [B, T]),
+            sampleMask: tf.tensor1d(mb.mask),
+            rewards: tf.tensor1d(mb.rewards),
+            globalValidToks: Math.max(globalValidToks, 1),
+            globalValidSeqs: Math.max(globalValidSeqs, 1),
+          });
+        },
+      });
+      for (const [k, v] of Object.entries(metrics)) sums[k] = (sums[k] ?? 0) + v / updates.length;
+      trainedTokens += mbs.reduce((s, m) => s + m.pb.rows * (m.pb.promptWidth + m.pb.width), 0);
+    }
+    const tTrain = (performance.now() - t1) / 1000;
+
+    const lengths = Array.from(
+      { length: n },
+      (_, i) => completions.offsets[i + 1]! - completions.offsets[i]!,
+    );
+    const metrics: Record<string, number> = {
+      ...this.stageMetrics,
+      'train/loss': sums['loss']!,
+      'train/reward': mean(rewards),
+      'train/accuracy': mean(correct),
+      'train/grad_norm': sums['grad_norm']!,
+      'train/lr': sums['lr']!,
+      'train/probs_ratio': sums['probs_ratio'] ?? NaN,
+      'train/token_mult_prob_error': sums['token_mult_prob_error'] ?? NaN,
+      'train/mean_completion_length': mean(lengths),
+      'train/fraction_truncated': mean(finish.map((f) => (f === 'length' ? 1 : 0))),
+      'train/num_valid_samples': mean(sampleMask) * n,
+      'timing/rollout_and_reward': tRollout,
+      'timing/policy_training': tTrain,
+      'performance/tokens_per_sec':
+        (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
+    };
+    if (this.reference) metrics['train/kl_penalty'] = sums['kl_penalty'] ?? NaN;
+    if (config.grpo.use_dynamic_sampling)
+      metrics['train/dynamic_sampling_kept_groups'] = keptGroups;
+    const samples = Array.from({ length: Math.min(config.grpo.num_samples_logged, n) }, (_, i) => ({
+      split: 'train',
+      prompt: (rolled.getChild(COLUMNS.promptText)!.get(i) as string) ?? '',
+      completion: texts[i],
+      answer: answers[i],
+      reward: rewards[i],
+      advantage: advantages[i],
+    }));
+    return {
+      metrics,
+      samples,
+      histograms: { 'train/reward': rewards, 'train/advantage': advantages },
+    };
+  }
+
+  /** One micro-batch's inputs as host arrays; reference and old-policy log-probs computed here, outside the tape. */
+  private hostBatch(
+    rows: number[],
+    prompts: { values: Int32Array; offsets: Int32Array },
+    completions: { values: Int32Array; offsets: Int32Array },
+    gen: { values: Float32Array; offsets: Int32Array },
+    advantages: Float32Array,
+    sampleMask: Float32Array,
+    rewards: Float32Array,
+    needPrev: boolean,
+  ) {
+    const pb: PolicyBatch = policyBatch(
+      rows,
+      prompts,
+      completions,
+      this.o.tokenizer.padTokenId ?? 0,
+    );
+    const mask = Float32Array.from(rows, (r) => sampleMask[r]!);
+    let validToks = 0;
+    for (let i = 0; i < rows.length; i++)
+      for (let t = 0; t < pb.width; t++) validToks += pb.tokenMask[i * pb.width + t]! * mask[i]!;
+    return {
+      pb,
+      mask,
+      validToks,
+      validSeqs: mask.reduce((a, b) => a + b, 0),
+      adv: Float32Array.from(rows, (r) => advantages[r]!),
+      rewards: Float32Array.from(rows, (r) => (Number.isNaN(rewards[r]!) ? 0 : rewards[r]!)),
+      gen: pb.align(gen.values, gen.offsets),
+      ref: this.reference ? completionLogprobsHost(this.reference, pb) : null,
+      // with several updates per rollout, π_old must be fixed before the first one
+      prev: needPrev ? completionLogprobsHost(this.o.model, pb) : null,
+    };
+  }
+
+  async validate(): Promise<StepResult> {
+    const { config, model, tokenizer, validation } = this.o;
+    const gen = config.policy.generation;
+    const samples = await generate(model, tokenizer, validation.tokens, {
+      ...gen,
+      temperature: config.grpo.val_temperature,
+      num_generations_per_prompt: 1,
+      seed: config.seed,
+    });
+    const correct = samples.map((s) =>
+      this.verify({
+        prompt: '',
+        completion: s.completionText,
+        answer: validation.answer[s.promptIndex],
+      }) === 1
+        ? 1
+        : 0,
+    );
+    const lengths = samples.map((s) => s.completionTokens.length);
+    return {
+      metrics: {
+        'validation/accuracy': mean(correct),
+        'validation/mean_completion_length': mean(lengths),
+        'validation/num_samples': samples.length,
+      },
+      samples: samples.slice(0, config.logger.num_val_samples_to_print).map((s, i) => ({
+        split: 'validation',
+        prompt: validation.text[s.promptIndex],
+        completion: s.completionText,
+        answer: validation.answer[s.promptIndex],
+        correct: correct[i],
+      })),
+    };
+  }
+
+  saveState(): Record<string, Uint8Array | string> {
+    return saveTrainerState(this.o.model, this.o.optimizer);
+  }
+
+  loadState(files: Record<string, Uint8Array>): void {
+    loadTrainerState(this.o.model, this.o.optimizer, files);
+  }
+
+  /** Frees the reference policy (the caller owns the policy and optimizer). */
+  dispose(): void {
+    this.reference?.dispose();
+  }
+}

@@ -1,0 +1,38 @@
+export {
+  grpoSections,
+  grpoSchema,
+  grpoPolicySchema,
+  grpoGenerationSchema,
+  grpoDataSchema,
+  grpoEnvSchema,
+  grpoLoggerSchema,
+  type GrpoConfig,
+} from './grpoConfig';
+export { GrpoTrainer, type GrpoTrainerOptions } from './grpoTrainer';
+export { runGrpo, type RunGrpoOptions } from './runGrpo';
+export {
+  grpoGraphSpec,
+  validateGrpoGraph,
+  GRPO_SOURCE_COLUMNS,
+  GRPO_TRAIN_COLUMNS,
+} from './grpoGraph';
+export {
+  rolloutGenerateStage,
+  registerAlgorithmStages,
+  batchStep,
+  STEP_METADATA_KEY,
+} from './rolloutStage';
+export {
+  loadPromptSets,
+  promptBatch,
+  promptBatches,
+  tokenizePrompts,
+  type PromptSet,
+} from './promptSet';
+export {
+  policyBatch,
+  completionLogprobs,
+  completionLogprobsHost,
+  type PolicyBatch,
+} from './policyBatch';
+export { saveTrainerState, loadTrainerState } from './trainerState';

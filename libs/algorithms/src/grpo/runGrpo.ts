@@ -1,0 +1,101 @@
+import * as path from 'node:path';
+import type { LoadedConfig } from '@rxrl/config';
+import type { Stage } from '@rxrl/core/base';
+import { runTraining, type GraphSpec, type RunResult, type StageRegistry } from '@rxrl/pipeline';
+import { buildOptimizer } from '../shared/buildOptimizer';
+import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import type { GrpoConfig } from './grpoConfig';
+import { GrpoTrainer } from './grpoTrainer';
+import { loadPromptSets, promptBatches } from './promptSet';
+import { registerAlgorithmStages } from './rolloutStage';
+import { validateGrpoGraph, grpoGraphSpec } from './grpoGraph';
+
+/** Options of {@link runGrpo} besides the validated config. */
+export interface RunGrpoOptions {
+  /** the run directory (metrics, checkpoints, report, the final policy under `policy/`) */
+  runDir: string;
+  /** `auto` (default): continue from the run directory's latest checkpoint; true: require one */
+  resume?: boolean | 'auto';
+  /** the recipe as loaded, so graph errors carry file:line */
+  loaded?: LoadedConfig;
+  /** a per-step graph built in code, replacing the recipe's */
+  graph?: Stage | GraphSpec;
+  registry?: StageRegistry;
+  /** status lines */
+  log?: (line: string) => void;
+  /** relative paths in the config resolve against this (default cwd) */
+  baseDir?: string;
+}
+
+/**
+ * A whole GRPO run from a validated recipe: load the policy (`policy.model_name`
+ * or `policy.init`), the prompts (`data`), build the optimizer, validate the graph,
+ * then hand the loop to the pipeline runner; at the end the policy is written as a
+ * Hugging Face model directory `<runDir>/policy`.
+ */
+export async function runGrpo(
+  config: GrpoConfig,
+  options: RunGrpoOptions,
+): Promise<RunResult & { policyDir: string }> {
+  const registry = options.registry;
+  registerAlgorithmStages(registry);
+  if (typeof options.graph !== 'function') {
+    validateGrpoGraph(options.graph ?? grpoGraphSpec(config), {
+      ...(registry ? { registry } : {}),
+      ...(options.loaded ? { loaded: options.loaded } : {}),
+    });
+  }
+  const baseDir = options.baseDir ?? process.cwd();
+  const policy = await loadPolicy(config.policy, config.seed, baseDir);
+  const optimizer = buildOptimizer(policy.model, config.policy);
+  let trainer: GrpoTrainer | null = null;
+  try {
+    const prompts = await loadPromptSets(config, policy.tokenizer, baseDir);
+    trainer = new GrpoTrainer({
+      config,
+      model: policy.model,
+      tokenizer: policy.tokenizer,
+      optimizer,
+      validation: prompts.validation,
+      ...(options.graph ? { graph: options.graph } : {}),
+      ...(registry ? { registry } : {}),
+    });
+    const result = await runTraining({
+      runDir: options.runDir,
+      algorithm: trainer,
+      data: promptBatches(
+        prompts.train,
+        config.grpo.num_prompts_per_step,
+        config.seed,
+        config.data.shuffle,
+      ),
+      loop: {
+        max_num_steps: config.grpo.max_num_steps,
+        max_num_epochs: config.grpo.max_num_epochs,
+        val_period: config.grpo.val_period,
+        val_at_start: config.grpo.val_at_start,
+        val_at_end: config.grpo.val_at_end,
+        early_stopping: config.grpo.early_stopping,
+      },
+      checkpointing: config.checkpointing,
+      resume: options.resume ?? 'auto',
+      tensorboard: config.logger.tensorboard_enabled,
+      progress: config.logger.progress ? { fields: PROGRESS_FIELDS } : false,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    const policyDir = await exportPolicy(policy, path.join(path.resolve(options.runDir), 'policy'));
+    return { ...result, policyDir };
+  } finally {
+    trainer?.dispose();
+    optimizer.dispose();
+    policy.model.dispose();
+  }
+}
+
+const PROGRESS_FIELDS = [
+  { name: 'train/loss', label: 'loss', digits: 4 },
+  { name: 'train/reward', label: 'reward', digits: 3 },
+  { name: 'train/accuracy', label: 'acc', digits: 3 },
+  { name: 'validation/accuracy', label: 'val_acc', digits: 3 },
+  { name: 'performance/tokens_per_sec', label: 'tok/s', digits: 0 },
+];

@@ -1,0 +1,165 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '@rxrl/core';
+import { BuiltinTokenizer } from '@rxrl/data';
+import { CausalLM, presetConfig } from '@rxrl/model';
+import { AdamW, SGD } from '@rxrl/optimizer';
+import type { PreferencePair } from './dpoExamples';
+import { DpoTrainer } from './dpoTrainer';
+
+const tok = new BuiltinTokenizer();
+const tinyConfig = () => ({
+  ...presetConfig('llama', 'tiny', tok.vocabSize),
+  hiddenSize: 32,
+  intermediateSize: 64,
+  numLayers: 1,
+  numHeads: 2,
+  numKvHeads: 2,
+  headDim: 16,
+  maxPositionEmbeddings: 32,
+});
+const enc = (s: string) => Int32Array.from(tok.encode(s, { addSpecialTokens: false }));
+const pair = (prompt: string, chosen: string, rejected: string): PreferencePair => ({
+  prompt: Int32Array.from([tok.bosTokenId, ...enc(prompt)]),
+  chosen: Int32Array.from([...enc(chosen), tok.eosTokenId]),
+  rejected: Int32Array.from([...enc(rejected), tok.eosTokenId]),
+  weight: 1,
+});
+const PAIRS = [pair('1+2=', '3', '4'), pair('12+9=', '21', '12'), pair('7-9=', '-2', '2'), pair('40+5=', '45', '54')];
+const MORE = [pair('3+3=', '6', '7'), pair('9+9=', '18', '81'), pair('20-1=', '19', '91'), pair('6+7=', '13', '12')];
+
+/** Σ log p(completion | prompt) of one unpadded sequence, read by hand from tokenLogProbs. */
+function seqLogp(model: CausalLM, prompt: Int32Array, completion: Int32Array): number {
+  const toks = [...prompt, ...completion];
+  const L = toks.length;
+  const lp = tf.tidy(() => model.tokenLogProbs(tf.tensor2d(toks.slice(0, L - 1), [1, L - 1], 'int32'), null, tf.tensor2d(toks.slice(1), [1, L - 1], 'int32')));
+  const v = lp.dataSync();
+  lp.dispose();
+  let s = 0;
+  for (let t = prompt.length; t < L; t++) s += v[t - 1]!;
+  return s;
+}
+
+function trainer(model: CausalLM, reference: CausalLM | null, opt: SGD | AdamW, pairs: PreferencePair[], micro: number, beta = 0.5) {
+  return new DpoTrainer({
+    model,
+    reference,
+    tokenizer: tok,
+    optimizer: opt,
+    policy: { train_global_batch_size: pairs.length, train_micro_batch_size: micro, max_grad_norm: null },
+    val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
+    loss: { reference_policy_kl_penalty: beta, sft_loss_weight: 0.3 },
+    trainPairs: pairs,
+    valPairs: pairs,
+    seed: 0,
+  });
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('DpoTrainer', () => {
+  it('step metrics match a hand computation of the DPO loss, rewards, accuracy and margin', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 11 });
+    const other = CausalLM.create(tinyConfig(), { seed: 12 });
+    const reference = other.frozenCopy();
+    other.dispose();
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const beta = 0.5;
+    let loss = 0;
+    let acc = 0;
+    let rc = 0;
+    let rr = 0;
+    let sft = 0;
+    for (const p of PAIRS) {
+      const dc = seqLogp(model, p.prompt, p.chosen) - seqLogp(reference, p.prompt, p.chosen);
+      const dr = seqLogp(model, p.prompt, p.rejected) - seqLogp(reference, p.prompt, p.rejected);
+      loss += Math.log1p(Math.exp(-beta * (dc - dr))); // −log σ(β(Δc − Δr))
+      acc += dc > dr ? 1 : 0;
+      rc += dc;
+      rr += dr;
+      sft -= seqLogp(model, p.prompt, p.chosen);
+    }
+    const n = PAIRS.length;
+    const t = trainer(model, reference, opt, PAIRS, 3, beta);
+    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    expect(m['train/preference_loss']).toBeCloseTo(loss / n, 4);
+    expect(m['train/accuracy']).toBeCloseTo(acc / n, 6);
+    expect(m['train/rewards_chosen_mean']).toBeCloseTo(rc / n, 4);
+    expect(m['train/rewards_rejected_mean']).toBeCloseTo(rr / n, 4);
+    expect(m['train/reward_margin']).toBeCloseTo((rc - rr) / n, 4);
+    // NeMo RL: the SFT term is each chosen response's summed NLL, averaged over pairs
+    expect(m['train/sft_loss']).toBeCloseTo(sft / n, 4);
+    expect(m['train/loss']).toBeCloseTo(loss / n + 0.3 * (sft / n), 4);
+    opt.dispose();
+    reference.dispose();
+    model.dispose();
+  });
+
+  it('raises preference accuracy and margin on a tiny set; the frozen reference never moves', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 3 });
+    const reference = model.frozenCopy();
+    const refBefore = [...reference.variables()].map(([k, v]) => [k, v.dataSync().slice()] as const);
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 5e-3, weight_decay: 0 });
+    const pairs = [...PAIRS, ...MORE];
+    const t = trainer(model, reference, opt, pairs, 4, 0.5);
+    const before = t.validate(0).metrics;
+    // policy == reference: every implicit reward is 0, so no pair is ranked right yet
+    expect(before['validation/accuracy']).toBe(0);
+    expect(Math.abs(before['validation/reward_margin']!)).toBeLessThan(1e-5);
+    expect(before['validation/preference_loss']).toBeCloseTo(Math.log(2), 4);
+    for (let s = 1; s <= 15; s++) t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s);
+    const after = t.validate(15).metrics;
+    expect(after['validation/accuracy']).toBe(1);
+    expect(after['validation/reward_margin']).toBeGreaterThan(1);
+    expect(after['validation/preference_loss']).toBeLessThan(0.5);
+    expect(reference.trainableVariables().size).toBe(0);
+    for (const [k, v] of refBefore) expect(Array.from(reference.variables().get(k)!.dataSync())).toEqual(Array.from(v));
+    const moved = [...model.variables()].some(([k, v]) => v.dataSync()[0] !== reference.variables().get(k)!.dataSync()[0]);
+    expect(moved).toBe(true);
+    opt.dispose();
+    reference.dispose();
+    model.dispose();
+  });
+
+  it('a micro-batched step equals the full-batch step', () => {
+    const run = (micro: number) => {
+      const model = CausalLM.create(tinyConfig(), { seed: 4 });
+      const reference = CausalLM.create(tinyConfig(), { seed: 5 });
+      const frozen = reference.frozenCopy();
+      reference.dispose();
+      const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
+      const m = trainer(model, frozen, opt, PAIRS, micro).trainStep([0, 1, 2, 3], 1).metrics;
+      const w = [...model.trainableVariables().values()].map((v) => v.dataSync().slice());
+      opt.dispose();
+      frozen.dispose();
+      model.dispose();
+      return { m, w };
+    };
+    const a = run(4);
+    const b = run(1);
+    for (const k of ['train/loss', 'train/accuracy', 'train/reward_margin', 'train/grad_norm']) expect(Math.abs(a.m[k]! - b.m[k]!)).toBeLessThan(1e-5);
+    let d = 0;
+    a.w.forEach((x, i) => x.forEach((v, j) => (d = Math.max(d, Math.abs(v - b.w[i]![j]!)))));
+    expect(d).toBeLessThan(1e-5);
+  });
+
+  it('keeps tf.memory().numTensors flat over steps and validations', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 3 });
+    const reference = model.frozenCopy();
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
+    const t = trainer(model, reference, opt, PAIRS, 2);
+    t.trainStep([0, 1, 2, 3], 1);
+    t.validate(1);
+    const n0 = tf.memory().numTensors;
+    for (let s = 2; s <= 4; s++) {
+      t.trainStep([0, 1, 2, 3], s);
+      t.validate(s);
+    }
+    expect(tf.memory().numTensors).toBe(n0);
+    opt.dispose();
+    reference.dispose();
+    model.dispose();
+  });
+});

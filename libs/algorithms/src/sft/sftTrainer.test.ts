@@ -91,7 +91,11 @@ describe('SftTrainer', () => {
       );
       const v = lp.dataSync();
       lp.dispose();
-      for (let i = 1; i < L; i++) if (e.mask[i]) (nll -= v[i - 1]!), count++;
+      for (let i = 1; i < L; i++) {
+        if (!e.mask[i]) continue;
+        nll -= v[i - 1]!;
+        count++;
+      }
     }
     const m = t.trainStep([0, 1, 2, 3], 1).metrics;
     expect(m['train/num_unmasked_tokens']).toBe(count);

@@ -34,7 +34,7 @@ export interface GenerateExtras {
    * prompt's index). The stage passes `prompt_id`, so a prompt's samples do
    * not depend on which batch it arrived in.
    */
-  requestKeys?: ArrayLike<number>;
+  requestKeys?: ArrayLike<number | string>;
   /**
    * Reduce each step's logits to their top-k on the device (greedy, or
    * `top_k` ≤ 1024) instead of downloading whole rows. Default: on for

@@ -81,6 +81,19 @@ describe('rollout.generate stage', () => {
     expect([...readInt32Column(again[0]!, 'group_id')]).toEqual([0, 0]);
   });
 
+  it('a prompt_id seen again gets fresh samples, keyed by how often it came by', async () => {
+    const opts = { num_generations_per_prompt: 2, max_new_tokens: 6, ignore_eos: true, seed: 3 };
+    const stage = generateStage(opts, { model, tokenizer: tok });
+    const [first, second] = await run([promptBatch(['two'], [11]), promptBatch(['two'], [11])], stage);
+    const rows = (b: RecordBatch) => {
+      const c = readListColumn(b, 'completion_tokens', 'int32');
+      return [0, 1].map((i) => [...c.values.subarray(c.offsets[i]!, c.offsets[i + 1]!)]);
+    };
+    expect(rows(second!)).not.toEqual(rows(first!));
+    const again = await generate(model, tok, [tok.encode('two')], opts, { requestKeys: ['11#1'] });
+    expect(rows(second!)).toEqual(again.map((s) => [...s.completionTokens]));
+  });
+
   it('an empty batch gives an empty batch with the generation columns', async () => {
     const [out] = await run([promptBatch([], [])], generateStage({ num_generations_per_prompt: 2 }, { model, tokenizer: tok }));
     expect(out!.numRows).toBe(0);

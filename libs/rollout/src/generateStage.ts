@@ -37,6 +37,9 @@ const ADDED = [COLUMNS.groupId, COLUMNS.completionTokens, COLUMNS.completionText
  * out, each a copy of the input row (every column passes through) plus
  * `group_id` (the row's `prompt_id`, else a running prompt index),
  * `completion_tokens`, `completion_text`, `gen_logprobs` and `finish_reason`.
+ * Sampling is keyed by `group_id` and how many times that id has come by in
+ * this subscription, so a prompt's samples do not depend on its batch mates and
+ * a prompt seen again (the next epoch) gets new ones.
  * Reads `prompt_tokens` (List<Int32>). Batches are generated one at a time
  * (`concatMap`): the stage owns the model while it decodes.
  *
@@ -50,6 +53,9 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
     defer(() => {
       let nextPrompt = 0;
       let batchIndex = 0;
+      // how often each prompt_id has been generated for: a prompt seen again
+      // (next epoch) gets fresh samples, still independent of its batch mates
+      const seen = new Map<number, number>();
       return source.pipe(
         concatMap(async (batch: RecordBatch) => {
           for (const name of ADDED) {
@@ -70,7 +76,12 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
           nextPrompt += rows;
 
           const t0 = performance.now();
-          const samples = await generate(context.model, context.tokenizer, promptList, opts, { requestKeys: groups });
+          const keys = Array.from(groups, (g) => {
+            const k = seen.get(g) ?? 0;
+            seen.set(g, k + 1);
+            return k === 0 ? g : `${g}#${k}`;
+          });
+          const samples = await generate(context.model, context.tokenizer, promptList, opts, { requestKeys: keys });
           const seconds = (performance.now() - t0) / 1000;
 
           const index = new Int32Array(rows * n);

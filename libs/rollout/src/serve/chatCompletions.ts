@@ -55,6 +55,7 @@ export async function handleChatCompletion(
   ctx: ServeContext,
   body: unknown,
   sink: EventSink | null,
+  gone: () => boolean = () => false,
 ): Promise<unknown> {
   const req = parseRequest(chatRequestSchema, body);
   checkModel(ctx, req.model);
@@ -94,6 +95,8 @@ export async function handleChatCompletion(
     };
   };
 
+  // a client that hangs up (a timed-out remote stage) frees the worker
+  for (const spec of specs) spec.cancelled = gone;
   if (sink === null) {
     const states = await ctx.engine.generate(specs);
     const choices = states.map((s, i) => ({
@@ -165,7 +168,6 @@ export async function handleChatCompletion(
   };
   specs.forEach((spec, i) => {
     spec.onToken = (s) => emit(i, s);
-    spec.cancelled = () => sink.closed;
   });
   const states = await ctx.engine.generate(specs);
   states.forEach((s, i) => emit(i, s));

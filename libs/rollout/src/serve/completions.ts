@@ -95,6 +95,7 @@ export async function handleCompletion(
   ctx: ServeContext,
   body: unknown,
   sink: EventSink | null,
+  gone: () => boolean = () => false,
 ): Promise<unknown> {
   const req = parseRequest(completionRequestSchema, body);
   checkModel(ctx, req.model);
@@ -152,6 +153,8 @@ export async function handleCompletion(
     };
   };
 
+  // a client that hangs up (a timed-out remote stage) frees the worker
+  for (const spec of specs) spec.cancelled = gone;
   if (sink === null) {
     const states = await ctx.engine.generate(specs);
     const choices = states.map((s, i) => {
@@ -212,7 +215,6 @@ export async function handleCompletion(
   };
   specs.forEach((spec, i) => {
     spec.onToken = (s) => emit(i, s);
-    spec.cancelled = () => sink.closed;
   });
   const states = await ctx.engine.generate(specs);
   states.forEach((s, i) => emit(i, s));

@@ -263,12 +263,38 @@ describe('rxrl serve through the openai client', () => {
         (await complete({ prompt, max_tokens: 6, temperature: 0, ignore_eos: true })).choices[0]!
           .text,
       );
+    const before = server.engine.stats.batches;
     const together = await Promise.all(
       prompts.map((prompt) =>
         complete({ prompt, max_tokens: 6, temperature: 0, ignore_eos: true }),
       ),
     );
     expect(together.map((r) => r.choices[0]!.text)).toEqual(alone);
+    // the first request may start a batch alone; the rest queue meanwhile and share the next
+    expect(server.engine.stats.batches - before).toBeLessThanOrEqual(2);
+  });
+
+  it('stops decoding a request whose client hung up', async () => {
+    const { cancelled, tokens } = server.engine.stats;
+    const ac = new AbortController();
+    const body = JSON.stringify({
+      model: 'tiny',
+      prompt: 'long one',
+      max_tokens: 400,
+      ignore_eos: true,
+    });
+    const req = fetch(`${url}/v1/completions`, {
+      method: 'POST',
+      body,
+      signal: ac.signal,
+      headers: { 'content-type': 'application/json' },
+    });
+    setTimeout(() => ac.abort(), 150);
+    await expect(req).rejects.toThrow();
+    for (let i = 0; i < 100 && server.engine.stats.cancelled === cancelled; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(server.engine.stats.cancelled).toBe(cancelled + 1);
+    expect(server.engine.stats.tokens - tokens).toBeLessThan(400);
   });
 
   it('answers errors in the OpenAI shape with the right status and param', async () => {

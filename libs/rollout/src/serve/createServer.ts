@@ -132,11 +132,11 @@ export function createServer(
     }
     const stream =
       typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
-    if (!stream) return sendJson(res, 200, await handler(ctx, body, null));
-
-    // Validation errors must still be plain JSON errors: open the event stream on the first event only.
     let closed = false;
     res.on('close', () => (closed = true));
+    if (!stream) return sendJson(res, 200, await handler(ctx, body, null, () => closed));
+
+    // Validation errors must still be plain JSON errors: open the event stream on the first event only.
     const sink: EventSink = {
       send(event) {
         if (closed) return;
@@ -149,7 +149,7 @@ export function createServer(
       },
     };
     try {
-      await handler(ctx, body, sink);
+      await handler(ctx, body, sink, () => closed);
     } catch (e) {
       if (!res.headersSent) throw e;
       sink.send(errorOf(e).body());

@@ -59,6 +59,8 @@ type Job = { kind: 'seq'; item: Item } | { kind: 'task'; run(): Promise<void> };
 export class Engine {
   private readonly queue: Job[] = [];
   private running = false;
+  /** Counters since start: decoded batches, sequences, generated tokens, sequences cut short because their client left. */
+  readonly stats = { batches: 0, sequences: 0, tokens: 0, cancelled: 0 };
 
   constructor(
     readonly model: CausalLM,
@@ -123,7 +125,7 @@ export class Engine {
         while (items.length < this.maxBatchSize && this.queue[0]?.kind === 'seq')
           items.push((this.queue.shift() as { item: Item }).item);
         try {
-          await decodeBatch(this.model, this.tokenizer, items);
+          await decodeBatch(this.model, this.tokenizer, items, this.stats);
           for (const it of items) it.resolve(it.state);
         } catch (e) {
           for (const it of items) it.reject(e);
@@ -173,7 +175,12 @@ function pushToken(
 }
 
 /** Prefill the batch's prompts (left-padded) and decode until every row has finished; owns its tensors. */
-async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, items: Item[]): Promise<void> {
+async function decodeBatch(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  items: Item[],
+  stats: Engine['stats'],
+): Promise<void> {
   const rows = items.filter((it) => {
     if (it.spec.maxTokens > 0) return true;
     it.state.finishReason = 'length';
@@ -181,6 +188,8 @@ async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, items: Item[])
   });
   if (rows.length === 0) return;
   const b = rows.length;
+  stats.batches++;
+  stats.sequences += b;
   const vocab = model.config.vocabSize;
   const pad = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
   const fill = pad >= 0 && pad < vocab ? pad : 0;
@@ -211,16 +220,23 @@ async function decodeBatch(model: CausalLM, tokenizer: Tokenizer, items: Item[])
       const data = (await logits.data()) as Float32Array;
       logits.dispose();
       logits = null;
+      // on cpu/wasm data() resolves without a turn of the event loop: yield one, so hang-ups are seen,
+      // /health answers and new requests queue for the next batch while this one decodes
+      await new Promise((r) => setImmediate(r));
       let active = 0;
       rows.forEach((r, i) => {
         const s = r.state;
-        if (s.finishReason === null && r.spec.cancelled?.()) s.finishReason = 'length';
+        if (s.finishReason === null && r.spec.cancelled?.()) {
+          s.finishReason = 'length';
+          stats.cancelled++;
+        }
         if (s.finishReason !== null) {
           next[i] = fill;
           return;
         }
         pushToken(r.spec, s, tokenizer, data.subarray(i * vocab, (i + 1) * vocab), maxStops[i]!);
         next[i] = s.tokens[s.tokens.length - 1]!;
+        stats.tokens++;
         r.spec.onToken?.(s);
         if (s.finishReason === null) active++;
       });

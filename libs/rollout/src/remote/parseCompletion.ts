@@ -13,6 +13,8 @@ interface Choice {
   index?: unknown;
   text?: unknown;
   finish_reason?: unknown;
+  /** vLLM's `return_token_ids` answer. */
+  token_ids?: unknown;
   logprobs?: { tokens?: unknown; token_logprobs?: unknown } | null;
 }
 
@@ -20,7 +22,8 @@ const TOKEN_ID = /^token_id:(\d+)$/;
 
 /**
  * The `n` choices of a /v1/completions answer for one prompt, in index order,
- * with token ids from `token_id:<id>` logprob tokens or, with `tokenizer`
+ * with token ids from the choice's `token_ids` (vLLM's `return_token_ids`),
+ * else from `token_id:<id>` logprob tokens or, with `tokenizer`
  * (re-tokenising), from the text. Anything missing or malformed is an error
  * that says what the server sent and which option fixes it.
  */
@@ -60,7 +63,9 @@ export function parseCompletion(
     if (logprobs.some((v) => typeof v !== 'number'))
       return fail(`choice ${index} has a non-numeric token_logprob`);
     let ids: number[];
-    if (tokenizer === null) {
+    if (Array.isArray(c.token_ids) && c.token_ids.every((t) => Number.isInteger(t))) {
+      ids = c.token_ids as number[];
+    } else if (tokenizer === null) {
       ids = (lp.tokens as unknown[]).map((t) => {
         const m = typeof t === 'string' ? TOKEN_ID.exec(t) : null;
         return m

@@ -349,6 +349,33 @@ describe('rollout.remote', () => {
       run([promptBatch(['ab'])], remoteStage({ ...fast, base_url: ids.url })),
     );
     expect(e2.message).toMatch(/ignored return_tokens_as_token_ids/);
+    // vLLM's return_token_ids answer: ids beside plain-text logprob tokens
+    const withIds = await fakeServer((_n, body, res) => {
+      expect(body.return_token_ids).toBe(true);
+      res.end(
+        JSON.stringify({
+          choices: [
+            {
+              index: 0,
+              text: 'a',
+              finish_reason: 'stop',
+              token_ids: [3, 2],
+              logprobs: { tokens: ['a', ''], token_logprobs: [-1, -2] },
+            },
+          ],
+        }),
+      );
+    });
+    const [viaIds] = await run(
+      [promptBatch(['ab'])],
+      remoteStage({ ...fast, base_url: withIds.url }),
+    );
+    expect(rowsOf(viaIds!)[0]).toMatchObject({
+      tokens: [3, 2],
+      logprobs: [-1, -2],
+      text: 'a',
+      finish: 'stop',
+    });
   });
 
   it('is registered with its zod schema under the names users know', () => {

@@ -52,8 +52,11 @@ export function completionBody(
     logprobs: 0,
     stream: false,
   };
-  if (opts.completion_token_ids === 'return_tokens_as_token_ids')
+  if (opts.completion_token_ids === 'return_tokens_as_token_ids') {
+    // vLLM knows both (return_token_ids in newer versions), so does rxrl serve; either is enough for parseCompletion
     body['return_tokens_as_token_ids'] = true;
+    body['return_token_ids'] = true;
+  }
   if (opts.top_k !== null && opts.top_k > 0) body['top_k'] = opts.top_k;
   if (opts.min_p > 0) body['min_p'] = opts.min_p;
   if (opts.stop_strings.length > 0) body['stop'] = opts.stop_strings;

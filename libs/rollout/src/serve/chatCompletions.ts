@@ -105,6 +105,7 @@ export async function handleChatCompletion(
       logprobs: k === null ? null : { content: contentLogprobs(ctx, s, 0, asIds) },
       finish_reason: s.finishReason,
       stop_reason: null,
+      ...(req.return_token_ids ? { prompt_token_ids: ids, token_ids: s.tokens } : {}),
     }));
     return {
       id,

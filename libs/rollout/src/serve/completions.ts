@@ -166,6 +166,9 @@ export async function handleCompletion(
         logprobs: b ? b.out : null,
         finish_reason: s.finishReason,
         stop_reason: null,
+        ...(req.return_token_ids
+          ? { prompt_token_ids: list[Math.floor(i / n)]!.ids, token_ids: s.tokens }
+          : {}),
       };
     });
     return { ...chunk(choices), usage: usageOf(states) };

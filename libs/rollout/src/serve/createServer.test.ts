@@ -65,12 +65,15 @@ describe('rxrl serve through the openai client', () => {
       temperature: 1,
       ignore_eos: true,
       return_tokens_as_token_ids: true,
+      return_token_ids: true,
     });
     expect(r.choices.map((c) => c.index)).toEqual([0, 1]);
     let total = 0;
     for (const c of r.choices) {
       const lp = c.logprobs!;
       const ids = idsOf(lp.tokens!);
+      expect((c as unknown as { token_ids: number[] }).token_ids).toEqual(ids);
+      expect((c as unknown as { prompt_token_ids: number[] }).prompt_token_ids).toEqual(prompt);
       expect(ids).toHaveLength(6);
       expect(c.finish_reason).toBe('length');
       expect(c.text).toBe(tok.decode(ids, { skipSpecialTokens: true }));

@@ -32,6 +32,8 @@ const samplingFields = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   /** vLLM extra: logprob tokens as `token_id:<id>` strings, so clients recover exact ids. */
   return_tokens_as_token_ids: z.boolean().nullish(),
+  /** vLLM extra: add `token_ids` (and `prompt_token_ids`) to each non-streamed choice. */
+  return_token_ids: z.boolean().nullish(),
   /** Not supported: only 0 is accepted. */
   presence_penalty: z.literal(0).nullish(),
   /** Not supported: only 0 is accepted. */

@@ -177,7 +177,7 @@ describe('rxrl serve through the openai client', () => {
     expect(toks(a)[0]).not.toEqual(toks(a)[1]);
   });
 
-  it('streams completion chunks that concatenate to the non-streamed result', async () => {
+  it('streams completion chunks (echo, n, stop, logprobs) that concatenate to the non-streamed result', async () => {
     const p = {
       prompt: ['hi there', 'ok'],
       n: 2,
@@ -185,9 +185,12 @@ describe('rxrl serve through the openai client', () => {
       temperature: 1,
       seed: 21,
       stop: ['e', 'k'],
+      echo: true,
       logprobs: 1,
     };
     const whole = await complete(p);
+    expect(whole.choices.map((c) => c.text.slice(0, 2))).toEqual(['hi', 'hi', 'ok', 'ok']);
+    expect(whole.choices[0]!.logprobs!.token_logprobs![0]).toBeNull();
     const stream = await client.completions.create({
       model: 'tiny',
       ...p,

@@ -196,6 +196,32 @@ describe('rollout.remote', () => {
     expect(retries).toBeGreaterThanOrEqual(1);
   });
 
+  it('keeps at most max_concurrency requests in flight, and answers arriving out of order land in row order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const fake = await fakeServer((_n, body, res) => {
+      most = Math.max(most, ++inFlight);
+      // the first rows have the longest prompts and answer last: arrival order is not row order
+      setTimeout(
+        () => {
+          inFlight--;
+          res.end(JSON.stringify(cannedAnswer(body)));
+        },
+        20 + 15 * body.prompt.length,
+      );
+    });
+    const texts = ['abcdef', 'abcde', 'bcd', 'cd', 'd', 'e', 'f'];
+    const [out] = await run(
+      [promptBatch(texts)],
+      remoteStage({ ...fast, base_url: fake.url, max_concurrency: 3 }),
+    );
+    expect(most).toBe(3);
+    expect(fake.requests()).toBe(texts.length);
+    expect(rowsOf(out!).map((r) => [r.group, r.prompt, r.tokens[0]])).toEqual(
+      texts.map((t, i) => [10 + i, t, tok.encode(t)[0]]),
+    );
+  });
+
   it('retries 500/502 answers with backoff and then succeeds', async () => {
     const fake = await fakeServer((n, body, res) => {
       if (n < 3) {

@@ -22,6 +22,8 @@ describe('selectBackend', () => {
     expect(describeBackend(choice)).toMatch(
       /^rxrl: backend wasm — auto: no @tensorflow\/tfjs-node/,
     );
+    // the optional native matMul says whether it is on, and how to get it when it is not
+    expect(describeBackend(choice)).toMatch(/; native matMul (on \(OpenBLAS|.*build:native)/);
   });
 
   it('honours RXRL_BACKEND, and --backend wins over it', async () => {

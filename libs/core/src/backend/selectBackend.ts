@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RxrlConfigError } from '../base/errors';
+import { enableNativeMatmulFromEnv, type NativeMatmulStatus } from './nativeMatmul';
 
 /** Backends rxrl can run on, plus `auto`. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -12,6 +13,8 @@ export interface BackendChoice {
   provider?: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node';
   /** one human sentence: why this backend */
   reason: string;
+  /** on `wasm`: whether matMuls run on the optional native OpenBLAS kernel, and why (not) */
+  nativeMatmul?: NativeMatmulStatus;
 }
 
 export const TENSORFLOW_INSTALL_HINT =
@@ -117,6 +120,9 @@ export async function selectBackend(requested?: string | null): Promise<BackendC
     };
   }
   await tf.ready();
+  // The native kernel (libs/core/native) replaces wasm's matMul when it was built;
+  // RXRL_NATIVE_MATMUL=0 keeps XNNPACK.
+  if (choice.backend === 'wasm') choice.nativeMatmul = enableNativeMatmulFromEnv();
   current = choice;
   return choice;
 }
@@ -124,7 +130,8 @@ export async function selectBackend(requested?: string | null): Promise<BackendC
 /** The line every run prints: which backend it got and why. */
 export function describeBackend(choice: BackendChoice): string {
   const what = choice.provider ? `${choice.backend} (${choice.provider})` : choice.backend;
-  return `rxrl: backend ${what} — ${choice.reason}`;
+  const native = choice.nativeMatmul ? `; ${choice.nativeMatmul.reason}` : '';
+  return `rxrl: backend ${what} — ${choice.reason}${native}`;
 }
 
 /** The backend chosen by the last `selectBackend`, or null before one ran. */

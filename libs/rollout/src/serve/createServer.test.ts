@@ -328,6 +328,12 @@ describe('rxrl serve through the openai client', () => {
       'messages',
     );
 
+    // a streamed request that fails validation still gets a plain JSON error, not an event stream
+    const streamed = await err(
+      client.completions.create({ model: 'tiny', prompt: 'x', top_p: 0, stream: true }),
+    );
+    expect([streamed.status, streamed.param]).toEqual([400, 'top_p']);
+
     const route = await fetch(`${url}/v1/nothing`);
     expect(route.status).toBe(404);
     expect(((await route.json()) as { error: unknown }).error).toMatchObject({

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
 import { customOp } from './customOp';
+import { batchMatMulT } from './matMulRouting';
 
 /** Options of {@link attention}. */
 export interface AttentionOptions {
@@ -22,32 +23,6 @@ export interface AttentionOptions {
 // Large negative instead of −Inf: a row with every key masked stays finite
 // (a uniform softmax over masked keys) instead of turning into NaN.
 const MASKED = -1e9;
-
-/**
- * Per-slice product `a[i]·b[i]` of `[N, m, k]` and `[N, k, n]` as N plain
- * non-transposed 2-D matMuls, the only matMul wasm runs on XNNPACK (its batched
- * and transposed matMuls fall back to a scalar loop).
- */
-function sliceMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  const n = a.shape[0];
-  if (n === 1) {
-    return tf.reshape(
-      tf.matMul(
-        tf.reshape(a, a.shape.slice(1) as [number, number]),
-        tf.reshape(b, b.shape.slice(1) as [number, number]),
-      ),
-      [1, a.shape[1], b.shape[2]],
-    );
-  }
-  const as = tf.unstack(a) as tf.Tensor2D[];
-  const bs = tf.unstack(b) as tf.Tensor2D[];
-  return tf.stack(as.map((ai, i) => tf.matMul(ai, bs[i]))) as tf.Tensor3D;
-}
-
-/** `[N, r, c] -> [N, c, r]`, materialised so the following matMul is a plain one. */
-function transposeLast(x: tf.Tensor3D): tf.Tensor3D {
-  return tf.transpose(x, [0, 2, 1]);
-}
 
 /** Additive mask bias `[B, T, S]`, or null when nothing is masked. */
 function maskBias(b: number, t: number, s: number, opts: AttentionOptions): tf.Tensor3D | null {
@@ -108,8 +83,9 @@ function maskBias(b: number, t: number, s: number, opts: AttentionOptions): tf.T
  * softmax in float32. Returns `[B, T, Hq, Dh]`.
  *
  * The query heads sharing a kv head are stacked into one `[Hq/Hkv · T, Dh]`
- * matrix, so there are B·Hkv plain 2-D matMuls per product and k/v are never
- * repeated; the custom gradient keeps every product a plain 2-D matMul too.
+ * matrix, so k/v are never repeated; each product is one batched matMul over
+ * B·Hkv slices, or B·Hkv plain 2-D matMuls on wasm without the native kernel
+ * (see matMulRouting.ts), in the forward pass and in the custom gradient.
  */
 export function attention(
   q: tf.Tensor4D,
@@ -137,7 +113,7 @@ export function attention(
       const qs = q3 as tf.Tensor3D;
       const ks = k3 as tf.Tensor3D;
       const vs = v3 as tf.Tensor3D;
-      let scores: tf.Tensor = tf.mul(sliceMatMul(qs, transposeLast(ks)), scale);
+      let scores: tf.Tensor = tf.mul(batchMatMulT(qs, ks, false, true), scale);
       if (bias !== null) {
         scores = tf.reshape(
           tf.add(
@@ -150,19 +126,19 @@ export function attention(
       const p = tf.softmax(scores) as tf.Tensor3D;
       save([qs, ks, vs, p]);
       return {
-        value: sliceMatMul(p, vs),
+        value: batchMatMulT(p, vs),
         gradFunc: (dy, saved) => {
           const [qq, kk, vv, pp] = saved as tf.Tensor3D[];
           const dO = dy as tf.Tensor3D;
-          const dP = sliceMatMul(dO, transposeLast(vv));
-          const dV = sliceMatMul(transposeLast(pp), dO);
+          const dP = batchMatMulT(dO, vv, false, true);
+          const dV = batchMatMulT(pp, dO, true, false);
           // softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√Dh scale
           const dS = tf.mul(
             tf.mul(pp, tf.sub(dP, tf.sum(tf.mul(dP, pp), -1, true))),
             scale,
           ) as tf.Tensor3D;
-          const dQ = sliceMatMul(dS, kk);
-          const dK = sliceMatMul(transposeLast(dS), qq);
+          const dQ = batchMatMulT(dS, kk);
+          const dK = batchMatMulT(dS, qq, true, false);
           return [dQ, dK, dV];
         },
       };

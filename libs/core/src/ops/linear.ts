@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
 import { customOp } from './customOp';
+import { matMulT } from './matMulRouting';
 
 // wasm runs XNNPACK only for plain 2-D matMuls with neither operand transposed;
 // tf's own matMul gradient uses transposed products (scalar loop, up to 20x slower).
-// So both gradients materialise the transpose first, then do a plain product.
+// matMulT materialises the transpose there, and uses a transposed product where
+// the backend (or the native kernel) makes that the faster choice.
 const linearNoBias = customOp(([x, w], save) => {
   save([x as tf.Tensor2D, w as tf.Tensor2D]);
   return {
@@ -12,7 +14,7 @@ const linearNoBias = customOp(([x, w], save) => {
     gradFunc: (dy, saved) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+      return [matMulT(g, ws, false, true), matMulT(xs, g, true, false)];
     },
   };
 });
@@ -24,7 +26,7 @@ const linearBias = customOp(([x, w, b], save) => {
     gradFunc: (dy, saved) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+      return [matMulT(g, ws, false, true), matMulT(xs, g, true, false), tf.sum(g, 0)];
     },
   };
 });

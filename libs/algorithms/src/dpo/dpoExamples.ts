@@ -12,10 +12,25 @@ export interface PreferencePair {
 }
 
 /** Tokenise preference rows into pairs (format and truncation from `data`). */
-export function preferencePairs(tokenizer: Tokenizer, rows: Row[], data: DpoDataOptions, maxLength: number): { pairs: PreferencePair[]; stats: TokenizeStats } {
-  const { dataset_name: _d, val_data_path: _v, val_fraction: _f, arithmetic: _a, num_train_examples: _n, num_val_examples: _m, shuffle: _s, ...fmt } = data;
+export function preferencePairs(
+  tokenizer: Tokenizer,
+  rows: Row[],
+  data: DpoDataOptions,
+  maxLength: number,
+): { pairs: PreferencePair[]; stats: TokenizeStats } {
+  const {
+    dataset_name: _d,
+    val_data_path: _v,
+    val_fraction: _f,
+    arithmetic: _a,
+    num_train_examples: _n,
+    num_val_examples: _m,
+    shuffle: _s,
+    ...fmt
+  } = data;
   const arr = tokenizePreferenceRows(tokenizer, rows, { ...fmt, max_length: maxLength });
-  const list = (c: { values: Int32Array; offsets: Int32Array }, i: number) => c.values.subarray(c.offsets[i]!, c.offsets[i + 1]!);
+  const list = (c: { values: Int32Array; offsets: Int32Array }, i: number) =>
+    c.values.subarray(c.offsets[i]!, c.offsets[i + 1]!);
   const pairs: PreferencePair[] = [];
   for (let i = 0; i < arr.row_index.length; i++) {
     pairs.push({

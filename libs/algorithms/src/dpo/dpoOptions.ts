@@ -27,7 +27,9 @@ export const dpoSchema = z
   .strict()
   .superRefine((o, ctx) => {
     const loss = dpoLossOptionsSchema.safeParse(dpoLossOptionsOf(o));
-    if (!loss.success) for (const issue of loss.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    if (!loss.success)
+      for (const issue of loss.error.issues)
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 export type DpoOptions = z.infer<typeof dpoSchema>;
 
@@ -37,5 +39,7 @@ export function dpoLossOptionsOf(o: Record<string, unknown>): Record<string, unk
 }
 
 /** The DPO `data` section: dataset, preference row format and truncation (length limit: policy.max_total_sequence_length). */
-export const dpoDataSchema = PreferenceTokenizeOptions.omit({ max_length: true }).extend(datasetShape).strict();
+export const dpoDataSchema = PreferenceTokenizeOptions.omit({ max_length: true })
+  .extend(datasetShape)
+  .strict();
 export type DpoDataOptions = z.infer<typeof dpoDataSchema>;

@@ -25,14 +25,30 @@ const pair = (prompt: string, chosen: string, rejected: string): PreferencePair 
   rejected: Int32Array.from([...enc(rejected), tok.eosTokenId]),
   weight: 1,
 });
-const PAIRS = [pair('1+2=', '3', '4'), pair('12+9=', '21', '12'), pair('7-9=', '-2', '2'), pair('40+5=', '45', '54')];
-const MORE = [pair('3+3=', '6', '7'), pair('9+9=', '18', '81'), pair('20-1=', '19', '91'), pair('6+7=', '13', '12')];
+const PAIRS = [
+  pair('1+2=', '3', '4'),
+  pair('12+9=', '21', '12'),
+  pair('7-9=', '-2', '2'),
+  pair('40+5=', '45', '54'),
+];
+const MORE = [
+  pair('3+3=', '6', '7'),
+  pair('9+9=', '18', '81'),
+  pair('20-1=', '19', '91'),
+  pair('6+7=', '13', '12'),
+];
 
 /** Σ log p(completion | prompt) of one unpadded sequence, read by hand from tokenLogProbs. */
 function seqLogp(model: CausalLM, prompt: Int32Array, completion: Int32Array): number {
   const toks = [...prompt, ...completion];
   const L = toks.length;
-  const lp = tf.tidy(() => model.tokenLogProbs(tf.tensor2d(toks.slice(0, L - 1), [1, L - 1], 'int32'), null, tf.tensor2d(toks.slice(1), [1, L - 1], 'int32')));
+  const lp = tf.tidy(() =>
+    model.tokenLogProbs(
+      tf.tensor2d(toks.slice(0, L - 1), [1, L - 1], 'int32'),
+      null,
+      tf.tensor2d(toks.slice(1), [1, L - 1], 'int32'),
+    ),
+  );
   const v = lp.dataSync();
   lp.dispose();
   let s = 0;
@@ -40,13 +56,24 @@ function seqLogp(model: CausalLM, prompt: Int32Array, completion: Int32Array): n
   return s;
 }
 
-function trainer(model: CausalLM, reference: CausalLM | null, opt: SGD | AdamW, pairs: PreferencePair[], micro: number, beta = 0.5) {
+function trainer(
+  model: CausalLM,
+  reference: CausalLM | null,
+  opt: SGD | AdamW,
+  pairs: PreferencePair[],
+  micro: number,
+  beta = 0.5,
+) {
   return new DpoTrainer({
     model,
     reference,
     tokenizer: tok,
     optimizer: opt,
-    policy: { train_global_batch_size: pairs.length, train_micro_batch_size: micro, max_grad_norm: null },
+    policy: {
+      train_global_batch_size: pairs.length,
+      train_micro_batch_size: micro,
+      max_grad_norm: null,
+    },
     val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
     loss: { reference_policy_kl_penalty: beta, sft_loss_weight: 0.3 },
     trainPairs: pairs,
@@ -100,8 +127,13 @@ describe('DpoTrainer', () => {
   it('raises preference accuracy and margin on a tiny set; the frozen reference never moves', () => {
     const model = CausalLM.create(tinyConfig(), { seed: 3 });
     const reference = model.frozenCopy();
-    const refBefore = [...reference.variables()].map(([k, v]) => [k, v.dataSync().slice()] as const);
-    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 5e-3, weight_decay: 0 });
+    const refBefore = [...reference.variables()].map(
+      ([k, v]) => [k, v.dataSync().slice()] as const,
+    );
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), {
+      lr: 5e-3,
+      weight_decay: 0,
+    });
     const pairs = [...PAIRS, ...MORE];
     const t = trainer(model, reference, opt, pairs, 4, 0.5);
     const before = t.validate(0).metrics;
@@ -115,8 +147,11 @@ describe('DpoTrainer', () => {
     expect(after['validation/reward_margin']).toBeGreaterThan(1);
     expect(after['validation/preference_loss']).toBeLessThan(0.5);
     expect(reference.trainableVariables().size).toBe(0);
-    for (const [k, v] of refBefore) expect(Array.from(reference.variables().get(k)!.dataSync())).toEqual(Array.from(v));
-    const moved = [...model.variables()].some(([k, v]) => v.dataSync()[0] !== reference.variables().get(k)!.dataSync()[0]);
+    for (const [k, v] of refBefore)
+      expect(Array.from(reference.variables().get(k)!.dataSync())).toEqual(Array.from(v));
+    const moved = [...model.variables()].some(
+      ([k, v]) => v.dataSync()[0] !== reference.variables().get(k)!.dataSync()[0],
+    );
     expect(moved).toBe(true);
     opt.dispose();
     reference.dispose();
@@ -139,7 +174,8 @@ describe('DpoTrainer', () => {
     };
     const a = run(4);
     const b = run(1);
-    for (const k of ['train/loss', 'train/accuracy', 'train/reward_margin', 'train/grad_norm']) expect(Math.abs(a.m[k]! - b.m[k]!)).toBeLessThan(1e-5);
+    for (const k of ['train/loss', 'train/accuracy', 'train/reward_margin', 'train/grad_norm'])
+      expect(Math.abs(a.m[k]! - b.m[k]!)).toBeLessThan(1e-5);
     let d = 0;
     a.w.forEach((x, i) => x.forEach((v, j) => (d = Math.max(d, Math.abs(v - b.w[i]![j]!)))));
     expect(d).toBeLessThan(1e-5);

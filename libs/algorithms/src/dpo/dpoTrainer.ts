@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tokenizer } from '@rxrl/core/base';
-import { dpoLoss, readMetricsSync, type DpoInputs, type DpoLossOptionsInput, type LossResult } from '@rxrl/loss';
+import {
+  dpoLoss,
+  readMetricsSync,
+  type DpoInputs,
+  type DpoLossOptionsInput,
+  type LossResult,
+} from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import type { StepResult, TrainingAlgorithm } from '@rxrl/pipeline';
@@ -41,7 +47,10 @@ export interface DpoTrainerArgs {
   reference: CausalLM | null;
   tokenizer: Tokenizer;
   optimizer: NamedOptimizer;
-  policy: Pick<PolicyOptions, 'train_global_batch_size' | 'train_micro_batch_size' | 'max_grad_norm'>;
+  policy: Pick<
+    PolicyOptions,
+    'train_global_batch_size' | 'train_micro_batch_size' | 'max_grad_norm'
+  >;
   /** validation batch sizes */
   val: { val_batches: number | null; val_global_batch_size: number; val_micro_batch_size: number };
   /** dpoLoss options (β, weights, loss_type, ...) for the default objective */
@@ -77,7 +86,12 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
   private previous: Record<string, number> = {};
 
   constructor(private readonly args: DpoTrainerArgs) {
-    this.sampler = new EpochSampler(args.trainPairs.length, args.policy.train_global_batch_size, args.seed, args.shuffle ?? true);
+    this.sampler = new EpochSampler(
+      args.trainPairs.length,
+      args.policy.train_global_batch_size,
+      args.seed,
+      args.shuffle ?? true,
+    );
     this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
     if (args.reference && args.reference.trainableVariables().size > 0) {
       throw new Error('DpoTrainer: the reference model must be frozen (use model.frozenCopy())');
@@ -95,7 +109,13 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
   }
 
   /** The objective of one micro-batch at the current policy (inside a gradient tape or tf.tidy). */
-  private microBatchLoss(mb: readonly PreferencePair[], refLogps: tf.Tensor2D | null, globalPairs: number, globalChosenToks: number, ctx: DpoLossContext): LossResult {
+  private microBatchLoss(
+    mb: readonly PreferencePair[],
+    refLogps: tf.Tensor2D | null,
+    globalPairs: number,
+    globalChosenToks: number,
+    ctx: DpoLossContext,
+  ): LossResult {
     const a = pairBatchArrays(mb, this.pad);
     const t = lmBatchTensors(a);
     const logps = this.args.model.tokenLogProbs(t.ids, t.attention, t.targets);
@@ -132,12 +152,25 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
         model: this.args.model,
         optimizer: this.args.optimizer,
         microBatches: mbs,
-        loss: (mb, i) => this.microBatchLoss(mb, refs[i]!, globalPairs, globalToks, { step, pairs: mb, previous: this.previous, validation: false }),
+        loss: (mb, i) =>
+          this.microBatchLoss(mb, refs[i]!, globalPairs, globalToks, {
+            step,
+            pairs: mb,
+            previous: this.previous,
+            validation: false,
+          }),
         maxGradNorm: this.args.policy.max_grad_norm,
       });
       const seconds = (performance.now() - started) / 1000;
-      const tokens = batch.reduce((n, p) => n + 2 * p.prompt.length + p.chosen.length + p.rejected.length, 0);
-      const metrics = { ...prefixed('train/', m), 'performance/tokens_per_sec': tokens / seconds, 'timing/train_step_s': seconds };
+      const tokens = batch.reduce(
+        (n, p) => n + 2 * p.prompt.length + p.chosen.length + p.rejected.length,
+        0,
+      );
+      const metrics = {
+        ...prefixed('train/', m),
+        'performance/tokens_per_sec': tokens / seconds,
+        'timing/train_step_s': seconds,
+      };
       this.previous = metrics;
       return { metrics };
     } finally {
@@ -148,7 +181,10 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
   /** The objective's metrics on held-out pairs (`validation/*`), normalised over all of them. */
   validate(step: number): StepResult {
     const { val } = this.args;
-    const n = val.val_batches === null ? this.args.valPairs.length : Math.min(this.args.valPairs.length, val.val_batches * val.val_global_batch_size);
+    const n =
+      val.val_batches === null
+        ? this.args.valPairs.length
+        : Math.min(this.args.valPairs.length, val.val_batches * val.val_global_batch_size);
     const pairs = this.args.valPairs.slice(0, n);
     const globalPairs = pairs.reduce((k, p) => k + p.weight, 0);
     const globalToks = completionTokens(pairs);
@@ -156,10 +192,19 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
     for (const mb of microBatches(pairs, val.val_micro_batch_size)) {
       const [ref] = this.referenceLogps([mb]);
       const m = readMetricsSync(
-        tf.tidy(() => this.microBatchLoss(mb, ref ?? null, globalPairs, globalToks, { step, pairs: mb, previous: this.previous, validation: true }).metrics),
+        tf.tidy(
+          () =>
+            this.microBatchLoss(mb, ref ?? null, globalPairs, globalToks, {
+              step,
+              pairs: mb,
+              previous: this.previous,
+              validation: true,
+            }).metrics,
+        ),
       );
       ref?.dispose();
-      for (const [k, v] of Object.entries(m)) sums[k] = k.endsWith('weight') ? v : (sums[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(m))
+        sums[k] = k.endsWith('weight') ? v : (sums[k] ?? 0) + v;
     }
     return { metrics: prefixed('validation/', sums) };
   }

@@ -54,7 +54,9 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
     const maxLen = config.policy.max_total_sequence_length;
     const train = preferencePairs(policy.tokenizer, rows.train, config.data, maxLen);
     const val = preferencePairs(policy.tokenizer, rows.val, config.data, maxLen);
-    log(`rxrl: dpo on ${train.pairs.length} pairs (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.pairs.length} held out`);
+    log(
+      `rxrl: dpo on ${train.pairs.length} pairs (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.pairs.length} held out`,
+    );
     const optimizer = buildOptimizer(policy.model, config.policy);
     const trainer = new DpoTrainer({
       model: policy.model,
@@ -105,8 +107,16 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
     await exportPolicy(policy, modelDir);
     if (options.exportDir) await exportPolicy(policy, path.resolve(cwd, options.exportDir));
     const seconds = (performance.now() - started) / 1000;
-    log(`rxrl: dpo done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`);
-    return { steps: result.step, first: validations[0] ?? null, last: result.lastValidation, seconds, modelDir };
+    log(
+      `rxrl: dpo done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`,
+    );
+    return {
+      steps: result.step,
+      first: validations[0] ?? null,
+      last: result.lastValidation,
+      seconds,
+      modelDir,
+    };
   } finally {
     reference?.dispose();
     policy.model.dispose();

@@ -55,7 +55,9 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
     const maxLen = config.policy.max_total_sequence_length;
     const train = sftExamples(policy.tokenizer, rows.train, config.data, maxLen);
     const val = sftExamples(policy.tokenizer, rows.val, config.data, maxLen);
-    log(`rxrl: sft on ${train.examples.length} examples (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.examples.length} held out`);
+    log(
+      `rxrl: sft on ${train.examples.length} examples (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.examples.length} held out`,
+    );
     const optimizer = buildOptimizer(policy.model, config.policy);
     const trainer = new SftTrainer({
       model: policy.model,
@@ -94,7 +96,11 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
           early_stopping:
             config.sft.early_stopping_patience === null
               ? null
-              : { metric: 'validation/loss', patience: config.sft.early_stopping_patience, higher_is_better: false },
+              : {
+                  metric: 'validation/loss',
+                  patience: config.sft.early_stopping_patience,
+                  higher_is_better: false,
+                },
         },
         checkpointing: config.checkpointing,
         resume: options.resume ?? 'auto',
@@ -110,7 +116,9 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
     const seconds = (performance.now() - started) / 1000;
     const first = validations[0]?.metrics ?? null;
     const last = result.lastValidation;
-    log(`rxrl: sft done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`);
+    log(
+      `rxrl: sft done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`,
+    );
     return { steps: result.step, first, last, seconds, modelDir };
   } finally {
     policy.model.dispose();

@@ -16,8 +16,23 @@ export interface SftExample extends LmSequence {
 }
 
 /** Tokenise SFT rows into training examples (format, loss mask and truncation from `data`). */
-export function sftExamples(tokenizer: Tokenizer, rows: Row[], data: SftDataOptions, maxLength: number): { examples: SftExample[]; stats: TokenizeStats } {
-  const { dataset_name: _d, val_data_path: _v, val_fraction: _f, arithmetic: _a, num_train_examples: _n, num_val_examples: _m, shuffle: _s, answer_key, ...fmt } = data;
+export function sftExamples(
+  tokenizer: Tokenizer,
+  rows: Row[],
+  data: SftDataOptions,
+  maxLength: number,
+): { examples: SftExample[]; stats: TokenizeStats } {
+  const {
+    dataset_name: _d,
+    val_data_path: _v,
+    val_fraction: _f,
+    arithmetic: _a,
+    num_train_examples: _n,
+    num_val_examples: _m,
+    shuffle: _s,
+    answer_key,
+    ...fmt
+  } = data;
   const arr = tokenizeSftRows(tokenizer, rows, { ...fmt, max_length: maxLength });
   const examples: SftExample[] = [];
   const { input_tokens: it, loss_mask: lm } = arr;
@@ -31,7 +46,8 @@ export function sftExamples(tokenizer: Tokenizer, rows: Row[], data: SftDataOpti
       mask,
       weight: arr.sample_mask[i]!,
       prompt: tokens.subarray(0, first < 0 ? tokens.length : first),
-      answer: typeof answer === 'string' ? answer : typeof answer === 'number' ? String(answer) : null,
+      answer:
+        typeof answer === 'string' ? answer : typeof answer === 'number' ? String(answer) : null,
     });
   }
   return { examples, stats: arr.stats };

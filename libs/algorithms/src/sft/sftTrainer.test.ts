@@ -20,7 +20,10 @@ const tinyConfig = () => ({
   maxPositionEmbeddings: 32,
 });
 const data = sftDataSchema.parse({ loss_mask: 'completion_only' });
-const sft = sftSchema.parse({ val_micro_batch_size: 3, val_generation: { num_prompts: 4, max_new_tokens: 4 } });
+const sft = sftSchema.parse({
+  val_micro_batch_size: 3,
+  val_generation: { num_prompts: 4, max_new_tokens: 4 },
+});
 const task = new ArithmeticTask({ operators: ['+', '-'], max_digits: 2, seed: 3 });
 const examples = (n: number) => sftExamples(tok, task.sftRows('train', n), data, 32).examples;
 
@@ -51,9 +54,14 @@ describe('SftTrainer', () => {
       const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
       const t = trainer(model, opt, train, micro, 8);
       const m = t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1).metrics;
-      const w = new Map([...model.trainableVariables()].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
+      const w = new Map(
+        [...model.trainableVariables()].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]),
+      );
       const before = CausalLM.create(tinyConfig(), { seed: 5 });
-      const moved = [...before.trainableVariables()].reduce((s, [k, v]) => s + Math.abs(w.get(k)![0]! - v.dataSync()[0]!), 0);
+      const moved = [...before.trainableVariables()].reduce(
+        (s, [k, v]) => s + Math.abs(w.get(k)![0]! - v.dataSync()[0]!),
+        0,
+      );
       before.dispose();
       opt.dispose();
       model.dispose();
@@ -106,10 +114,14 @@ describe('SftTrainer', () => {
 
   it('overfits a tiny set: training loss falls below a third of its start', () => {
     const model = CausalLM.create(tinyConfig(), { seed: 1 });
-    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-2, weight_decay: 0 });
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), {
+      lr: 1e-2,
+      weight_decay: 0,
+    });
     const t = trainer(model, opt, examples(8), 4, 8);
     const losses: number[] = [];
-    for (let s = 1; s <= 40; s++) losses.push(t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s).metrics['train/loss']!);
+    for (let s = 1; s <= 40; s++)
+      losses.push(t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s).metrics['train/loss']!);
     expect(losses[0]).toBeGreaterThan(3);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 3);
     opt.dispose();

@@ -19,8 +19,14 @@ export interface SftTrainerArgs {
   model: CausalLM;
   tokenizer: Tokenizer;
   optimizer: NamedOptimizer;
-  policy: Pick<PolicyOptions, 'train_global_batch_size' | 'train_micro_batch_size' | 'max_grad_norm'>;
-  sft: Pick<SftOptions, 'val_batches' | 'val_global_batch_size' | 'val_micro_batch_size' | 'val_generation'>;
+  policy: Pick<
+    PolicyOptions,
+    'train_global_batch_size' | 'train_micro_batch_size' | 'max_grad_norm'
+  >;
+  sft: Pick<
+    SftOptions,
+    'val_batches' | 'val_global_batch_size' | 'val_micro_batch_size' | 'val_generation'
+  >;
   train: SftExample[];
   val: SftExample[];
   /** seed of the epoch shuffles */
@@ -30,12 +36,22 @@ export interface SftTrainerArgs {
 }
 
 /** Sum of the token-level NLL of `seqs` over `globalTokens` valid tokens (micro-batch of a global batch). */
-export function sftMicroBatchLoss(model: CausalLM, seqs: readonly SftExample[], globalTokens: number, padTokenId: number) {
+export function sftMicroBatchLoss(
+  model: CausalLM,
+  seqs: readonly SftExample[],
+  globalTokens: number,
+  padTokenId: number,
+) {
   const a = lmBatchArrays(seqs, padTokenId);
   const t = lmBatchTensors(a);
   const sampleMask = tf.tensor1d(seqs.map((s) => s.weight));
   const logprobs = model.tokenLogProbs(t.ids, t.attention, t.targets);
-  const r = nllLoss({ logprobs, tokenMask: t.tokenMask, sampleMask, globalValidToks: globalTokens });
+  const r = nllLoss({
+    logprobs,
+    tokenMask: t.tokenMask,
+    sampleMask,
+    globalValidToks: globalTokens,
+  });
   tf.dispose([t.ids, t.attention, t.targets, t.tokenMask, sampleMask, logprobs]);
   return r;
 }
@@ -56,7 +72,12 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
   private readonly pad: number;
 
   constructor(private readonly args: SftTrainerArgs) {
-    this.sampler = new EpochSampler(args.train.length, args.policy.train_global_batch_size, args.seed, args.shuffle ?? true);
+    this.sampler = new EpochSampler(
+      args.train.length,
+      args.policy.train_global_batch_size,
+      args.seed,
+      args.shuffle ?? true,
+    );
     this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
   }
 
@@ -91,12 +112,17 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
   validate(_step: number): StepResult {
     const { model, sft, val, tokenizer } = this.args;
     const started = performance.now();
-    const n = sft.val_batches === null ? val.length : Math.min(val.length, sft.val_batches * sft.val_global_batch_size);
+    const n =
+      sft.val_batches === null
+        ? val.length
+        : Math.min(val.length, sft.val_batches * sft.val_global_batch_size);
     const seqs = val.slice(0, n);
     const total = weightedTokens(seqs);
     let loss = 0;
     for (const mb of microBatches(seqs, sft.val_micro_batch_size)) {
-      loss += readMetricsSync(tf.tidy(() => sftMicroBatchLoss(model, mb, total, this.pad).metrics))['loss']!;
+      loss += readMetricsSync(tf.tidy(() => sftMicroBatchLoss(model, mb, total, this.pad).metrics))[
+        'loss'
+      ]!;
     }
     const out: Record<string, number> = { 'validation/loss': loss };
     const samples: Record<string, unknown>[] = [];
@@ -105,14 +131,25 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
       const completions = greedyDecode(
         model,
         scored.map((e) => Array.from(e.prompt)),
-        { maxNewTokens: sft.val_generation.max_new_tokens, eosTokenId: tokenizer.eosTokenId, padTokenId: this.pad },
+        {
+          maxNewTokens: sft.val_generation.max_new_tokens,
+          eosTokenId: tokenizer.eosTokenId,
+          padTokenId: this.pad,
+        },
       );
       let hits = 0;
       completions.forEach((c, i) => {
         const text = tokenizer.decode(c, { skipSpecialTokens: true });
         const ok = text.trim() === scored[i]!.answer!.trim();
         if (ok) hits++;
-        if (i < 4) samples.push({ split: 'validation', prompt: tokenizer.decode(scored[i]!.prompt, { skipSpecialTokens: true }), completion: text, answer: scored[i]!.answer, correct: ok });
+        if (i < 4)
+          samples.push({
+            split: 'validation',
+            prompt: tokenizer.decode(scored[i]!.prompt, { skipSpecialTokens: true }),
+            completion: text,
+            answer: scored[i]!.answer,
+            correct: ok,
+          });
       });
       out['validation/accuracy'] = hits / scored.length;
     }

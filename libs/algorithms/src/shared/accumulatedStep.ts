@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '@rxrl/model';
 import { keepMetrics, readMetricsSync, type LossResult, type Metrics } from '@rxrl/loss';
-import { clipByGlobalNorm, globalNorm, GradientAccumulator, type NamedOptimizer } from '@rxrl/optimizer';
+import {
+  clipByGlobalNorm,
+  globalNorm,
+  GradientAccumulator,
+  type NamedOptimizer,
+} from '@rxrl/optimizer';
 
 /** How a loss metric combines over micro-batches. */
 export type MetricReduce = 'sum' | 'last';
@@ -29,7 +34,8 @@ export interface AccumulatedStepOptions<M> {
   reduce?: (key: string) => MetricReduce;
 }
 
-const defaultReduce = (key: string): MetricReduce => (key === 'weight' || key.endsWith('/weight') ? 'last' : 'sum');
+const defaultReduce = (key: string): MetricReduce =>
+  key === 'weight' || key.endsWith('/weight') ? 'last' : 'sum';
 
 /**
  * One optimizer step over a global batch: forward/backward per micro-batch,

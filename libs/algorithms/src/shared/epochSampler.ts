@@ -15,7 +15,9 @@ export class EpochSampler implements BatchSource<number[]> {
     readonly shuffle = true,
   ) {
     if (!(batchSize >= 1 && batchSize <= size)) {
-      throw new RangeError(`batch size ${batchSize} must be between 1 and the dataset's ${size} examples`);
+      throw new RangeError(
+        `batch size ${batchSize} must be between 1 and the dataset's ${size} examples`,
+      );
     }
   }
 

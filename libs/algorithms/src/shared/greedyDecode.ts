@@ -18,7 +18,11 @@ export interface GreedyDecodeOptions {
  * batched. Returns each prompt's generated ids without the EOS. Used for exact-match
  * validation accuracy; sampling engines live in @rxrl/rollout.
  */
-export function greedyDecode(model: CausalLM, prompts: readonly (readonly number[])[], options: GreedyDecodeOptions): number[][] {
+export function greedyDecode(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  options: GreedyDecodeOptions,
+): number[][] {
   const out: number[][] = [];
   const bs = options.batchSize ?? 64;
   for (let start = 0; start < prompts.length; start += bs) {
@@ -27,7 +31,11 @@ export function greedyDecode(model: CausalLM, prompts: readonly (readonly number
   return out;
 }
 
-function decodeChunk(model: CausalLM, prompts: readonly (readonly number[])[], o: GreedyDecodeOptions): number[][] {
+function decodeChunk(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  o: GreedyDecodeOptions,
+): number[][] {
   const b = prompts.length;
   const len = Math.max(...prompts.map((p) => p.length));
   const ids = new Int32Array(b * len).fill(o.padTokenId);

@@ -45,7 +45,12 @@ export function lmBatchArrays(seqs: readonly LmSequence[], padTokenId = 0): LmBa
 }
 
 /** Tensors of {@link lmBatchArrays}; the caller disposes them (or builds them inside tf.tidy). */
-export function lmBatchTensors(a: LmBatchArrays): { ids: tf.Tensor2D; attention: tf.Tensor2D; targets: tf.Tensor2D; tokenMask: tf.Tensor2D } {
+export function lmBatchTensors(a: LmBatchArrays): {
+  ids: tf.Tensor2D;
+  attention: tf.Tensor2D;
+  targets: tf.Tensor2D;
+  tokenMask: tf.Tensor2D;
+} {
   const shape: [number, number] = [a.batch, a.seqLen];
   return {
     ids: tf.tensor2d(a.ids, shape, 'int32'),

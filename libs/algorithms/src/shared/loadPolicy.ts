@@ -2,7 +2,13 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RxrlConfigError, type Tokenizer } from '@rxrl/core/base';
 import { BuiltinTokenizer, HfTokenizer } from '@rxrl/data';
-import { CausalLM, fromHfConfig, loadPretrained, presetHfConfig, savePretrained } from '@rxrl/model';
+import {
+  CausalLM,
+  fromHfConfig,
+  loadPretrained,
+  presetHfConfig,
+  savePretrained,
+} from '@rxrl/model';
 import type { PolicyOptions } from './policyOptions';
 
 /** A policy ready to train: the model, its tokenizer and where the tokenizer files come from. */
@@ -13,7 +19,14 @@ export interface LoadedPolicy {
   tokenizerSource: string;
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'vocab.json', 'merges.txt'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+  'vocab.json',
+  'merges.txt',
+];
 
 async function loadTokenizer(name: string): Promise<Tokenizer> {
   if (name === 'builtin') return new BuiltinTokenizer();
@@ -25,7 +38,11 @@ async function loadTokenizer(name: string): Promise<Tokenizer> {
  * fresh `init` model seeded by `seed`, with its tokenizer (`tokenizer.name`,
  * else the model directory's, else the built-in one for fresh models).
  */
-export async function loadPolicy(policy: PolicyOptions, seed: number, baseDir = process.cwd()): Promise<LoadedPolicy> {
+export async function loadPolicy(
+  policy: PolicyOptions,
+  seed: number,
+  baseDir = process.cwd(),
+): Promise<LoadedPolicy> {
   const resolve = (p: string) => (p === 'builtin' ? p : path.resolve(baseDir, p));
   if (policy.model_name !== null) {
     const dir = resolve(policy.model_name);
@@ -39,13 +56,23 @@ export async function loadPolicy(policy: PolicyOptions, seed: number, baseDir = 
     }
   }
   const init = policy.init!;
-  const tokenizerSource = policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin';
+  const tokenizerSource =
+    policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin';
   const tokenizer = await loadTokenizer(tokenizerSource);
-  const hf = { ...presetHfConfig(init.arch, init.preset, tokenizer.vocabSize), ...init.config_overrides };
-  Object.assign(hf, { bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenId, pad_token_id: tokenizer.padTokenId });
+  const hf = {
+    ...presetHfConfig(init.arch, init.preset, tokenizer.vocabSize),
+    ...init.config_overrides,
+  };
+  Object.assign(hf, {
+    bos_token_id: tokenizer.bosTokenId,
+    eos_token_id: tokenizer.eosTokenId,
+    pad_token_id: tokenizer.padTokenId,
+  });
   const cfg = fromHfConfig(hf);
   if (cfg.vocabSize < tokenizer.vocabSize) {
-    throw new RxrlConfigError(`policy.init.config_overrides.vocab_size = ${cfg.vocabSize}; expected at least the tokenizer's ${tokenizer.vocabSize}`);
+    throw new RxrlConfigError(
+      `policy.init.config_overrides.vocab_size = ${cfg.vocabSize}; expected at least the tokenizer's ${tokenizer.vocabSize}`,
+    );
   }
   return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource };
 }

@@ -20,7 +20,10 @@ export const policySchema = z
     /** Hugging Face model directory to start from; null: a fresh model from `init` */
     model_name: z.string().min(1).nullable().default(null),
     /** tokenizer: `builtin` (the @rxrl/data character tokenizer) or a directory with tokenizer.json; null: the model directory's */
-    tokenizer: z.object({ name: z.string().min(1).nullable().default(null) }).strict().prefault({}),
+    tokenizer: z
+      .object({ name: z.string().min(1).nullable().default(null) })
+      .strict()
+      .prefault({}),
     /** fresh-model settings, used when `model_name` is null */
     init: policyInitSchema.nullable().default(null),
     /** sequences (prompt + response) per optimizer step */
@@ -32,14 +35,21 @@ export const policySchema = z
     /** global gradient-norm clip; null: no clipping (the norm is still logged) */
     max_grad_norm: z.number().positive().nullable().default(1.0),
     /** torch-style optimizer, e.g. { name: torch.optim.AdamW, kwargs: { lr: 1e-4, weight_decay: 0.01 } } */
-    optimizer: OptimizerConfigSchema.default({ name: 'torch.optim.AdamW', kwargs: { lr: 1e-4, weight_decay: 0.01 } }),
+    optimizer: OptimizerConfigSchema.default({
+      name: 'torch.optim.AdamW',
+      kwargs: { lr: 1e-4, weight_decay: 0.01 },
+    }),
     /** learning-rate schedule: a built-in one or NeMo RL's list of torch schedulers */
     scheduler: LrScheduleSchema.default({ name: 'constant' }),
   })
   .strict()
   .superRefine((p, ctx) => {
     if (p.model_name === null && p.init === null) {
-      ctx.addIssue({ code: 'custom', path: ['model_name'], message: 'give a model directory in policy.model_name or a fresh model in policy.init' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model_name'],
+        message: 'give a model directory in policy.model_name or a fresh model in policy.init',
+      });
     }
     if (p.train_global_batch_size % p.train_micro_batch_size !== 0) {
       ctx.addIssue({

@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RxrlDataError } from '@rxrl/core/base';
-import { parseSafetensors, serializeSafetensors, type CausalLM, type HostTensor } from '@rxrl/model';
+import {
+  parseSafetensors,
+  serializeSafetensors,
+  type CausalLM,
+  type HostTensor,
+} from '@rxrl/model';
 import type { NamedOptimizer, OptimizerState } from '@rxrl/optimizer';
 
 const MODEL = 'policy.safetensors';
@@ -8,7 +13,10 @@ const OPT_SLOTS = 'optimizer.safetensors';
 const OPT_META = 'optimizer.json';
 
 /** Checkpoint files of a policy and its optimizer: weights and slots as safetensors, steps as JSON. */
-export function savePolicyState(model: CausalLM, optimizer: NamedOptimizer): Record<string, Uint8Array | string> {
+export function savePolicyState(
+  model: CausalLM,
+  optimizer: NamedOptimizer,
+): Record<string, Uint8Array | string> {
   const weights: [string, HostTensor][] = [...model.trainableVariables()].map(([name, v]) => [
     name,
     { shape: v.shape.slice(), data: Float32Array.from(v.dataSync() as Float32Array) },
@@ -18,24 +26,38 @@ export function savePolicyState(model: CausalLM, optimizer: NamedOptimizer): Rec
   const meta: Record<string, { step: number; shape: number[]; slots: string[] }> = {};
   for (const [name, s] of Object.entries(st.variables)) {
     meta[name] = { step: s.step, shape: s.shape, slots: Object.keys(s.slots) };
-    for (const [k, data] of Object.entries(s.slots)) slots.push([`${name}::${k}`, { shape: s.shape, data }]);
+    for (const [k, data] of Object.entries(s.slots))
+      slots.push([`${name}::${k}`, { shape: s.shape, data }]);
   }
   return {
     [MODEL]: serializeSafetensors(weights),
     [OPT_SLOTS]: serializeSafetensors(slots),
-    [OPT_META]: JSON.stringify({ kind: st.kind, step: st.step, schedule: st.schedule, variables: meta }),
+    [OPT_META]: JSON.stringify({
+      kind: st.kind,
+      step: st.step,
+      schedule: st.schedule,
+      variables: meta,
+    }),
   };
 }
 
 /** Restore what {@link savePolicyState} wrote, in place. */
-export function loadPolicyState(model: CausalLM, optimizer: NamedOptimizer, files: Record<string, Uint8Array>): void {
+export function loadPolicyState(
+  model: CausalLM,
+  optimizer: NamedOptimizer,
+  files: Record<string, Uint8Array>,
+): void {
   for (const f of [MODEL, OPT_SLOTS, OPT_META]) {
     if (!files[f]) throw new RxrlDataError(`checkpoint: file '${f}' is missing`, { source: f });
   }
   const weights = parseSafetensors(files[MODEL]!, MODEL).tensors;
   for (const [name, v] of model.trainableVariables()) {
     const t = weights.get(name);
-    if (!t || t.data.length !== v.size) throw new RxrlDataError(`checkpoint: weight '${name}' is missing or has the wrong size`, { source: MODEL, field: name });
+    if (!t || t.data.length !== v.size)
+      throw new RxrlDataError(`checkpoint: weight '${name}' is missing or has the wrong size`, {
+        source: MODEL,
+        field: name,
+      });
     const x = tf.tensor(t.data, v.shape, 'float32');
     v.assign(x);
     x.dispose();
@@ -52,7 +74,9 @@ export function loadPolicyState(model: CausalLM, optimizer: NamedOptimizer, file
     variables[name] = {
       step: m.step,
       shape: m.shape,
-      slots: Object.fromEntries(m.slots.map((k) => [k, slots.get(`${name}::${k}`)?.data ?? new Float32Array(0)])),
+      slots: Object.fromEntries(
+        m.slots.map((k) => [k, slots.get(`${name}::${k}`)?.data ?? new Float32Array(0)]),
+      ),
     };
   }
   optimizer.loadState({ kind: meta.kind, step: meta.step, schedule: meta.schedule, variables });

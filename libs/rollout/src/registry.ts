@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import type { Stage } from '@rxrl/core/base';
 import { generateOptionsSchema } from './generateOptions';
 import { generateStage, type GenerateStageContext } from './generateStage';
+import { remoteOptionsSchema } from './remote/remoteOptions';
+import { remoteStage } from './remote/remoteStage';
 
 /** A stage registry entry: the pipeline validates YAML options with `schema`, then calls `create` with the model and tokenizer. */
 export interface RolloutStageEntry<S extends z.ZodType = z.ZodType> {
@@ -17,5 +19,13 @@ export const rolloutStages = {
     schema: generateOptionsSchema,
     create: generateStage,
   } satisfies RolloutStageEntry<typeof generateOptionsSchema>,
+  // Same output columns as rollout.generate, from any OpenAI-compatible server;
+  // it needs only the tokenizer (for re-tokenising) from the shared context.
+  'rollout.remote': {
+    name: 'rollout.remote',
+    schema: remoteOptionsSchema,
+    create: (options, context) =>
+      remoteStage(options, { tokenizer: context.tokenizer, onMetric: context.onMetric }),
+  } satisfies RolloutStageEntry<typeof remoteOptionsSchema>,
 };
 export type RolloutStageName = keyof typeof rolloutStages;

@@ -21,6 +21,8 @@ export interface StepResult {
   gradNorm: number;
   /** wall milliseconds of each phase: forward+backward, gradient all-reduce, optimizer (+ weight broadcast) */
   timing: { compute_ms: number; reduce_ms: number; update_ms: number; total_ms: number };
+  /** tensors alive in each worker after the step (flat from step to step unless something leaks) */
+  workerTensors: number[];
 }
 
 interface Slot {
@@ -108,7 +110,9 @@ export class DataParallelTrainer {
             useTsx,
           };
           // The parent's flags (a test runner's, a debugger's) are not the replica's business.
-          const worker = new Worker(WORKER_SCRIPT, { workerData: wd, execArgv: [] });
+          // The cores are split between replicas: a native (OpenBLAS) matMul gets one thread per worker unless the user chose.
+          const env = { ...process.env, RXRL_NATIVE_MATMUL_THREADS: process.env['RXRL_NATIVE_MATMUL_THREADS'] ?? '1' };
+          const worker = new Worker(WORKER_SCRIPT, { workerData: wd, execArgv: [], env });
           workers.push(worker);
           DataParallelTrainer.liveWorkers++;
           return waitReady(worker, index, o);
@@ -156,26 +160,32 @@ export class DataParallelTrainer {
       const reduced = await this.all({ op: 'reduce' });
       const t2 = performance.now();
       let gradNorm: number;
+      let last: Done[];
       if (this.master) {
         const { model, optimizer } = this.master;
         gradNorm = applySummedGradient(this.layout.slots, this.regions.sum, optimizer, this.options.max_grad_norm);
         writeToFlat(this.layout.slots, model.trainableVariables(), this.regions.weights);
-        await this.all({ op: 'load', which: 'all' });
+        last = await this.all({ op: 'load', which: 'all' });
       } else if (this.options.sync === 'sharded_optimizer') {
         // the norm from the workers' float64 partial sums of squares; the clip factor as clip_grad_norm_
         gradNorm = Math.sqrt(reduced.reduce((a, r) => a + r.sumSq!, 0));
         const max = this.options.max_grad_norm;
         const coef = max === null ? 1 : Math.min(1, max / (gradNorm + 1e-6));
         await this.all({ op: 'apply_shard', coef });
-        await this.all({ op: 'load', which: 'others' });
+        last = await this.all({ op: 'load', which: 'others' });
       } else {
-        const applied = await this.all({ op: 'apply' });
-        gradNorm = applied[0]!.gradNorm!;
+        last = await this.all({ op: 'apply' });
+        gradNorm = last[0]!.gradNorm!;
       }
       const t3 = performance.now();
       let loss = 0;
       for (const c of computed) loss += c.loss!;
-      return { loss, gradNorm, timing: { compute_ms: t1 - t0, reduce_ms: t2 - t1, update_ms: t3 - t2, total_ms: t3 - t0 } };
+      return {
+        loss,
+        gradNorm,
+        timing: { compute_ms: t1 - t0, reduce_ms: t2 - t1, update_ms: t3 - t2, total_ms: t3 - t0 },
+        workerTensors: last.map((d) => d.numTensors),
+      };
     } finally {
       this.busy = false;
     }

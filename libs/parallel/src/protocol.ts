@@ -36,7 +36,7 @@ export type Request =
 /** Worker → main messages. */
 export type Reply =
   | { op: 'ready'; layout: { name: string; shape: number[] }[]; backend: string }
-  | { id: number; op: 'done'; loss?: number; gradNorm?: number; sumSq?: number; weights?: Map<string, HostTensor>; ms: number }
+  | { id: number; op: 'done'; loss?: number; gradNorm?: number; sumSq?: number; weights?: Map<string, HostTensor>; ms: number; numTensors: number }
   | { id?: number; op: 'error'; message: string };
 
 /**

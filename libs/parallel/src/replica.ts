@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@rxrl/core';
 import { CausalLM } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
@@ -81,7 +82,7 @@ function applyShard(coef: number): void {
   writeToFlat(ownedSlots, owned, regions!.weights);
 }
 
-function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' | 'ms'> {
+function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' | 'ms' | 'numTensors'> {
   switch (req.op) {
     case 'attach':
       regions = sharedRegions(req.buffer, data.numWorkers, layout.total);
@@ -108,7 +109,7 @@ port.on('message', (req: Request) => {
   const t0 = performance.now();
   try {
     const out = handle(req);
-    send({ id: req.id, op: 'done', ...out, ms: performance.now() - t0 });
+    send({ id: req.id, op: 'done', ...out, ms: performance.now() - t0, numTensors: tf.memory().numTensors });
   } catch (e) {
     const err = e as Error;
     send({ id: req.id, op: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(e) });

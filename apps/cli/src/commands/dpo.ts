@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command } from '../command';
 import { setupRun } from '../runSetup';
-import { configSections } from '../sections';
 
 /** `rxrl dpo`: DPO from a YAML recipe. */
 export const command: Command = {
@@ -45,7 +44,7 @@ export const command: Command = {
       algorithm: 'dpo',
       recipe: values['config'],
       overrides: positionals,
-      sections: configSections.extend(dpoSections),
+      sections: dpoSections,
       backend: global.backend,
       runDir: typeof values['run-dir'] === 'string' ? values['run-dir'] : undefined,
       io,

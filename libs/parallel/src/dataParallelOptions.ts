@@ -27,7 +27,7 @@ export const DataParallelOptionsSchema = z.strictObject({
   optimizer: AdamOptionsSchema.default({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8 }),
   /**
    * How replicas stay in step after the gradient all-reduce (default `sharded_optimizer`,
-   * the cheapest update phase measured, see the README):
+   * each worker keeps optimizer state for only its share of the variables; see the README for measurements):
    * `replicated_optimizer` — every worker applies the same AdamW step to its whole
    * replica (only gradients cross threads); `sharded_optimizer` — each worker keeps
    * the AdamW state of, and updates, only its share of the variables (ZeRO-1 style),

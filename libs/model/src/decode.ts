@@ -1,16 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from './causalLM';
-import { KVCache } from './kvCache';
+import { KVCache, type KVCacheOptions } from './kvCache';
 
 /**
  * Run the prompts through the model once, filling a new KV cache.
  * `inputIds`/`attentionMask` are `[B, T]`, left-padded (mask 0 on the padding).
  * Returns the cache (caller disposes it) and the next-token logits `[B, V]`
- * at the last position of every row.
+ * at the last position of every row. `options.max_cache_len` preallocates the
+ * cache for prompt + new tokens (default: the prompt length, doubled as needed).
  */
-export function prefill(model: CausalLM, inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null): { cache: KVCache; logits: tf.Tensor2D } {
+export function prefill(
+  model: CausalLM,
+  inputIds: tf.Tensor2D,
+  attentionMask?: tf.Tensor2D | null,
+  options: KVCacheOptions = {},
+): { cache: KVCache; logits: tf.Tensor2D } {
   const [b, t] = inputIds.shape;
-  const cache = new KVCache(model.config.numLayers, b);
+  const cache = new KVCache(model.config.numLayers, b, { max_cache_len: Math.max(t, options.max_cache_len ?? 0) });
   try {
     const logits = tf.tidy(() => {
       const all = model.logits(inputIds, attentionMask, cache);

@@ -12,7 +12,7 @@ export {
   presetConfig,
 } from './modelConfig';
 export { CausalLM, type CreateOptions, type TokenLogProbsOptions, type PackedLayout } from './causalLM';
-export { KVCache } from './kvCache';
+export { KVCache, KVCacheOptionsSchema, type KVCacheOptions } from './kvCache';
 export { prefill, generateStep } from './decode';
 export {
   type HostTensor,

@@ -31,11 +31,14 @@ export const DataParallelOptionsSchema = z.strictObject({
    * `replicated_optimizer` — every worker applies the same AdamW step to its whole
    * replica (only gradients cross threads); `sharded_optimizer` — each worker keeps
    * the AdamW state of, and updates, only its share of the variables (ZeRO-1 style),
-   * then copies the others' new values from shared memory; `broadcast_weights` — the
+   * then copies the others' new values from shared memory; `sharded_flat` — like
+   * `sharded_optimizer`, but each worker runs a fused plain-JS AdamW over its
+   * contiguous slice of the flat weights in shared memory (evenly balanced, one
+   * pass per element), then every worker copies all weights in; `broadcast_weights` — the
    * main thread holds the master weights and the optimizer and copies the new
    * weights to every worker.
    */
-  sync: z.enum(['replicated_optimizer', 'sharded_optimizer', 'broadcast_weights']).default('sharded_optimizer'),
+  sync: z.enum(['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights']).default('sharded_optimizer'),
   /** TensorFlow.js backend of the workers; null: the main thread's current backend (else auto) */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).nullable().default(null),
 });

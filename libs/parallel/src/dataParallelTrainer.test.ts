@@ -89,7 +89,7 @@ function countExits(trainer: DataParallelTrainer): { exits: number } {
   return c;
 }
 
-for (const sync of ['replicated_optimizer', 'sharded_optimizer', 'broadcast_weights'] as const) {
+for (const sync of ['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights'] as const) {
   describe(`DataParallelTrainer (${sync}, 2 workers, wasm)`, () => {
     let trainer: DataParallelTrainer;
     let live: number;

@@ -105,7 +105,7 @@ export class DataParallelTrainer {
             microBatch: o.train_micro_batch_size,
             maxGradNorm: o.max_grad_norm,
             optimizer: o.optimizer,
-            optimizerScope: o.sync === 'replicated_optimizer' ? 'all' : o.sync === 'sharded_optimizer' ? 'shard' : 'none',
+            optimizerScope: ({ replicated_optimizer: 'all', sharded_optimizer: 'shard', sharded_flat: 'flat', broadcast_weights: 'none' } as const)[o.sync],
             backend,
             useTsx,
           };
@@ -166,13 +166,18 @@ export class DataParallelTrainer {
         gradNorm = applySummedGradient(this.layout.slots, this.regions.sum, optimizer, this.options.max_grad_norm);
         writeToFlat(this.layout.slots, model.trainableVariables(), this.regions.weights);
         last = await this.all({ op: 'load', which: 'all' });
-      } else if (this.options.sync === 'sharded_optimizer') {
+      } else if (this.options.sync === 'sharded_optimizer' || this.options.sync === 'sharded_flat') {
         // the norm from the workers' float64 partial sums of squares; the clip factor as clip_grad_norm_
         gradNorm = Math.sqrt(reduced.reduce((a, r) => a + r.sumSq!, 0));
         const max = this.options.max_grad_norm;
         const coef = max === null ? 1 : Math.min(1, max / (gradNorm + 1e-6));
-        await this.all({ op: 'apply_shard', coef });
-        last = await this.all({ op: 'load', which: 'others' });
+        if (this.options.sync === 'sharded_flat') {
+          await this.all({ op: 'apply_flat', coef });
+          last = await this.all({ op: 'load', which: 'all' });
+        } else {
+          await this.all({ op: 'apply_shard', coef });
+          last = await this.all({ op: 'load', which: 'others' });
+        }
       } else {
         last = await this.all({ op: 'apply' });
         gradNorm = last[0]!.gradNorm!;

@@ -17,8 +17,8 @@ export interface ReplicaWorkerData {
   microBatch: number | null;
   maxGradNorm: number | null;
   optimizer: AdamOptionsInput;
-  /** which variables' optimizer state this worker keeps: every one, its own shard, or none (main thread has it) */
-  optimizerScope: 'all' | 'shard' | 'none';
+  /** which optimizer state this worker keeps: every variable's, its share of the variables', a fused AdamW over its flat slice, or none (main thread has it) */
+  optimizerScope: 'all' | 'shard' | 'flat' | 'none';
   backend: string;
   useTsx: boolean;
 }
@@ -30,6 +30,7 @@ export type Request =
   | { id: number; op: 'reduce' }
   | { id: number; op: 'apply' }
   | { id: number; op: 'apply_shard'; coef: number }
+  | { id: number; op: 'apply_flat'; coef: number }
   | { id: number; op: 'load'; which: 'all' | 'others' }
   | { id: number; op: 'export' };
 

@@ -4,6 +4,7 @@ import { selectBackend } from '@rxrl/core';
 import { CausalLM } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
 import { accumulateGradients, applySummedGradient, assignFromFlat, tensorsFromFlat, writeToFlat } from './flatParams';
+import { FlatAdamW } from './flatAdamW';
 import { ParamLayout, partRange, variableOwners } from './paramLayout';
 import { sharedRegions, type Reply, type ReplicaWorkerData, type Request, type SharedRegions } from './protocol';
 import type { ShardLossFn } from './shardLoss';
@@ -32,6 +33,8 @@ const ownedSlots = layout.slots.filter((s) => owned.has(s.name));
 const otherSlots = layout.slots.filter((s) => !owned.has(s.name));
 const optimizer =
   data.optimizerScope === 'all' ? new AdamW(Object.fromEntries(vars), data.optimizer) : data.optimizerScope === 'shard' ? new AdamW(Object.fromEntries(owned), data.optimizer) : null;
+const [sliceLo, sliceHi] = partRange(layout.total, data.numWorkers, data.index);
+const flatOptimizer = data.optimizerScope === 'flat' ? new FlatAdamW(data.optimizer, sliceLo, sliceHi) : null;
 let regions: SharedRegions | null = null;
 
 function compute(shard: TrainBatch): number {
@@ -59,7 +62,7 @@ function compute(shard: TrainBatch): number {
  */
 function reduce(): number {
   const { grads, sum } = regions!;
-  const [lo, hi] = partRange(layout.total, data.numWorkers, data.index);
+  const [lo, hi] = [sliceLo, sliceHi];
   sum.set(grads[0]!.subarray(lo, hi), lo);
   for (let w = 1; w < grads.length; w++) {
     const g = grads[w]!;
@@ -86,6 +89,12 @@ function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' 
   switch (req.op) {
     case 'attach':
       regions = sharedRegions(req.buffer, data.numWorkers, layout.total);
+      // the fused optimizer updates the weights region in place, so it must start as the weights
+      if (flatOptimizer && data.index === 0) writeToFlat(layout.slots, vars, regions.weights);
+      return {};
+    case 'apply_flat':
+      if (!flatOptimizer) throw new Error(`'apply_flat' sent to a worker whose optimizer scope is '${data.optimizerScope}'`);
+      flatOptimizer.step(regions!.weights, regions!.sum, req.coef);
       return {};
     case 'compute':
       return { loss: compute(req.shard) };

@@ -32,3 +32,10 @@ export {
 export { type RunState, RUN_STATE_FILE } from './runState';
 export type { TrainingAlgorithm, BatchSource, StepResult, StateFiles } from './trainingAlgorithm';
 export { runTraining, type RunTrainingOptions, type RunResult, type StopReason } from './runner';
+export {
+  onNonFiniteSchema,
+  type OnNonFinite,
+  NonFiniteError,
+  assertFinite,
+  nonFiniteMetricKey,
+} from './faults/index';

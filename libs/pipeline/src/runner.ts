@@ -16,6 +16,7 @@ import {
   type ProgressOptions,
 } from '@rxrl/logging';
 import type { z } from 'zod';
+import { NonFiniteError, nonFiniteMetricKey } from './faults/nonFinite';
 import { runnerOptionsSchema, type RunnerOptions, type RunnerOptionsInput } from './runnerOptions';
 import { initialRunState, RUN_STATE_FILE, type RunState } from './runState';
 import type { BatchSource, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
@@ -197,7 +198,21 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
       for await (const batch of options.data.batches(state.epoch, state.position)) {
         const step = state.step + 1;
         const t0 = performance.now();
-        const result = await algorithm.trainStep(batch, step);
+        let result: StepResult;
+        try {
+          result = await algorithm.trainStep(batch, step);
+        } catch (err) {
+          if (!(err instanceof NonFiniteError)) throw err;
+          const fault = err.atStep(step);
+          if (loop.on_nonfinite === 'stop') {
+            log(`rxrl: ${fault.message}; stopping (policy.on_nonfinite: stop)`);
+            await save(lastMetrics);
+            throw fault;
+          }
+          // skip_step: the update was never applied; the batch is consumed and the step counted
+          log(`rxrl: ${fault.message}; skipped (policy.on_nonfinite: skip_step)`);
+          result = { metrics: { [nonFiniteMetricKey(fault.metric)]: 1 } };
+        }
         state.step = step;
         state.position++;
         const metrics: Record<string, number> = {

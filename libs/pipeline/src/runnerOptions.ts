@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { onNonFiniteSchema } from './faults/nonFinite';
 
 /** Early stopping on a validation metric. */
 export const earlyStoppingSchema = z.strictObject({
@@ -26,6 +27,8 @@ export const runnerOptionsSchema = z.strictObject({
   val_at_end: z.boolean().default(false),
   /** stop when a validation metric stops improving; null never */
   early_stopping: earlyStoppingSchema.nullable().default(null),
+  /** a NaN/Inf loss or gradient norm: `skip_step` drops that update and goes on; `stop` checkpoints the last good step and fails */
+  on_nonfinite: onNonFiniteSchema.default('stop'),
 });
 
 export type RunnerOptions = z.infer<typeof runnerOptionsSchema>;

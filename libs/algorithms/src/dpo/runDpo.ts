@@ -94,6 +94,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
           val_period: config.dpo.val_period,
           val_at_start: config.dpo.val_at_start,
           val_at_end: true,
+          on_nonfinite: config.policy.on_nonfinite,
         },
         checkpointing: config.checkpointing,
         resume: options.resume ?? 'auto',

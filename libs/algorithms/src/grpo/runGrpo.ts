@@ -76,6 +76,7 @@ export async function runGrpo(
         val_at_start: config.grpo.val_at_start,
         val_at_end: config.grpo.val_at_end,
         early_stopping: config.grpo.early_stopping,
+        on_nonfinite: config.policy.on_nonfinite,
       },
       checkpointing: config.checkpointing,
       resume: options.resume ?? 'auto',

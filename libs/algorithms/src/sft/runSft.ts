@@ -93,6 +93,7 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
           val_period: config.sft.val_period,
           val_at_start: config.sft.val_at_start,
           val_at_end: true,
+          on_nonfinite: config.policy.on_nonfinite,
           early_stopping:
             config.sft.early_stopping_patience === null
               ? null

@@ -7,6 +7,7 @@ import {
   GradientAccumulator,
   type NamedOptimizer,
 } from '@rxrl/optimizer';
+import { NonFiniteError } from '@rxrl/pipeline';
 
 /** How a loss metric combines over micro-batches. */
 export type MetricReduce = 'sum' | 'last';
@@ -41,7 +42,8 @@ const defaultReduce = (key: string): MetricReduce =>
  * One optimizer step over a global batch: forward/backward per micro-batch,
  * gradients summed by name, one global-norm clip, one optimizer update.
  * Returns the loss metrics combined over micro-batches plus `grad_norm` (before
- * clipping) and `lr` (the rate this update used).
+ * clipping) and `lr` (the rate this update used). A NaN/Inf `loss` or `grad_norm`
+ * throws NonFiniteError before the update: weights and optimizer state stay as they were.
  */
 export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<string, number> {
   const { model, optimizer, maxGradNorm } = options;
@@ -75,6 +77,18 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
       gradNorm = norm.dataSync()[0]!;
       norm.dispose();
       update = total;
+    }
+    // a NaN/Inf loss or gradient must never reach the weights or the Adam moments
+    const lossValue = out['loss'];
+    const bad =
+      lossValue !== undefined && !Number.isFinite(lossValue)
+        ? new NonFiniteError('loss', lossValue)
+        : !Number.isFinite(gradNorm)
+          ? new NonFiniteError('grad_norm', gradNorm)
+          : null;
+    if (bad !== null) {
+      tf.dispose(Object.values(update));
+      throw bad;
     }
     const lr = optimizer.lr;
     optimizer.step(update);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ARCHITECTURES, PRESETS } from '@rxrl/model';
 import { LrScheduleSchema, OptimizerConfigSchema } from '@rxrl/optimizer';
+import { onNonFiniteSchema } from '@rxrl/pipeline';
 
 /** `policy.init`: a fresh random model instead of a pretrained directory. */
 export const policyInitSchema = z
@@ -41,6 +42,8 @@ export const policySchema = z
     }),
     /** learning-rate schedule: a built-in one or NeMo RL's list of torch schedulers */
     scheduler: LrScheduleSchema.default({ name: 'constant' }),
+    /** a NaN/Inf loss or gradient norm: `stop` checkpoints the last good step and exits 1; `skip_step` drops that update and goes on */
+    on_nonfinite: onNonFiniteSchema.default('stop'),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -1,0 +1,7 @@
+export {
+  onNonFiniteSchema,
+  type OnNonFinite,
+  NonFiniteError,
+  assertFinite,
+  nonFiniteMetricKey,
+} from './nonFinite';

@@ -6,7 +6,7 @@
  *   npm run bench                       # all cases, auto backend
  *   npm run bench -- --backend cpu      # another backend
  *   npm run bench -- --quick            # smaller sizes, a smoke check
- *   npm run bench -- --only train_step  # cases whose name contains the text
+ *   npm run bench -- --only train_step  # that case (or cases containing the text); a,b for several
  *   npm run bench -- --no-torch         # skip the PyTorch comparison
  *
  * After each case, the records that name a PyTorch measurement (or that
@@ -89,7 +89,13 @@ async function compareWithTorch(out: BenchRecord[]): Promise<void> {
     );
   }
 }
-const selected: BenchCase[] = cases.filter((c) => !values.only || c.name.includes(values.only));
+// --only a,b: a case named exactly a, else every case whose name contains a
+const wanted = values.only?.split(',');
+const matches = (name: string, o: string) =>
+  cases.some((c) => c.name === o) ? name === o : name.includes(o);
+const selected: BenchCase[] = cases.filter(
+  (c) => !wanted || wanted.some((o) => matches(c.name, o)),
+);
 for (const c of selected) {
   process.stdout.write(`running ${c.name} … `);
   const t0 = performance.now();

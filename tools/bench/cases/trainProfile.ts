@@ -6,12 +6,16 @@ import { lossGrads, nllLoss, trainStep } from '../trainStep';
 import { trainRig } from './trainStep';
 
 /** Median ms of a synchronous tensor computation, including reading one result back. */
-function timeSync(fn: () => tf.Tensor[], iters: number): Promise<number> {
-  return timeIt(async () => {
-    const ts = fn();
-    await ts[0]!.data();
-    tf.dispose(ts);
-  }, iters);
+function timeSync(fn: () => tf.Tensor[], iters: number, warmup = 2): Promise<number> {
+  return timeIt(
+    async () => {
+      const ts = fn();
+      await ts[0]!.data();
+      tf.dispose(ts);
+    },
+    iters,
+    warmup,
+  );
 }
 
 /**
@@ -26,7 +30,9 @@ function timeSync(fn: () => tf.Tensor[], iters: number): Promise<number> {
  * - components in isolation at the step's shapes: the fused log-prob op
  *   (forward+backward on [B·T, V] logits), the head matMul, attention (×layers).
  *
- * Each record's value is a share of the full step time.
+ * Values: phases and isolated components as a share of the full step time
+ * (phases: the median of per-round shares, measured interleaved); kernels as
+ * a share of the profiled forward+backward kernel time.
  */
 export const trainProfileCase: BenchCase = {
   name: 'train_profile',
@@ -37,12 +43,29 @@ export const trainProfileCase: BenchCase = {
     const iters = ctx.quick ? 2 : 4;
     const rig = trainRig(preset, batch, seq);
     await trainStep(rig);
-    const step = await timeIt(() => trainStep(rig), iters, 1);
-    const fwd = await timeSync(
-      () => [tf.tidy(() => nllLoss(rig.model, rig.ids, rig.targets))],
-      iters,
-    );
-    const fwdBwd = await timeSync(() => Object.values(lossGrads(rig)), iters);
+    // Phases measured interleaved, round by round, so load swings on a shared
+    // machine hit all three alike; shares are per-round, then the median.
+    const rounds = ctx.quick ? 2 : 4;
+    const shares: { fwd: number; bwd: number; adam: number; step: number; fwdBwd: number }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const fwdMs = await timeSync(
+        () => [tf.tidy(() => nllLoss(rig.model, rig.ids, rig.targets))],
+        1,
+        0,
+      );
+      const fbMs = await timeSync(() => Object.values(lossGrads(rig)), 1, 0);
+      const stepMs = await timeIt(() => trainStep(rig), 1, 0);
+      shares.push({
+        fwd: fwdMs / stepMs,
+        bwd: (fbMs - fwdMs) / stepMs,
+        adam: (stepMs - fbMs) / stepMs,
+        step: stepMs,
+        fwdBwd: fbMs,
+      });
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const step = med(shares.map((x) => x.step));
+    const fwdBwd = med(shares.map((x) => x.fwdBwd));
 
     // Kernel profile of forward + backward (profiling adds per-kernel overhead,
     // so shares are taken against the profiled kernels' own sum and the
@@ -131,31 +154,30 @@ export const trainProfileCase: BenchCase = {
       unit: 'fraction',
       notes: `${ms.toFixed(1)} ms of ${step.toFixed(0)} ms step; ${notes}`,
     });
+    const phase = (name: string, share: number, notes: string): BenchRecord => ({
+      ...rec(name, share * step, notes),
+      value: share,
+    });
     const out: BenchRecord[] = [
-      rec('phase_forward', fwd, 'forward + NLL'),
-      rec('phase_backward', fwdBwd - fwd, 'fwd+bwd − fwd'),
-      rec('phase_adamw', step - fwdBwd, 'step − fwd+bwd'),
+      phase('phase_forward', med(shares.map((x) => x.fwd)), 'forward + NLL'),
+      phase('phase_backward', med(shares.map((x) => x.bwd)), 'fwd+bwd − fwd'),
+      phase('phase_adamw', med(shares.map((x) => x.adam)), 'step − fwd+bwd'),
     ];
     const sorted = [...byCat].sort((a, b) => b[1] - a[1]);
     const shown = sorted.slice(0, 8);
     const rest = sorted.slice(8).reduce((a, [, ms]) => a + ms, 0);
-    // Kernel times scaled to the unprofiled fwd+bwd wall time by their share of it.
-    const scale = Math.min(1, fwdBwd / Math.max(info.kernels.length ? kernelSum : 1, 1e-9));
-    for (const [cat, ms] of shown)
-      out.push(
-        rec(
-          `kernel ${cat}`,
-          ms * scale,
-          `${((100 * ms) / kernelSum).toFixed(1)}% of fwd+bwd kernel time`,
-        ),
-      );
-    out.push(
-      rec(
-        'kernel (other kernels)',
-        rest * scale,
-        `${((100 * rest) / kernelSum).toFixed(1)}% of fwd+bwd kernel time`,
+    // Kernel shares are of the profiled kernels' own sum (robust to load swings);
+    // the ms shown are that share of the median unprofiled fwd+bwd wall time.
+    const kernel = (name: string, ms: number): BenchRecord => ({
+      ...rec(
+        name,
+        (ms / kernelSum) * fwdBwd,
+        `${((100 * ms) / kernelSum).toFixed(1)}% of fwd+bwd kernel time`,
       ),
-    );
+      value: ms / kernelSum,
+    });
+    for (const [cat, ms] of shown) out.push(kernel(`kernel ${cat}`, ms));
+    out.push(kernel('kernel (other kernels)', rest));
     out.push(
       rec(
         'outside kernels (fwd+bwd)',

@@ -28,6 +28,19 @@ export interface ConfigSections<S extends Record<string, z.ZodType>> {
   extend<T extends Record<string, z.ZodType>>(more: T): ConfigSections<S & T>;
 }
 
+/** A problem found across sections by a {@link SectionsCheck}: the key it points at and what is wrong. */
+export interface CrossSectionIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * A check that spans sections (e.g. GRPO's samples per step must divide by the
+ * policy's global batch size). Runs on the validated config, only once every
+ * section is valid on its own; its issues are reported like any other.
+ */
+export type SectionsCheck<S extends Record<string, z.ZodType>> = (config: SectionsOutput<S>) => CrossSectionIssue[];
+
 function isLoaded(config: unknown): config is LoadedConfig {
   return (
     isPlainObject(config) &&
@@ -44,7 +57,10 @@ function isLoaded(config: unknown): config is LoadedConfig {
  * declared by some schema is an error (with a "did you mean" suggestion), even
  * where a section schema is a plain `z.object`; use `z.looseObject` to accept any keys.
  */
-export function defineSections<S extends Record<string, z.ZodType>>(sections: S): ConfigSections<S> {
+export function defineSections<S extends Record<string, z.ZodType>>(
+  sections: S,
+  crossCheck?: SectionsCheck<S>,
+): ConfigSections<S> {
   const schema = z.object(sections);
 
   function check(config: LoadedConfig | Record<string, unknown>): ConfigIssue[] {
@@ -96,6 +112,18 @@ export function defineSections<S extends Record<string, z.ZodType>>(sections: S)
         });
       }
     }
+    if (result.success && issues.length === 0 && crossCheck) {
+      for (const { path: keyPath, message } of crossCheck(result.data as SectionsOutput<S>)) {
+        const present = hasAt(value, keyPath);
+        issues.push({
+          keyPath,
+          source: sourceAt(sources, keyPath),
+          problem: message,
+          ...(present ? { value: getAt(value, keyPath) } : {}),
+          present,
+        });
+      }
+    }
     return sortIssues(issues);
   }
 
@@ -115,7 +143,8 @@ export function defineSections<S extends Record<string, z.ZodType>>(sections: S)
           throw new Error(`config section '${name}' is registered twice`);
         }
       }
-      return defineSections({ ...sections, ...more });
+      // the cross-section check reads only the sections it was written for, all still present
+      return defineSections({ ...sections, ...more }, crossCheck as unknown as SectionsCheck<S & typeof more> | undefined);
     },
   };
 }

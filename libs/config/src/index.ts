@@ -1,7 +1,7 @@
 export { loadRecipe, parseRecipe, DEFAULTS_KEY, type LoadRecipeOptions } from './loadRecipe';
 export type { LoadedConfig } from './loadedConfig';
 export { applyOverrides, parseOverride, coerceOverrideValue, type Override } from './overrides';
-export { defineSections, type ConfigSections, type SectionsOutput } from './defineSections';
+export { defineSections, type ConfigSections, type SectionsOutput, type SectionsCheck, type CrossSectionIssue } from './defineSections';
 export { ConfigValidationError, formatConfigIssue, type ConfigIssue } from './configIssue';
 export { resolveConfig } from './resolveConfig';
 export { formatResolvedConfig, saveResolvedConfig } from './resolvedConfig';

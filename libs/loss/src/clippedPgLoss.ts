@@ -10,8 +10,8 @@ export const LOSS_AGGREGATIONS = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
 /** Options of {@link clippedPgLoss}: NeMo RL `loss_fn.*` names (ClippedPGLossConfig), TRL's where NeMo RL has none. */
 export const clippedPgLossOptionsSchema = z
   .object({
-    /** ε_low: ratios below 1 − ε_low are clipped (PPO https://arxiv.org/abs/1707.06347) */
-    ratio_clip_min: z.number().min(0).default(0.2),
+    /** ε_low in [0, 1): ratios below 1 − ε_low are clipped (PPO https://arxiv.org/abs/1707.06347) */
+    ratio_clip_min: z.number().min(0).lt(1).default(0.2),
     /** ε_high: ratios above 1 + ε_high are clipped; larger than ε_low is DAPO's clip-higher (https://arxiv.org/abs/2503.14476) */
     ratio_clip_max: z.number().min(0).default(0.2),
     /** dual-clip c > 1: for A < 0 the loss is capped at −c·A (Ye et al. 2019, https://arxiv.org/abs/1912.09729); null disables */

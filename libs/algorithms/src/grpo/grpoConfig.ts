@@ -12,8 +12,8 @@ import { policySchema } from '../shared/policyOptions';
 export const grpoSchema = z.strictObject({
   /** prompts sampled per step */
   num_prompts_per_step: z.int().positive().default(32),
-  /** completions per prompt: the group size */
-  num_generations_per_prompt: z.int().positive().default(8),
+  /** completions per prompt: the group size (at least 2: a group of one has no baseline, every advantage is 0) */
+  num_generations_per_prompt: z.int().min(2).default(8),
   /** training steps in total */
   max_num_steps: z.int().positive().default(100),
   /** passes over the training prompts */
@@ -103,6 +103,17 @@ export const grpoSections = defineSections({
   checkpointing: checkpointingSchema.prefault({}),
   /** the per-step stage graph; null: rollout.generate → reward.math → grouping.advantages from the keys above */
   graph: graphSchema.nullable().default(null),
+}, (c) => {
+  // NeMo RL: the samples of one step are split into whole optimizer batches
+  const total = c.grpo.num_prompts_per_step * c.grpo.num_generations_per_prompt;
+  return total % c.policy.train_global_batch_size === 0
+    ? []
+    : [
+        {
+          path: ['policy', 'train_global_batch_size'],
+          message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
+        },
+      ];
 });
 
 export type GrpoConfig = ReturnType<typeof grpoSections.validate>;

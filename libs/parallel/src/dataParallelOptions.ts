@@ -26,8 +26,8 @@ export const DataParallelOptionsSchema = z.strictObject({
   /** AdamW keyword arguments (torch names) */
   optimizer: AdamOptionsSchema.default({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8 }),
   /**
-   * How replicas stay in step after the gradient all-reduce (default `sharded_optimizer`,
-   * each worker keeps optimizer state for only its share of the variables; see the README for measurements):
+   * How replicas stay in step after the gradient all-reduce (default `sharded_flat`,
+   * the cheapest update phase measured on `small`; see the README):
    * `replicated_optimizer` — every worker applies the same AdamW step to its whole
    * replica (only gradients cross threads); `sharded_optimizer` — each worker keeps
    * the AdamW state of, and updates, only its share of the variables (ZeRO-1 style),
@@ -38,7 +38,7 @@ export const DataParallelOptionsSchema = z.strictObject({
    * main thread holds the master weights and the optimizer and copies the new
    * weights to every worker.
    */
-  sync: z.enum(['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights']).default('sharded_optimizer'),
+  sync: z.enum(['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights']).default('sharded_flat'),
   /** TensorFlow.js backend of the workers; null: the main thread's current backend (else auto) */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).nullable().default(null),
 });

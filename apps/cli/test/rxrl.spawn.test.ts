@@ -105,7 +105,9 @@ describe('rxrl binary', () => {
     const first = r.stdout.split('\n')[0];
     if (tensorflowInstalled) expect(first).toMatch(/^rxrl: backend tensorflow \(@tensorflow\/tfjs-node(-gpu)?\) — auto: /);
     else {
-      expect(first).toBe('rxrl: backend wasm — auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available');
+      expect(first.startsWith('rxrl: backend wasm — auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available; ')).toBe(true);
+      // then whether the optional native OpenBLAS matMul is on, or how to build it
+      expect(first).toMatch(/; native matMul (on \(OpenBLAS sgemm|addon not built .*npm run build:native)/);
       expect(r.stdout).toContain('npm install @tensorflow/tfjs-node-gpu@4.22.0');
     }
   });

@@ -242,6 +242,9 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
           reason = 'early_stopping';
           break outer;
         }
+        // a step is synchronous tensor work: yield to the event loop so a pending
+        // SIGINT/SIGTERM handler (and stdout) runs between steps, not only at the end
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (signalled !== null) {
           reason = 'signal';
           break outer;

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
 import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
+import { SkipStats } from '@rxrl/data';
 import { datasetRows } from '../shared/datasetRows';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import type { policySchema } from '../shared/policyOptions';
@@ -50,7 +51,10 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const loss = dpoLossOptionsOf(config.dpo);
   const reference = config.dpo.reference_free ? null : policy.model.frozenCopy();
   try {
-    const rows = await datasetRows(config.data, 'preference', cwd);
+    const skipped = new SkipStats();
+    const rows = await datasetRows(config.data, 'preference', cwd, skipped);
+    const skip = config.data.skip_invalid;
+    if (skip) log(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     const maxLen = config.policy.max_total_sequence_length;
     const train = preferencePairs(policy.tokenizer, rows.train, config.data, maxLen);
     const val = preferencePairs(policy.tokenizer, rows.val, config.data, maxLen);
@@ -78,7 +82,11 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       result = await runTraining({
         runDir: options.runDir,
         algorithm: {
-          trainStep: (b: number[], step: number) => trainer.trainStep(b, step),
+          trainStep: async (b: number[], step: number) => {
+            const r = await trainer.trainStep(b, step);
+            if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
+            return r;
+          },
           validate: (step: number) => {
             const r = trainer.validate(step);
             validations.push(r.metrics);

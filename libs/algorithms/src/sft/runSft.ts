@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { z } from 'zod';
-import { datasetRows } from '../shared/datasetRows';
+import { SkipStats } from '@rxrl/data';
+import { datasetRows, locatingGuard } from '../shared/datasetRows';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import type { policySchema } from '../shared/policyOptions';
@@ -51,10 +52,25 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
   const started = performance.now();
   const policy = await loadPolicy(config.policy, config.seed, cwd);
   try {
-    const rows = await datasetRows(config.data, 'sft', cwd);
+    const skipped = new SkipStats();
+    const rows = await datasetRows(config.data, 'sft', cwd, skipped);
     const maxLen = config.policy.max_total_sequence_length;
-    const train = sftExamples(policy.tokenizer, rows.train, config.data, maxLen);
-    const val = sftExamples(policy.tokenizer, rows.val, config.data, maxLen);
+    const skip = config.data.skip_invalid;
+    const train = sftExamples(
+      policy.tokenizer,
+      rows.train,
+      config.data,
+      maxLen,
+      locatingGuard(rows.train, skip, skipped),
+    );
+    const val = sftExamples(
+      policy.tokenizer,
+      rows.val,
+      config.data,
+      maxLen,
+      locatingGuard(rows.val, skip, skipped),
+    );
+    if (skip) log(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     log(
       `rxrl: sft on ${train.examples.length} examples (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.examples.length} held out`,
     );
@@ -72,7 +88,11 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
     });
     const validations: { step: number; metrics: Record<string, number> }[] = [];
     const algorithm = {
-      trainStep: (b: number[], step: number) => trainer.trainStep(b, step),
+      trainStep: (b: number[], step: number) => {
+        const r = trainer.trainStep(b, step);
+        if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
+        return r;
+      },
       validate: (step: number) => {
         const r = trainer.validate(step);
         validations.push({ step, metrics: r.metrics });

@@ -1,5 +1,11 @@
 import type { Tokenizer } from '@rxrl/core/base';
-import { tokenizeSftRows, type Row, type TokenizeStats } from '@rxrl/data';
+import {
+  throwingGuard,
+  tokenizeSftRows,
+  type Row,
+  type RowGuard,
+  type TokenizeStats,
+} from '@rxrl/data';
 import type { LmSequence } from '../shared/lmBatch';
 import type { SftDataOptions } from './sftOptions';
 
@@ -21,6 +27,8 @@ export function sftExamples(
   rows: Row[],
   data: SftDataOptions,
   maxLength: number,
+  /** what a row the format rejects does: throw (default) or be skipped */
+  guard: RowGuard = throwingGuard,
 ): { examples: SftExample[]; stats: TokenizeStats } {
   const {
     dataset_name: _d,
@@ -30,10 +38,11 @@ export function sftExamples(
     num_train_examples: _n,
     num_val_examples: _m,
     shuffle: _s,
+    skip_invalid: _i,
     answer_key,
     ...fmt
   } = data;
-  const arr = tokenizeSftRows(tokenizer, rows, { ...fmt, max_length: maxLength });
+  const arr = tokenizeSftRows(tokenizer, rows, { ...fmt, max_length: maxLength }, 0, guard);
   const examples: SftExample[] = [];
   const { input_tokens: it, loss_mask: lm } = arr;
   for (let i = 0; i < arr.row_index.length; i++) {

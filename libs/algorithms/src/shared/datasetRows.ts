@@ -1,7 +1,14 @@
 import * as path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { RxrlConfigError } from '@rxrl/core/base';
-import { ArithmeticTask, readSource, type ArithmeticSplit, type Row } from '@rxrl/data';
+import { RxrlConfigError, RxrlDataError } from '@rxrl/core/base';
+import {
+  ArithmeticTask,
+  readSource,
+  SkipStats,
+  type ArithmeticSplit,
+  type Row,
+  type RowGuard,
+} from '@rxrl/data';
 
 /** Which rows a dataset spec names. */
 export interface DatasetSpec {
@@ -17,16 +24,62 @@ export interface DatasetSpec {
   num_train_examples: number;
   /** built-in task: held-out rows drawn */
   num_val_examples: number;
+  /** file datasets: skip and count invalid rows instead of failing */
+  skip_invalid?: boolean;
 }
+
+// where each file row came from, so a format error found later still names file and line
+const rowLocations = new WeakMap<Row, { source: string; line?: number; row: number }>();
 
 /** The built-in arithmetic rows a `kind` of algorithm trains on. */
 export type BuiltinRowKind = 'sft' | 'preference';
 
-async function readAll(file: string): Promise<Row[]> {
+async function readAll(file: string, skipInvalid: boolean, stats: SkipStats): Promise<Row[]> {
   const rows = await lastValueFrom(
-    readSource(file, { shuffle: false, num_epochs: 1 }).pipe(toArray()),
+    readSource(file, { shuffle: false, num_epochs: 1, skip_invalid: skipInvalid, stats }).pipe(
+      toArray(),
+    ),
   );
-  return rows.map((r) => r.data as Row);
+  return rows.map((r) => {
+    const row = r.data as Row;
+    rowLocations.set(row, {
+      source: r.source,
+      row: r.row,
+      ...(r.line !== undefined ? { line: r.line } : {}),
+    });
+    return row;
+  });
+}
+
+/**
+ * The guard to tokenise `rows` with: a row the format rejects fails with its file
+ * and line (rows from `datasetRows`), or with `skipInvalid` is counted in `stats`
+ * (reason `format`) and left out.
+ */
+export function locatingGuard(
+  rows: readonly Row[],
+  skipInvalid: boolean,
+  stats: SkipStats,
+): RowGuard {
+  return (index, work) => {
+    try {
+      return work();
+    } catch (err) {
+      if (!(err instanceof RxrlDataError)) throw err;
+      const loc = rowLocations.get(rows[index]!);
+      const located =
+        loc === undefined
+          ? err
+          : new RxrlDataError(
+              `${loc.line !== undefined ? `line ${loc.line}` : `row ${loc.row}`} of ${loc.source}: ${err.message.replace(/^row \d+: /, '')}`,
+              { source: loc.source, line: loc.line, row: loc.row, field: err.location.field },
+              { cause: err },
+            );
+      if (!skipInvalid) throw located;
+      stats.skip('format', located);
+      return undefined;
+    }
+  };
 }
 
 /**
@@ -37,6 +90,8 @@ export async function datasetRows(
   spec: DatasetSpec,
   kind: BuiltinRowKind,
   baseDir = process.cwd(),
+  /** rows skipped under `skip_invalid` are counted here */
+  stats: SkipStats = new SkipStats(),
 ): Promise<{ train: Row[]; val: Row[] }> {
   if (spec.dataset_name === 'builtin:arithmetic') {
     const task = new ArithmeticTask(spec.arithmetic);
@@ -52,9 +107,13 @@ export async function datasetRows(
       `data.dataset_name: '${spec.dataset_name}' is not a built-in dataset; expected 'builtin:arithmetic' or a file path`,
     );
   }
-  const all = await readAll(path.resolve(baseDir, spec.dataset_name));
+  const skip = spec.skip_invalid ?? false;
+  const all = await readAll(path.resolve(baseDir, spec.dataset_name), skip, stats);
   if (spec.val_data_path !== null)
-    return { train: all, val: await readAll(path.resolve(baseDir, spec.val_data_path)) };
+    return {
+      train: all,
+      val: await readAll(path.resolve(baseDir, spec.val_data_path), skip, stats),
+    };
   const nVal = Math.max(1, Math.round(all.length * spec.val_fraction));
   if (nVal >= all.length) {
     throw new RxrlConfigError(

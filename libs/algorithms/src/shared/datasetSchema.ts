@@ -16,4 +16,6 @@ export const datasetShape = {
   num_val_examples: z.number().int().positive().default(256),
   /** reshuffle the training rows every epoch */
   shuffle: z.boolean().default(true),
+  /** file datasets: skip (and count, as `train/data/skipped_invalid`) rows that are malformed or miss a field instead of failing the run */
+  skip_invalid: z.boolean().default(false),
 };

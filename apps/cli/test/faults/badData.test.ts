@@ -1,0 +1,73 @@
+// Bad data through `rxrl sft`: a malformed JSONL line or a row missing its fields stops
+// the run (exit 1) naming file and line; with data.skip_invalid the rows are skipped and counted.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, metricsRows, tinySft } from './tinySft';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-baddata-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const good = Array.from({ length: 36 }, (_, i) =>
+  JSON.stringify({
+    prompt: `${i % 6}+${Math.floor(i / 6)}=`,
+    completion: String((i % 6) + Math.floor(i / 6)),
+  }),
+);
+function file(name: string, edit: (lines: string[]) => void): string {
+  const lines = [...good];
+  edit(lines);
+  const p = path.join(tmp, name);
+  fs.writeFileSync(p, lines.join('\n') + '\n');
+  return p;
+}
+const malformed = file('malformed.jsonl', (l) => (l[6] = '{"prompt": "1+1=", "completion": '));
+const missing = file('missing.jsonl', (l) => (l[9] = JSON.stringify({ prompt: '2+2=' })));
+const both = file('both.jsonl', (l) => {
+  l[3] = 'not json';
+  l[11] = JSON.stringify({ completion: '4' });
+});
+
+const run = (data: string, skip: boolean, name: string) =>
+  cli([
+    'sft',
+    '--config',
+    'configs/sft_arithmetic.yaml',
+    ...tinySft(3),
+    'checkpointing.enabled=false',
+    `data.dataset_name=${data}`,
+    'data.val_fraction=0.2',
+    `data.skip_invalid=${skip}`,
+    '--run-dir',
+    path.join(tmp, name),
+    '--backend',
+    'wasm',
+  ]);
+
+describe('bad data through rxrl sft', () => {
+  it('a malformed JSON line: exit 1 naming file and line', async () => {
+    const r = await run(malformed, false, 'm');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`rxrl sft: failed: line 7 of ${malformed}: not valid JSON`);
+    expect(fs.existsSync(path.join(tmp, 'm', 'metrics.jsonl'))).toBe(false);
+  });
+
+  it('a row missing its fields: exit 1 naming file and line', async () => {
+    const r = await run(missing, false, 'f');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`rxrl sft: failed: line 10 of ${missing}: cannot tell the SFT format`);
+  });
+
+  it('data.skip_invalid: both kinds skipped, counted in the log and as train/data/skipped_invalid in metrics.jsonl', async () => {
+    const r = await run(both, true, 's');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('rxrl: 2 invalid data rows skipped (data.skip_invalid)');
+    // the reader drops the bad line (35 rows left), 20% of 35 = 7 held out, the
+    // field-less row (line 12, among the first 28) is skipped at tokenisation: 27 examples
+    expect(r.out).toContain('rxrl: sft on 27 examples (0 dropped, 0 truncated), 7 held out');
+    const rows = metricsRows(path.join(tmp, 's')).filter((m) => m['train/loss'] !== undefined);
+    expect(rows.map((m) => m['step'])).toEqual([1, 2, 3]);
+    for (const m of rows) expect(m['train/data/skipped_invalid']).toBe(2);
+  });
+});

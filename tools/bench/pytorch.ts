@@ -4,12 +4,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRecord, TorchSpec } from './benchCase';
 
-const PYTHON = '/usr/bin/python3';
+/** Debian's python (the one python3-torch installs into); BENCH_PYTHON overrides. */
+const PYTHON = process.env['BENCH_PYTHON'] ?? '/usr/bin/python3';
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'reference', 'bench_torch.py');
 
 export const TORCH_INSTALL_HINT =
   "PyTorch not available: install Debian's build with OpenBLAS (`apt-get install python3-torch libopenblas0-pthread`) " +
-  'so /usr/bin/python3 can import torch; without libopenblas0-pthread torch falls back to the ~15x slower reference BLAS.';
+  `so ${PYTHON} can import torch; without libopenblas0-pthread torch falls back to the ~15x slower reference BLAS.`;
 
 /** What bench_torch.py reports about the PyTorch it ran on. */
 export interface TorchEnv {

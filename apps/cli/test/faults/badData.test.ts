@@ -71,3 +71,55 @@ describe('bad data through rxrl sft', () => {
     for (const m of rows) expect(m['train/data/skipped_invalid']).toBe(2);
   });
 });
+
+describe('bad data through rxrl dpo', () => {
+  const pairs = Array.from({ length: 36 }, (_, i) => {
+    const [a, b] = [i % 6, Math.floor(i / 6)];
+    return JSON.stringify({
+      prompt: `${a}+${b}=`,
+      chosen: String(a + b),
+      rejected: String(a + b + 1),
+    });
+  });
+  pairs[4] = JSON.stringify({ prompt: '1+1=', chosen: '2' });
+  const pref = path.join(tmp, 'pref.jsonl');
+  fs.writeFileSync(pref, pairs.join('\n') + '\n');
+  const dpo = (skip: boolean, name: string) =>
+    cli([
+      'dpo',
+      '--config',
+      'configs/dpo_arithmetic.yaml',
+      'policy.train_global_batch_size=4',
+      'policy.train_micro_batch_size=2',
+      'dpo.max_num_steps=2',
+      'dpo.val_at_start=false',
+      'dpo.val_period=0',
+      'dpo.val_global_batch_size=4',
+      'dpo.val_micro_batch_size=4',
+      'checkpointing.enabled=false',
+      `data.dataset_name=${pref}`,
+      'data.val_fraction=0.2',
+      `data.skip_invalid=${skip}`,
+      '--run-dir',
+      path.join(tmp, name),
+      '--backend',
+      'wasm',
+    ]);
+
+  it('a pair missing `rejected`: exit 1 naming file, line and field', async () => {
+    const r = await dpo(false, 'dpo-stop');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`rxrl dpo: failed: line 5 of ${pref}: missing field "rejected"`);
+  });
+
+  it('data.skip_invalid: skipped and counted', async () => {
+    const r = await dpo(true, 'dpo-skip');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('rxrl: 1 invalid data rows skipped (data.skip_invalid)');
+    expect(r.out).toContain('rxrl: dpo on 28 pairs');
+    const rows = metricsRows(path.join(tmp, 'dpo-skip')).filter(
+      (m) => m['train/loss'] !== undefined,
+    );
+    expect(rows.map((m) => m['train/data/skipped_invalid'])).toEqual([1, 1]);
+  });
+});

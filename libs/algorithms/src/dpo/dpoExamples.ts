@@ -1,5 +1,11 @@
 import type { Tokenizer } from '@rxrl/core/base';
-import { tokenizePreferenceRows, type Row, type TokenizeStats } from '@rxrl/data';
+import {
+  throwingGuard,
+  tokenizePreferenceRows,
+  type Row,
+  type RowGuard,
+  type TokenizeStats,
+} from '@rxrl/data';
 import type { DpoDataOptions } from './dpoOptions';
 
 /** One tokenised preference pair. */
@@ -17,6 +23,8 @@ export function preferencePairs(
   rows: Row[],
   data: DpoDataOptions,
   maxLength: number,
+  /** what a row the format rejects does: throw (default) or be skipped */
+  guard: RowGuard = throwingGuard,
 ): { pairs: PreferencePair[]; stats: TokenizeStats } {
   const {
     dataset_name: _d,
@@ -26,9 +34,10 @@ export function preferencePairs(
     num_train_examples: _n,
     num_val_examples: _m,
     shuffle: _s,
+    skip_invalid: _i,
     ...fmt
   } = data;
-  const arr = tokenizePreferenceRows(tokenizer, rows, { ...fmt, max_length: maxLength });
+  const arr = tokenizePreferenceRows(tokenizer, rows, { ...fmt, max_length: maxLength }, 0, guard);
   const list = (c: { values: Int32Array; offsets: Int32Array }, i: number) =>
     c.values.subarray(c.offsets[i]!, c.offsets[i + 1]!);
   const pairs: PreferencePair[] = [];

@@ -4,7 +4,7 @@ import type { checkpointingSchema } from '@rxrl/checkpoint';
 import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
-import { datasetRows } from '../shared/datasetRows';
+import { datasetRows, locatingGuard } from '../shared/datasetRows';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import type { policySchema } from '../shared/policyOptions';
 import { preferencePairs } from './dpoExamples';
@@ -54,10 +54,22 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
     const skipped = new SkipStats();
     const rows = await datasetRows(config.data, 'preference', cwd, skipped);
     const skip = config.data.skip_invalid;
-    if (skip) log(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     const maxLen = config.policy.max_total_sequence_length;
-    const train = preferencePairs(policy.tokenizer, rows.train, config.data, maxLen);
-    const val = preferencePairs(policy.tokenizer, rows.val, config.data, maxLen);
+    const train = preferencePairs(
+      policy.tokenizer,
+      rows.train,
+      config.data,
+      maxLen,
+      locatingGuard(rows.train, skip, skipped),
+    );
+    const val = preferencePairs(
+      policy.tokenizer,
+      rows.val,
+      config.data,
+      maxLen,
+      locatingGuard(rows.val, skip, skipped),
+    );
+    if (skip) log(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     log(
       `rxrl: dpo on ${train.pairs.length} pairs (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.pairs.length} held out`,
     );

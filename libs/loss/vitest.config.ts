@@ -9,7 +9,10 @@ export default defineConfig({
     // one fork for all files: tfjs and the wasm module load once
     isolate: false,
     watch: false,
-    reporters: ['default', ['json', { outputFile: '../../dist/test-results/libs/loss/results.json' }]],
+    reporters: [
+      'default',
+      ['json', { outputFile: '../../dist/test-results/libs/loss/results.json' }],
+    ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -7,7 +7,10 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
     watch: false,
-    reporters: ['default', ['json', { outputFile: '../../dist/test-results/libs/optimizer/results.json' }]],
+    reporters: [
+      'default',
+      ['json', { outputFile: '../../dist/test-results/libs/optimizer/results.json' }],
+    ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

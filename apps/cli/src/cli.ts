@@ -14,10 +14,15 @@ export const EXIT_USAGE = 2;
 
 /** Every registered command, sorted by name. */
 export function registeredCommands(): Command[] {
-  return Object.values(registry as Record<string, Command>).sort((a, b) => a.name.localeCompare(b.name));
+  return Object.values(registry as Record<string, Command>).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  );
 }
 
-type ParseOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+type ParseOptions = Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; multiple?: boolean }
+>;
 
 function toParseOptions(options: Record<string, CommandOption>): ParseOptions {
   const out: ParseOptions = {};
@@ -37,21 +42,28 @@ function parse(args: string[], options: Record<string, CommandOption>, allowPosi
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec((err as Error).message);
     if (unknown) {
       const near = closestMatch(unknown[2]!, Object.keys(options));
-      throw new RxrlUsageError(`unknown option ${unknown[1]}${unknown[2]}${near ? `; did you mean --${near}?` : ''}`);
+      throw new RxrlUsageError(
+        `unknown option ${unknown[1]}${unknown[2]}${near ? `; did you mean --${near}?` : ''}`,
+      );
     }
     throw new RxrlUsageError((err as Error).message.split('. To specify')[0]!);
   }
 }
 
 /** Split `[global options] <command> [rest]`: global flags may come before the command name. */
-function splitCommand(argv: string[]): { leading: string[]; name: string | undefined; rest: string[] } {
+function splitCommand(argv: string[]): {
+  leading: string[];
+  name: string | undefined;
+  rest: string[];
+} {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--') {
     // a string-valued global option takes the next argument unless written --opt=value
     const flag = argv[i]!.replace(/^-+/, '');
     i += GLOBAL_OPTIONS[flag]?.type === 'string' ? 2 : 1;
   }
-  if (argv[i] === '--') return { leading: argv.slice(0, i), name: argv[i + 1], rest: argv.slice(i + 2) };
+  if (argv[i] === '--')
+    return { leading: argv.slice(0, i), name: argv[i + 1], rest: argv.slice(i + 2) };
   return { leading: argv.slice(0, i), name: argv[i], rest: argv.slice(i + 1) };
 }
 
@@ -64,7 +76,11 @@ function failureHint(verbose: boolean): string {
  * and configuration errors (message only), 1 for failures during a run (message,
  * plus the stack with --verbose or RXRL_DEBUG=1).
  */
-export async function runCli(argv: string[], io: CliIo, commands: readonly Command[] = registeredCommands()): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  commands: readonly Command[] = registeredCommands(),
+): Promise<number> {
   const debugEnv = io.env['RXRL_DEBUG'] === '1' || io.env['RXRL_DEBUG'] === 'true';
   let verbose = debugEnv || argv.includes('--verbose');
   let label = 'rxrl';
@@ -100,7 +116,8 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly Comma
       return EXIT_OK;
     }
     const global: GlobalOptions = {
-      backend: (values['backend'] as string | undefined) ?? (globals['backend'] as string | undefined),
+      backend:
+        (values['backend'] as string | undefined) ?? (globals['backend'] as string | undefined),
       verbose: verbose || Boolean(values['verbose'] || globals['verbose']),
     };
     verbose = global.verbose;

@@ -30,7 +30,10 @@ export function topLevelHelp(commands: readonly Command[]): string {
 
 /** `rxrl <command> --help`: summary, usage, the command's options, global options. */
 export function commandHelp(command: Command): string {
-  const own = Object.keys(command.options).length > 0 ? ['', 'Options:', ...optionLines(command.options)] : [];
+  const own =
+    Object.keys(command.options).length > 0
+      ? ['', 'Options:', ...optionLines(command.options)]
+      : [];
   return [
     `rxrl ${command.name} — ${command.summary}`,
     '',

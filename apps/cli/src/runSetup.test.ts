@@ -45,7 +45,10 @@ describe('setupRun', () => {
     expect(currentBackend()?.backend).toBe('cpu');
     expect(run.runDir).toBe(path.join(cwd, 'runs', 'grpo-20260102-030405'));
     expect(run.configFile).toBe(path.join(run.runDir, 'config.yaml'));
-    expect(parse(fs.readFileSync(run.configFile, 'utf8'))).toEqual({ seed: 9, logger: { log_dir: null } });
+    expect(parse(fs.readFileSync(run.configFile, 'utf8'))).toEqual({
+      seed: 9,
+      logger: { log_dir: null },
+    });
     expect(out).toEqual([
       'rxrl: backend cpu — requested by --backend',
       'rxrl: run directory runs/grpo-20260102-030405',
@@ -53,25 +56,52 @@ describe('setupRun', () => {
       'seed: 9\nlogger:\n  log_dir: null',
     ]);
     // a second run in the same second gets its own directory
-    const again = await setupRun({ algorithm: 'grpo', recipe: path.join(fixtures, 'run.yaml'), overrides: [], sections: configSections, backend: 'cpu', io, now });
+    const again = await setupRun({
+      algorithm: 'grpo',
+      recipe: path.join(fixtures, 'run.yaml'),
+      overrides: [],
+      sections: configSections,
+      backend: 'cpu',
+      io,
+      now,
+    });
     expect(again.runDir).toBe(path.join(cwd, 'runs', 'grpo-20260102-030405-2'));
   });
 
   it('logger.log_dir names the run directory; --run-dir wins over it', async () => {
     const cwd = fs.mkdtempSync(path.join(tmp, 'b-'));
-    const common = { algorithm: 'sft', recipe: path.join(fixtures, 'run.yaml'), sections: configSections, backend: 'cpu', io: fakeIo(cwd).io };
+    const common = {
+      algorithm: 'sft',
+      recipe: path.join(fixtures, 'run.yaml'),
+      sections: configSections,
+      backend: 'cpu',
+      io: fakeIo(cwd).io,
+    };
     const fromConfig = await setupRun({ ...common, overrides: ['logger.log_dir=out/exp1'] });
     expect(fromConfig.runDir).toBe(path.join(cwd, 'out', 'exp1'));
     expect(fs.existsSync(path.join(cwd, 'out', 'exp1', 'config.yaml'))).toBe(true);
-    const fromFlag = await setupRun({ ...common, overrides: ['logger.log_dir=out/exp1'], runDir: 'flag-dir' });
+    const fromFlag = await setupRun({
+      ...common,
+      overrides: ['logger.log_dir=out/exp1'],
+      runDir: 'flag-dir',
+    });
     expect(fromFlag.runDir).toBe(path.join(cwd, 'flag-dir'));
-    expect(parse(fs.readFileSync(path.join(cwd, 'flag-dir', 'config.yaml'), 'utf8')).logger).toEqual({ log_dir: 'out/exp1' });
+    expect(
+      parse(fs.readFileSync(path.join(cwd, 'flag-dir', 'config.yaml'), 'utf8')).logger,
+    ).toEqual({ log_dir: 'out/exp1' });
   });
 
   it('configuration errors come before backend selection and before any directory is made', async () => {
     const cwd = fs.mkdtempSync(path.join(tmp, 'c-'));
     const { io, out } = fakeIo(cwd);
-    const attempt = setupRun({ algorithm: 'dpo', recipe: path.join(fixtures, 'bad.yaml'), overrides: [], sections: configSections, backend: 'no-such-backend', io });
+    const attempt = setupRun({
+      algorithm: 'dpo',
+      recipe: path.join(fixtures, 'bad.yaml'),
+      overrides: [],
+      sections: configSections,
+      backend: 'no-such-backend',
+      io,
+    });
     await expect(attempt).rejects.toBeInstanceOf(RxrlConfigError);
     await expect(attempt).rejects.toThrow(
       [

@@ -44,7 +44,12 @@ export interface RunContext<S extends Record<string, z.ZodType>> {
 
 /** `20261122-044620` in UTC: sortable, no characters that need quoting in a shell. */
 export function runStamp(now: Date): string {
-  return now.toISOString().replace(/\.\d+Z$/, '').replace(/-/g, '').replace('T', '-').replace(/:/g, '');
+  return now
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/-/g, '')
+    .replace('T', '-')
+    .replace(/:/g, '');
 }
 
 /**
@@ -53,9 +58,14 @@ export function runStamp(now: Date): string {
  * and print the one line saying which and why, create the run directory, save and
  * print the resolved config.
  */
-export async function setupRun<S extends Record<string, z.ZodType>>(options: RunSetupOptions<S>): Promise<RunContext<S>> {
+export async function setupRun<S extends Record<string, z.ZodType>>(
+  options: RunSetupOptions<S>,
+): Promise<RunContext<S>> {
   const { io } = options;
-  const loaded = applyOverrides(loadRecipe(path.resolve(options.io.cwd, options.recipe), { displayRoot: io.cwd }), options.overrides);
+  const loaded = applyOverrides(
+    loadRecipe(path.resolve(options.io.cwd, options.recipe), { displayRoot: io.cwd }),
+    options.overrides,
+  );
   const config = options.sections.validate(loaded);
 
   const { selectBackend, describeBackend } = await import('@rxrl/core');
@@ -70,7 +80,10 @@ export async function setupRun<S extends Record<string, z.ZodType>>(options: Run
   return { config, backend, runDir, configFile };
 }
 
-function createRunDir<S extends Record<string, z.ZodType>>(options: RunSetupOptions<S>, config: SectionsOutput<S>): string {
+function createRunDir<S extends Record<string, z.ZodType>>(
+  options: RunSetupOptions<S>,
+  config: SectionsOutput<S>,
+): string {
   const fromConfig = (config as { logger?: { log_dir?: unknown } }).logger?.log_dir;
   const explicit = options.runDir ?? (typeof fromConfig === 'string' ? fromConfig : undefined);
   if (explicit !== undefined) {
@@ -78,7 +91,11 @@ function createRunDir<S extends Record<string, z.ZodType>>(options: RunSetupOpti
     fs.mkdirSync(dir, { recursive: true });
     return dir;
   }
-  const base = path.resolve(options.io.cwd, 'runs', `${options.algorithm}-${runStamp(options.now ?? new Date())}`);
+  const base = path.resolve(
+    options.io.cwd,
+    'runs',
+    `${options.algorithm}-${runStamp(options.now ?? new Date())}`,
+  );
   fs.mkdirSync(path.dirname(base), { recursive: true });
   // two runs started in the same second get -2, -3, ... rather than sharing a directory
   for (let n = 1; ; n++) {

@@ -17,15 +17,25 @@ interface Result {
   stderr: string;
 }
 
-function run(args: string[], env: Record<string, string> = {}, file = process.execPath, pre = ['apps/cli/bin/rxrl.js']): Promise<Result> {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+  file = process.execPath,
+  pre = ['apps/cli/bin/rxrl.js'],
+): Promise<Result> {
   const base = { ...process.env };
   delete base['RXRL_BACKEND'];
   delete base['RXRL_DEBUG'];
   return new Promise((resolve) => {
-    execFile(file, [...pre, ...args], { cwd: root, env: { ...base, ...env }, timeout: 110_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr: stderr.replace(/^npm warn.*\n/gm, '') });
-    });
+    execFile(
+      file,
+      [...pre, ...args],
+      { cwd: root, env: { ...base, ...env }, timeout: 110_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr: stderr.replace(/^npm warn.*\n/gm, '') });
+      },
+    );
   });
 }
 
@@ -50,7 +60,9 @@ const results = {
   backendCpu: run(['--backend', 'cpu', 'backend']),
   backendAuto: run(['backend']),
   backendTf: run(['backend'], { RXRL_BACKEND: 'tensorflow' }),
-  failure: run(['config', 'configs/base.yaml', '--save', path.join(blocker, 'run')], { RXRL_DEBUG: '1' }),
+  failure: run(['config', 'configs/base.yaml', '--save', path.join(blocker, 'run')], {
+    RXRL_DEBUG: '1',
+  }),
   npm: run(['run', '-s', 'rxrl', '--', 'version'], {}, 'npm', []),
 };
 
@@ -59,13 +71,16 @@ describe('rxrl binary', () => {
     const r = await results.help;
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^rxrl — post-training/);
-    for (const name of ['backend', 'config', 'version']) expect(r.stdout).toMatch(new RegExp(`\\n  ${name} +\\S`));
+    for (const name of ['backend', 'config', 'version'])
+      expect(r.stdout).toMatch(new RegExp(`\\n  ${name} +\\S`));
   });
 
   it('per-command -h shows usage, exit 0', async () => {
     const r = await results.configHelp;
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Usage: rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>]');
+    expect(r.stdout).toContain(
+      'Usage: rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>]',
+    );
     expect(r.stdout).toContain('--save <dir>');
   });
 
@@ -91,23 +106,36 @@ describe('rxrl binary', () => {
   it('unknown command: did you mean, exit 2', async () => {
     const r = await results.unknown;
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("rxrl: unknown command 'confg'; did you mean 'config'?\nRun 'rxrl --help' for usage.\n");
+    expect(r.stderr).toBe(
+      "rxrl: unknown command 'confg'; did you mean 'config'?\nRun 'rxrl --help' for usage.\n",
+    );
   });
 
   it('backend --backend cpu prints the one backend line, exit 0', async () => {
     const r = await results.backendCpu;
-    expect(r).toEqual({ code: 0, stdout: 'rxrl: backend cpu — requested by --backend\n', stderr: '' });
+    expect(r).toEqual({
+      code: 0,
+      stdout: 'rxrl: backend cpu — requested by --backend\n',
+      stderr: '',
+    });
   });
 
   it('backend with auto names the pick and why', async () => {
     const r = await results.backendAuto;
     expect(r.code).toBe(0);
     const first = r.stdout.split('\n')[0];
-    if (tensorflowInstalled) expect(first).toMatch(/^rxrl: backend tensorflow \(@tensorflow\/tfjs-node(-gpu)?\) — auto: /);
+    if (tensorflowInstalled)
+      expect(first).toMatch(/^rxrl: backend tensorflow \(@tensorflow\/tfjs-node(-gpu)?\) — auto: /);
     else {
-      expect(first.startsWith('rxrl: backend wasm — auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available; ')).toBe(true);
+      expect(
+        first.startsWith(
+          'rxrl: backend wasm — auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available; ',
+        ),
+      ).toBe(true);
       // then whether the optional native OpenBLAS matMul is on, or how to build it
-      expect(first).toMatch(/; native matMul (on \(OpenBLAS sgemm|addon not built .*npm run build:native)/);
+      expect(first).toMatch(
+        /; native matMul (on \(OpenBLAS sgemm|addon not built .*npm run build:native)/,
+      );
       expect(r.stdout).toContain('npm install @tensorflow/tfjs-node-gpu@4.22.0');
     }
   });
@@ -119,7 +147,9 @@ describe('rxrl binary', () => {
       return;
     }
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^rxrl backend: backend 'tensorflow' was requested \(RXRL_BACKEND\) but neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node could be loaded\./);
+    expect(r.stderr).toMatch(
+      /^rxrl backend: backend 'tensorflow' was requested \(RXRL_BACKEND\) but neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node could be loaded\./,
+    );
     expect(r.stderr).toContain('CUDA 11.8 and cuDNN 8.6');
   });
 
@@ -128,7 +158,9 @@ describe('rxrl binary', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('seed: 42\nlogger:\n  log_dir: null\n');
     const lines = r.stderr.split('\n');
-    expect(lines[0]).toMatch(/^rxrl config: failed: ENOTDIR: not a directory, mkdir '.*a-file\/run'$/);
+    expect(lines[0]).toMatch(
+      /^rxrl config: failed: ENOTDIR: not a directory, mkdir '.*a-file\/run'$/,
+    );
     expect(lines[1]).toMatch(/^Error: ENOTDIR/);
     expect(lines.slice(2).some((line) => /^\s+at .*resolvedConfig\.ts/.test(line))).toBe(true);
   });
@@ -136,6 +168,8 @@ describe('rxrl binary', () => {
   it('npm run rxrl -- version works from the repository root', async () => {
     const r = await results.npm;
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^rxrl \d+\.\d+\.\d+\nnode v\d+\.\d+\.\d+\n@tensorflow\/tfjs-core 4\.22\.0\n$/);
+    expect(r.stdout).toMatch(
+      /^rxrl \d+\.\d+\.\d+\nnode v\d+\.\d+\.\d+\n@tensorflow\/tfjs-core 4\.22\.0\n$/,
+    );
   });
 });

@@ -1,17 +1,38 @@
 // @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
 // Shared by SFT and DPO (GRPO may reuse): policy section, loading/export, micro-batched steps, greedy decoding.
-export { policySchema, policyInitSchema, type PolicyOptions, type PolicyOptionsInput } from './shared/policyOptions';
+export {
+  policySchema,
+  policyInitSchema,
+  type PolicyOptions,
+  type PolicyOptionsInput,
+} from './shared/policyOptions';
 export { loadPolicy, exportPolicy, type LoadedPolicy } from './shared/loadPolicy';
 export { buildOptimizer } from './shared/buildOptimizer';
-export { accumulatedStep, type AccumulatedStepOptions, type MetricReduce } from './shared/accumulatedStep';
+export {
+  accumulatedStep,
+  type AccumulatedStepOptions,
+  type MetricReduce,
+} from './shared/accumulatedStep';
 export { microBatches } from './shared/microBatches';
-export { lmBatchArrays, lmBatchTensors, countLossTokens, type LmSequence, type LmBatchArrays } from './shared/lmBatch';
+export {
+  lmBatchArrays,
+  lmBatchTensors,
+  countLossTokens,
+  type LmSequence,
+  type LmBatchArrays,
+} from './shared/lmBatch';
 export { greedyDecode, type GreedyDecodeOptions } from './shared/greedyDecode';
 export { EpochSampler } from './shared/epochSampler';
 export { savePolicyState, loadPolicyState } from './shared/policyState';
 export { datasetRows, type DatasetSpec } from './shared/datasetRows';
 // SFT
-export { sftSchema, sftDataSchema, valGenerationSchema, type SftOptions, type SftDataOptions } from './sft/sftOptions';
+export {
+  sftSchema,
+  sftDataSchema,
+  valGenerationSchema,
+  type SftOptions,
+  type SftDataOptions,
+} from './sft/sftOptions';
 export { sftSections } from './sft/sftSections';
 export { sftExamples, type SftExample } from './sft/sftExamples';
 export { SftTrainer, sftMicroBatchLoss, type SftTrainerArgs } from './sft/sftTrainer';
@@ -19,9 +40,20 @@ export { runSft, type SftConfig, type RunSftOptions, type SftRunResult } from '.
 // GRPO
 export * from './grpo/index';
 // DPO
-export { dpoSchema, dpoDataSchema, dpoLossOptionsOf, type DpoOptions, type DpoDataOptions } from './dpo/dpoOptions';
+export {
+  dpoSchema,
+  dpoDataSchema,
+  dpoLossOptionsOf,
+  type DpoOptions,
+  type DpoDataOptions,
+} from './dpo/dpoOptions';
 export { dpoSections } from './dpo/dpoSections';
 export { preferencePairs, type PreferencePair } from './dpo/dpoExamples';
 export { pairBatchArrays, pairTokenLogps, splitPairs } from './dpo/pairBatch';
-export { DpoTrainer, type DpoTrainerArgs, type DpoObjective, type DpoLossContext } from './dpo/dpoTrainer';
+export {
+  DpoTrainer,
+  type DpoTrainerArgs,
+  type DpoObjective,
+  type DpoLossContext,
+} from './dpo/dpoTrainer';
 export { runDpo, type DpoConfig, type RunDpoOptions, type DpoRunResult } from './dpo/runDpo';

@@ -6,11 +6,18 @@ import type { KeyPath, SourceMap } from './source';
  * Deep-merge two mappings; `over` wins. Mappings merge key by key, anything else
  * (lists included) is replaced whole. Inputs are not modified.
  */
-export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+export function deepMerge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out = cloneValue(base);
   for (const [key, value] of Object.entries(over)) {
     const prev = getOwn(out, key);
-    setOwn(out, key, isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : cloneValue(value));
+    setOwn(
+      out,
+      key,
+      isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : cloneValue(value),
+    );
   }
   return out;
 }
@@ -58,4 +65,3 @@ export function hasAt(value: unknown, keyPath: KeyPath): boolean {
   if (Array.isArray(parent)) return Number(last) >= 0 && Number(last) < parent.length;
   return isPlainObject(parent) && Object.prototype.hasOwnProperty.call(parent, String(last));
 }
-

@@ -34,7 +34,12 @@ describe('defineSections', () => {
     expect(resolveConfig(fixture('grpo.yaml'), ['grpo.temperature=0.7'], testSections)).toEqual({
       seed: 7,
       policy: { model_name: 'tiny-llama', learning_rate: 3e-6, max_grad_norm: 1 },
-      grpo: { num_generations_per_prompt: 8, loss_type: 'token', stop_strings: ['</answer>'], temperature: 0.7 },
+      grpo: {
+        num_generations_per_prompt: 8,
+        loss_type: 'token',
+        stop_strings: ['</answer>'],
+        temperature: 0.7,
+      },
     });
     expect(validateText('policy:\n  model_name: m\n')).toEqual({
       seed: 42,
@@ -44,15 +49,19 @@ describe('defineSections', () => {
   });
 
   it('unknown key: did you mean, with file and line', () => {
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  num_generation_per_prompt: 8\n'))).toBe(
+    expect(
+      messageOf(() =>
+        validateText('policy:\n  model_name: m\ngrpo:\n  num_generation_per_prompt: 8\n'),
+      ),
+    ).toBe(
       'r.yaml:4 grpo.num_generation_per_prompt: unknown key, got 8; did you mean `num_generations_per_prompt`?',
     );
   });
 
   it('unknown section: did you mean among section names', () => {
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrop:\n  temperature: 1\n'))).toBe(
-      'r.yaml:3 grop: unknown key, got {"temperature":1}; did you mean `grpo`?',
-    );
+    expect(
+      messageOf(() => validateText('policy:\n  model_name: m\ngrop:\n  temperature: 1\n')),
+    ).toBe('r.yaml:3 grop: unknown key, got {"temperature":1}; did you mean `grpo`?');
   });
 
   it('unknown key with nothing close lists the known keys', () => {
@@ -65,19 +74,27 @@ describe('defineSections', () => {
     expect(messageOf(() => validateText('policy:\n  model_name: m\n  learning_rate: fast\n'))).toBe(
       'r.yaml:3 policy.learning_rate: expected a number, got "fast"',
     );
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  num_generations_per_prompt: 2.5\n'))).toBe(
-      'r.yaml:4 grpo.num_generations_per_prompt: expected an integer, got 2.5',
+    expect(
+      messageOf(() =>
+        validateText('policy:\n  model_name: m\ngrpo:\n  num_generations_per_prompt: 2.5\n'),
+      ),
+    ).toBe('r.yaml:4 grpo.num_generations_per_prompt: expected an integer, got 2.5');
+    expect(messageOf(() => validateText('policy: [1]\n'))).toBe(
+      'r.yaml:1 policy: expected a mapping, got [1]',
     );
-    expect(messageOf(() => validateText('policy: [1]\n'))).toBe('r.yaml:1 policy: expected a mapping, got [1]');
   });
 
   it('out of range: integer and number bounds, inclusive and exclusive', () => {
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  num_generations_per_prompt: 0\n'))).toBe(
-      'r.yaml:4 grpo.num_generations_per_prompt: expected an integer >= 1, got 0',
-    );
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  num_generations_per_prompt: 4096\n'))).toBe(
-      'r.yaml:4 grpo.num_generations_per_prompt: expected an integer <= 1024, got 4096',
-    );
+    expect(
+      messageOf(() =>
+        validateText('policy:\n  model_name: m\ngrpo:\n  num_generations_per_prompt: 0\n'),
+      ),
+    ).toBe('r.yaml:4 grpo.num_generations_per_prompt: expected an integer >= 1, got 0');
+    expect(
+      messageOf(() =>
+        validateText('policy:\n  model_name: m\ngrpo:\n  num_generations_per_prompt: 4096\n'),
+      ),
+    ).toBe('r.yaml:4 grpo.num_generations_per_prompt: expected an integer <= 1024, got 4096');
     expect(messageOf(() => validateText('policy:\n  model_name: m\n  learning_rate: 0\n'))).toBe(
       'r.yaml:3 policy.learning_rate: expected a number > 0, got 0',
     );
@@ -87,12 +104,14 @@ describe('defineSections', () => {
   });
 
   it('enum: lists the allowed values and suggests the closest', () => {
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  loss_type: sequnce\n'))).toBe(
+    expect(
+      messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  loss_type: sequnce\n')),
+    ).toBe(
       'r.yaml:4 grpo.loss_type: expected one of "token", "sequence", got "sequnce"; did you mean "sequence"?',
     );
-    expect(messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  loss_type: per_sample\n'))).toBe(
-      'r.yaml:4 grpo.loss_type: expected one of "token", "sequence", got "per_sample"',
-    );
+    expect(
+      messageOf(() => validateText('policy:\n  model_name: m\ngrpo:\n  loss_type: per_sample\n')),
+    ).toBe('r.yaml:4 grpo.loss_type: expected one of "token", "sequence", got "per_sample"');
   });
 
   it('nullable: names both alternatives', () => {
@@ -105,11 +124,16 @@ describe('defineSections', () => {
     expect(messageOf(() => validateText('policy:\n  learning_rate: 0.1\n'))).toBe(
       'r.yaml:1 policy.model_name: missing, expected a string',
     );
-    expect(messageOf(() => validateText('seed: 1\n'))).toBe('r.yaml policy: missing, expected a mapping');
+    expect(messageOf(() => validateText('seed: 1\n'))).toBe(
+      'r.yaml policy: missing, expected a mapping',
+    );
   });
 
   it('reports every error at once, in file order, across defaults and overrides', () => {
-    const config = applyOverrides(load('errors.yaml'), ['grpo.temperature=hot', 'policy.max_grad_norm=-1']);
+    const config = applyOverrides(load('errors.yaml'), [
+      'grpo.temperature=hot',
+      'policy.max_grad_norm=-1',
+    ]);
     expect(messageOf(() => testSections.validate(config))).toBe(
       [
         '7 configuration errors:',
@@ -147,9 +171,11 @@ describe('defineSections', () => {
     expect(messageOf(() => testSections.validate(bad))).toBe(
       'command line grpo.num_generations_per_prompt: expected an integer >= 1, got 0',
     );
-    expect(testSections.check(applyOverrides(load('base.yaml'), ['grpo.loss_type=x'])).map((i) => i.source)).toEqual([
-      { kind: 'command line', override: 'grpo.loss_type=x' },
-    ]);
+    expect(
+      testSections
+        .check(applyOverrides(load('base.yaml'), ['grpo.loss_type=x']))
+        .map((i) => i.source),
+    ).toEqual([{ kind: 'command line', override: 'grpo.loss_type=x' }]);
     expect(testSections.check(load('base.yaml'))).toEqual([]);
   });
 
@@ -157,13 +183,17 @@ describe('defineSections', () => {
     expect(messageOf(() => testSections.validate({ policy: { model_name: 'm', lr: 1 } }))).toBe(
       'policy.lr: unknown key, got 1; expected one of `model_name`, `learning_rate`, `max_grad_norm`',
     );
-    expect(messageOf(() => testSections.validate([1, 2] as unknown as Record<string, unknown>))).toBe(
-      '(root): expected a mapping of sections, got [1,2]',
-    );
+    expect(
+      messageOf(() => testSections.validate([1, 2] as unknown as Record<string, unknown>)),
+    ).toBe('(root): expected a mapping of sections, got [1,2]');
   });
 
   it('odd keys are quoted in key paths', () => {
-    expect(messageOf(() => testSections.validate({ policy: { model_name: 'm' }, grpo: { '': 1, 'a.b': 2 } }))).toBe(
+    expect(
+      messageOf(() =>
+        testSections.validate({ policy: { model_name: 'm' }, grpo: { '': 1, 'a.b': 2 } }),
+      ),
+    ).toBe(
       [
         '2 configuration errors:',
         '  grpo."": unknown key, got 1; expected one of `num_generations_per_prompt`, `loss_type`, `stop_strings`, `temperature`',
@@ -177,11 +207,17 @@ describe('defineSections', () => {
       env: z.looseObject({ name: z.string() }),
       rewards: z.record(z.string(), z.object({ weight: z.number() })),
     });
-    expect(sections.validate({ env: { name: 'math', extra: 1 }, rewards: { format: { weight: 1 } } })).toEqual({
+    expect(
+      sections.validate({ env: { name: 'math', extra: 1 }, rewards: { format: { weight: 1 } } }),
+    ).toEqual({
       env: { name: 'math', extra: 1 },
       rewards: { format: { weight: 1 } },
     });
-    expect(messageOf(() => sections.validate({ env: { name: 'a' }, rewards: { format: { wieght: 1 } } }))).toBe(
+    expect(
+      messageOf(() =>
+        sections.validate({ env: { name: 'a' }, rewards: { format: { wieght: 1 } } }),
+      ),
+    ).toBe(
       [
         '2 configuration errors:',
         '  rewards.format.wieght: unknown key, got 1; did you mean `weight`?',
@@ -204,7 +240,15 @@ describe('defineSections', () => {
       }),
     });
     const lines = messageOf(() =>
-      sections.validate({ rollout: { max_new_tokens: 'lots', batch_size: 12, kind: 'A1', top_p: 0, engine: { type: 'remote' } } }),
+      sections.validate({
+        rollout: {
+          max_new_tokens: 'lots',
+          batch_size: 12,
+          kind: 'A1',
+          top_p: 0,
+          engine: { type: 'remote' },
+        },
+      }),
     ).split('\n');
     expect(lines).toEqual([
       '5 configuration errors:',
@@ -217,8 +261,12 @@ describe('defineSections', () => {
   });
 
   it('extend adds sections and refuses duplicates', () => {
-    const more = testSections.extend({ logger: z.object({ log_dir: z.string().nullable().default(null) }).prefault({}) });
+    const more = testSections.extend({
+      logger: z.object({ log_dir: z.string().nullable().default(null) }).prefault({}),
+    });
     expect(more.validate({ policy: { model_name: 'm' } }).logger).toEqual({ log_dir: null });
-    expect(() => testSections.extend({ seed: z.number() })).toThrow("config section 'seed' is registered twice");
+    expect(() => testSections.extend({ seed: z.number() })).toThrow(
+      "config section 'seed' is registered twice",
+    );
   });
 });

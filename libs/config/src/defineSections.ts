@@ -9,7 +9,9 @@ import { formatSource, sourceAt, type SourceMap } from './source';
 import { describeZodIssue } from './zodIssue';
 
 /** The validated config: each section's zod output (defaults applied). */
-export type SectionsOutput<S extends Record<string, z.ZodType>> = { [K in keyof S]: z.output<S[K]> };
+export type SectionsOutput<S extends Record<string, z.ZodType>> = {
+  [K in keyof S]: z.output<S[K]>;
+};
 
 /** A set of section schemas, each owned by the library that reads that section. */
 export interface ConfigSections<S extends Record<string, z.ZodType>> {
@@ -39,7 +41,9 @@ export interface CrossSectionIssue {
  * policy's global batch size). Runs on the validated config, only once every
  * section is valid on its own; its issues are reported like any other.
  */
-export type SectionsCheck<S extends Record<string, z.ZodType>> = (config: SectionsOutput<S>) => CrossSectionIssue[];
+export type SectionsCheck<S extends Record<string, z.ZodType>> = (
+  config: SectionsOutput<S>,
+) => CrossSectionIssue[];
 
 function isLoaded(config: unknown): config is LoadedConfig {
   return (
@@ -64,7 +68,9 @@ export function defineSections<S extends Record<string, z.ZodType>>(
   const schema = z.object(sections);
 
   function check(config: LoadedConfig | Record<string, unknown>): ConfigIssue[] {
-    const { value, sources } = isLoaded(config) ? config : { value: config as unknown, sources: new Map() as SourceMap };
+    const { value, sources } = isLoaded(config)
+      ? config
+      : { value: config as unknown, sources: new Map() as SourceMap };
     const issues: ConfigIssue[] = [];
     if (!isPlainObject(value)) {
       return [
@@ -144,7 +150,10 @@ export function defineSections<S extends Record<string, z.ZodType>>(
         }
       }
       // the cross-section check reads only the sections it was written for, all still present
-      return defineSections({ ...sections, ...more }, crossCheck as unknown as SectionsCheck<S & typeof more> | undefined);
+      return defineSections(
+        { ...sections, ...more },
+        crossCheck as unknown as SectionsCheck<S & typeof more> | undefined,
+      );
     },
   };
 }

@@ -28,7 +28,12 @@ describe('editDistance', () => {
 });
 
 describe('closestMatch', () => {
-  const keys = ['num_generations_per_prompt', 'max_num_steps', 'normalize_rewards', 'use_leave_one_out_baseline'];
+  const keys = [
+    'num_generations_per_prompt',
+    'max_num_steps',
+    'normalize_rewards',
+    'use_leave_one_out_baseline',
+  ];
   it('suggests the nearest key within a third of its length', () => {
     expect(closestMatch('num_generation_per_prompt', keys)).toBe('num_generations_per_prompt');
     expect(closestMatch('normalise_rewards', keys)).toBe('normalize_rewards');

@@ -27,7 +27,8 @@ describe('loadRecipe', () => {
       policy: { model_name: 'tiny-llama', learning_rate: 1e-5, max_grad_norm: 1 },
       grpo: { num_generations_per_prompt: 4, loss_type: 'token', stop_strings: ['</answer>'] },
     });
-    const at = (...keyPath: (string | number)[]) => formatSource(config.sources.get(pathKey(keyPath)));
+    const at = (...keyPath: (string | number)[]) =>
+      formatSource(config.sources.get(pathKey(keyPath)));
     expect(at('seed')).toBe('fixtures/base.yaml:1');
     expect(at('policy')).toBe('fixtures/base.yaml:2');
     expect(at('policy', 'max_grad_norm')).toBe('fixtures/base.yaml:5');
@@ -60,15 +61,23 @@ describe('loadRecipe', () => {
       policy: { model_name: 'tiny-llama', learning_rate: 1e-5, max_grad_norm: 0.5 },
       grpo: { num_generations_per_prompt: 2, loss_type: 'sequence', stop_strings: ['</answer>'] },
     });
-    expect(formatSource(sourceAt(config.sources, ['grpo', 'loss_type']))).toBe('fixtures/extra.yaml:4');
-    expect(formatSource(sourceAt(config.sources, ['policy', 'max_grad_norm']))).toBe('fixtures/extra.yaml:2');
+    expect(formatSource(sourceAt(config.sources, ['grpo', 'loss_type']))).toBe(
+      'fixtures/extra.yaml:4',
+    );
+    expect(formatSource(sourceAt(config.sources, ['policy', 'max_grad_norm']))).toBe(
+      'fixtures/extra.yaml:2',
+    );
   });
 
   it('resolves defaults relative to the recipe that names them, through a chain', () => {
     const config = load('sub/child.yaml');
     expect(config.value['seed']).toBe(11);
     expect((config.value['policy'] as Record<string, unknown>)['learning_rate']).toBe(3e-6);
-    expect(config.files).toEqual(['fixtures/sub/child.yaml', 'fixtures/grpo.yaml', 'fixtures/base.yaml']);
+    expect(config.files).toEqual([
+      'fixtures/sub/child.yaml',
+      'fixtures/grpo.yaml',
+      'fixtures/base.yaml',
+    ]);
   });
 
   it('a shared ancestor reached twice (diamond) is not a cycle; the later branch wins', () => {
@@ -79,7 +88,9 @@ describe('loadRecipe', () => {
       grpo: { num_generations_per_prompt: 2, loss_type: 'sequence', stop_strings: ['</answer>'] },
     });
     // multi.yaml re-reads base.yaml, so base's learning_rate overrides grpo.yaml's; the source says so
-    expect(formatSource(sourceAt(config.sources, ['policy', 'learning_rate']))).toBe('fixtures/base.yaml:4');
+    expect(formatSource(sourceAt(config.sources, ['policy', 'learning_rate']))).toBe(
+      'fixtures/base.yaml:4',
+    );
     expect(config.files).toEqual([
       'fixtures/diamond.yaml',
       'fixtures/multi.yaml',
@@ -109,7 +120,9 @@ describe('loadRecipe', () => {
   });
 
   it('a missing recipe says so', () => {
-    expect(errorOf(() => load('nope.yaml')).message).toBe('cannot read recipe fixtures/nope.yaml (file not found)');
+    expect(errorOf(() => load('nope.yaml')).message).toBe(
+      'cannot read recipe fixtures/nope.yaml (file not found)',
+    );
   });
 
   it('rejects a defaults value that is not a path', () => {
@@ -137,7 +150,9 @@ describe('loadRecipe', () => {
   });
 
   it('shows files outside the display root by absolute path', () => {
-    const config = loadRecipe(fixture('base.yaml'), { displayRoot: path.join(testDir, 'elsewhere') });
+    const config = loadRecipe(fixture('base.yaml'), {
+      displayRoot: path.join(testDir, 'elsewhere'),
+    });
     expect(formatSource(config.sources.get('seed'))).toBe(`${fixture('base.yaml')}:1`);
   });
 });

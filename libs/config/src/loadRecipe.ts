@@ -5,7 +5,14 @@ import { RxrlConfigError } from '@rxrl/core/base';
 import { mergeLoaded } from './deepMerge';
 import type { LoadedConfig } from './loadedConfig';
 import { isPlainObject } from './plainObject';
-import { displayPath, dropSourcesBelow, formatSource, pathKey, type Source, type SourceMap } from './source';
+import {
+  displayPath,
+  dropSourcesBelow,
+  formatSource,
+  pathKey,
+  type Source,
+  type SourceMap,
+} from './source';
 
 export interface LoadRecipeOptions {
   /** file paths in messages are shown relative to this directory (default: the working directory) */
@@ -26,17 +33,25 @@ export function loadRecipe(file: string, options: LoadRecipeOptions = {}): Loade
   return loadChain(path.resolve(file), root, [], undefined);
 }
 
-function loadChain(abs: string, root: string, stack: string[], from: { source: Source } | undefined): LoadedConfig {
+function loadChain(
+  abs: string,
+  root: string,
+  stack: string[],
+  from: { source: Source } | undefined,
+): LoadedConfig {
   const shown = displayPath(abs, root);
   if (stack.includes(abs)) {
-    const cycle = [...stack.slice(stack.indexOf(abs)), abs].map((f) => displayPath(f, root)).join(' -> ');
+    const cycle = [...stack.slice(stack.indexOf(abs)), abs]
+      .map((f) => displayPath(f, root))
+      .join(' -> ');
     throw new RxrlConfigError(`${formatSource(from!.source)} ${DEFAULTS_KEY}: cycle ${cycle}`);
   }
   let text: string;
   try {
     text = fs.readFileSync(abs, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new RxrlConfigError(
       from
         ? `${formatSource(from.source)} ${DEFAULTS_KEY}: cannot read ${shown} (${why})`
@@ -47,7 +62,12 @@ function loadChain(abs: string, root: string, stack: string[], from: { source: S
   const defaults = takeDefaults(own, shown);
   let merged: LoadedConfig | undefined;
   for (const entry of defaults) {
-    const next = loadChain(path.resolve(path.dirname(abs), entry.file), root, [...stack, abs], entry);
+    const next = loadChain(
+      path.resolve(path.dirname(abs), entry.file),
+      root,
+      [...stack, abs],
+      entry,
+    );
     merged = merged ? mergeLoaded(merged, next) : next;
   }
   return merged ? mergeLoaded(merged, own) : own;
@@ -65,7 +85,9 @@ function takeDefaults(config: LoadedConfig, shown: string): { file: string; sour
         `${formatSource(keySource)} ${DEFAULTS_KEY}: expected a recipe path or a list of recipe paths, got ${JSON.stringify(raw)}`,
       );
     }
-    const source = Array.isArray(raw) ? (config.sources.get(pathKey([DEFAULTS_KEY, i])) ?? keySource) : keySource;
+    const source = Array.isArray(raw)
+      ? (config.sources.get(pathKey([DEFAULTS_KEY, i])) ?? keySource)
+      : keySource;
     return { file, source };
   });
   delete config.value[DEFAULTS_KEY];
@@ -91,7 +113,9 @@ export function parseRecipe(text: string, file: string): LoadedConfig {
   const value: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
   if (!isPlainObject(value)) {
     const kind = Array.isArray(value) ? 'a list' : `${JSON.stringify(value)}`;
-    throw new RxrlConfigError(`${file}:1 a recipe must be a mapping of sections (policy:, grpo:, ...), got ${kind}`);
+    throw new RxrlConfigError(
+      `${file}:1 a recipe must be a mapping of sections (policy:, grpo:, ...), got ${kind}`,
+    );
   }
   const sources: SourceMap = new Map([['', { kind: 'file', file }]]);
   recordPositions(doc.contents, [], file, lineCounter, sources);
@@ -112,14 +136,16 @@ function recordPositions(
       if (key === undefined || key === '<<') continue;
       const at = (pair.key as Node).range?.[0];
       const childPath = [...keyPath, key];
-      if (at !== undefined) sources.set(pathKey(childPath), { kind: 'file', file, line: lines.linePos(at).line });
+      if (at !== undefined)
+        sources.set(pathKey(childPath), { kind: 'file', file, line: lines.linePos(at).line });
       recordPositions(pair.value, childPath, file, lines, sources);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
       const childPath = [...keyPath, i];
       const at = (item as Node | null)?.range?.[0];
-      if (at !== undefined) sources.set(pathKey(childPath), { kind: 'file', file, line: lines.linePos(at).line });
+      if (at !== undefined)
+        sources.set(pathKey(childPath), { kind: 'file', file, line: lines.linePos(at).line });
       recordPositions(item, childPath, file, lines, sources);
     });
   }

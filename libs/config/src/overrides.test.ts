@@ -59,19 +59,27 @@ describe('coerceOverrideValue', () => {
 
 describe('parseOverride', () => {
   it('splits at the first =', () => {
-    expect(parseOverride('data.filter=a=b')).toEqual({ text: 'data.filter=a=b', keyPath: ['data', 'filter'], value: 'a=b' });
+    expect(parseOverride('data.filter=a=b')).toEqual({
+      text: 'data.filter=a=b',
+      keyPath: ['data', 'filter'],
+      value: 'a=b',
+    });
   });
   it('key= sets the empty string', () => {
     expect(parseOverride('policy.chat_template=').value).toBe('');
   });
   it('rejects an argument without =', () => {
-    expect(errorOf(() => parseOverride('grpo.lr'))).toBe('command line grpo.lr: an override must look like key.path=value');
+    expect(errorOf(() => parseOverride('grpo.lr'))).toBe(
+      'command line grpo.lr: an override must look like key.path=value',
+    );
   });
   it('rejects empty key segments', () => {
     expect(errorOf(() => parseOverride('grpo..lr=1'))).toBe(
       "command line grpo..lr=1: 'grpo..lr' is not a key path (expected names joined by '.')",
     );
-    expect(errorOf(() => parseOverride('=1'))).toBe("command line =1: '' is not a key path (expected names joined by '.')");
+    expect(errorOf(() => parseOverride('=1'))).toBe(
+      "command line =1: '' is not a key path (expected names joined by '.')",
+    );
   });
 });
 
@@ -79,7 +87,12 @@ describe('applyOverrides', () => {
   const base = parseRecipe('seed: 1\npolicy:\n  lr: 0.1\n  stop: [a, b]\nlogger: null\n', 'r.yaml');
 
   it('sets existing keys, creates new nested keys, and records command line as the source', () => {
-    const out = applyOverrides(base, ['policy.lr=1e-6', 'grpo.kl.beta=0.04', 'logger.log_dir=runs/x', 'seed=-3']);
+    const out = applyOverrides(base, [
+      'policy.lr=1e-6',
+      'grpo.kl.beta=0.04',
+      'logger.log_dir=runs/x',
+      'seed=-3',
+    ]);
     expect(out.value).toEqual({
       seed: -3,
       policy: { lr: 1e-6, stop: ['a', 'b'] },
@@ -92,7 +105,10 @@ describe('applyOverrides', () => {
     expect(at('policy', 'stop')).toBe('r.yaml:4');
     expect(at('grpo', 'kl', 'beta')).toBe('command line');
     expect(at('grpo')).toBe('command line');
-    expect(out.sources.get(pathKey(['grpo', 'kl', 'beta']))).toEqual({ kind: 'command line', override: 'grpo.kl.beta=0.04' });
+    expect(out.sources.get(pathKey(['grpo', 'kl', 'beta']))).toEqual({
+      kind: 'command line',
+      override: 'grpo.kl.beta=0.04',
+    });
     // the input is untouched
     expect(base.value).toEqual({ seed: 1, policy: { lr: 0.1, stop: ['a', 'b'] }, logger: null });
   });

@@ -35,8 +35,12 @@ export function coerceOverrideValue(text: string, forMessages = text): unknown {
     try {
       return parseYaml(trimmed, { schema: 'core', prettyErrors: false });
     } catch (err) {
-      const what = (err as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      throw new RxrlConfigError(`command line ${forMessages}: cannot parse the value ${trimmed}: ${what}`);
+      const what = (err as Error).message
+        .split('\n')[0]!
+        .replace(/ at line \d+, column \d+:?$/, '');
+      throw new RxrlConfigError(
+        `command line ${forMessages}: cannot parse the value ${trimmed}: ${what}`,
+      );
     }
   }
   return text;
@@ -51,7 +55,9 @@ export function parseOverride(text: string): Override {
   const keyText = text.slice(0, eq).trim();
   const keyPath = keyText.split('.');
   if (keyText === '' || keyPath.some((segment) => segment === '')) {
-    throw new RxrlConfigError(`command line ${text}: '${keyText}' is not a key path (expected names joined by '.')`);
+    throw new RxrlConfigError(
+      `command line ${text}: '${keyText}' is not a key path (expected names joined by '.')`,
+    );
   }
   return { text, keyPath, value: coerceOverrideValue(text.slice(eq + 1), text) };
 }
@@ -62,7 +68,10 @@ export function parseOverride(text: string): Override {
  * overridden key (and everything under it) is recorded as coming from the
  * command line. The input config is not modified.
  */
-export function applyOverrides(config: LoadedConfig, overrides: readonly (string | Override)[]): LoadedConfig {
+export function applyOverrides(
+  config: LoadedConfig,
+  overrides: readonly (string | Override)[],
+): LoadedConfig {
   const value = cloneValue(config.value);
   const sources = new Map(config.sources);
   for (const raw of overrides) {
@@ -81,7 +90,12 @@ export function applyOverrides(config: LoadedConfig, overrides: readonly (string
   return { value, sources, files: [...config.files] };
 }
 
-function markSubtree(node: unknown, keyPath: (string | number)[], source: Source, sources: Map<string, Source>): void {
+function markSubtree(
+  node: unknown,
+  keyPath: (string | number)[],
+  source: Source,
+  sources: Map<string, Source>,
+): void {
   const entries: [string | number, unknown][] = Array.isArray(node)
     ? node.map((v, i) => [i, v])
     : isPlainObject(node)

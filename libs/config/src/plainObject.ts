@@ -10,7 +10,12 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * from a recipe or an override replace the object's prototype.
  */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** Own property lookup that never reads through the prototype chain. */

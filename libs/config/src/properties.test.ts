@@ -65,7 +65,9 @@ describe('override coercion properties', () => {
   it('an override followed by formatting and re-reading the YAML keeps the value', () => {
     fc.assert(
       fc.property(fc.array(word, { minLength: 1, maxLength: 3 }), scalar, (keyPath, v) => {
-        const out = applyOverrides(parseRecipe('', 'r.yaml'), [`${keyPath.join('.')}=${String(v)}`]);
+        const out = applyOverrides(parseRecipe('', 'r.yaml'), [
+          `${keyPath.join('.')}=${String(v)}`,
+        ]);
         let node: unknown = parse(formatResolvedConfig(out.value));
         for (const key of keyPath) node = (node as Record<string, unknown>)[key];
         expect(node).toEqual(v === 0 ? 0 : v);
@@ -98,11 +100,20 @@ describe('validation properties', () => {
       withTypedArray: true,
       withSparseArray: true,
       withBoxedValues: true,
-      key: fc.oneof(fc.string(), fc.constantFrom('seed', 'policy', 'grpo', 'model_name', 'loss_type', '__proto__')),
+      key: fc.oneof(
+        fc.string(),
+        fc.constantFrom('seed', 'policy', 'grpo', 'model_name', 'loss_type', '__proto__'),
+      ),
     });
     const nearlyValid = fc.record({
       seed: fc.oneof(fc.integer(), junk),
-      policy: fc.oneof(fc.record({ model_name: fc.oneof(fc.string(), junk), learning_rate: fc.oneof(finite, junk) }), junk),
+      policy: fc.oneof(
+        fc.record({
+          model_name: fc.oneof(fc.string(), junk),
+          learning_rate: fc.oneof(finite, junk),
+        }),
+        junk,
+      ),
       grpo: fc.oneof(fc.dictionary(fc.string(), junk), junk),
     });
     fc.assert(
@@ -118,7 +129,9 @@ describe('validation properties', () => {
           expect(lines.length).toBe(issues.length === 1 ? 1 : issues.length + 1);
           issues.forEach((issue, i) => {
             expect(lines[issues.length === 1 ? 0 : i + 1]!.trim()).toBe(formatConfigIssue(issue));
-            expect(formatConfigIssue(issue).startsWith(`${formatKeyPath(issue.keyPath)}: `)).toBe(true);
+            expect(formatConfigIssue(issue).startsWith(`${formatKeyPath(issue.keyPath)}: `)).toBe(
+              true,
+            );
           });
         }
       }),
@@ -127,16 +140,33 @@ describe('validation properties', () => {
   });
 
   it('random overrides on a valid recipe either validate or fail with RxrlConfigError', () => {
-    const keys = fc.constantFrom('seed', 'policy.model_name', 'policy.learning_rate', 'grpo.loss_type', 'grpo.num_generations_per_prompt', 'grpo.stop_strings', 'grpo.x', 'policy');
+    const keys = fc.constantFrom(
+      'seed',
+      'policy.model_name',
+      'policy.learning_rate',
+      'grpo.loss_type',
+      'grpo.num_generations_per_prompt',
+      'grpo.stop_strings',
+      'grpo.x',
+      'policy',
+    );
     fc.assert(
-      fc.property(fc.array(fc.tuple(keys, fc.string({ maxLength: 12 })), { maxLength: 4 }), (pairs) => {
-        const base = parseRecipe('policy:\n  model_name: m\n', 'r.yaml');
-        try {
-          testSections.validate(applyOverrides(base, pairs.map(([k, v]) => `${k}=${v}`)));
-        } catch (err) {
-          expect(err).toBeInstanceOf(RxrlConfigError);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(keys, fc.string({ maxLength: 12 })), { maxLength: 4 }),
+        (pairs) => {
+          const base = parseRecipe('policy:\n  model_name: m\n', 'r.yaml');
+          try {
+            testSections.validate(
+              applyOverrides(
+                base,
+                pairs.map(([k, v]) => `${k}=${v}`),
+              ),
+            );
+          } catch (err) {
+            expect(err).toBeInstanceOf(RxrlConfigError);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -33,7 +33,11 @@ describe('resolved config', () => {
   });
 
   it('saves config.yaml into the run directory, creating it', () => {
-    const runDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-config-')), 'runs', 'grpo-1');
+    const runDir = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-config-')),
+      'runs',
+      'grpo-1',
+    );
     const file = saveResolvedConfig(runDir, config);
     expect(file).toBe(path.join(runDir, 'config.yaml'));
     expect(parse(fs.readFileSync(file, 'utf8'))).toEqual(config);

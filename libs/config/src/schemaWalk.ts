@@ -48,7 +48,10 @@ export function schemaAt(schema: z.ZodType, keyPath: KeyPath): z.ZodType | undef
   for (const segment of keyPath) {
     if (!current) return undefined;
     const def = defOf(unwrapSchema(current));
-    if (def.type === 'object') current = def.shape[String(segment)] ?? (def.catchall && defOf(def.catchall).type !== 'never' ? def.catchall : undefined);
+    if (def.type === 'object')
+      current =
+        def.shape[String(segment)] ??
+        (def.catchall && defOf(def.catchall).type !== 'never' ? def.catchall : undefined);
     else if (def.type === 'array') current = def.element;
     else if (def.type === 'record') current = def.valueType;
     else if (def.type === 'tuple') current = def.items[Number(segment)] ?? def.rest ?? undefined;
@@ -94,20 +97,29 @@ export interface UnknownKey {
  * strict unless declared loose (`z.looseObject` / a catchall), so a typo is never
  * silently stripped. Unions are left to zod (the branch is not known here).
  */
-export function findUnknownKeys(schema: z.ZodType, value: unknown, keyPath: (string | number)[] = []): UnknownKey[] {
+export function findUnknownKeys(
+  schema: z.ZodType,
+  value: unknown,
+  keyPath: (string | number)[] = [],
+): UnknownKey[] {
   const def = defOf(unwrapSchema(schema));
   const found: UnknownKey[] = [];
   if (def.type === 'object' && isPlainObject(value)) {
     const loose = def.catchall !== undefined && defOf(def.catchall).type !== 'never';
     for (const [key, child] of Object.entries(value)) {
-      const childSchema = Object.prototype.hasOwnProperty.call(def.shape, key) ? def.shape[key] : loose ? def.catchall : undefined;
+      const childSchema = Object.prototype.hasOwnProperty.call(def.shape, key)
+        ? def.shape[key]
+        : loose
+          ? def.catchall
+          : undefined;
       if (childSchema) found.push(...findUnknownKeys(childSchema, child, [...keyPath, key]));
       else found.push({ keyPath: [...keyPath, key], known: Object.keys(def.shape) });
     }
   } else if (def.type === 'array' && Array.isArray(value)) {
     value.forEach((item, i) => found.push(...findUnknownKeys(def.element, item, [...keyPath, i])));
   } else if (def.type === 'record' && isPlainObject(value)) {
-    for (const [key, child] of Object.entries(value)) found.push(...findUnknownKeys(def.valueType, child, [...keyPath, key]));
+    for (const [key, child] of Object.entries(value))
+      found.push(...findUnknownKeys(def.valueType, child, [...keyPath, key]));
   }
   return found;
 }

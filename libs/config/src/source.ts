@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 
 /** Where a configuration value came from: a line of a recipe file, or a command-line override. */
-export type Source = { kind: 'file'; file: string; line?: number } | { kind: 'command line'; override: string };
+export type Source =
+  { kind: 'file'; file: string; line?: number } | { kind: 'command line'; override: string };
 
 /** A key path into the configuration; numbers index lists. */
 export type KeyPath = readonly (string | number)[];
@@ -23,7 +24,9 @@ export function pathKey(keyPath: KeyPath): string {
  */
 export function formatKeyPath(keyPath: KeyPath): string {
   if (keyPath.length === 0) return '(root)';
-  return keyPath.map((s) => (typeof s === 'number' || /^[\w\-/+@]+$/.test(s) ? String(s) : JSON.stringify(s))).join('.');
+  return keyPath
+    .map((s) => (typeof s === 'number' || /^[\w\-/+@]+$/.test(s) ? String(s) : JSON.stringify(s)))
+    .join('.');
 }
 
 /** `configs/grpo.yaml:12`, `configs/grpo.yaml` or `command line`. */

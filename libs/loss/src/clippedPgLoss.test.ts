@@ -1,21 +1,35 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { TEST_BACKENDS, useBackend } from '@rxrl/core';
-import { clippedPgLoss, clippedPgLossOptionsSchema, keepMetrics, readMetricsSync, type ClippedPgLossOptionsInput } from './index';
+import {
+  clippedPgLoss,
+  clippedPgLossOptionsSchema,
+  keepMetrics,
+  readMetricsSync,
+  type ClippedPgLossOptionsInput,
+} from './index';
 import { finiteDiff, matrix, randoms, refClippedPg, type M, type PgData } from '../test/reference';
 import { expectClose, expectMatrixClose, gradOf, t1, t2 } from '../test/helpers';
 
 const B = 4;
 const T = 5;
 const curr = matrix(1, B, T, -3, -0.2);
-const jitter = (m: M, seed: number, s: number) => { const r = randoms(seed, B * T, -s, s); return m.map((row, b) => row.map((v, t) => Math.fround(v + r[b * T + t]!))); };
+const jitter = (m: M, seed: number, s: number) => {
+  const r = randoms(seed, B * T, -s, s);
+  return m.map((row, b) => row.map((v, t) => Math.fround(v + r[b * T + t]!)));
+};
 const data: PgData = {
   curr,
   prev: jitter(curr, 2, 0.45),
   gen: jitter(jitter(curr, 2, 0.45), 3, 0.15),
   ref: jitter(curr, 4, 0.6),
   adv: [1.5, -0.7, 0.9, -2.1],
-  tokenMask: [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 0]],
+  tokenMask: [
+    [1, 1, 1, 1, 1],
+    [1, 1, 1, 0, 0],
+    [1, 1, 0, 0, 0],
+    [1, 1, 1, 1, 0],
+  ],
   sampleMask: [1, 1, 0, 1],
   rewards: [1, 0, 1, 0.5],
 };
@@ -38,36 +52,114 @@ function inputs(d: PgData, live?: tf.Tensor2D) {
 
 const CASES: Array<[string, ClippedPgLossOptionsInput, Partial<PgData>?]> = [
   ['default GRPO (k3 KL, token level)', {}],
-  ['asymmetric clip, k1, sequence-level loss', { ratio_clip_min: 0.1, ratio_clip_max: 0.3, reference_policy_kl_type: 'k1', token_level_loss: false }],
-  ['dual clip c = 3 with per-token advantages', { ratio_clip_c: 3, reference_policy_kl_penalty: 0 }, { adv: matrix(9, B, T, -3, 3) }],
-  ['REINFORCE (disable_ppo_ratio)', { disable_ppo_ratio: true, reference_policy_kl_penalty: 0.05, reference_policy_kl_type: 'k2' }],
+  [
+    'asymmetric clip, k1, sequence-level loss',
+    {
+      ratio_clip_min: 0.1,
+      ratio_clip_max: 0.3,
+      reference_policy_kl_type: 'k1',
+      token_level_loss: false,
+    },
+  ],
+  [
+    'dual clip c = 3 with per-token advantages',
+    { ratio_clip_c: 3, reference_policy_kl_penalty: 0 },
+    { adv: matrix(9, B, T, -3, 3) },
+  ],
+  [
+    'REINFORCE (disable_ppo_ratio)',
+    { disable_ppo_ratio: true, reference_policy_kl_penalty: 0.05, reference_policy_kl_type: 'k2' },
+  ],
   ['force_on_policy_ratio', { force_on_policy_ratio: true, reference_policy_kl_penalty: 0.1 }],
-  ['GSPO sequence-level ratios', { sequence_level_importance_ratios: true, token_level_loss: false, ratio_clip_min: 3e-4, ratio_clip_max: 4e-4 }],
+  [
+    'GSPO sequence-level ratios',
+    {
+      sequence_level_importance_ratios: true,
+      token_level_loss: false,
+      ratio_clip_min: 3e-4,
+      ratio_clip_max: 4e-4,
+    },
+  ],
   ['importance sampling correction', { use_importance_sampling_correction: true }],
-  ['TIS', { use_importance_sampling_correction: true, truncated_importance_sampling_type: 'tis', truncated_importance_sampling_ratio: 1.05 }],
-  ['icepop', { use_importance_sampling_correction: true, truncated_importance_sampling_type: 'icepop', truncated_importance_sampling_ratio: 1.1, truncated_importance_sampling_ratio_min: 0.9 }],
-  ['seq-mask-tis', { use_importance_sampling_correction: true, truncated_importance_sampling_type: 'seq-mask-tis', truncated_importance_sampling_ratio: 1.02, truncated_importance_sampling_ratio_min: 0.98 }],
+  [
+    'TIS',
+    {
+      use_importance_sampling_correction: true,
+      truncated_importance_sampling_type: 'tis',
+      truncated_importance_sampling_ratio: 1.05,
+    },
+  ],
+  [
+    'icepop',
+    {
+      use_importance_sampling_correction: true,
+      truncated_importance_sampling_type: 'icepop',
+      truncated_importance_sampling_ratio: 1.1,
+      truncated_importance_sampling_ratio_min: 0.9,
+    },
+  ],
+  [
+    'seq-mask-tis',
+    {
+      use_importance_sampling_correction: true,
+      truncated_importance_sampling_type: 'seq-mask-tis',
+      truncated_importance_sampling_ratio: 1.02,
+      truncated_importance_sampling_ratio_min: 0.98,
+    },
+  ],
   ['CISPO', { use_cispo: true, ratio_clip_min: 0.2, ratio_clip_max: 0.28 }],
-  ['on-policy KL approximation with input / output clamps', { use_on_policy_kl_approximation: true, reference_policy_kl_penalty: 0.2, reference_policy_kl_type: 'k2', kl_input_clamp_value: 0.3, kl_output_clamp_value: 0.03 }],
+  [
+    'on-policy KL approximation with input / output clamps',
+    {
+      use_on_policy_kl_approximation: true,
+      reference_policy_kl_penalty: 0.2,
+      reference_policy_kl_type: 'k2',
+      kl_input_clamp_value: 0.3,
+      kl_output_clamp_value: 0.03,
+    },
+  ],
   ['VAPO positive-example NLL', { positive_example_nll_weight: 0.5 }],
   ['loss_aggregation grpo', { loss_aggregation: 'grpo' }],
   ['loss_aggregation bnpo', { loss_aggregation: 'bnpo' }, { globalValidToks: 40 }],
   ['loss_aggregation dr_grpo', { loss_aggregation: 'dr_grpo', max_completion_length: 8 }],
-  ['loss_aggregation dapo with global normalisers', { loss_aggregation: 'dapo' }, { globalValidToks: 23, globalValidSeqs: 7 }],
+  [
+    'loss_aggregation dapo with global normalisers',
+    { loss_aggregation: 'dapo' },
+    { globalValidToks: 23, globalValidSeqs: 7 },
+  ],
 ];
 
-const METRICS = ['loss', 'actor_loss', 'probs_ratio', 'probs_ratio_clamped', 'kl_penalty', 'token_mult_prob_error', 'gen_kl_error', 'approx_entropy', 'positive_nll_loss', 'sampling_importance_ratio', 'is_oob_ratio'];
+const METRICS = [
+  'loss',
+  'actor_loss',
+  'probs_ratio',
+  'probs_ratio_clamped',
+  'kl_penalty',
+  'token_mult_prob_error',
+  'gen_kl_error',
+  'approx_entropy',
+  'positive_nll_loss',
+  'sampling_importance_ratio',
+  'is_oob_ratio',
+];
 
 for (const backend of TEST_BACKENDS) {
   describe(`clippedPgLoss on ${backend}`, () => {
-    beforeAll(async () => { await useBackend(backend); });
+    beforeAll(async () => {
+      await useBackend(backend);
+    });
 
     it('NeMo RL published case: A [1, −1, 2], ratios [0.5, 1, 1.5], ε 0.2 → −0.6333', () => {
       const prev = [[-1, -1, -1]];
-      const r = clippedPgLoss({ reference_policy_kl_penalty: 0 }, {
-        currLogprobs: t2([[-1 + Math.log(0.5), -1, -1 + Math.log(1.5)]]), prevLogprobs: t2(prev),
-        advantages: t2([[1, -1, 2]]), tokenMask: t2([[1, 1, 1]]),
-      });
+      const r = clippedPgLoss(
+        { reference_policy_kl_penalty: 0 },
+        {
+          currLogprobs: t2([[-1 + Math.log(0.5), -1, -1 + Math.log(1.5)]]),
+          prevLogprobs: t2(prev),
+          advantages: t2([[1, -1, 2]]),
+          tokenMask: t2([[1, 1, 1]]),
+        },
+      );
       // per token max(−A·r, −A·clip(r)): max(−0.5, −0.8), max(1, 1), max(−3, −2.4) → mean −1.9/3
       expectClose(r.loss.dataSync()[0]!, -1.9 / 3, 1e-6, 'loss');
       const m = readMetricsSync(r.metrics);
@@ -78,19 +170,38 @@ for (const backend of TEST_BACKENDS) {
 
     it('dual clip by hand: A [1, −1, 2, −3], r [0.5, 1, 1.5, 4], c 3 → 7.1/4 (2.525 without)', () => {
       const lp = [[Math.log(0.5), 0, Math.log(1.5), Math.log(4)]];
-      const base = { currLogprobs: t2(lp), prevLogprobs: t2([[0, 0, 0, 0]]), advantages: t2([[1, -1, 2, -3]]), tokenMask: t2([[1, 1, 1, 1]]) };
+      const base = {
+        currLogprobs: t2(lp),
+        prevLogprobs: t2([[0, 0, 0, 0]]),
+        advantages: t2([[1, -1, 2, -3]]),
+        tokenMask: t2([[1, 1, 1, 1]]),
+      };
       const a = clippedPgLoss({ reference_policy_kl_penalty: 0, ratio_clip_c: 3 }, base);
       const b = clippedPgLoss({ reference_policy_kl_penalty: 0 }, base);
       expectClose(a.loss.dataSync()[0]!, 7.1 / 4, 1e-5, 'dual clip');
       expectClose(b.loss.dataSync()[0]!, 10.1 / 4, 1e-5, 'no dual clip');
-      readMetricsSync(a.metrics); readMetricsSync(b.metrics); a.loss.dispose(); b.loss.dispose();
+      readMetricsSync(a.metrics);
+      readMetricsSync(b.metrics);
+      a.loss.dispose();
+      b.loss.dispose();
     });
 
     it('KL penalty by hand: log π −1, log π_ref −1.5 → k1 0.5, k2 0.125, k3 e^−0.5 − 0.5 = 0.106531', () => {
-      for (const [k, v] of [['k1', 0.5], ['k2', 0.125], ['k3', Math.exp(-0.5) - 0.5]] as const) {
-        const r = clippedPgLoss({ reference_policy_kl_penalty: 0.1, reference_policy_kl_type: k }, {
-          currLogprobs: t2([[-1]]), prevLogprobs: t2([[-1]]), refLogprobs: t2([[-1.5]]), advantages: t1([0]), tokenMask: t2([[1]]),
-        });
+      for (const [k, v] of [
+        ['k1', 0.5],
+        ['k2', 0.125],
+        ['k3', Math.exp(-0.5) - 0.5],
+      ] as const) {
+        const r = clippedPgLoss(
+          { reference_policy_kl_penalty: 0.1, reference_policy_kl_type: k },
+          {
+            currLogprobs: t2([[-1]]),
+            prevLogprobs: t2([[-1]]),
+            refLogprobs: t2([[-1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1]]),
+          },
+        );
         const m = readMetricsSync(r.metrics);
         expectClose(m['kl_penalty']!, v, 1e-6, `${k} kl_penalty`);
         expectClose(r.loss.dataSync()[0]!, 0.1 * v, 1e-6, `${k} loss`);
@@ -124,66 +235,144 @@ for (const backend of TEST_BACKENDS) {
 
     for (const tokenLevel of [true, false]) {
       it(`micro-batch additivity (token_level_loss ${tokenLevel}): losses and accumulated gradients add up`, () => {
-        const o = { token_level_loss: tokenLevel, reference_policy_kl_penalty: 0.05, ratio_clip_c: 3 };
+        const o = {
+          token_level_loss: tokenLevel,
+          reference_policy_kl_penalty: 0.05,
+          ratio_clip_c: 3,
+        };
         const feat = matrix(7, B, T, -1, 1);
         const theta = tf.variable(tf.tensor1d([0.05, -0.1, 0.2, 0.0, -0.3]));
         const sm = data.sampleMask!;
-        const nToks = data.tokenMask.reduce((s, r, b) => s + r.reduce((a, v) => a + v, 0) * sm[b]!, 0);
+        const nToks = data.tokenMask.reduce(
+          (s, r, b) => s + r.reduce((a, v) => a + v, 0) * sm[b]!,
+          0,
+        );
         const nSeqs = sm.reduce((a, v) => a + v, 0);
         const f = (lo: number, hi: number) => () => {
           const sl = (m: M) => t2(m.slice(lo, hi));
           const currT = tf.add(sl(data.curr), tf.mul(theta, sl(feat))) as tf.Tensor2D;
           return clippedPgLoss(o, {
-            currLogprobs: currT, prevLogprobs: sl(data.prev!), refLogprobs: sl(data.ref!), generationLogprobs: sl(data.gen!),
-            advantages: t1((data.adv as number[]).slice(lo, hi)), tokenMask: sl(data.tokenMask), sampleMask: t1(sm.slice(lo, hi)),
-            globalValidToks: nToks, globalValidSeqs: nSeqs,
+            currLogprobs: currT,
+            prevLogprobs: sl(data.prev!),
+            refLogprobs: sl(data.ref!),
+            generationLogprobs: sl(data.gen!),
+            advantages: t1((data.adv as number[]).slice(lo, hi)),
+            tokenMask: sl(data.tokenMask),
+            sampleMask: t1(sm.slice(lo, hi)),
+            globalValidToks: nToks,
+            globalValidSeqs: nSeqs,
           }).loss;
         };
         const full = tf.variableGrads(f(0, 4), [theta]);
         const a = tf.variableGrads(f(0, 1), [theta]);
         const b = tf.variableGrads(f(1, 4), [theta]);
-        expectClose(a.value.dataSync()[0]! + b.value.dataSync()[0]!, full.value.dataSync()[0]!, 1e-5, 'loss sum');
+        expectClose(
+          a.value.dataSync()[0]! + b.value.dataSync()[0]!,
+          full.value.dataSync()[0]!,
+          1e-5,
+          'loss sum',
+        );
         const gs = tf.add(a.grads[theta.name]!, b.grads[theta.name]!).arraySync() as number[];
         const gf = full.grads[theta.name]!.arraySync() as number[];
         gf.forEach((v, i) => expectClose(gs[i]!, v, 1e-5, `grad[${i}]`));
         expect(gf.some((v) => Math.abs(v) > 1e-3)).toBe(true);
-        tf.dispose([full.value, a.value, b.value, theta, ...Object.values(full.grads), ...Object.values(a.grads), ...Object.values(b.grads)]);
+        tf.dispose([
+          full.value,
+          a.value,
+          b.value,
+          theta,
+          ...Object.values(full.grads),
+          ...Object.values(a.grads),
+          ...Object.values(b.grads),
+        ]);
       });
     }
   });
 }
 
 describe('clippedPgLoss options and hygiene', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
 
   it('schema rejects contradictory options with the key path', () => {
-    const path = (o: unknown) => clippedPgLossOptionsSchema.safeParse(o).error?.issues.map((i) => i.path.join('.'));
+    const path = (o: unknown) =>
+      clippedPgLossOptionsSchema.safeParse(o).error?.issues.map((i) => i.path.join('.'));
     expect(path({ use_cispo: true, ratio_clip_c: 3 })).toContain('ratio_clip_c');
     expect(path({ use_cispo: true, token_level_loss: false })).toContain('use_cispo');
-    expect(path({ sequence_level_importance_ratios: true })).toContain('sequence_level_importance_ratios');
-    expect(path({ truncated_importance_sampling_type: 'tis', use_importance_sampling_correction: true })).toContain('truncated_importance_sampling_ratio');
-    expect(path({ truncated_importance_sampling_type: 'icepop', truncated_importance_sampling_ratio: 2, use_importance_sampling_correction: true })).toContain('truncated_importance_sampling_ratio_min');
-    expect(path({ truncated_importance_sampling_type: 'tis', truncated_importance_sampling_ratio: 2 })).toContain('truncated_importance_sampling_type');
+    expect(path({ sequence_level_importance_ratios: true })).toContain(
+      'sequence_level_importance_ratios',
+    );
+    expect(
+      path({ truncated_importance_sampling_type: 'tis', use_importance_sampling_correction: true }),
+    ).toContain('truncated_importance_sampling_ratio');
+    expect(
+      path({
+        truncated_importance_sampling_type: 'icepop',
+        truncated_importance_sampling_ratio: 2,
+        use_importance_sampling_correction: true,
+      }),
+    ).toContain('truncated_importance_sampling_ratio_min');
+    expect(
+      path({ truncated_importance_sampling_type: 'tis', truncated_importance_sampling_ratio: 2 }),
+    ).toContain('truncated_importance_sampling_type');
     expect(path({ loss_aggregation: 'dr_grpo' })).toContain('max_completion_length');
-    expect(path({ disable_ppo_ratio: true, force_on_policy_ratio: true })).toContain('force_on_policy_ratio');
+    expect(path({ disable_ppo_ratio: true, force_on_policy_ratio: true })).toContain(
+      'force_on_policy_ratio',
+    );
     expect(path({ ratio_clip_c: 1 })).toContain('ratio_clip_c');
     expect(path({ epsilon: 0.2 })).toBeDefined();
     expect(clippedPgLossOptionsSchema.safeParse({ use_cispo: true }).success).toBe(true);
   });
 
   it('missing inputs are named', () => {
-    expect(() => clippedPgLoss({}, { currLogprobs: t2([[-1]]), prevLogprobs: t2([[-1]]), advantages: t1([1]), tokenMask: t2([[1]]) })).toThrow(/refLogprobs/);
-    expect(() => clippedPgLoss({ reference_policy_kl_penalty: 0 }, { currLogprobs: t2([[-1]]), advantages: t1([1]), tokenMask: t2([[1]]) })).toThrow(/prevLogprobs/);
-    expect(() => clippedPgLoss({ reference_policy_kl_penalty: 0 }, { currLogprobs: t2([[-1]]), prevLogprobs: t2([[-1, 0]]), advantages: t1([1]), tokenMask: t2([[1]]) })).toThrow(/prevLogprobs: expected shape \[1, 1\]/);
+    expect(() =>
+      clippedPgLoss(
+        {},
+        {
+          currLogprobs: t2([[-1]]),
+          prevLogprobs: t2([[-1]]),
+          advantages: t1([1]),
+          tokenMask: t2([[1]]),
+        },
+      ),
+    ).toThrow(/refLogprobs/);
+    expect(() =>
+      clippedPgLoss(
+        { reference_policy_kl_penalty: 0 },
+        { currLogprobs: t2([[-1]]), advantages: t1([1]), tokenMask: t2([[1]]) },
+      ),
+    ).toThrow(/prevLogprobs/);
+    expect(() =>
+      clippedPgLoss(
+        { reference_policy_kl_penalty: 0 },
+        {
+          currLogprobs: t2([[-1]]),
+          prevLogprobs: t2([[-1, 0]]),
+          advantages: t1([1]),
+          tokenMask: t2([[1]]),
+        },
+      ),
+    ).toThrow(/prevLogprobs: expected shape \[1, 1\]/);
   });
 
   it('leak test: 30 steps of loss + gradient + metrics keep tf.memory().numTensors flat', () => {
-    const o = clippedPgLossOptionsSchema.parse({ ratio_clip_c: 3, use_importance_sampling_correction: true, truncated_importance_sampling_type: 'icepop', truncated_importance_sampling_ratio: 1.1, truncated_importance_sampling_ratio_min: 0.9, positive_example_nll_weight: 0.1 });
+    const o = clippedPgLossOptionsSchema.parse({
+      ratio_clip_c: 3,
+      use_importance_sampling_correction: true,
+      truncated_importance_sampling_type: 'icepop',
+      truncated_importance_sampling_ratio: 1.1,
+      truncated_importance_sampling_ratio_min: 0.9,
+      positive_example_nll_weight: 0.1,
+    });
     const theta = tf.variable(tf.zeros([T]));
     const fixed = tf.tidy(() => inputs(data));
     const step = () => {
       const { value, grads } = tf.variableGrads(() => {
-        const r = clippedPgLoss(o, { ...fixed, currLogprobs: tf.add(fixed.currLogprobs, theta) as tf.Tensor2D });
+        const r = clippedPgLoss(o, {
+          ...fixed,
+          currLogprobs: tf.add(fixed.currLogprobs, theta) as tf.Tensor2D,
+        });
         keepMetrics(r.metrics);
         metricsOut = r.metrics;
         return r.loss;

@@ -2,7 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { calculateKl, KL_TYPES } from './klEstimators';
 import type { LossResult, Metrics } from './lossResult';
-import { constant, expectShape, maskedMean, metric, nanToZero, NORM_EPS, perRow, rowMaskedMean, stopGradient } from './masked';
+import {
+  constant,
+  expectShape,
+  maskedMean,
+  metric,
+  nanToZero,
+  NORM_EPS,
+  perRow,
+  rowMaskedMean,
+  stopGradient,
+} from './masked';
 
 /** TRL `GRPOConfig.loss_type` reductions, offered as `loss_aggregation`. */
 export const LOSS_AGGREGATIONS = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
@@ -37,7 +47,10 @@ export const clippedPgLossOptionsSchema = z
     /** upper bound of the truncated importance weights (TIS); null disables truncation */
     truncated_importance_sampling_ratio: z.number().positive().nullable().default(null),
     /** tis: clamp weights to the bound; icepop: zero tokens outside [min, max]; seq-mask-tis: zero sequences whose geometric-mean weight is outside [min, max] */
-    truncated_importance_sampling_type: z.enum(['tis', 'icepop', 'seq-mask-tis']).nullable().default(null),
+    truncated_importance_sampling_type: z
+      .enum(['tis', 'icepop', 'seq-mask-tis'])
+      .nullable()
+      .default(null),
     /** lower bound for icepop / seq-mask-tis */
     truncated_importance_sampling_ratio_min: z.number().min(0).nullable().default(null),
     /** CISPO: −sg(clip(r))·A·log π, clipping the weight and never the gradient (MiniMax-M1, https://arxiv.org/abs/2506.13585) */
@@ -53,37 +66,80 @@ export const clippedPgLossOptionsSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    const bad = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const bad = (path: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [path], message });
     const seqLevel = o.loss_aggregation ? o.loss_aggregation === 'grpo' : !o.token_level_loss;
     if (o.sequence_level_importance_ratios && !seqLevel) {
-      bad('sequence_level_importance_ratios', 'sequence-level importance ratios (GSPO) need a sequence-level loss: token_level_loss false (or loss_aggregation grpo)');
+      bad(
+        'sequence_level_importance_ratios',
+        'sequence-level importance ratios (GSPO) need a sequence-level loss: token_level_loss false (or loss_aggregation grpo)',
+      );
     }
     if (o.disable_ppo_ratio && o.force_on_policy_ratio) {
-      bad('force_on_policy_ratio', 'force_on_policy_ratio and disable_ppo_ratio contradict each other; set one');
+      bad(
+        'force_on_policy_ratio',
+        'force_on_policy_ratio and disable_ppo_ratio contradict each other; set one',
+      );
     }
     if (o.use_cispo) {
-      if (o.disable_ppo_ratio) bad('use_cispo', 'use_cispo needs the π/π_old ratio, which disable_ppo_ratio removes');
-      if (o.force_on_policy_ratio) bad('use_cispo', 'use_cispo is incompatible with force_on_policy_ratio (ratio 1 removes the clipped weight CISPO optimises)');
-      if (o.sequence_level_importance_ratios) bad('use_cispo', 'use_cispo uses token-level weights, incompatible with sequence_level_importance_ratios');
-      if (o.ratio_clip_c !== null) bad('ratio_clip_c', 'use_cispo is incompatible with dual clipping; set ratio_clip_c to null');
-      if (seqLevel) bad('use_cispo', 'use_cispo needs a token-level loss (token_level_loss true, loss_aggregation not grpo)');
+      if (o.disable_ppo_ratio)
+        bad('use_cispo', 'use_cispo needs the π/π_old ratio, which disable_ppo_ratio removes');
+      if (o.force_on_policy_ratio)
+        bad(
+          'use_cispo',
+          'use_cispo is incompatible with force_on_policy_ratio (ratio 1 removes the clipped weight CISPO optimises)',
+        );
+      if (o.sequence_level_importance_ratios)
+        bad(
+          'use_cispo',
+          'use_cispo uses token-level weights, incompatible with sequence_level_importance_ratios',
+        );
+      if (o.ratio_clip_c !== null)
+        bad(
+          'ratio_clip_c',
+          'use_cispo is incompatible with dual clipping; set ratio_clip_c to null',
+        );
+      if (seqLevel)
+        bad(
+          'use_cispo',
+          'use_cispo needs a token-level loss (token_level_loss true, loss_aggregation not grpo)',
+        );
     }
     const tisType = o.truncated_importance_sampling_type;
     if ((tisType === null) !== (o.truncated_importance_sampling_ratio === null)) {
-      bad(tisType === null ? 'truncated_importance_sampling_type' : 'truncated_importance_sampling_ratio',
-        'truncated_importance_sampling_ratio and truncated_importance_sampling_type are set together (tis | icepop | seq-mask-tis)');
+      bad(
+        tisType === null
+          ? 'truncated_importance_sampling_type'
+          : 'truncated_importance_sampling_ratio',
+        'truncated_importance_sampling_ratio and truncated_importance_sampling_type are set together (tis | icepop | seq-mask-tis)',
+      );
     }
     if (tisType !== null && !o.use_importance_sampling_correction) {
-      bad('truncated_importance_sampling_type', 'truncated importance sampling needs use_importance_sampling_correction true');
+      bad(
+        'truncated_importance_sampling_type',
+        'truncated importance sampling needs use_importance_sampling_correction true',
+      );
     }
-    if ((tisType === 'icepop' || tisType === 'seq-mask-tis') && o.truncated_importance_sampling_ratio_min === null) {
-      bad('truncated_importance_sampling_ratio_min', `${tisType} needs truncated_importance_sampling_ratio_min`);
+    if (
+      (tisType === 'icepop' || tisType === 'seq-mask-tis') &&
+      o.truncated_importance_sampling_ratio_min === null
+    ) {
+      bad(
+        'truncated_importance_sampling_ratio_min',
+        `${tisType} needs truncated_importance_sampling_ratio_min`,
+      );
     }
     if (tisType === 'seq-mask-tis' && o.sequence_level_importance_ratios) {
-      bad('truncated_importance_sampling_type', 'seq-mask-tis uses token-level weights with sequence masking, incompatible with sequence_level_importance_ratios');
+      bad(
+        'truncated_importance_sampling_type',
+        'seq-mask-tis uses token-level weights with sequence masking, incompatible with sequence_level_importance_ratios',
+      );
     }
     if (o.loss_aggregation === 'dr_grpo' && o.max_completion_length === null) {
-      bad('max_completion_length', 'loss_aggregation dr_grpo divides by max_completion_length; set it');
+      bad(
+        'max_completion_length',
+        'loss_aggregation dr_grpo divides by max_completion_length; set it',
+      );
     }
   });
 export type ClippedPgLossOptions = z.infer<typeof clippedPgLossOptionsSchema>;
@@ -126,7 +182,10 @@ export interface ClippedPgInputs {
  * `sampling_importance_ratio`, `approx_entropy`, `num_valid_samples`,
  * `positive_nll_loss` and, for icepop / seq-mask-tis, `is_oob_ratio`.
  */
-export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLossOptions, inputs: ClippedPgInputs): LossResult {
+export function clippedPgLoss(
+  options: ClippedPgLossOptionsInput | ClippedPgLossOptions,
+  inputs: ClippedPgInputs,
+): LossResult {
   const o = clippedPgLossOptionsSchema.parse(options);
   const { currLogprobs, tokenMask } = inputs;
   const [B, T] = currLogprobs.shape;
@@ -135,7 +194,8 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
     ['generationLogprobs', inputs.generationLogprobs],
     ['refLogprobs', inputs.refLogprobs],
     ['tokenMask', tokenMask],
-  ] as const) expectShape(`clippedPgLoss ${k}`, t, [B, T]);
+  ] as const)
+    expectShape(`clippedPgLoss ${k}`, t, [B, T]);
   expectShape('clippedPgLoss sampleMask', inputs.sampleMask, [B]);
   expectShape('clippedPgLoss rewards', inputs.rewards, [B]);
   if (inputs.advantages.rank === 1) expectShape('clippedPgLoss advantages', inputs.advantages, [B]);
@@ -145,7 +205,9 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
   }
   const beta = o.reference_policy_kl_penalty;
   if (beta !== 0 && !inputs.refLogprobs) {
-    throw new Error('clippedPgLoss: refLogprobs is required when reference_policy_kl_penalty is not 0');
+    throw new Error(
+      'clippedPgLoss: refLogprobs is required when reference_policy_kl_penalty is not 0',
+    );
   }
   if (o.positive_example_nll_weight > 0 && !inputs.rewards) {
     throw new Error('clippedPgLoss: rewards [B] are required when positive_example_nll_weight > 0');
@@ -171,7 +233,10 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
         case 'grpo':
           return maskedMean(rowMaskedMean(perToken, tokenMask), sampleMask, nSeqs);
         case 'dr_grpo':
-          return tf.div(tf.sum(tf.mul(perToken, mask)), (nSeqs ?? B) * o.max_completion_length! + NORM_EPS) as tf.Scalar;
+          return tf.div(
+            tf.sum(tf.mul(perToken, mask)),
+            (nSeqs ?? B) * o.max_completion_length! + NORM_EPS,
+          ) as tf.Scalar;
       }
     };
     const tokMean = (v: tf.Tensor) => maskedMean(v, mask, nToks);
@@ -179,8 +244,16 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
     // KL(π ‖ π_ref)
     let kl = tf.scalar(0) as tf.Scalar;
     if (beta !== 0) {
-      const perTok = calculateKl(currLogprobs, inputs.refLogprobs!, o.reference_policy_kl_type, o.kl_input_clamp_value, o.kl_output_clamp_value);
-      const w = o.use_on_policy_kl_approximation ? nanToZero(tf.exp(tf.sub(stopGradient(currLogprobs), gen))) : tf.onesLike(perTok);
+      const perTok = calculateKl(
+        currLogprobs,
+        inputs.refLogprobs!,
+        o.reference_policy_kl_type,
+        o.kl_input_clamp_value,
+        o.kl_output_clamp_value,
+      );
+      const w = o.use_on_policy_kl_approximation
+        ? nanToZero(tf.exp(tf.sub(stopGradient(currLogprobs), gen)))
+        : tf.onesLike(perTok);
       kl = reduce(tf.mul(tf.mul(w, perTok), beta));
     }
 
@@ -193,7 +266,10 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
     } else if (!o.disable_ppo_ratio) {
       const logRatios = tf.sub(currLogprobs, prev);
       ratios = o.sequence_level_importance_ratios
-        ? tf.mul(tf.expandDims(tf.exp(rowMaskedMean(logRatios, tokenMask)), 1), tf.onesLike(logRatios))
+        ? tf.mul(
+            tf.expandDims(tf.exp(rowMaskedMean(logRatios, tokenMask)), 1),
+            tf.onesLike(logRatios),
+          )
         : tf.exp(logRatios);
       clamped = tf.clipByValue(ratios, 1 - o.ratio_clip_min, 1 + o.ratio_clip_max);
     } else {
@@ -209,7 +285,11 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
     }
     if (o.ratio_clip_c !== null) {
       const negAdv = constant((a) => tf.less(a, 0), adv);
-      clipLoss = tf.where(negAdv as tf.Tensor, tf.minimum(clipLoss, tf.mul(tf.neg(adv), o.ratio_clip_c)), clipLoss);
+      clipLoss = tf.where(
+        negAdv as tf.Tensor,
+        tf.minimum(clipLoss, tf.mul(tf.neg(adv), o.ratio_clip_c)),
+        clipLoss,
+      );
     }
 
     // off-policy importance weights π_prev / π_gen (constants)
@@ -226,13 +306,31 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
       isWeights = tf.minimum(isWeights, tisMax!);
     } else if (o.truncated_importance_sampling_type === 'icepop') {
       const w = isWeights;
-      const kept = constant(() => tf.cast(tf.logicalAnd(tf.greaterEqual(w, tisMin), tf.lessEqual(w, tisMax!)), 'float32'), w);
+      const kept = constant(
+        () =>
+          tf.cast(tf.logicalAnd(tf.greaterEqual(w, tisMin), tf.lessEqual(w, tisMax!)), 'float32'),
+        w,
+      );
       isMetrics['is_oob_ratio'] = metric(() => tf.sub(1, tokMean(kept)), kept);
       isWeights = tf.mul(w, kept);
     } else if (o.truncated_importance_sampling_type === 'seq-mask-tis') {
-      const geo = constant(() => tf.exp(rowMaskedMean(nanToZero(tf.sub(prev, gen)), tokenMask)), prev, gen);
-      const kept = constant(() => tf.cast(tf.logicalAnd(tf.greaterEqual(geo, tisMin), tf.lessEqual(geo, tisMax!)), 'float32'), geo);
-      isMetrics['is_oob_ratio'] = metric(() => maskedMean(tf.sub(1, kept), sampleMask, nSeqs), kept);
+      const geo = constant(
+        () => tf.exp(rowMaskedMean(nanToZero(tf.sub(prev, gen)), tokenMask)),
+        prev,
+        gen,
+      );
+      const kept = constant(
+        () =>
+          tf.cast(
+            tf.logicalAnd(tf.greaterEqual(geo, tisMin), tf.lessEqual(geo, tisMax!)),
+            'float32',
+          ),
+        geo,
+      );
+      isMetrics['is_oob_ratio'] = metric(
+        () => maskedMean(tf.sub(1, kept), sampleMask, nSeqs),
+        kept,
+      );
       isWeights = tf.mul(isWeights, tf.expandDims(kept, 1));
     }
     isWeights = stopGradient(isWeights);
@@ -249,7 +347,10 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
       nll = tf.neg(maskedMean(currLogprobs, posMask, den)) as tf.Scalar;
     }
 
-    const loss = tf.add(tf.add(actorLoss, kl), tf.mul(nll, o.positive_example_nll_weight)) as tf.Scalar;
+    const loss = tf.add(
+      tf.add(actorLoss, kl),
+      tf.mul(nll, o.positive_example_nll_weight),
+    ) as tf.Scalar;
 
     // metrics (NeMo RL names); all constants
     const cur = stopGradient(currLogprobs);
@@ -262,7 +363,8 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
         const vv = tf.where(validIdx(), v, tf.fill(v.shape, fill));
         return fn === 'min' ? tf.min(vv) : tf.max(vv);
       }, v);
-    const klSchulman = (a: tf.Tensor, b: tf.Tensor) => calculateKl(a, b, o.reference_policy_kl_type, null, null);
+    const klSchulman = (a: tf.Tensor, b: tf.Tensor) =>
+      calculateKl(a, b, o.reference_policy_kl_type, null, null);
     const metrics: Metrics = {
       loss: metric(() => loss, loss),
       actor_loss: metric(() => actorLoss, actorLoss),
@@ -273,18 +375,31 @@ export function clippedPgLoss(options: ClippedPgLossOptionsInput | ClippedPgLoss
       probs_ratio_clamped_min: maskedExtreme(rc, 'min'),
       probs_ratio_clamped_max: maskedExtreme(rc, 'max'),
       kl_penalty: beta !== 0 ? metric(() => tf.div(kl, beta), kl) : 0,
-      token_mult_prob_error: metric(() => tokMean(tf.exp(tf.mul(tf.abs(tf.sub(gen, prev)), mask))), gen, prev),
+      token_mult_prob_error: metric(
+        () => tokMean(tf.exp(tf.mul(tf.abs(tf.sub(gen, prev)), mask))),
+        gen,
+        prev,
+      ),
       gen_kl_error: metric(() => tokMean(klSchulman(gen, prev)), gen, prev),
       policy_kl_error: metric(() => tokMean(klSchulman(prev, gen)), gen, prev),
-      js_divergence_error: metric(() => {
-        const logMix = tf.log(tf.add(tf.mul(tf.exp(prev), 0.5), tf.mul(tf.exp(gen), 0.5)));
-        const k = (x: tf.Tensor) => tf.sub(tf.sub(tf.exp(tf.sub(x, logMix)), tf.sub(x, logMix)), 1);
-        return tokMean(tf.add(tf.mul(k(prev), 0.5), tf.mul(k(gen), 0.5)));
-      }, gen, prev),
+      js_divergence_error: metric(
+        () => {
+          const logMix = tf.log(tf.add(tf.mul(tf.exp(prev), 0.5), tf.mul(tf.exp(gen), 0.5)));
+          const k = (x: tf.Tensor) =>
+            tf.sub(tf.sub(tf.exp(tf.sub(x, logMix)), tf.sub(x, logMix)), 1);
+          return tokMean(tf.add(tf.mul(k(prev), 0.5), tf.mul(k(gen), 0.5)));
+        },
+        gen,
+        prev,
+      ),
       sampling_importance_ratio: o.sequence_level_importance_ratios
         ? metric(() => maskedMean(tf.reshape(isWeights, [B]), sampleMask, nSeqs), isWeights)
         : metric(() => tokMean(isWeights), isWeights),
-      approx_entropy: metric(() => tf.neg(tokMean(tf.mul(tf.exp(tf.sub(cur, gen)), cur))), cur, gen),
+      approx_entropy: metric(
+        () => tf.neg(tokMean(tf.mul(tf.exp(tf.sub(cur, gen)), cur))),
+        cur,
+        gen,
+      ),
       num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
       positive_nll_loss: metric(() => nll, nll),
       ...isMetrics,

@@ -1,17 +1,37 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@rxrl/core';
-import { clippedPgLoss, composeLosses, controllerSchedule, dpoLoss, linearSchedule, makeSchedule, nllLoss, readMetricsSync, scheduleSchema } from './index';
+import {
+  clippedPgLoss,
+  composeLosses,
+  controllerSchedule,
+  dpoLoss,
+  linearSchedule,
+  makeSchedule,
+  nllLoss,
+  readMetricsSync,
+  scheduleSchema,
+} from './index';
 import { t1, t2, expectClose } from '../test/helpers';
 
 describe('schedules', () => {
   it('linear ramps between start_step and end_step and holds outside', () => {
     const s = linearSchedule({ start: 0, end: 1, start_step: 10, end_step: 20 });
-    expect([s.value(5), s.value(10), s.value(15), s.value(20), s.value(25)]).toEqual([0, 0, 0.5, 1, 1]);
+    expect([s.value(5), s.value(10), s.value(15), s.value(20), s.value(25)]).toEqual([
+      0, 0, 0.5, 1, 1,
+    ]);
   });
 
   it('controller: hand-computed adaptive steps, one update per step, JSON state round trip', () => {
-    const spec = { type: 'controller', initial: 0.1, metric: 'reward_gap', target: 1, horizon: 10, clip: 0.2, direction: -1 } as const;
+    const spec = {
+      type: 'controller',
+      initial: 0.1,
+      metric: 'reward_gap',
+      target: 1,
+      horizon: 10,
+      clip: 0.2,
+      direction: -1,
+    } as const;
     const s = makeSchedule(spec);
     // gap 0.5 below target: err clip(−0.5) = −0.2; c = 0.1·(1 + 0.2/10) = 0.102
     expect(s.value(1, { reward_gap: 0.5 })).toBeCloseTo(0.102, 12);
@@ -20,7 +40,12 @@ describe('schedules', () => {
     expect(s.value(2, { reward_gap: 3 })).toBeCloseTo(0.09996, 12);
     // no metric: unchanged
     expect(s.value(3, {})).toBeCloseTo(0.09996, 12);
-    const restored = controllerSchedule(scheduleSchema.parse(spec) as Extract<ReturnType<typeof scheduleSchema.parse>, { type: 'controller' }>);
+    const restored = controllerSchedule(
+      scheduleSchema.parse(spec) as Extract<
+        ReturnType<typeof scheduleSchema.parse>,
+        { type: 'controller' }
+      >,
+    );
     restored.setState(JSON.parse(JSON.stringify(s.getState())));
     expect(restored.value(3)).toBeCloseTo(0.09996, 12);
     expect(restored.value(4, { reward_gap: 1.1 })).toBeCloseTo(0.09996 * (1 - 0.01), 12);
@@ -28,7 +53,14 @@ describe('schedules', () => {
   });
 
   it('controller respects min / max and rejects bad state', () => {
-    const s = makeSchedule({ type: 'controller', initial: 1, metric: 'kl', target: 0.1, horizon: 1, max: 1.1 });
+    const s = makeSchedule({
+      type: 'controller',
+      initial: 1,
+      metric: 'kl',
+      target: 0.1,
+      horizon: 1,
+      max: 1.1,
+    });
     expect(s.value(1, { kl: 10 })).toBe(1.1);
     expect(() => s.setState({ value: null })).toThrow(/state.value/);
   });
@@ -37,21 +69,36 @@ describe('schedules', () => {
     const r = scheduleSchema.safeParse({ type: 'linear', start: 0, end: 1 });
     expect(r.success).toBe(false);
     expect(r.error!.issues[0]!.path).toEqual(['end_step']);
-    expect(() => linearSchedule({ start: 0, end: 1, start_step: 5, end_step: 5 })).toThrow(/end_step/);
+    expect(() => linearSchedule({ start: 0, end: 1, start_step: 5, end_step: 5 })).toThrow(
+      /end_step/,
+    );
   });
 });
 
 describe('composeLosses', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
 
-  const lp = [[-1, -2, -0.5], [-0.3, -0.7, -1.1]];
-  const mask = [[1, 1, 0], [1, 1, 1]];
+  const lp = [
+    [-1, -2, -0.5],
+    [-0.3, -0.7, -1.1],
+  ];
+  const mask = [
+    [1, 1, 0],
+    [1, 1, 1],
+  ];
   const terms = (x: tf.Tensor2D, sftWeight: number | ReturnType<typeof linearSchedule>) => ({
     preference: {
-      result: dpoLoss({ reference_policy_kl_penalty: 0.5 }, {
-        policyChosenLogps: tf.sum(tf.mul(x, t2(mask)), -1) as tf.Tensor1D, policyRejectedLogps: t1([-2, -2.5]),
-        referenceChosenLogps: t1([-3, -2]), referenceRejectedLogps: t1([-2, -2]),
-      }),
+      result: dpoLoss(
+        { reference_policy_kl_penalty: 0.5 },
+        {
+          policyChosenLogps: tf.sum(tf.mul(x, t2(mask)), -1) as tf.Tensor1D,
+          policyRejectedLogps: t1([-2, -2.5]),
+          referenceChosenLogps: t1([-3, -2]),
+          referenceRejectedLogps: t1([-2, -2]),
+        },
+      ),
     },
     sft: { result: nllLoss({ logprobs: x, tokenMask: t2(mask) }), weight: sftWeight },
   });
@@ -74,15 +121,33 @@ describe('composeLosses', () => {
   });
 
   it('gradient of the composition is the weighted sum of the component gradients', () => {
-    const g = (f: (x: tf.Tensor2D) => tf.Scalar) => tf.tidy(() => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D))(t2(lp)).arraySync() as number[][]);
+    const g = (f: (x: tf.Tensor2D) => tf.Scalar) =>
+      tf.tidy(
+        () =>
+          tf
+            .grad((x: tf.Tensor) => f(x as tf.Tensor2D))(t2(lp))
+            .arraySync() as number[][],
+      );
     const gc = g((x) => composeLosses(terms(x, 0.3)).loss);
     const gp = g((x) => terms(x, 0.3).preference.result.loss);
     const gs = g((x) => nllLoss({ logprobs: x, tokenMask: t2(mask) }).loss);
-    gc.forEach((row, b) => row.forEach((v, t) => expectClose(v, gp[b]![t]! + 0.3 * gs[b]![t]!, 1e-6, `grad[${b}][${t}]`)));
+    gc.forEach((row, b) =>
+      row.forEach((v, t) =>
+        expectClose(v, gp[b]![t]! + 0.3 * gs[b]![t]!, 1e-6, `grad[${b}][${t}]`),
+      ),
+    );
   });
 
   it('hybrid DPO + GRPO with an adaptive β driven by the DPO reward gap', () => {
-    const beta = makeSchedule({ type: 'controller', initial: 0.1, metric: 'dpo/reward_gap', target: 1, horizon: 10, clip: 0.2, direction: -1 });
+    const beta = makeSchedule({
+      type: 'controller',
+      initial: 0.1,
+      metric: 'dpo/reward_gap',
+      target: 1,
+      horizon: 10,
+      clip: 0.2,
+      direction: -1,
+    });
     let last: Record<string, number> = {};
     const betas: number[] = [];
     const losses: number[] = [];
@@ -90,13 +155,34 @@ describe('composeLosses', () => {
       const b = beta.value(step, last);
       betas.push(b);
       const r = tf.tidy(() =>
-        composeLosses({
-          dpo: { result: dpoLoss({ reference_policy_kl_penalty: b }, { policyChosenLogps: t1([-3, -2.1]), policyRejectedLogps: t1([-2, -2.5]), referenceChosenLogps: t1([-3, -2]), referenceRejectedLogps: t1([-2, -2]) }) },
-          grpo: {
-            result: clippedPgLoss({ reference_policy_kl_penalty: 0 }, { currLogprobs: t2([[Math.log(0.5), 0, Math.log(1.5)]]), prevLogprobs: t2([[0, 0, 0]]), advantages: t2([[1, -1, 2]]), tokenMask: t2([[1, 1, 1]]) }),
-            weight: 0.5,
+        composeLosses(
+          {
+            dpo: {
+              result: dpoLoss(
+                { reference_policy_kl_penalty: b },
+                {
+                  policyChosenLogps: t1([-3, -2.1]),
+                  policyRejectedLogps: t1([-2, -2.5]),
+                  referenceChosenLogps: t1([-3, -2]),
+                  referenceRejectedLogps: t1([-2, -2]),
+                },
+              ),
+            },
+            grpo: {
+              result: clippedPgLoss(
+                { reference_policy_kl_penalty: 0 },
+                {
+                  currLogprobs: t2([[Math.log(0.5), 0, Math.log(1.5)]]),
+                  prevLogprobs: t2([[0, 0, 0]]),
+                  advantages: t2([[1, -1, 2]]),
+                  tokenMask: t2([[1, 1, 1]]),
+                },
+              ),
+              weight: 0.5,
+            },
           },
-        }, { step, metrics: last }),
+          { step, metrics: last },
+        ),
       );
       losses.push(r.loss.dataSync()[0]!);
       r.loss.dispose();
@@ -116,12 +202,28 @@ describe('composeLosses', () => {
 
   it('leak test: a composed loss in a loop keeps numTensors flat', () => {
     const x = t2(lp);
-    const once = () => { const r = tf.tidy(() => { const c = composeLosses(terms(x, 1)); c.loss.dispose(); return c.metrics; }); readMetricsSync(r); };
+    const once = () => {
+      const r = tf.tidy(() => {
+        const c = composeLosses(terms(x, 1));
+        c.loss.dispose();
+        return c.metrics;
+      });
+      readMetricsSync(r);
+    };
     once();
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 20; i++) { once(); }
+    for (let i = 0; i < 20; i++) {
+      once();
+    }
     expect(tf.memory().numTensors).toBe(before);
     expect(() => composeLosses({})).toThrow(/at least one/);
-    expect(() => composeLosses({ a: { result: { loss: tf.scalar(1), metrics: {} }, weight: { type: 'controller', initial: 1, metric: 'm', target: 0 } } })).toThrow(/makeSchedule/);
+    expect(() =>
+      composeLosses({
+        a: {
+          result: { loss: tf.scalar(1), metrics: {} },
+          weight: { type: 'controller', initial: 1, metric: 'm', target: 0 },
+        },
+      }),
+    ).toThrow(/makeSchedule/);
   });
 });

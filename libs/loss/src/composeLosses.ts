@@ -31,10 +31,16 @@ export function composeLosses(
     const w = terms[n]!.weight ?? 1;
     if (!isSchedule(w) && typeof w === 'object' && w.type === 'controller') {
       // a controller rebuilt on every call would never move: it must persist across steps
-      throw new Error(`composeLosses: weight of '${n}' is a controller spec; build it once with makeSchedule(spec) and pass that Schedule every step`);
+      throw new Error(
+        `composeLosses: weight of '${n}' is a controller spec; build it once with makeSchedule(spec) and pass that Schedule every step`,
+      );
     }
-    const c = typeof w === 'number' ? w : (isSchedule(w) ? w : makeSchedule(w)).value(ctx.step, ctx.metrics);
-    if (!Number.isFinite(c)) throw new Error(`composeLosses: weight of '${n}' is ${c}; expected a finite number`);
+    const c =
+      typeof w === 'number'
+        ? w
+        : (isSchedule(w) ? w : makeSchedule(w)).value(ctx.step, ctx.metrics);
+    if (!Number.isFinite(c))
+      throw new Error(`composeLosses: weight of '${n}' is ${c}; expected a finite number`);
     return c;
   });
   const metrics: Metrics = {};
@@ -49,7 +55,8 @@ export function composeLosses(
     const r = terms[n]!.result;
     for (const [k, v] of Object.entries(r.metrics)) metrics[`${n}/${k}`] = v;
     metrics[`${n}/weight`] = weights[i]!;
-    if (!(`${n}/loss` in metrics)) metrics[`${n}/loss`] = tf.tidy(() => metric(() => r.loss, r.loss));
+    if (!(`${n}/loss` in metrics))
+      metrics[`${n}/loss`] = tf.tidy(() => metric(() => r.loss, r.loss));
     r.loss.dispose();
   });
   metrics['loss'] = tf.tidy(() => metric(() => loss, loss));

@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { TEST_BACKENDS, useBackend } from '@rxrl/core';
-import { DPO_LOSS_TYPES, dpoLoss, dpoLossOptionsSchema, readMetricsSync, type DpoLossOptionsInput } from './index';
+import {
+  DPO_LOSS_TYPES,
+  dpoLoss,
+  dpoLossOptionsSchema,
+  readMetricsSync,
+  type DpoLossOptionsInput,
+} from './index';
 import { matrix, randoms, refDpo, finiteDiff, type DpoData } from '../test/reference';
 import { expectClose, expectMatrixClose, gradOf, t1, t2 } from '../test/helpers';
 
@@ -32,18 +38,28 @@ function run(opts: DpoLossOptionsInput, d: DpoData, pc?: tf.Tensor, pr?: tf.Tens
 const variantOpts = (t: (typeof DPO_LOSS_TYPES)[number]): DpoLossOptionsInput => ({
   reference_policy_kl_penalty: 0.3,
   loss_type: t,
-  label_smoothing: t === 'exo_pair' || t === 'robust' || t === 'aot' || t === 'aot_unpaired' || t === 'sigmoid' ? 0.1 : 0,
+  label_smoothing:
+    t === 'exo_pair' || t === 'robust' || t === 'aot' || t === 'aot_unpaired' || t === 'sigmoid'
+      ? 0.1
+      : 0,
 });
 
 for (const backend of TEST_BACKENDS) {
   describe(`dpoLoss on ${backend}`, () => {
-    beforeAll(async () => { await useBackend(backend); });
+    beforeAll(async () => {
+      await useBackend(backend);
+    });
 
     it('sigmoid closed form: β 0.1, log-ratios 1 and −2 → log(1 + e^−0.3) = 0.554355', () => {
-      const r = dpoLoss({ reference_policy_kl_penalty: 0.1 }, {
-        policyChosenLogps: t1([-1]), referenceChosenLogps: t1([-2]),
-        policyRejectedLogps: t1([-3]), referenceRejectedLogps: t1([-1]),
-      });
+      const r = dpoLoss(
+        { reference_policy_kl_penalty: 0.1 },
+        {
+          policyChosenLogps: t1([-1]),
+          referenceChosenLogps: t1([-2]),
+          policyRejectedLogps: t1([-3]),
+          referenceRejectedLogps: t1([-1]),
+        },
+      );
       const m = readMetricsSync(r.metrics);
       expectClose(r.loss.dataSync()[0]!, Math.log(1 + Math.exp(-0.3)), 1e-6, 'loss');
       expect(m['accuracy']).toBe(1);
@@ -53,22 +69,51 @@ for (const backend of TEST_BACKENDS) {
     });
 
     it('NeMo RL weighting: per-token inputs, w_p·pref + w_s·(averaged chosen NLL), masked pair and global normaliser', () => {
-      const chosen = [[-1, -2, 0], [-0.5, -0.5, -0.5]];
-      const rejected = [[-3, 0, 0], [-1, -1, 0]];
-      const cm = [[1, 1, 0], [1, 1, 1]];
-      const rm = [[1, 0, 0], [1, 1, 0]];
-      const ref = [[-1.5, -1.5, -9], [-1, -1, -1]];
-      const refR = [[-2, -9, -9], [-1, -0.5, -9]];
+      const chosen = [
+        [-1, -2, 0],
+        [-0.5, -0.5, -0.5],
+      ];
+      const rejected = [
+        [-3, 0, 0],
+        [-1, -1, 0],
+      ];
+      const cm = [
+        [1, 1, 0],
+        [1, 1, 1],
+      ];
+      const rm = [
+        [1, 0, 0],
+        [1, 1, 0],
+      ];
+      const ref = [
+        [-1.5, -1.5, -9],
+        [-1, -1, -1],
+      ];
+      const refR = [
+        [-2, -9, -9],
+        [-1, -0.5, -9],
+      ];
       const r = dpoLoss(
-        { reference_policy_kl_penalty: 0.5, preference_loss_weight: 0.7, sft_loss_weight: 0.3, sft_average_log_probs: true },
         {
-          policyChosenLogps: t2(chosen), policyRejectedLogps: t2(rejected), referenceChosenLogps: t2(ref), referenceRejectedLogps: t2(refR),
-          chosenMask: t2(cm), rejectedMask: t2(rm), sampleMask: t1([1, 0]), globalValidPairs: 2,
+          reference_policy_kl_penalty: 0.5,
+          preference_loss_weight: 0.7,
+          sft_loss_weight: 0.3,
+          sft_average_log_probs: true,
+        },
+        {
+          policyChosenLogps: t2(chosen),
+          policyRejectedLogps: t2(rejected),
+          referenceChosenLogps: t2(ref),
+          referenceRejectedLogps: t2(refR),
+          chosenMask: t2(cm),
+          rejectedMask: t2(rm),
+          sampleMask: t1([1, 0]),
+          globalValidPairs: 2,
         },
       );
       // pair 0: r_c = (−1+1.5)+(−2+1.5) = 0, r_r = −3+2 = −1; pair 1 masked out; normaliser 2 pairs
       const pref = -Math.log(1 / (1 + Math.exp(-0.5 * 1))) / 2;
-      const sft = (3 / 2) / 2; // chosen NLL averaged over its 2 tokens, over 2 global pairs
+      const sft = 3 / 2 / 2; // chosen NLL averaged over its 2 tokens, over 2 global pairs
       const m = readMetricsSync(r.metrics);
       expectClose(m['preference_loss']!, pref, 1e-6, 'preference_loss');
       expectClose(m['sft_loss']!, sft, 1e-6, 'sft_loss');
@@ -88,7 +133,8 @@ for (const backend of TEST_BACKENDS) {
         const m = readMetricsSync(r.metrics);
         expectClose(m['accuracy']!, expected.metrics['accuracy']!, 1e-6, 'accuracy');
         expectClose(m['reward_gap']!, expected.metrics['reward_gap']!, 1e-5, 'reward_gap');
-        if (t === 'bco_pair') expectClose(r.bcoState!.mean, expected.metrics['bco_mean']!, 1e-5, 'bco running mean');
+        if (t === 'bco_pair')
+          expectClose(r.bcoState!.mean, expected.metrics['bco_mean']!, 1e-5, 'bco running mean');
         r.loss.dispose();
         // gradient w.r.t. [pc; pr] stacked as a 2×B matrix
         const x = [d.pc, d.pr];
@@ -105,35 +151,72 @@ for (const backend of TEST_BACKENDS) {
     it('f-divergences and several loss types at once with weights', () => {
       for (const f of ['forward_kl', 'js_divergence', 'alpha_divergence'] as const) {
         const o = dpoLossOptionsSchema.parse({
-          reference_policy_kl_penalty: 0.2, f_divergence_type: f, f_alpha_divergence_coef: 0.5,
-          loss_type: ['sigmoid', 'hinge', 'ipo'], loss_weights: [1, 0.5, 0.25], sft_loss_weight: 0.1,
+          reference_policy_kl_penalty: 0.2,
+          f_divergence_type: f,
+          f_alpha_divergence_coef: 0.5,
+          loss_type: ['sigmoid', 'hinge', 'ipo'],
+          loss_weights: [1, 0.5, 0.25],
+          sft_loss_weight: 0.1,
           preference_average_log_probs: true,
         });
         const r = run(o, data);
         const e = refDpo(o, data);
         const m = readMetricsSync(r.metrics);
         expectClose(r.loss.dataSync()[0]!, e.loss, 2e-5, `${f} loss`);
-        expectClose(m['preference_loss/hinge']!, e.metrics['preference_loss/hinge']!, 2e-5, `${f} hinge term`);
+        expectClose(
+          m['preference_loss/hinge']!,
+          e.metrics['preference_loss/hinge']!,
+          2e-5,
+          `${f} hinge term`,
+        );
         r.loss.dispose();
-        const g = gradOf((v) => { const [pc, pr] = tf.unstack(v); return run(o, data, pc, pr).loss; }, [data.pc, data.pr]);
-        const fd = finiteDiff((v) => refDpo(o, data, { pc: v[0]!, pr: v[1]! }).loss, [data.pc, data.pr]);
+        const g = gradOf(
+          (v) => {
+            const [pc, pr] = tf.unstack(v);
+            return run(o, data, pc, pr).loss;
+          },
+          [data.pc, data.pr],
+        );
+        const fd = finiteDiff(
+          (v) => refDpo(o, data, { pc: v[0]!, pr: v[1]! }).loss,
+          [data.pc, data.pr],
+        );
         expectMatrixClose(g, fd, 2e-3, `${f} grad`);
       }
     });
 
     it("loss_type 'sft' is the token mean of the chosen NLL (needs per-token inputs)", () => {
       const tok = matrix(21, 2, 3, -3, -0.5);
-      const cm = [[1, 1, 1], [1, 0, 0]];
-      const r = dpoLoss({ loss_type: ['sigmoid', 'sft'], loss_weights: [1, 2] }, {
-        policyChosenLogps: t2(tok), policyRejectedLogps: t1([-4, -4]), referenceChosenLogps: t2(tok), referenceRejectedLogps: t1([-4, -4]),
-        chosenMask: t2(cm),
-      });
+      const cm = [
+        [1, 1, 1],
+        [1, 0, 0],
+      ];
+      const r = dpoLoss(
+        { loss_type: ['sigmoid', 'sft'], loss_weights: [1, 2] },
+        {
+          policyChosenLogps: t2(tok),
+          policyRejectedLogps: t1([-4, -4]),
+          referenceChosenLogps: t2(tok),
+          referenceRejectedLogps: t1([-4, -4]),
+          chosenMask: t2(cm),
+        },
+      );
       const nll = -(tok[0]![0]! + tok[0]![1]! + tok[0]![2]! + tok[1]![0]!) / 4;
       // sigmoid term: all log-ratios are 0 → log 2
       expectClose(r.loss.dataSync()[0]!, Math.LN2 + 2 * nll, 1e-5, 'loss');
       readMetricsSync(r.metrics);
       r.loss.dispose();
-      expect(() => dpoLoss({ loss_type: 'sft' }, { policyChosenLogps: t1([-1]), policyRejectedLogps: t1([-1]), referenceChosenLogps: t1([-1]), referenceRejectedLogps: t1([-1]) })).toThrow(/sft/);
+      expect(() =>
+        dpoLoss(
+          { loss_type: 'sft' },
+          {
+            policyChosenLogps: t1([-1]),
+            policyRejectedLogps: t1([-1]),
+            referenceChosenLogps: t1([-1]),
+            referenceRejectedLogps: t1([-1]),
+          },
+        ),
+      ).toThrow(/sft/);
     });
 
     it('micro-batch additivity: losses and accumulated gradients of two halves equal the full batch', () => {
@@ -142,35 +225,86 @@ for (const backend of TEST_BACKENDS) {
       const rejected = matrix(32, B, T, -3, -0.1);
       const refC = matrix(33, B, T, -3, -0.1);
       const refR = matrix(34, B, T, -3, -0.1);
-      const cm = [[1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 0]];
-      const rm = [[1, 1, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1]];
+      const cm = [
+        [1, 1, 0],
+        [1, 1, 1],
+        [1, 0, 0],
+        [1, 1, 0],
+      ];
+      const rm = [
+        [1, 1, 1],
+        [1, 0, 0],
+        [1, 1, 0],
+        [1, 1, 1],
+      ];
       const sm = [1, 1, 0, 1];
-      const o = { reference_policy_kl_penalty: 0.4, sft_loss_weight: 0.5, loss_type: ['sigmoid', 'ipo', 'sft'] as const, loss_weights: [1, 0.3, 0.2] };
+      const o = {
+        reference_policy_kl_penalty: 0.4,
+        sft_loss_weight: 0.5,
+        loss_type: ['sigmoid', 'ipo', 'sft'] as const,
+        loss_weights: [1, 0.3, 0.2],
+      };
       const theta = tf.variable(tf.tensor1d([0.1, -0.2, 0.3]));
       const f = (lo: number, hi: number) => () => {
         const sl = <T extends number[][]>(m: T) => t2(m.slice(lo, hi));
         const pc = tf.add(sl(chosen), tf.mul(theta, sl(refC))) as tf.Tensor2D;
         const pr = tf.add(sl(rejected), tf.mul(theta, sl(refR))) as tf.Tensor2D;
-        return dpoLoss({ ...o, loss_type: [...o.loss_type] }, {
-          policyChosenLogps: pc, policyRejectedLogps: pr, referenceChosenLogps: sl(refC), referenceRejectedLogps: sl(refR),
-          chosenMask: sl(cm), rejectedMask: sl(rm), sampleMask: t1(sm.slice(lo, hi)), globalValidPairs: 3, globalChosenToks: 6,
-        }).loss;
+        return dpoLoss(
+          { ...o, loss_type: [...o.loss_type] },
+          {
+            policyChosenLogps: pc,
+            policyRejectedLogps: pr,
+            referenceChosenLogps: sl(refC),
+            referenceRejectedLogps: sl(refR),
+            chosenMask: sl(cm),
+            rejectedMask: sl(rm),
+            sampleMask: t1(sm.slice(lo, hi)),
+            globalValidPairs: 3,
+            globalChosenToks: 6,
+          },
+        ).loss;
       };
       const full = tf.variableGrads(f(0, 4), [theta]);
       const a = tf.variableGrads(f(0, 2), [theta]);
       const b = tf.variableGrads(f(2, 4), [theta]);
-      expectClose(a.value.dataSync()[0]! + b.value.dataSync()[0]!, full.value.dataSync()[0]!, 1e-5, 'loss sum');
+      expectClose(
+        a.value.dataSync()[0]! + b.value.dataSync()[0]!,
+        full.value.dataSync()[0]!,
+        1e-5,
+        'loss sum',
+      );
       const gs = tf.add(a.grads[theta.name]!, b.grads[theta.name]!).arraySync() as number[];
-      (full.grads[theta.name]!.arraySync() as number[]).forEach((v, i) => expectClose(gs[i]!, v, 1e-5, `grad[${i}]`));
-      tf.dispose([full.value, a.value, b.value, theta, ...Object.values(full.grads), ...Object.values(a.grads), ...Object.values(b.grads)]);
+      (full.grads[theta.name]!.arraySync() as number[]).forEach((v, i) =>
+        expectClose(gs[i]!, v, 1e-5, `grad[${i}]`),
+      );
+      tf.dispose([
+        full.value,
+        a.value,
+        b.value,
+        theta,
+        ...Object.values(full.grads),
+        ...Object.values(a.grads),
+        ...Object.values(b.grads),
+      ]);
     });
 
     it('leak test: 20 bco_pair + aot steps with gradients keep numTensors flat; the running mean is carried', () => {
-      const o = dpoLossOptionsSchema.parse({ loss_type: ['bco_pair', 'aot'], label_smoothing: 0.1 });
+      const o = dpoLossOptionsSchema.parse({
+        loss_type: ['bco_pair', 'aot'],
+        label_smoothing: 0.1,
+      });
       let state = { mean: 0, count: 1e-24 };
       const step = () => {
         const { value, grads } = tf.variableGrads(() => {
-          const r = dpoLoss(o, { ...tf.tidy(() => ({ policyChosenLogps: t1(data.pc), policyRejectedLogps: t1(data.pr), referenceChosenLogps: t1(data.rc), referenceRejectedLogps: t1(data.rr) })), bcoState: state });
+          const r = dpoLoss(o, {
+            ...tf.tidy(() => ({
+              policyChosenLogps: t1(data.pc),
+              policyRejectedLogps: t1(data.pr),
+              referenceChosenLogps: t1(data.rc),
+              referenceRejectedLogps: t1(data.rr),
+            })),
+            bcoState: state,
+          });
           state = r.bcoState!;
           readMetricsSync(r.metrics);
           return tf.mul(r.loss, theta) as tf.Scalar;
@@ -191,7 +325,10 @@ for (const backend of TEST_BACKENDS) {
     });
 
     it('schema rejects contradictions with the key path', () => {
-      const r1 = dpoLossOptionsSchema.safeParse({ loss_type: ['sigmoid', 'ipo'], loss_weights: [1] });
+      const r1 = dpoLossOptionsSchema.safeParse({
+        loss_type: ['sigmoid', 'ipo'],
+        loss_weights: [1],
+      });
       expect(r1.success).toBe(false);
       expect(r1.error!.issues[0]!.path).toEqual(['loss_weights']);
       const r2 = dpoLossOptionsSchema.safeParse({ loss_type: 'exo_pair' });

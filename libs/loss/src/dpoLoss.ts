@@ -24,7 +24,12 @@ export const DPO_LOSS_TYPES = [
 export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
 
 /** TRL `DPOConfig.f_divergence_type` values (Wang et al. 2023, https://arxiv.org/abs/2309.16240). */
-export const F_DIVERGENCE_TYPES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
+export const F_DIVERGENCE_TYPES = [
+  'reverse_kl',
+  'forward_kl',
+  'js_divergence',
+  'alpha_divergence',
+] as const;
 
 /** Options of {@link dpoLoss}: NeMo RL `dpo.*` names, TRL names where NeMo RL has none. */
 export const dpoLossOptionsSchema = z
@@ -40,7 +45,9 @@ export const dpoLossOptionsSchema = z
     /** average (instead of sum) the chosen token log-probs in the SFT term (NeMo RL) */
     sft_average_log_probs: z.boolean().default(false),
     /** TRL loss variant, or several summed with `loss_weights` (e.g. MPO: ['sigmoid', 'bco_pair', 'sft']) */
-    loss_type: z.union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)]).default('sigmoid'),
+    loss_type: z
+      .union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)])
+      .default('sigmoid'),
     /** one weight per `loss_type` entry; default all 1 (TRL) */
     loss_weights: z.array(z.number()).nullable().default(null),
     /** label smoothing ε for robust (cDPO/rDPO, https://arxiv.org/abs/2403.00409), exo_pair (https://arxiv.org/abs/2402.00856), aot and sigmoid (TRL) */
@@ -127,18 +134,36 @@ interface Seq {
   len: tf.Tensor1D | null;
 }
 
-function reduce(name: string, lp: tf.Tensor, mask: tf.Tensor2D | undefined, lengths: tf.Tensor1D | undefined, B: number): Seq {
+function reduce(
+  name: string,
+  lp: tf.Tensor,
+  mask: tf.Tensor2D | undefined,
+  lengths: tf.Tensor1D | undefined,
+  B: number,
+): Seq {
   if (lp.rank === 1) {
     expectShape(name, lp, [B]);
-    return { logps: lp as tf.Tensor1D, len: lengths ? (tf.maximum(lengths, 1) as tf.Tensor1D) : null };
+    return {
+      logps: lp as tf.Tensor1D,
+      len: lengths ? (tf.maximum(lengths, 1) as tf.Tensor1D) : null,
+    };
   }
-  if (!mask) throw new Error(`dpoLoss: ${name} is per-token [B, T], so its mask (chosenMask / rejectedMask) is required`);
+  if (!mask)
+    throw new Error(
+      `dpoLoss: ${name} is per-token [B, T], so its mask (chosenMask / rejectedMask) is required`,
+    );
   expectShape(name, lp, mask.shape);
-  return { logps: tf.sum(tf.mul(lp, mask), -1) as tf.Tensor1D, len: tf.maximum(tf.sum(mask, -1), 1) as tf.Tensor1D };
+  return {
+    logps: tf.sum(tf.mul(lp, mask), -1) as tf.Tensor1D,
+    len: tf.maximum(tf.sum(mask, -1), 1) as tf.Tensor1D,
+  };
 }
 
 function needLen(s: Seq, why: string): tf.Tensor1D {
-  if (!s.len) throw new Error(`dpoLoss: ${why} needs response lengths; pass per-token inputs with masks or chosenLengths / rejectedLengths`);
+  if (!s.len)
+    throw new Error(
+      `dpoLoss: ${why} needs response lengths; pass per-token inputs with masks or chosenLengths / rejectedLengths`,
+    );
   return s.len;
 }
 
@@ -163,14 +188,19 @@ function sortAscending(x: tf.Tensor1D): tf.Tensor1D {
  * `bco_pair` (running mean) depend on the whole batch, so they are not additive
  * over micro-batches.
  */
-export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: DpoInputs): DpoResult {
+export function dpoLoss(
+  options: DpoLossOptionsInput | DpoLossOptions,
+  inputs: DpoInputs,
+): DpoResult {
   const o = dpoLossOptionsSchema.parse(options);
   const B = inputs.policyChosenLogps.shape[0]!;
   const beta = o.reference_policy_kl_penalty;
   const types = Array.isArray(o.loss_type) ? o.loss_type : [o.loss_type];
   const weights = o.loss_weights ?? types.map(() => 1);
   if (!o.reference_free && (!inputs.referenceChosenLogps || !inputs.referenceRejectedLogps)) {
-    throw new Error('dpoLoss: referenceChosenLogps and referenceRejectedLogps are required unless reference_free is true');
+    throw new Error(
+      'dpoLoss: referenceChosenLogps and referenceRejectedLogps are required unless reference_free is true',
+    );
   }
   expectShape('dpoLoss sampleMask', inputs.sampleMask, [B]);
   let bcoState: BcoState | undefined;
@@ -180,18 +210,45 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
     const nPairs = inputs.globalValidPairs;
     const meanPairs = (v: tf.Tensor) => maskedMean(v, sampleMask, nPairs);
 
-    const pc = reduce('policyChosenLogps', inputs.policyChosenLogps, inputs.chosenMask, inputs.chosenLengths, B);
-    const pr = reduce('policyRejectedLogps', inputs.policyRejectedLogps, inputs.rejectedMask, inputs.rejectedLengths, B);
+    const pc = reduce(
+      'policyChosenLogps',
+      inputs.policyChosenLogps,
+      inputs.chosenMask,
+      inputs.chosenLengths,
+      B,
+    );
+    const pr = reduce(
+      'policyRejectedLogps',
+      inputs.policyRejectedLogps,
+      inputs.rejectedMask,
+      inputs.rejectedLengths,
+      B,
+    );
     const zero = tf.zeros([B]) as tf.Tensor1D;
     const rc = o.reference_free
       ? { logps: zero, len: pc.len }
-      : reduce('referenceChosenLogps', inputs.referenceChosenLogps!, inputs.chosenMask, inputs.chosenLengths, B);
+      : reduce(
+          'referenceChosenLogps',
+          inputs.referenceChosenLogps!,
+          inputs.chosenMask,
+          inputs.chosenLengths,
+          B,
+        );
     const rr = o.reference_free
       ? { logps: zero, len: pr.len }
-      : reduce('referenceRejectedLogps', inputs.referenceRejectedLogps!, inputs.rejectedMask, inputs.rejectedLengths, B);
+      : reduce(
+          'referenceRejectedLogps',
+          inputs.referenceRejectedLogps!,
+          inputs.rejectedMask,
+          inputs.rejectedLengths,
+          B,
+        );
 
     // NeMo RL: rewards are the (optionally token-averaged) log-ratios
-    const avg = (s: Seq, x: tf.Tensor1D) => (o.preference_average_log_probs ? (tf.div(x, needLen(s, 'preference_average_log_probs')) as tf.Tensor1D) : x);
+    const avg = (s: Seq, x: tf.Tensor1D) =>
+      o.preference_average_log_probs
+        ? (tf.div(x, needLen(s, 'preference_average_log_probs')) as tf.Tensor1D)
+        : x;
     const chosenLr = avg(pc, tf.sub(pc.logps, rc.logps) as tf.Tensor1D);
     const rejectedLr = avg(pr, tf.sub(pr.logps, rr.logps) as tf.Tensor1D);
 
@@ -255,13 +312,20 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
           const c = tf.mul(cs, beta);
           const r = tf.mul(rs, beta);
           // TRL: the running mean is updated with this batch's mean reward before it is used
-          const batchMean = metric(() => tf.div(tf.add(maskedMean(c, sampleMask), maskedMean(r, sampleMask)), 2), c, r);
+          const batchMean = metric(
+            () => tf.div(tf.add(maskedMean(c, sampleMask), maskedMean(r, sampleMask)), 2),
+            c,
+            r,
+          );
           const prev = inputs.bcoState ?? { mean: 0, count: 1e-24 };
           const m = batchMean.dataSync()[0]!;
           const count = prev.count + 1;
           const mean = prev.mean + (m - prev.mean) / count;
           bcoState = { mean, count };
-          const l = tf.sub(tf.neg(logSigmoid(tf.sub(c, mean))), logSigmoid(tf.neg(tf.sub(r, mean))));
+          const l = tf.sub(
+            tf.neg(logSigmoid(tf.sub(c, mean))),
+            logSigmoid(tf.neg(tf.sub(r, mean))),
+          );
           return meanPairs(l);
         }
         case 'sppo_hard': {
@@ -290,19 +354,29 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
         }
         case 'discopop': {
           const mod = tf.sigmoid(tf.div(bd, o.discopop_tau));
-          const l = tf.add(tf.mul(tf.neg(logSigmoid(bd)), tf.sub(1, mod)), tf.mul(tf.exp(tf.neg(bd)), mod));
+          const l = tf.add(
+            tf.mul(tf.neg(logSigmoid(bd)), tf.sub(1, mod)),
+            tf.mul(tf.exp(tf.neg(bd)), mod),
+          );
           return meanPairs(l);
         }
         case 'sigmoid_norm': {
-          const d = tf.sub(tf.div(cs, needLen(pc, 'sigmoid_norm')), tf.div(rs, needLen(pr, 'sigmoid_norm')));
+          const d = tf.sub(
+            tf.div(cs, needLen(pc, 'sigmoid_norm')),
+            tf.div(rs, needLen(pr, 'sigmoid_norm')),
+          );
           return meanPairs(tf.neg(logSigmoid(tf.mul(d, beta))));
         }
         case 'sft': {
           if (inputs.policyChosenLogps.rank !== 2 || !inputs.chosenMask) {
-            throw new Error("dpoLoss: loss_type 'sft' is a token mean, so it needs per-token policyChosenLogps [B, T] and chosenMask");
+            throw new Error(
+              "dpoLoss: loss_type 'sft' is a token mean, so it needs per-token policyChosenLogps [B, T] and chosenMask",
+            );
           }
           const m = tf.mul(inputs.chosenMask, tf.expandDims(sampleMask, 1));
-          return tf.neg(maskedMean(inputs.policyChosenLogps, m, inputs.globalChosenToks)) as tf.Scalar;
+          return tf.neg(
+            maskedMean(inputs.policyChosenLogps, m, inputs.globalChosenToks),
+          ) as tf.Scalar;
         }
       }
     };
@@ -318,9 +392,14 @@ export function dpoLoss(options: DpoLossOptionsInput | DpoLossOptions, inputs: D
     let sft = tf.scalar(0) as tf.Scalar;
     if (o.sft_loss_weight > 0) {
       const nll = tf.neg(pc.logps) as tf.Tensor1D;
-      sft = meanPairs(o.sft_average_log_probs ? tf.div(nll, needLen(pc, 'sft_average_log_probs')) : nll);
+      sft = meanPairs(
+        o.sft_average_log_probs ? tf.div(nll, needLen(pc, 'sft_average_log_probs')) : nll,
+      );
     }
-    const loss = tf.add(tf.mul(preference, o.preference_loss_weight), tf.mul(sft, o.sft_loss_weight)) as tf.Scalar;
+    const loss = tf.add(
+      tf.mul(preference, o.preference_loss_weight),
+      tf.mul(sft, o.sft_loss_weight),
+    ) as tf.Scalar;
 
     const cD = stopGradient(chosenLr);
     const rD = stopGradient(rejectedLr);

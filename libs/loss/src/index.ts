@@ -1,4 +1,11 @@
-export { type Metrics, type LossResult, keepMetrics, readMetrics, readMetricsSync, disposeLossResult } from './lossResult';
+export {
+  type Metrics,
+  type LossResult,
+  keepMetrics,
+  readMetrics,
+  readMetricsSync,
+  disposeLossResult,
+} from './lossResult';
 export { maskedMean, stopGradient, constant } from './masked';
 export { type KlType, KL_TYPES, klK1, klK2, klK3, calculateKl } from './klEstimators';
 export { type NllInputs, nllLoss } from './nllLoss';
@@ -22,7 +29,12 @@ export {
   type ClippedPgInputs,
   clippedPgLoss,
 } from './clippedPgLoss';
-export { preferenceLossOptionsSchema, type PreferenceLossOptions, type PreferenceInputs, preferenceLoss } from './preferenceLoss';
+export {
+  preferenceLossOptionsSchema,
+  type PreferenceLossOptions,
+  type PreferenceInputs,
+  preferenceLoss,
+} from './preferenceLoss';
 export {
   type Schedule,
   scheduleSchema,

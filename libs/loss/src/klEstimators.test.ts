@@ -4,7 +4,9 @@ import { useBackend } from '@rxrl/core';
 import { calculateKl, klK1, klK2, klK3 } from './index';
 
 describe('KL estimators', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
 
   it('k1, k2, k3 of log r = [−0.5, 0, 1]', () => {
     const logr = tf.tensor1d([-0.5, 0, 1]);
@@ -29,7 +31,11 @@ describe('KL estimators', () => {
   });
 
   it('k3 gradient w.r.t. logprobs is 1 − π_ref/π', () => {
-    const g = tf.grad((x: tf.Tensor) => tf.sum(calculateKl(x, tf.tensor1d([-1.5, -0.2]), 'k3')))(tf.tensor1d([-1, -1])).dataSync();
+    const g = tf
+      .grad((x: tf.Tensor) => tf.sum(calculateKl(x, tf.tensor1d([-1.5, -0.2]), 'k3')))(
+        tf.tensor1d([-1, -1]),
+      )
+      .dataSync();
     expect(g[0]).toBeCloseTo(1 - Math.exp(-0.5), 5);
     expect(g[1]).toBeCloseTo(1 - Math.exp(0.8), 5);
   });

@@ -43,7 +43,11 @@ export function nanToZero<T extends tf.Tensor>(x: T): T {
  * normaliser is the mask's own sum unless a global count is given. With
  * `axis` it reduces that axis only (always with the local count).
  */
-export function maskedMean(values: tf.Tensor, mask: tf.Tensor, normaliser?: number | tf.Tensor): tf.Scalar {
+export function maskedMean(
+  values: tf.Tensor,
+  mask: tf.Tensor,
+  normaliser?: number | tf.Tensor,
+): tf.Scalar {
   const num = tf.sum(tf.mul(values, mask));
   const den = normaliser ?? tf.sum(mask);
   return tf.div(num, tf.add(den, NORM_EPS)) as tf.Scalar;
@@ -51,7 +55,10 @@ export function maskedMean(values: tf.Tensor, mask: tf.Tensor, normaliser?: numb
 
 /** Row-wise masked mean over the last axis of [B, T]: sum_t(v * m) / (sum_t(m) + 1e-8). */
 export function rowMaskedMean(values: tf.Tensor, mask: tf.Tensor): tf.Tensor1D {
-  return tf.div(tf.sum(tf.mul(values, mask), -1), tf.add(tf.sum(mask, -1), NORM_EPS)) as tf.Tensor1D;
+  return tf.div(
+    tf.sum(tf.mul(values, mask), -1),
+    tf.add(tf.sum(mask, -1), NORM_EPS),
+  ) as tf.Tensor1D;
 }
 
 /** [B] -> [B, 1] so it broadcasts over tokens. */

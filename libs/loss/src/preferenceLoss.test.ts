@@ -21,7 +21,9 @@ function ref(c: number[], r: number[], eta: number, n = 3) {
 
 for (const backend of TEST_BACKENDS) {
   describe(`preferenceLoss on ${backend}`, () => {
-    beforeAll(async () => { await useBackend(backend); });
+    beforeAll(async () => {
+      await useBackend(backend);
+    });
 
     it('Bradley–Terry by hand: r_c 1, r_r 0 → log(1 + e^−1) = 0.313262', () => {
       const r = preferenceLoss({}, { rewardsChosen: t1([1]), rewardsRejected: t1([0]) });
@@ -33,14 +35,29 @@ for (const backend of TEST_BACKENDS) {
 
     it('margin, centring, mask and global normaliser; gradient vs finite differences', () => {
       const run = (c: tf.Tensor1D, r: tf.Tensor1D) =>
-        preferenceLoss({ center_rewards_coefficient: 0.01 }, { rewardsChosen: c, rewardsRejected: r, margin: t1(margin), sampleMask: t1(sm), globalValidPairs: 3 });
+        preferenceLoss(
+          { center_rewards_coefficient: 0.01 },
+          {
+            rewardsChosen: c,
+            rewardsRejected: r,
+            margin: t1(margin),
+            sampleMask: t1(sm),
+            globalValidPairs: 3,
+          },
+        );
       const res = run(t1(rc), t1(rr));
       expectClose(res.loss.dataSync()[0]!, ref(rc, rr, 0.01), 1e-6, 'loss');
       const m = readMetricsSync(res.metrics);
       expectClose(m['accuracy']!, 2 / 3, 1e-6, 'accuracy');
       expectClose(m['rewards_chosen_mean']!, (1.2 - 0.3 + 2) / 3, 1e-6, 'rewards_chosen_mean');
       res.loss.dispose();
-      const g = gradOf((x) => { const [c, r] = tf.unstack(x) as tf.Tensor1D[]; return run(c!, r!).loss; }, [rc, rr]);
+      const g = gradOf(
+        (x) => {
+          const [c, r] = tf.unstack(x) as tf.Tensor1D[];
+          return run(c!, r!).loss;
+        },
+        [rc, rr],
+      );
       const fd = finiteDiff((x) => ref(x[0]!, x[1]!, 0.01), [rc, rr]);
       expectMatrixClose(g, fd, 1e-3, 'grad');
     });

@@ -31,7 +31,10 @@ export interface PreferenceInputs {
  * `rewards_chosen_mean`, `rewards_rejected_mean`, `num_valid_samples`, and
  * `center_loss` when centring.
  */
-export function preferenceLoss(options: z.input<typeof preferenceLossOptionsSchema>, inputs: PreferenceInputs): LossResult {
+export function preferenceLoss(
+  options: z.input<typeof preferenceLossOptionsSchema>,
+  inputs: PreferenceInputs,
+): LossResult {
   const o = preferenceLossOptionsSchema.parse(options);
   const B = inputs.rewardsChosen.shape[0];
   expectShape('preferenceLoss rewardsRejected', inputs.rewardsRejected, [B]);

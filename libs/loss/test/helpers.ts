@@ -6,11 +6,16 @@ import type { M } from './reference';
 export function expectClose(actual: number, expected: number, tol = 2e-4, what = ''): void {
   const err = Math.abs(actual - expected);
   const ok = err <= tol * Math.max(1, Math.abs(expected));
-  if (!ok) expect.fail(`${what}: got ${actual}, expected ${expected} (|err| ${err.toExponential(2)} > tol ${tol})`);
+  if (!ok)
+    expect.fail(
+      `${what}: got ${actual}, expected ${expected} (|err| ${err.toExponential(2)} > tol ${tol})`,
+    );
 }
 
 export function expectMatrixClose(actual: M, expected: M, tol: number, what: string): void {
-  actual.forEach((row, b) => row.forEach((v, t) => expectClose(v, expected[b]![t]!, tol, `${what}[${b}][${t}]`)));
+  actual.forEach((row, b) =>
+    row.forEach((v, t) => expectClose(v, expected[b]![t]!, tol, `${what}[${b}][${t}]`)),
+  );
 }
 
 export const t2 = (m: M) => tf.tensor2d(m) as tf.Tensor2D;

@@ -25,8 +25,12 @@ describe('CausalLM', () => {
     expect(va.get('model.layers.0.self_attn.k_proj.weight')!.shape).toEqual([64, 32]); // [in, out], 2 kv heads × 16
     expect(va.has('model.layers.0.self_attn.k_proj.bias')).toBe(true);
     expect(va.has('lm_head.weight')).toBe(false); // qwen2 preset ties
-    expect(Array.from(b.trainableVariables().get(q)!.dataSync())).toEqual(Array.from(va.get(q)!.dataSync()));
-    expect(Array.from(c.trainableVariables().get(q)!.dataSync())).not.toEqual(Array.from(va.get(q)!.dataSync()));
+    expect(Array.from(b.trainableVariables().get(q)!.dataSync())).toEqual(
+      Array.from(va.get(q)!.dataSync()),
+    );
+    expect(Array.from(c.trainableVariables().get(q)!.dataSync())).not.toEqual(
+      Array.from(va.get(q)!.dataSync()),
+    );
     // normal(0, 0.02) matrices, ones for norms, zeros for biases
     const w = Array.from(va.get('model.layers.0.mlp.up_proj.weight')!.dataSync());
     const mean = w.reduce((s, x) => s + x, 0) / w.length;
@@ -35,16 +39,27 @@ describe('CausalLM', () => {
     expect(std).toBeGreaterThan(0.019);
     expect(std).toBeLessThan(0.021);
     expect(Array.from(va.get('model.norm.weight')!.dataSync()).every((x) => x === 1)).toBe(true);
-    expect(Array.from(va.get('model.layers.0.self_attn.q_proj.bias')!.dataSync()).every((x) => x === 0)).toBe(true);
+    expect(
+      Array.from(va.get('model.layers.0.self_attn.q_proj.bias')!.dataSync()).every((x) => x === 0),
+    ).toBe(true);
     [a, b, c].forEach((m) => m.dispose());
   });
 
   it('tokenLogProbs equals log_softmax(logits)[target] (float64 in JS), for any chunk size', async () => {
     const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
     const V = model.config.vocabSize;
-    const ids = ids2d([[3, 9, 27, 81, 50], [7, 7, 1, 2, 3]]);
-    const mask = ids2d([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]]);
-    const targets = ids2d([[9, 27, 81, 50, 0], [0, 1, 2, 3, 95]]);
+    const ids = ids2d([
+      [3, 9, 27, 81, 50],
+      [7, 7, 1, 2, 3],
+    ]);
+    const mask = ids2d([
+      [1, 1, 1, 1, 1],
+      [0, 0, 1, 1, 1],
+    ]);
+    const targets = ids2d([
+      [9, 27, 81, 50, 0],
+      [0, 1, 2, 3, 95],
+    ]);
     const logits = model.logits(ids, mask).dataSync();
     const tgt = targets.dataSync();
     const want: number[] = [];
@@ -62,7 +77,9 @@ describe('CausalLM', () => {
       for (let r = 0; r < 10; r++) expect(got[r]).toBeCloseTo(want[r]!, 4);
       lp.dispose();
     }
-    expect(() => model.tokenLogProbs(ids, mask, targets, { chunkSize: 0 })).toThrow(/chunkSize must be a positive integer/);
+    expect(() => model.tokenLogProbs(ids, mask, targets, { chunkSize: 0 })).toThrow(
+      /chunkSize must be a positive integer/,
+    );
     tf.dispose([ids, mask, targets]);
     model.dispose();
   });
@@ -84,11 +101,17 @@ describe('CausalLM', () => {
     ids.dispose();
   });
 
-  it('meanPooledHidden: projecting it through the tied head gives the mean of the real tokens\' logits', () => {
+  it("meanPooledHidden: projecting it through the tied head gives the mean of the real tokens' logits", () => {
     // logits = h·Eᵀ is linear in h, so mean_t(h)·Eᵀ = mean_t(logits) over real tokens
     const model = CausalLM.create(presetConfig('qwen3', 'tiny', 40), { seed: 9 });
-    const ids = ids2d([[0, 0, 5, 6, 7], [1, 2, 3, 4, 5]]);
-    const mask = ids2d([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]]);
+    const ids = ids2d([
+      [0, 0, 5, 6, 7],
+      [1, 2, 3, 4, 5],
+    ]);
+    const mask = ids2d([
+      [0, 0, 1, 1, 1],
+      [1, 1, 1, 1, 1],
+    ]);
     const pooled = model.meanPooledHidden(ids, mask);
     expect(pooled.shape).toEqual([2, 64]);
     const emb = model.variables().get('model.embed_tokens.weight')!;
@@ -117,11 +140,26 @@ describe('CausalLM', () => {
     it(`${arch}: the gradient of Σ w·logp w.r.t. every weight matches central differences along a random direction`, async () => {
       const model = await loadPretrained(path.join(FIXTURE_DIR, arch));
       const vars = model.trainableVariables();
-      const ids = ids2d([[4, 8, 15, 16, 23], [42, 42, 1, 2, 3]]);
-      const mask = ids2d([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1]]);
-      const targets = ids2d([[8, 15, 16, 23, 42], [0, 1, 2, 3, 4]]);
-      const weights = tf.tensor2d([[1, -0.5, 2, 0.3, 1], [0, 1, 1, -1, 0.5]]);
-      const objective = () => tf.tidy(() => tf.sum(tf.mul(model.tokenLogProbs(ids, mask, targets), weights)) as tf.Scalar);
+      const ids = ids2d([
+        [4, 8, 15, 16, 23],
+        [42, 42, 1, 2, 3],
+      ]);
+      const mask = ids2d([
+        [1, 1, 1, 1, 1],
+        [0, 1, 1, 1, 1],
+      ]);
+      const targets = ids2d([
+        [8, 15, 16, 23, 42],
+        [0, 1, 2, 3, 4],
+      ]);
+      const weights = tf.tensor2d([
+        [1, -0.5, 2, 0.3, 1],
+        [0, 1, 1, -1, 0.5],
+      ]);
+      const objective = () =>
+        tf.tidy(
+          () => tf.sum(tf.mul(model.tokenLogProbs(ids, mask, targets), weights)) as tf.Scalar,
+        );
       const { grads, value } = tf.variableGrads(objective, [...vars.values()]);
       value.dispose();
       const rng = new Rng(17);
@@ -139,7 +177,10 @@ describe('CausalLM', () => {
         const base = v.clone();
         const numeric = (evalAt(v, base, u, eps) - evalAt(v, base, u, -eps)) / (2 * eps);
         v.assign(base);
-        expect(Math.abs(analytic - numeric), `${name}: analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-2 * Math.abs(numeric) + 5e-3);
+        expect(
+          Math.abs(analytic - numeric),
+          `${name}: analytic ${analytic}, numeric ${numeric}`,
+        ).toBeLessThan(1e-2 * Math.abs(numeric) + 5e-3);
         tf.dispose([u, base]);
       }
       tf.dispose([ids, mask, targets, weights, ...Object.values(grads)]);

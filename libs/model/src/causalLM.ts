@@ -51,7 +51,8 @@ function weightSpecs(cfg: ModelConfig): WeightSpec[] {
   const specs: WeightSpec[] = [];
   const normal = (name: string, shape: number[], hfTransposed: boolean, s = std) =>
     specs.push({ name, shape, hfTransposed, init: 'normal', std: s });
-  const vec = (name: string, n: number, init: 'ones' | 'zeros') => specs.push({ name, shape: [n], hfTransposed: false, init });
+  const vec = (name: string, n: number, init: 'ones' | 'zeros') =>
+    specs.push({ name, shape: [n], hfTransposed: false, init });
 
   if (cfg.arch === 'gpt2') {
     // HF scales the residual projections' init by 1/sqrt(2·n_layer) (GPT-2 paper §2.3).
@@ -84,7 +85,11 @@ function weightSpecs(cfg: ModelConfig): WeightSpec[] {
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}.`;
     vec(p + 'input_layernorm.weight', d, 'ones');
-    for (const [proj, out] of [['q_proj', qDim], ['k_proj', kvDim], ['v_proj', kvDim]] as const) {
+    for (const [proj, out] of [
+      ['q_proj', qDim],
+      ['k_proj', kvDim],
+      ['v_proj', kvDim],
+    ] as const) {
       normal(`${p}self_attn.${proj}.weight`, [d, out], true);
       if (cfg.qkvBias) vec(`${p}self_attn.${proj}.bias`, out, 'zeros');
     }
@@ -95,7 +100,11 @@ function weightSpecs(cfg: ModelConfig): WeightSpec[] {
       vec(p + 'self_attn.k_norm.weight', cfg.headDim, 'ones');
     }
     vec(p + 'post_attention_layernorm.weight', d, 'ones');
-    for (const [proj, shape] of [['gate_proj', [d, cfg.intermediateSize]], ['up_proj', [d, cfg.intermediateSize]], ['down_proj', [cfg.intermediateSize, d]]] as const) {
+    for (const [proj, shape] of [
+      ['gate_proj', [d, cfg.intermediateSize]],
+      ['up_proj', [d, cfg.intermediateSize]],
+      ['down_proj', [cfg.intermediateSize, d]],
+    ] as const) {
       normal(`${p}mlp.${proj}.weight`, [...shape], true);
       if (cfg.mlpBias) vec(`${p}mlp.${proj}.bias`, shape[1], 'zeros');
     }
@@ -108,19 +117,22 @@ function weightSpecs(cfg: ModelConfig): WeightSpec[] {
 /** HF names that may appear in a checkpoint but are not weights (buffers, redundant tied heads). */
 function isIgnorable(cfg: ModelConfig, name: string): boolean {
   if (name.endsWith('rotary_emb.inv_freq')) return true;
-  if (cfg.arch === 'gpt2' && (name.endsWith('.attn.bias') || name.endsWith('.attn.masked_bias'))) return true;
+  if (cfg.arch === 'gpt2' && (name.endsWith('.attn.bias') || name.endsWith('.attn.masked_bias')))
+    return true;
   return cfg.tieWordEmbeddings && name === 'lm_head.weight';
 }
 
 /** Checkpoint name → our name: GPT-2 checkpoints often omit the `transformer.` prefix. */
 function canonicalName(cfg: ModelConfig, name: string): string {
-  if (cfg.arch === 'gpt2' && !name.startsWith('transformer.') && !name.startsWith('lm_head.')) return 'transformer.' + name;
+  if (cfg.arch === 'gpt2' && !name.startsWith('transformer.') && !name.startsWith('lm_head.'))
+    return 'transformer.' + name;
   return name;
 }
 
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
   return out;
 }
 
@@ -162,7 +174,11 @@ export class CausalLM {
     this.specs = specs;
   }
 
-  private static build(config: ModelConfig, trainable: boolean, value: (spec: WeightSpec) => Float32Array): CausalLM {
+  private static build(
+    config: ModelConfig,
+    trainable: boolean,
+    value: (spec: WeightSpec) => Float32Array,
+  ): CausalLM {
     const specs = weightSpecs(config);
     const scope = `rxrl_model_${++modelCounter}`;
     const weights = new Map<string, tf.Variable>();
@@ -201,7 +217,11 @@ export class CausalLM {
    * misshaped weights and unexpected names are errors naming the tensor; `source`
    * names the checkpoint in them.
    */
-  static fromHfWeights(config: ModelConfig, tensors: Map<string, HostTensor>, options: { trainable?: boolean; source?: string } = {}): CausalLM {
+  static fromHfWeights(
+    config: ModelConfig,
+    tensors: Map<string, HostTensor>,
+    options: { trainable?: boolean; source?: string } = {},
+  ): CausalLM {
     const source = options.source ?? 'checkpoint';
     const byName = new Map<string, HostTensor>();
     const known = new Set(weightSpecs(config).map((s) => s.name));
@@ -209,16 +229,26 @@ export class CausalLM {
       if (isIgnorable(config, raw)) continue;
       const name = canonicalName(config, raw);
       if (!known.has(name)) {
-        throw new RxrlDataError(`${source}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`, { source, field: raw });
+        throw new RxrlDataError(
+          `${source}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
+          { source, field: raw },
+        );
       }
       byName.set(name, t);
     }
     return CausalLM.build(config, options.trainable ?? true, (spec) => {
       const t = byName.get(spec.name);
-      if (t === undefined) throw new RxrlDataError(`${source}: missing tensor ${spec.name}`, { source, field: spec.name });
+      if (t === undefined)
+        throw new RxrlDataError(`${source}: missing tensor ${spec.name}`, {
+          source,
+          field: spec.name,
+        });
       const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
       if (t.shape.join() !== hfShape.join()) {
-        throw new RxrlDataError(`${source}: tensor ${spec.name} has shape [${t.shape}], expected [${hfShape}] from config.json`, { source, field: spec.name });
+        throw new RxrlDataError(
+          `${source}: tensor ${spec.name} has shape [${t.shape}], expected [${hfShape}] from config.json`,
+          { source, field: spec.name },
+        );
       }
       return spec.hfTransposed ? transpose2d(t.data, hfShape[0]!, hfShape[1]!) : t.data;
     });
@@ -230,7 +260,10 @@ export class CausalLM {
     for (const spec of this.specs) {
       const data = this.weights.get(spec.name)!.dataSync() as Float32Array;
       if (spec.hfTransposed) {
-        out.set(spec.name, { shape: [spec.shape[1]!, spec.shape[0]!], data: transpose2d(data, spec.shape[0]!, spec.shape[1]!) });
+        out.set(spec.name, {
+          shape: [spec.shape[1]!, spec.shape[0]!],
+          data: transpose2d(data, spec.shape[0]!, spec.shape[1]!),
+        });
       } else {
         out.set(spec.name, { shape: [...spec.shape], data: Float32Array.from(data) });
       }
@@ -250,7 +283,10 @@ export class CausalLM {
    */
   variableGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const vars = this.trainableVariables();
-    if (vars.size === 0) throw new RxrlUsageError('CausalLM.variableGrads: this model has no trainable variables (a frozen copy?)');
+    if (vars.size === 0)
+      throw new RxrlUsageError(
+        'CausalLM.variableGrads: this model has no trainable variables (a frozen copy?)',
+      );
     const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
     return { value, grads: new Map([...vars].map(([name, v]) => [name, grads[v.name]!])) };
   }
@@ -263,7 +299,11 @@ export class CausalLM {
   /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
   frozenCopy(): CausalLM {
     const vars = this.weights;
-    return CausalLM.build(this.config, false, (spec) => vars.get(spec.name)!.dataSync() as Float32Array);
+    return CausalLM.build(
+      this.config,
+      false,
+      (spec) => vars.get(spec.name)!.dataSync() as Float32Array,
+    );
   }
 
   /** Free every variable. */
@@ -274,7 +314,8 @@ export class CausalLM {
 
   private w(name: string): tf.Variable {
     const v = this.weights.get(name);
-    if (v === undefined) throw new RxrlUsageError(`CausalLM: weight ${name} not found (was the model disposed?)`);
+    if (v === undefined)
+      throw new RxrlUsageError(`CausalLM: weight ${name} not found (was the model disposed?)`);
     return v;
   }
 
@@ -288,26 +329,40 @@ export class CausalLM {
    * a cache, the new tokens attend to every cached token and are appended to it.
    * Call inside tf.tidy (every public method does).
    */
-  private hidden(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache, packing?: PackedLayout): tf.Tensor2D {
+  private hidden(
+    inputIds: tf.Tensor2D,
+    attentionMask?: tf.Tensor2D | null,
+    cache?: KVCache,
+    packing?: PackedLayout,
+  ): tf.Tensor2D {
     const cfg = this.config;
     const [b, t] = inputIds.shape;
-    if (inputIds.rank !== 2) throw new RxrlUsageError(`CausalLM: inputIds must be [B,T], got shape [${inputIds.shape}]`);
+    if (inputIds.rank !== 2)
+      throw new RxrlUsageError(`CausalLM: inputIds must be [B,T], got shape [${inputIds.shape}]`);
     if (attentionMask != null && attentionMask.shape.join() !== inputIds.shape.join()) {
-      throw new RxrlUsageError(`CausalLM: attentionMask shape [${attentionMask.shape}] differs from inputIds [${inputIds.shape}]`);
+      throw new RxrlUsageError(
+        `CausalLM: attentionMask shape [${attentionMask.shape}] differs from inputIds [${inputIds.shape}]`,
+      );
     }
-    const newMask = attentionMask != null ? attentionMask.dataSync() : new Uint8Array(b * t).fill(1);
+    const newMask =
+      attentionMask != null ? attentionMask.dataSync() : new Uint8Array(b * t).fill(1);
     let positions: Int32Array;
     let keyMask: tf.Tensor2D | undefined;
     if (packing !== undefined) {
       if (cache !== undefined || attentionMask != null) {
-        throw new RxrlUsageError('CausalLM: packing replaces the attention mask and cannot be used with a KV cache');
+        throw new RxrlUsageError(
+          'CausalLM: packing replaces the attention mask and cannot be used with a KV cache',
+        );
       }
       if (packing.segmentIds.length !== b * t || packing.positions.length !== b * t) {
-        throw new RxrlUsageError(`CausalLM: packing.segmentIds and packing.positions need length B·T = ${b * t}`);
+        throw new RxrlUsageError(
+          `CausalLM: packing.segmentIds and packing.positions need length B·T = ${b * t}`,
+        );
       }
       positions = packing.positions;
     } else if (cache !== undefined) {
-      if (cache.batch !== b) throw new RxrlUsageError(`CausalLM: cache holds batch ${cache.batch}, inputIds has ${b}`);
+      if (cache.batch !== b)
+        throw new RxrlUsageError(`CausalLM: cache holds batch ${cache.batch}, inputIds has ${b}`);
       positions = cache.appendMask(newMask, t);
       keyMask = tf.tensor2d(cache.mask, [b, cache.length], 'float32');
     } else {
@@ -315,26 +370,46 @@ export class CausalLM {
       if (attentionMask != null) keyMask = tf.cast(attentionMask, 'float32') as tf.Tensor2D;
     }
 
-    const ids = tf.reshape(inputIds.dtype === 'int32' ? inputIds : tf.cast(inputIds, 'int32'), [b * t]) as tf.Tensor1D;
+    const ids = tf.reshape(inputIds.dtype === 'int32' ? inputIds : tf.cast(inputIds, 'int32'), [
+      b * t,
+    ]) as tf.Tensor1D;
     let h: tf.Tensor2D;
     let rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null = null;
     if (cfg.learnedPositions) {
       const maxPos = positions.reduce((m, p) => Math.max(m, p), 0);
       if (maxPos >= cfg.maxPositionEmbeddings) {
-        throw new RxrlUsageError(`CausalLM: position ${maxPos} exceeds n_positions (${cfg.maxPositionEmbeddings}) of this gpt2 model`);
+        throw new RxrlUsageError(
+          `CausalLM: position ${maxPos} exceeds n_positions (${cfg.maxPositionEmbeddings}) of this gpt2 model`,
+        );
       }
-      h = tf.add(embedding(this.w('transformer.wte.weight') as tf.Tensor2D, ids), embedding(this.w('transformer.wpe.weight') as tf.Tensor2D, tf.tensor1d(positions, 'int32')));
+      h = tf.add(
+        embedding(this.w('transformer.wte.weight') as tf.Tensor2D, ids),
+        embedding(this.w('transformer.wpe.weight') as tf.Tensor2D, tf.tensor1d(positions, 'int32')),
+      );
     } else {
       h = embedding(this.w('model.embed_tokens.weight') as tf.Tensor2D, ids);
-      rope = ropeCosSin(positions, b, t, { headDim: cfg.headDim, ropeTheta: cfg.ropeTheta, ropeScaling: cfg.ropeScaling });
+      rope = ropeCosSin(positions, b, t, {
+        headDim: cfg.headDim,
+        ropeTheta: cfg.ropeTheta,
+        ropeScaling: cfg.ropeScaling,
+      });
     }
 
     const norm = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
       cfg.normType === 'rms'
         ? rmsNorm(x, this.w(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
-        : layerNorm(x, this.w(prefix + '.weight') as tf.Tensor1D, this.w(prefix + '.bias') as tf.Tensor1D, cfg.normEps);
+        : layerNorm(
+            x,
+            this.w(prefix + '.weight') as tf.Tensor1D,
+            this.w(prefix + '.bias') as tf.Tensor1D,
+            cfg.normEps,
+          );
     const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
-      linear(x, this.w(prefix + '.weight') as tf.Tensor2D, this.wOpt(prefix + '.bias') as tf.Tensor1D | undefined);
+      linear(
+        x,
+        this.w(prefix + '.weight') as tf.Tensor2D,
+        this.wOpt(prefix + '.bias') as tf.Tensor1D | undefined,
+      );
 
     const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
     const gpt2 = cfg.arch === 'gpt2';
@@ -344,7 +419,11 @@ export class CausalLM {
       let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm');
       let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
       if (gpt2) {
-        [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [
+          tf.Tensor2D,
+          tf.Tensor2D,
+          tf.Tensor2D,
+        ];
       } else {
         q = proj(x, p + 'self_attn.q_proj');
         k = proj(x, p + 'self_attn.k_proj');
@@ -362,13 +441,19 @@ export class CausalLM {
         k4 = applyRope(k4, rope.cos, rope.sin);
       }
       if (cache !== undefined) ({ k: k4, v: v4 } = cache.update(i, k4, v4));
-      const a = tf.reshape(attention(q4, k4, v4, { keyMask, segmentIds: packing?.segmentIds }), [b * t, hq * dh]) as tf.Tensor2D;
+      const a = tf.reshape(attention(q4, k4, v4, { keyMask, segmentIds: packing?.segmentIds }), [
+        b * t,
+        hq * dh,
+      ]) as tf.Tensor2D;
       h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
       // MLP block
       x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm');
       const m =
         cfg.activation === 'silu'
-          ? proj(swiglu(proj(x, p + 'mlp.gate_proj'), proj(x, p + 'mlp.up_proj')), p + 'mlp.down_proj')
+          ? proj(
+              swiglu(proj(x, p + 'mlp.gate_proj'), proj(x, p + 'mlp.up_proj')),
+              p + 'mlp.down_proj',
+            )
           : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
       h = tf.add(h, m);
     }
@@ -378,7 +463,9 @@ export class CausalLM {
   /** `[D, V]` output projection (the transposed embedding when tied). */
   private headWeight(): tf.Tensor2D {
     if (!this.config.tieWordEmbeddings) return this.w('lm_head.weight') as tf.Tensor2D;
-    return tf.transpose(this.w(this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight')) as tf.Tensor2D;
+    return tf.transpose(
+      this.w(this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight'),
+    ) as tf.Tensor2D;
   }
 
   /**
@@ -386,9 +473,20 @@ export class CausalLM {
    * padding) defaults to all ones. With `cache`, `inputIds` are the new tokens
    * only, they attend to everything cached, and their keys/values are appended.
    */
-  logits(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null, cache?: KVCache, options: { packing?: PackedLayout } = {}): tf.Tensor3D {
+  logits(
+    inputIds: tf.Tensor2D,
+    attentionMask?: tf.Tensor2D | null,
+    cache?: KVCache,
+    options: { packing?: PackedLayout } = {},
+  ): tf.Tensor3D {
     const [b, t] = inputIds.shape;
-    return tf.tidy(() => tf.reshape(linear(this.hidden(inputIds, attentionMask, cache, options.packing), this.headWeight()), [b, t, this.config.vocabSize]) as tf.Tensor3D);
+    return tf.tidy(
+      () =>
+        tf.reshape(
+          linear(this.hidden(inputIds, attentionMask, cache, options.packing), this.headWeight()),
+          [b, t, this.config.vocabSize],
+        ) as tf.Tensor3D,
+    );
   }
 
   /**
@@ -397,17 +495,29 @@ export class CausalLM {
    * `tokenLogProbs` op, so no `[B·T, V]` log-softmax is ever held. Targets must be
    * valid ids everywhere (use any id, e.g. 0, where the loss mask is 0).
    */
-  tokenLogProbs(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D | null, targets: tf.Tensor2D, options: TokenLogProbsOptions = {}): tf.Tensor2D {
+  tokenLogProbs(
+    inputIds: tf.Tensor2D,
+    attentionMask: tf.Tensor2D | null,
+    targets: tf.Tensor2D,
+    options: TokenLogProbsOptions = {},
+  ): tf.Tensor2D {
     const [b, t] = inputIds.shape;
     if (targets.shape.join() !== inputIds.shape.join()) {
-      throw new RxrlUsageError(`CausalLM.tokenLogProbs: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`);
+      throw new RxrlUsageError(
+        `CausalLM.tokenLogProbs: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`,
+      );
     }
     const chunk = options.chunkSize ?? 2048;
-    if (!Number.isInteger(chunk) || chunk <= 0) throw new RxrlConfigError(`tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`);
+    if (!Number.isInteger(chunk) || chunk <= 0)
+      throw new RxrlConfigError(
+        `tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`,
+      );
     return tf.tidy(() => {
       const h = this.hidden(inputIds, attentionMask, undefined, options.packing);
       const head = this.headWeight();
-      const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [b * t]) as tf.Tensor1D;
+      const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [
+        b * t,
+      ]) as tf.Tensor1D;
       const n = b * t;
       const parts: tf.Tensor1D[] = [];
       for (let start = 0; start < n; start += chunk) {

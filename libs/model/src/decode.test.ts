@@ -6,7 +6,11 @@ import { loadPretrained } from './pretrained';
 import { generateStep, prefill } from './decode';
 import { FIXTURE_ARCHS, FIXTURE_DIR } from '../test/fixtures';
 
-function argmaxRows(logits: Float32Array | Int32Array | Uint8Array, rows: number, v: number): number[] {
+function argmaxRows(
+  logits: Float32Array | Int32Array | Uint8Array,
+  rows: number,
+  v: number,
+): number[] {
   const out: number[] = [];
   for (let r = 0; r < rows; r++) {
     let best = 0;
@@ -25,7 +29,11 @@ describe('KV-cache decoding (wasm)', () => {
     it(`${arch}: prefill + 6 cached steps match a full recompute within 1e-4, left-padded batch`, async () => {
       const model = await loadPretrained(path.join(FIXTURE_DIR, arch), { trainable: false });
       const V = model.config.vocabSize;
-      const prompts = [[5, 17, 3, 44, 9], [60, 2], [11, 0, 71, 30]];
+      const prompts = [
+        [5, 17, 3, 44, 9],
+        [60, 2],
+        [11, 0, 71, 30],
+      ];
       const T = 5;
       const B = prompts.length;
       const steps = 6;

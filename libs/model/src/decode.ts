@@ -16,11 +16,16 @@ export function prefill(
   options: KVCacheOptions = {},
 ): { cache: KVCache; logits: tf.Tensor2D } {
   const [b, t] = inputIds.shape;
-  const cache = new KVCache(model.config.numLayers, b, { max_cache_len: Math.max(t, options.max_cache_len ?? 0) });
+  const cache = new KVCache(model.config.numLayers, b, {
+    max_cache_len: Math.max(t, options.max_cache_len ?? 0),
+  });
   try {
     const logits = tf.tidy(() => {
       const all = model.logits(inputIds, attentionMask, cache);
-      return tf.reshape(tf.slice(all, [0, t - 1, 0], [b, 1, -1]), [b, model.config.vocabSize]) as tf.Tensor2D;
+      return tf.reshape(tf.slice(all, [0, t - 1, 0], [b, 1, -1]), [
+        b,
+        model.config.vocabSize,
+      ]) as tf.Tensor2D;
     });
     return { cache, logits };
   } catch (e) {
@@ -34,12 +39,21 @@ export function prefill(
  * the next-token logits `[B, V]`. The token is appended to the cache as real
  * (mask 1); its position is one past the row's last real token.
  */
-export function generateStep(model: CausalLM, cache: KVCache, tokens: Int32Array | number[]): tf.Tensor2D {
+export function generateStep(
+  model: CausalLM,
+  cache: KVCache,
+  tokens: Int32Array | number[],
+): tf.Tensor2D {
   if (tokens.length !== cache.batch) {
-    throw new RangeError(`generateStep: got ${tokens.length} tokens for a cache of batch ${cache.batch}`);
+    throw new RangeError(
+      `generateStep: got ${tokens.length} tokens for a cache of batch ${cache.batch}`,
+    );
   }
   return tf.tidy(() => {
     const ids = tf.tensor2d(Int32Array.from(tokens), [cache.batch, 1], 'int32');
-    return tf.reshape(model.logits(ids, null, cache), [cache.batch, model.config.vocabSize]) as tf.Tensor2D;
+    return tf.reshape(model.logits(ids, null, cache), [
+      cache.batch,
+      model.config.vocabSize,
+    ]) as tf.Tensor2D;
   });
 }

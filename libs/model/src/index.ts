@@ -11,7 +11,12 @@ export {
   presetHfConfig,
   presetConfig,
 } from './modelConfig';
-export { CausalLM, type CreateOptions, type TokenLogProbsOptions, type PackedLayout } from './causalLM';
+export {
+  CausalLM,
+  type CreateOptions,
+  type TokenLogProbsOptions,
+  type PackedLayout,
+} from './causalLM';
 export { KVCache, KVCacheOptionsSchema, type KVCacheOptions } from './kvCache';
 export { prefill, generateStep } from './decode';
 export {
@@ -26,4 +31,9 @@ export {
   SAFETENSORS_INDEX_FILE,
 } from './safetensors';
 export { loadPretrained, savePretrained, type LoadOptions, type SaveOptions } from './pretrained';
-export { initModelDirectory, InitModelOptionsSchema, type InitModelOptions, type TokenizerFilesWriter } from './initModel';
+export {
+  initModelDirectory,
+  InitModelOptionsSchema,
+  type InitModelOptions,
+  type TokenizerFilesWriter,
+} from './initModel';

@@ -31,10 +31,22 @@ describe('initModelDirectory', () => {
     };
     const out = path.join(tmp, 'qwen3-tiny');
     await initModelDirectory({ arch: 'qwen3', preset: 'tiny', out, seed: 7 }, tokenizer);
-    expect((await fs.readdir(out)).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    expect((await fs.readdir(out)).sort()).toEqual([
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+    ]);
     expect(written).toEqual([out]);
     const cfg = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
-    expect(cfg).toMatchObject({ model_type: 'qwen3', vocab_size: 103, hidden_size: 64, num_hidden_layers: 2, bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 });
+    expect(cfg).toMatchObject({
+      model_type: 'qwen3',
+      vocab_size: 103,
+      hidden_size: 64,
+      num_hidden_layers: 2,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      pad_token_id: 0,
+    });
     const model = await loadPretrained(out);
     const logits = model.logits(tf.tensor2d([[1, 5, 9]], undefined, 'int32'));
     expect(logits.shape).toEqual([1, 3, 103]);
@@ -43,7 +55,10 @@ describe('initModelDirectory', () => {
     // the same seed writes the same bytes
     const again = path.join(tmp, 'again');
     await initModelDirectory({ arch: 'qwen3', preset: 'tiny', out: again, seed: 7 }, tokenizer);
-    const [a, b] = await Promise.all([fs.readFile(path.join(out, 'model.safetensors')), fs.readFile(path.join(again, 'model.safetensors'))]);
+    const [a, b] = await Promise.all([
+      fs.readFile(path.join(out, 'model.safetensors')),
+      fs.readFile(path.join(again, 'model.safetensors')),
+    ]);
     expect(a.equals(b)).toBe(true);
   });
 
@@ -51,10 +66,24 @@ describe('initModelDirectory', () => {
     const out = path.join(tmp, 'gpt2');
     const hf = await initModelDirectory({ arch: 'gpt2', preset: 'tiny', out, vocab_size: 50 });
     expect(hf['n_embd']).toBe(64);
-    expect(JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')).vocab_size).toBe(50);
-    await expect(initModelDirectory({ arch: 'gpt2', out })).rejects.toThrow(/option 'vocab_size' is required/);
-    await expect(initModelDirectory({ arch: 'mamba' as never, out, vocab_size: 5 })).rejects.toThrow(/option 'arch': Invalid option/);
-    const tok = { vocabSize: 100, bosTokenId: 1, eosTokenId: 2, padTokenId: 0, writeHfFiles: async () => {} };
-    await expect(initModelDirectory({ arch: 'llama', out, vocab_size: 64 }, tok)).rejects.toThrow(/option 'vocab_size' = 64; expected at least the tokenizer's vocabulary size \(100\)/);
+    expect(JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')).vocab_size).toBe(
+      50,
+    );
+    await expect(initModelDirectory({ arch: 'gpt2', out })).rejects.toThrow(
+      /option 'vocab_size' is required/,
+    );
+    await expect(
+      initModelDirectory({ arch: 'mamba' as never, out, vocab_size: 5 }),
+    ).rejects.toThrow(/option 'arch': Invalid option/);
+    const tok = {
+      vocabSize: 100,
+      bosTokenId: 1,
+      eosTokenId: 2,
+      padTokenId: 0,
+      writeHfFiles: async () => {},
+    };
+    await expect(initModelDirectory({ arch: 'llama', out, vocab_size: 64 }, tok)).rejects.toThrow(
+      /option 'vocab_size' = 64; expected at least the tokenizer's vocabulary size \(100\)/,
+    );
   });
 });

@@ -37,7 +37,10 @@ export interface TokenizerFilesWriter {
  * model.safetensors and, when `tokenizer` is given, its files (whose vocabulary
  * size and special token ids go into config.json). Returns the config written.
  */
-export async function initModelDirectory(options: InitModelOptions, tokenizer?: TokenizerFilesWriter): Promise<Record<string, unknown>> {
+export async function initModelDirectory(
+  options: InitModelOptions,
+  tokenizer?: TokenizerFilesWriter,
+): Promise<Record<string, unknown>> {
   const parsed = InitModelOptionsSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -45,12 +48,20 @@ export async function initModelDirectory(options: InitModelOptions, tokenizer?: 
   }
   const opts = parsed.data;
   const vocabSize = opts.vocab_size ?? tokenizer?.vocabSize;
-  if (vocabSize === undefined) throw new RxrlConfigError("option 'vocab_size' is required when no tokenizer is given");
+  if (vocabSize === undefined)
+    throw new RxrlConfigError("option 'vocab_size' is required when no tokenizer is given");
   if (tokenizer && vocabSize < tokenizer.vocabSize) {
-    throw new RxrlConfigError(`option 'vocab_size' = ${vocabSize}; expected at least the tokenizer's vocabulary size (${tokenizer.vocabSize})`);
+    throw new RxrlConfigError(
+      `option 'vocab_size' = ${vocabSize}; expected at least the tokenizer's vocabulary size (${tokenizer.vocabSize})`,
+    );
   }
   const hf = presetHfConfig(opts.arch, opts.preset, vocabSize);
-  if (tokenizer) Object.assign(hf, { bos_token_id: tokenizer.bosTokenId, eos_token_id: tokenizer.eosTokenId, pad_token_id: tokenizer.padTokenId });
+  if (tokenizer)
+    Object.assign(hf, {
+      bos_token_id: tokenizer.bosTokenId,
+      eos_token_id: tokenizer.eosTokenId,
+      pad_token_id: tokenizer.padTokenId,
+    });
   const model = CausalLM.create(fromHfConfig(hf), { seed: opts.seed });
   try {
     await savePretrained(model, opts.out);

@@ -10,15 +10,23 @@ import { generateStep, prefill } from './decode';
 // so every copy can be checked exactly.
 const H = 2;
 const D = 3;
-const code = (b: number, s: number, h: number, d: number, layer = 0, isV = 0) => 10000 * isV + 1000 * layer + 100 * b + 10 * s + h * D + d + 0.5;
+const code = (b: number, s: number, h: number, d: number, layer = 0, isV = 0) =>
+  10000 * isV + 1000 * layer + 100 * b + 10 * s + h * D + d + 0.5;
 function block(batch: number, from: number, t: number, layer = 0, isV = 0): tf.Tensor4D {
   const out = new Float32Array(batch * t * H * D);
-  for (let b = 0; b < batch; b++) for (let s = 0; s < t; s++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) out[((b * t + s) * H + h) * D + d] = code(b, from + s, h, d, layer, isV);
+  for (let b = 0; b < batch; b++)
+    for (let s = 0; s < t; s++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < D; d++)
+          out[((b * t + s) * H + h) * D + d] = code(b, from + s, h, d, layer, isV);
   return tf.tensor4d(out, [batch, t, H, D]);
 }
 function expected(rows: number[], len: number, layer = 0, isV = 0): number[] {
   const out: number[] = [];
-  for (const b of rows) for (let s = 0; s < len; s++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) out.push(code(b, s, h, d, layer, isV));
+  for (const b of rows)
+    for (let s = 0; s < len; s++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < D; d++) out.push(code(b, s, h, d, layer, isV));
   return out;
 }
 /** Append `t` positions to every layer of `cache`, as a forward pass does; returns the layers' full k/v values. */
@@ -27,7 +35,11 @@ function step(cache: KVCache, mask: number[], t: number): { k: number[]; v: numb
   const out: { k: number[]; v: number[] }[] = [];
   for (let l = 0; l < cache.numLayers; l++) {
     tf.tidy(() => {
-      const { k, v } = cache.update(l, block(cache.batch, cache.length - t, t, l, 0), block(cache.batch, cache.length - t, t, l, 1));
+      const { k, v } = cache.update(
+        l,
+        block(cache.batch, cache.length - t, t, l, 0),
+        block(cache.batch, cache.length - t, t, l, 1),
+      );
       expect(k.shape).toEqual([cache.batch, cache.length, H, D]);
       out.push({ k: [...k.dataSync()], v: [...v.dataSync()] });
     });
@@ -46,7 +58,8 @@ for (const backend of TEST_BACKENDS) {
       expect(cache.capacity).toBe(3);
       // row 0 left-padded by 2, row 1 full
       expect([...cache.appendMask([0, 0, 1, 1, 1, 1], 3)]).toEqual([0, 0, 0, 0, 1, 2]);
-      for (let l = 0; l < 2; l++) tf.tidy(() => void cache.update(l, block(2, 0, 3, l, 0), block(2, 0, 3, l, 1)));
+      for (let l = 0; l < 2; l++)
+        tf.tidy(() => void cache.update(l, block(2, 0, 3, l, 0), block(2, 0, 3, l, 1)));
       const caps: number[] = [];
       for (let s = 3; s < 20; s++) {
         const pos = cache.appendMask([1, 1], 1);
@@ -94,12 +107,15 @@ for (const backend of TEST_BACKENDS) {
         tf.tidy(() => {
           const { k, v } = picked.update(l, block(3, 4, 1, l, 0), block(3, 4, 1, l, 1));
           // rows 0..3 of the picked cache come from source rows 2, 0, 2; position 4 is the new block's row i
-          const want = (isV: number) => [0, 1, 2].flatMap((i) => {
-            const src = [2, 0, 2][i]!;
-            const row: number[] = [];
-            for (let s = 0; s < 5; s++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) row.push(code(s < 4 ? src : i, s, h, d, l, isV));
-            return row;
-          });
+          const want = (isV: number) =>
+            [0, 1, 2].flatMap((i) => {
+              const src = [2, 0, 2][i]!;
+              const row: number[] = [];
+              for (let s = 0; s < 5; s++)
+                for (let h = 0; h < H; h++)
+                  for (let d = 0; d < D; d++) row.push(code(s < 4 ? src : i, s, h, d, l, isV));
+              return row;
+            });
           expect([...k.dataSync()]).toEqual(want(0));
           expect([...v.dataSync()]).toEqual(want(1));
         });
@@ -116,7 +132,9 @@ for (const backend of TEST_BACKENDS) {
       cache.appendMask([1], 1);
       tf.tidy(() => void cache.update(0, block(1, 0, 1), block(1, 0, 1)));
       expect(() => cache.appendMask([1], 1)).toThrow(/layer 1 holds 0 positions, expected 1/);
-      expect(() => tf.tidy(() => cache.update(1, block(1, 0, 1), tf.zeros([1, 1, 1, 3]) as tf.Tensor4D))).toThrow(/equal shapes/);
+      expect(() =>
+        tf.tidy(() => cache.update(1, block(1, 0, 1), tf.zeros([1, 1, 1, 3]) as tf.Tensor4D)),
+      ).toThrow(/equal shapes/);
       cache.dispose();
       expect(() => cache.appendMask([1], 1)).toThrow(/used after dispose/);
     });
@@ -137,7 +155,13 @@ describe('KVCache with a model (wasm)', () => {
     await useBackend('wasm');
   });
 
-  function relErr(got: ArrayLike<number>, gotOff: number, want: ArrayLike<number>, wantOff: number, n: number): number {
+  function relErr(
+    got: ArrayLike<number>,
+    gotOff: number,
+    want: ArrayLike<number>,
+    wantOff: number,
+    n: number,
+  ): number {
     let diff = 0;
     let ref = 0;
     for (let j = 0; j < n; j++) {
@@ -150,12 +174,28 @@ describe('KVCache with a model (wasm)', () => {
   it('select([2, 0, 2]) mid-decode equals decoding those prompts alone, within 1e-4', () => {
     const model = CausalLM.create(presetConfig('llama', 'tiny', 48), { seed: 3 });
     const V = model.config.vocabSize;
-    const prompts = [[5, 17, 3, 44], [9, 2], [11, 30, 7]];
+    const prompts = [
+      [5, 17, 3, 44],
+      [9, 2],
+      [11, 30, 7],
+    ];
     const T = 4;
-    const ids = tf.tensor2d(prompts.map((p) => [...new Array(T - p.length).fill(0), ...p]), undefined, 'int32');
-    const mask = tf.tensor2d(prompts.map((p) => [...new Array(T - p.length).fill(0), ...p.map(() => 1)]), undefined, 'int32');
+    const ids = tf.tensor2d(
+      prompts.map((p) => [...new Array(T - p.length).fill(0), ...p]),
+      undefined,
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      prompts.map((p) => [...new Array(T - p.length).fill(0), ...p.map(() => 1)]),
+      undefined,
+      'int32',
+    );
     // fixed tokens per source row, so the batched and the solo runs feed the same ones
-    const toks = [[3, 8, 1, 40, 2, 9], [6, 6, 6, 6, 6, 6], [12, 0, 33, 5, 21, 4]];
+    const toks = [
+      [3, 8, 1, 40, 2, 9],
+      [6, 6, 6, 6, 6, 6],
+      [12, 0, 33, 5, 21, 4],
+    ];
     const batched = prefill(model, ids, mask);
     let cache = batched.cache;
     const got: Float32Array[] = [batched.logits.dataSync() as Float32Array];
@@ -168,7 +208,11 @@ describe('KVCache with a model (wasm)', () => {
         cache = picked;
         rows = [2, 0, 2];
       }
-      const l = generateStep(model, cache, rows.map((r) => toks[r]![s]!));
+      const l = generateStep(
+        model,
+        cache,
+        rows.map((r) => toks[r]![s]!),
+      );
       got.push(l.dataSync() as Float32Array);
       l.dispose();
     }
@@ -196,8 +240,22 @@ describe('KVCache with a model (wasm)', () => {
 
   it('a capacity of 1 grown by doubling gives the same logits as a preallocated cache, with numTensors flat', () => {
     const model = CausalLM.create(presetConfig('qwen3', 'tiny', 40), { seed: 2 });
-    const ids = tf.tensor2d([[0, 0, 4, 5], [1, 2, 3, 4]], undefined, 'int32');
-    const mask = tf.tensor2d([[0, 0, 1, 1], [1, 1, 1, 1]], undefined, 'int32');
+    const ids = tf.tensor2d(
+      [
+        [0, 0, 4, 5],
+        [1, 2, 3, 4],
+      ],
+      undefined,
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      [
+        [0, 0, 1, 1],
+        [1, 1, 1, 1],
+      ],
+      undefined,
+      'int32',
+    );
     const run = (cap: number) => {
       const cache = new KVCache(model.config.numLayers, 2, { max_cache_len: cap });
       const first = model.logits(ids, mask, cache);

@@ -57,8 +57,10 @@ export class KVCache {
     readonly batch: number,
     options: KVCacheOptions = {},
   ) {
-    if (!Number.isInteger(numLayers) || numLayers < 1) throw new RxrlUsageError(`KVCache: numLayers must be a positive integer, got ${numLayers}`);
-    if (!Number.isInteger(batch) || batch < 1) throw new RxrlUsageError(`KVCache: batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(numLayers) || numLayers < 1)
+      throw new RxrlUsageError(`KVCache: numLayers must be a positive integer, got ${numLayers}`);
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new RxrlUsageError(`KVCache: batch must be a positive integer, got ${batch}`);
     const opts = KVCacheOptionsSchema.parse(options);
     this.cap = opts.max_cache_len;
     this.keys = new Array<Float32Array | null>(numLayers).fill(null);
@@ -81,7 +83,8 @@ export class KVCache {
   /** The attention mask over cached positions, `[batch, length]` row-major (a fresh array). */
   get mask(): Uint8Array {
     const out = new Uint8Array(this.batch * this.len);
-    for (let b = 0; b < this.batch; b++) out.set(this.maskData.subarray(b * this.cap, b * this.cap + this.len), b * this.len);
+    for (let b = 0; b < this.batch; b++)
+      out.set(this.maskData.subarray(b * this.cap, b * this.cap + this.len), b * this.len);
     return out;
   }
 
@@ -93,11 +96,15 @@ export class KVCache {
   appendMask(newMask: ArrayLike<number>, t: number): Int32Array {
     this.checkLive();
     if (newMask.length !== this.batch * t) {
-      throw new RangeError(`KVCache: mask has ${newMask.length} entries, expected batch*t = ${this.batch * t}`);
+      throw new RangeError(
+        `KVCache: mask has ${newMask.length} entries, expected batch*t = ${this.batch * t}`,
+      );
     }
     for (let l = 0; l < this.numLayers; l++) {
       if (this.filled[l] !== this.len) {
-        throw new RxrlUsageError(`KVCache: layer ${l} holds ${this.filled[l]} positions, expected ${this.len}; every layer must be updated once per appendMask`);
+        throw new RxrlUsageError(
+          `KVCache: layer ${l} holds ${this.filled[l]} positions, expected ${this.len}; every layer must be updated once per appendMask`,
+        );
       }
     }
     const s = this.len + t;
@@ -128,17 +135,23 @@ export class KVCache {
     }
     const [kb, t, hkv, dh] = k.shape;
     if (k.rank !== 4 || kb !== this.batch || v.shape.join() !== k.shape.join()) {
-      throw new RxrlUsageError(`KVCache: expected k and v [${this.batch}, t, Hkv, Dh] with equal shapes, got k [${k.shape}] and v [${v.shape}]`);
+      throw new RxrlUsageError(
+        `KVCache: expected k and v [${this.batch}, t, Hkv, Dh] with equal shapes, got k [${k.shape}] and v [${v.shape}]`,
+      );
     }
     if (this.kvHeads === 0) {
       this.kvHeads = hkv;
       this.headDim = dh;
     } else if (hkv !== this.kvHeads || dh !== this.headDim) {
-      throw new RxrlUsageError(`KVCache: layer ${layer} has [Hkv, Dh] = [${hkv}, ${dh}], the cache holds [${this.kvHeads}, ${this.headDim}]`);
+      throw new RxrlUsageError(
+        `KVCache: layer ${layer} has [Hkv, Dh] = [${hkv}, ${dh}], the cache holds [${this.kvHeads}, ${this.headDim}]`,
+      );
     }
     const start = this.filled[layer]!;
     if (start + t !== this.len) {
-      throw new RxrlUsageError(`KVCache: layer ${layer} holds ${start} positions and got ${t} more, but appendMask made the length ${this.len}`);
+      throw new RxrlUsageError(
+        `KVCache: layer ${layer} holds ${start} positions and got ${t} more, but appendMask made the length ${this.len}`,
+      );
     }
     const width = hkv * dh;
     const kBuf = (this.keys[layer] ??= new Float32Array(this.batch * this.cap * width));
@@ -165,7 +178,10 @@ export class KVCache {
     if (rows.length === 0) throw new RxrlUsageError('KVCache.select: rows is empty');
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
-      if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new RxrlUsageError(`KVCache.select: row ${r} outside the cache's batch ${this.batch}`);
+      if (!Number.isInteger(r) || r < 0 || r >= this.batch)
+        throw new RxrlUsageError(
+          `KVCache.select: row ${r} outside the cache's batch ${this.batch}`,
+        );
     }
     const out = new KVCache(this.numLayers, rows.length, { max_cache_len: this.cap });
     out.len = this.len;
@@ -217,7 +233,12 @@ export class KVCache {
    */
   private prefix(buf: Float32Array): tf.Tensor4D {
     const width = this.kvHeads * this.headDim;
-    const shape: [number, number, number, number] = [this.batch, this.len, this.kvHeads, this.headDim];
+    const shape: [number, number, number, number] = [
+      this.batch,
+      this.len,
+      this.kvHeads,
+      this.headDim,
+    ];
     if (this.batch === 1) return tf.tensor4d(buf.subarray(0, this.len * width), shape);
     // Backends other than cpu copy on tensor creation, so one scratch array is
     // reused; a fresh array per step would be megabytes of garbage per layer.
@@ -229,7 +250,10 @@ export class KVCache {
       packed = this.scratch.subarray(0, n);
     }
     for (let b = 0; b < this.batch; b++) {
-      packed.set(buf.subarray(b * this.cap * width, (b * this.cap + this.len) * width), b * this.len * width);
+      packed.set(
+        buf.subarray(b * this.cap * width, (b * this.cap + this.len) * width),
+        b * this.len * width,
+      );
     }
     return tf.tensor4d(packed, shape);
   }
@@ -237,9 +261,15 @@ export class KVCache {
   /** Move every buffer to capacity `cap` (one copy of the filled positions). */
   private grow(cap: number): void {
     const width = this.kvHeads * this.headDim;
-    const move = <T extends Float32Array | Uint8Array>(old: T, w: number, used: number, make: (n: number) => T): T => {
+    const move = <T extends Float32Array | Uint8Array>(
+      old: T,
+      w: number,
+      used: number,
+      make: (n: number) => T,
+    ): T => {
       const next = make(this.batch * cap * w);
-      for (let b = 0; b < this.batch; b++) next.set(old.subarray(b * this.cap * w, (b * this.cap + used) * w), b * cap * w);
+      for (let b = 0; b < this.batch; b++)
+        next.set(old.subarray(b * this.cap * w, (b * this.cap + used) * w), b * cap * w);
       return next;
     };
     this.maskData = move(this.maskData, 1, this.len, (n) => new Uint8Array(n));

@@ -17,9 +17,30 @@ describe('no tensor leaks (wasm)', () => {
       const policy = CausalLM.create(presetConfig(arch, 'tiny', 64), { seed: 1 });
       const reference = policy.frozenCopy();
       const vars = [...policy.trainableVariables().values()];
-      const ids = tf.tensor2d([[0, 0, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6]], undefined, 'int32');
-      const mask = tf.tensor2d([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]], undefined, 'int32');
-      const targets = tf.tensor2d([[0, 5, 6, 7, 8, 9], [2, 3, 4, 5, 6, 7]], undefined, 'int32');
+      const ids = tf.tensor2d(
+        [
+          [0, 0, 5, 6, 7, 8],
+          [1, 2, 3, 4, 5, 6],
+        ],
+        undefined,
+        'int32',
+      );
+      const mask = tf.tensor2d(
+        [
+          [0, 0, 1, 1, 1, 1],
+          [1, 1, 1, 1, 1, 1],
+        ],
+        undefined,
+        'int32',
+      );
+      const targets = tf.tensor2d(
+        [
+          [0, 5, 6, 7, 8, 9],
+          [2, 3, 4, 5, 6, 7],
+        ],
+        undefined,
+        'int32',
+      );
 
       const trainStep = () => {
         const { value, grads } = policy.variableGrads(() =>
@@ -31,7 +52,8 @@ describe('no tensor leaks (wasm)', () => {
         );
         expect(grads.size).toBe(vars.length);
         tf.tidy(() => {
-          for (const [name, v] of policy.trainableVariables()) v.assign(tf.sub(v, tf.mul(grads.get(name)!, 0.01)));
+          for (const [name, v] of policy.trainableVariables())
+            v.assign(tf.sub(v, tf.mul(grads.get(name)!, 0.01)));
         });
         const loss = value.dataSync()[0]!;
         tf.dispose([value, ...grads.values()]);

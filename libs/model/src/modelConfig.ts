@@ -62,7 +62,10 @@ export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 // HF config.json shapes. Loose objects: real configs carry many keys we do not need.
 const tokenIds = {
   bos_token_id: z.number().int().nullable().optional(),
-  eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullable().optional(),
+  eos_token_id: z
+    .union([z.number().int(), z.array(z.number().int())])
+    .nullable()
+    .optional(),
   pad_token_id: z.number().int().nullable().optional(),
 };
 
@@ -116,11 +119,14 @@ function parseOrThrow<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> 
   return r.data;
 }
 
-function parseRopeScaling(raw: Record<string, unknown> | null | undefined): Llama3RopeScaling | null {
+function parseRopeScaling(
+  raw: Record<string, unknown> | null | undefined,
+): Llama3RopeScaling | null {
   if (raw == null) return null;
   const type = raw['rope_type'] ?? raw['type'];
   if (type === 'default') return null;
-  if (type !== 'llama3') fail('rope_scaling.rope_type', type, '"llama3" (the only scaling implemented) or null');
+  if (type !== 'llama3')
+    fail('rope_scaling.rope_type', type, '"llama3" (the only scaling implemented) or null');
   return parseOrThrow(Llama3RopeScalingSchema, { ...raw, rope_type: 'llama3' });
 }
 
@@ -141,8 +147,10 @@ export function fromHfConfig(raw: unknown): ModelConfig {
     if (h.tie_word_embeddings === false) fail('tie_word_embeddings', false, 'true for gpt2');
     // GPT-2 attention variants we do not implement: refuse rather than compute something else
     const g = raw as Record<string, unknown>;
-    if (g['scale_attn_weights'] === false) fail('scale_attn_weights', false, 'true (attention scaled by 1/sqrt(head_dim))');
-    if (g['scale_attn_by_inverse_layer_idx'] === true) fail('scale_attn_by_inverse_layer_idx', true, 'false');
+    if (g['scale_attn_weights'] === false)
+      fail('scale_attn_weights', false, 'true (attention scaled by 1/sqrt(head_dim))');
+    if (g['scale_attn_by_inverse_layer_idx'] === true)
+      fail('scale_attn_by_inverse_layer_idx', true, 'false');
     cfg = {
       arch: 'gpt2',
       vocabSize: h.vocab_size,
@@ -169,15 +177,22 @@ export function fromHfConfig(raw: unknown): ModelConfig {
       eosTokenId: h.eos_token_id ?? null,
       padTokenId: h.pad_token_id ?? null,
     };
-    if (!Number.isInteger(cfg.headDim)) fail('n_embd', h.n_embd, `a multiple of n_head (${h.n_head})`);
+    if (!Number.isInteger(cfg.headDim))
+      fail('n_embd', h.n_embd, `a multiple of n_head (${h.n_head})`);
   } else if (modelType === 'llama' || modelType === 'qwen2' || modelType === 'qwen3') {
     const h = parseOrThrow(LlamaFamilyHfSchema, raw);
     if (h.hidden_act !== 'silu') fail('hidden_act', h.hidden_act, '"silu"');
     // Qwen sliding-window attention is not implemented; HF configs usually ship it disabled
-    if ((raw as Record<string, unknown>)['use_sliding_window'] === true) fail('use_sliding_window', true, 'false');
+    if ((raw as Record<string, unknown>)['use_sliding_window'] === true)
+      fail('use_sliding_window', true, 'false');
     const numHeads = h.num_attention_heads;
     const headDim = h.head_dim ?? h.hidden_size / numHeads;
-    if (!Number.isInteger(headDim)) fail('hidden_size', h.hidden_size, `a multiple of num_attention_heads (${numHeads}) or an explicit head_dim`);
+    if (!Number.isInteger(headDim))
+      fail(
+        'hidden_size',
+        h.hidden_size,
+        `a multiple of num_attention_heads (${numHeads}) or an explicit head_dim`,
+      );
     const attnBias = h.attention_bias ?? false;
     cfg = {
       arch: modelType,
@@ -211,14 +226,22 @@ export function fromHfConfig(raw: unknown): ModelConfig {
     fail('model_type', modelType, `one of ${ARCHITECTURES.join(', ')}`);
   }
   if (cfg.numHeads % cfg.numKvHeads !== 0) {
-    fail('num_key_value_heads', cfg.numKvHeads, `a divisor of num_attention_heads (${cfg.numHeads})`);
+    fail(
+      'num_key_value_heads',
+      cfg.numKvHeads,
+      `a divisor of num_attention_heads (${cfg.numHeads})`,
+    );
   }
   return ModelConfigSchema.parse(cfg);
 }
 
 /** The Hugging Face `config.json` object for `cfg` (what `savePretrained` writes). */
 export function toHfConfig(cfg: ModelConfig): Record<string, unknown> {
-  const ids = { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenId, pad_token_id: cfg.padTokenId };
+  const ids = {
+    bos_token_id: cfg.bosTokenId,
+    eos_token_id: cfg.eosTokenId,
+    pad_token_id: cfg.padTokenId,
+  };
   if (cfg.arch === 'gpt2') {
     return {
       architectures: ['GPT2LMHeadModel'],
@@ -237,7 +260,11 @@ export function toHfConfig(cfg: ModelConfig): Record<string, unknown> {
       ...ids,
     };
   }
-  const className = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' }[cfg.arch];
+  const className = {
+    llama: 'LlamaForCausalLM',
+    qwen2: 'Qwen2ForCausalLM',
+    qwen3: 'Qwen3ForCausalLM',
+  }[cfg.arch];
   const out: Record<string, unknown> = {
     architectures: [className],
     model_type: cfg.arch,
@@ -275,8 +302,13 @@ export type Preset = (typeof PRESETS)[number];
  * `tiny`: d=64, 2 layers, 4 heads (2 kv heads); `small`: d=256, 4 layers, 8 heads (4 kv heads).
  * The vocabulary size comes from the tokenizer the model will be used with.
  */
-export function presetHfConfig(arch: Architecture, preset: Preset, vocabSize: number): Record<string, unknown> {
-  if (!Number.isInteger(vocabSize) || vocabSize <= 0) fail('vocab_size', vocabSize, 'a positive integer');
+export function presetHfConfig(
+  arch: Architecture,
+  preset: Preset,
+  vocabSize: number,
+): Record<string, unknown> {
+  if (!Number.isInteger(vocabSize) || vocabSize <= 0)
+    fail('vocab_size', vocabSize, 'a positive integer');
   const size =
     preset === 'tiny'
       ? { d: 64, layers: 2, heads: 4, kv: 2, inter: 128, ctx: 512 }

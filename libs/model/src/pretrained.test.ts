@@ -13,7 +13,8 @@ import { FIXTURE_ARCHS, FIXTURE_DIR } from '../test/fixtures';
 /** Bit-exact equality of two float32 arrays (Buffer.equals: fast, unlike a deep toEqual). */
 function sameBits(a: { data: Float32Array } | undefined, b: { data: Float32Array }): boolean {
   if (a === undefined) return false;
-  const view = (t: { data: Float32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const view = (t: { data: Float32Array }) =>
+    Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   return view(a).equals(view(b));
 }
 
@@ -78,9 +79,13 @@ describe('loadPretrained / savePretrained', () => {
     const cfgPath = path.join(out, 'config.json');
     const cfg = JSON.parse(await fs.readFile(cfgPath, 'utf8'));
     await fs.writeFile(cfgPath, JSON.stringify({ ...cfg, intermediate_size: 64 }));
-    await expect(loadPretrained(out)).rejects.toThrow(/tensor model.layers.0.mlp.gate_proj.weight has shape \[128,64\], expected \[64,64\]/);
+    await expect(loadPretrained(out)).rejects.toThrow(
+      /tensor model.layers.0.mlp.gate_proj.weight has shape \[128,64\], expected \[64,64\]/,
+    );
     await fs.writeFile(cfgPath, JSON.stringify({ ...cfg, num_hidden_layers: 3 }));
-    await expect(loadPretrained(out)).rejects.toThrow(/missing tensor model.layers.2.input_layernorm.weight/);
+    await expect(loadPretrained(out)).rejects.toThrow(
+      /missing tensor model.layers.2.input_layernorm.weight/,
+    );
     await fs.writeFile(cfgPath, JSON.stringify({ ...cfg, num_hidden_layers: 1 }));
     await expect(loadPretrained(out)).rejects.toThrow(/unexpected tensor model.layers.1/);
     model.dispose();

@@ -22,11 +22,18 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   try {
     raw = JSON.parse(await fs.readFile(configPath, 'utf8'));
   } catch (e) {
-    throw new RxrlDataError(`${configPath}: cannot read a JSON config (${(e as Error).message})`, { source: configPath }, { cause: e });
+    throw new RxrlDataError(
+      `${configPath}: cannot read a JSON config (${(e as Error).message})`,
+      { source: configPath },
+      { cause: e },
+    );
   }
   const config = fromHfConfig(raw);
   const weights = await readWeights(dir);
-  return CausalLM.fromHfWeights(config, weights.tensors, { trainable: options.trainable ?? true, source: dir });
+  return CausalLM.fromHfWeights(config, weights.tensors, {
+    trainable: options.trainable ?? true,
+    source: dir,
+  });
 }
 
 /** Options of {@link savePretrained}. */
@@ -40,9 +47,16 @@ export interface SaveOptions {
  * `model.safetensors` (HF names and layouts; no lm_head when embeddings are tied).
  * Returns the files written.
  */
-export async function savePretrained(model: CausalLM, dir: string, options: SaveOptions = {}): Promise<string[]> {
+export async function savePretrained(
+  model: CausalLM,
+  dir: string,
+  options: SaveOptions = {},
+): Promise<string[]> {
   await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(toHfConfig(model.config), null, 2) + '\n');
+  await fs.writeFile(
+    path.join(dir, 'config.json'),
+    JSON.stringify(toHfConfig(model.config), null, 2) + '\n',
+  );
   const files = await writeWeights(dir, model.exportHfWeights(), options.maxShardBytes);
   return ['config.json', ...files];
 }

@@ -2,10 +2,18 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSafetensors, readWeights, serializeSafetensors, writeWeights, type HostTensor } from './safetensors';
+import {
+  parseSafetensors,
+  readWeights,
+  serializeSafetensors,
+  writeWeights,
+  type HostTensor,
+} from './safetensors';
 
 /** A safetensors file built byte by byte, independent of our writer. */
-function handMade(entries: { name: string; dtype: string; shape: number[]; bytes: number[] }[]): Uint8Array {
+function handMade(
+  entries: { name: string; dtype: string; shape: number[]; bytes: number[] }[],
+): Uint8Array {
   const header: Record<string, unknown> = {};
   let off = 0;
   for (const e of entries) {
@@ -16,7 +24,10 @@ function handMade(entries: { name: string; dtype: string; shape: number[]; bytes
   const out = new Uint8Array(8 + json.length + off);
   new DataView(out.buffer).setUint32(0, json.length, true);
   out.set(json, 8);
-  out.set(entries.flatMap((e) => e.bytes), 8 + json.length);
+  out.set(
+    entries.flatMap((e) => e.bytes),
+    8 + json.length,
+  );
   return out;
 }
 
@@ -35,26 +46,45 @@ describe('parseSafetensors', () => {
     const { tensors, dtypes } = parseSafetensors(file);
     expect(Array.from(tensors.get('b')!.data)).toEqual([1, -2, 0.333984375, Infinity]);
     expect(tensors.get('b')!.shape).toEqual([2, 2]);
-    expect(Array.from(tensors.get('h')!.data)).toEqual([1, 0.333251953125, 2 ** -24, -Infinity, -5]);
+    expect(Array.from(tensors.get('h')!.data)).toEqual([
+      1,
+      0.333251953125,
+      2 ** -24,
+      -Infinity,
+      -5,
+    ]);
     expect(tensors.get('f')!.data[0]).toBe(Math.fround(0.1));
     expect(dtypes.get('h')).toBe('F16');
   });
 
   it('rejects unsupported dtypes, inconsistent offsets and truncated files with the tensor named', () => {
-    expect(() => parseSafetensors(handMade([{ name: 'ids', dtype: 'I64', shape: [1], bytes: [1, 0, 0, 0, 0, 0, 0, 0] }]), 'x.safetensors')).toThrow(
-      /x.safetensors: tensor ids: dtype I64 is not supported/,
-    );
-    expect(() => parseSafetensors(handMade([{ name: 'w', dtype: 'F32', shape: [2], bytes: [0, 0, 0, 0] }]))).toThrow(/tensor w: data_offsets span 4 bytes but shape \[2\] of F32 needs 8/);
+    expect(() =>
+      parseSafetensors(
+        handMade([{ name: 'ids', dtype: 'I64', shape: [1], bytes: [1, 0, 0, 0, 0, 0, 0, 0] }]),
+        'x.safetensors',
+      ),
+    ).toThrow(/x.safetensors: tensor ids: dtype I64 is not supported/);
+    expect(() =>
+      parseSafetensors(handMade([{ name: 'w', dtype: 'F32', shape: [2], bytes: [0, 0, 0, 0] }])),
+    ).toThrow(/tensor w: data_offsets span 4 bytes but shape \[2\] of F32 needs 8/);
     const ok = handMade([{ name: 'w', dtype: 'F32', shape: [1], bytes: [0, 0, 128, 63] }]);
-    expect(() => parseSafetensors(ok.subarray(0, ok.length - 2))).toThrow(/tensor w: data runs past the end/);
+    expect(() => parseSafetensors(ok.subarray(0, ok.length - 2))).toThrow(
+      /tensor w: data runs past the end/,
+    );
     expect(() => parseSafetensors(new Uint8Array(4))).toThrow(/too short/);
   });
 });
 
 describe('serializeSafetensors', () => {
   it('writes an 8-byte aligned header with F32 entries that parse back bit-exactly', () => {
-    const w: HostTensor = { shape: [2, 3], data: Float32Array.from([1.5, -0, 3e-39, NaN, 1e30, -7]) };
-    const bytes = serializeSafetensors([['w', w], ['b', { shape: [1], data: Float32Array.from([2]) }]]);
+    const w: HostTensor = {
+      shape: [2, 3],
+      data: Float32Array.from([1.5, -0, 3e-39, NaN, 1e30, -7]),
+    };
+    const bytes = serializeSafetensors([
+      ['w', w],
+      ['b', { shape: [1], data: Float32Array.from([2]) }],
+    ]);
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     expect((8 + headerLen) % 8).toBe(0);
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
@@ -76,7 +106,8 @@ describe('readWeights / writeWeights', () => {
 
   it('shards over maxShardBytes with an index that readWeights follows', async () => {
     const tensors = new Map<string, HostTensor>();
-    for (let i = 0; i < 5; i++) tensors.set(`t${i}`, { shape: [4], data: Float32Array.from([i, i + 0.5, -i, 1 / (i + 1)]) });
+    for (let i = 0; i < 5; i++)
+      tensors.set(`t${i}`, { shape: [4], data: Float32Array.from([i, i + 0.5, -i, 1 / (i + 1)]) });
     const files = await writeWeights(dir, tensors, 40); // 16 bytes each: two per shard
     expect(files).toEqual([
       'model-00001-of-00003.safetensors',
@@ -84,7 +115,9 @@ describe('readWeights / writeWeights', () => {
       'model-00003-of-00003.safetensors',
       'model.safetensors.index.json',
     ]);
-    const index = JSON.parse(await fs.readFile(path.join(dir, 'model.safetensors.index.json'), 'utf8'));
+    const index = JSON.parse(
+      await fs.readFile(path.join(dir, 'model.safetensors.index.json'), 'utf8'),
+    );
     expect(index.weight_map.t4).toBe('model-00003-of-00003.safetensors');
     expect(index.metadata.total_size).toBe(80);
     const back = await readWeights(dir);
@@ -94,7 +127,9 @@ describe('readWeights / writeWeights', () => {
 
   it('names the directory when there are no weights', async () => {
     const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'rxrl-st-empty-'));
-    await expect(readWeights(empty)).rejects.toThrow(/neither model.safetensors nor model.safetensors.index.json/);
+    await expect(readWeights(empty)).rejects.toThrow(
+      /neither model.safetensors nor model.safetensors.index.json/,
+    );
     await fs.rm(empty, { recursive: true });
   });
 });

@@ -59,9 +59,12 @@ function widen(dtype: string, bytes: Uint8Array, count: number, where: string): 
       for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
       return out;
     default:
-      throw new RxrlDataError(`${where}: dtype ${dtype} is not supported; expected F32, F16, BF16 or F64`, {
-        field: 'dtype',
-      });
+      throw new RxrlDataError(
+        `${where}: dtype ${dtype} is not supported; expected F32, F16, BF16 or F64`,
+        {
+          field: 'dtype',
+        },
+      );
   }
 }
 
@@ -69,11 +72,18 @@ const BYTES: Record<string, number> = { F32: 4, F64: 8, BF16: 2, F16: 2 };
 
 /** Parse a safetensors byte buffer; `source` names the file in errors. */
 export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): SafetensorsFile {
-  if (bytes.byteLength < 8) throw new RxrlDataError(`${source}: file is ${bytes.byteLength} bytes, too short for a header`, { source });
+  if (bytes.byteLength < 8)
+    throw new RxrlDataError(
+      `${source}: file is ${bytes.byteLength} bytes, too short for a header`,
+      { source },
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (8 + headerLen > bytes.byteLength) {
-    throw new RxrlDataError(`${source}: header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes)`, { source });
+    throw new RxrlDataError(
+      `${source}: header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes)`,
+      { source },
+    );
   }
   let header: Record<string, any>;
   try {
@@ -94,31 +104,49 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     const shape = entry?.shape;
     const offsets = entry?.data_offsets;
     if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
-      throw new RxrlDataError(`${where}: header entry needs shape and data_offsets`, { source, field: name });
+      throw new RxrlDataError(`${where}: header entry needs shape and data_offsets`, {
+        source,
+        field: name,
+      });
     }
     const count = shape.reduce((a: number, b: number) => a * b, 1);
     const width = BYTES[entry.dtype];
     const [begin, end] = offsets as [number, number];
     if (width !== undefined && end - begin !== count * width) {
-      throw new RxrlDataError(`${where}: data_offsets span ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${entry.dtype} needs ${count * width}`, { source, field: name });
+      throw new RxrlDataError(
+        `${where}: data_offsets span ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${entry.dtype} needs ${count * width}`,
+        { source, field: name },
+      );
     }
     if (dataStart + end > bytes.byteLength) {
-      throw new RxrlDataError(`${where}: data runs past the end of the file`, { source, field: name });
+      throw new RxrlDataError(`${where}: data runs past the end of the file`, {
+        source,
+        field: name,
+      });
     }
-    tensors.set(name, { shape, data: widen(entry.dtype, bytes.subarray(dataStart + begin, dataStart + end), count, where) });
+    tensors.set(name, {
+      shape,
+      data: widen(entry.dtype, bytes.subarray(dataStart + begin, dataStart + end), count, where),
+    });
     dtypes.set(name, entry.dtype);
   }
   return { tensors, dtypes, metadata };
 }
 
 /** Serialise float32 tensors (in the given order) to safetensors bytes. */
-export function serializeSafetensors(tensors: Iterable<[string, HostTensor]>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+export function serializeSafetensors(
+  tensors: Iterable<[string, HostTensor]>,
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   const parts: [HostTensor, number][] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new RangeError(`tensor ${name}: shape ${JSON.stringify(t.shape)} does not match ${t.data.length} values`);
+    if (count !== t.data.length)
+      throw new RangeError(
+        `tensor ${name}: shape ${JSON.stringify(t.shape)} does not match ${t.data.length} values`,
+      );
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] };
     parts.push([t, offset]);
     offset += 4 * count;
@@ -132,7 +160,8 @@ export function serializeSafetensors(tensors: Iterable<[string, HostTensor]>, me
   view.setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   const dataStart = 8 + headerBytes.length;
-  for (const [t, off] of parts) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataStart + off);
+  for (const [t, off] of parts)
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataStart + off);
   return out;
 }
 
@@ -167,9 +196,16 @@ export async function readWeights(dir: string): Promise<SafetensorsFile> {
     }
     const weightMap = index?.weight_map;
     if (typeof weightMap !== 'object' || weightMap === null) {
-      throw new RxrlDataError(`${indexPath}: missing weight_map object`, { source: indexPath, field: 'weight_map' });
+      throw new RxrlDataError(`${indexPath}: missing weight_map object`, {
+        source: indexPath,
+        field: 'weight_map',
+      });
     }
-    const merged: SafetensorsFile = { tensors: new Map(), dtypes: new Map(), metadata: index.metadata ?? {} };
+    const merged: SafetensorsFile = {
+      tensors: new Map(),
+      dtypes: new Map(),
+      metadata: index.metadata ?? {},
+    };
     const shards = [...new Set(Object.values(weightMap as Record<string, string>))];
     for (const shard of shards) {
       const file = await readSafetensorsFile(path.join(dir, shard));
@@ -180,14 +216,20 @@ export async function readWeights(dir: string): Promise<SafetensorsFile> {
     }
     for (const [name, shard] of Object.entries(weightMap as Record<string, string>)) {
       if (!merged.tensors.has(name)) {
-        throw new RxrlDataError(`${indexPath}: weight_map lists ${name} in ${shard}, but that shard does not contain it`, { source: indexPath, field: name });
+        throw new RxrlDataError(
+          `${indexPath}: weight_map lists ${name} in ${shard}, but that shard does not contain it`,
+          { source: indexPath, field: name },
+        );
       }
     }
     return merged;
   }
   const single = path.join(dir, SAFETENSORS_FILE);
   if (!(await exists(single))) {
-    throw new RxrlDataError(`${dir}: neither ${SAFETENSORS_FILE} nor ${SAFETENSORS_INDEX_FILE} found`, { source: dir });
+    throw new RxrlDataError(
+      `${dir}: neither ${SAFETENSORS_FILE} nor ${SAFETENSORS_INDEX_FILE} found`,
+      { source: dir },
+    );
   }
   return readSafetensorsFile(single);
 }
@@ -196,7 +238,11 @@ export async function readWeights(dir: string): Promise<SafetensorsFile> {
  * Write weights into `dir`: one `model.safetensors`, or, when their size exceeds
  * `maxShardBytes`, shards `model-0000i-of-0000n.safetensors` plus the index file.
  */
-export async function writeWeights(dir: string, tensors: Map<string, HostTensor>, maxShardBytes = Infinity): Promise<string[]> {
+export async function writeWeights(
+  dir: string,
+  tensors: Map<string, HostTensor>,
+  maxShardBytes = Infinity,
+): Promise<string[]> {
   await fs.mkdir(dir, { recursive: true });
   const shards: [string, HostTensor][][] = [[]];
   let size = 0;
@@ -225,7 +271,10 @@ export async function writeWeights(dir: string, tensors: Map<string, HostTensor>
     for (const [tensorName] of shards[i]!) weightMap[tensorName] = name;
     names.push(name);
   }
-  await fs.writeFile(path.join(dir, SAFETENSORS_INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  await fs.writeFile(
+    path.join(dir, SAFETENSORS_INDEX_FILE),
+    JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+  );
   await fs.rm(path.join(dir, SAFETENSORS_FILE), { force: true });
   return [...names, SAFETENSORS_INDEX_FILE];
 }

@@ -42,7 +42,12 @@ export async function loadFixture(arch: string): Promise<Fixture> {
  * max |got − want| / max |want| over the [B,T,V] rows where `mask` is 1
  * (padding rows are not defined by the reference and are skipped).
  */
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>, shape: [number, number, number], mask?: ArrayLike<number>): number {
+export function relativeError(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  shape: [number, number, number],
+  mask?: ArrayLike<number>,
+): number {
   const [b, t, v] = shape;
   let maxDiff = 0;
   let maxRef = 0;

@@ -15,7 +15,12 @@ describe('parity with the PyTorch reference (cpu)', () => {
     const fx = await loadFixture('qwen3');
     const model = await loadPretrained(fx.dir);
     const padded = model.logits(fx.paddedIds, fx.paddedMask);
-    const err = relativeError(padded.dataSync(), fx.paddedLogits, fx.shape, fx.paddedMask.dataSync());
+    const err = relativeError(
+      padded.dataSync(),
+      fx.paddedLogits,
+      fx.shape,
+      fx.paddedMask.dataSync(),
+    );
     expect(err).toBeLessThan(1e-4);
     model.dispose();
   });

@@ -19,11 +19,18 @@ describe('parity with the PyTorch reference (wasm)', () => {
       const plain = model.logits(fx.ids, fx.mask);
       const padded = model.logits(fx.paddedIds, fx.paddedMask);
       const errPlain = relativeError(plain.dataSync(), fx.logits, fx.shape);
-      const errPadded = relativeError(padded.dataSync(), fx.paddedLogits, fx.shape, fx.paddedMask.dataSync());
+      const errPadded = relativeError(
+        padded.dataSync(),
+        fx.paddedLogits,
+        fx.shape,
+        fx.paddedMask.dataSync(),
+      );
       // no mask at all must equal the all-ones mask
       const noMask = model.logits(fx.ids);
       const errNoMask = relativeError(noMask.dataSync(), fx.logits, fx.shape);
-      console.log(`${arch} wasm: rel err unpadded ${errPlain.toExponential(2)}, padded ${errPadded.toExponential(2)}`);
+      console.log(
+        `${arch} wasm: rel err unpadded ${errPlain.toExponential(2)}, padded ${errPadded.toExponential(2)}`,
+      );
       expect(errPlain).toBeLessThan(1e-4);
       expect(errPadded).toBeLessThan(1e-4);
       expect(errNoMask).toBeLessThan(1e-4);

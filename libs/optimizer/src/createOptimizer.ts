@@ -18,9 +18,18 @@ export const OptimizerConfigSchema = z
   // kwargs checked against the named optimizer here, so a bad lr is a config error before any work
   .superRefine((c, ctx) => {
     const name = c.name.replace(/^torch\.optim\./, '');
-    const schema = name === 'SGD' ? SgdOptionsSchema : name === 'AdamW' || name === 'Adam' ? AdamOptionsSchema : null;
+    const schema =
+      name === 'SGD'
+        ? SgdOptionsSchema
+        : name === 'AdamW' || name === 'Adam'
+          ? AdamOptionsSchema
+          : null;
     if (schema === null) {
-      ctx.addIssue({ code: 'custom', path: ['name'], message: 'expected torch.optim.AdamW, Adam or SGD' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: 'expected torch.optim.AdamW, Adam or SGD',
+      });
       return;
     }
     const r = schema.safeParse(c.kwargs);
@@ -28,7 +37,11 @@ export const OptimizerConfigSchema = z
       for (const issue of r.error.issues) {
         if (issue.code === 'unrecognized_keys') {
           for (const key of issue.keys)
-            ctx.addIssue({ code: 'custom', path: ['kwargs', key], message: `not a keyword argument of torch.optim.${name}` });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['kwargs', key],
+              message: `not a keyword argument of torch.optim.${name}`,
+            });
         } else ctx.addIssue({ ...issue, path: ['kwargs', ...issue.path] } as never);
       }
     }

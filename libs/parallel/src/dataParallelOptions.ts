@@ -38,7 +38,9 @@ export const DataParallelOptionsSchema = z.strictObject({
    * main thread holds the master weights and the optimizer and copies the new
    * weights to every worker.
    */
-  sync: z.enum(['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights']).default('sharded_flat'),
+  sync: z
+    .enum(['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights'])
+    .default('sharded_flat'),
   /** TensorFlow.js backend of the workers; null: the main thread's current backend (else auto) */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).nullable().default(null),
 });

@@ -38,7 +38,11 @@ function makeBatch(rows: number, T: number, salt: number): TrainBatch {
 }
 
 /** Single-process reference: full-batch loss, clip, AdamW — `batches.length` steps. */
-function referenceRun(batches: TrainBatch[]): { losses: number[]; norms: number[]; weights: Map<string, HostTensor> } {
+function referenceRun(batches: TrainBatch[]): {
+  losses: number[];
+  norms: number[];
+  weights: Map<string, HostTensor>;
+} {
   const model = CausalLM.create(cfg, { seed: SEED });
   const opt = new AdamW(Object.fromEntries(model.trainableVariables()), OPT);
   const losses: number[] = [];
@@ -80,23 +84,45 @@ beforeAll(async () => {
   m.dispose();
 });
 
-const FAILING_LOSS = { step_module: new URL('./testing/failingLoss.ts', import.meta.url).href, step_export: 'failingLoss' };
+const FAILING_LOSS = {
+  step_module: new URL('./testing/failingLoss.ts', import.meta.url).href,
+  step_export: 'failingLoss',
+};
 
 /** Counts 'exit' events of the trainer's threads (reaches into the private slots on purpose). */
 function countExits(trainer: DataParallelTrainer): { exits: number } {
   const c = { exits: 0 };
-  for (const s of (trainer as unknown as { slots: { worker: import('node:worker_threads').Worker }[] }).slots) s.worker.on('exit', () => c.exits++);
+  for (const s of (
+    trainer as unknown as { slots: { worker: import('node:worker_threads').Worker }[] }
+  ).slots)
+    s.worker.on('exit', () => c.exits++);
   return c;
 }
 
-for (const sync of ['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights'] as const) {
+for (const sync of [
+  'replicated_optimizer',
+  'sharded_optimizer',
+  'sharded_flat',
+  'broadcast_weights',
+] as const) {
   describe(`DataParallelTrainer (${sync}, 2 workers, wasm)`, () => {
     let trainer: DataParallelTrainer;
     let live: number;
     beforeAll(async () => {
       live = DataParallelTrainer.liveWorkers;
       // failingLoss is sftNllLoss unless a batch asks it to throw (the last test here)
-      trainer = await DataParallelTrainer.create(cfg, { seed: SEED }, { num_workers: 2, sync, optimizer: OPT, max_grad_norm: MAX_NORM, train_micro_batch_size: 2, ...FAILING_LOSS });
+      trainer = await DataParallelTrainer.create(
+        cfg,
+        { seed: SEED },
+        {
+          num_workers: 2,
+          sync,
+          optimizer: OPT,
+          max_grad_norm: MAX_NORM,
+          train_micro_batch_size: 2,
+          ...FAILING_LOSS,
+        },
+      );
       expect(DataParallelTrainer.liveWorkers).toBe(live + 2);
     });
     afterAll(async () => {
@@ -155,7 +181,9 @@ for (const sync of ['replicated_optimizer', 'sharded_optimizer', 'sharded_flat',
         const c = countExits(trainer);
         const ok = makeBatch(3, 6, 9); // shards of 1 and 2 rows
         const bad: TrainBatch = { ...ok, globals: { ...ok.globals, fail_on_rows: 2 } };
-        await expect(trainer.step(bad)).rejects.toThrow(/worker 1 failed .*failingLoss.*injected failure on a shard of 2 rows/);
+        await expect(trainer.step(bad)).rejects.toThrow(
+          /worker 1 failed .*failingLoss.*injected failure on a shard of 2 rows/,
+        );
         expect(c.exits).toBe(2);
         expect(DataParallelTrainer.liveWorkers).toBe(live);
         await expect(trainer.step(ok)).rejects.toThrow(/injected failure/);
@@ -175,8 +203,18 @@ for (const sync of ['replicated_optimizer', 'sharded_optimizer', 'sharded_flat',
 describe('DataParallelTrainer start-up errors', () => {
   it('a missing step export fails create with a clear error and leaves no worker', async () => {
     const live = DataParallelTrainer.liveWorkers;
-    await expect(DataParallelTrainer.create(cfg, { seed: SEED }, { num_workers: 1, step_export: 'noSuchLoss' })).rejects.toThrow(/worker 0 could not start .*sftNllLoss.ts#noSuchLoss.*no exported function 'noSuchLoss'/);
+    await expect(
+      DataParallelTrainer.create(
+        cfg,
+        { seed: SEED },
+        { num_workers: 1, step_export: 'noSuchLoss' },
+      ),
+    ).rejects.toThrow(
+      /worker 0 could not start .*sftNllLoss.ts#noSuchLoss.*no exported function 'noSuchLoss'/,
+    );
     expect(DataParallelTrainer.liveWorkers).toBe(live);
-    await expect(DataParallelTrainer.create(cfg, { seed: SEED }, { num_workers: 0 })).rejects.toThrow(/option 'num_workers'/);
+    await expect(
+      DataParallelTrainer.create(cfg, { seed: SEED }, { num_workers: 0 }),
+    ).rejects.toThrow(/option 'num_workers'/);
   });
 });

@@ -3,9 +3,22 @@ import { currentBackend, RxrlConfigError, RxrlError } from '@rxrl/core';
 import { CausalLM, type HostTensor, type ModelConfig } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
 import { applySummedGradient, writeToFlat } from './flatParams';
-import { DataParallelOptionsSchema, moduleUrl, type DataParallelOptions, type DataParallelOptionsInput } from './dataParallelOptions';
+import {
+  DataParallelOptionsSchema,
+  moduleUrl,
+  type DataParallelOptions,
+  type DataParallelOptionsInput,
+} from './dataParallelOptions';
 import { ParamLayout } from './paramLayout';
-import { sharedBytes, sharedRegions, type Reply, type ReplicaInit, type ReplicaWorkerData, type Request, type SharedRegions } from './protocol';
+import {
+  sharedBytes,
+  sharedRegions,
+  type Reply,
+  type ReplicaInit,
+  type ReplicaWorkerData,
+  type Request,
+  type SharedRegions,
+} from './protocol';
 import { shardRows, type TrainBatch } from './trainBatch';
 
 const WORKER_SCRIPT = new URL('./replicaWorker.mjs', import.meta.url);
@@ -62,7 +75,13 @@ export class DataParallelTrainer {
   private nextId = 0;
   private busy = false;
 
-  private constructor(options: DataParallelOptions, slots: Slot[], layout: ParamLayout, backend: string, master: DataParallelTrainer['master']) {
+  private constructor(
+    options: DataParallelOptions,
+    slots: Slot[],
+    layout: ParamLayout,
+    backend: string,
+    master: DataParallelTrainer['master'],
+  ) {
     this.options = options;
     this.slots = slots;
     this.layout = layout;
@@ -80,7 +99,11 @@ export class DataParallelTrainer {
    * `broadcast_weights` the main thread also builds the master copy on its
    * current backend.
    */
-  static async create(config: ModelConfig, init: ReplicaInit, options: DataParallelOptionsInput = {}): Promise<DataParallelTrainer> {
+  static async create(
+    config: ModelConfig,
+    init: ReplicaInit,
+    options: DataParallelOptionsInput = {},
+  ): Promise<DataParallelTrainer> {
     const parsed = DataParallelOptionsSchema.safeParse(options);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -105,13 +128,23 @@ export class DataParallelTrainer {
             microBatch: o.train_micro_batch_size,
             maxGradNorm: o.max_grad_norm,
             optimizer: o.optimizer,
-            optimizerScope: ({ replicated_optimizer: 'all', sharded_optimizer: 'shard', sharded_flat: 'flat', broadcast_weights: 'none' } as const)[o.sync],
+            optimizerScope: (
+              {
+                replicated_optimizer: 'all',
+                sharded_optimizer: 'shard',
+                sharded_flat: 'flat',
+                broadcast_weights: 'none',
+              } as const
+            )[o.sync],
             backend,
             useTsx,
           };
           // The parent's flags (a test runner's, a debugger's) are not the replica's business.
           // The cores are split between replicas: a native (OpenBLAS) matMul gets one thread per worker unless the user chose.
-          const env = { ...process.env, RXRL_NATIVE_MATMUL_THREADS: process.env['RXRL_NATIVE_MATMUL_THREADS'] ?? '1' };
+          const env = {
+            ...process.env,
+            RXRL_NATIVE_MATMUL_THREADS: process.env['RXRL_NATIVE_MATMUL_THREADS'] ?? '1',
+          };
           const worker = new Worker(WORKER_SCRIPT, { workerData: wd, execArgv: [], env });
           workers.push(worker);
           DataParallelTrainer.liveWorkers++;
@@ -119,13 +152,21 @@ export class DataParallelTrainer {
         }),
       );
       const layout = new ParamLayout(ready[0]!.layout);
-      ready.forEach((r, i) => layout.assertSame(new ParamLayout(r.layout), `parallel: worker ${i}`));
+      ready.forEach((r, i) =>
+        layout.assertSame(new ParamLayout(r.layout), `parallel: worker ${i}`),
+      );
       const slots = workers.map((worker, index) => ({ index, worker, pending: new Map() }));
       let master: DataParallelTrainer['master'] = null;
       if (o.sync === 'broadcast_weights') {
-        const model = 'seed' in init ? CausalLM.create(config, { seed: init.seed }) : CausalLM.fromHfWeights(config, init.weights, { source: 'parallel init weights' });
+        const model =
+          'seed' in init
+            ? CausalLM.create(config, { seed: init.seed })
+            : CausalLM.fromHfWeights(config, init.weights, { source: 'parallel init weights' });
         const vars = model.trainableVariables();
-        layout.assertSame(new ParamLayout([...vars].map(([name, v]) => ({ name, shape: v.shape }))), 'parallel: main-thread master model');
+        layout.assertSame(
+          new ParamLayout([...vars].map(([name, v]) => ({ name, shape: v.shape }))),
+          'parallel: main-thread master model',
+        );
         master = { model, optimizer: new AdamW(Object.fromEntries(vars), o.optimizer) };
       }
       const trainer = new DataParallelTrainer(o, slots, layout, ready[0]!.backend, master);
@@ -150,12 +191,15 @@ export class DataParallelTrainer {
    */
   async step(batch: TrainBatch): Promise<StepResult> {
     this.usable();
-    if (this.busy) throw new RxrlError('parallel: step() called while another step is running; await it first');
+    if (this.busy)
+      throw new RxrlError('parallel: step() called while another step is running; await it first');
     this.busy = true;
     try {
       const t0 = performance.now();
       const shards = shardRows(batch, this.slots.length);
-      const computed = await Promise.all(this.slots.map((s, i) => this.call(s, { op: 'compute', shard: shards[i]! })));
+      const computed = await Promise.all(
+        this.slots.map((s, i) => this.call(s, { op: 'compute', shard: shards[i]! })),
+      );
       const t1 = performance.now();
       const reduced = await this.all({ op: 'reduce' });
       const t2 = performance.now();
@@ -163,10 +207,18 @@ export class DataParallelTrainer {
       let last: Done[];
       if (this.master) {
         const { model, optimizer } = this.master;
-        gradNorm = applySummedGradient(this.layout.slots, this.regions.sum, optimizer, this.options.max_grad_norm);
+        gradNorm = applySummedGradient(
+          this.layout.slots,
+          this.regions.sum,
+          optimizer,
+          this.options.max_grad_norm,
+        );
         writeToFlat(this.layout.slots, model.trainableVariables(), this.regions.weights);
         last = await this.all({ op: 'load', which: 'all' });
-      } else if (this.options.sync === 'sharded_optimizer' || this.options.sync === 'sharded_flat') {
+      } else if (
+        this.options.sync === 'sharded_optimizer' ||
+        this.options.sync === 'sharded_flat'
+      ) {
         // the norm from the workers' float64 partial sums of squares; the clip factor as clip_grad_norm_
         gradNorm = Math.sqrt(reduced.reduce((a, r) => a + r.sumSq!, 0));
         const max = this.options.max_grad_norm;
@@ -245,16 +297,29 @@ export class DataParallelTrainer {
       if (m.op === 'ready') return;
       const p = m.id === undefined ? undefined : slot.pending.get(m.id);
       if (m.op === 'error') {
-        void this.fail(new RxrlError(`parallel: worker ${index} failed (step ${this.options.step_module}#${this.options.step_export}): ${m.message}`));
+        void this.fail(
+          new RxrlError(
+            `parallel: worker ${index} failed (step ${this.options.step_module}#${this.options.step_export}): ${m.message}`,
+          ),
+        );
         return;
       }
       if (!p) return;
       slot.pending.delete(m.id);
       p.resolve(m);
     });
-    worker.on('error', (e) => void this.fail(new RxrlError(`parallel: worker ${index} crashed: ${e.message}`, { cause: e })));
+    worker.on(
+      'error',
+      (e) =>
+        void this.fail(
+          new RxrlError(`parallel: worker ${index} crashed: ${e.message}`, { cause: e }),
+        ),
+    );
     worker.on('exit', (code) => {
-      if (!this.disposed && !this.failure) void this.fail(new RxrlError(`parallel: worker ${index} exited unexpectedly with code ${code}`));
+      if (!this.disposed && !this.failure)
+        void this.fail(
+          new RxrlError(`parallel: worker ${index} exited unexpectedly with code ${code}`),
+        );
     });
   }
 
@@ -279,7 +344,11 @@ export class DataParallelTrainer {
 }
 
 /** Resolves with a worker's ready message; rejects naming the worker if it fails to start. */
-function waitReady(worker: Worker, index: number, o: DataParallelOptions): Promise<Extract<Reply, { op: 'ready' }>> {
+function waitReady(
+  worker: Worker,
+  index: number,
+  o: DataParallelOptions,
+): Promise<Extract<Reply, { op: 'ready' }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: Reply) => {
       if (m.op !== 'ready') return;
@@ -288,7 +357,12 @@ function waitReady(worker: Worker, index: number, o: DataParallelOptions): Promi
     };
     const onError = (e: Error) => {
       cleanup();
-      reject(new RxrlError(`parallel: worker ${index} could not start (step ${o.step_module}#${o.step_export}): ${e.message}`, { cause: e }));
+      reject(
+        new RxrlError(
+          `parallel: worker ${index} could not start (step ${o.step_module}#${o.step_export}): ${e.message}`,
+          { cause: e },
+        ),
+      );
     };
     const onExit = (code: number) => {
       cleanup();

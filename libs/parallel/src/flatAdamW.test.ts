@@ -34,7 +34,10 @@ describe('FlatAdamW', () => {
     for (let i = lo; i < hi; i++) d = Math.max(d, Math.abs(flat[i]! - want[i - lo]!));
     expect(d).toBeLessThan(1e-6);
     expect(Math.abs(flat[lo]! - init[lo]!)).toBeGreaterThan(0.05); // it did move
-    expect([...flat.slice(0, lo), ...flat.slice(hi)]).toEqual([...init.slice(0, lo), ...init.slice(hi)]);
+    expect([...flat.slice(0, lo), ...flat.slice(hi)]).toEqual([
+      ...init.slice(0, lo),
+      ...init.slice(hi),
+    ]);
     expect(fa.stepCount).toBe(4);
     ref.dispose();
     v.dispose();

@@ -27,7 +27,8 @@ export class ParamLayout {
     let offset = 0;
     const seen = new Set<string>();
     for (const { name, shape } of vars) {
-      if (seen.has(name)) throw new RxrlUsageError(`parameter layout: variable '${name}' appears twice`);
+      if (seen.has(name))
+        throw new RxrlUsageError(`parameter layout: variable '${name}' appears twice`);
       seen.add(name);
       const size = shape.reduce((a, b) => a * b, 1);
       slots.push({ name, shape: [...shape], offset, size });
@@ -50,7 +51,9 @@ export class ParamLayout {
       const b = other.slots[i];
       if (!a || !b || a.name !== b.name || a.shape.join() !== b.shape.join()) {
         const desc = (s?: ParamSlot) => (s ? `${s.name} [${s.shape}]` : 'nothing');
-        throw new RxrlUsageError(`${what}: parameter ${i} is ${desc(b)}, expected ${desc(a)} (replicas must be built from the same config)`);
+        throw new RxrlUsageError(
+          `${what}: parameter ${i} is ${desc(b)}, expected ${desc(a)} (replicas must be built from the same config)`,
+        );
       }
     }
   }

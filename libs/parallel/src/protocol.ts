@@ -37,7 +37,16 @@ export type Request =
 /** Worker → main messages. */
 export type Reply =
   | { op: 'ready'; layout: { name: string; shape: number[] }[]; backend: string }
-  | { id: number; op: 'done'; loss?: number; gradNorm?: number; sumSq?: number; weights?: Map<string, HostTensor>; ms: number; numTensors: number }
+  | {
+      id: number;
+      op: 'done';
+      loss?: number;
+      gradNorm?: number;
+      sumSq?: number;
+      weights?: Map<string, HostTensor>;
+      ms: number;
+      numTensors: number;
+    }
   | { id?: number; op: 'error'; message: string };
 
 /**
@@ -56,7 +65,16 @@ export function sharedBytes(workers: number, total: number): number {
 }
 
 /** The regions of `buffer` (see {@link SharedRegions}). */
-export function sharedRegions(buffer: SharedArrayBuffer, workers: number, total: number): SharedRegions {
-  const view = (i: number) => new Float32Array(buffer, i * total * Float32Array.BYTES_PER_ELEMENT, total);
-  return { grads: Array.from({ length: workers }, (_, i) => view(i)), sum: view(workers), weights: view(workers + 1) };
+export function sharedRegions(
+  buffer: SharedArrayBuffer,
+  workers: number,
+  total: number,
+): SharedRegions {
+  const view = (i: number) =>
+    new Float32Array(buffer, i * total * Float32Array.BYTES_PER_ELEMENT, total);
+  return {
+    grads: Array.from({ length: workers }, (_, i) => view(i)),
+    sum: view(workers),
+    weights: view(workers + 1),
+  };
 }

@@ -3,10 +3,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@rxrl/core';
 import { CausalLM } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
-import { accumulateGradients, applySummedGradient, assignFromFlat, tensorsFromFlat, writeToFlat } from './flatParams';
+import {
+  accumulateGradients,
+  applySummedGradient,
+  assignFromFlat,
+  tensorsFromFlat,
+  writeToFlat,
+} from './flatParams';
 import { FlatAdamW } from './flatAdamW';
 import { ParamLayout, partRange, variableOwners } from './paramLayout';
-import { sharedRegions, type Reply, type ReplicaWorkerData, type Request, type SharedRegions } from './protocol';
+import {
+  sharedRegions,
+  type Reply,
+  type ReplicaWorkerData,
+  type Request,
+  type SharedRegions,
+} from './protocol';
 import type { ShardLossFn } from './shardLoss';
 import { sliceRows, type TrainBatch } from './trainBatch';
 
@@ -24,7 +36,9 @@ if (typeof lossFn !== 'function') {
   throw new Error(`module '${data.stepModule}' has no exported function '${data.stepExport}'`);
 }
 const model =
-  'seed' in data.init ? CausalLM.create(data.config, { seed: data.init.seed }) : CausalLM.fromHfWeights(data.config, data.init.weights, { source: 'parallel init weights' });
+  'seed' in data.init
+    ? CausalLM.create(data.config, { seed: data.init.seed })
+    : CausalLM.fromHfWeights(data.config, data.init.weights, { source: 'parallel init weights' });
 const vars = model.trainableVariables();
 const layout = new ParamLayout([...vars].map(([name, v]) => ({ name, shape: v.shape })));
 const owners = variableOwners(layout, data.numWorkers);
@@ -32,9 +46,14 @@ const owned = new Map([...vars].filter(([name]) => owners.get(name) === data.ind
 const ownedSlots = layout.slots.filter((s) => owned.has(s.name));
 const otherSlots = layout.slots.filter((s) => !owned.has(s.name));
 const optimizer =
-  data.optimizerScope === 'all' ? new AdamW(Object.fromEntries(vars), data.optimizer) : data.optimizerScope === 'shard' ? new AdamW(Object.fromEntries(owned), data.optimizer) : null;
+  data.optimizerScope === 'all'
+    ? new AdamW(Object.fromEntries(vars), data.optimizer)
+    : data.optimizerScope === 'shard'
+      ? new AdamW(Object.fromEntries(owned), data.optimizer)
+      : null;
 const [sliceLo, sliceHi] = partRange(layout.total, data.numWorkers, data.index);
-const flatOptimizer = data.optimizerScope === 'flat' ? new FlatAdamW(data.optimizer, sliceLo, sliceHi) : null;
+const flatOptimizer =
+  data.optimizerScope === 'flat' ? new FlatAdamW(data.optimizer, sliceLo, sliceHi) : null;
 let regions: SharedRegions | null = null;
 
 function compute(shard: TrainBatch): number {
@@ -43,7 +62,10 @@ function compute(shard: TrainBatch): number {
   const step = data.microBatch ?? Math.max(1, shard.rows);
   let loss = 0;
   for (let lo = 0; lo < shard.rows; lo += step) {
-    const chunk = lo === 0 && step >= shard.rows ? shard : sliceRows(shard, lo, Math.min(shard.rows, lo + step));
+    const chunk =
+      lo === 0 && step >= shard.rows
+        ? shard
+        : sliceRows(shard, lo, Math.min(shard.rows, lo + step));
     const { value, grads } = model.variableGrads(() => (lossFn as ShardLossFn)(model, chunk));
     try {
       loss += value.dataSync()[0]!;
@@ -75,7 +97,10 @@ function reduce(): number {
 
 /** Sharded optimizer: the AdamW step for this worker's variables from `coef × sum`, then their new values into the weights region. */
 function applyShard(coef: number): void {
-  if (data.optimizerScope !== 'shard') throw new Error(`'apply_shard' sent to a worker whose optimizer scope is '${data.optimizerScope}'`);
+  if (data.optimizerScope !== 'shard')
+    throw new Error(
+      `'apply_shard' sent to a worker whose optimizer scope is '${data.optimizerScope}'`,
+    );
   const grads = tensorsFromFlat(ownedSlots, regions!.sum, coef);
   try {
     optimizer!.step(grads);
@@ -85,7 +110,9 @@ function applyShard(coef: number): void {
   writeToFlat(ownedSlots, owned, regions!.weights);
 }
 
-function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' | 'ms' | 'numTensors'> {
+function handle(
+  req: Request,
+): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' | 'ms' | 'numTensors'> {
   switch (req.op) {
     case 'attach':
       regions = sharedRegions(req.buffer, data.numWorkers, layout.total);
@@ -93,7 +120,10 @@ function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' 
       if (flatOptimizer && data.index === 0) writeToFlat(layout.slots, vars, regions.weights);
       return {};
     case 'apply_flat':
-      if (!flatOptimizer) throw new Error(`'apply_flat' sent to a worker whose optimizer scope is '${data.optimizerScope}'`);
+      if (!flatOptimizer)
+        throw new Error(
+          `'apply_flat' sent to a worker whose optimizer scope is '${data.optimizerScope}'`,
+        );
       flatOptimizer.step(regions!.weights, regions!.sum, req.coef);
       return {};
     case 'compute':
@@ -104,8 +134,13 @@ function handle(req: Request): Omit<Extract<Reply, { op: 'done' }>, 'id' | 'op' 
       applyShard(req.coef);
       return {};
     case 'apply':
-      if (data.optimizerScope !== 'all') throw new Error(`'apply' sent to a worker whose optimizer scope is '${data.optimizerScope}'`);
-      return { gradNorm: applySummedGradient(layout.slots, regions!.sum, optimizer!, data.maxGradNorm) };
+      if (data.optimizerScope !== 'all')
+        throw new Error(
+          `'apply' sent to a worker whose optimizer scope is '${data.optimizerScope}'`,
+        );
+      return {
+        gradNorm: applySummedGradient(layout.slots, regions!.sum, optimizer!, data.maxGradNorm),
+      };
     case 'load':
       assignFromFlat(req.which === 'all' ? layout.slots : otherSlots, regions!.weights, vars);
       return {};
@@ -118,10 +153,20 @@ port.on('message', (req: Request) => {
   const t0 = performance.now();
   try {
     const out = handle(req);
-    send({ id: req.id, op: 'done', ...out, ms: performance.now() - t0, numTensors: tf.memory().numTensors });
+    send({
+      id: req.id,
+      op: 'done',
+      ...out,
+      ms: performance.now() - t0,
+      numTensors: tf.memory().numTensors,
+    });
   } catch (e) {
     const err = e as Error;
-    send({ id: req.id, op: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(e) });
+    send({
+      id: req.id,
+      op: 'error',
+      message: err instanceof Error ? `${err.name}: ${err.message}` : String(e),
+    });
   }
 });
 send({ op: 'ready', layout: layout.toJSON(), backend: choice.backend });

@@ -8,7 +8,9 @@ if (workerData.useTsx) {
   try {
     api = await import('tsx/esm/api');
   } catch (e) {
-    throw new Error(`parallel: the replica worker needs the 'tsx' package to load TypeScript, which cannot be loaded: ${e.message}`);
+    throw new Error(
+      `parallel: the replica worker needs the 'tsx' package to load TypeScript, which cannot be loaded: ${e.message}`,
+    );
   }
   api.register();
 }

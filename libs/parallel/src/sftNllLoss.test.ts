@@ -23,7 +23,15 @@ describe('sftNllLoss', () => {
     const batch = sftTrainBatch({ rows, inputIds, targets, tokenMask });
     const n = tokenMask.reduce((a, b) => a + b, 0);
     expect(batch.globals).toEqual({ global_valid_toks: n });
-    const lp = tf.tidy(() => model.tokenLogProbs(tf.tensor2d(inputIds, [rows, T], 'int32'), null, tf.tensor2d(targets, [rows, T], 'int32')).dataSync());
+    const lp = tf.tidy(() =>
+      model
+        .tokenLogProbs(
+          tf.tensor2d(inputIds, [rows, T], 'int32'),
+          null,
+          tf.tensor2d(targets, [rows, T], 'int32'),
+        )
+        .dataSync(),
+    );
     let expected = 0; // float64 reference from the model's own log-probs
     for (let i = 0; i < lp.length; i++) expected -= lp[i]! * tokenMask[i]!;
     expected /= n;
@@ -41,12 +49,26 @@ describe('sftNllLoss', () => {
   });
 
   it('is 0 for an empty shard and names a missing or mistyped column', () => {
-    const empty: TrainBatch = { rows: 0, columns: { input_ids: new Int32Array(0), targets: new Int32Array(0), token_mask: new Float32Array(0) }, globals: { global_valid_toks: 4 } };
+    const empty: TrainBatch = {
+      rows: 0,
+      columns: {
+        input_ids: new Int32Array(0),
+        targets: new Int32Array(0),
+        token_mask: new Float32Array(0),
+      },
+      globals: { global_valid_toks: 4 },
+    };
     const z = sftNllLoss(model, empty);
     expect(z.dataSync()[0]).toBe(0);
     z.dispose();
-    const bad: TrainBatch = { rows, columns: { input_ids: inputIds, targets, token_mask: new Int32Array(rows * T) }, globals: { global_valid_toks: 4 } };
-    expect(() => sftNllLoss(model, bad)).toThrow(/column 'token_mask' must be a Float32Array, got Int32Array/);
+    const bad: TrainBatch = {
+      rows,
+      columns: { input_ids: inputIds, targets, token_mask: new Int32Array(rows * T) },
+      globals: { global_valid_toks: 4 },
+    };
+    expect(() => sftNllLoss(model, bad)).toThrow(
+      /column 'token_mask' must be a Float32Array, got Int32Array/,
+    );
     expect(() => sftNllLoss(model, { ...bad, globals: {} })).toThrow(/globals.global_valid_toks/);
   });
 });

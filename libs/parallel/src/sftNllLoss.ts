@@ -6,10 +6,17 @@ import type { TrainBatch } from './trainBatch';
 /** Added to the normaliser as NeMo RL does, so an all-masked batch gives 0, not NaN. */
 const NORM_EPS = 1e-8;
 
-function column<T extends Int32Array | Float32Array | Uint8Array>(shard: TrainBatch, name: string, kind: new (n: number) => T): T {
+function column<T extends Int32Array | Float32Array | Uint8Array>(
+  shard: TrainBatch,
+  name: string,
+  kind: new (n: number) => T,
+): T {
   const col = shard.columns[name];
   if (!(col instanceof kind)) {
-    throw new RxrlDataError(`sftNllLoss: column '${name}' must be a ${kind.name}, got ${col ? col.constructor.name : 'nothing'}`, { field: name });
+    throw new RxrlDataError(
+      `sftNllLoss: column '${name}' must be a ${kind.name}, got ${col ? col.constructor.name : 'nothing'}`,
+      { field: name },
+    );
   }
   return col;
 }
@@ -24,23 +31,40 @@ function column<T extends Int32Array | Float32Array | Uint8Array>(shard: TrainBa
 export function sftNllLoss(model: CausalLM, shard: TrainBatch): tf.Scalar {
   const n = shard.globals?.['global_valid_toks'];
   if (typeof n !== 'number' || !(n >= 0)) {
-    throw new RxrlDataError(`sftNllLoss: globals.global_valid_toks must be a non-negative number, got ${n}`, { field: 'global_valid_toks' });
+    throw new RxrlDataError(
+      `sftNllLoss: globals.global_valid_toks must be a non-negative number, got ${n}`,
+      { field: 'global_valid_toks' },
+    );
   }
   const ids = column(shard, 'input_ids', Int32Array);
   const targets = column(shard, 'targets', Int32Array);
   const mask = column(shard, 'token_mask', Float32Array);
-  const att = shard.columns['attention_mask'] === undefined ? null : column(shard, 'attention_mask', Int32Array);
+  const att =
+    shard.columns['attention_mask'] === undefined
+      ? null
+      : column(shard, 'attention_mask', Int32Array);
   const rows = shard.rows;
   const t = rows === 0 ? 0 : ids.length / rows;
-  for (const [name, col] of [['targets', targets], ['token_mask', mask], ['attention_mask', att]] as const) {
+  for (const [name, col] of [
+    ['targets', targets],
+    ['token_mask', mask],
+    ['attention_mask', att],
+  ] as const) {
     if (col && col.length !== ids.length) {
-      throw new RxrlDataError(`sftNllLoss: column '${name}' has ${col.length} elements, input_ids has ${ids.length}`, { field: name });
+      throw new RxrlDataError(
+        `sftNllLoss: column '${name}' has ${col.length} elements, input_ids has ${ids.length}`,
+        { field: name },
+      );
     }
   }
   if (rows === 0 || t === 0) return tf.scalar(0);
   return tf.tidy(() => {
     const shape: [number, number] = [rows, t];
-    const lp = model.tokenLogProbs(tf.tensor2d(ids, shape, 'int32'), att ? tf.tensor2d(att, shape, 'int32') : null, tf.tensor2d(targets, shape, 'int32'));
+    const lp = model.tokenLogProbs(
+      tf.tensor2d(ids, shape, 'int32'),
+      att ? tf.tensor2d(att, shape, 'int32') : null,
+      tf.tensor2d(targets, shape, 'int32'),
+    );
     return tf.div(tf.neg(tf.sum(tf.mul(lp, tf.tensor2d(mask, shape)))), n + NORM_EPS) as tf.Scalar;
   });
 }
@@ -61,7 +85,11 @@ export interface SftArrays {
 export function sftTrainBatch(a: SftArrays): TrainBatch {
   let n = 0;
   for (let i = 0; i < a.tokenMask.length; i++) n += a.tokenMask[i]!;
-  const columns: TrainBatch['columns'] = { input_ids: a.inputIds, targets: a.targets, token_mask: a.tokenMask };
+  const columns: TrainBatch['columns'] = {
+    input_ids: a.inputIds,
+    targets: a.targets,
+    token_mask: a.tokenMask,
+  };
   if (a.attentionMask) columns['attention_mask'] = a.attentionMask;
   return { rows: a.rows, columns, globals: { global_valid_toks: n } };
 }

@@ -4,7 +4,10 @@ import { ParamLayout, partRange, variableOwners } from './paramLayout';
 
 const batch: TrainBatch = {
   rows: 5,
-  columns: { ids: Int32Array.from({ length: 15 }, (_, i) => i), weight: Float32Array.from([1, 2, 3, 4, 5]) },
+  columns: {
+    ids: Int32Array.from({ length: 15 }, (_, i) => i),
+    weight: Float32Array.from([1, 2, 3, 4, 5]),
+  },
   globals: { global_valid_toks: 11 },
 };
 
@@ -30,28 +33,51 @@ describe('shardRows', () => {
 
   it('rejects a column that is not rows × width, naming it', () => {
     const bad: TrainBatch = { rows: 2, columns: { mask: new Float32Array(5) } };
-    expect(() => shardRows(bad, 2)).toThrow(/column 'mask' has 5 elements, not a multiple of rows=2/);
+    expect(() => shardRows(bad, 2)).toThrow(
+      /column 'mask' has 5 elements, not a multiple of rows=2/,
+    );
   });
 });
 
 describe('ParamLayout', () => {
   it('places variables back to back and names the first mismatch between replicas', () => {
-    const l = new ParamLayout([{ name: 'a', shape: [2, 3] }, { name: 'b', shape: [4] }]);
-    expect(l.slots.map((s) => [s.offset, s.size])).toEqual([[0, 6], [6, 4]]);
+    const l = new ParamLayout([
+      { name: 'a', shape: [2, 3] },
+      { name: 'b', shape: [4] },
+    ]);
+    expect(l.slots.map((s) => [s.offset, s.size])).toEqual([
+      [0, 6],
+      [6, 4],
+    ]);
     expect(l.total).toBe(10);
-    expect(() => l.assertSame(new ParamLayout([{ name: 'a', shape: [2, 3] }, { name: 'b', shape: [5] }]), 'worker 1')).toThrow(
-      /worker 1: parameter 1 is b \[5\], expected b \[4\]/,
-    );
+    expect(() =>
+      l.assertSame(
+        new ParamLayout([
+          { name: 'a', shape: [2, 3] },
+          { name: 'b', shape: [5] },
+        ]),
+        'worker 1',
+      ),
+    ).toThrow(/worker 1: parameter 1 is b \[5\], expected b \[4\]/);
   });
 
   it('partRange covers 0..n exactly once', () => {
-    expect([0, 1, 2].map((i) => partRange(10, 3, i))).toEqual([[0, 3], [3, 6], [6, 10]]);
+    expect([0, 1, 2].map((i) => partRange(10, 3, i))).toEqual([
+      [0, 3],
+      [3, 6],
+      [6, 10],
+    ]);
   });
 });
 
 describe('variableOwners', () => {
   it('gives the largest variables to the least-loaded worker', () => {
-    const l = new ParamLayout([{ name: 'e', shape: [10] }, { name: 'n', shape: [2] }, { name: 'h', shape: [9] }, { name: 'b', shape: [3] }]);
+    const l = new ParamLayout([
+      { name: 'e', shape: [10] },
+      { name: 'n', shape: [2] },
+      { name: 'h', shape: [9] },
+      { name: 'b', shape: [3] },
+    ]);
     // sizes 10, 9, 3, 2 → w0 gets 10, w1 9, then 3 to w1 (9 < 10), then 2 to w0 (10 < 12)
     expect(Object.fromEntries(variableOwners(l, 2))).toEqual({ e: 0, h: 1, b: 1, n: 0 });
     expect([...variableOwners(l, 1).values()]).toEqual([0, 0, 0, 0]);

@@ -23,13 +23,18 @@ export interface TrainBatch {
 /** Per-row width of each column, checked to divide evenly. */
 export function columnWidths(batch: TrainBatch): Record<string, number> {
   if (!Number.isInteger(batch.rows) || batch.rows < 0) {
-    throw new RxrlDataError(`train batch: rows must be a non-negative integer, got ${batch.rows}`, { field: 'rows' });
+    throw new RxrlDataError(`train batch: rows must be a non-negative integer, got ${batch.rows}`, {
+      field: 'rows',
+    });
   }
   const widths: Record<string, number> = {};
   for (const [name, col] of Object.entries(batch.columns)) {
     const w = batch.rows === 0 ? 0 : col.length / batch.rows;
     if (!Number.isInteger(w)) {
-      throw new RxrlDataError(`train batch: column '${name}' has ${col.length} elements, not a multiple of rows=${batch.rows}`, { field: name });
+      throw new RxrlDataError(
+        `train batch: column '${name}' has ${col.length} elements, not a multiple of rows=${batch.rows}`,
+        { field: name },
+      );
     }
     widths[name] = w;
   }
@@ -40,7 +45,12 @@ export function columnWidths(batch: TrainBatch): Record<string, number> {
  * Rows `[lo, hi)` of `batch` as a new batch with copied columns (a copy, so a
  * postMessage clones only these rows, not the whole underlying buffer).
  */
-export function sliceRows(batch: TrainBatch, lo: number, hi: number, widths = columnWidths(batch)): TrainBatch {
+export function sliceRows(
+  batch: TrainBatch,
+  lo: number,
+  hi: number,
+  widths = columnWidths(batch),
+): TrainBatch {
   const columns: Record<string, BatchColumn> = {};
   for (const [name, col] of Object.entries(batch.columns)) {
     const w = widths[name]!;

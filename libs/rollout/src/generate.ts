@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, RxrlDataError, type Tokenizer } from '@rxrl/core/base';
 import { generateStep, prefill, type CausalLM, type KVCache } from '@rxrl/model';
-import { generateOptionsSchema, type GenerateOptions, type GenerateOptionsInput } from './generateOptions';
+import {
+  generateOptionsSchema,
+  type GenerateOptions,
+  type GenerateOptionsInput,
+} from './generateOptions';
 import { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
 import { sampleCandidates } from './sampling/sampleCandidates';
 import { sampleToken } from './sampling/sampleToken';
@@ -105,17 +109,27 @@ export async function generate(
   const vocab = model.config.vocabSize;
   const keys = extras.requestKeys;
   if (keys && keys.length !== promptTokens.length) {
-    throw new RxrlDataError(`generate: ${keys.length} requestKeys for ${promptTokens.length} prompts`, { field: 'requestKeys' });
+    throw new RxrlDataError(
+      `generate: ${keys.length} requestKeys for ${promptTokens.length} prompts`,
+      { field: 'requestKeys' },
+    );
   }
   const base = new Rng(opts.seed);
   const n = opts.num_generations_per_prompt;
   const rows: Row[] = [];
   promptTokens.forEach((prompt, p) => {
-    if (prompt.length === 0) throw new RxrlDataError(`generate: prompt ${p} is empty; a prompt needs at least one token`, { row: p, field: 'prompt_tokens' });
+    if (prompt.length === 0)
+      throw new RxrlDataError(`generate: prompt ${p} is empty; a prompt needs at least one token`, {
+        row: p,
+        field: 'prompt_tokens',
+      });
     for (let i = 0; i < prompt.length; i++) {
       const id = prompt[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-        throw new RxrlDataError(`generate: prompt ${p} has token id ${id} at ${i}, outside the model's vocabulary [0, ${vocab})`, { row: p, field: 'prompt_tokens' });
+        throw new RxrlDataError(
+          `generate: prompt ${p} has token id ${id} at ${i}, outside the model's vocabulary [0, ${vocab})`,
+          { row: p, field: 'prompt_tokens' },
+        );
       }
     }
     const limit = model.config.maxPositionEmbeddings;
@@ -126,18 +140,41 @@ export async function generate(
       );
     }
     const key = keys ? keys[p]! : p;
-    for (let g = 0; g < n; g++) rows.push({ prompt, promptIndex: p, generationIndex: g, rng: base.fork(`sample/${key}/${g}`) });
+    for (let g = 0; g < n; g++)
+      rows.push({
+        prompt,
+        promptIndex: p,
+        generationIndex: g,
+        rng: base.fork(`sample/${key}/${g}`),
+      });
   });
 
-  const topKable = params.temperature === 0 || (params.top_k !== null && params.top_k <= DEVICE_TOPK_MAX);
-  const deviceK = topKable && (extras.deviceSampling ?? vocab >= DEVICE_SAMPLING_MIN_VOCAB) ? (params.temperature === 0 ? 1 : Math.min(params.top_k!, vocab)) : 0;
+  const topKable =
+    params.temperature === 0 || (params.top_k !== null && params.top_k <= DEVICE_TOPK_MAX);
+  const deviceK =
+    topKable && (extras.deviceSampling ?? vocab >= DEVICE_SAMPLING_MIN_VOCAB)
+      ? params.temperature === 0
+        ? 1
+        : Math.min(params.top_k!, vocab)
+      : 0;
 
   // Similar lengths together: less padding to attend over.
-  const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.prompt.length - rows[a]!.prompt.length || a - b);
+  const order = rows
+    .map((_, i) => i)
+    .sort((a, b) => rows[b]!.prompt.length - rows[a]!.prompt.length || a - b);
   const out = new Array<GeneratedSample>(rows.length);
   for (let start = 0; start < order.length; start += opts.generation_batch_size) {
     const chunk = order.slice(start, start + opts.generation_batch_size);
-    const states = await decodeBatch(model, tokenizer, chunk.map((i) => rows[i]!), params, opts, deviceK, extras.compact ?? true, extras.sharePrefill ?? true);
+    const states = await decodeBatch(
+      model,
+      tokenizer,
+      chunk.map((i) => rows[i]!),
+      params,
+      opts,
+      deviceK,
+      extras.compact ?? true,
+      extras.sharePrefill ?? true,
+    );
     chunk.forEach((i, j) => {
       const row = rows[i]!;
       const s = states[j]!;
@@ -159,7 +196,12 @@ export async function generate(
  * once, then its cache rows and next-token logits are copied to every row that
  * asked for it. Returns a cache and `[rows, V]` logits the caller owns.
  */
-function prefillRows(model: CausalLM, rows: Row[], fillId: number, share: boolean): { cache: KVCache; logits: tf.Tensor2D } {
+function prefillRows(
+  model: CausalLM,
+  rows: Row[],
+  fillId: number,
+  share: boolean,
+): { cache: KVCache; logits: tf.Tensor2D } {
   const source = new Map<number, number>();
   const expand = new Int32Array(rows.length);
   const prompts: ArrayLike<number>[] = [];
@@ -226,7 +268,13 @@ async function decodeBatch(
   const stops = opts.stop_strings;
   const maxStop = longestStop(stops);
 
-  const states: RowState[] = rows.map(() => ({ tokens: [], logprobs: [], text: '', done: null, stoppedByToken: false }));
+  const states: RowState[] = rows.map(() => ({
+    tokens: [],
+    logprobs: [],
+    text: '',
+    done: null,
+    stoppedByToken: false,
+  }));
   const { cache: firstCache, logits: firstLogits } = prefillRows(model, rows, fillId, sharePrefill);
   let cache = firstCache;
   let logits: tf.Tensor2D | null = firstLogits;
@@ -270,7 +318,10 @@ async function decodeBatch(
           const hit = findStopString(s.text, stops, before - maxStop + 1);
           if (hit !== null) {
             s.done = 'stop';
-            s.text = s.text.slice(0, hit.index + (opts.include_stop_str_in_output ? hit.length : 0));
+            s.text = s.text.slice(
+              0,
+              hit.index + (opts.include_stop_str_in_output ? hit.length : 0),
+            );
           }
         }
         if (s.done === null) active++;

@@ -30,7 +30,13 @@ export interface GenerateStageContext {
   onMetric?: (event: MetricEvent) => void;
 }
 
-const ADDED = [COLUMNS.groupId, COLUMNS.completionTokens, COLUMNS.completionText, COLUMNS.genLogprobs, COLUMNS.finishReason];
+const ADDED = [
+  COLUMNS.groupId,
+  COLUMNS.completionTokens,
+  COLUMNS.completionText,
+  COLUMNS.genLogprobs,
+  COLUMNS.finishReason,
+];
 
 /**
  * `rollout.generate`: for every input row, `num_generations_per_prompt` rows
@@ -60,13 +66,17 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
         concatMap(async (batch: RecordBatch) => {
           for (const name of ADDED) {
             if (batch.getChild(name)) {
-              throw new RxrlDataError(`rollout.generate: input batch already has column '${name}', which this stage writes`, { field: name });
+              throw new RxrlDataError(
+                `rollout.generate: input batch already has column '${name}', which this stage writes`,
+                { field: name },
+              );
             }
           }
           const rows = batch.numRows;
           const prompts = readListColumn(batch, COLUMNS.promptTokens, 'int32');
           const promptList: Int32Array[] = [];
-          for (let r = 0; r < rows; r++) promptList.push(prompts.values.subarray(prompts.offsets[r]!, prompts.offsets[r + 1]!));
+          for (let r = 0; r < rows; r++)
+            promptList.push(prompts.values.subarray(prompts.offsets[r]!, prompts.offsets[r + 1]!));
           let groups: Int32Array;
           if (batch.getChild(COLUMNS.promptId)) groups = readInt32Column(batch, COLUMNS.promptId);
           else {
@@ -81,16 +91,20 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
             seen.set(g, k + 1);
             return k === 0 ? g : `${g}#${k}`;
           });
-          const samples = await generate(context.model, context.tokenizer, promptList, opts, { requestKeys: keys });
+          const samples = await generate(context.model, context.tokenizer, promptList, opts, {
+            requestKeys: keys,
+          });
           const seconds = (performance.now() - t0) / 1000;
 
           const index = new Int32Array(rows * n);
           for (let i = 0; i < index.length; i++) index[i] = Math.floor(i / n);
           const columns: Record<string, Vector> = {};
-          for (const field of batch.schema.fields) columns[field.name] = repeatRows(getColumn(batch, field.name), index, field.name);
+          for (const field of batch.schema.fields)
+            columns[field.name] = repeatRows(getColumn(batch, field.name), index, field.name);
 
           const offsets = new Int32Array(samples.length + 1);
-          for (let i = 0; i < samples.length; i++) offsets[i + 1] = offsets[i]! + samples[i]!.completionTokens.length;
+          for (let i = 0; i < samples.length; i++)
+            offsets[i + 1] = offsets[i]! + samples[i]!.completionTokens.length;
           const tokens = new Int32Array(offsets[samples.length]!);
           const logprobs = new Float32Array(tokens.length);
           samples.forEach((s, i) => {
@@ -107,7 +121,11 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
 
           const step = batchIndex++;
           context.onMetric?.({ step, name: 'timing/generation_s', value: seconds });
-          context.onMetric?.({ step, name: 'performance/generation_tokens_per_s', value: seconds > 0 ? tokens.length / seconds : 0 });
+          context.onMetric?.({
+            step,
+            name: 'performance/generation_tokens_per_s',
+            value: seconds > 0 ? tokens.length / seconds : 0,
+          });
           return makeRecordBatch(columns, batch.schema.metadata);
         }),
       );

@@ -1,5 +1,9 @@
 export { generate, type GeneratedSample, type FinishReason, type GenerateExtras } from './generate';
-export { generateOptionsSchema, type GenerateOptions, type GenerateOptionsInput } from './generateOptions';
+export {
+  generateOptionsSchema,
+  type GenerateOptions,
+  type GenerateOptionsInput,
+} from './generateOptions';
 export { generateStage, type GenerateStageContext } from './generateStage';
 export { rolloutStages, type RolloutStageEntry, type RolloutStageName } from './registry';
 export { tokenMultProbError } from './tokenMultProbError';
@@ -8,9 +12,24 @@ export { filterTokens, type TokenSupport } from './sampling/filterTokens';
 export { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
 export { findStopString, type StopMatch } from './stopStrings';
 export { selectCacheRows } from './selectCacheRows';
-export { createServer, serveOptionsSchema, type RxrlServer, type ServeOptions, type ServeOptionsInput } from './serve/createServer';
+export {
+  createServer,
+  serveOptionsSchema,
+  type RxrlServer,
+  type ServeOptions,
+  type ServeOptionsInput,
+} from './serve/createServer';
 export { OpenAIError } from './serve/openaiError';
-export { remoteStage, remoteStages, completionBody, type RemoteStageContext } from './remote/remoteStage';
-export { remoteOptionsSchema, type RemoteOptions, type RemoteOptionsInput } from './remote/remoteOptions';
+export {
+  remoteStage,
+  remoteStages,
+  completionBody,
+  type RemoteStageContext,
+} from './remote/remoteStage';
+export {
+  remoteOptionsSchema,
+  type RemoteOptions,
+  type RemoteOptionsInput,
+} from './remote/remoteOptions';
 export { postJson, RemoteRequestError, type RetryPolicy } from './remote/postJson';
 export { parseCompletion, type RemoteSample } from './remote/parseCompletion';

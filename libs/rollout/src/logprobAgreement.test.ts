@@ -32,7 +32,8 @@ function trainingBatch(samples: GeneratedSample[]) {
       mask[b * len + off + t] = 1;
     }
     const p = PROMPTS[samples[b]!.promptIndex]!.length;
-    for (let j = 0; j < samples[b]!.completionTokens.length; j++) positions.push(b * len + off + p - 1 + j);
+    for (let j = 0; j < samples[b]!.completionTokens.length; j++)
+      positions.push(b * len + off + p - 1 + j);
   });
   return { ids, targets, mask, len, positions };
 }
@@ -42,7 +43,11 @@ function trainLogprobs(policy: CausalLM, samples: GeneratedSample[]): Float32Arr
   const { ids, targets, mask, len, positions } = trainingBatch(samples);
   const b = samples.length;
   const lp = tf.tidy(() =>
-    policy.tokenLogProbs(tf.tensor2d(ids, [b, len], 'int32'), tf.tensor2d(mask, [b, len], 'int32'), tf.tensor2d(targets, [b, len], 'int32')),
+    policy.tokenLogProbs(
+      tf.tensor2d(ids, [b, len], 'int32'),
+      tf.tensor2d(mask, [b, len], 'int32'),
+      tf.tensor2d(targets, [b, len], 'int32'),
+    ),
   );
   const all = lp.dataSync() as Float32Array;
   lp.dispose();
@@ -50,24 +55,41 @@ function trainLogprobs(policy: CausalLM, samples: GeneratedSample[]): Float32Arr
 }
 
 /** The same at temperature T: log softmax(logits / T), as NeMo RL's trainer scales them. */
-function trainLogprobsAt(policy: CausalLM, samples: GeneratedSample[], temperature: number): Float32Array {
+function trainLogprobsAt(
+  policy: CausalLM,
+  samples: GeneratedSample[],
+  temperature: number,
+): Float32Array {
   const { ids, targets, mask, len, positions } = trainingBatch(samples);
   const b = samples.length;
   const v = policy.config.vocabSize;
   const lsm = tf.tidy(() =>
-    tf.logSoftmax(tf.div(policy.logits(tf.tensor2d(ids, [b, len], 'int32'), tf.tensor2d(mask, [b, len], 'int32')), temperature)),
+    tf.logSoftmax(
+      tf.div(
+        policy.logits(tf.tensor2d(ids, [b, len], 'int32'), tf.tensor2d(mask, [b, len], 'int32')),
+        temperature,
+      ),
+    ),
   );
   const all = lsm.dataSync() as Float32Array;
   lsm.dispose();
   return Float32Array.from(positions, (i) => all[i * v + targets[i]!]!);
 }
 
-const flatGen = (samples: GeneratedSample[]) => Float32Array.from(samples.flatMap((s) => [...s.genLogprobs]));
-const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+const flatGen = (samples: GeneratedSample[]) =>
+  Float32Array.from(samples.flatMap((s) => [...s.genLogprobs]));
+const maxAbsDiff = (a: Float32Array, b: Float32Array) =>
+  a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 
 describe('gen_logprobs agree with training-time log-probs of the same policy', () => {
   it('T = 1 with top-k / top-p truncation: token_mult_prob_error is 1 within float tolerance', async () => {
-    const samples = await generate(model, tok, PROMPTS, { num_generations_per_prompt: 2, max_new_tokens: 12, top_k: 20, top_p: 0.9, seed: 3 });
+    const samples = await generate(model, tok, PROMPTS, {
+      num_generations_per_prompt: 2,
+      max_new_tokens: 12,
+      top_k: 20,
+      top_p: 0.9,
+      seed: 3,
+    });
     const gen = flatGen(samples);
     const train = trainLogprobs(model, samples);
     expect(gen.length).toBeGreaterThan(20);
@@ -76,7 +98,13 @@ describe('gen_logprobs agree with training-time log-probs of the same policy', (
   });
 
   it('T = 0.7: gen_logprobs are the temperature-scaled policy log-probs', async () => {
-    const samples = await generate(model, tok, PROMPTS, { num_generations_per_prompt: 2, max_new_tokens: 10, temperature: 0.7, min_p: 0.05, seed: 9 });
+    const samples = await generate(model, tok, PROMPTS, {
+      num_generations_per_prompt: 2,
+      max_new_tokens: 10,
+      temperature: 0.7,
+      min_p: 0.05,
+      seed: 9,
+    });
     const gen = flatGen(samples);
     expect(maxAbsDiff(gen, trainLogprobsAt(model, samples, 0.7))).toBeLessThan(1e-4);
     // unscaled training log-probs would not agree
@@ -84,10 +112,16 @@ describe('gen_logprobs agree with training-time log-probs of the same policy', (
   });
 
   it('a changed policy moves token_mult_prob_error away from 1', async () => {
-    const samples = await generate(model, tok, PROMPTS, { num_generations_per_prompt: 2, max_new_tokens: 10, seed: 5 });
+    const samples = await generate(model, tok, PROMPTS, {
+      num_generations_per_prompt: 2,
+      max_new_tokens: 10,
+      seed: 5,
+    });
     const other = CausalLM.create(presetConfig('qwen3', 'tiny', tok.vocabSize), { seed: 1 });
     try {
-      expect(tokenMultProbError(flatGen(samples), trainLogprobs(other, samples))).toBeGreaterThan(1.01);
+      expect(tokenMultProbError(flatGen(samples), trainLogprobs(other, samples))).toBeGreaterThan(
+        1.01,
+      );
     } finally {
       other.dispose();
     }

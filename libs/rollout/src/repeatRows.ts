@@ -11,7 +11,8 @@ export function repeatRows(vector: Vector, indices: Int32Array, name: string): V
   const type = vector.type;
   if (DataType.isList(type) && vector.nullCount === 0) {
     const child = type.children[0]!.type;
-    const flat = DataType.isInt(child) || DataType.isFloat(child) ? tryReadList(vector, name) : null;
+    const flat =
+      DataType.isInt(child) || DataType.isFloat(child) ? tryReadList(vector, name) : null;
     if (flat !== null) {
       const offsets = new Int32Array(indices.length + 1);
       for (let i = 0; i < indices.length; i++) {
@@ -27,7 +28,11 @@ export function repeatRows(vector: Vector, indices: Int32Array, name: string): V
       return listVector(values, offsets);
     }
   }
-  if (((DataType.isInt(type) && type.bitWidth <= 32) || DataType.isFloat(type)) && vector.nullCount === 0 && !DataType.isDictionary(type)) {
+  if (
+    ((DataType.isInt(type) && type.bitWidth <= 32) || DataType.isFloat(type)) &&
+    vector.nullCount === 0 &&
+    !DataType.isDictionary(type)
+  ) {
     const src = readScalar(vector, name);
     const Ctor = src.constructor as { new (n: number): typeof src };
     const out = new Ctor(indices.length);

@@ -13,8 +13,24 @@ beforeAll(async () => {
 
 describe('selectCacheRows', () => {
   it('decoding from the selected rows gives the same logits as from the full cache', () => {
-    const ids = tf.tensor2d([[0, 0, 5, 6], [7, 8, 9, 10], [0, 11, 12, 13]], undefined, 'int32');
-    const mask = tf.tensor2d([[0, 0, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]], undefined, 'int32');
+    const ids = tf.tensor2d(
+      [
+        [0, 0, 5, 6],
+        [7, 8, 9, 10],
+        [0, 11, 12, 13],
+      ],
+      undefined,
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      [
+        [0, 0, 1, 1],
+        [1, 1, 1, 1],
+        [0, 1, 1, 1],
+      ],
+      undefined,
+      'int32',
+    );
     const before = tf.memory().numTensors;
     const a = prefill(model, ids, mask);
     const b = prefill(model, ids, mask);
@@ -51,7 +67,9 @@ describe('selectCacheRows', () => {
     const { cache, logits } = prefill(model, ids);
     logits.dispose();
     ids.dispose();
-    expect(() => selectCacheRows(model, cache, Int32Array.of(1))).toThrow(/row 1 outside the cache's batch 1/);
+    expect(() => selectCacheRows(model, cache, Int32Array.of(1))).toThrow(
+      /row 1 outside the cache's batch 1/,
+    );
     cache.dispose();
   });
 });

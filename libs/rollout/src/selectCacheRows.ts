@@ -10,7 +10,10 @@ import type { CausalLM, KVCache } from '@rxrl/model';
  */
 export function selectCacheRows(_model: CausalLM, cache: KVCache, rows: Int32Array): KVCache {
   for (const r of rows) {
-    if (!(r >= 0 && r < cache.batch)) throw new RxrlUsageError(`selectCacheRows: row ${r} outside the cache's batch ${cache.batch}`);
+    if (!(r >= 0 && r < cache.batch))
+      throw new RxrlUsageError(
+        `selectCacheRows: row ${r} outside the cache's batch ${cache.batch}`,
+      );
   }
   const out = cache.select(rows);
   cache.dispose();

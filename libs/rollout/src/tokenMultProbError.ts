@@ -15,10 +15,14 @@ export function tokenMultProbError(
   mask?: ArrayLike<number> | null,
 ): number {
   if (genLogprobs.length !== trainLogprobs.length) {
-    throw new RxrlUsageError(`tokenMultProbError: ${genLogprobs.length} generation log-probs vs ${trainLogprobs.length} training log-probs`);
+    throw new RxrlUsageError(
+      `tokenMultProbError: ${genLogprobs.length} generation log-probs vs ${trainLogprobs.length} training log-probs`,
+    );
   }
   if (mask && mask.length !== genLogprobs.length) {
-    throw new RxrlUsageError(`tokenMultProbError: mask has ${mask.length} entries, log-probs have ${genLogprobs.length}`);
+    throw new RxrlUsageError(
+      `tokenMultProbError: mask has ${mask.length} entries, log-probs have ${genLogprobs.length}`,
+    );
   }
   let sum = 0;
   let count = 0;

@@ -16,6 +16,7 @@ export const command: Command = {
     const choice = await selectBackend(global.backend ?? null);
     io.out(describeBackend(choice));
     // auto fell back from tensorflow: say how to get it
-    if (choice.backend !== 'tensorflow' && choice.reason.startsWith('auto')) io.out(`rxrl: for a native backend: ${TENSORFLOW_INSTALL_HINT}`);
+    if (choice.backend !== 'tensorflow' && choice.reason.startsWith('auto'))
+      io.out(`rxrl: for a native backend: ${TENSORFLOW_INSTALL_HINT}`);
   },
 };

@@ -14,7 +14,12 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function fakeIo() {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), env: {}, cwd: root };
+  const io: CliIo = {
+    out: (t) => void out.push(t),
+    err: (t) => void err.push(t),
+    env: {},
+    cwd: root,
+  };
   return { io, out, err };
 }
 
@@ -25,13 +30,18 @@ describe('rxrl config', () => {
     expect(await runCli(['config', 'configs/base.yaml', 'seed=0', '--save', dir], io)).toBe(0);
     expect(out).toEqual(['seed: 0\nlogger:\n  log_dir: null']);
     expect(err).toEqual([`rxrl: saved ${path.relative(root, path.join(dir, 'config.yaml'))}`]);
-    expect(parse(fs.readFileSync(path.join(dir, 'config.yaml'), 'utf8'))).toEqual({ seed: 0, logger: { log_dir: null } });
+    expect(parse(fs.readFileSync(path.join(dir, 'config.yaml'), 'utf8'))).toEqual({
+      seed: 0,
+      logger: { log_dir: null },
+    });
   });
 
   it('usage errors: no recipe, or an override where the recipe goes', async () => {
     const none = fakeIo();
     expect(await runCli(['config'], none.io)).toBe(2);
-    expect(none.err).toEqual(["rxrl config: missing the recipe file\nRun 'rxrl config --help' for usage."]);
+    expect(none.err).toEqual([
+      "rxrl config: missing the recipe file\nRun 'rxrl config --help' for usage.",
+    ]);
     const swapped = fakeIo();
     expect(await runCli(['config', 'seed=1', 'configs/base.yaml'], swapped.io)).toBe(2);
     expect(swapped.err).toEqual([
@@ -42,9 +52,13 @@ describe('rxrl config', () => {
   it('a missing recipe or a bad override is a configuration error, exit 2', async () => {
     const missing = fakeIo();
     expect(await runCli(['config', 'configs/nope.yaml'], missing.io)).toBe(2);
-    expect(missing.err).toEqual(['rxrl config: cannot read recipe configs/nope.yaml (file not found)']);
+    expect(missing.err).toEqual([
+      'rxrl config: cannot read recipe configs/nope.yaml (file not found)',
+    ]);
     const bad = fakeIo();
     expect(await runCli(['config', 'configs/base.yaml', 'logger'], bad.io)).toBe(2);
-    expect(bad.err).toEqual(['rxrl config: command line logger: an override must look like key.path=value']);
+    expect(bad.err).toEqual([
+      'rxrl config: command line logger: an override must look like key.path=value',
+    ]);
   });
 });

@@ -10,13 +10,19 @@ export const command: Command = {
   summary: 'Print the fully resolved, validated config of a recipe',
   usage: 'rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>]',
   options: {
-    save: { type: 'string', valueName: 'dir', description: 'also write the resolved config to <dir>/config.yaml' },
+    save: {
+      type: 'string',
+      valueName: 'dir',
+      description: 'also write the resolved config to <dir>/config.yaml',
+    },
   },
   run({ positionals, values, io }) {
     const [recipe, ...overrides] = positionals;
     if (recipe === undefined) throw new RxrlUsageError('missing the recipe file');
     if (recipe.includes('=') && !recipe.endsWith('.yaml') && !recipe.endsWith('.yml')) {
-      throw new RxrlUsageError(`the first argument must be the recipe file, got the override '${recipe}'`);
+      throw new RxrlUsageError(
+        `the first argument must be the recipe file, got the override '${recipe}'`,
+      );
     }
     const loaded = loadRecipe(path.resolve(io.cwd, recipe), { displayRoot: io.cwd });
     const config = configSections.validate(applyOverrides(loaded, overrides));

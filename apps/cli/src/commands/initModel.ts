@@ -16,17 +16,31 @@ function intFlag(values: Record<string, unknown>, name: string): number | undefi
 export const command: Command = {
   name: 'init-model',
   summary: 'Write a random-weight model directory (config, safetensors, tokenizer)',
-  usage: 'rxrl init-model --arch llama|qwen2|qwen3|gpt2 --preset tiny|small --out <dir> [--vocab-size N] [--seed N]',
+  usage:
+    'rxrl init-model --arch llama|qwen2|qwen3|gpt2 --preset tiny|small --out <dir> [--vocab-size N] [--seed N]',
   options: {
-    arch: { type: 'string', valueName: 'arch', description: 'architecture: llama, qwen2, qwen3 or gpt2' },
-    preset: { type: 'string', valueName: 'preset', description: 'size: tiny (d=64, 2 layers) or small (d=256, 4 layers); default tiny' },
+    arch: {
+      type: 'string',
+      valueName: 'arch',
+      description: 'architecture: llama, qwen2, qwen3 or gpt2',
+    },
+    preset: {
+      type: 'string',
+      valueName: 'preset',
+      description: 'size: tiny (d=64, 2 layers) or small (d=256, 4 layers); default tiny',
+    },
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'directory to write' },
-    'vocab-size': { type: 'string', valueName: 'N', description: "vocabulary size (default: the built-in tokenizer's)" },
+    'vocab-size': {
+      type: 'string',
+      valueName: 'N',
+      description: "vocabulary size (default: the built-in tokenizer's)",
+    },
     seed: { type: 'string', valueName: 'N', description: 'seed of the weight init (default 0)' },
   },
   async run({ values, positionals, global, io }) {
     if (positionals.length > 0) throw new RxrlUsageError(`unexpected argument '${positionals[0]}'`);
-    if (typeof values['arch'] !== 'string') throw new RxrlUsageError('missing --arch (llama, qwen2, qwen3 or gpt2)');
+    if (typeof values['arch'] !== 'string')
+      throw new RxrlUsageError('missing --arch (llama, qwen2, qwen3 or gpt2)');
     if (typeof values['out'] !== 'string') throw new RxrlUsageError('missing --out <dir>');
     // loaded here, not at the top: the other commands should not pay for TensorFlow.js
     const { selectBackend } = await import('@rxrl/core');
@@ -44,6 +58,8 @@ export const command: Command = {
       },
       new BuiltinTokenizer(),
     );
-    io.out(`rxrl: wrote ${values['arch']} ${values['preset'] ?? 'tiny'} (vocab ${hf['vocab_size']}) to ${path.relative(io.cwd, out) || '.'}`);
+    io.out(
+      `rxrl: wrote ${values['arch']} ${values['preset'] ?? 'tiny'} (vocab ${hf['vocab_size']}) to ${path.relative(io.cwd, out) || '.'}`,
+    );
   },
 };

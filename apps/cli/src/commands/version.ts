@@ -16,6 +16,8 @@ export const command: Command = {
     const require = createRequire(import.meta.url);
     io.out(`rxrl ${packageVersion(new URL('../../../../package.json', import.meta.url))}`);
     io.out(`node ${process.version}`);
-    io.out(`@tensorflow/tfjs-core ${packageVersion(require.resolve('@tensorflow/tfjs-core/package.json'))}`);
+    io.out(
+      `@tensorflow/tfjs-core ${packageVersion(require.resolve('@tensorflow/tfjs-core/package.json'))}`,
+    );
   },
 };

@@ -91,29 +91,32 @@ export const grpoLoggerSchema = z.strictObject({
 });
 
 /** Every section of a GRPO recipe. */
-export const grpoSections = defineSections({
-  /** seed of init, shuffling and sampling */
-  seed: z.int().min(0).max(0xffffffff).default(42),
-  grpo: grpoSchema.prefault({}),
-  policy: grpoPolicySchema,
-  loss_fn: clippedPgLossOptionsSchema.prefault({}),
-  env: grpoEnvSchema.prefault({}),
-  data: grpoDataSchema.prefault({}),
-  logger: grpoLoggerSchema.prefault({}),
-  checkpointing: checkpointingSchema.prefault({}),
-  /** the per-step stage graph; null: rollout.generate → reward.math → grouping.advantages from the keys above */
-  graph: graphSchema.nullable().default(null),
-}, (c) => {
-  // NeMo RL: the samples of one step are split into whole optimizer batches
-  const total = c.grpo.num_prompts_per_step * c.grpo.num_generations_per_prompt;
-  return total % c.policy.train_global_batch_size === 0
-    ? []
-    : [
-        {
-          path: ['policy', 'train_global_batch_size'],
-          message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
-        },
-      ];
-});
+export const grpoSections = defineSections(
+  {
+    /** seed of init, shuffling and sampling */
+    seed: z.int().min(0).max(0xffffffff).default(42),
+    grpo: grpoSchema.prefault({}),
+    policy: grpoPolicySchema,
+    loss_fn: clippedPgLossOptionsSchema.prefault({}),
+    env: grpoEnvSchema.prefault({}),
+    data: grpoDataSchema.prefault({}),
+    logger: grpoLoggerSchema.prefault({}),
+    checkpointing: checkpointingSchema.prefault({}),
+    /** the per-step stage graph; null: rollout.generate → reward.math → grouping.advantages from the keys above */
+    graph: graphSchema.nullable().default(null),
+  },
+  (c) => {
+    // NeMo RL: the samples of one step are split into whole optimizer batches
+    const total = c.grpo.num_prompts_per_step * c.grpo.num_generations_per_prompt;
+    return total % c.policy.train_global_batch_size === 0
+      ? []
+      : [
+          {
+            path: ['policy', 'train_global_batch_size'],
+            message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
+          },
+        ];
+  },
+);
 
 export type GrpoConfig = ReturnType<typeof grpoSections.validate>;

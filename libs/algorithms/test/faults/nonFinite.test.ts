@@ -56,7 +56,10 @@ function setup(train = poisoned()) {
 
 const bytes = (files: Record<string, Uint8Array | string>) =>
   Object.fromEntries(
-    Object.entries(files).map(([k, v]) => [k, typeof v === 'string' ? v : Buffer.from(v).toString('base64')]),
+    Object.entries(files).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v : Buffer.from(v).toString('base64'),
+    ]),
   );
 
 function readMetrics(runDir: string): Record<string, number>[] {
@@ -146,7 +149,9 @@ describe('policy.on_nonfinite through the runner', () => {
     ref.trainer.trainStep([0, 1, 2, 3], 1);
     ref.trainer.trainStep([4, 5, 6, 7], 2);
     ref.trainer.trainStep([12, 13, 14, 15], 4);
-    expect(bytes(savePolicyState(model, optimizer))).toEqual(bytes(savePolicyState(ref.model, ref.optimizer)));
+    expect(bytes(savePolicyState(model, optimizer))).toEqual(
+      bytes(savePolicyState(ref.model, ref.optimizer)),
+    );
     for (const s of [{ model, optimizer }, ref]) {
       s.optimizer.dispose();
       s.model.dispose();
@@ -172,10 +177,12 @@ describe('policy.on_nonfinite through the runner', () => {
     const err = await run(a.trainer).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).step).toBe(3);
-    expect((err as NonFiniteError).message).toBe('non-finite loss (NaN) at step 3; the update was not applied');
-    expect(fs.readdirSync(path.join(runDir, 'checkpoints')).filter((d) => d.startsWith('step_'))).toEqual([
-      'step_00000002',
-    ]);
+    expect((err as NonFiniteError).message).toBe(
+      'non-finite loss (NaN) at step 3; the update was not applied',
+    );
+    expect(
+      fs.readdirSync(path.join(runDir, 'checkpoints')).filter((d) => d.startsWith('step_')),
+    ).toEqual(['step_00000002']);
     expect(readMetrics(runDir).map((m) => m['step'])).toEqual([1, 2]);
     const atStop = bytes(savePolicyState(a.model, a.optimizer));
 

@@ -10,7 +10,10 @@ export function leadingSpecials(tokenizer: Tokenizer): number[] {
   let lead = leadCache.get(tokenizer);
   if (lead === undefined) {
     const ids = tokenizer.encode('', { addSpecialTokens: true });
-    lead = tokenizer.bosTokenId !== null && ids[0] === tokenizer.bosTokenId ? [tokenizer.bosTokenId] : [];
+    lead =
+      tokenizer.bosTokenId !== null && ids[0] === tokenizer.bosTokenId
+        ? [tokenizer.bosTokenId]
+        : [];
     leadCache.set(tokenizer, lead);
   }
   return lead;

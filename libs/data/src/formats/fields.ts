@@ -14,21 +14,35 @@ function fail(message: string, field: string, row: number | undefined): never {
 /** `row[key]` as a string, or an error naming the field. */
 export function requireString(row: Row, key: string, rowIndex?: number): string {
   const v = row[key];
-  if (v === undefined || v === null) fail(`missing field "${key}" (expected a string)`, key, rowIndex);
-  if (typeof v !== 'string') fail(`field "${key}" must be a string, got ${describe(v)}`, key, rowIndex);
+  if (v === undefined || v === null)
+    fail(`missing field "${key}" (expected a string)`, key, rowIndex);
+  if (typeof v !== 'string')
+    fail(`field "${key}" must be a string, got ${describe(v)}`, key, rowIndex);
   return v;
 }
 
 /** A list of `{role, content}` chat messages (OpenAI format), validated entry by entry. */
 export function parseMessages(value: unknown, field: string, rowIndex?: number): ChatMessage[] {
-  if (!Array.isArray(value)) fail(`field "${field}" must be a list of {role, content} messages, got ${describe(value)}`, field, rowIndex);
+  if (!Array.isArray(value))
+    fail(
+      `field "${field}" must be a list of {role, content} messages, got ${describe(value)}`,
+      field,
+      rowIndex,
+    );
   if (value.length === 0) fail(`field "${field}" is an empty message list`, field, rowIndex);
   return value.map((m, i) => {
     const at = `${field}[${i}]`;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) fail(`field "${at}" must be a {role, content} object, got ${describe(m)}`, at, rowIndex);
+    if (typeof m !== 'object' || m === null || Array.isArray(m))
+      fail(`field "${at}" must be a {role, content} object, got ${describe(m)}`, at, rowIndex);
     const { role, content } = m as Record<string, unknown>;
-    if (typeof role !== 'string') fail(`field "${at}.role" must be a string, got ${describe(role)}`, `${at}.role`, rowIndex);
-    if (typeof content !== 'string') fail(`field "${at}.content" must be a string, got ${describe(content)}`, `${at}.content`, rowIndex);
+    if (typeof role !== 'string')
+      fail(`field "${at}.role" must be a string, got ${describe(role)}`, `${at}.role`, rowIndex);
+    if (typeof content !== 'string')
+      fail(
+        `field "${at}.content" must be a string, got ${describe(content)}`,
+        `${at}.content`,
+        rowIndex,
+      );
     return { ...(m as Record<string, unknown>), role, content } as ChatMessage;
   });
 }
@@ -36,10 +50,15 @@ export function parseMessages(value: unknown, field: string, rowIndex?: number):
 /** `row[key]` as a string or a message list, or an error naming the field. */
 export function requireTextOrMessages(row: Row, key: string, rowIndex?: number): TextOrMessages {
   const v = row[key];
-  if (v === undefined || v === null) fail(`missing field "${key}" (expected a string or a message list)`, key, rowIndex);
+  if (v === undefined || v === null)
+    fail(`missing field "${key}" (expected a string or a message list)`, key, rowIndex);
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return parseMessages(v, key, rowIndex);
-  return fail(`field "${key}" must be a string or a message list, got ${describe(v)}`, key, rowIndex);
+  return fail(
+    `field "${key}" must be a string or a message list, got ${describe(v)}`,
+    key,
+    rowIndex,
+  );
 }
 
 /** A ground-truth answer: a string, or a finite number written as its decimal string. */
@@ -47,8 +66,10 @@ export function requireAnswer(row: Row, key: string, rowIndex?: number): string 
   const v = row[key];
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'bigint') return v.toString();
-  if (v === undefined || v === null) fail(`missing field "${key}" (expected a string or number answer)`, key, rowIndex);
-  if (typeof v !== 'string') fail(`field "${key}" must be a string or number answer, got ${describe(v)}`, key, rowIndex);
+  if (v === undefined || v === null)
+    fail(`missing field "${key}" (expected a string or number answer)`, key, rowIndex);
+  if (typeof v !== 'string')
+    fail(`field "${key}" must be a string or number answer, got ${describe(v)}`, key, rowIndex);
   return v;
 }
 
@@ -61,6 +82,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + '…' : v)}`;
+  if (typeof v === 'string')
+    return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + '…' : v)}`;
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }

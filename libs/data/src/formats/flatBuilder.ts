@@ -12,7 +12,10 @@ export class FlatListBuilder<T extends Values> {
   private rows = 0;
   private size = 0;
 
-  constructor(private readonly ctor: Ctor<T>, capacity = 1024) {
+  constructor(
+    private readonly ctor: Ctor<T>,
+    capacity = 1024,
+  ) {
     this.values = new ctor(capacity);
     this.offsets = new Int32Array(64);
   }

@@ -23,8 +23,16 @@ describe('SFT formats', () => {
   it('reads text, messages, prompt+completion and NeMo input+output, auto-detected', () => {
     expect(parseSftRow({ text: 'abc' })).toEqual({ kind: 'text', text: 'abc' });
     expect(parseSftRow({ messages: chat })).toEqual({ kind: 'messages', messages: chat });
-    expect(parseSftRow({ prompt: 'p', completion: 'c' })).toEqual({ kind: 'prompt_completion', prompt: 'p', completion: 'c' });
-    expect(parseSftRow({ input: 'p', output: 'c' })).toEqual({ kind: 'prompt_completion', prompt: 'p', completion: 'c' });
+    expect(parseSftRow({ prompt: 'p', completion: 'c' })).toEqual({
+      kind: 'prompt_completion',
+      prompt: 'p',
+      completion: 'c',
+    });
+    expect(parseSftRow({ input: 'p', output: 'c' })).toEqual({
+      kind: 'prompt_completion',
+      prompt: 'p',
+      completion: 'c',
+    });
     expect(parseSftRow({ prompt: [chat[0]], completion: [chat[1]] })).toEqual({
       kind: 'prompt_completion',
       prompt: [chat[0]],
@@ -33,8 +41,13 @@ describe('SFT formats', () => {
   });
 
   it('honours configured column names and an explicit format', () => {
-    expect(parseSftRow({ body: 'x', text: 'y' }, { format: 'text', text_key: 'body' })).toEqual({ kind: 'text', text: 'x' });
-    expect(parseSftRow({ q: 'p', a: 'c' }, { format: 'input_output', input_key: 'q', output_key: 'a' })).toEqual({
+    expect(parseSftRow({ body: 'x', text: 'y' }, { format: 'text', text_key: 'body' })).toEqual({
+      kind: 'text',
+      text: 'x',
+    });
+    expect(
+      parseSftRow({ q: 'p', a: 'c' }, { format: 'input_output', input_key: 'q', output_key: 'a' }),
+    ).toEqual({
       kind: 'prompt_completion',
       prompt: 'p',
       completion: 'c',
@@ -46,7 +59,9 @@ describe('SFT formats', () => {
     let e = errorOf(() => parseSftRow({ text: 3 }, { format: 'text' }, 7));
     expect(e.location).toEqual({ field: 'text', row: 7 });
     expect(e.message).toMatch(/row 7: field "text" must be a string, got a number/);
-    e = errorOf(() => parseSftRow({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant' }] }, {}, 2));
+    e = errorOf(() =>
+      parseSftRow({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant' }] }, {}, 2),
+    );
     expect(e.location.field).toBe('messages[1].content');
     e = errorOf(() => parseSftRow({ messages: [{ role: 1, content: 'a' }] }));
     expect(e.location.field).toBe('messages[0].role');
@@ -63,8 +78,16 @@ describe('SFT formats', () => {
 
 describe('preference formats', () => {
   it('reads {prompt, chosen, rejected} with strings or message lists', () => {
-    expect(parsePreferenceRow({ prompt: 'p', chosen: 'good', rejected: 'bad' })).toEqual({ prompt: 'p', chosen: 'good', rejected: 'bad' });
-    const ex = parsePreferenceRow({ prompt: [chat[0]], chosen: [chat[1]], rejected: [{ role: 'assistant', content: 'no' }] });
+    expect(parsePreferenceRow({ prompt: 'p', chosen: 'good', rejected: 'bad' })).toEqual({
+      prompt: 'p',
+      chosen: 'good',
+      rejected: 'bad',
+    });
+    const ex = parsePreferenceRow({
+      prompt: [chat[0]],
+      chosen: [chat[1]],
+      rejected: [{ role: 'assistant', content: 'no' }],
+    });
     expect(ex.rejected).toEqual([{ role: 'assistant', content: 'no' }]);
   });
 
@@ -79,21 +102,53 @@ describe('preference formats', () => {
     const ex = parsePreferenceRow(row);
     expect(ex.chosen).toEqual([{ role: 'assistant', content: 'better' }]);
     expect(ex.rejected).toEqual([{ role: 'assistant', content: 'worse' }]);
-    expect(parsePreferenceRow({ ctx: 'p', c: [{ rank: 0, completion: 'a' }, { rank: 3, completion: 'b' }] }, {
-      format: 'context_completions',
-      context_key: 'ctx',
-      completions_key: 'c',
-    })).toEqual({ prompt: 'p', chosen: 'a', rejected: 'b' });
+    expect(
+      parsePreferenceRow(
+        {
+          ctx: 'p',
+          c: [
+            { rank: 0, completion: 'a' },
+            { rank: 3, completion: 'b' },
+          ],
+        },
+        {
+          format: 'context_completions',
+          context_key: 'ctx',
+          completions_key: 'c',
+        },
+      ),
+    ).toEqual({ prompt: 'p', chosen: 'a', rejected: 'b' });
   });
 
   it('rejects anything but exactly two ranked completions, naming the row', () => {
-    const three = { context: 'p', completions: [0, 1, 2].map((rank) => ({ rank, completion: 'x' })) };
+    const three = {
+      context: 'p',
+      completions: [0, 1, 2].map((rank) => ({ rank, completion: 'x' })),
+    };
     let e = errorOf(() => parsePreferenceRow(three, {}, 12));
-    expect(e.message).toMatch(/row 12: field "completions" must hold exactly two completions, got 3/);
+    expect(e.message).toMatch(
+      /row 12: field "completions" must hold exactly two completions, got 3/,
+    );
     expect(e.location).toEqual({ field: 'completions', row: 12 });
-    e = errorOf(() => parsePreferenceRow({ context: 'p', completions: [{ rank: 0, completion: 'a' }, { rank: 0, completion: 'b' }] }));
+    e = errorOf(() =>
+      parsePreferenceRow({
+        context: 'p',
+        completions: [
+          { rank: 0, completion: 'a' },
+          { rank: 0, completion: 'b' },
+        ],
+      }),
+    );
     expect(e.message).toMatch(/equal rank 0/);
-    e = errorOf(() => parsePreferenceRow({ context: 'p', completions: [{ rank: 'x', completion: 'a' }, { rank: 0, completion: 'b' }] }));
+    e = errorOf(() =>
+      parsePreferenceRow({
+        context: 'p',
+        completions: [
+          { rank: 'x', completion: 'a' },
+          { rank: 0, completion: 'b' },
+        ],
+      }),
+    );
     expect(e.location.field).toBe('completions[0].rank');
     e = errorOf(() => parsePreferenceRow({ prompt: 'p', chosen: 'a' }));
     expect(e.location.field).toBe('rejected');
@@ -107,13 +162,27 @@ describe('GRPO prompt format', () => {
       answer: '2',
       extra: { level: 3, id: 'a' },
     });
-    expect(parseGrpoRow({ messages: [chat[0]], answer: 42 })).toEqual({ prompt: [chat[0]], answer: '42', extra: {} });
-    expect(parseGrpoRow({ question: 'q', solution: 'x' }, { prompt_key: 'question', answer_key: 'solution' }).answer).toBe('x');
+    expect(parseGrpoRow({ messages: [chat[0]], answer: 42 })).toEqual({
+      prompt: [chat[0]],
+      answer: '42',
+      extra: {},
+    });
+    expect(
+      parseGrpoRow(
+        { question: 'q', solution: 'x' },
+        { prompt_key: 'question', answer_key: 'solution' },
+      ).answer,
+    ).toBe('x');
   });
 
   it('names a missing answer or prompt', () => {
-    expect(errorOf(() => parseGrpoRow({ prompt: 'p' }, {}, 4)).location).toEqual({ field: 'answer', row: 4 });
+    expect(errorOf(() => parseGrpoRow({ prompt: 'p' }, {}, 4)).location).toEqual({
+      field: 'answer',
+      row: 4,
+    });
     expect(errorOf(() => parseGrpoRow({ answer: '1' })).location.field).toBe('prompt');
-    expect(errorOf(() => parseGrpoRow({ prompt: 'p', answer: [1] })).message).toMatch(/"answer" must be a string or number answer, got a list/);
+    expect(errorOf(() => parseGrpoRow({ prompt: 'p', answer: [1] })).message).toMatch(
+      /"answer" must be a string or number answer, got a list/,
+    );
   });
 });

@@ -20,7 +20,11 @@ export interface GrpoExample {
 }
 
 /** Parse one GRPO row; errors name the row and the field. */
-export function parseGrpoRow(row: Row, options: Partial<GrpoFormatOptions> = {}, rowIndex?: number): GrpoExample {
+export function parseGrpoRow(
+  row: Row,
+  options: Partial<GrpoFormatOptions> = {},
+  rowIndex?: number,
+): GrpoExample {
   return parseGrpoRowWith(row, GrpoFormatOptions.parse(options), rowIndex);
 }
 

@@ -35,9 +35,17 @@ export function parsePreferenceRow(
 }
 
 /** `parsePreferenceRow` with options already validated (the per-row hot path). */
-export function parsePreferenceRowWith(row: Row, o: PreferenceFormatOptions, rowIndex?: number): PreferenceExample {
+export function parsePreferenceRowWith(
+  row: Row,
+  o: PreferenceFormatOptions,
+  rowIndex?: number,
+): PreferenceExample {
   const format =
-    o.format !== 'auto' ? o.format : o.completions_key in row && !(o.chosen_key in row) ? 'context_completions' : 'prompt_chosen_rejected';
+    o.format !== 'auto'
+      ? o.format
+      : o.completions_key in row && !(o.chosen_key in row)
+        ? 'context_completions'
+        : 'prompt_chosen_rejected';
   if (format === 'prompt_chosen_rejected') {
     return {
       prompt: requireTextOrMessages(row, o.prompt_key, rowIndex),
@@ -48,19 +56,27 @@ export function parsePreferenceRowWith(row: Row, o: PreferenceFormatOptions, row
   const prompt = requireTextOrMessages(row, o.context_key, rowIndex);
   const list = row[o.completions_key];
   const key = o.completions_key;
-  if (!Array.isArray(list)) dataError(`field "${key}" must be a list of {rank, completion}`, key, rowIndex);
+  if (!Array.isArray(list))
+    dataError(`field "${key}" must be a list of {rank, completion}`, key, rowIndex);
   if (list.length !== 2) {
-    dataError(`field "${key}" must hold exactly two completions, got ${list.length}`, key, rowIndex);
+    dataError(
+      `field "${key}" must hold exactly two completions, got ${list.length}`,
+      key,
+      rowIndex,
+    );
   }
   const ranked = list.map((c, i) => {
     const at = `${key}[${i}]`;
-    if (typeof c !== 'object' || c === null) dataError(`field "${at}" must be a {rank, completion} object`, at, rowIndex);
+    if (typeof c !== 'object' || c === null)
+      dataError(`field "${at}" must be a {rank, completion} object`, at, rowIndex);
     const rank = (c as Row)['rank'];
-    if (typeof rank !== 'number' || !Number.isFinite(rank)) dataError(`field "${at}.rank" must be a number`, `${at}.rank`, rowIndex);
+    if (typeof rank !== 'number' || !Number.isFinite(rank))
+      dataError(`field "${at}.rank" must be a number`, `${at}.rank`, rowIndex);
     return { rank, completion: requireTextOrMessages(c as Row, 'completion', rowIndex) };
   });
   const [a, b] = ranked as [(typeof ranked)[0], (typeof ranked)[0]];
-  if (a.rank === b.rank) dataError(`field "${key}" has two completions of equal rank ${a.rank}`, key, rowIndex);
+  if (a.rank === b.rank)
+    dataError(`field "${key}" has two completions of equal rank ${a.rank}`, key, rowIndex);
   const [chosen, rejected] = a.rank < b.rank ? [a, b] : [b, a];
   return { prompt, chosen: chosen.completion, rejected: rejected.completion };
 }

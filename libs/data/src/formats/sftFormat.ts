@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import type { ChatMessage } from '@rxrl/core/base';
-import { dataError, parseMessages, requireString, requireTextOrMessages, type Row, type TextOrMessages } from './fields';
+import {
+  dataError,
+  parseMessages,
+  requireString,
+  requireTextOrMessages,
+  type Row,
+  type TextOrMessages,
+} from './fields';
 
 /** Where an SFT row's training text lives. */
 export const SftFormatOptions = z.object({
@@ -28,7 +35,11 @@ export type SftExample =
   | { kind: 'prompt_completion'; prompt: TextOrMessages; completion: TextOrMessages };
 
 /** Parse one SFT row; errors name the row and the field. */
-export function parseSftRow(row: Row, options: Partial<SftFormatOptions> = {}, rowIndex?: number): SftExample {
+export function parseSftRow(
+  row: Row,
+  options: Partial<SftFormatOptions> = {},
+  rowIndex?: number,
+): SftExample {
   return parseSftRowWith(row, SftFormatOptions.parse(options), rowIndex);
 }
 
@@ -53,7 +64,10 @@ export function parseSftRowWith(row: Row, o: SftFormatOptions, rowIndex?: number
     case 'text':
       return { kind: 'text', text: requireString(row, o.text_key, rowIndex) };
     case 'messages':
-      return { kind: 'messages', messages: parseMessages(row[o.messages_key], o.messages_key, rowIndex) };
+      return {
+        kind: 'messages',
+        messages: parseMessages(row[o.messages_key], o.messages_key, rowIndex),
+      };
     case 'prompt_completion':
       return {
         kind: 'prompt_completion',

@@ -17,7 +17,9 @@ const USER = 5;
 const ASSISTANT = 6;
 const c = (s: string) => Array.from(s, (ch) => (ch === '\n' ? 7 : 8 + ch.charCodeAt(0) - 0x20));
 const rows = (o: { values: ArrayLike<number>; offsets: Int32Array }) =>
-  Array.from({ length: o.offsets.length - 1 }, (_, i) => Array.from(o.values).slice(o.offsets[i], o.offsets[i + 1]));
+  Array.from({ length: o.offsets.length - 1 }, (_, i) =>
+    Array.from(o.values).slice(o.offsets[i], o.offsets[i + 1]),
+  );
 
 const tok = new BuiltinTokenizer();
 const conv: ChatMessage[] = [
@@ -26,21 +28,45 @@ const conv: ChatMessage[] = [
   { role: 'user', content: '2+2=' },
   { role: 'assistant', content: '4' },
 ];
-const convTokens = [BOS, USER, ...c('1+1='), ASSISTANT, ...c('2'), EOS, USER, ...c('2+2='), ASSISTANT, ...c('4'), EOS];
+const convTokens = [
+  BOS,
+  USER,
+  ...c('1+1='),
+  ASSISTANT,
+  ...c('2'),
+  EOS,
+  USER,
+  ...c('2+2='),
+  ASSISTANT,
+  ...c('4'),
+  EOS,
+];
 
 describe('SFT tokenisation (built-in tokenizer)', () => {
   it('text: BOS + text + EOS, every token trains', () => {
     const r = tokenizeSftExample(tok, { kind: 'text', text: '7*6=42' });
     expect(r.tokens).toEqual([BOS, ...c('7*6=42'), EOS]);
     expect(r.mask).toEqual(Array(8).fill(1));
-    expect(tokenizeSftExample(tok, { kind: 'text', text: 'a' }, { add_eos: false }).tokens).toEqual([BOS, ...c('a')]);
+    expect(tokenizeSftExample(tok, { kind: 'text', text: 'a' }, { add_eos: false }).tokens).toEqual(
+      [BOS, ...c('a')],
+    );
   });
 
   it('prompt+completion strings: completion-only mask, prompt and completion tokenised apart', () => {
-    const r = tokenizeSftExample(tok, { kind: 'prompt_completion', prompt: '12+7=', completion: '19' });
+    const r = tokenizeSftExample(tok, {
+      kind: 'prompt_completion',
+      prompt: '12+7=',
+      completion: '19',
+    });
     expect(r.tokens).toEqual([BOS, ...c('12+7='), ...c('19'), EOS]);
     expect(r.mask).toEqual([0, 0, 0, 0, 0, 0, 1, 1, 1]);
-    expect(tokenizeSftExample(tok, { kind: 'prompt_completion', prompt: '1=', completion: '1' }, { loss_mask: 'all' }).mask).toEqual([1, 1, 1, 1, 1]);
+    expect(
+      tokenizeSftExample(
+        tok,
+        { kind: 'prompt_completion', prompt: '1=', completion: '1' },
+        { loss_mask: 'all' },
+      ).mask,
+    ).toEqual([1, 1, 1, 1, 1]);
   });
 
   it('messages: assistant-only trains every assistant turn with its EOS, not the role headers', () => {
@@ -52,16 +78,38 @@ describe('SFT tokenisation (built-in tokenizer)', () => {
 
   it('messages: final-assistant-only, completion-only and all', () => {
     const fin = [...Array(15).fill(0), 1, 1];
-    expect(tokenizeSftExample(tok, { kind: 'messages', messages: conv }, { loss_mask: 'final_assistant_only' }).mask).toEqual(fin);
-    expect(tokenizeSftExample(tok, { kind: 'messages', messages: conv }, { loss_mask: 'completion_only' }).mask).toEqual(fin);
-    expect(tokenizeSftExample(tok, { kind: 'messages', messages: conv }, { loss_mask: 'all' }).mask).toEqual(Array(17).fill(1));
-    expect(() => tokenizeSftExample(tok, { kind: 'messages', messages: conv.slice(0, 3) }, { loss_mask: 'final_assistant_only' })).toThrow(
-      /last message to be the assistant's, got role "user"/,
-    );
+    expect(
+      tokenizeSftExample(
+        tok,
+        { kind: 'messages', messages: conv },
+        { loss_mask: 'final_assistant_only' },
+      ).mask,
+    ).toEqual(fin);
+    expect(
+      tokenizeSftExample(
+        tok,
+        { kind: 'messages', messages: conv },
+        { loss_mask: 'completion_only' },
+      ).mask,
+    ).toEqual(fin);
+    expect(
+      tokenizeSftExample(tok, { kind: 'messages', messages: conv }, { loss_mask: 'all' }).mask,
+    ).toEqual(Array(17).fill(1));
+    expect(() =>
+      tokenizeSftExample(
+        tok,
+        { kind: 'messages', messages: conv.slice(0, 3) },
+        { loss_mask: 'final_assistant_only' },
+      ),
+    ).toThrow(/last message to be the assistant's, got role "user"/);
   });
 
   it('conversational prompt+completion masks the completion messages', () => {
-    const r = tokenizeSftExample(tok, { kind: 'prompt_completion', prompt: [conv[0]!], completion: '2' });
+    const r = tokenizeSftExample(tok, {
+      kind: 'prompt_completion',
+      prompt: [conv[0]!],
+      completion: '2',
+    });
     expect(r.tokens).toEqual([BOS, USER, ...c('1+1='), ASSISTANT, ...c('2'), EOS]);
     expect(r.mask).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1]);
   });
@@ -85,14 +133,32 @@ describe('SFT tokenisation (built-in tokenizer)', () => {
       bosTokenId: null,
       eosTokenId: null,
       padTokenId: null,
-      encode: (text) => text.replaceAll('ab', 'X').split('').map((ch) => (ch === 'X' ? 2 : ch === 'a' ? 0 : 1)),
+      encode: (text) =>
+        text
+          .replaceAll('ab', 'X')
+          .split('')
+          .map((ch) => (ch === 'X' ? 2 : ch === 'a' ? 0 : 1)),
       decode: () => '',
       applyChatTemplate: (messages) => messages.map((m) => m.content).join(''),
     };
     const run = () =>
-      tokenizeSftRows(merging, [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }], {}, 30);
+      tokenizeSftRows(
+        merging,
+        [
+          {
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: 'b' },
+            ],
+          },
+        ],
+        {},
+        30,
+      );
     expect(run).toThrow(RxrlDataError);
-    expect(run).toThrow(/row 30: tokenising messages message by message differs from tokenising the whole rendering at token 0/);
+    expect(run).toThrow(
+      /row 30: tokenising messages message by message differs from tokenising the whole rendering at token 0/,
+    );
   });
 });
 
@@ -102,9 +168,22 @@ describe('SFT truncation and stats', () => {
 
   it('drop removes over-length rows and counts them', () => {
     const out = tokenizeSftRows(tok, data, { max_length: 7, truncation: 'drop' });
-    expect(rows(out.input_tokens)).toEqual([[BOS, ...c('1'), EOS], [BOS, ...c('12345'), EOS]]);
+    expect(rows(out.input_tokens)).toEqual([
+      [BOS, ...c('1'), EOS],
+      [BOS, ...c('12345'), EOS],
+    ]);
     expect(Array.from(out.row_index)).toEqual([0, 1]);
-    expect(out.stats).toEqual({ rows: 3, emitted: 2, invalid: 0, dropped: 1, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 10, longest: 11 });
+    expect(out.stats).toEqual({
+      rows: 3,
+      emitted: 2,
+      invalid: 0,
+      dropped: 1,
+      truncated: 0,
+      masked: 0,
+      no_loss_tokens: 0,
+      tokens: 10,
+      longest: 11,
+    });
     const metrics = tokenizeStatsMetrics(out.stats, 5, 'validation');
     expect(metrics).toContainEqual({ step: 5, name: 'validation/data/dropped_too_long', value: 1 });
     expect(metrics).toContainEqual({ step: 5, name: 'validation/data/tokens', value: 10 });
@@ -119,7 +198,10 @@ describe('SFT truncation and stats', () => {
     expect(rows(left.input_tokens)[2]).toEqual([...c('456789'), EOS]);
     expect(rows(left.loss_mask)[2]).toEqual(Array(7).fill(1));
     // A completion cut away entirely leaves no trained token: counted.
-    const pc = tokenizeSftRows(tok, [{ prompt: '1+2+3=', completion: '6' }], { max_length: 4, truncation: 'truncate_right' });
+    const pc = tokenizeSftRows(tok, [{ prompt: '1+2+3=', completion: '6' }], {
+      max_length: 4,
+      truncation: 'truncate_right',
+    });
     expect(rows(pc.loss_mask)).toEqual([[0, 0, 0, 0]]);
     expect(pc.stats.no_loss_tokens).toBe(1);
   });
@@ -163,13 +245,23 @@ describe('preference tokenisation', () => {
     const left = tokenizePreferenceRows(tok, data, { max_length: 6, truncation: 'truncate_left' });
     expect(rows(left.prompt_tokens)).toEqual([c('+2=')]);
     expect(rows(left.chosen_tokens)).toEqual([[...c('3x'), EOS]]);
-    const right = tokenizePreferenceRows(tok, data, { max_length: 6, truncation: 'truncate_right' });
+    const right = tokenizePreferenceRows(tok, data, {
+      max_length: 6,
+      truncation: 'truncate_right',
+    });
     expect(rows(right.chosen_tokens)).toEqual([c('3')]);
     expect(rows(right.rejected_tokens)).toEqual([[...c('4')]]);
     expect(right.stats).toMatchObject({ truncated: 1, dropped: 0, tokens: 5 + 1 + 1 });
-    expect(tokenizePreferenceRows(tok, data, { max_length: 5, truncation: 'truncate_right' }).stats).toMatchObject({ dropped: 1, emitted: 0 });
-    expect(tokenizePreferenceRows(tok, data, { max_length: 3, truncation: 'truncate_left' }).stats.dropped).toBe(1);
-    expect(tokenizePreferenceRows(tok, data, { max_length: 6, truncation: 'drop' }).stats.dropped).toBe(1);
+    expect(
+      tokenizePreferenceRows(tok, data, { max_length: 5, truncation: 'truncate_right' }).stats,
+    ).toMatchObject({ dropped: 1, emitted: 0 });
+    expect(
+      tokenizePreferenceRows(tok, data, { max_length: 3, truncation: 'truncate_left' }).stats
+        .dropped,
+    ).toBe(1);
+    expect(
+      tokenizePreferenceRows(tok, data, { max_length: 6, truncation: 'drop' }).stats.dropped,
+    ).toBe(1);
     const keep = tokenizePreferenceRows(tok, data, { max_length: 6, truncation: 'keep' });
     expect(Array.from(keep.sample_mask)).toEqual([0]);
     expect(keep.stats.masked).toBe(1);
@@ -205,7 +297,10 @@ describe('GRPO tokenisation', () => {
 describe('masks on the real Qwen3 template', () => {
   let qwen: HfTokenizer;
   const fixture = JSON.parse(
-    readFileSync(new URL('../../test/fixtures/tokenizer/qwen3_expected.json', import.meta.url), 'utf8'),
+    readFileSync(
+      new URL('../../test/fixtures/tokenizer/qwen3_expected.json', import.meta.url),
+      'utf8',
+    ),
   ) as { chat: { messages: ChatMessage[]; ids: number[] } };
   beforeAll(async () => {
     qwen = await HfTokenizer.fromDirectory(qwen3TokenizerDir());
@@ -226,8 +321,14 @@ describe('masks on the real Qwen3 template', () => {
       { role: 'user', content: '2+2?' },
       { role: 'assistant', content: '4' },
     ];
-    expect(() => tokenizeSftExample(qwen, { kind: 'messages', messages: msgs }, {}, 5)).toThrow(/row 5: the chat template is not prefix-stable at messages\[2\]/);
-    const r = tokenizeSftExample(qwen, { kind: 'messages', messages: msgs }, { loss_mask: 'final_assistant_only' });
+    expect(() => tokenizeSftExample(qwen, { kind: 'messages', messages: msgs }, {}, 5)).toThrow(
+      /row 5: the chat template is not prefix-stable at messages\[2\]/,
+    );
+    const r = tokenizeSftExample(
+      qwen,
+      { kind: 'messages', messages: msgs },
+      { loss_mask: 'final_assistant_only' },
+    );
     const trained = r.tokens.filter((_, i) => r.mask[i] === 1);
     expect(qwen.decode(trained)).toBe('<think>\n\n</think>\n\n4<|im_end|>\n');
     expect(qwen.decode(r.tokens)).toBe(qwen.applyChatTemplate(msgs));

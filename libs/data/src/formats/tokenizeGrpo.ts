@@ -4,7 +4,13 @@ import { cut, leadingSpecials } from './affixes';
 import type { Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
 import { GrpoFormatOptions, parseGrpoRowWith, type GrpoExample } from './grpoFormat';
-import { emptyStats, throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
+import {
+  emptyStats,
+  throwingGuard,
+  Truncation,
+  type RowGuard,
+  type TokenizeStats,
+} from './truncation';
 
 /** How GRPO prompts become prompt tokens. */
 export const GrpoTokenizeOptions = GrpoFormatOptions.extend({
@@ -20,11 +26,17 @@ export type GrpoTokenizeOptions = z.infer<typeof GrpoTokenizeOptions>;
  * chat template and its generation prompt; a plain string is used as is, with BOS
  * as the tokenizer config says.
  */
-export function tokenizeGrpoPrompt(tokenizer: Tokenizer, example: GrpoExample): { text: string; tokens: number[] } {
+export function tokenizeGrpoPrompt(
+  tokenizer: Tokenizer,
+  example: GrpoExample,
+): { text: string; tokens: number[] } {
   if (typeof example.prompt === 'string') {
     return {
       text: example.prompt,
-      tokens: [...leadingSpecials(tokenizer), ...tokenizer.encode(example.prompt, { addSpecialTokens: false })],
+      tokens: [
+        ...leadingSpecials(tokenizer),
+        ...tokenizer.encode(example.prompt, { addSpecialTokens: false }),
+      ],
     };
   }
   const text = tokenizer.applyChatTemplate(example.prompt, { addGenerationPrompt: true });

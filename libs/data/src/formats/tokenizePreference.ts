@@ -4,8 +4,18 @@ import { asMessages, cut, leadingSpecials } from './affixes';
 import { tokenizeConversation } from './conversation';
 import { dataError, type Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
-import { parsePreferenceRowWith, PreferenceFormatOptions, type PreferenceExample } from './preferenceFormat';
-import { emptyStats, throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
+import {
+  parsePreferenceRowWith,
+  PreferenceFormatOptions,
+  type PreferenceExample,
+} from './preferenceFormat';
+import {
+  emptyStats,
+  throwingGuard,
+  Truncation,
+  type RowGuard,
+  type TokenizeStats,
+} from './truncation';
 
 /** How preference pairs become prompt / chosen / rejected tokens. */
 export const PreferenceTokenizeOptions = PreferenceFormatOptions.extend({
@@ -41,7 +51,12 @@ export function tokenizePreferenceExample(
   options: Partial<PreferenceTokenizeOptions> = {},
   rowIndex?: number,
 ): PreferenceTokens {
-  return tokenizePreferenceWith(tokenizer, example, PreferenceTokenizeOptions.parse(options), rowIndex);
+  return tokenizePreferenceWith(
+    tokenizer,
+    example,
+    PreferenceTokenizeOptions.parse(options),
+    rowIndex,
+  );
 }
 
 function tokenizePreferenceWith(
@@ -50,7 +65,11 @@ function tokenizePreferenceWith(
   o: PreferenceTokenizeOptions,
   rowIndex?: number,
 ): PreferenceTokens {
-  if (typeof ex.prompt === 'string' && typeof ex.chosen === 'string' && typeof ex.rejected === 'string') {
+  if (
+    typeof ex.prompt === 'string' &&
+    typeof ex.chosen === 'string' &&
+    typeof ex.rejected === 'string'
+  ) {
     const eos = o.add_eos && tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : [];
     const enc = (s: string) => tokenizer.encode(s, { addSpecialTokens: false });
     return {
@@ -61,16 +80,31 @@ function tokenizePreferenceWith(
   }
   const prompt = asMessages(ex.prompt, 'user');
   const side = (value: PreferenceExample['chosen'], key: string) => {
-    const conv = tokenizeConversation(tokenizer, [...prompt, ...asMessages(value, 'assistant')], (i) => i >= prompt.length, key, rowIndex);
+    const conv = tokenizeConversation(
+      tokenizer,
+      [...prompt, ...asMessages(value, 'assistant')],
+      (i) => i >= prompt.length,
+      key,
+      rowIndex,
+    );
     const split = conv.mask.indexOf(1);
     const at = split < 0 ? conv.tokens.length : split;
     return { prompt: conv.tokens.slice(0, at), completion: conv.tokens.slice(at) };
   };
-  const chosen = side(ex.chosen, o.format === 'context_completions' ? o.completions_key : o.chosen_key);
-  const rejected = side(ex.rejected, o.format === 'context_completions' ? o.completions_key : o.rejected_key);
+  const chosen = side(
+    ex.chosen,
+    o.format === 'context_completions' ? o.completions_key : o.chosen_key,
+  );
+  const rejected = side(
+    ex.rejected,
+    o.format === 'context_completions' ? o.completions_key : o.rejected_key,
+  );
   // Both sides render the same prompt with the generation prompt; keep one copy,
   // after checking that the template did not render it differently.
-  if (chosen.prompt.length !== rejected.prompt.length || chosen.prompt.some((id, i) => id !== rejected.prompt[i])) {
+  if (
+    chosen.prompt.length !== rejected.prompt.length ||
+    chosen.prompt.some((id, i) => id !== rejected.prompt[i])
+  ) {
     dataError(
       'the chat template renders the prompt differently before the chosen and the rejected completion',
       o.format === 'context_completions' ? o.context_key : o.prompt_key,
@@ -110,7 +144,9 @@ export function tokenizePreferenceRows(
   rows.forEach((row, i) => {
     const at = firstRow + i;
     stats.rows += 1;
-    const res = guard(i, () => tokenizePreferenceWith(tokenizer, parsePreferenceRowWith(row, o, at), o, at));
+    const res = guard(i, () =>
+      tokenizePreferenceWith(tokenizer, parsePreferenceRowWith(row, o, at), o, at),
+    );
     if (res === undefined) {
       stats.invalid += 1;
       return;
@@ -124,7 +160,10 @@ export function tokenizePreferenceRows(
       if (o.truncation === 'keep') {
         weight = 0;
         stats.masked += 1;
-      } else if (o.truncation === 'truncate_left' && max - Math.max(chosen.length, rejected.length) >= 1) {
+      } else if (
+        o.truncation === 'truncate_left' &&
+        max - Math.max(chosen.length, rejected.length) >= 1
+      ) {
         prompt = cut(prompt, max - Math.max(chosen.length, rejected.length), false);
         stats.truncated += 1;
       } else if (o.truncation === 'truncate_right' && max - prompt.length >= 1) {

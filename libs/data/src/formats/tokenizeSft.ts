@@ -5,7 +5,13 @@ import { tokenizeConversation } from './conversation';
 import { dataError, type Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
 import { parseSftRowWith, SftFormatOptions, type SftExample } from './sftFormat';
-import { emptyStats, throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
+import {
+  emptyStats,
+  throwingGuard,
+  Truncation,
+  type RowGuard,
+  type TokenizeStats,
+} from './truncation';
 
 /** How SFT examples become tokens and loss masks. */
 export const SftTokenizeOptions = SftFormatOptions.extend({
@@ -20,7 +26,9 @@ export const SftTokenizeOptions = SftFormatOptions.extend({
    * `final_assistant_only` (the last message, which must be the assistant's).
    * Plain `text` rows always train on every token.
    */
-  loss_mask: z.enum(['all', 'completion_only', 'assistant_only', 'final_assistant_only']).default('assistant_only'),
+  loss_mask: z
+    .enum(['all', 'completion_only', 'assistant_only', 'final_assistant_only'])
+    .default('assistant_only'),
   /** Append the tokenizer's EOS to plain-text examples (not chat-templated ones, whose template ends turns). */
   add_eos: z.boolean().default(true),
 });
@@ -43,25 +51,53 @@ export function tokenizeSftExample(
   return tokenizeSftExampleWith(tokenizer, example, SftTokenizeOptions.parse(options), rowIndex);
 }
 
-function tokenizeSftExampleWith(tokenizer: Tokenizer, example: SftExample, o: SftTokenizeOptions, rowIndex?: number): SftTokens {
+function tokenizeSftExampleWith(
+  tokenizer: Tokenizer,
+  example: SftExample,
+  o: SftTokenizeOptions,
+  rowIndex?: number,
+): SftTokens {
   const eos = o.add_eos && tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : [];
   if (example.kind === 'text') {
-    const tokens = [...leadingSpecials(tokenizer), ...tokenizer.encode(example.text, { addSpecialTokens: false }), ...eos];
+    const tokens = [
+      ...leadingSpecials(tokenizer),
+      ...tokenizer.encode(example.text, { addSpecialTokens: false }),
+      ...eos,
+    ];
     return { tokens, mask: tokens.map(() => 1) };
   }
-  if (example.kind === 'prompt_completion' && typeof example.prompt === 'string' && typeof example.completion === 'string') {
+  if (
+    example.kind === 'prompt_completion' &&
+    typeof example.prompt === 'string' &&
+    typeof example.completion === 'string'
+  ) {
     // Standard (non-chat) format: prompt and completion tokenised apart, exactly as
     // generation sees them (prompt tokens, then generated tokens).
-    const prompt = [...leadingSpecials(tokenizer), ...tokenizer.encode(example.prompt, { addSpecialTokens: false })];
-    const completion = [...tokenizer.encode(example.completion, { addSpecialTokens: false }), ...eos];
+    const prompt = [
+      ...leadingSpecials(tokenizer),
+      ...tokenizer.encode(example.prompt, { addSpecialTokens: false }),
+    ];
+    const completion = [
+      ...tokenizer.encode(example.completion, { addSpecialTokens: false }),
+      ...eos,
+    ];
     const trainPrompt = o.loss_mask === 'all' ? 1 : 0;
-    return { tokens: [...prompt, ...completion], mask: [...prompt.map(() => trainPrompt), ...completion.map(() => 1)] };
+    return {
+      tokens: [...prompt, ...completion],
+      mask: [...prompt.map(() => trainPrompt), ...completion.map(() => 1)],
+    };
   }
   if (example.kind === 'prompt_completion') {
     const prompt = asMessages(example.prompt, 'user');
     const messages = [...prompt, ...asMessages(example.completion, 'assistant')];
     const all = o.loss_mask === 'all';
-    const { tokens, mask } = tokenizeConversation(tokenizer, messages, (i) => all || i >= prompt.length, o.completion_key, rowIndex);
+    const { tokens, mask } = tokenizeConversation(
+      tokenizer,
+      messages,
+      (i) => all || i >= prompt.length,
+      o.completion_key,
+      rowIndex,
+    );
     return { tokens, mask };
   }
   const { messages } = example;
@@ -84,7 +120,13 @@ function tokenizeSftExampleWith(tokenizer: Tokenizer, example: SftExample, o: Sf
       }
       train = (i) => i === last;
   }
-  const { tokens, mask } = tokenizeConversation(tokenizer, messages, (i, m) => train(i, m.role), o.messages_key, rowIndex);
+  const { tokens, mask } = tokenizeConversation(
+    tokenizer,
+    messages,
+    (i, m) => train(i, m.role),
+    o.messages_key,
+    rowIndex,
+  );
   return { tokens, mask };
 }
 
@@ -120,7 +162,9 @@ export function tokenizeSftRows(
   rows.forEach((row, i) => {
     const at = firstRow + i;
     stats.rows += 1;
-    const res = guard(i, () => tokenizeSftExampleWith(tokenizer, parseSftRowWith(row, o, at), o, at));
+    const res = guard(i, () =>
+      tokenizeSftExampleWith(tokenizer, parseSftRowWith(row, o, at), o, at),
+    );
     if (res === undefined) {
       stats.invalid += 1;
       return;

@@ -1,6 +1,14 @@
 import { filter, map, type OperatorFunction } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
-import { COLUMNS, RxrlDataError, int32Vector, listVector, makeRecordBatch, type ColumnInput, type Tokenizer } from '@rxrl/core/base';
+import {
+  COLUMNS,
+  RxrlDataError,
+  int32Vector,
+  listVector,
+  makeRecordBatch,
+  type ColumnInput,
+  type Tokenizer,
+} from '@rxrl/core/base';
 import { locateErrors } from '../sources/mapRows';
 import type { DataRow } from '../sources/row';
 import type { RowBatch } from '../sources/batchRows';
@@ -55,7 +63,13 @@ export function tokenizeSft(
   return (source) =>
     source.pipe(
       map((batch) => {
-        const out = tokenizeSftRows(tokenizer, batch.rows.map((r) => r.data), options, 0, guardFor(batch.rows, hooks));
+        const out = tokenizeSftRows(
+          tokenizer,
+          batch.rows.map((r) => r.data),
+          options,
+          0,
+          guardFor(batch.rows, hooks),
+        );
         hooks.onStats?.(out.stats);
         return makeRecordBatch(
           {
@@ -80,14 +94,23 @@ export function tokenizePreference(
   return (source) =>
     source.pipe(
       map((batch) => {
-        const out = tokenizePreferenceRows(tokenizer, batch.rows.map((r) => r.data), options, 0, guardFor(batch.rows, hooks));
+        const out = tokenizePreferenceRows(
+          tokenizer,
+          batch.rows.map((r) => r.data),
+          options,
+          0,
+          guardFor(batch.rows, hooks),
+        );
         hooks.onStats?.(out.stats);
         return makeRecordBatch(
           {
             [COLUMNS.promptId]: promptIds(batch.rows, out.row_index),
             [COLUMNS.promptTokens]: listVector(out.prompt_tokens.values, out.prompt_tokens.offsets),
             [COLUMNS.chosenTokens]: listVector(out.chosen_tokens.values, out.chosen_tokens.offsets),
-            [COLUMNS.rejectedTokens]: listVector(out.rejected_tokens.values, out.rejected_tokens.offsets),
+            [COLUMNS.rejectedTokens]: listVector(
+              out.rejected_tokens.values,
+              out.rejected_tokens.offsets,
+            ),
             [COLUMNS.sampleMask]: out.sample_mask,
           },
           metadata(batch),
@@ -109,7 +132,13 @@ export function tokenizeGrpo(
   return (source) =>
     source.pipe(
       map((batch) => {
-        const out = tokenizeGrpoRows(tokenizer, batch.rows.map((r) => r.data), options, 0, guardFor(batch.rows, hooks));
+        const out = tokenizeGrpoRows(
+          tokenizer,
+          batch.rows.map((r) => r.data),
+          options,
+          0,
+          guardFor(batch.rows, hooks),
+        );
         hooks.onStats?.(out.stats);
         const columns: Record<string, ColumnInput> = {
           [COLUMNS.promptId]: int32Vector(promptIds(batch.rows, out.row_index)),
@@ -123,9 +152,12 @@ export function tokenizeGrpo(
           const extra = rowsToRecordBatch(kept.map((r, k) => ({ ...r, data: out.extra[k]! })));
           for (const field of extra.schema.fields) {
             if (field.name in columns) {
-              throw new RxrlDataError(`GRPO rows carry a column "${field.name}" that the tokeniser writes itself; rename it`, {
-                field: field.name,
-              });
+              throw new RxrlDataError(
+                `GRPO rows carry a column "${field.name}" that the tokeniser writes itself; rename it`,
+                {
+                  field: field.name,
+                },
+              );
             }
             columns[field.name] = extra.getChild(field.name)!;
           }

@@ -33,7 +33,17 @@ export interface TokenizeStats {
 
 /** A fresh all-zero stats object. */
 export function emptyStats(): TokenizeStats {
-  return { rows: 0, emitted: 0, invalid: 0, dropped: 0, truncated: 0, masked: 0, no_loss_tokens: 0, tokens: 0, longest: 0 };
+  return {
+    rows: 0,
+    emitted: 0,
+    invalid: 0,
+    dropped: 0,
+    truncated: 0,
+    masked: 0,
+    no_loss_tokens: 0,
+    tokens: 0,
+    longest: 0,
+  };
 }
 
 /** Add `b` into `a` (for stats gathered batch by batch). */
@@ -66,7 +76,11 @@ export const throwingGuard: RowGuard = (_index, work) => work();
  * `train` or `validation`): rows, emitted, invalid, dropped_too_long, truncated,
  * masked_too_long, no_loss_tokens, tokens and longest.
  */
-export function tokenizeStatsMetrics(stats: TokenizeStats, step: number, prefix = 'train'): MetricEvent[] {
+export function tokenizeStatsMetrics(
+  stats: TokenizeStats,
+  step: number,
+  prefix = 'train',
+): MetricEvent[] {
   const base = `${prefix}/data`;
   const entries: [string, number][] = [
     ['rows', stats.rows],

@@ -4,7 +4,13 @@ import { BuiltinTokenizer } from '../tokenizer/builtinTokenizer';
 import { tokenizeSftRows } from '../formats/tokenizeSft';
 import { tokenizePreferenceRows } from '../formats/tokenizePreference';
 import { tokenizeGrpoRows } from '../formats/tokenizeGrpo';
-import { ArithmeticTask, evaluateArithmetic, parseIntegerAnswer, splitOf, wrongAnswer } from './arithmetic';
+import {
+  ArithmeticTask,
+  evaluateArithmetic,
+  parseIntegerAnswer,
+  splitOf,
+  wrongAnswer,
+} from './arithmetic';
 
 describe('evaluateArithmetic', () => {
   it('gives * precedence over + and -, left to right otherwise', () => {
@@ -27,17 +33,32 @@ describe('ArithmeticTask', () => {
   });
 
   it('respects the difficulty settings', () => {
-    const task = new ArithmeticTask({ min_operands: 3, max_operands: 3, min_digits: 2, max_digits: 2, operators: ['*'] });
+    const task = new ArithmeticTask({
+      min_operands: 3,
+      max_operands: 3,
+      min_digits: 2,
+      max_digits: 2,
+      operators: ['*'],
+    });
     for (const p of task.problems('train', 200)) {
       expect(p.operands).toHaveLength(3);
       expect(p.operators).toEqual(['*', '*']);
       for (const x of p.operands) expect(x >= 10 && x <= 99).toBe(true);
     }
-    const seen = new Set(new ArithmeticTask({ max_digits: 1, operators: ['+'] }).problems('train', 2000).flatMap((p) => p.operands));
+    const seen = new Set(
+      new ArithmeticTask({ max_digits: 1, operators: ['+'] })
+        .problems('train', 2000)
+        .flatMap((p) => p.operands),
+    );
     expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const nonNeg = new ArithmeticTask({ operators: ['-'], allow_negative: false }).problems('train', 300);
+    const nonNeg = new ArithmeticTask({ operators: ['-'], allow_negative: false }).problems(
+      'train',
+      300,
+    );
     expect(nonNeg.every((p) => !p.answer.startsWith('-'))).toBe(true);
-    expect(() => new ArithmeticTask({ min_digits: 3, max_digits: 2 })).toThrow(/min_digits must be <= max_digits/);
+    expect(() => new ArithmeticTask({ min_digits: 3, max_digits: 2 })).toThrow(
+      /min_digits must be <= max_digits/,
+    );
   });
 
   it('is deterministic by seed', () => {
@@ -47,7 +68,11 @@ describe('ArithmeticTask', () => {
   });
 
   it('never puts the same problem in train and validation (thousands, several seeds)', () => {
-    const opts = { max_digits: 2, operators: ['+', '-', '*'] as ('+' | '-' | '*')[], validation_fraction: 0.2 };
+    const opts = {
+      max_digits: 2,
+      operators: ['+', '-', '*'] as ('+' | '-' | '*')[],
+      validation_fraction: 0.2,
+    };
     const train = new Set<string>();
     const valid = new Set<string>();
     for (const seed of [0, 1, 2]) {
@@ -61,7 +86,8 @@ describe('ArithmeticTask', () => {
     for (const q of valid) expect(train.has(q)).toBe(false);
     // The hash split puts about validation_fraction of all problems in validation.
     let inValid = 0;
-    for (let a = 0; a < 100; a++) for (let b = 0; b < 100; b++) if (splitOf(`${a}+${b}`, 0.2) === 'validation') inValid++;
+    for (let a = 0; a < 100; a++)
+      for (let b = 0; b < 100; b++) if (splitOf(`${a}+${b}`, 0.2) === 'validation') inValid++;
     expect(inValid / 10000).toBeGreaterThan(0.18);
     expect(inValid / 10000).toBeLessThan(0.22);
   });
@@ -72,22 +98,36 @@ describe('ArithmeticTask', () => {
     expect(all.filter((q) => splitOf(q, 1e-6) === 'validation')).toEqual([]);
     const task = new ArithmeticTask({ max_digits: 1, operators: ['+'], validation_fraction: 1e-6 });
     expect(() => task.problems('validation', 1)).toThrow(RxrlConfigError);
-    expect(() => task.problems('validation', 1)).toThrow(/could not draw 1 validation problems.*leaves no validation problem at validation_fraction 0.000001/);
+    expect(() => task.problems('validation', 1)).toThrow(
+      /could not draw 1 validation problems.*leaves no validation problem at validation_fraction 0.000001/,
+    );
     expect(task.problems('train', 5)).toHaveLength(5);
   });
 
   it('makes SFT demonstrations, preference pairs and GRPO prompts', () => {
     const task = new ArithmeticTask({ seed: 1 });
-    const [sft] = task.sftRows('train', 1) as { prompt: string; completion: string; answer: string }[];
+    const [sft] = task.sftRows('train', 1) as {
+      prompt: string;
+      completion: string;
+      answer: string;
+    }[];
     expect(sft!.completion).toBe(sft!.answer);
     expect(sft!.prompt.endsWith('=')).toBe(true);
     const chat = new ArithmeticTask({ seed: 1, chat: true });
     const [m] = chat.sftRows('train', 1) as { messages: { role: string; content: string }[] }[];
     expect(m!.messages.map((x) => x.role)).toEqual(['user', 'assistant']);
-    const [g] = task.grpoRows('validation', 1) as { prompt: string; answer: string; num_operands: number }[];
+    const [g] = task.grpoRows('validation', 1) as {
+      prompt: string;
+      answer: string;
+      num_operands: number;
+    }[];
     expect(g!.num_operands).toBe(2);
     expect(Number(g!.answer)).toBe(Function(`return ${g!.prompt.slice(0, -1)}`)() as number);
-    const pairs = task.preferenceRows('train', 300) as { chosen: string; rejected: string; error_kind: string }[];
+    const pairs = task.preferenceRows('train', 300) as {
+      chosen: string;
+      rejected: string;
+      error_kind: string;
+    }[];
     const kinds = new Set(pairs.map((p) => p.error_kind));
     expect(kinds).toEqual(new Set(['off_by_one', 'digit_swap', 'wrong_carry']));
     for (const p of pairs) {
@@ -128,7 +168,12 @@ describe('ArithmeticTask', () => {
       const pref = tokenizePreferenceRows(tok, task.preferenceRows('train', 200));
       const grpo = tokenizeGrpoRows(tok, task.grpoRows('train', 200));
       expect(sft.stats.emitted + pref.stats.emitted + grpo.stats.emitted).toBe(600);
-      for (const v of [sft.input_tokens.values, pref.prompt_tokens.values, pref.rejected_tokens.values, grpo.prompt_tokens.values]) {
+      for (const v of [
+        sft.input_tokens.values,
+        pref.prompt_tokens.values,
+        pref.rejected_tokens.values,
+        grpo.prompt_tokens.values,
+      ]) {
         expect(v.includes(tok.unkTokenId)).toBe(false);
       }
       // Prompts stay short for the tiny model: at most "999*999-999=" plus markers.

@@ -13,7 +13,10 @@ export const ArithmeticOptions = z
     /** Most digits per operand. */
     max_digits: z.number().int().min(1).max(9).default(2),
     /** Operators to draw from; `*` binds tighter than `+` and `-`. */
-    operators: z.array(z.enum(['+', '-', '*'])).min(1).default(['+', '-', '*']),
+    operators: z
+      .array(z.enum(['+', '-', '*']))
+      .min(1)
+      .default(['+', '-', '*']),
     /** Whether a problem may have a negative answer (else it is redrawn). */
     allow_negative: z.boolean().default(true),
     /** Fraction of all possible problems that belong to the validation split. */
@@ -23,8 +26,14 @@ export const ArithmeticOptions = z
     /** Seed of the problem stream; the train/validation split does not depend on it. */
     seed: z.number().int().default(0),
   })
-  .refine((o) => o.min_operands <= o.max_operands, { message: 'min_operands must be <= max_operands', path: ['min_operands'] })
-  .refine((o) => o.min_digits <= o.max_digits, { message: 'min_digits must be <= max_digits', path: ['min_digits'] });
+  .refine((o) => o.min_operands <= o.max_operands, {
+    message: 'min_operands must be <= max_operands',
+    path: ['min_operands'],
+  })
+  .refine((o) => o.min_digits <= o.max_digits, {
+    message: 'min_digits must be <= max_digits',
+    path: ['min_digits'],
+  });
 export type ArithmeticOptions = z.infer<typeof ArithmeticOptions>;
 
 export type ArithmeticSplit = 'train' | 'validation';
@@ -43,7 +52,10 @@ export interface ArithmeticProblem {
 }
 
 /** Exact value of an expression of non-negative integers with + - * (`*` first). */
-export function evaluateArithmetic(operands: readonly number[], operators: readonly string[]): bigint {
+export function evaluateArithmetic(
+  operands: readonly number[],
+  operators: readonly string[],
+): bigint {
   // Fold products into terms, then add the signed terms.
   let total = 0n;
   let term = BigInt(operands[0]!);
@@ -190,7 +202,11 @@ function user(content: string): ChatMessage {
 }
 
 /** A plausible wrong answer of the given kind (a digit swap falls back to a carry error when no two adjacent digits differ). */
-export function wrongAnswer(correct: bigint, kind: WrongAnswerKind, rng: Rng): { value: bigint; kind: WrongAnswerKind } {
+export function wrongAnswer(
+  correct: bigint,
+  kind: WrongAnswerKind,
+  rng: Rng,
+): { value: bigint; kind: WrongAnswerKind } {
   const neg = correct < 0n;
   const digits = (neg ? -correct : correct).toString();
   if (kind === 'digit_swap') {

@@ -25,16 +25,14 @@ describe('BuiltinTokenizer', () => {
   });
 
   it('renders its chat template with role markers, EOS after assistant turns', () => {
-    const text = tok.applyChatTemplate(
-      [
-        { role: 'user', content: '3*4=' },
-        { role: 'assistant', content: '12' },
-      ],
-    );
+    const text = tok.applyChatTemplate([
+      { role: 'user', content: '3*4=' },
+      { role: 'assistant', content: '12' },
+    ]);
     expect(text).toBe('<bos><|user|>3*4=<|assistant|>12<eos>');
-    expect(tok.applyChatTemplate([{ role: 'user', content: '3*4=' }], { addGenerationPrompt: true })).toBe(
-      '<bos><|user|>3*4=<|assistant|>',
-    );
+    expect(
+      tok.applyChatTemplate([{ role: 'user', content: '3*4=' }], { addGenerationPrompt: true }),
+    ).toBe('<bos><|user|>3*4=<|assistant|>');
   });
 
   describe('Hugging Face files round trip', () => {
@@ -70,13 +68,17 @@ describe('BuiltinTokenizer', () => {
     for (const text of texts) {
       it(`encodes ${JSON.stringify(text)} identically`, () => {
         expect(hf.encode(text)).toEqual(tok.encode(text));
-        expect(hf.encode(text, { addSpecialTokens: false })).toEqual(tok.encode(text, { addSpecialTokens: false }));
+        expect(hf.encode(text, { addSpecialTokens: false })).toEqual(
+          tok.encode(text, { addSpecialTokens: false }),
+        );
       });
     }
 
     it('encodes every alphabet character identically', () => {
       const all = BUILTIN_ALPHABET.join('');
-      expect(hf.encode(all, { addSpecialTokens: false })).toEqual(tok.encode(all, { addSpecialTokens: false }));
+      expect(hf.encode(all, { addSpecialTokens: false })).toEqual(
+        tok.encode(all, { addSpecialTokens: false }),
+      );
     });
 
     it('renders and encodes chat identically', () => {
@@ -87,7 +89,9 @@ describe('BuiltinTokenizer', () => {
       ];
       const a = tok.applyChatTemplate(msgs);
       expect(hf.applyChatTemplate(msgs)).toBe(a);
-      expect(hf.encode(a, { addSpecialTokens: false })).toEqual(tok.encode(a, { addSpecialTokens: false }));
+      expect(hf.encode(a, { addSpecialTokens: false })).toEqual(
+        tok.encode(a, { addSpecialTokens: false }),
+      );
       expect(hf.decode(tok.encode(a, { addSpecialTokens: false }))).toBe(a);
     });
   });

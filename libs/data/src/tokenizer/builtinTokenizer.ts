@@ -71,7 +71,7 @@ export class BuiltinTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    const ids: number[] = options.addSpecialTokens ?? true ? [this.bosTokenId] : [];
+    const ids: number[] = (options.addSpecialTokens ?? true) ? [this.bosTokenId] : [];
     let pos = 0;
     // Special-token strings in the text (from the chat template) are single ids.
     for (const m of text.matchAll(this.specialPattern)) {
@@ -94,7 +94,10 @@ export class BuiltinTokenizer implements Tokenizer {
     return out;
   }
 
-  applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+  applyChatTemplate(
+    messages: ChatMessage[],
+    options: { addGenerationPrompt?: boolean } = {},
+  ): string {
     return this.template.render(messages, options.addGenerationPrompt ?? false);
   }
 
@@ -122,7 +125,10 @@ export class BuiltinTokenizer implements Tokenizer {
       pre_tokenizer: null,
       post_processor: {
         type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        single: [
+          { SpecialToken: { id: '<bos>', type_id: 0 } },
+          { Sequence: { id: 'A', type_id: 0 } },
+        ],
         pair: [
           { SpecialToken: { id: '<bos>', type_id: 0 } },
           { Sequence: { id: 'A', type_id: 0 } },
@@ -172,7 +178,10 @@ export class BuiltinTokenizer implements Tokenizer {
     const { tokenizerJson, tokenizerConfigJson } = this.toHfFiles();
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson, null, 2) + '\n');
-    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfigJson, null, 2) + '\n');
+    await writeFile(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify(tokenizerConfigJson, null, 2) + '\n',
+    );
   }
 
   private encodeChars(s: string, out: number[]): void {

@@ -23,9 +23,13 @@ export class ChatTemplate {
     try {
       this.template = new Template(source);
     } catch (err) {
-      throw new RxrlDataError(`chat template does not parse: ${(err as Error).message}`, {
-        field: 'chat_template',
-      }, { cause: err });
+      throw new RxrlDataError(
+        `chat template does not parse: ${(err as Error).message}`,
+        {
+          field: 'chat_template',
+        },
+        { cause: err },
+      );
     }
   }
 

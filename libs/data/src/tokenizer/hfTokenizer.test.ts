@@ -11,7 +11,10 @@ import { qwen3TokenizerDir } from './qwen3Fixture';
 // Expected ids come from tools/reference/qwen_bpe.py, an independent Python
 // byte-level BPE over the same tokenizer.json.
 const fixture = JSON.parse(
-  readFileSync(new URL('../../test/fixtures/tokenizer/qwen3_expected.json', import.meta.url), 'utf8'),
+  readFileSync(
+    new URL('../../test/fixtures/tokenizer/qwen3_expected.json', import.meta.url),
+    'utf8',
+  ),
 ) as {
   cases: { text: string; ids: number[] }[];
   random_cases: { text: string; ids: number[] }[];
@@ -46,10 +49,14 @@ describe('HfTokenizer on the real Qwen3 tokenizer', () => {
   }
 
   it('encodes 200 seeded random strings (spaces/newline runs, contractions, CJK, emoji) as the reference does', () => {
-    const mismatches = fixture.random_cases.filter((c) => JSON.stringify(tok.encode(c.text)) !== JSON.stringify(c.ids));
+    const mismatches = fixture.random_cases.filter(
+      (c) => JSON.stringify(tok.encode(c.text)) !== JSON.stringify(c.ids),
+    );
     expect(mismatches.map((c) => c.text)).toEqual([]);
     expect(fixture.random_cases).toHaveLength(200);
-    const badDecodes = fixture.random_cases.filter((c) => tok.decode(c.ids) !== c.text.normalize('NFC'));
+    const badDecodes = fixture.random_cases.filter(
+      (c) => tok.decode(c.ids) !== c.text.normalize('NFC'),
+    );
     expect(badDecodes.map((c) => c.text)).toEqual([]);
   });
 
@@ -77,7 +84,9 @@ describe('HfTokenizer on the real Qwen3 tokenizer', () => {
   });
 
   it('adds the generation prompt', () => {
-    const prompt = tok.applyChatTemplate(fixture.chat.messages.slice(0, 2), { addGenerationPrompt: true });
+    const prompt = tok.applyChatTemplate(fixture.chat.messages.slice(0, 2), {
+      addGenerationPrompt: true,
+    });
     expect(prompt).toBe(fixture.chat.prompt_rendered);
     expect(tok.encode(prompt)).toEqual(fixture.chat.prompt_ids);
   });
@@ -103,17 +112,27 @@ describe('HfTokenizer config handling', () => {
   };
 
   it('adds BOS/EOS as add_bos_token / add_eos_token say', () => {
-    const t = HfTokenizer.fromJson(tokenizerJson, { bos_token: '<s>', eos_token: '</s>', add_bos_token: true, add_eos_token: true });
+    const t = HfTokenizer.fromJson(tokenizerJson, {
+      bos_token: '<s>',
+      eos_token: '</s>',
+      add_bos_token: true,
+      add_eos_token: true,
+    });
     expect(t.encode('abab')).toEqual([3, 2, 2, 4]);
     expect(t.encode('abab', { addSpecialTokens: false })).toEqual([2, 2]);
-    const noBos = HfTokenizer.fromJson(tokenizerJson, { bos_token: { content: '<s>' }, add_bos_token: false });
+    const noBos = HfTokenizer.fromJson(tokenizerJson, {
+      bos_token: { content: '<s>' },
+      add_bos_token: false,
+    });
     expect(noBos.bosTokenId).toBe(3);
     expect(noBos.encode('aab')).toEqual([0, 2]);
     expect(noBos.decode([3, 0, 2, 4], { skipSpecialTokens: true })).toBe('aab');
   });
 
   it('names the field of a bad config', () => {
-    expect(() => HfTokenizer.fromJson(tokenizerJson, { eos_token: '<nope>' })).toThrow(/eos_token "<nope>" is not in the vocabulary/);
+    expect(() => HfTokenizer.fromJson(tokenizerJson, { eos_token: '<nope>' })).toThrow(
+      /eos_token "<nope>" is not in the vocabulary/,
+    );
     try {
       HfTokenizer.fromJson(tokenizerJson, { add_bos_token: true });
       expect.unreachable();
@@ -121,12 +140,19 @@ describe('HfTokenizer config handling', () => {
       expect(err).toBeInstanceOf(RxrlDataError);
       expect((err as RxrlDataError).location.field).toBe('bos_token');
     }
-    expect(() => HfTokenizer.fromJson(tokenizerJson, {}).applyChatTemplate([])).toThrow(/no chat template/);
+    expect(() => HfTokenizer.fromJson(tokenizerJson, {}).applyChatTemplate([])).toThrow(
+      /no chat template/,
+    );
   });
 
   it('takes chat_template.jinja / the chatTemplate argument over the config template', async () => {
-    const override = '{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}';
-    const t = HfTokenizer.fromJson(tokenizerJson, { eos_token: '</s>', chat_template: 'config' }, override);
+    const override =
+      '{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}';
+    const t = HfTokenizer.fromJson(
+      tokenizerJson,
+      { eos_token: '</s>', chat_template: 'config' },
+      override,
+    );
     expect(t.applyChatTemplate([{ role: 'user', content: 'ab' }])).toBe('[user]ab</s>');
     const dir = await mkdtemp(join(tmpdir(), 'rxrl-jinja-'));
     try {
@@ -141,6 +167,8 @@ describe('HfTokenizer config handling', () => {
   });
 
   it('reports a missing tokenizer.json by path', async () => {
-    await expect(HfTokenizer.fromDirectory('/nonexistent-dir')).rejects.toThrow(/no tokenizer.json in \/nonexistent-dir/);
+    await expect(HfTokenizer.fromDirectory('/nonexistent-dir')).rejects.toThrow(
+      /no tokenizer.json in \/nonexistent-dir/,
+    );
   });
 });

@@ -49,11 +49,22 @@ export class HfTokenizer implements Tokenizer {
       throw new RxrlDataError('tokenizer.json has no "model" object', { field: 'model' });
     }
     // @huggingface/tokenizers requires these keys to exist (null is allowed).
-    const tj: Json = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...tokenizerJson };
+    const tj: Json = {
+      added_tokens: [],
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      ...tokenizerJson,
+    };
     try {
       this.core = new HfCoreTokenizer(tj, config);
     } catch (err) {
-      throw new RxrlDataError(`tokenizer.json cannot be loaded: ${(err as Error).message}`, {}, { cause: err });
+      throw new RxrlDataError(
+        `tokenizer.json cannot be loaded: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
     this.bosToken = tokenString(config, 'bos_token');
     this.eosToken = tokenString(config, 'eos_token');
@@ -67,10 +78,14 @@ export class HfTokenizer implements Tokenizer {
     this.addBos = typeof ab === 'boolean' ? ab : undefined;
     this.addEos = typeof ae === 'boolean' ? ae : undefined;
     if (this.addBos && this.bosTokenId === null) {
-      throw new RxrlDataError('tokenizer_config.json sets add_bos_token but has no bos_token', { field: 'bos_token' });
+      throw new RxrlDataError('tokenizer_config.json sets add_bos_token but has no bos_token', {
+        field: 'bos_token',
+      });
     }
     if (this.addEos && this.eosTokenId === null) {
-      throw new RxrlDataError('tokenizer_config.json sets add_eos_token but has no eos_token', { field: 'eos_token' });
+      throw new RxrlDataError('tokenizer_config.json sets add_eos_token but has no eos_token', {
+        field: 'eos_token',
+      });
     }
     let maxId = -1;
     for (const id of this.core.get_vocab(true).values()) maxId = Math.max(maxId, id);
@@ -88,8 +103,16 @@ export class HfTokenizer implements Tokenizer {
   }
 
   /** Build from parsed tokenizer.json and tokenizer_config.json; `chatTemplate` overrides the config's. */
-  static fromJson(tokenizerJson: object, tokenizerConfigJson: object = {}, chatTemplate?: string): HfTokenizer {
-    return new HfTokenizer(tokenizerJson as Json, tokenizerConfigJson as Json, chatTemplate ?? null);
+  static fromJson(
+    tokenizerJson: object,
+    tokenizerConfigJson: object = {},
+    chatTemplate?: string,
+  ): HfTokenizer {
+    return new HfTokenizer(
+      tokenizerJson as Json,
+      tokenizerConfigJson as Json,
+      chatTemplate ?? null,
+    );
   }
 
   /**
@@ -107,7 +130,11 @@ export class HfTokenizer implements Tokenizer {
       try {
         return JSON.parse(await readFile(path, 'utf8')) as Json;
       } catch (err) {
-        throw new RxrlDataError(`${path} is not valid JSON: ${(err as Error).message}`, { source: path }, { cause: err });
+        throw new RxrlDataError(
+          `${path} is not valid JSON: ${(err as Error).message}`,
+          { source: path },
+          { cause: err },
+        );
       }
     };
     const tokenizerJson = await readJson(tokPath);
@@ -140,7 +167,9 @@ export class HfTokenizer implements Tokenizer {
 
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
     if (ids.length === 0) return '';
-    return this.core.decode(Array.from(ids), { skip_special_tokens: options.skipSpecialTokens ?? false });
+    return this.core.decode(Array.from(ids), {
+      skip_special_tokens: options.skipSpecialTokens ?? false,
+    });
   }
 
   applyChatTemplate(
@@ -148,18 +177,27 @@ export class HfTokenizer implements Tokenizer {
     options: { addGenerationPrompt?: boolean; templateVariables?: Record<string, unknown> } = {},
   ): string {
     if (this.template === null) {
-      throw new RxrlDataError('this tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja)', {
-        field: 'chat_template',
-      });
+      throw new RxrlDataError(
+        'this tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja)',
+        {
+          field: 'chat_template',
+        },
+      );
     }
-    return this.template.render(messages, options.addGenerationPrompt ?? false, options.templateVariables);
+    return this.template.render(
+      messages,
+      options.addGenerationPrompt ?? false,
+      options.templateVariables,
+    );
   }
 
   private idOfSpecial(token: string | null, key: string): number | null {
     if (token === null) return null;
     const id = this.core.token_to_id(token);
     if (id === undefined) {
-      throw new RxrlDataError(`tokenizer_config.json ${key} "${token}" is not in the vocabulary`, { field: key });
+      throw new RxrlDataError(`tokenizer_config.json ${key} "${token}" is not in the vocabulary`, {
+        field: key,
+      });
     }
     return id;
   }

@@ -36,7 +36,10 @@ export class NonFiniteError extends RxrlError {
  * all keys) that is NaN or ±Inf. Call it after the backward pass and before the
  * optimizer step: a throw there leaves weights and optimizer state untouched.
  */
-export function assertFinite(metrics: Record<string, number>, keys: readonly string[] = Object.keys(metrics)): void {
+export function assertFinite(
+  metrics: Record<string, number>,
+  keys: readonly string[] = Object.keys(metrics),
+): void {
   for (const k of keys) {
     const v = metrics[k];
     if (v !== undefined && !Number.isFinite(v)) throw new NonFiniteError(k, v);

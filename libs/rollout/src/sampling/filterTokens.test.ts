@@ -9,7 +9,8 @@ const PROBS = [0.05, 0.4, 0.1, 0.25, 0.2];
 const LOGITS = Float32Array.from(PROBS, (p) => Math.log(p) + 3); // a shift changes nothing
 
 const base: SamplingParams = { temperature: 1, top_k: null, top_p: 1, min_p: 0 };
-const kept = (p: Partial<SamplingParams>, logits = LOGITS) => [...filterTokens(logits, { ...base, ...p }).ids].sort((a, b) => a - b);
+const kept = (p: Partial<SamplingParams>, logits = LOGITS) =>
+  [...filterTokens(logits, { ...base, ...p }).ids].sort((a, b) => a - b);
 
 describe('filterTokens on a hand-built distribution', () => {
   it('keeps everything with no filter, weights proportional to the probabilities', () => {
@@ -101,7 +102,8 @@ describe('filterTokens on a large vocabulary (partial sorts)', () => {
         for (let i = 0; i < v; i++) logits[i] = rng.normal() * 0.5;
       } else {
         // a few peaked tokens over a flat tail, plus rounded duplicates to exercise ties
-        for (let i = 0; i < v; i++) logits[i] = Math.round(rng.normal() * 4 * (i % 97 === 0 ? 3 : 1)) / 2;
+        for (let i = 0; i < v; i++)
+          logits[i] = Math.round(rng.normal() * 4 * (i % 97 === 0 ? 3 : 1)) / 2;
       }
       for (const c of cases) {
         const p = { ...base, ...c };
@@ -115,7 +117,8 @@ describe('filterTokens on a large vocabulary (partial sorts)', () => {
     for (const n of [1, 2, 7, 100, 1001]) {
       const vals = Float64Array.from({ length: n }, () => rng.int(20));
       const sorted = [...vals].sort((a, b) => b - a);
-      for (const k of [1, Math.ceil(n / 2), n]) expect(kthLargest(vals.slice(), k)).toBe(sorted[k - 1]);
+      for (const k of [1, Math.ceil(n / 2), n])
+        expect(kthLargest(vals.slice(), k)).toBe(sorted[k - 1]);
     }
   });
 });

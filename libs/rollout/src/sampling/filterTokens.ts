@@ -89,18 +89,27 @@ export function filterTokens(logits: Float32Array, params: SamplingParams): Toke
  * Top-p inside the set `cut` keeps (`count` tokens holding `mass`): the
  * shortest prefix of the descending order whose mass reaches `p · mass`.
  */
-function nucleus(w: Float64Array, v: number, cut: Cut, count: number, mass: number, p: number): Cut {
+function nucleus(
+  w: Float64Array,
+  v: number,
+  cut: Cut,
+  count: number,
+  mass: number,
+  p: number,
+): Cut {
   // Tokens under (1 − p) · mass / count together hold less than (1 − p) of the
   // mass, so the nucleus lies among the tokens at or above that weight.
   const floor = Math.max(cut.weight, ((1 - p) * mass) / count);
   let n = 0;
-  for (let i = 0; i < v; i++) if (w[i]! > cut.weight ? w[i]! >= floor : w[i] === cut.weight && floor === cut.weight) n++;
+  for (let i = 0; i < v; i++)
+    if (w[i]! > cut.weight ? w[i]! >= floor : w[i] === cut.weight && floor === cut.weight) n++;
   const vals = new Float64Array(n);
   let ties = cut.ties;
   let j = 0;
   for (let i = 0; i < v && j < n; i++) {
     const x = w[i]!;
-    if (x > cut.weight ? x >= floor : x === cut.weight && floor === cut.weight && ties-- > 0) vals[j++] = x;
+    if (x > cut.weight ? x >= floor : x === cut.weight && floor === cut.weight && ties-- > 0)
+      vals[j++] = x;
   }
   const sorted = vals.subarray(0, j).sort();
   const target = p * mass;

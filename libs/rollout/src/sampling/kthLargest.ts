@@ -4,7 +4,8 @@
  * reordered in place; pass a scratch copy.
  */
 export function kthLargest(values: Float64Array, k: number): number {
-  if (!(k >= 1 && k <= values.length)) throw new RangeError(`kthLargest: k=${k} outside [1, ${values.length}]`);
+  if (!(k >= 1 && k <= values.length))
+    throw new RangeError(`kthLargest: k=${k} outside [1, ${values.length}]`);
   let lo = 0;
   let hi = values.length - 1;
   const target = k - 1; // index in descending order

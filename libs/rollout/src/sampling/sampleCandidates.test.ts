@@ -7,7 +7,10 @@ import type { SamplingParams } from './samplingParams';
 /** Host top-k of a row as the device would return it: descending values of logits / T, their ids, logSumExp. */
 function candidates(logits: Float32Array, k: number, t: number) {
   const scaled = Array.from(logits, (l) => l / t);
-  const ids = scaled.map((_, i) => i).sort((a, b) => scaled[b]! - scaled[a]! || a - b).slice(0, k);
+  const ids = scaled
+    .map((_, i) => i)
+    .sort((a, b) => scaled[b]! - scaled[a]! || a - b)
+    .slice(0, k);
   const m = Math.max(...scaled);
   const lse = m + Math.log(scaled.reduce((s, x) => s + Math.exp(x - m), 0));
   return { values: Float32Array.from(ids, (i) => scaled[i]!), indices: Int32Array.from(ids), lse };

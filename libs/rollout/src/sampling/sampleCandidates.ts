@@ -24,7 +24,12 @@ export function sampleCandidates(
   const order = Array.from({ length: k }, (_, j) => j).sort((a, b) => indices[a]! - indices[b]!);
   const scaled = Float32Array.from(order, (j) => values[j]!);
   // already scaled and already top-k: filter with T = 1 and no k
-  const { ids, weights } = filterTokens(scaled, { temperature: 1, top_k: null, top_p: params.top_p, min_p: params.min_p });
+  const { ids, weights } = filterTokens(scaled, {
+    temperature: 1,
+    top_k: null,
+    top_p: params.top_p,
+    min_p: params.min_p,
+  });
   let total = 0;
   for (let i = 0; i < weights.length; i++) total += weights[i]!;
   let u = rng.float() * total;

@@ -32,7 +32,8 @@ describe('sampleToken', () => {
   it('top_k = 1 is greedy at any temperature', () => {
     const rng = new Rng(1);
     for (const temperature of [0.3, 1, 5]) {
-      for (let i = 0; i < 50; i++) expect(sampleToken(LOGITS, { ...base, temperature, top_k: 1 }, rng).token).toBe(1);
+      for (let i = 0; i < 50; i++)
+        expect(sampleToken(LOGITS, { ...base, temperature, top_k: 1 }, rng).token).toBe(1);
     }
   });
 
@@ -41,7 +42,8 @@ describe('sampleToken', () => {
     for (const temperature of [0.7, 1.5]) {
       const rng = new Rng(11);
       const counts = new Array(LOGITS.length).fill(0);
-      for (let i = 0; i < n; i++) counts[sampleToken(LOGITS, { ...base, temperature }, rng).token]++;
+      for (let i = 0; i < n; i++)
+        counts[sampleToken(LOGITS, { ...base, temperature }, rng).token]++;
       // 20.5 is the 0.999 quantile of chi-square with 5 degrees of freedom
       expect(chiSquare(counts, softmax(LOGITS, temperature), n)).toBeLessThan(20.5);
       // and a wrong temperature is rejected by the same bound
@@ -76,6 +78,7 @@ describe('sampleToken', () => {
     const a = new Rng(9);
     const b = new Rng(9);
     const p = { ...base, top_p: 0.9 };
-    for (let i = 0; i < 100; i++) expect(sampleToken(LOGITS, p, a).token).toBe(sampleToken(LOGITS, p, b).token);
+    for (let i = 0; i < 100; i++)
+      expect(sampleToken(LOGITS, p, a).token).toBe(sampleToken(LOGITS, p, b).token);
   });
 });

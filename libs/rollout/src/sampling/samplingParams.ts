@@ -24,7 +24,9 @@ export function checkSamplingParams(p: SamplingParams): SamplingParams {
   if (p.top_k !== null && !(Number.isInteger(p.top_k) && p.top_k >= 1)) {
     throw new RxrlConfigError(`top_k must be a positive integer or null, got ${p.top_k}`);
   }
-  if (!(p.top_p > 0 && p.top_p <= 1)) throw new RxrlConfigError(`top_p must be in (0, 1], got ${p.top_p}`);
-  if (!(p.min_p >= 0 && p.min_p <= 1)) throw new RxrlConfigError(`min_p must be in [0, 1], got ${p.min_p}`);
+  if (!(p.top_p > 0 && p.top_p <= 1))
+    throw new RxrlConfigError(`top_p must be in (0, 1], got ${p.top_p}`);
+  if (!(p.min_p >= 0 && p.min_p <= 1))
+    throw new RxrlConfigError(`min_p must be in [0, 1], got ${p.min_p}`);
   return p;
 }

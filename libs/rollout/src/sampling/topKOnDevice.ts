@@ -16,7 +16,11 @@ export interface RowCandidates {
  * difference between ~19 MB and a few KB at batch 32). T = 0 means T = 1 (greedy).
  * Does not dispose `logits`.
  */
-export async function topKOnDevice(logits: tf.Tensor2D, k: number, temperature: number): Promise<RowCandidates> {
+export async function topKOnDevice(
+  logits: tf.Tensor2D,
+  k: number,
+  temperature: number,
+): Promise<RowCandidates> {
   const [values, indices, lse] = tf.tidy(() => {
     const scaled = temperature > 0 && temperature !== 1 ? tf.div(logits, temperature) : logits;
     const top = tf.topk(scaled, k, true);
@@ -24,7 +28,11 @@ export async function topKOnDevice(logits: tf.Tensor2D, k: number, temperature: 
   });
   try {
     const [v, i, l] = await Promise.all([values.data(), indices.data(), lse.data()]);
-    return { values: v as Float32Array, indices: i as Int32Array, logNormalizers: l as Float32Array };
+    return {
+      values: v as Float32Array,
+      indices: i as Int32Array,
+      logNormalizers: l as Float32Array,
+    };
   } finally {
     tf.dispose([values, indices, lse]);
   }

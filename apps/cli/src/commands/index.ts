@@ -8,3 +8,4 @@ export { command as serve } from './serve';
 export { command as sft } from './sft';
 export { command as grpo } from './grpo';
 export { command as dpo } from './dpo';
+export { command as report } from './report';

@@ -123,3 +123,63 @@ describe('bad data through rxrl dpo', () => {
     expect(rows.map((m) => m['train/data/skipped_invalid'])).toEqual([1, 1]);
   });
 });
+
+describe('bad data through rxrl grpo', () => {
+  const lines = Array.from({ length: 64 }, (_, i) =>
+    JSON.stringify({
+      prompt: `What is ${i % 8}+${Math.floor(i / 8)}?`,
+      answer: String((i % 8) + Math.floor(i / 8)),
+    }),
+  );
+  lines[5] = JSON.stringify({ answer: '3' });
+  const missingPrompt = path.join(tmp, 'prompts-missing.jsonl');
+  fs.writeFileSync(missingPrompt, lines.join('\n') + '\n');
+  lines[9] = '{oops';
+  const twoBad = path.join(tmp, 'prompts-two-bad.jsonl');
+  fs.writeFileSync(twoBad, lines.join('\n') + '\n');
+  const grpo = (file: string, skip: boolean, name: string) =>
+    cli([
+      'grpo',
+      '--config',
+      'configs/grpo_arithmetic.yaml',
+      'policy.model_name=null',
+      'policy.init={arch: llama, preset: tiny}',
+      'policy.train_global_batch_size=8',
+      'policy.train_micro_batch_size=8',
+      'policy.generation.max_new_tokens=2',
+      'grpo.num_prompts_per_step=4',
+      'grpo.num_generations_per_prompt=2',
+      'grpo.max_val_samples=4',
+      'grpo.val_period=0',
+      'grpo.max_num_steps=2',
+      'logger.progress=false',
+      'logger.tensorboard_enabled=false',
+      'checkpointing.enabled=false',
+      `data.train_data_path=${file}`,
+      `data.skip_invalid=${skip}`,
+      '--run-dir',
+      path.join(tmp, name),
+      '--backend',
+      'wasm',
+    ]);
+
+  it('a prompt row without its prompt: exit 1 naming file and line', async () => {
+    const r = await grpo(missingPrompt, false, 'grpo-stop');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      new RegExp(
+        `^rxrl grpo: failed: line 6 of ${missingPrompt.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `,
+      ),
+    );
+  });
+
+  it('data.skip_invalid: a malformed line and a row without its prompt skipped and counted', async () => {
+    const r = await grpo(twoBad, true, 'grpo-skip');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('rxrl: 2 invalid data rows skipped (data.skip_invalid)');
+    const rows = metricsRows(path.join(tmp, 'grpo-skip')).filter(
+      (m) => m['train/loss'] !== undefined,
+    );
+    expect(rows.map((m) => m['train/data/skipped_invalid'])).toEqual([2, 2]);
+  });
+});

@@ -70,6 +70,8 @@ export const grpoDataSchema = z.strictObject({
   max_input_seq_length: z.int().positive().default(256),
   /** shuffle the training prompts each epoch */
   shuffle: z.boolean().default(true),
+  /** prompt files: skip (and count, as `train/data/skipped_invalid`) rows that are malformed or miss a field instead of failing the run */
+  skip_invalid: z.boolean().default(false),
 });
 
 /** `env`: the reward of the default graph (`reward.math` over `answer`). */

@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import {
   Rng,
@@ -10,7 +9,14 @@ import {
   utf8Vector,
   type Tokenizer,
 } from '@rxrl/core/base';
-import { ArithmeticTask, readSource, tokenizeGrpoRows } from '@rxrl/data';
+import {
+  ArithmeticTask,
+  SkipStats,
+  throwingGuard,
+  tokenizeGrpoRows,
+  type RowGuard,
+} from '@rxrl/data';
+import { locatingGuard, readFileRows } from '../shared/datasetRows';
 import type { BatchSource } from '@rxrl/pipeline';
 import type { GrpoConfig } from './grpoConfig';
 
@@ -26,26 +32,27 @@ export function tokenizePrompts(
   tokenizer: Tokenizer,
   rows: Record<string, unknown>[],
   data: GrpoConfig['data'],
+  /** what a row the format rejects does: throw (default) or be skipped */
+  guard: RowGuard = throwingGuard,
 ): PromptSet {
-  const t = tokenizeGrpoRows(tokenizer, rows, {
-    prompt_key: data.prompt_key,
-    messages_key: data.messages_key,
-    answer_key: data.answer_key,
-    max_length: data.max_input_seq_length,
-    truncation: 'drop',
-  });
+  const t = tokenizeGrpoRows(
+    tokenizer,
+    rows,
+    {
+      prompt_key: data.prompt_key,
+      messages_key: data.messages_key,
+      answer_key: data.answer_key,
+      max_length: data.max_input_seq_length,
+      truncation: 'drop',
+    },
+    0,
+    guard,
+  );
   const { values, offsets } = t.prompt_tokens;
   const tokens = Array.from({ length: t.answer.length }, (_, i) =>
     values.slice(offsets[i]!, offsets[i + 1]!),
   );
   return { tokens, text: t.prompt_text, answer: t.answer };
-}
-
-async function readFileRows(file: string): Promise<Record<string, unknown>[]> {
-  const rows = await lastValueFrom(
-    readSource(file, { shuffle: false, num_epochs: 1 }).pipe(toArray()),
-  );
-  return rows.map((r) => r.data);
 }
 
 /**
@@ -57,13 +64,16 @@ export async function loadPromptSets(
   config: Pick<GrpoConfig, 'data' | 'grpo'>,
   tokenizer: Tokenizer,
   baseDir = process.cwd(),
+  /** rows skipped under `data.skip_invalid` are counted here */
+  stats: SkipStats = new SkipStats(),
 ): Promise<{ train: PromptSet; validation: PromptSet }> {
   const { data, grpo } = config;
   if (data.train_data_path !== null) {
-    const trainRows = await readFileRows(path.resolve(baseDir, data.train_data_path));
+    const skip = data.skip_invalid;
+    const trainRows = await readFileRows(path.resolve(baseDir, data.train_data_path), skip, stats);
     let valRows: Record<string, unknown>[];
     if (data.val_data_path !== null)
-      valRows = await readFileRows(path.resolve(baseDir, data.val_data_path));
+      valRows = await readFileRows(path.resolve(baseDir, data.val_data_path), skip, stats);
     else {
       if (trainRows.length <= grpo.max_val_samples) {
         throw new RxrlConfigError(
@@ -72,9 +82,10 @@ export async function loadPromptSets(
       }
       valRows = trainRows.splice(trainRows.length - grpo.max_val_samples);
     }
+    const heldOut = valRows.slice(0, grpo.max_val_samples);
     return {
-      train: tokenizePrompts(tokenizer, trainRows, data),
-      validation: tokenizePrompts(tokenizer, valRows.slice(0, grpo.max_val_samples), data),
+      train: tokenizePrompts(tokenizer, trainRows, data, locatingGuard(trainRows, skip, stats)),
+      validation: tokenizePrompts(tokenizer, heldOut, data, locatingGuard(heldOut, skip, stats)),
     };
   }
   if (data.dataset_name !== 'arithmetic')

@@ -6,6 +6,7 @@ import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import type { GrpoConfig } from './grpoConfig';
 import { GrpoTrainer } from './grpoTrainer';
+import { SkipStats } from '@rxrl/data';
 import { loadPromptSets, promptBatches } from './promptSet';
 import { registerAlgorithmStages } from './rolloutStage';
 import { validateGrpoGraph, grpoGraphSpec } from './grpoGraph';
@@ -50,7 +51,10 @@ export async function runGrpo(
   const optimizer = buildOptimizer(policy.model, config.policy);
   let trainer: GrpoTrainer | null = null;
   try {
-    const prompts = await loadPromptSets(config, policy.tokenizer, baseDir);
+    const skipped = new SkipStats();
+    const prompts = await loadPromptSets(config, policy.tokenizer, baseDir, skipped);
+    const skip = config.data.skip_invalid && config.data.train_data_path !== null;
+    if (skip) options.log?.(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     trainer = new GrpoTrainer({
       config,
       model: policy.model,
@@ -62,7 +66,7 @@ export async function runGrpo(
     });
     const result = await runTraining({
       runDir: options.runDir,
-      algorithm: trainer,
+      algorithm: skip ? withSkipCount(trainer, skipped) : trainer,
       data: promptBatches(
         prompts.train,
         config.grpo.num_prompts_per_step,
@@ -100,3 +104,16 @@ const PROGRESS_FIELDS = [
   { name: 'validation/accuracy', label: 'val_acc', digits: 3 },
   { name: 'performance/tokens_per_sec', label: 'tok/s', digits: 0 },
 ];
+
+/** The trainer, its step metrics carrying `train/data/skipped_invalid` (rows left out under data.skip_invalid). */
+function withSkipCount(trainer: GrpoTrainer, skipped: SkipStats) {
+  return {
+    trainStep: async (batch: Parameters<GrpoTrainer['trainStep']>[0], step: number) => {
+      const r = await trainer.trainStep(batch, step);
+      return { ...r, metrics: { ...r.metrics, 'train/data/skipped_invalid': skipped.skipped } };
+    },
+    validate: () => trainer.validate(),
+    saveState: () => trainer.saveState(),
+    loadState: (files: Record<string, Uint8Array>) => trainer.loadState(files),
+  };
+}

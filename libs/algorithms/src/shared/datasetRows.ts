@@ -34,7 +34,12 @@ const rowLocations = new WeakMap<Row, { source: string; line?: number; row: numb
 /** The built-in arithmetic rows a `kind` of algorithm trains on. */
 export type BuiltinRowKind = 'sft' | 'preference';
 
-async function readAll(file: string, skipInvalid: boolean, stats: SkipStats): Promise<Row[]> {
+/** All rows of a file in order; each row remembers its file and line for {@link locatingGuard}. */
+export async function readFileRows(
+  file: string,
+  skipInvalid: boolean,
+  stats: SkipStats,
+): Promise<Row[]> {
   const rows = await lastValueFrom(
     readSource(file, { shuffle: false, num_epochs: 1, skip_invalid: skipInvalid, stats }).pipe(
       toArray(),
@@ -108,11 +113,11 @@ export async function datasetRows(
     );
   }
   const skip = spec.skip_invalid ?? false;
-  const all = await readAll(path.resolve(baseDir, spec.dataset_name), skip, stats);
+  const all = await readFileRows(path.resolve(baseDir, spec.dataset_name), skip, stats);
   if (spec.val_data_path !== null)
     return {
       train: all,
-      val: await readAll(path.resolve(baseDir, spec.val_data_path), skip, stats),
+      val: await readFileRows(path.resolve(baseDir, spec.val_data_path), skip, stats),
     };
   const nVal = Math.max(1, Math.round(all.length * spec.val_fraction));
   if (nVal >= all.length) {

@@ -9,3 +9,5 @@ export { command as sft } from './sft';
 export { command as grpo } from './grpo';
 export { command as dpo } from './dpo';
 export { command as report } from './report';
+export { command as eval } from './eval';
+export { command as generate } from './generate';

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -242,5 +243,44 @@ describe('rxrl generate', () => {
           `--- prompt ${Math.floor(i / 3) + 1}, sample ${(i % 3) + 1}: ${JSON.stringify(s.prompt)}\n${s.completion}`,
       ),
     );
+  });
+
+  it('reads prompts from stdin, one per line, when no --prompt is given', async () => {
+    const args = [
+      '--model',
+      'models/arith-sft',
+      '--temperature',
+      '0',
+      '--json',
+      '--backend',
+      'wasm',
+    ];
+    const r = spawnSync(
+      process.execPath,
+      [path.join(root, 'apps/cli/bin/rxrl.js'), 'generate', ...args],
+      { cwd: root, input: '12+7=\n\n40-3=\n', encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const piped = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { prompt: string });
+    expect(piped.map((p) => p.prompt)).toEqual(['12+7=', '40-3=']);
+    expect(piped).toEqual(await gen(['-p', '12+7=', '-p', '40-3=', '--temperature', '0']));
+  });
+
+  it('repeated in-process runs leave no tensors behind', async () => {
+    const args = ['-p', '1+1=', '--n', '2', '--max-new-tokens', '4'];
+    await gen(args);
+    const before = tf.memory().numTensors;
+    await gen(args);
+    const { io } = fakeIo();
+    expect(
+      await runCli(
+        ['eval', '--model', 'models/arith-sft', '--max-samples', '4', '--backend', 'wasm'],
+        io,
+      ),
+    ).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

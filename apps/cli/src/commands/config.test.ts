@@ -5,23 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../cli';
-import type { CliIo } from '../io';
+import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-config-cmd-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (t) => void out.push(t),
-    err: (t) => void err.push(t),
-    env: {},
-    cwd: root,
-  };
-  return { io, out, err };
-}
+const fakeIo = () => makeFakeIo(root);
 
 describe('rxrl config', () => {
   it('prints the resolved config and --save writes config.yaml', async () => {

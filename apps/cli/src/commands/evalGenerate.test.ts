@@ -10,7 +10,7 @@ import { ArithmeticTask, HfTokenizer } from '@rxrl/data';
 import { loadPretrained, type CausalLM } from '@rxrl/model';
 import { greedyDecode } from '@rxrl/algorithms';
 import { runCli } from '../cli';
-import type { CliIo } from '../io';
+import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const modelPath = path.join(root, 'models/arith-sft');
@@ -30,17 +30,7 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (t) => void out.push(t),
-    err: (t) => void err.push(t),
-    env: {},
-    cwd: root,
-  };
-  return { io, out, err };
-}
+const fakeIo = () => makeFakeIo(root);
 
 /** `name: value (k/n)` from the output lines. */
 function metric(out: string[], name: string): { value: number; k: number; n: number } {

@@ -4,23 +4,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli';
-import type { CliIo } from '../io';
+import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-grpo-cmd-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (t) => void out.push(t),
-    err: (t) => void err.push(t),
-    env: {},
-    cwd: root,
-  };
-  return { io, out, err };
-}
+const fakeIo = () => makeFakeIo(root);
 
 // the shipped recipe on a fresh tiny model, shrunk to seconds
 const tiny = [

@@ -4,22 +4,12 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlSink } from '@rxrl/logging';
 import { runCli } from '../cli';
-import type { CliIo } from '../io';
+import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-report-cmd-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (t) => void out.push(t),
-    err: (t) => void err.push(t),
-    env: {},
-    cwd: tmp,
-  };
-  return { io, out, err };
-}
+const fakeIo = () => makeFakeIo(tmp);
 
 describe('rxrl report', () => {
   it('writes report.html for a run directory, with a chart per logged panel', async () => {

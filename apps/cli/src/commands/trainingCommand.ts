@@ -1,0 +1,101 @@
+import * as path from 'node:path';
+import type { z } from 'zod';
+import type { ConfigSections, SectionsOutput } from '@rxrl/config';
+import { RxrlUsageError } from '@rxrl/core/base';
+import type { Command } from '../command';
+import { setupRun } from '../runSetup';
+
+type Metrics = Record<string, number> | null;
+
+/** What `rxrl sft` and `rxrl dpo` differ in; everything else is this one command shape. */
+export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
+  name: 'sft' | 'dpo';
+  summary: string;
+  /** the sections the recipe may have, for --help */
+  sectionsHelp: string;
+  /** the algorithm's sections and runner, imported on use so `rxrl --help` does not load TensorFlow.js */
+  load(): Promise<{
+    sections: ConfigSections<S>;
+    run(
+      config: SectionsOutput<S>,
+      options: {
+        runDir: string;
+        exportDir: string | null;
+        log: (line: string) => void;
+        progress: boolean;
+        resume: false | 'auto';
+        cwd: string;
+      },
+    ): Promise<{ first: Metrics; last: Metrics; seconds: number }>;
+  }>;
+  /** the closing line: which held-out metrics moved, first -> last */
+  headline: [label: string, key: string][];
+}
+
+const fmt = (m: Metrics, k: string) => (m?.[k] === undefined ? 'n/a' : m[k]!.toFixed(4));
+
+/** A `rxrl <algorithm> --config <recipe> [key=value …]` command for a runner with export and resume. */
+export function trainingCommand<S extends Record<string, z.ZodType>>(
+  spec: TrainingCommandSpec<S>,
+): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: `rxrl ${spec.name} --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--no-resume]`,
+    options: {
+      config: {
+        type: 'string',
+        short: 'c',
+        valueName: 'recipe.yaml',
+        description: `the recipe (sections ${spec.sectionsHelp})`,
+      },
+      'run-dir': {
+        type: 'string',
+        valueName: 'dir',
+        description: `run directory (default logger.log_dir, else runs/${spec.name}-<timestamp>)`,
+      },
+      export: {
+        type: 'string',
+        valueName: 'dir',
+        description: 'also write the trained policy as a Hugging Face model directory here',
+      },
+      'no-resume': {
+        type: 'boolean',
+        description:
+          'start fresh even if the run directory has a checkpoint (default: resume from it)',
+      },
+    },
+    async run({ values, positionals, global, io }) {
+      if (typeof values['config'] !== 'string')
+        throw new RxrlUsageError('missing --config <recipe.yaml>');
+      const bad = positionals.find((p) => !p.includes('='));
+      if (bad !== undefined)
+        throw new RxrlUsageError(
+          `unexpected argument '${bad}'; overrides look like key.path=value`,
+        );
+      const { sections, run } = await spec.load();
+      const ctx = await setupRun({
+        algorithm: spec.name,
+        recipe: values['config'],
+        overrides: positionals,
+        sections,
+        backend: global.backend,
+        runDir: typeof values['run-dir'] === 'string' ? values['run-dir'] : undefined,
+        io,
+      });
+      const r = await run(ctx.config, {
+        runDir: ctx.runDir,
+        exportDir:
+          typeof values['export'] === 'string' ? path.resolve(io.cwd, values['export']) : null,
+        log: (l) => io.out(l),
+        progress: process.stdout.isTTY === true,
+        resume: values['no-resume'] === true ? false : 'auto',
+        cwd: io.cwd,
+      });
+      const moved = spec.headline
+        .map(([label, key]) => `${label} ${fmt(r.first, key)} -> ${fmt(r.last, key)}`)
+        .join(', ');
+      io.out(`rxrl: ${moved} in ${(r.seconds / 60).toFixed(1)} min`);
+    },
+  };
+}

@@ -54,7 +54,8 @@ export async function runGrpo(
     const skipped = new SkipStats();
     const prompts = await loadPromptSets(config, policy.tokenizer, baseDir, skipped);
     const skip = config.data.skip_invalid && config.data.train_data_path !== null;
-    if (skip) options.log?.(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
+    if (skip)
+      options.log?.(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     trainer = new GrpoTrainer({
       config,
       model: policy.model,

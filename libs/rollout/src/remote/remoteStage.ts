@@ -1,21 +1,14 @@
 import { Observable, concatMap, defer, from, mergeMap, tap, toArray } from 'rxjs';
-import type { RecordBatch, Vector } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import {
   COLUMNS,
   RxrlDataError,
-  dictionaryUtf8Vector,
-  getColumn,
-  int32Vector,
-  listVector,
-  makeRecordBatch,
-  readInt32Column,
   readListColumn,
-  utf8Vector,
   type MetricEvent,
   type Stage,
   type Tokenizer,
 } from '@rxrl/core/base';
-import { repeatRows } from '../repeatRows';
+import { appendCompletions, assertNoCompletionColumns, groupIds } from '../completionBatch';
 import { parseCompletion, type RemoteSample } from './parseCompletion';
 import { postJson, type RetryPolicy } from './postJson';
 import { remoteOptionsSchema, type RemoteOptions, type RemoteOptionsInput } from './remoteOptions';
@@ -27,14 +20,6 @@ export interface RemoteStageContext {
   /** Receives `timing/generation_s`, `performance/generation_tokens_per_s` and `performance/remote_retries` per batch. */
   onMetric?: (event: MetricEvent) => void;
 }
-
-const ADDED = [
-  COLUMNS.groupId,
-  COLUMNS.completionTokens,
-  COLUMNS.completionText,
-  COLUMNS.genLogprobs,
-  COLUMNS.finishReason,
-];
 
 /** The /v1/completions body for one prompt (token ids in, `n` samples, log-probs of the sampled tokens). */
 export function completionBody(
@@ -128,21 +113,10 @@ export function remoteStage(options: RemoteOptionsInput, context: RemoteStageCon
       let batchIndex = 0;
       return source.pipe(
         concatMap((batch: RecordBatch) => {
-          for (const name of ADDED) {
-            if (batch.getChild(name))
-              throw new RxrlDataError(
-                `rollout.remote: input batch already has column '${name}', which this stage writes`,
-                { field: name },
-              );
-          }
+          assertNoCompletionColumns(batch, 'rollout.remote');
           const rows = batch.numRows;
           const prompts = readListColumn(batch, COLUMNS.promptTokens, 'int32');
-          let groups: Int32Array;
-          if (batch.getChild(COLUMNS.promptId)) groups = readInt32Column(batch, COLUMNS.promptId);
-          else {
-            groups = new Int32Array(rows);
-            for (let r = 0; r < rows; r++) groups[r] = nextPrompt + r;
-          }
+          const groups = groupIds(batch, nextPrompt);
           nextPrompt += rows;
           const t0 = performance.now();
           let retries = 0;
@@ -185,28 +159,7 @@ function assemble(
   const samples = results.flat();
   if (samples.length !== rows * n)
     throw new RxrlDataError(`rollout.remote: ${samples.length} samples for ${rows} prompts × ${n}`);
-  const index = new Int32Array(rows * n);
-  for (let i = 0; i < index.length; i++) index[i] = Math.floor(i / n);
-  const columns: Record<string, Vector> = {};
-  for (const field of batch.schema.fields)
-    columns[field.name] = repeatRows(getColumn(batch, field.name), index, field.name);
-  const offsets = new Int32Array(samples.length + 1);
-  for (let i = 0; i < samples.length; i++)
-    offsets[i + 1] = offsets[i]! + samples[i]!.completionTokens.length;
-  const tokens = new Int32Array(offsets[samples.length]!);
-  const logprobs = new Float32Array(tokens.length);
-  samples.forEach((s, i) => {
-    tokens.set(s.completionTokens, offsets[i]!);
-    logprobs.set(s.genLogprobs, offsets[i]!);
-  });
-  const groupIds = new Int32Array(samples.length);
-  for (let i = 0; i < samples.length; i++) groupIds[i] = groups[index[i]!]!;
-  columns[COLUMNS.groupId] = int32Vector(groupIds);
-  columns[COLUMNS.completionTokens] = listVector(tokens, offsets);
-  columns[COLUMNS.completionText] = utf8Vector(samples.map((s) => s.completionText));
-  columns[COLUMNS.genLogprobs] = listVector(logprobs, offsets.slice());
-  columns[COLUMNS.finishReason] = dictionaryUtf8Vector(samples.map((s) => s.finishReason));
-  return { batch: makeRecordBatch(columns, batch.schema.metadata), tokens: tokens.length };
+  return appendCompletions(batch, samples, groups, n);
 }
 
 /** The remote stage's registry entry: `remoteStages.remote.schema` validates YAML options, `create` builds the stage. */

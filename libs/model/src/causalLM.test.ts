@@ -80,6 +80,21 @@ describe('CausalLM', () => {
     expect(() => model.tokenLogProbs(ids, mask, targets, { chunkSize: 0 })).toThrow(
       /chunkSize must be a positive integer/,
     );
+    // at temperature τ: log_softmax(logits / τ)[target], as a sampler at τ draws
+    const tau = 0.6;
+    const lpT = model.tokenLogProbs(ids, mask, targets, { temperature: tau, chunkSize: 3 });
+    const gotT = lpT.dataSync();
+    for (let r = 0; r < 10; r++) {
+      let max = -Infinity;
+      for (let j = 0; j < V; j++) max = Math.max(max, logits[r * V + j]! / tau);
+      let z = 0;
+      for (let j = 0; j < V; j++) z += Math.exp(logits[r * V + j]! / tau - max);
+      expect(gotT[r]).toBeCloseTo(logits[r * V + tgt[r]!]! / tau - max - Math.log(z), 4);
+    }
+    lpT.dispose();
+    expect(() => model.tokenLogProbs(ids, mask, targets, { temperature: 0 })).toThrow(
+      /temperature must be a positive number/,
+    );
     tf.dispose([ids, mask, targets]);
     model.dispose();
   });

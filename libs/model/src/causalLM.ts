@@ -161,6 +161,12 @@ export interface TokenLogProbsOptions {
   chunkSize?: number;
   /** packed rows instead of one sequence per row (no attention mask then) */
   packing?: PackedLayout;
+  /**
+   * Log-probs of softmax(logits / temperature), as a sampler at that
+   * temperature draws them (default 1). RL trainers pass the rollout's
+   * temperature so training and generation log-probs describe the same policy.
+   */
+  temperature?: number;
 }
 
 export class CausalLM {
@@ -512,6 +518,11 @@ export class CausalLM {
       throw new RxrlConfigError(
         `tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`,
       );
+    const temperature = options.temperature ?? 1;
+    if (!(temperature > 0) || !Number.isFinite(temperature))
+      throw new RxrlConfigError(
+        `tokenLogProbs: temperature must be a positive number, got ${temperature}`,
+      );
     return tf.tidy(() => {
       const h = this.hidden(inputIds, attentionMask, undefined, options.packing);
       const head = this.headWeight();
@@ -524,7 +535,8 @@ export class CausalLM {
         const size = Math.min(chunk, n - start);
         const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
         const ts = size === n ? tgt : (tf.slice(tgt, [start], [size]) as tf.Tensor1D);
-        parts.push(tokenLogProbs(linear(hs, head), ts));
+        const logits = linear(hs, head);
+        parts.push(tokenLogProbs(temperature === 1 ? logits : tf.mul(logits, 1 / temperature), ts));
       }
       return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
     });

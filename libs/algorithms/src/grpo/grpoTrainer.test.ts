@@ -118,6 +118,20 @@ describe('GrpoTrainer', () => {
     dispose();
   });
 
+  it("at a rollout temperature ≠ 1 the training log-probs are the sampler's (token_mult_prob_error = 1)", async () => {
+    const base = tinyConfig();
+    const config = tinyConfig({
+      policy: { ...base.policy, generation: { ...base.policy.generation, temperature: 0.6 } },
+    });
+    const { trainer, data, dispose } = await setup(config);
+    const [batch] = [...(data.batches(0, 0) as Iterable<RecordBatch>)];
+    const r = await trainer.trainStep(batch!, 1);
+    // training at T = 1 against samples drawn at T = 0.6 gives an error of several percent
+    expect(r.metrics['train/token_mult_prob_error']).toBeGreaterThanOrEqual(1);
+    expect(r.metrics['train/token_mult_prob_error']).toBeLessThan(1 + 1e-4);
+    dispose();
+  });
+
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {
     const strip = (rows: Record<string, number>[]) =>
       rows.map((r) =>

@@ -77,6 +77,13 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   private readonly reference: CausalLM | null;
   private readonly verify;
   private stageMetrics: Record<string, number> = {};
+  /**
+   * The policy trained is the sampler's: log-probs of softmax(logits / T) at the
+   * rollout temperature T (as NeMo RL scales logits by the generation
+   * temperature), so ratios and `token_mult_prob_error` compare like with like.
+   * Greedy rollouts (T = 0) train at T = 1.
+   */
+  private readonly trainTemperature: number;
 
   constructor(private readonly o: GrpoTrainerOptions) {
     registerAlgorithmStages(o.registry ?? stageRegistry);
@@ -96,6 +103,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     // π_ref is the policy as training starts (before any checkpoint is loaded)
     this.reference = config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.frozenCopy() : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
+    const rolloutT = config.policy.generation.temperature;
+    this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
   }
 
   /** The graph, built at the first step so stages that count steps start at the right one after a resume. */
@@ -192,7 +201,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         loss: (mb) => {
           const B = mb.pb.rows;
           const T = mb.pb.width;
-          const curr = completionLogprobs(model, mb.pb);
+          const curr = completionLogprobs(model, mb.pb, this.trainTemperature);
           return clippedPgLoss(config.loss_fn, {
             currLogprobs: curr,
             prevLogprobs: mb.prev
@@ -282,9 +291,11 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       adv: Float32Array.from(rows, (r) => advantages[r]!),
       rewards: Float32Array.from(rows, (r) => (Number.isNaN(rewards[r]!) ? 0 : rewards[r]!)),
       gen: pb.align(gen.values, gen.offsets),
-      ref: this.reference ? completionLogprobsHost(this.reference, pb) : null,
+      ref: this.reference
+        ? completionLogprobsHost(this.reference, pb, this.trainTemperature)
+        : null,
       // with several updates per rollout, π_old must be fixed before the first one
-      prev: needPrev ? completionLogprobsHost(this.o.model, pb) : null,
+      prev: needPrev ? completionLogprobsHost(this.o.model, pb, this.trainTemperature) : null,
     };
   }
 

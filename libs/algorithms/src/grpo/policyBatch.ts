@@ -71,21 +71,29 @@ export function policyBatch(
   };
 }
 
-/** Log-probs `[rows, width]` of the completion tokens under `model` (differentiable; call inside a tape or tidy). */
-export function completionLogprobs(model: CausalLM, b: PolicyBatch): tf.Tensor2D {
+/**
+ * Log-probs `[rows, width]` of the completion tokens under `model` at the
+ * sampling `temperature` the completions were drawn at (differentiable; call
+ * inside a tape or tidy).
+ */
+export function completionLogprobs(model: CausalLM, b: PolicyBatch, temperature = 1): tf.Tensor2D {
   const L = b.promptWidth + b.width;
   return tf.tidy(() => {
     const ids = tf.tensor2d(b.ids, [b.rows, L], 'int32');
     const mask = tf.tensor2d(b.attention, [b.rows, L], 'int32');
     const targets = tf.tensor2d(b.targets, [b.rows, L], 'int32');
-    const lp = model.tokenLogProbs(ids, mask, targets);
+    const lp = model.tokenLogProbs(ids, mask, targets, { temperature });
     return tf.slice(lp, [0, b.promptWidth - 1], [b.rows, b.width]) as tf.Tensor2D;
   });
 }
 
 /** {@link completionLogprobs} read back to the host (no gradient), for reference / old-policy log-probs. */
-export function completionLogprobsHost(model: CausalLM, b: PolicyBatch): Float32Array {
-  const t = completionLogprobs(model, b);
+export function completionLogprobsHost(
+  model: CausalLM,
+  b: PolicyBatch,
+  temperature = 1,
+): Float32Array {
+  const t = completionLogprobs(model, b, temperature);
   try {
     return Float32Array.from(t.dataSync() as Float32Array);
   } finally {

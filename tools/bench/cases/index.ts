@@ -2,6 +2,7 @@ import type { BenchCase } from '../benchCase';
 import { dataParallelCase } from './dataParallel';
 import { dataThroughputCase } from './dataThroughput';
 import { generation } from './generation';
+import { grpoStepCase } from './grpoStep';
 import { pipelineOverheadCase } from './pipelineOverhead';
 import { refLogProbsCase } from './refLogProbs';
 import { trainProfileCase } from './trainProfile';
@@ -16,4 +17,5 @@ export const cases: BenchCase[] = [
   pipelineOverheadCase,
   dataThroughputCase,
   dataParallelCase,
+  grpoStepCase,
 ];

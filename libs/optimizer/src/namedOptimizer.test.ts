@@ -131,6 +131,23 @@ describe('optimizers keyed by variable name', () => {
     opt.dispose();
   });
 
+  it('leaves no tensor behind: steps keep the count flat and dispose() frees every slot', () => {
+    const v = vars();
+    const g = grads(0);
+    const before = tf.memory().numTensors;
+    const opt = new AdamW(v, { lr: 0.1 });
+    opt.step(g);
+    const afterFirst = tf.memory().numTensors;
+    // two moment slots per variable, nothing else
+    expect(afterFirst - before).toBe(2 * names.length);
+    opt.step(g);
+    opt.step(g);
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(g));
+  });
+
   it('parameter groups: lr_scale and weight_decay per group, first match wins', () => {
     const v = vars();
     const p0 = Object.fromEntries(names.map((n) => [n, Array.from(v[n]!.dataSync())]));

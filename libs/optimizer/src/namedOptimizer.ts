@@ -115,7 +115,12 @@ export abstract class NamedOptimizer {
     let s = this.state.get(name);
     if (!s) {
       const slots = new Map<string, tf.Variable>();
-      for (const k of this.slotNames()) slots.set(k, tf.variable(tf.zerosLike(v), false));
+      // tidy frees the zeros each variable is copied from (the variable keeps its own reference)
+      for (const k of this.slotNames())
+        slots.set(
+          k,
+          tf.tidy(() => tf.variable(tf.zerosLike(v), false)),
+        );
       s = { step: 0, slots };
       this.state.set(name, s);
     }

@@ -2,9 +2,10 @@ import { defineSections } from '@rxrl/config';
 import { loggerSchema, seedSchema } from './runSections';
 
 /**
- * Every config section the CLI knows, each schema owned by the library that reads
- * it. A library adds its section with one line here (`grpo: grpoSchema,`); keys of
- * sections not listed are rejected as unknown.
+ * The sections every algorithm's recipe shares. A recipe for an algorithm is
+ * validated with that algorithm's sections (`sftSections`, `dpoSections`,
+ * `grpoSections` from @rxrl/algorithms); these alone check a recipe that holds
+ * nothing else, such as configs/base.yaml, which the algorithm recipes extend.
  */
 export const configSections = defineSections({
   seed: seedSchema,

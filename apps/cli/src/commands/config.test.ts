@@ -26,6 +26,83 @@ describe('rxrl config', () => {
     });
   });
 
+  it.each(fs.readdirSync(path.join(root, 'configs')).filter((f) => f.endsWith('.yaml')))(
+    'configs/%s resolves and validates as its algorithm',
+    async (file) => {
+      const { io, out, err } = fakeIo();
+      expect(await runCli(['config', `configs/${file}`], io)).toBe(0);
+      expect(err).toEqual([]);
+      const config = parse(out.join('\n')) as Record<string, unknown>;
+      // the algorithm's own defaults are filled in, so its section is always printed
+      const algorithm = ['sft', 'dpo', 'grpo'].find((a) => file.startsWith(`${a}_`));
+      if (algorithm !== undefined) expect(config).toHaveProperty(algorithm);
+      else expect(Object.keys(config)).toEqual(['seed', 'logger']);
+    },
+  );
+
+  it('the algorithm section may come from defaults:, and --algorithm overrides it', async () => {
+    const recipe = path.join(tmp, 'inherits.yaml');
+    fs.writeFileSync(
+      recipe,
+      `defaults: ${path.join(root, 'configs/sft_arithmetic.yaml')}\nseed: 3\n`,
+    );
+    const inherited = makeFakeIo(tmp);
+    expect(await runCli(['config', 'inherits.yaml', 'sft.max_num_steps=5'], inherited.io)).toBe(0);
+    const config = parse(inherited.out.join('\n')) as {
+      seed: number;
+      sft: Record<string, unknown>;
+    };
+    expect(config.seed).toBe(3);
+    expect(config.sft['max_num_steps']).toBe(5);
+
+    // as a DPO recipe the sft section is unknown: the algorithm was forced
+    const forced = makeFakeIo(tmp);
+    expect(await runCli(['config', 'inherits.yaml', '--algorithm', 'dpo'], forced.io)).toBe(2);
+    expect(forced.err.join('\n')).toMatch(/sft_arithmetic\.yaml:\d+ sft: unknown key/);
+
+    const wrong = fakeIo();
+    expect(await runCli(['config', 'configs/base.yaml', '--algorithm', 'ppo'], wrong.io)).toBe(2);
+    expect(wrong.err[0]).toContain("--algorithm must be one of sft, dpo, grpo, got 'ppo'");
+  });
+
+  it('a bad key is reported at its file:line, checked against the algorithm sections', async () => {
+    fs.writeFileSync(
+      path.join(tmp, 'bad.yaml'),
+      'policy:\n  model_name: models/arith-sft\ngrpo:\n  max_num_stepz: 3\n',
+    );
+    const { io, err } = makeFakeIo(tmp);
+    expect(await runCli(['config', 'bad.yaml'], io)).toBe(2);
+    expect(err.join('\n')).toContain(
+      'bad.yaml:4 grpo.max_num_stepz: unknown key, got 3; did you mean `max_num_steps`?',
+    );
+  });
+
+  it('a recipe whose algorithm cannot be told is a usage error naming --algorithm', async () => {
+    fs.writeFileSync(path.join(tmp, 'which.yaml'), 'policy:\n  model_name: models/arith-sft\n');
+    const none = makeFakeIo(tmp);
+    expect(await runCli(['config', 'which.yaml'], none.io)).toBe(2);
+    expect(none.err).toEqual([
+      "rxrl config: cannot tell the algorithm of which.yaml: it has policy but no sft, dpo, grpo section; pass --algorithm sft|dpo|grpo\nRun 'rxrl config --help' for usage.",
+    ]);
+    // a key no algorithm reads is a typo, reported where it is like any other
+    fs.writeFileSync(path.join(tmp, 'typo.yaml'), 'seed: 1\nloger: {}\n');
+    const typo = makeFakeIo(tmp);
+    expect(await runCli(['config', 'typo.yaml'], typo.io)).toBe(2);
+    expect(typo.err).toEqual([
+      'rxrl config: typo.yaml:2 loger: unknown key, got {}; did you mean `logger`?',
+    ]);
+    fs.writeFileSync(path.join(tmp, 'both.yaml'), 'sft: {}\ndpo: {}\n');
+    const both = makeFakeIo(tmp);
+    expect(await runCli(['config', 'both.yaml'], both.io)).toBe(2);
+    expect(both.err[0]).toContain(
+      'both.yaml has sections sft and dpo; choose one with --algorithm',
+    );
+    // forced, the same recipe validates as SFT
+    const forced = makeFakeIo(tmp);
+    expect(await runCli(['config', 'which.yaml', '--algorithm', 'sft'], forced.io)).toBe(0);
+    expect(parse(forced.out.join('\n'))).toHaveProperty('sft');
+  });
+
   it('usage errors: no recipe, or an override where the recipe goes', async () => {
     const none = fakeIo();
     expect(await runCli(['config'], none.io)).toBe(2);

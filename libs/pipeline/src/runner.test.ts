@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -175,6 +175,53 @@ describe('runTraining', () => {
       1, 2, 3, 4, 5, 6, 7,
     ]);
   });
+
+  it.each([
+    ['resume: false over a checkpoint', { resume: false }, { save_period: 2 }],
+    ["resume: 'auto' with no checkpoint", { resume: 'auto' }, { enabled: false }],
+  ] as const)(
+    "a fresh start (%s) replaces the earlier run's metrics, samples and event files",
+    async (_, { resume }, checkpointing) => {
+      const runDir = tmp();
+      const loop = { max_num_epochs: 3, val_at_start: true };
+      await runTraining({
+        ...quiet,
+        tensorboard: true,
+        runDir,
+        algorithm: new Toy(),
+        data,
+        loop: { ...loop, max_num_steps: 5 },
+        checkpointing,
+      });
+      // an event file of an older run, named as TensorBoardSink names them
+      const events = path.join(runDir, 'tensorboard');
+      writeFileSync(path.join(events, 'events.out.tfevents.1000000000.oldhost'), '');
+      const lines: string[] = [];
+      const second = await runTraining({
+        ...quiet,
+        tensorboard: true,
+        runDir,
+        algorithm: new Toy(),
+        data,
+        loop: { ...loop, max_num_steps: 3 },
+        checkpointing,
+        resume,
+        log: (l) => lines.push(l),
+      });
+      expect(second.resumedFrom).toBeNull();
+      expect(readMetricsJsonl(path.join(runDir, 'metrics.jsonl')).map((r) => r['step'])).toEqual([
+        0, 1, 2, 3,
+      ]);
+      const samples = readFileSync(path.join(runDir, 'samples.jsonl'), 'utf8').trim().split('\n');
+      expect(samples.map((l) => (JSON.parse(l) as { step: number }).step)).toEqual([1, 2, 3]);
+      const left = readdirSync(events);
+      expect(left).toHaveLength(1);
+      expect(left[0]).not.toContain('oldhost');
+      expect(lines[0]).toMatch(
+        /^rxrl: starting fresh in .*: removed the earlier run's metrics\.jsonl, samples\.jsonl, tensorboard\/ \(\d event files?\)$/,
+      );
+    },
+  );
 
   it('--resume without a checkpoint is a usage error', async () => {
     await expect(

@@ -1,4 +1,12 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import {
   CheckpointManager,
@@ -106,6 +114,14 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
         `rxrl: resumed from ${path.relative(process.cwd(), latest.dir) || latest.dir} (step ${state.step}, epoch ${state.epoch}, batch ${state.position})`,
       );
     }
+  }
+  if (resumedFrom === null) {
+    // a fresh start appending to an earlier run's files would mix both runs in the report
+    const cleared = clearEarlierRun(runDir);
+    if (cleared.length > 0)
+      log(
+        `rxrl: starting fresh in ${path.relative(process.cwd(), runDir) || runDir}: removed the earlier run's ${cleared.join(', ')}`,
+      );
   }
 
   const sinkList: MetricSink[] = [new JsonlSink(path.join(runDir, 'metrics.jsonl'))];
@@ -284,4 +300,32 @@ function truncateJsonl(file: string, step: number): void {
     .split('\n')
     .filter((line) => line.trim() !== '' && (JSON.parse(line) as { step?: number }).step! <= step);
   writeFileSync(file, kept.map((l) => l + '\n').join(''));
+}
+
+/** TensorBoard event files, as `TensorBoardSink` names them under `<runDir>/tensorboard`. */
+const EVENT_FILE_PREFIX = 'events.out.tfevents.';
+
+/**
+ * Removes what an earlier run left in `runDir` that a new run would append to:
+ * metrics.jsonl, samples.jsonl and the TensorBoard event files (TensorBoard reads
+ * every event file in the directory, so old ones would show as the same run).
+ * Checkpoints are left as they are.
+ * Returns what was removed, for the log line.
+ */
+function clearEarlierRun(runDir: string): string[] {
+  const cleared: string[] = [];
+  for (const name of ['metrics.jsonl', 'samples.jsonl']) {
+    const file = path.join(runDir, name);
+    if (!existsSync(file)) continue;
+    rmSync(file);
+    cleared.push(name);
+  }
+  const tensorboard = path.join(runDir, 'tensorboard');
+  if (existsSync(tensorboard)) {
+    const events = readdirSync(tensorboard).filter((f) => f.startsWith(EVENT_FILE_PREFIX));
+    for (const f of events) rmSync(path.join(tensorboard, f));
+    if (events.length > 0)
+      cleared.push(`tensorboard/ (${events.length} event file${events.length === 1 ? '' : 's'})`);
+  }
+  return cleared;
 }

@@ -23,8 +23,27 @@ export function matMulT(
 }
 
 /**
+ * Below this many multiply-adds per slice, wasm's batched scalar loop beats
+ * splitting into XNNPACK 2-D products: each split slice costs ~0.4 ms of
+ * unstack/stack/dispatch, which dwarfs the work of attention-sized slices
+ * (measured on wasm: 512 × [12×16]·[16×12] 1.2 ms batched vs 195 ms split;
+ * 16 × [256×64]·[64×256] 48 vs 70 ms; 8 × [512×64]·[64×512] 102 vs 25 ms).
+ */
+const SPLIT_MIN_SLICE_MACS = 1 << 23;
+
+function sliceIsSmall(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, transposeB: boolean) {
+  const [, r0, c0] = a.shape;
+  const [, , c1] = b.shape;
+  const m = transposeA ? c0 : r0;
+  const k = transposeA ? r0 : c0;
+  const n = transposeB ? b.shape[1] : c1;
+  return m * k * n < SPLIT_MIN_SLICE_MACS;
+}
+
+/**
  * Per-slice `op(a[i])·op(b[i])` of `[N, ·, ·]` operands: one batched matMul
- * where that is fast, else N plain 2-D products with the transposes materialised.
+ * where that is fast (or the slices are small), else N plain 2-D products with
+ * the transposes materialised.
  */
 export function batchMatMulT(
   a: tf.Tensor3D,
@@ -32,7 +51,8 @@ export function batchMatMulT(
   transposeA = false,
   transposeB = false,
 ): tf.Tensor3D {
-  if (directMatMulIsFast()) return tf.matMul(a, b, transposeA, transposeB);
+  if (directMatMulIsFast() || sliceIsSmall(a, b, transposeA, transposeB))
+    return tf.matMul(a, b, transposeA, transposeB);
   const aa = transposeA ? tf.transpose(a, [0, 2, 1]) : a;
   const bb = transposeB ? tf.transpose(b, [0, 2, 1]) : b;
   const n = aa.shape[0];

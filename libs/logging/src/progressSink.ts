@@ -6,7 +6,11 @@ export interface ProgressOptions {
   fields?: { name: string; label: string; digits?: number }[];
   /** defaults to process.stdout */
   stream?: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; columns?: number };
-  /** plain lines every N steps when the stream is not a TTY (CI logs, pipes) */
+  /**
+   * plain lines every N steps when the stream is not a TTY (CI logs, pipes);
+   * default: about 200 lines per run. Steps with validation metrics and the
+   * last step are always printed.
+   */
   plainEvery?: number;
   now?: () => number;
 }
@@ -71,8 +75,10 @@ export class ProgressSink implements MetricSink {
       this.lastLen = text.length;
       if (entry.step >= this.options.totalSteps) this.stream.write('\n');
     } else {
-      const every = this.options.plainEvery ?? 1;
-      if (entry.step % every === 0 || entry.step >= this.options.totalSteps) {
+      const every =
+        this.options.plainEvery ?? Math.max(1, Math.ceil(this.options.totalSteps / 200));
+      const validation = Object.keys(entry.metrics).some((k) => k.startsWith('validation/'));
+      if (validation || entry.step % every === 0 || entry.step >= this.options.totalSteps) {
         this.stream.write(this.line(entry, true) + '\n');
       }
     }

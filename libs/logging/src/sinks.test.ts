@@ -74,6 +74,22 @@ describe('sinks', () => {
     expect(tty.out.at(-1)).toBe('\n');
   });
 
+  it('ProgressSink off a terminal: about 200 lines per run, plus every validation step and the last', () => {
+    const plain = fakeStream(false);
+    const p = new ProgressSink({ totalSteps: 2500, stream: plain.stream, now: () => 0 });
+    for (let step = 1; step <= 2500; step++) {
+      p.record({ step, metrics: { 'train/loss': 1 } });
+      if (step % 250 === 0 || step === 125)
+        p.record({ step, metrics: { 'validation/accuracy': 0.5 } });
+    }
+    // every 13th step (2500 / 200 rounded up), the last step, and 11 validation lines (none on a 13th step)
+    const steps = plain.out.map((l) => Number(/^step (\d+)\//.exec(l)![1]));
+    expect(steps.filter((s) => s % 13 === 0).length).toBe(Math.floor(2500 / 13));
+    expect(plain.out.length).toBe(Math.floor(2500 / 13) + 1 + 11);
+    expect(steps).toContain(125);
+    expect(steps.at(-1)).toBe(2500);
+  });
+
   it('formatDuration and StepTimer', async () => {
     expect([
       formatDuration(5),

@@ -30,7 +30,13 @@ export {
   type RunnerOptionsInput,
 } from './runnerOptions';
 export { type RunState, RUN_STATE_FILE } from './runState';
-export type { TrainingAlgorithm, BatchSource, StepResult, StateFiles } from './trainingAlgorithm';
+export type {
+  TrainingAlgorithm,
+  BatchSource,
+  MoreBatches,
+  StepResult,
+  StateFiles,
+} from './trainingAlgorithm';
 export { runTraining, type RunTrainingOptions, type RunResult, type StopReason } from './runner';
 export {
   onNonFiniteSchema,

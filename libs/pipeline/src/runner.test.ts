@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '@rxrl/core/base';
 import { readMetricsJsonl } from '@rxrl/logging';
 import { runTraining } from './runner';
-import type { BatchSource, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
+import type { BatchSource, MoreBatches, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
 
 /** A deterministic algorithm: a "weight" that moves by a noisy amount per batch, with RNG state to checkpoint. */
 class Toy implements TrainingAlgorithm<number[]> {
@@ -146,6 +146,61 @@ describe('runTraining', () => {
     const b = strip(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
     expect(b.map((r) => r['step'])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(b).toEqual(a);
+  });
+
+  it("a step's `more` pulls the epoch's next batches, which advance the resumable cursor", async () => {
+    /** Pulls one extra batch per step and records what each step saw. */
+    class Greedy implements TrainingAlgorithm<number[]> {
+      seen: number[][] = [];
+      toy = new Toy();
+      async trainStep(batch: number[], step: number, more: MoreBatches<number[]>) {
+        const extra = await more();
+        this.seen.push([batch[0]!, extra ? extra[0]! : -1, batch[1]!]);
+        return this.toy.trainStep(extra ? [...batch, ...extra] : batch, step);
+      }
+      saveState = () => this.toy.saveState();
+      loadState = (files: Record<string, Uint8Array>) => this.toy.loadState(files);
+    }
+    const order = (epoch: number) => Array.from(new Rng(100 + epoch).permutation(5));
+    const full = new Greedy();
+    const r = await runTraining({
+      ...quiet,
+      runDir: tmp(),
+      algorithm: full,
+      data,
+      loop: { max_num_steps: 100, max_num_epochs: 2 },
+    });
+    // 5 batches per epoch: steps take (0,1), (2,3), (4, none) and the epoch ends
+    const [a, b] = [order(0), order(1)];
+    expect(full.seen).toEqual([
+      [a[0], a[1], 0],
+      [a[2], a[3], 0],
+      [a[4], -1, 0],
+      [b[0], b[1], 1],
+      [b[2], b[3], 1],
+      [b[4], -1, 1],
+    ]);
+    expect(r).toMatchObject({ step: 6, reason: 'max_num_epochs' });
+
+    // stop after step 1 (cursor at batch 2), resume: step 2 starts at batch 2, not 1
+    const cut = tmp();
+    await runTraining({
+      ...quiet,
+      runDir: cut,
+      algorithm: new Greedy(),
+      data,
+      loop: { max_num_steps: 1, max_num_epochs: 2 },
+    });
+    const resumed = new Greedy();
+    await runTraining({
+      ...quiet,
+      runDir: cut,
+      algorithm: resumed,
+      data,
+      loop: { max_num_steps: 3, max_num_epochs: 2 },
+      resume: true,
+    });
+    expect(resumed.seen).toEqual(full.seen.slice(1, 3));
   });
 
   it('drops metric rows written after the checkpoint it resumes from', async () => {

@@ -8,6 +8,9 @@ export interface StepResult {
   histograms?: Record<string, ArrayLike<number>>;
 }
 
+/** Pulls the next batch of the current epoch, or `undefined` when the epoch has no more. */
+export type MoreBatches<B> = () => Promise<B | undefined>;
+
 /** Files of a checkpoint: names to bytes or text. */
 export type StateFiles = Record<string, Uint8Array | string>;
 
@@ -18,8 +21,14 @@ export type StateFiles = Record<string, Uint8Array | string>;
  * (weights, optimizer, RNG) for checkpoints.
  */
 export interface TrainingAlgorithm<B> {
-  /** one optimisation step on `batch`; `step` counts from 1 */
-  trainStep(batch: B, step: number): Promise<StepResult> | StepResult;
+  /**
+   * One optimisation step on `batch`; `step` counts from 1. `more` pulls the
+   * next batch of the same epoch for a step that needs more data than one batch
+   * (GRPO's dynamic sampling refills its batch this way); it resolves to
+   * `undefined` at the end of the epoch. Batches pulled through it advance the
+   * data cursor like the step's own, so a resume continues after them.
+   */
+  trainStep(batch: B, step: number, more: MoreBatches<B>): Promise<StepResult> | StepResult;
   /** a validation pass after `step` steps (0 before training) */
   validate?(step: number): Promise<StepResult> | StepResult;
   /** everything needed to continue exactly: weights, optimizer state, RNG states */

@@ -34,8 +34,16 @@ export const grpoSchema = z.strictObject({
   use_leave_one_out_baseline: z.boolean().default(false),
   /** samples that hit max_new_tokens (finish_reason length) get sample_mask 0: no loss, still in the group baseline */
   overlong_filtering: z.boolean().default(false),
-  /** DAPO dynamic sampling: groups whose rewards are all equal (zero advantage) are masked out of the loss normalisers */
+  /**
+   * DAPO dynamic sampling (NeMo RL semantics): groups whose rewards are all equal carry
+   * no gradient and are dropped; further prompt batches are generated until
+   * `num_prompts_per_step` groups with differing rewards are collected (the surplus is discarded)
+   */
   use_dynamic_sampling: z.boolean().default(false),
+  /** dynamic sampling: generation batches a step may use before it fails with an error */
+  dynamic_sampling_max_gen_batches: z.int().positive().default(10),
+  /** dynamic sampling: each generation batch has ceil(num_prompts_per_step × batch_multiplier) prompts */
+  batch_multiplier: z.number().min(1).default(1),
   /** stop when a validation metric stops improving; null never */
   early_stopping: earlyStoppingSchema.nullable().default(null),
   /** generations per step written to samples.jsonl */

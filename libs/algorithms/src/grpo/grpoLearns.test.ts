@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { readMetricsJsonl } from '@rxrl/logging';
+import { TINY_POLICY_INIT } from './testing/tinyPolicyInit';
 import { grpoSections } from './grpoConfig';
 import { runGrpo } from './runGrpo';
 
@@ -27,18 +28,7 @@ describe('runGrpo', () => {
         num_samples_logged: 0,
       },
       policy: {
-        init: {
-          arch: 'llama',
-          preset: 'tiny',
-          config_overrides: {
-            hidden_size: 32,
-            intermediate_size: 64,
-            num_attention_heads: 2,
-            num_key_value_heads: 1,
-            num_hidden_layers: 1,
-            max_position_embeddings: 32,
-          },
-        },
+        init: TINY_POLICY_INIT,
         train_global_batch_size: 64,
         train_micro_batch_size: 64,
         generation: { max_new_tokens: 1 },

@@ -9,6 +9,7 @@ import { readMetricsJsonl } from '@rxrl/logging';
 import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { loadPolicy } from '../shared/loadPolicy';
+import { TINY_POLICY_INIT } from './testing/tinyPolicyInit';
 import { grpoSections, type GrpoConfig } from './grpoConfig';
 import { GrpoTrainer } from './grpoTrainer';
 import { loadPromptSets, promptBatches } from './promptSet';
@@ -31,18 +32,7 @@ function tinyConfig(extra: Record<string, unknown> = {}): GrpoConfig {
       max_val_samples: 8,
     },
     policy: {
-      init: {
-        arch: 'llama',
-        preset: 'tiny',
-        config_overrides: {
-          hidden_size: 32,
-          intermediate_size: 64,
-          num_attention_heads: 2,
-          num_key_value_heads: 1,
-          num_hidden_layers: 1,
-          max_position_embeddings: 32,
-        },
-      },
+      init: TINY_POLICY_INIT,
       train_global_batch_size: 16,
       train_micro_batch_size: 8,
       generation: { max_new_tokens: 3 },

@@ -2,15 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { lastValueFrom, of } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import {
-  COLUMNS,
-  readFloat32Column,
-  readInt32Column,
-  readListColumn,
+  getColumn,
+  makeRecordBatch,
+  type ColumnInput,
   type Stage,
   type Tokenizer,
 } from '@rxrl/core/base';
-import { makeRecordBatch, getColumn, type ColumnInput } from '@rxrl/core/base';
-import { dynamicSamplingFilter, readFinishReasons } from '@rxrl/grouping';
 import { clippedPgLoss, stopGradient } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
@@ -18,6 +15,7 @@ import {
   buildGraph,
   stageRegistry,
   type GraphSpec,
+  type MoreBatches,
   type StageRegistry,
   type StepResult,
   type TrainingAlgorithm,
@@ -34,7 +32,9 @@ import {
   policyBatch,
   type PolicyBatch,
 } from './policyBatch';
+import { refillVaryingGroups } from './dynamicSamplingRefill';
 import type { PromptSet } from './promptSet';
+import { readRolloutRows, type RolloutRows } from './rolloutRows';
 import { registerAlgorithmStages, STEP_METADATA_KEY } from './rolloutStage';
 import { loadTrainerState, saveTrainerState } from './trainerState';
 
@@ -131,10 +131,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     }));
   }
 
-  async trainStep(batch: RecordBatch, step: number): Promise<StepResult> {
-    const { config, model, optimizer } = this.o;
-    this.stageMetrics = {};
-    const t0 = performance.now();
+  /** Runs one prompt batch through the graph: generation, reward, advantages. */
+  private async rollout(batch: RecordBatch, step: number): Promise<RolloutRows> {
     const withStep = makeRecordBatch(
       Object.fromEntries(
         batch.schema.fields.map((f) => [
@@ -144,33 +142,66 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       ),
       new Map([[STEP_METADATA_KEY, String(step)]]),
     );
-    const rolled = await lastValueFrom(of(withStep).pipe(this.graphFor(step)));
-    const tRollout = (performance.now() - t0) / 1000;
+    const rows = readRolloutRows(await lastValueFrom(of(withStep).pipe(this.graphFor(step))));
+    if (this.o.config.grpo.overlong_filtering)
+      rows.finishReasons.forEach((f, i) => f === 'length' && (rows.sampleMask[i] = 0));
+    return rows;
+  }
 
-    const n = rolled.numRows;
-    const prompts = readListColumn(rolled, COLUMNS.promptTokens, 'int32');
-    const completions = readListColumn(rolled, COLUMNS.completionTokens, 'int32');
-    const gen = readListColumn(rolled, COLUMNS.genLogprobs, 'float32');
-    const rewards = readFloat32Column(rolled, COLUMNS.reward);
-    const advantages = readFloat32Column(rolled, COLUMNS.advantage);
-    const sampleMask = rolled.getChild(COLUMNS.sampleMask)
-      ? Float32Array.from(readFloat32Column(rolled, COLUMNS.sampleMask))
-      : new Float32Array(n).fill(1);
-    const finish = readFinishReasons(rolled);
-    if (config.grpo.overlong_filtering)
-      finish.forEach((f, i) => f === 'length' && (sampleMask[i] = 0));
-    let keptGroups = NaN;
-    if (config.grpo.use_dynamic_sampling) {
-      const ds = dynamicSamplingFilter(rewards, readInt32Column(rolled, COLUMNS.groupId));
-      ds.keep.forEach((k, i) => k === 0 && (sampleMask[i] = 0));
-      keptGroups = ds.numKeptGroups;
-    }
-    // the math verifier's verdict, whatever the reward graph is
-    const texts = rolled.getChild(COLUMNS.completionText)!.toArray() as string[];
-    const answers = rolled.getChild(COLUMNS.answer)!.toArray() as string[];
-    const correct = texts.map((c, i) =>
-      this.verify({ prompt: '', completion: c, answer: answers[i] }) === 1 ? 1 : 0,
+  /** 1 where the math verifier accepts the completion, whatever the reward graph is. */
+  private correctness(rows: RolloutRows): number[] {
+    return rows.completionTexts.map((c, i) =>
+      this.verify({ prompt: '', completion: c, answer: rows.answers[i] }) === 1 ? 1 : 0,
     );
+  }
+
+  async trainStep(
+    batch: RecordBatch,
+    step: number,
+    more?: MoreBatches<RecordBatch>,
+  ): Promise<StepResult> {
+    const { config, model, optimizer } = this.o;
+    this.stageMetrics = {};
+    const t0 = performance.now();
+    let train = await this.rollout(batch, step);
+    let generated = [train];
+    const dsMetrics: Record<string, number> = {};
+    if (config.grpo.use_dynamic_sampling) {
+      const ds = await refillVaryingGroups(
+        train,
+        async () => {
+          const b = more ? await more() : undefined;
+          return b ? this.rollout(b, step) : undefined;
+        },
+        {
+          targetGroups: config.grpo.num_prompts_per_step,
+          maxGenBatches: config.grpo.dynamic_sampling_max_gen_batches,
+        },
+      );
+      train = ds.rows;
+      generated = ds.generated;
+      Object.assign(dsMetrics, {
+        'train/dynamic_sampling_num_gen_batches': ds.generated.length,
+        'train/dynamic_sampling_kept_groups': ds.keptGroups,
+        'train/dynamic_sampling_kept_fraction':
+          ds.generatedGroups === 0 ? 0 : ds.keptGroups / ds.generatedGroups,
+        'train/dynamic_sampling_num_discarded_valid_samples': ds.discardedValidSamples,
+      });
+    }
+    const tRollout = (performance.now() - t0) / 1000;
+    // reward and accuracy of everything the policy generated this step, filtered or not
+    const allRewards = generated.flatMap((g) => Array.from(g.rewards));
+    const allCorrect = generated.flatMap((g) => this.correctness(g));
+    const n = train.rewards.length;
+    const prompts = train.prompts;
+    const completions = train.completions;
+    const gen = train.genLogprobs;
+    const rewards = train.rewards;
+    const advantages = train.advantages;
+    const sampleMask = train.sampleMask;
+    const finish = train.finishReasons;
+    const texts = train.completionTexts;
+    const answers = train.answers;
 
     const t1 = performance.now();
     const gbs = config.policy.train_global_batch_size;
@@ -229,27 +260,27 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     );
     const metrics: Record<string, number> = {
       ...this.stageMetrics,
-      'train/loss': sums['loss']!,
-      'train/reward': mean(rewards),
-      'train/accuracy': mean(correct),
-      'train/grad_norm': sums['grad_norm']!,
-      'train/lr': sums['lr']!,
+      ...dsMetrics,
+      // no update (NaN) only when dynamic sampling found no varying group before the epoch ended
+      'train/loss': sums['loss'] ?? NaN,
+      'train/reward': mean(allRewards),
+      'train/accuracy': mean(allCorrect),
+      'train/grad_norm': sums['grad_norm'] ?? NaN,
+      'train/lr': sums['lr'] ?? NaN,
       'train/probs_ratio': sums['probs_ratio'] ?? NaN,
       'train/token_mult_prob_error': sums['token_mult_prob_error'] ?? NaN,
       'train/mean_completion_length': mean(lengths),
       'train/fraction_truncated': mean(finish.map((f) => (f === 'length' ? 1 : 0))),
-      'train/num_valid_samples': mean(sampleMask) * n,
+      'train/num_valid_samples': sampleMask.reduce((a, b) => a + b, 0),
       'timing/rollout_and_reward': tRollout,
       'timing/policy_training': tTrain,
       'performance/tokens_per_sec':
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };
     if (this.reference) metrics['train/kl_penalty'] = sums['kl_penalty'] ?? NaN;
-    if (config.grpo.use_dynamic_sampling)
-      metrics['train/dynamic_sampling_kept_groups'] = keptGroups;
     const samples = Array.from({ length: Math.min(config.grpo.num_samples_logged, n) }, (_, i) => ({
       split: 'train',
-      prompt: (rolled.getChild(COLUMNS.promptText)!.get(i) as string) ?? '',
+      prompt: train.promptTexts[i],
       completion: texts[i],
       answer: answers[i],
       reward: rewards[i],

@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import type { LoadedConfig } from '@rxrl/config';
 import type { Stage } from '@rxrl/core/base';
-import { runTraining, type GraphSpec, type RunResult, type StageRegistry } from '@rxrl/pipeline';
+import {
+  runTraining,
+  type GraphSpec,
+  type MoreBatches,
+  type RunResult,
+  type StageRegistry,
+} from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import type { GrpoConfig } from './grpoConfig';
@@ -70,7 +76,7 @@ export async function runGrpo(
       algorithm: skip ? withSkipCount(trainer, skipped) : trainer,
       data: promptBatches(
         prompts.train,
-        config.grpo.num_prompts_per_step,
+        promptsPerGenerationBatch(config),
         config.seed,
         config.data.shuffle,
       ),
@@ -109,12 +115,22 @@ const PROGRESS_FIELDS = [
 /** The trainer, its step metrics carrying `train/data/skipped_invalid` (rows left out under data.skip_invalid). */
 function withSkipCount(trainer: GrpoTrainer, skipped: SkipStats) {
   return {
-    trainStep: async (batch: Parameters<GrpoTrainer['trainStep']>[0], step: number) => {
-      const r = await trainer.trainStep(batch, step);
+    trainStep: async (
+      batch: Parameters<GrpoTrainer['trainStep']>[0],
+      step: number,
+      more: MoreBatches<Parameters<GrpoTrainer['trainStep']>[0]>,
+    ) => {
+      const r = await trainer.trainStep(batch, step, more);
       return { ...r, metrics: { ...r.metrics, 'train/data/skipped_invalid': skipped.skipped } };
     },
     validate: () => trainer.validate(),
     saveState: () => trainer.saveState(),
     loadState: (files: Record<string, Uint8Array>) => trainer.loadState(files),
   };
+}
+
+/** Prompts per data batch: with dynamic sampling, `batch_multiplier` times the step's (NeMo RL). */
+export function promptsPerGenerationBatch(config: GrpoConfig): number {
+  const { num_prompts_per_step: n, use_dynamic_sampling, batch_multiplier } = config.grpo;
+  return use_dynamic_sampling ? Math.ceil(n * batch_multiplier) : n;
 }

@@ -89,7 +89,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Times `steps` GRPO steps (after one warm-up step) of `setup`; one record per part, the total, and tokens/s. */
 async function benchSetup(setup: StepSetup, quick: boolean, backend: string): Promise<BenchRecord[]> {
-  const loaded = applyOverrides(loadRecipe(RECIPE), [...setup.overrides, ...(quick ? QUICK_OVERRIDES : [])]);
+  // one generation batch per step: the parts of a dynamic-sampling step repeat per refill batch,
+  // and the random-init `small` policy has no group with differing rewards to refill with
+  const loaded = applyOverrides(loadRecipe(RECIPE), [
+    'grpo.use_dynamic_sampling=false',
+    ...setup.overrides,
+    ...(quick ? QUICK_OVERRIDES : []),
+  ]);
   const config: GrpoConfig = grpoSections.validate(loaded);
   const policy = await loadPolicy(config.policy, config.seed, ROOT);
   const optimizer = buildOptimizer(policy.model, config.policy);

@@ -152,6 +152,8 @@ describe('bad data through rxrl grpo', () => {
       'grpo.max_val_samples=4',
       'grpo.val_period=0',
       'grpo.max_num_steps=2',
+      // a random policy's groups are all wrong: dynamic sampling would find none
+      'grpo.use_dynamic_sampling=false',
       'logger.progress=false',
       'logger.tensorboard_enabled=false',
       'checkpointing.enabled=false',

@@ -11,6 +11,7 @@ import {
 } from '@rxrl/config';
 import type { BackendChoice } from '@rxrl/core';
 import type { CliIo } from './io';
+import { displayPath } from './displayPath';
 
 export interface RunSetupOptions<S extends Record<string, z.ZodType>> {
   /** the algorithm, used in the default run directory name: `runs/<algorithm>-<timestamp>` */
@@ -74,8 +75,8 @@ export async function setupRun<S extends Record<string, z.ZodType>>(
 
   const runDir = createRunDir(options, config);
   const configFile = saveResolvedConfig(runDir, config);
-  io.out(`rxrl: run directory ${path.relative(io.cwd, runDir) || '.'}`);
-  io.out(`rxrl: resolved config (saved to ${path.relative(io.cwd, configFile)}):`);
+  io.out(`rxrl: run directory ${displayPath(io.cwd, runDir)}`);
+  io.out(`rxrl: resolved config (saved to ${displayPath(io.cwd, configFile)}):`);
   io.out(formatResolvedConfig(config).trimEnd());
   return { config, backend, runDir, configFile };
 }

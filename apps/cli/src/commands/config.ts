@@ -10,6 +10,7 @@ import { RxrlUsageError } from '@rxrl/core/base';
 import type { z } from 'zod';
 import type { Command } from '../command';
 import { configSections } from '../sections';
+import { displayPath } from '../displayPath';
 
 /** The algorithms with a recipe of their own: `rxrl sft|dpo|grpo --config <recipe>`. */
 const ALGORITHMS = ['sft', 'dpo', 'grpo'] as const;
@@ -102,7 +103,7 @@ export const command: Command = {
     io.out(formatResolvedConfig(config).trimEnd());
     if (typeof values['save'] === 'string') {
       const file = saveResolvedConfig(path.resolve(io.cwd, values['save']), config);
-      io.err(`rxrl: saved ${path.relative(io.cwd, file)}`);
+      io.err(`rxrl: saved ${displayPath(io.cwd, file)}`);
     }
   },
 };

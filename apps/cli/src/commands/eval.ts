@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command, CommandArgs } from '../command';
+import { displayPath } from '../displayPath';
 
 type Values = CommandArgs['values'];
 
@@ -208,7 +209,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
     const nCorrect = records.filter((r) => r.correct).length;
     const meanReward = records.reduce((a, r) => a + r.reward, 0) / records.length;
     io.out(
-      `rxrl eval: ${path.relative(io.cwd, dir) || '.'} on ${dataset}${builtin ? ` (${split})` : ''}: ${nPrompts} prompts × ${n} generation${n > 1 ? 's' : ''}, temperature ${temperature}, max_new_tokens ${maxNew} (${seconds.toFixed(1)} s)`,
+      `rxrl eval: ${displayPath(io.cwd, dir)} on ${dataset}${builtin ? ` (${split})` : ''}: ${nPrompts} prompts × ${n} generation${n > 1 ? 's' : ''}, temperature ${temperature}, max_new_tokens ${maxNew} (${seconds.toFixed(1)} s)`,
     );
     for (const r of records.slice(0, nShow))
       io.out(
@@ -224,7 +225,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
       const out = path.resolve(io.cwd, values['out']);
       fs.mkdirSync(path.dirname(out), { recursive: true });
       fs.writeFileSync(out, records.map((r) => JSON.stringify(r) + '\n').join(''));
-      io.err(`rxrl: wrote ${records.length} samples to ${path.relative(io.cwd, out)}`);
+      io.err(`rxrl: wrote ${records.length} samples to ${displayPath(io.cwd, out)}`);
     }
   } finally {
     model.dispose();

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command } from '../command';
+import { displayPath } from '../displayPath';
 
 function intFlag(values: Record<string, unknown>, name: string): number | undefined {
   const raw = values[name];
@@ -59,7 +60,7 @@ export const command: Command = {
       new BuiltinTokenizer(),
     );
     io.out(
-      `rxrl: wrote ${values['arch']} ${values['preset'] ?? 'tiny'} (vocab ${hf['vocab_size']}) to ${path.relative(io.cwd, out) || '.'}`,
+      `rxrl: wrote ${values['arch']} ${values['preset'] ?? 'tiny'} (vocab ${hf['vocab_size']}) to ${displayPath(io.cwd, out)}`,
     );
   },
 };

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command, CommandArgs } from '../command';
+import { displayPath } from '../displayPath';
 
 function intFlag(
   values: CommandArgs['values'],
@@ -65,7 +66,7 @@ export async function startServe({
   });
   const url = await server.listen(port, host);
   io.out(
-    `rxrl: serving '${name}' (${path.relative(io.cwd, dir) || '.'}) at ${url}/v1 — OpenAI API: /v1/models, /v1/completions, /v1/chat/completions`,
+    `rxrl: serving '${name}' (${displayPath(io.cwd, dir)}) at ${url}/v1 — OpenAI API: /v1/models, /v1/completions, /v1/chat/completions`,
   );
   return {
     url,

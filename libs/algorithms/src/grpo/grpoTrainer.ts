@@ -35,7 +35,7 @@ import {
 import { refillVaryingGroups } from './dynamicSamplingRefill';
 import type { PromptSet } from './promptSet';
 import { readRolloutRows, type RolloutRows } from './rolloutRows';
-import { registerAlgorithmStages, STEP_METADATA_KEY } from './rolloutStage';
+import { registerAlgorithmStages, ROUND_METADATA_KEY, STEP_METADATA_KEY } from './rolloutStage';
 import { loadTrainerState, saveTrainerState } from './trainerState';
 
 /** What a GRPO trainer runs on. */
@@ -131,8 +131,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     }));
   }
 
-  /** Runs one prompt batch through the graph: generation, reward, advantages. */
-  private async rollout(batch: RecordBatch, step: number): Promise<RolloutRows> {
+  /** Runs one prompt batch through the graph: generation, reward, advantages. `round` counts a step's generation batches. */
+  private async rollout(batch: RecordBatch, step: number, round = 0): Promise<RolloutRows> {
     const withStep = makeRecordBatch(
       Object.fromEntries(
         batch.schema.fields.map((f) => [
@@ -140,7 +140,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
           getColumn(batch, f.name) as unknown as ColumnInput,
         ]),
       ),
-      new Map([[STEP_METADATA_KEY, String(step)]]),
+      new Map([
+        [STEP_METADATA_KEY, String(step)],
+        [ROUND_METADATA_KEY, String(round)],
+      ]),
     );
     const rows = readRolloutRows(await lastValueFrom(of(withStep).pipe(this.graphFor(step))));
     if (this.o.config.grpo.overlong_filtering)
@@ -167,11 +170,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     let generated = [train];
     const dsMetrics: Record<string, number> = {};
     if (config.grpo.use_dynamic_sampling) {
+      let round = 0;
       const ds = await refillVaryingGroups(
         train,
         async () => {
           const b = more ? await more() : undefined;
-          return b ? this.rollout(b, step) : undefined;
+          return b ? this.rollout(b, step, ++round) : undefined;
         },
         {
           targetGroups: config.grpo.num_prompts_per_step,

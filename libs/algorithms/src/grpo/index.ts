@@ -21,6 +21,7 @@ export {
   registerAlgorithmStages,
   batchStep,
   STEP_METADATA_KEY,
+  ROUND_METADATA_KEY,
 } from './rolloutStage';
 export {
   loadPromptSets,

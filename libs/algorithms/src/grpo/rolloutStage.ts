@@ -8,17 +8,28 @@ import { generateOptionsSchema, generateStage } from '@rxrl/rollout';
 /** Schema metadata key holding the training step of a prompt batch (set by the GRPO trainer). */
 export const STEP_METADATA_KEY = 'rxrl.step';
 
+/**
+ * Schema metadata key holding which generation batch of its step a batch is (0 for
+ * the first; dynamic sampling's refill batches count up from 1).
+ */
+export const ROUND_METADATA_KEY = 'rxrl.generation_round';
+
+function metadataNumber(batch: RecordBatch, key: string): number {
+  const raw = batch.schema.metadata.get(key);
+  return raw === undefined ? 0 : Number(raw);
+}
+
 /** The step a batch belongs to, from its schema metadata (0 when absent). */
 export function batchStep(batch: RecordBatch): number {
-  const raw = batch.schema.metadata.get(STEP_METADATA_KEY);
-  return raw === undefined ? 0 : Number(raw);
+  return metadataNumber(batch, STEP_METADATA_KEY);
 }
 
 /**
  * `rollout.generate` for a training graph: @rxrl/rollout's local generation over
  * the `policy` and `tokenizer` services, with the sampling seed mixed with the
- * batch's step, so every step draws fresh samples while a resumed run draws the
- * same ones as an uninterrupted run.
+ * batch's step and generation round, so every step (and every refill batch of a
+ * step) draws fresh samples while a resumed run draws the same ones as an
+ * uninterrupted run.
  */
 export const rolloutGenerateStage = defineStage({
   name: 'rollout.generate',
@@ -37,7 +48,11 @@ export const rolloutGenerateStage = defineStage({
     const model = requireService<CausalLM>(context, 'policy', 'rollout.generate');
     const tokenizer = requireService<Tokenizer>(context, 'tokenizer', 'rollout.generate');
     return concatMap((batch: RecordBatch) => {
-      const seed = (options.seed * 1_000_003 + batchStep(batch) * 7_919) % 2_147_483_647;
+      // samples are keyed by group within a batch: without the round, a step's refill
+      // batches would reuse the first batch's random streams row for row
+      const round = metadataNumber(batch, ROUND_METADATA_KEY);
+      const seed =
+        (options.seed * 1_000_003 + batchStep(batch) * 7_919 + round * 104_729) % 2_147_483_647;
       const stage = generateStage(
         { ...options, seed },
         { model, tokenizer, onMetric: (e) => context.emit({ [e.name]: e.value }) },

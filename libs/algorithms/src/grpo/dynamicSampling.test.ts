@@ -72,6 +72,30 @@ describe('GRPO dynamic sampling', () => {
     expect(state).toMatchObject({ step: 3, epoch: 0, position: gens.reduce((a, b) => a + b, 0) });
   });
 
+  it('a resumed run refills with the same batches and samples as an uninterrupted one', async () => {
+    const strip = (rows: Record<string, number>[]) =>
+      rows.map((r) =>
+        Object.fromEntries(
+          Object.entries(r).filter(
+            ([k]) => !k.startsWith('timing/') && !k.startsWith('performance/'),
+          ),
+        ),
+      );
+    const full = mkdtempSync(path.join(tmpdir(), 'grpo-ds-full-'));
+    const cut = mkdtempSync(path.join(tmpdir(), 'grpo-ds-cut-'));
+    await runGrpo(config('^[0-9]', { max_num_steps: 3 }), { runDir: full, resume: false });
+    await runGrpo(config('^[0-9]', { max_num_steps: 2 }), { runDir: cut, resume: false });
+    const resumed = await runGrpo(config('^[0-9]', { max_num_steps: 3 }), {
+      runDir: cut,
+      resume: true,
+    });
+    expect(resumed.resumedFrom).toBe(2);
+    const a = strip(readMetricsJsonl(path.join(full, 'metrics.jsonl')));
+    const b = strip(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
+    expect(b.map((r) => r['step'])).toEqual([1, 2, 3]);
+    expect(b).toEqual(a);
+  });
+
   it('fails with the setting to change when no group varies within dynamic_sampling_max_gen_batches', async () => {
     const runDir = mkdtempSync(path.join(tmpdir(), 'grpo-ds-'));
     await expect(

@@ -275,6 +275,26 @@ describe('runTraining', () => {
       expect(lines[0]).toMatch(
         /^rxrl: starting fresh in .*: removed the earlier run's metrics\.jsonl, samples\.jsonl, tensorboard\/ \(\d event files?\)$/,
       );
+      if (resume === false) {
+        // the earlier run's checkpoints (steps 2, 4, 5) are kept aside, out of resume's way
+        expect(lines[1]).toMatch(
+          /^rxrl: starting fresh: moved the earlier run's checkpoints to .*checkpoints\.earlier-1$/,
+        );
+        expect(readdirSync(path.join(runDir, 'checkpoints.earlier-1'))).toContain('step_00000005');
+        expect(readdirSync(path.join(runDir, 'checkpoints')).sort()).toEqual([
+          'step_00000002',
+          'step_00000003',
+        ]);
+        const again = await runTraining({
+          ...quiet,
+          runDir,
+          algorithm: new Toy(),
+          data,
+          loop: { ...loop, max_num_steps: 4 },
+          checkpointing,
+        });
+        expect(again.resumedFrom).toBe(3);
+      }
     },
   );
 

@@ -4,6 +4,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -122,6 +123,14 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
       log(
         `rxrl: starting fresh in ${path.relative(process.cwd(), runDir) || runDir}: removed the earlier run's ${cleared.join(', ')}`,
       );
+    // and a later auto-resume must not pick up the earlier run's checkpoints; they may
+    // hold work worth keeping, so they are moved aside, not deleted
+    if (manager.latest() !== null) {
+      const aside = moveAside(manager.root);
+      log(
+        `rxrl: starting fresh: moved the earlier run's checkpoints to ${path.relative(process.cwd(), aside) || aside}`,
+      );
+    }
   }
 
   const sinkList: MetricSink[] = [new JsonlSink(path.join(runDir, 'metrics.jsonl'))];
@@ -344,6 +353,15 @@ function clearEarlierRun(runDir: string): string[] {
       cleared.push(`tensorboard/ (${events.length} event file${events.length === 1 ? '' : 's'})`);
   }
   return cleared;
+}
+
+/** Renames `dir` to `<dir>.earlier-<n>` (the first free n) and returns the new path. */
+function moveAside(dir: string): string {
+  let n = 1;
+  while (existsSync(`${dir}.earlier-${n}`)) n++;
+  const target = `${dir}.earlier-${n}`;
+  renameSync(dir, target);
+  return target;
 }
 
 /** One epoch's batches as an iterator the loop and a step's `more` share. */

@@ -4,8 +4,13 @@ import { TensorBoardWriter } from './tensorboard/eventWriter';
 /** Scalars for every metric and histograms for per-sample arrays, into `<logDir>/events.out.tfevents.*`. */
 export class TensorBoardSink implements MetricSink {
   private readonly writer: TensorBoardWriter;
-  constructor(logDir: string) {
+  /** `resumeAt`: the first step a resumed run logs; earlier files' events from it on are superseded. */
+  constructor(logDir: string, options: { resumeAt?: number } = {}) {
     this.writer = new TensorBoardWriter(logDir);
+    if (options.resumeAt !== undefined) {
+      this.writer.sessionStart(options.resumeAt);
+      this.writer.flush();
+    }
   }
   get path(): string {
     return this.writer.path;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@rxrl/core/base';
-import { readMetricsJsonl } from '@rxrl/logging';
+import { readEventFile, readMetricsJsonl } from '@rxrl/logging';
 import { runTraining } from './runner';
 import type { BatchSource, MoreBatches, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
 
@@ -201,6 +201,27 @@ describe('runTraining', () => {
       resume: true,
     });
     expect(resumed.seen).toEqual(full.seen.slice(1, 3));
+  });
+
+  it('a resumed run starts its TensorBoard file with a SessionLog START at the first step it reruns', async () => {
+    const runDir = tmp();
+    const loop = { max_num_epochs: 3 };
+    const base = { ...quiet, tensorboard: true, runDir, data, checkpointing: { save_period: 2 } };
+    await runTraining({ ...base, algorithm: new Toy(), loop: { ...loop, max_num_steps: 2 } });
+    await runTraining({ ...base, algorithm: new Toy(), loop: { ...loop, max_num_steps: 4 } });
+    const files = readdirSync(path.join(runDir, 'tensorboard')).sort();
+    expect(files).toHaveLength(2);
+    const events = files.map((f) => readEventFile(path.join(runDir, 'tensorboard', f)));
+    const starts = events.map((ev) => ev.filter((e) => e.sessionStatus === 1).map((e) => e.step));
+    // TensorBoard drops earlier files' events from step 3 on: nothing the resumed run rewrites shows twice
+    expect(starts.flat()).toEqual([3]);
+    expect(
+      events
+        .flat()
+        .filter((e) => e.scalars.some((v) => v.tag === 'train/loss'))
+        .map((e) => e.step)
+        .sort(),
+    ).toEqual([1, 2, 3, 4]);
   });
 
   it('drops metric rows written after the checkpoint it resumes from', async () => {

@@ -135,7 +135,12 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
 
   const sinkList: MetricSink[] = [new JsonlSink(path.join(runDir, 'metrics.jsonl'))];
   if (options.tensorboard ?? true)
-    sinkList.push(new TensorBoardSink(path.join(runDir, 'tensorboard')));
+    sinkList.push(
+      new TensorBoardSink(
+        path.join(runDir, 'tensorboard'),
+        resumedFrom !== null ? { resumeAt: resumedFrom + 1 } : {},
+      ),
+    );
   if (options.progress !== false)
     sinkList.push(new ProgressSink({ totalSteps: loop.max_num_steps, ...options.progress }));
   sinkList.push(...(options.sinks ?? []));

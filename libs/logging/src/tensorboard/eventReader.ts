@@ -6,6 +6,8 @@ export interface TensorBoardEvent {
   wallTime: number;
   step: number;
   fileVersion?: string;
+  /** `SessionLog.status` of a session event (1 = START) */
+  sessionStatus?: number;
   scalars: { tag: string; value: number }[];
   histograms: {
     tag: string;
@@ -59,7 +61,11 @@ function decodeEvent(data: Uint8Array): TensorBoardEvent {
     if (f.field === 1) ev.wallTime = fixedToNumber(f);
     else if (f.field === 2) ev.step = Number(BigInt.asIntN(64, f.varint!));
     else if (f.field === 3) ev.fileVersion = decoder.decode(f.bytes);
-    else if (f.field === 5) {
+    else if (f.field === 7) {
+      ev.sessionStatus = 0;
+      for (const g of readProtoFields(f.bytes!))
+        if (g.field === 1) ev.sessionStatus = Number(g.varint!);
+    } else if (f.field === 5) {
       for (const vf of readProtoFields(f.bytes!)) {
         if (vf.field !== 1) continue;
         let tag = '';

@@ -24,11 +24,23 @@ export class TensorBoardWriter {
   constructor(logDir: string, options: { filenameSuffix?: string } = {}) {
     mkdirSync(logDir, { recursive: true });
     const seconds = Math.floor(Date.now() / 1000);
-    this.path = join(
+    const base = join(
       logDir,
       `events.out.tfevents.${seconds}.${hostname()}${options.filenameSuffix ?? ''}`,
     );
-    this.fd = openSync(this.path, 'w');
+    // a second writer in the same second (a quick resume) must not truncate the first file
+    let path = base;
+    let fd: number | null = null;
+    for (let n = 1; fd === null; n++) {
+      try {
+        fd = openSync(path, 'wx');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        path = `${base}.${n}`;
+      }
+    }
+    this.path = path;
+    this.fd = fd;
     // TensorBoard identifies the format from this first event.
     this.writeEvent(new ProtoWriter().double(1, Date.now() / 1000).string(3, 'brain.Event:2'));
     this.flush();
@@ -79,6 +91,18 @@ export class TensorBoardWriter {
       .packedDoubles(7, counts);
     const v = new ProtoWriter().string(1, tag).message(5, histo);
     this.writeSummary(new ProtoWriter().message(1, v), step, wallTime);
+  }
+
+  /**
+   * A `SessionLog` START event at `step`: TensorBoard discards the events of
+   * earlier files with a step ≥ `step` (its purge of orphaned data after a
+   * restart), so a run resumed from a checkpoint does not show the steps the
+   * interrupted run logged after that checkpoint twice.
+   */
+  sessionStart(step: number, wallTime = Date.now() / 1000): void {
+    const START = 1; // SessionLog.SessionStatus
+    const log = new ProtoWriter().int64(1, START);
+    this.writeEvent(new ProtoWriter().double(1, wallTime).int64(2, step).message(7, log));
   }
 
   /** Hand buffered records to the OS and fsync, so a crash loses nothing already flushed. */

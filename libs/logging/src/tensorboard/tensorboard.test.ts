@@ -78,4 +78,31 @@ describe('TensorBoardWriter', () => {
         .map((e) => e.step),
     ).toEqual([2 ** 40, -3]);
   });
+
+  it('writes a SessionLog START event (Event field 7, status 1) that marks a restart at a step', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxrl-tb-'));
+    const tb = new TensorBoardWriter(dir);
+    tb.sessionStart(301, 1234.5);
+    tb.scalar('train/loss', 0.5, 301);
+    tb.close();
+    const [, start, scalar] = readEventFile(tb.path);
+    expect(start).toMatchObject({ step: 301, wallTime: 1234.5, sessionStatus: 1, scalars: [] });
+    expect(scalar!.sessionStatus).toBeUndefined();
+    // wire format: key (7 << 3 | 2) = 0x3a, length 2, then status: key 0x08, value 1
+    const bytes = readFileSync(tb.path);
+    expect(bytes.includes(Buffer.from([0x3a, 0x02, 0x08, 0x01]))).toBe(true);
+  });
+
+  it('a second writer in the same directory and second gets its own file, leaving the first intact', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxrl-tb-'));
+    const a = new TensorBoardWriter(dir);
+    a.scalar('x', 1, 1);
+    a.close();
+    const b = new TensorBoardWriter(dir);
+    b.scalar('x', 2, 2);
+    b.close();
+    expect(b.path).not.toBe(a.path);
+    expect(readEventFile(a.path)[1]!.scalars).toEqual([{ tag: 'x', value: 1 }]);
+    expect(readEventFile(b.path)[1]!.scalars).toEqual([{ tag: 'x', value: 2 }]);
+  });
 });

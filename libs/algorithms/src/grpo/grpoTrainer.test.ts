@@ -122,6 +122,23 @@ describe('GrpoTrainer', () => {
     dispose();
   });
 
+  it("a graph's own rollout temperature is the one training uses", async () => {
+    const config = tinyConfig({
+      graph: [
+        { stage: 'rollout.generate', options: { temperature: 0.6 } },
+        { stage: 'reward.math' },
+        { stage: 'grouping.advantages' },
+      ],
+    });
+    expect(config.policy.generation.temperature).toBe(1);
+    const { trainer, data, dispose } = await setup(config);
+    const [batch] = [...(data.batches(0, 0) as Iterable<RecordBatch>)];
+    const r = await trainer.trainStep(batch!, 1);
+    expect(r.metrics['train/token_mult_prob_error']).toBeGreaterThanOrEqual(1);
+    expect(r.metrics['train/token_mult_prob_error']).toBeLessThan(1 + 1e-4);
+    dispose();
+  });
+
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {
     const strip = (rows: Record<string, number>[]) =>
       rows.map((r) =>

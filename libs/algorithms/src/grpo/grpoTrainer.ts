@@ -66,6 +66,17 @@ const mean = (xs: ArrayLike<number>) => {
 };
 
 /**
+ * The sampling temperature of the graph's `rollout.generate` node (its own
+ * option, which overrides the recipe's), or `fallback` for a graph built in code.
+ */
+function rolloutTemperature(spec: GraphSpec | null, fallback: number): number {
+  const node = spec?.find((n) => n.stage === 'rollout.generate');
+  const t =
+    node && 'options' in node ? (node.options as { temperature?: unknown }).temperature : undefined;
+  return typeof t === 'number' ? t : fallback;
+}
+
+/**
  * GRPO with NeMo RL's loop semantics, driven by the pipeline runner: each step
  * runs the prompt batch through the graph (generate `num_generations_per_prompt`
  * completions, reward, group advantages), then the clipped policy-gradient loss
@@ -81,7 +92,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
    * The policy trained is the sampler's: log-probs of softmax(logits / T) at the
    * rollout temperature T (as NeMo RL scales logits by the generation
    * temperature), so ratios and `token_mult_prob_error` compare like with like.
-   * Greedy rollouts (T = 0) train at T = 1.
+   * T is the graph's `rollout.generate` temperature (a graph built in code: the
+   * recipe's `policy.generation.temperature`). Greedy rollouts (T = 0) train at T = 1.
    */
   private readonly trainTemperature: number;
 
@@ -103,7 +115,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     // π_ref is the policy as training starts (before any checkpoint is loaded)
     this.reference = config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.frozenCopy() : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
-    const rolloutT = config.policy.generation.temperature;
+    const rolloutT = rolloutTemperature(
+      typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config)),
+      config.policy.generation.temperature,
+    );
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
   }
 

@@ -6,6 +6,8 @@ export default defineConfig({
     name: '@rxrl/algorithms',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
+    // the long-run test measures the heap after a full collection (test/faults/longRun.test.ts)
+    execArgv: ['--expose-gc'],
     watch: false,
     reporters: [
       'default',

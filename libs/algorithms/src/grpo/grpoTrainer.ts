@@ -212,15 +212,17 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const allRewards = generated.flatMap((g) => Array.from(g.rewards));
     const allCorrect = generated.flatMap((g) => this.correctness(g));
     const n = train.rewards.length;
-    const prompts = train.prompts;
-    const completions = train.completions;
-    const gen = train.genLogprobs;
-    const rewards = train.rewards;
-    const advantages = train.advantages;
-    const sampleMask = train.sampleMask;
-    const finish = train.finishReasons;
-    const texts = train.completionTexts;
-    const answers = train.answers;
+    const {
+      prompts,
+      completions,
+      genLogprobs: gen,
+      rewards,
+      advantages,
+      sampleMask,
+      finishReasons: finish,
+      completionTexts: texts,
+      answers,
+    } = train;
 
     const t1 = performance.now();
     const gbs = config.policy.train_global_batch_size;

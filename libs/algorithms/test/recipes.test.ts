@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRecipe } from '@rxrl/config';
-import { dpoSections, grpoSections, sftSections } from '@rxrl/algorithms';
+import { dpoSections, grpoSections, sftSections } from '../src/index';
 
 const configs = fileURLToPath(new URL('../../../configs/', import.meta.url));
 const sectionsFor = { sft: sftSections, dpo: dpoSections, grpo: grpoSections } as const;

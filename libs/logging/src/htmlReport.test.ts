@@ -50,6 +50,19 @@ describe('HTML report', () => {
     expect(escapeHtml(`a&"'`)).toBe('a&#38;&#34;&#39;');
   });
 
+  it('charts dynamic sampling when the run logged it', () => {
+    const rows = [1, 2].map((step) => ({
+      step,
+      'train/loss': 1,
+      'train/dynamic_sampling_kept_fraction': 0.4,
+      'train/dynamic_sampling_num_gen_batches': 3,
+    }));
+    const html = renderReport({ title: 'ds', rows });
+    expect(html).toContain('aria-label="Dynamic sampling: fraction of groups kept"');
+    expect(html).toContain('aria-label="Dynamic sampling: generation batches per step"');
+    expect(html.match(/<svg /g)!.length).toBe(3);
+  });
+
   it('writeReport builds report.html from a run directory and says when it is not one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rxrl-report-'));
     expect(() => writeReport(dir)).toThrow(/no metrics.jsonl/);

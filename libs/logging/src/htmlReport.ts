@@ -13,6 +13,14 @@ export const REPORT_PANELS: { title: string; patterns: RegExp[] }[] = [
   { title: 'KL', patterns: [/^(train|validation)\/(kl|kl_penalty)$/] },
   { title: 'Learning rate', patterns: [/^train\/lr$/] },
   { title: 'Gradient norm', patterns: [/^train\/grad_norm$/] },
+  {
+    title: 'Dynamic sampling: fraction of groups kept',
+    patterns: [/^train\/dynamic_sampling_kept_fraction$/],
+  },
+  {
+    title: 'Dynamic sampling: generation batches per step',
+    patterns: [/^train\/dynamic_sampling_num_gen_batches$/],
+  },
   { title: 'Throughput (tokens/s)', patterns: [/^performance\/tokens_per_sec$/] },
   { title: 'Step time (s)', patterns: [/^timing\//] },
 ];

@@ -225,80 +225,75 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
         reason = 'max_num_steps';
         break;
       }
+      // one iterator for the loop and for `more`, so batches a step pulls are not seen again
       const epochBatches = batchIterator(options.data.batches(state.epoch, state.position));
-      try {
-        for (;;) {
-          const next = await epochBatches.next();
-          if (next.done) break;
-          const batch = next.value;
-          const step = state.step + 1;
-          const t0 = performance.now();
-          // batches the step pulls beyond its own (dynamic sampling) move the cursor too
-          let pulled = 0;
-          const more = async (): Promise<B | undefined> => {
-            const r = await epochBatches.next();
-            if (r.done) return undefined;
-            pulled++;
-            return r.value;
-          };
-          let result: StepResult;
-          try {
-            result = await algorithm.trainStep(batch, step, more);
-          } catch (err) {
-            if (!(err instanceof NonFiniteError)) throw err;
-            const fault = err.atStep(step);
-            if (loop.on_nonfinite === 'stop') {
-              log(`rxrl: ${fault.message}; stopping (policy.on_nonfinite: stop)`);
-              await save(lastMetrics);
-              throw fault;
-            }
-            // skip_step: the update was never applied; the batch is consumed and the step counted
-            log(`rxrl: ${fault.message}; skipped (policy.on_nonfinite: skip_step)`);
-            result = { metrics: { [nonFiniteMetricKey(fault.metric)]: 1 } };
+      const epoch = { [Symbol.asyncIterator]: () => epochBatches as AsyncIterator<B> };
+      for await (const batch of epoch) {
+        const step = state.step + 1;
+        const t0 = performance.now();
+        // batches the step pulls beyond its own (dynamic sampling) move the cursor too
+        let pulled = 0;
+        const more = async (): Promise<B | undefined> => {
+          const r = await epochBatches.next();
+          if (r.done) return undefined;
+          pulled++;
+          return r.value;
+        };
+        let result: StepResult;
+        try {
+          result = await algorithm.trainStep(batch, step, more);
+        } catch (err) {
+          if (!(err instanceof NonFiniteError)) throw err;
+          const fault = err.atStep(step);
+          if (loop.on_nonfinite === 'stop') {
+            log(`rxrl: ${fault.message}; stopping (policy.on_nonfinite: stop)`);
+            await save(lastMetrics);
+            throw fault;
           }
-          state.step = step;
-          state.position += 1 + pulled;
-          const metrics: Record<string, number> = {
-            ...result.metrics,
-            'timing/total_step_time': (performance.now() - t0) / 1000,
-          };
-          const samples = [...(result.samples ?? [])];
-          let stop = false;
-          const periodic = loop.val_period > 0 && step % loop.val_period === 0;
-          const final = step >= loop.max_num_steps && loop.val_at_end;
-          if (periodic || final) {
-            const v = await validate(step);
-            if (v) {
-              Object.assign(metrics, v.metrics);
-              samples.push(...(v.samples ?? []));
-              stop = watch(v.metrics);
-            }
-          }
-          emit(step, {
-            metrics,
-            samples,
-            ...(result.histograms ? { histograms: result.histograms } : {}),
-          });
-          lastMetrics = metrics;
-          if (ckptOptions.enabled && step % ckptOptions.save_period === 0) await save(metrics);
-          if (stop) {
-            reason = 'early_stopping';
-            break outer;
-          }
-          // a step is synchronous tensor work: yield to the event loop so a pending
-          // SIGINT/SIGTERM handler (and stdout) runs between steps, not only at the end
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (signalled !== null) {
-            reason = 'signal';
-            break outer;
-          }
-          if (step >= loop.max_num_steps) {
-            reason = 'max_num_steps';
-            break outer;
+          // skip_step: the update was never applied; the batch is consumed and the step counted
+          log(`rxrl: ${fault.message}; skipped (policy.on_nonfinite: skip_step)`);
+          result = { metrics: { [nonFiniteMetricKey(fault.metric)]: 1 } };
+        }
+        state.step = step;
+        state.position += 1 + pulled;
+        const metrics: Record<string, number> = {
+          ...result.metrics,
+          'timing/total_step_time': (performance.now() - t0) / 1000,
+        };
+        const samples = [...(result.samples ?? [])];
+        let stop = false;
+        const periodic = loop.val_period > 0 && step % loop.val_period === 0;
+        const final = step >= loop.max_num_steps && loop.val_at_end;
+        if (periodic || final) {
+          const v = await validate(step);
+          if (v) {
+            Object.assign(metrics, v.metrics);
+            samples.push(...(v.samples ?? []));
+            stop = watch(v.metrics);
           }
         }
-      } finally {
-        await epochBatches.return?.();
+        emit(step, {
+          metrics,
+          samples,
+          ...(result.histograms ? { histograms: result.histograms } : {}),
+        });
+        lastMetrics = metrics;
+        if (ckptOptions.enabled && step % ckptOptions.save_period === 0) await save(metrics);
+        if (stop) {
+          reason = 'early_stopping';
+          break outer;
+        }
+        // a step is synchronous tensor work: yield to the event loop so a pending
+        // SIGINT/SIGTERM handler (and stdout) runs between steps, not only at the end
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signalled !== null) {
+          reason = 'signal';
+          break outer;
+        }
+        if (step >= loop.max_num_steps) {
+          reason = 'max_num_steps';
+          break outer;
+        }
       }
       state.epoch++;
       state.position = 0;

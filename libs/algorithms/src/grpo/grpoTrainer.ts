@@ -106,19 +106,13 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         `grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${total} samples per step must be a multiple of policy.train_global_batch_size (${config.policy.train_global_batch_size})`,
       );
     }
-    if (!o.graph || !(typeof o.graph === 'function')) {
-      validateGrpoGraph(
-        o.graph ?? grpoGraphSpec(config),
-        o.registry ? { registry: o.registry } : {},
-      );
-    }
+    // a graph built in code is opaque; a spec (the recipe's by default) is checked up front
+    const spec = typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config));
+    if (spec) validateGrpoGraph(spec, o.registry ? { registry: o.registry } : {});
     // π_ref is the policy as training starts (before any checkpoint is loaded)
     this.reference = config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.frozenCopy() : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
-    const rolloutT = rolloutTemperature(
-      typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config)),
-      config.policy.generation.temperature,
-    );
+    const rolloutT = rolloutTemperature(spec, config.policy.generation.temperature);
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
   }
 

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { readMetricsJsonl } from '@rxrl/logging';
 import { TINY_POLICY_INIT } from './testing/tinyPolicyInit';
+import { withoutTimings } from './testing/withoutTimings';
 import { grpoSections } from './grpoConfig';
 import { runGrpo } from './runGrpo';
 
@@ -73,14 +74,6 @@ describe('GRPO dynamic sampling', () => {
   });
 
   it('a resumed run refills with the same batches and samples as an uninterrupted one', async () => {
-    const strip = (rows: Record<string, number>[]) =>
-      rows.map((r) =>
-        Object.fromEntries(
-          Object.entries(r).filter(
-            ([k]) => !k.startsWith('timing/') && !k.startsWith('performance/'),
-          ),
-        ),
-      );
     const full = mkdtempSync(path.join(tmpdir(), 'grpo-ds-full-'));
     const cut = mkdtempSync(path.join(tmpdir(), 'grpo-ds-cut-'));
     await runGrpo(config('^[0-9]', { max_num_steps: 3 }), { runDir: full, resume: false });
@@ -90,8 +83,8 @@ describe('GRPO dynamic sampling', () => {
       resume: true,
     });
     expect(resumed.resumedFrom).toBe(2);
-    const a = strip(readMetricsJsonl(path.join(full, 'metrics.jsonl')));
-    const b = strip(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
+    const a = withoutTimings(readMetricsJsonl(path.join(full, 'metrics.jsonl')));
+    const b = withoutTimings(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
     expect(b.map((r) => r['step'])).toEqual([1, 2, 3]);
     expect(b).toEqual(a);
   });

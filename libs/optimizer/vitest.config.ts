@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 // forks, not threads: the tfjs wasm backend keeps per-process state.
+// `npm test` runs this suite twice: as written, and with RXRL_TEST_BACKEND=native
+// (tools/test-native.mjs), each with its own report.
+const backend = process.env['RXRL_TEST_BACKEND'];
+const suffix = backend ? `-${backend}` : '';
+
 export default defineConfig({
   test: {
     name: '@rxrl/optimizer',
@@ -9,7 +14,7 @@ export default defineConfig({
     watch: false,
     reporters: [
       'default',
-      ['json', { outputFile: '../../dist/test-results/libs/optimizer/results.json' }],
+      ['json', { outputFile: `../../dist/test-results/libs/optimizer${suffix}/results.json` }],
     ],
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -15,7 +15,7 @@ export interface CommandOption {
 
 /** Options every command accepts, before or after the command name. */
 export interface GlobalOptions {
-  /** `--backend`: auto, tensorflow, wasm or cpu; undefined means RXRL_BACKEND or auto */
+  /** `--backend`: auto, tensorflow, native, wasm or cpu; undefined means RXRL_BACKEND or auto */
   backend: string | undefined;
   /** `--verbose` or RXRL_DEBUG=1: stack traces for failures */
   verbose: boolean;

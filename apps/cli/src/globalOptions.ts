@@ -4,7 +4,7 @@ import type { CommandOption } from './command';
 export const GLOBAL_OPTIONS: Record<string, CommandOption> = {
   backend: {
     type: 'string',
-    valueName: 'auto|tensorflow|wasm|cpu',
+    valueName: 'auto|tensorflow|native|wasm|cpu',
     description: 'tensor backend (default: $RXRL_BACKEND, else auto: tensorflow > wasm > cpu)',
   },
   verbose: { type: 'boolean', description: 'print stack traces of failures (also RXRL_DEBUG=1)' },

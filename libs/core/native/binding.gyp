@@ -1,11 +1,11 @@
 {
   "targets": [
     {
-      "target_name": "rxrl_matmul",
-      "sources": ["src/sgemm.c"],
+      "target_name": "rxrl_native",
+      "sources": ["src/sgemm.c", "src/rowops.c", "src/strided.c"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread"],
-      "libraries": ["-lopenblas"],
-      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra"],
+      "libraries": ["-lopenblas", "-fopenmp"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fopenmp"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

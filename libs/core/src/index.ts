@@ -9,7 +9,7 @@ export {
   currentBackend,
   TENSORFLOW_INSTALL_HINT,
 } from './backend/selectBackend';
-export { TEST_BACKENDS, useBackend } from './testing';
+export { TEST_BACKENDS, useBackend, nativeTestBackendAvailable, type TestBackend } from './testing';
 export * from './ops/index';
 export {
   enableNativeMatmul,
@@ -22,3 +22,9 @@ export {
   type NativeMatmulStatus,
   type NativeMatmulAddon,
 } from './backend/nativeMatmul';
+export {
+  registerNativeBackend,
+  nativeBackendCalls,
+  type NativeBackendStatus,
+} from './backend/nativeBackend';
+export { NATIVE_BACKEND } from './backend/nativeNames';

@@ -10,6 +10,7 @@ import {
   geluTanh,
   layerNorm,
   linear,
+  linearTransposed,
   positionsFromMask,
   rmsNorm,
   ropeCosSin,
@@ -466,12 +467,15 @@ export class CausalLM {
     return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
   }
 
-  /** `[D, V]` output projection (the transposed embedding when tied). */
-  private headWeight(): tf.Tensor2D {
-    if (!this.config.tieWordEmbeddings) return this.w('lm_head.weight') as tf.Tensor2D;
-    return tf.transpose(
-      this.w(this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight'),
-    ) as tf.Tensor2D;
+  /** Logits `[N, V]` of final hidden states `[N, D]`: the LM head, or the tied `[V, D]` embedding read transposed. */
+  private head(h: tf.Tensor2D): tf.Tensor2D {
+    if (!this.config.tieWordEmbeddings) return linear(h, this.w('lm_head.weight') as tf.Tensor2D);
+    return linearTransposed(
+      h,
+      this.w(
+        this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight',
+      ) as tf.Tensor2D,
+    );
   }
 
   /**
@@ -488,10 +492,11 @@ export class CausalLM {
     const [b, t] = inputIds.shape;
     return tf.tidy(
       () =>
-        tf.reshape(
-          linear(this.hidden(inputIds, attentionMask, cache, options.packing), this.headWeight()),
-          [b, t, this.config.vocabSize],
-        ) as tf.Tensor3D,
+        tf.reshape(this.head(this.hidden(inputIds, attentionMask, cache, options.packing)), [
+          b,
+          t,
+          this.config.vocabSize,
+        ]) as tf.Tensor3D,
     );
   }
 
@@ -525,7 +530,6 @@ export class CausalLM {
       );
     return tf.tidy(() => {
       const h = this.hidden(inputIds, attentionMask, undefined, options.packing);
-      const head = this.headWeight();
       const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [
         b * t,
       ]) as tf.Tensor1D;
@@ -535,7 +539,7 @@ export class CausalLM {
         const size = Math.min(chunk, n - start);
         const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
         const ts = size === n ? tgt : (tf.slice(tgt, [start], [size]) as tf.Tensor1D);
-        const logits = linear(hs, head);
+        const logits = this.head(hs);
         parts.push(tokenLogProbs(temperature === 1 ? logits : tf.mul(logits, 1 / temperature), ts));
       }
       return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { RxrlUsageError } from '@rxrl/core/base';
+import { NATIVE_BACKEND } from '@rxrl/core';
 
 /** Options of {@link KVCache}. */
 export const KVCacheOptionsSchema = z.object({
@@ -244,7 +245,8 @@ export class KVCache {
     // reused; a fresh array per step would be megabytes of garbage per layer.
     const n = this.batch * this.len * width;
     let packed: Float32Array;
-    if (tf.getBackend() === 'cpu') packed = new Float32Array(n);
+    if (tf.getBackend() === 'cpu' || tf.getBackend() === NATIVE_BACKEND)
+      packed = new Float32Array(n);
     else {
       if (this.scratch.length < n) this.scratch = new Float32Array(this.batch * this.cap * width);
       packed = this.scratch.subarray(0, n);

@@ -42,7 +42,7 @@ export const DataParallelOptionsSchema = z.strictObject({
     .enum(['replicated_optimizer', 'sharded_optimizer', 'sharded_flat', 'broadcast_weights'])
     .default('sharded_flat'),
   /** TensorFlow.js backend of the workers; null: the main thread's current backend (else auto) */
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).nullable().default(null),
+  backend: z.enum(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).nullable().default(null),
 });
 
 /** Validated options of {@link DataParallelTrainer}. */

@@ -4,7 +4,7 @@ import type { Command } from '../command';
 export const command: Command = {
   name: 'backend',
   summary: 'Show which tensor backend a run would use, and why',
-  usage: 'rxrl backend [--backend auto|tensorflow|wasm|cpu]',
+  usage: 'rxrl backend [--backend auto|tensorflow|native|wasm|cpu]',
   options: {},
   async run({ positionals, global, io }) {
     if (positionals.length > 0) {

@@ -1,8 +1,9 @@
 /*
- * rxrl_matmul: single-precision matrix products for the TensorFlow.js wasm
- * backend, computed by the system OpenBLAS (cblas_sgemm) on memory that the
- * caller passes as Float32Arrays — views straight into the wasm heap, so no
- * element is copied on the way in or out.
+ * rxrl_native: single-precision matrix products for TensorFlow.js, computed by
+ * the system OpenBLAS (cblas_sgemm) on memory that the caller passes as
+ * Float32Arrays — the `native` backend's own arrays, or views straight into the
+ * wasm heap — so no element is copied on the way in or out. The module's other
+ * kernels live in rowops.c; its entry points are registered here.
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
+
 /* Shipped by OpenBLAS but not declared in every cblas.h. */
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
@@ -18,7 +21,7 @@ extern int openblas_get_num_threads(void);
 #define CHECK(env, call)                                                        \
   do {                                                                          \
     if ((call) != napi_ok) {                                                    \
-      napi_throw_error((env), NULL, "rxrl_matmul: N-API call failed: " #call);  \
+      napi_throw_error((env), NULL, "rxrl_native: N-API call failed: " #call);  \
       return NULL;                                                              \
     }                                                                           \
   } while (0)
@@ -28,12 +31,12 @@ static bool fail(napi_env env, const char *message) {
   return false;
 }
 
-static bool get_dim(napi_env env, napi_value v, const char *name, int64_t *out) {
+bool rxrl_get_dim(napi_env env, napi_value v, const char *name, int64_t *out) {
   double d;
   if (napi_get_value_double(env, v, &d) != napi_ok || d < 0 || d > 2147483647.0 ||
       d != (double)(int64_t)d) {
     char msg[128];
-    snprintf(msg, sizeof msg, "rxrl_matmul: %s must be a non-negative int32", name);
+    snprintf(msg, sizeof msg, "rxrl_native: %s must be a non-negative int32", name);
     return fail(env, msg);
   }
   *out = (int64_t)d;
@@ -41,7 +44,7 @@ static bool get_dim(napi_env env, napi_value v, const char *name, int64_t *out) 
 }
 
 /* A Float32Array's data pointer and length in elements. */
-static bool get_f32(napi_env env, napi_value v, const char *name, float **data, size_t *len) {
+bool rxrl_get_f32(napi_env env, napi_value v, const char *name, float **data, size_t *len) {
   bool is_ta = false;
   napi_typedarray_type type;
   void *ptr = NULL;
@@ -49,14 +52,14 @@ static bool get_f32(napi_env env, napi_value v, const char *name, float **data, 
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
       napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok ||
       type != napi_float32_array) {
-    snprintf(msg, sizeof msg, "rxrl_matmul: %s must be a Float32Array", name);
+    snprintf(msg, sizeof msg, "rxrl_native: %s must be a Float32Array", name);
     return fail(env, msg);
   }
   *data = (float *)ptr;
   return true;
 }
 
-static bool get_i32(napi_env env, napi_value v, const char *name, int32_t **data, size_t *len) {
+bool rxrl_get_i32(napi_env env, napi_value v, const char *name, int32_t **data, size_t *len) {
   bool is_ta = false;
   napi_typedarray_type type;
   void *ptr = NULL;
@@ -64,7 +67,7 @@ static bool get_i32(napi_env env, napi_value v, const char *name, int32_t **data
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
       napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok ||
       type != napi_int32_array) {
-    snprintf(msg, sizeof msg, "rxrl_matmul: %s must be an Int32Array", name);
+    snprintf(msg, sizeof msg, "rxrl_native: %s must be an Int32Array", name);
     return fail(env, msg);
   }
   *data = (int32_t *)ptr;
@@ -75,11 +78,11 @@ static bool get_flag(napi_env env, size_t argc, napi_value *argv, size_t i, bool
   *out = false;
   if (i >= argc) return true;
   napi_valuetype t;
-  if (napi_typeof(env, argv[i], &t) != napi_ok) return fail(env, "rxrl_matmul: bad flag");
+  if (napi_typeof(env, argv[i], &t) != napi_ok) return fail(env, "rxrl_native: bad flag");
   if (t == napi_undefined || t == napi_null) return true;
   if (napi_coerce_to_bool(env, argv[i], &argv[i]) != napi_ok ||
       napi_get_value_bool(env, argv[i], out) != napi_ok)
-    return fail(env, "rxrl_matmul: transpose flags must be booleans");
+    return fail(env, "rxrl_native: transpose flags must be booleans");
   return true;
 }
 
@@ -125,23 +128,23 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[10];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) {
-    napi_throw_type_error(env, NULL, "rxrl_matmul: sgemm(M, N, K, a, b, out, transA?, transB?, aBatch?, bBatch?)");
+    napi_throw_type_error(env, NULL, "rxrl_native: sgemm(M, N, K, a, b, out, transA?, transB?, aBatch?, bBatch?)");
     return NULL;
   }
   int64_t M, N, K;
   float *a, *b, *out;
   size_t alen, blen, olen;
   bool ta, tb;
-  if (!get_dim(env, argv[0], "M", &M) || !get_dim(env, argv[1], "N", &N) ||
-      !get_dim(env, argv[2], "K", &K) || !get_f32(env, argv[3], "a", &a, &alen) ||
-      !get_f32(env, argv[4], "b", &b, &blen) || !get_f32(env, argv[5], "out", &out, &olen) ||
+  if (!rxrl_get_dim(env, argv[0], "M", &M) || !rxrl_get_dim(env, argv[1], "N", &N) ||
+      !rxrl_get_dim(env, argv[2], "K", &K) || !rxrl_get_f32(env, argv[3], "a", &a, &alen) ||
+      !rxrl_get_f32(env, argv[4], "b", &b, &blen) || !rxrl_get_f32(env, argv[5], "out", &out, &olen) ||
       !get_flag(env, argc, argv, 6, &ta) || !get_flag(env, argc, argv, 7, &tb))
     return NULL;
 
   const size_t asz = (size_t)(M * K), bsz = (size_t)(K * N), osz = (size_t)(M * N);
   if (argc < 9) {
     if (alen < asz || blen < bsz || olen < osz) {
-      napi_throw_range_error(env, NULL, "rxrl_matmul: a, b or out is shorter than M*K, K*N or M*N");
+      napi_throw_range_error(env, NULL, "rxrl_native: a, b or out is shorter than M*K, K*N or M*N");
       return NULL;
     }
     gemm(M, N, K, a, b, out, ta, tb);
@@ -150,19 +153,19 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   int32_t *ai, *bi;
   size_t an, bn;
   if (argc < 10) {
-    napi_throw_type_error(env, NULL, "rxrl_matmul: aBatch and bBatch must be given together");
+    napi_throw_type_error(env, NULL, "rxrl_native: aBatch and bBatch must be given together");
     return NULL;
   }
-  if (!get_i32(env, argv[8], "aBatch", &ai, &an) || !get_i32(env, argv[9], "bBatch", &bi, &bn))
+  if (!rxrl_get_i32(env, argv[8], "aBatch", &ai, &an) || !rxrl_get_i32(env, argv[9], "bBatch", &bi, &bn))
     return NULL;
   if (an != bn || olen < an * osz) {
-    napi_throw_range_error(env, NULL, "rxrl_matmul: aBatch/bBatch lengths differ or out is too short");
+    napi_throw_range_error(env, NULL, "rxrl_native: aBatch/bBatch lengths differ or out is too short");
     return NULL;
   }
   for (size_t p = 0; p < an; p++) {
     if (ai[p] < 0 || bi[p] < 0 || (size_t)(ai[p] + 1) * asz > alen ||
         (size_t)(bi[p] + 1) * bsz > blen) {
-      napi_throw_range_error(env, NULL, "rxrl_matmul: batch index out of range of a or b");
+      napi_throw_range_error(env, NULL, "rxrl_native: batch index out of range of a or b");
       return NULL;
     }
   }
@@ -177,7 +180,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   int64_t n;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_dim(env, argv[0], "threads", &n)) return NULL;
+  if (argc < 1 || !rxrl_get_dim(env, argv[0], "threads", &n)) return NULL;
   if (n < 1) n = 1;
   openblas_set_num_threads((int)n);
   CHECK(env, napi_create_int32(env, openblas_get_num_threads(), &result));
@@ -196,6 +199,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, GetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmaxRows", NULL, rxrl_softmax_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"logSumExpRows", NULL, rxrl_log_sum_exp_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binary", NULL, rxrl_binary_strided, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copy", NULL, rxrl_copy_strided, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -88,10 +88,10 @@ describe('enableNativeMatmul with a missing addon (runs everywhere)', () => {
   });
   it('reports enabled: false with the build hint and leaves the wasm kernel in place', () => {
     const before = tf.getKernel('BatchMatMul', 'wasm');
-    const status = enableNativeMatmul({ addonPath: '/nonexistent/rxrl_matmul.node' });
+    const status = enableNativeMatmul({ addonPath: '/nonexistent/rxrl_native.node' });
     expect(status.enabled).toBe(false);
     expect(status.reason).toContain(BUILD_HINT);
-    expect(status.reason).toContain('/nonexistent/rxrl_matmul.node');
+    expect(status.reason).toContain('/nonexistent/rxrl_native.node');
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(before);
   });
 });

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { RxrlConfigError } from '../base/errors';
 
-/** The optional N-API addon built from libs/core/native (OpenBLAS sgemm). */
+/** The optional N-API addon built from libs/core/native (OpenBLAS sgemm, row-wise softmax). */
 export interface NativeMatmulAddon {
   /**
    * out[M,N] = op(a) @ op(b) on row-major float32 data. With `aBatch`/`bBatch`
@@ -23,6 +23,35 @@ export interface NativeMatmulAddon {
     aBatch?: Int32Array,
     bBatch?: Int32Array,
   ): void;
+  /** `out = softmax(x)` (or log-softmax with `log`) over each of `rows` rows of `cols`. */
+  softmaxRows(x: Float32Array, out: Float32Array, rows: number, cols: number, log: boolean): void;
+  /** `out[r] = log Σ_j exp(x[r, j])` for each of `rows` rows of `cols`. */
+  logSumExpRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /**
+   * `out = a op b` over the dense `shape` (op 0 add, 1 sub, 2 mul, 3 div),
+   * reading a and b at their offsets through per-dimension strides (0 broadcasts).
+   */
+  binary(
+    op: number,
+    shape: Int32Array,
+    out: Float32Array,
+    a: Float32Array,
+    aOffset: number,
+    aStrides: Int32Array,
+    b: Float32Array,
+    bOffset: number,
+    bStrides: Int32Array,
+  ): void;
+  /** Strided copy over `shape` between two arrays of the same 4-byte type. */
+  copy<T extends Float32Array | Int32Array>(
+    shape: Int32Array,
+    src: T,
+    srcOffset: number,
+    srcStrides: Int32Array,
+    dst: T,
+    dstOffset: number,
+    dstStrides: Int32Array,
+  ): void;
   /** Set OpenBLAS worker threads; returns the count in effect. */
   setThreads(n: number): number;
   getThreads(): number;
@@ -40,7 +69,7 @@ export const NATIVE_MATMUL_BUILD_HINT =
 
 /** Where node-gyp leaves the addon, relative to this file (libs/core/src/backend). */
 export const NATIVE_MATMUL_ADDON_PATH = fileURLToPath(
-  new URL('../../native/build/Release/rxrl_matmul.node', import.meta.url),
+  new URL('../../native/build/Release/rxrl_native.node', import.meta.url),
 );
 
 const KERNEL = 'BatchMatMul';
@@ -61,7 +90,10 @@ let original: tf.KernelConfig | null = null;
 let nativeCalls = 0;
 const loaded = new Map<string, { addon: NativeMatmulAddon } | { error: string }>();
 
-function loadAddon(path: string): { addon: NativeMatmulAddon } | { error: string } {
+/** Load the addon at `path` once (default: the node-gyp build); the error says how to build it. */
+export function loadNativeAddon(
+  path: string = NATIVE_MATMUL_ADDON_PATH,
+): { addon: NativeMatmulAddon } | { error: string } {
   const cached = loaded.get(path);
   if (cached) return cached;
   let result: { addon: NativeMatmulAddon } | { error: string };
@@ -71,6 +103,10 @@ function loadAddon(path: string): { addon: NativeMatmulAddon } | { error: string
     };
   } else {
     try {
+      // OpenMP threads that sleep rather than spin while waiting: on a shared
+      // machine a spinning waiter steals the core its partner needs. libgomp
+      // reads this once, when the addon loads.
+      process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
       const require = createRequire(import.meta.url);
       result = { addon: require(path) as NativeMatmulAddon };
     } catch (err) {
@@ -88,7 +124,7 @@ function loadAddon(path: string): { addon: NativeMatmulAddon } | { error: string
 export function nativeMatmulAddon(
   path: string = NATIVE_MATMUL_ADDON_PATH,
 ): NativeMatmulAddon | null {
-  const r = loadAddon(path);
+  const r = loadNativeAddon(path);
   return 'addon' in r ? r.addon : null;
 }
 
@@ -217,7 +253,7 @@ export function enableNativeMatmul(
     addonPath?: string;
   } = {},
 ): NativeMatmulStatus {
-  const loadedAddon = loadAddon(options.addonPath ?? NATIVE_MATMUL_ADDON_PATH);
+  const loadedAddon = loadNativeAddon(options.addonPath ?? NATIVE_MATMUL_ADDON_PATH);
   if ('error' in loadedAddon) return { enabled: false, reason: loadedAddon.error };
   const native = loadedAddon.addon;
   if (options.threads != null) native.setThreads(options.threads);

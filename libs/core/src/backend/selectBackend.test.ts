@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NATIVE_MATMUL_ADDON_PATH } from './nativeMatmul';
 import {
   describeBackend,
   requestedBackend,
@@ -14,16 +16,34 @@ afterEach(() => {
 });
 
 describe('selectBackend', () => {
-  it('auto falls back to wasm when no tfjs-node package is installed, and says why', async () => {
+  it('auto picks native when its addon is built, else wasm, and says why', async () => {
     delete process.env['RXRL_BACKEND'];
     const choice = await selectBackend();
-    expect(choice.backend).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-    expect(describeBackend(choice)).toMatch(
-      /^rxrl: backend wasm — auto: no @tensorflow\/tfjs-node/,
-    );
-    // the optional native matMul says whether it is on, and how to get it when it is not
-    expect(describeBackend(choice)).toMatch(/; native matMul (on \(OpenBLAS|.*build:native)/);
+    const native = existsSync(NATIVE_MATMUL_ADDON_PATH);
+    expect(choice.backend).toBe(native ? 'native' : 'wasm');
+    expect(tf.getBackend()).toBe(choice.backend);
+    if (native) {
+      expect(describeBackend(choice)).toMatch(
+        /^rxrl: backend native — auto: no @tensorflow\/tfjs-node\(-gpu\) installed; the native addon is built: C kernels \(OpenBLAS sgemm on \d+ thread\(s\)\), tensors in process memory with no 4 GiB ceiling/,
+      );
+    } else {
+      expect(describeBackend(choice)).toMatch(
+        /^rxrl: backend wasm — auto: no @tensorflow\/tfjs-node.*not built \(`npm run build:native`\)/,
+      );
+    }
+  });
+
+  it('explicit native without the addon fails naming how to build it', async () => {
+    if (existsSync(NATIVE_MATMUL_ADDON_PATH)) {
+      const choice = await selectBackend('native');
+      expect(choice.backend).toBe('native');
+      // tensors live in ordinary arrays: a matMul through OpenBLAS matches the closed form
+      const y = tf.matMul(tf.ones([3, 4]), tf.ones([4, 2]));
+      expect(Array.from(y.dataSync())).toEqual([4, 4, 4, 4, 4, 4]);
+      y.dispose();
+    } else {
+      await expect(selectBackend('native')).rejects.toThrow(/build:native/);
+    }
   });
 
   it('honours RXRL_BACKEND, and --backend wins over it', async () => {
@@ -46,7 +66,7 @@ describe('selectBackend', () => {
 
   it('rejects unknown names, naming the source of the bad value', () => {
     expect(() => requestedBackend('gpu')).toThrow(
-      "--backend: unknown backend 'gpu'; expected one of auto, tensorflow, wasm, cpu",
+      "--backend: unknown backend 'gpu'; expected one of auto, tensorflow, native, wasm, cpu",
     );
     process.env['RXRL_BACKEND'] = 'webgl';
     expect(() => requestedBackend()).toThrow(/RXRL_BACKEND: unknown backend 'webgl'/);

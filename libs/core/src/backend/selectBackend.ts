@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RxrlConfigError } from '../base/errors';
 import { enableNativeMatmulFromEnv, type NativeMatmulStatus } from './nativeMatmul';
+import { NATIVE_BACKEND } from './nativeNames';
 
 /** Backends rxrl can run on, plus `auto`. */
-export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendChoice {
-  /** what tfjs reports after selection: `tensorflow`, `wasm` or `cpu` */
-  backend: 'tensorflow' | 'wasm' | 'cpu';
+  /** what tfjs reports after selection */
+  backend: 'tensorflow' | 'native' | 'wasm' | 'cpu';
   /** for `tensorflow`: which package provided it */
   provider?: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node';
   /** one human sentence: why this backend */
@@ -45,6 +46,24 @@ async function useWasm(): Promise<boolean> {
   }
 }
 
+/** Register and switch to the native backend; the error says why it is unavailable. */
+async function useNative(): Promise<{ ok: true; reason: string } | { ok: false; reason: string }> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  const { registerNativeBackend } = await import('./nativeBackend');
+  const rawThreads = process.env['RXRL_NATIVE_MATMUL_THREADS'];
+  const threads = rawThreads ? Number(rawThreads) : undefined;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+    throw new RxrlConfigError(
+      `RXRL_NATIVE_MATMUL_THREADS: expected a positive integer, got '${rawThreads}'`,
+    );
+  }
+  const status = await registerNativeBackend(threads !== undefined ? { threads } : {});
+  if (!status.available) return { ok: false, reason: status.reason };
+  if (!(await tf.setBackend(NATIVE_BACKEND)))
+    return { ok: false, reason: 'the native backend failed to initialise' };
+  return { ok: true, reason: status.reason };
+}
+
 async function useCpu(): Promise<void> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to initialise');
@@ -70,7 +89,8 @@ export function requestedBackend(explicit?: string | null): BackendName {
  * Select and initialise the tensor backend.
  *
  * `auto` prefers `tensorflow` (tfjs-node-gpu, then tfjs-node) when one is
- * installed, else `wasm`, else `cpu`. Asking for `tensorflow` explicitly when
+ * installed, else `native` (the cpu backend with OpenBLAS kernels, no 4 GiB
+ * ceiling) when its addon is built, else `wasm`, else `cpu`. Asking for `tensorflow` explicitly when
  * neither package loads is an error that says how to install one.
  */
 export async function selectBackend(requested?: string | null): Promise<BackendChoice> {
@@ -96,13 +116,26 @@ export async function selectBackend(requested?: string | null): Promise<BackendC
       );
     }
   }
+  if (!choice && (name === 'native' || name === 'auto')) {
+    const native = await useNative();
+    if (native.ok) {
+      choice = {
+        backend: 'native',
+        reason: `${via === 'auto' ? 'auto: no @tensorflow/tfjs-node(-gpu) installed; the native addon is built' : `requested by ${via}`}: ${native.reason}`,
+      };
+    } else if (name === 'native') {
+      throw new RxrlConfigError(
+        `backend 'native' was requested (${via}) but is not available: ${native.reason}`,
+      );
+    }
+  }
   if (!choice && (name === 'wasm' || name === 'auto')) {
     if (await useWasm()) {
       choice = {
         backend: 'wasm',
         reason:
           name === 'auto'
-            ? 'auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available'
+            ? 'auto: no @tensorflow/tfjs-node(-gpu) installed and the native addon is not built (`npm run build:native`), so wasm (XNNPACK, SIMD, 4 GiB heap)'
             : `requested by ${via}`,
       };
     } else if (name === 'wasm') {

@@ -1,4 +1,4 @@
-export { linear } from './linear';
+export { linear, linearTransposed } from './linear';
 export { embedding } from './embedding';
 export { logSoftmax, logSumExpLastAxis } from './logSoftmax';
 export { tokenLogProbs, tokenEntropy } from './tokenLogProbs';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { directMatMulIsFast } from './matMulRouting';
 
 // The node build of @tensorflow/tfjs-core registers no kernel gradients (the
 // union package @tensorflow/tfjs does that from ESM files node cannot load), so
@@ -440,6 +441,20 @@ const configs: tf.GradConfig[] = [
       const tB = (attrs as Attrs)['transposeB'] as boolean;
       const mm = (x: tf.Tensor, y: tf.Tensor): tf.Tensor =>
         tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D);
+      if (directMatMulIsFast()) {
+        // transposed products cost the same as plain ones here: no copies
+        const mmT = (x: tf.Tensor, y: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor =>
+          tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, ta, tb);
+        const [dA, dB] =
+          !tA && !tB
+            ? [() => mmT(g, b, false, true), () => mmT(a, g, true, false)]
+            : !tA && tB
+              ? [() => mmT(g, b, false, false), () => mmT(g, a, true, false)]
+              : tA && !tB
+                ? [() => mmT(b, g, false, true), () => mmT(a, g, false, false)]
+                : [() => mmT(b, g, true, true), () => mmT(g, a, true, true)];
+        return { a: () => unbroadcast(dA(), a.shape), b: () => unbroadcast(dB(), b.shape) };
+      }
       // transposes are materialised so each product is a plain (XNNPACK) matMul
       let da: () => tf.Tensor;
       let db: () => tf.Tensor;

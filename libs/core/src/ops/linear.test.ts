@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { Rng } from '../base/rng';
 import { TEST_BACKENDS, useBackend } from '../testing';
-import { linear } from './linear';
+import { linear, linearTransposed } from './linear';
 import { dot, f32, fdGrads, randn, relErr, tfGrads } from './gradCheck.testkit';
 
 function linearRef(
@@ -73,6 +73,38 @@ describe.each(TEST_BACKENDS)('linear on %s', (backend) => {
     tf.dispose(ts);
     expect(g).toHaveLength(inputs.length);
     for (let i = 0; i < inputs.length; i++) expect(relErr(g[i], fd[i])).toBeLessThan(1e-3);
+  });
+
+  it('linearTransposed: x·wᵀ with w stored [out, in], gradient matches float64 finite differences', () => {
+    const rng = new Rng(12);
+    const [n, din, dout] = [3, 4, 5];
+    const x = f32(randn(rng, n * din));
+    const wOutIn = f32(randn(rng, dout * din));
+    const r = f32(randn(rng, n * dout));
+    // the reference reads w transposed into [in, out]
+    const toInOut = (w: Float64Array) => {
+      const t = new Float64Array(din * dout);
+      for (let o = 0; o < dout; o++)
+        for (let k = 0; k < din; k++) t[k * dout + o] = w[o * din + k]!;
+      return t;
+    };
+    const fd = fdGrads(
+      (xs) => dot(linearRef(xs[0], toInOut(xs[1]), null, n, din, dout), r),
+      [x, wOutIn],
+    );
+    const ts = [
+      tf.tensor2d(Float32Array.from(x), [n, din]),
+      tf.tensor2d(Float32Array.from(wOutIn), [dout, din]),
+    ];
+    const g = tfGrads((xs) => linearTransposed(xs[0] as tf.Tensor2D, xs[1] as tf.Tensor2D), ts, r);
+    const y = linearTransposed(ts[0] as tf.Tensor2D, ts[1] as tf.Tensor2D);
+    const ref = linearRef(x, toInOut(wOutIn), null, n, din, dout);
+    expect(relErr(Float64Array.from(y.dataSync()), ref)).toBeLessThan(1e-5);
+    tf.dispose([...ts, y]);
+    for (let i = 0; i < 2; i++) expect(relErr(g[i]!, fd[i]!)).toBeLessThan(1e-3);
+    expect(() =>
+      linearTransposed(tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([5, 4]) as tf.Tensor2D),
+    ).toThrow(/linearTransposed: .*\[2,3\].*\[5,4\]/);
   });
 
   it('rejects mismatched shapes with a message naming them', () => {

@@ -48,3 +48,31 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
   }
   return (b === undefined ? linearNoBias(x, w) : linearBias(x, w, b)) as tf.Tensor2D;
 }
+
+const linearWT = customOp(([x, w], save) => {
+  save([x as tf.Tensor2D, w as tf.Tensor2D]);
+  return {
+    value: matMulT(x as tf.Tensor2D, w as tf.Tensor2D, false, true),
+    gradFunc: (dy, saved) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      // dX = dY·W, dW = dYᵀ·X
+      return [tf.matMul(g, ws), matMulT(g, xs, true, false)];
+    },
+  };
+});
+
+/**
+ * `x·wᵀ` with `w` stored `[out, in]` — a tied LM head reading the `[V, D]`
+ * embedding directly. Where transposed products are fast (every backend but
+ * plain wasm) nothing is transposed; a tied Qwen2.5-0.5B head would otherwise
+ * copy its 544 MB embedding on every forward.
+ */
+export function linearTransposed(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[1]) {
+    throw new Error(
+      `linearTransposed: expected x [N,in] and w [out,in] with matching 'in', got x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)}`,
+    );
+  }
+  return linearWT(x, w) as tf.Tensor2D;
+}

@@ -1,0 +1,237 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../base/rng';
+import { logSumExpLastAxis } from '../ops/logSoftmax';
+import { nativeTestBackendAvailable, useBackend } from '../testing';
+import { nativeBackendCalls, registerNativeBackend } from './nativeBackend';
+import { NATIVE_BACKEND } from './nativeNames';
+
+// Every kernel the native backend replaces, against the cpu backend's own
+// JavaScript kernel on the same inputs: broadcasts of every kind, strided
+// slices, splits, transposes of float32 and int32, softmax rows with -inf.
+
+function randn(rng: Rng, shape: number[]): Float32Array {
+  const out = new Float32Array(shape.reduce((p, d) => p * d, 1));
+  for (let i = 0; i < out.length; i++) out[i] = rng.normal();
+  return out;
+}
+
+/** Run `fn` on cpu and on native with the same host inputs; returns both results' data and shapes. */
+async function both(fn: () => tf.Tensor | tf.Tensor[]): Promise<{
+  cpu: { data: number[]; shape: number[] }[];
+  native: { data: number[]; shape: number[] }[];
+}> {
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const out = tf.tidy(fn);
+    const list = Array.isArray(out) ? out : [out];
+    const res = list.map((t) => ({ data: Array.from(t.dataSync()), shape: t.shape }));
+    tf.dispose(list);
+    return res;
+  };
+  const cpu = await run('cpu');
+  const native = await run(NATIVE_BACKEND);
+  return { cpu, native };
+}
+
+function expectClose(r: Awaited<ReturnType<typeof both>>, tol: number): void {
+  expect(r.native.length).toBe(r.cpu.length);
+  r.cpu.forEach((c, i) => {
+    const n = r.native[i]!;
+    expect(n.shape).toEqual(c.shape);
+    expect(n.data.length).toBe(c.data.length);
+    for (let j = 0; j < c.data.length; j++) {
+      const a = c.data[j]!;
+      const b = n.data[j]!;
+      if (Number.isNaN(a) || !Number.isFinite(a)) expect(b).toBe(a);
+      else expect(Math.abs(a - b)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(a)));
+    }
+  });
+}
+
+describe.runIf(nativeTestBackendAvailable())('native backend kernels against cpu', () => {
+  const rng = new Rng(5);
+  beforeAll(async () => {
+    await useBackend('cpu');
+    const status = await registerNativeBackend();
+    expect(status.available).toBe(true);
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  const binaryShapes: [number[], number[]][] = [
+    [
+      [4, 6],
+      [4, 6],
+    ],
+    [[4, 6], [6]],
+    [
+      [4, 6],
+      [4, 1],
+    ],
+    [
+      [2, 3, 4],
+      [3, 1],
+    ],
+    [
+      [1, 3, 1],
+      [2, 1, 5],
+    ],
+    [[], [3, 2]],
+    [[5], []],
+    [
+      [2, 1, 3, 1, 2],
+      [1, 4, 1, 5, 1],
+    ],
+  ];
+  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+    it.each(binaryShapes)(`${op} broadcasts %j with %j exactly as cpu`, async (sa, sb) => {
+      const a = randn(rng, sa);
+      const b = randn(rng, sb).map((v) => (op === 'div' ? v + Math.sign(v) * 0.5 : v));
+      const before = nativeBackendCalls();
+      const r = await both(() => tf[op](tf.tensor(a, sa), tf.tensor(b, sb)));
+      expect(nativeBackendCalls()).toBeGreaterThan(before);
+      expectClose(r, 0); // one float32 operation per element: bit-identical
+    });
+  }
+
+  it('int32 arithmetic falls back to the cpu kernel (exact integer results)', async () => {
+    const r = await both(() =>
+      tf.add(tf.tensor([1, 2, 3], [3], 'int32'), tf.tensor([2 ** 30, -5, 7], [3], 'int32')),
+    );
+    expect(r.native[0]!.data).toEqual([2 ** 30 + 1, -3, 10]);
+    expectClose(r, 0);
+  });
+
+  it.each([
+    [
+      [4, 5, 6],
+      [1, 2, 0],
+      [2, 3, 6],
+    ],
+    [
+      [4, 5, 6],
+      [0, 0, 1],
+      [4, 5, 3],
+    ],
+    [
+      [3, 8],
+      [0, 2],
+      [3, 4],
+    ],
+    [
+      [2, 3, 4, 5],
+      [1, 0, 2, 1],
+      [1, 3, 2, 3],
+    ],
+  ])('strided slice of %j at %j size %j equals cpu', async (shape, begin, size) => {
+    const x = randn(rng, shape);
+    expectClose(await both(() => tf.slice(tf.tensor(x, shape), begin, size)), 0);
+    const xi = Int32Array.from(x, (v) => Math.round(v * 100));
+    expectClose(await both(() => tf.slice(tf.tensor(xi, shape, 'int32'), begin, size)), 0);
+  });
+
+  it.each([
+    [[4, 6], 2, 1],
+    [[4, 6, 8], [2, 5, 1], 2],
+    [[6, 3], [1, -1, 2], 0],
+  ])('split of %j into %j along %i equals cpu', async (shape, splits, axis) => {
+    const x = randn(rng, shape);
+    const r = await both(() => tf.split(tf.tensor(x, shape), splits as number | number[], axis));
+    expect(r.native.length).toBe(Array.isArray(splits) ? splits.length : splits);
+    expectClose(r, 0);
+  });
+
+  it.each([
+    [
+      [3, 4],
+      [1, 0],
+    ],
+    [
+      [2, 3, 4, 5],
+      [0, 2, 1, 3],
+    ],
+    [
+      [2, 3, 4],
+      [2, 0, 1],
+    ],
+    [[5], [0]],
+  ])('transpose of %j by %j equals cpu (float32 and int32)', async (shape, perm) => {
+    const x = randn(rng, shape);
+    expectClose(await both(() => tf.transpose(tf.tensor(x, shape), perm)), 0);
+    const xi = Int32Array.from(x, (v) => Math.round(v * 100));
+    expectClose(await both(() => tf.transpose(tf.tensor(xi, shape, 'int32'), perm)), 0);
+  });
+
+  it('softmax and log-sum-exp over rows match cpu, with -inf entries and large logits', async () => {
+    const shape = [5, 300];
+    const x = randn(rng, shape).map((v) => v * 30);
+    x[7] = -Infinity;
+    x[300 + 4] = 1e4;
+    for (let j = 600; j < 900; j++) x[j] = -Infinity; // a fully masked row
+    // native sums exp in float64, cpu in float32: 1e-5 relative covers cpu's rounding
+    expectClose(await both(() => tf.softmax(tf.tensor(x, shape))), 1e-5);
+    const lse = await both(() => logSumExpLastAxis(tf.tensor(x, shape)));
+    expect(lse.native[0]!.shape).toEqual([5, 1]);
+    // a fully masked row: log Σ exp(-inf) = log 0 = -inf (as torch.logsumexp);
+    // the JavaScript path computes -inf − (-inf) and gives NaN there
+    expect(lse.native[0]!.data[2]).toBe(-Infinity);
+    expect(lse.cpu[0]!.data[2]).toBeNaN();
+    lse.cpu[0]!.data[2] = -Infinity;
+    expectClose(lse, 1e-5);
+  });
+
+  it('log-sum-exp has the gradient softmax(x)·dy (against cpu)', async () => {
+    const shape = [3, 7];
+    const x = randn(rng, shape);
+    const dy = randn(rng, [3, 1]);
+    const r = await both(() =>
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(logSumExpLastAxis(t), tf.tensor(dy, [3, 1]))))(
+        tf.tensor(x, shape),
+      ),
+    );
+    expectClose(r, 1e-6);
+  });
+
+  it('matMul of every transpose combination and a broadcast batch matches cpu to 1e-5', async () => {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      const aShape = [2, ...(ta ? [7, 5] : [5, 7])];
+      const bShape = [1, ...(tb ? [3, 7] : [7, 3])];
+      const a = randn(rng, aShape);
+      const b = randn(rng, bShape);
+      const r = await both(() =>
+        tf.matMul(
+          tf.tensor3d(a, aShape as [number, number, number]),
+          tf.tensor3d(b, bShape as [number, number, number]),
+          ta,
+          tb,
+        ),
+      );
+      expectClose(r, 1e-5);
+    }
+  });
+
+  it('keeps numTensors flat and frees its arrays over 100 mixed steps', async () => {
+    await tf.setBackend(NATIVE_BACKEND);
+    const x = tf.randomNormal([16, 32]);
+    const step = () =>
+      tf
+        .tidy(() =>
+          tf.sum(tf.softmax(tf.transpose(tf.mul(tf.add(x, tf.slice(x, [0, 0], [1, 32])), 0.5)))),
+        )
+        .dispose();
+    step();
+    const before = tf.memory();
+    for (let i = 0; i < 100; i++) step();
+    const after = tf.memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.numBytes).toBe(before.numBytes);
+    x.dispose();
+  });
+});

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LOG_SUM_EXP_KERNEL, NATIVE_BACKEND } from './nativeNames';
+import { nativeKernels } from './nativeKernels';
+import { loadNativeAddon } from './nativeMatmul';
+
+/**
+ * The `native` backend: TensorFlow.js's `cpu` backend — every tensor an
+ * ordinary typed array, bounded only by the machine's memory, not by wasm's
+ * 32-bit (4 GiB) heap — with its hot kernels replaced by the C addon built
+ * from libs/core/native (nativeKernels.ts lists them: OpenBLAS sgemm for
+ * every matMul and its gradients, row softmax / log-sum-exp, broadcast
+ * arithmetic and strided copies, multi-threaded).
+ *
+ * It registers under its own name, so the plain `cpu` backend stays the pure
+ * JavaScript reference the tests compare against.
+ */
+
+export interface NativeBackendStatus {
+  /** whether `tf.setBackend('native')` can now succeed */
+  available: boolean;
+  /** one human sentence: what runs natively, or why the backend is missing */
+  reason: string;
+}
+
+let registered: NativeBackendStatus | null = null;
+let setThreads: ((n: number) => number) | null = null;
+let nativeCalls = 0;
+
+/**
+ * Register the `native` backend (idempotent). Needs the addon built from
+ * libs/core/native; without it the status says how to build it and nothing is
+ * registered.
+ */
+export async function registerNativeBackend(
+  options: { threads?: number; addonPath?: string } = {},
+): Promise<NativeBackendStatus> {
+  if (registered) {
+    if (options.threads != null) setThreads!(options.threads);
+    return registered;
+  }
+  const loaded = loadNativeAddon(options.addonPath);
+  if ('error' in loaded) return { available: false, reason: loaded.error };
+  const addon = loaded.addon;
+  if (typeof addon.copy !== 'function') {
+    return {
+      available: false,
+      reason: 'the native addon is from an older build; rebuild it with `npm run build:native`',
+    };
+  }
+  if (options.threads != null) addon.setThreads(options.threads);
+  // Loaded here, not at import: importing the cpu backend registers it with tfjs.
+  const { MathBackendCPU } = await import('@tensorflow/tfjs-backend-cpu');
+  const cpuKernels = new Map(tf.getKernelsForBackend('cpu').map((k) => [k.kernelName, k]));
+  const fallback = (name: string, args: Parameters<tf.KernelFunc>[0]) =>
+    cpuKernels.get(name)!.kernelFunc(args) as tf.TensorInfo | tf.TensorInfo[];
+  const overrides = nativeKernels(addon, fallback, () => nativeCalls++);
+
+  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 0);
+  for (const k of cpuKernels.values()) {
+    tf.registerKernel({
+      ...k,
+      backendName: NATIVE_BACKEND,
+      kernelFunc: overrides[k.kernelName] ?? k.kernelFunc,
+    });
+  }
+  // The ops layer's logSumExpLastAxis runs this on `native` instead of five
+  // JavaScript passes (max, sub, exp, sum, log) over [rows, vocab].
+  tf.registerKernel({
+    kernelName: LOG_SUM_EXP_KERNEL,
+    backendName: NATIVE_BACKEND,
+    kernelFunc: overrides['LogSumExpRows']!,
+  });
+  // d/dx log Σ exp(x) = softmax(x) = exp(x − lse)
+  tf.registerGradient({
+    kernelName: LOG_SUM_EXP_KERNEL,
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [x, lse] = saved as [tf.Tensor, tf.Tensor];
+      return { x: () => tf.mul(dy as tf.Tensor, tf.exp(tf.sub(x, lse))) };
+    },
+  });
+  setThreads = (n) => addon.setThreads(n);
+  registered = {
+    available: true,
+    reason: `C kernels (OpenBLAS sgemm on ${addon.getThreads()} thread(s)), tensors in process memory with no 4 GiB ceiling`,
+  };
+  return registered;
+}
+
+/** How many kernel calls the native code has served in this process. */
+export function nativeBackendCalls(): number {
+  return nativeCalls;
+}

@@ -1,0 +1,229 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { broadcastBatchIndex, type NativeMatmulAddon } from './nativeMatmul';
+
+/**
+ * The kernels the `native` backend runs in C instead of the cpu backend's
+ * JavaScript: every matMul (OpenBLAS), softmax and log-sum-exp over rows, the
+ * four arithmetic ops (broadcast ones especially: the cpu backend computes a
+ * multi-index per element for them), and strided copies (non-contiguous
+ * slices, splits, transposes). Anything they do not cover — other dtypes,
+ * ranks above 8 — goes to the cpu kernel of the same name.
+ */
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type Fallback = (kernelName: string, args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+const MAX_RANK = 8;
+const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
+
+/** Row-major strides with the last one (1) included. */
+function denseStrides(shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out[d] = acc;
+    acc *= shape[d]!;
+  }
+  return out;
+}
+
+/** Strides that read `shape` broadcast to `outShape` (0 where a size-1 dim repeats). */
+function broadcastStrides(shape: readonly number[], outShape: readonly number[]): Int32Array {
+  const pad = outShape.length - shape.length;
+  const padded = [...new Array<number>(pad).fill(1), ...shape];
+  const dense = denseStrides(padded);
+  return Int32Array.from(padded, (s, d) => (s === 1 && outShape[d] !== 1 ? 0 : dense[d]!));
+}
+
+export function nativeKernels(
+  addon: NativeMatmulAddon,
+  fallback: Fallback,
+  count: () => void,
+): Record<string, tf.KernelFunc> {
+  const values = (backend: MathBackendCPU, t: tf.TensorInfo) => backend.data.get(t.dataId)!.values;
+  const f32 = (backend: MathBackendCPU, t: tf.TensorInfo): Float32Array => {
+    const v = values(backend, t);
+    return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+  };
+
+  function batchMatMul(args: KernelArgs): tf.TensorInfo {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2)
+      return fallback('BatchMatMul', args) as tf.TensorInfo;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const ar = a.shape.length;
+    const br = b.shape.length;
+    const M = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
+    const K = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
+    const Kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
+    const N = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
+    if (K !== Kb) {
+      throw new Error(
+        `Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${String(a.shape)} and ` +
+          `${String(b.shape)} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+      );
+    }
+    const batch =
+      ar === 2 && br === 2 ? null : broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const shape = [...(batch?.outer ?? []), M, N];
+    const out = new Float32Array(tf.util.sizeFromShape(shape));
+    const av = f32(backend, a);
+    const bv = f32(backend, b);
+    if (!batch || batch.aIndex.length === 1)
+      addon.sgemm(M, N, K, av, bv, out, transposeA, transposeB);
+    else addon.sgemm(M, N, K, av, bv, out, transposeA, transposeB, batch.aIndex, batch.bIndex);
+    count();
+    return backend.makeTensorInfo(shape, 'float32', out);
+  }
+
+  function softmax(args: KernelArgs): tf.TensorInfo {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const { dim } = args.attrs as { dim: number };
+    const rank = logits.shape.length;
+    if (logits.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1))
+      return fallback('Softmax', args) as tf.TensorInfo;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const cols = logits.shape[rank - 1]!;
+    const size = tf.util.sizeFromShape(logits.shape);
+    const out = new Float32Array(size);
+    addon.softmaxRows(f32(backend, logits), out, cols === 0 ? 0 : size / cols, cols, false);
+    count();
+    return backend.makeTensorInfo(logits.shape, 'float32', out);
+  }
+
+  function logSumExp(args: KernelArgs): tf.TensorInfo {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const backend = args.backend as unknown as MathBackendCPU;
+    if (x.dtype !== 'float32' || x.shape.length === 0)
+      throw new Error(
+        `log-sum-exp kernel: expected float32 of rank >= 1, got ${x.dtype} [${String(x.shape)}]`,
+      );
+    const cols = x.shape[x.shape.length - 1]!;
+    const rows = cols === 0 ? 0 : tf.util.sizeFromShape(x.shape) / cols;
+    const out = new Float32Array(rows);
+    addon.logSumExpRows(f32(backend, x), out, rows, cols);
+    count();
+    return backend.makeTensorInfo([...x.shape.slice(0, -1), 1], 'float32', out);
+  }
+
+  function binary(name: keyof typeof BINARY_OPS) {
+    return (args: KernelArgs): tf.TensorInfo => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      if (a.dtype !== 'float32' || b.dtype !== 'float32')
+        return fallback(name, args) as tf.TensorInfo;
+      const shape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      if (shape.length > MAX_RANK) return fallback(name, args) as tf.TensorInfo;
+      const backend = args.backend as unknown as MathBackendCPU;
+      const out = new Float32Array(tf.util.sizeFromShape(shape));
+      // Scalars run as rank 1: the kernel iterates over a last dimension.
+      const s = shape.length === 0 ? [1] : shape;
+      addon.binary(
+        BINARY_OPS[name],
+        Int32Array.from(s),
+        out,
+        f32(backend, a),
+        0,
+        broadcastStrides(a.shape, s),
+        f32(backend, b),
+        0,
+        broadcastStrides(b.shape, s),
+      );
+      count();
+      return backend.makeTensorInfo(shape, 'float32', out);
+    };
+  }
+
+  /** A dense copy of the strided view `shape` at `offset` with `strides` of x. */
+  function stridedView(
+    backend: MathBackendCPU,
+    x: tf.TensorInfo,
+    shape: number[],
+    offset: number,
+    strides: number[],
+  ): tf.TensorInfo {
+    const src = values(backend, x) as Float32Array | Int32Array;
+    const size = tf.util.sizeFromShape(shape);
+    const out = x.dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+    if (size > 0) {
+      const s = shape.length === 0 ? [1] : shape;
+      const st = shape.length === 0 ? [1] : strides;
+      addon.copy(
+        Int32Array.from(s),
+        src,
+        offset,
+        Int32Array.from(st),
+        out,
+        0,
+        Int32Array.from(denseStrides(s)),
+      );
+    }
+    count();
+    return backend.makeTensorInfo(shape, x.dtype, out);
+  }
+
+  const copyable = (x: tf.TensorInfo) =>
+    (x.dtype === 'float32' || x.dtype === 'int32') && x.shape.length <= MAX_RANK;
+
+  function slice(args: KernelArgs): tf.TensorInfo {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x, begin, size) as [number[], number[]];
+    // Contiguous slices are a free subarray on the cpu kernel.
+    if (!copyable(x) || tf.slice_util.isSliceContinous(x.shape, b, s))
+      return fallback('Slice', args) as tf.TensorInfo;
+    tf.slice_util.assertParamsValid(x, b, s);
+    const strides = denseStrides(x.shape);
+    const offset = b.reduce((acc, v, d) => acc + v * strides[d]!, 0);
+    return stridedView(args.backend as unknown as MathBackendCPU, x, s, offset, strides);
+  }
+
+  function splitV(args: KernelArgs): tf.TensorInfo[] {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { numOrSizeSplits, axis } = args.attrs as {
+      numOrSizeSplits: number | number[];
+      axis: number;
+    };
+    if (!copyable(x)) return fallback('SplitV', args) as tf.TensorInfo[];
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax) as number[];
+    const strides = denseStrides(x.shape);
+    const backend = args.backend as unknown as MathBackendCPU;
+    let start = 0;
+    return sizes.map((n) => {
+      const shape = [...x.shape];
+      shape[ax] = n;
+      const out = stridedView(backend, x, shape, start * strides[ax]!, strides);
+      start += n;
+      return out;
+    });
+  }
+
+  function transpose(args: KernelArgs): tf.TensorInfo {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as { perm: number[] };
+    if (!copyable(x)) return fallback('Transpose', args) as tf.TensorInfo;
+    const strides = denseStrides(x.shape);
+    return stridedView(
+      args.backend as unknown as MathBackendCPU,
+      x,
+      perm.map((p) => x.shape[p]!),
+      0,
+      perm.map((p) => strides[p]!),
+    );
+  }
+
+  return {
+    BatchMatMul: batchMatMul as tf.KernelFunc,
+    Softmax: softmax as tf.KernelFunc,
+    LogSumExpRows: logSumExp as tf.KernelFunc,
+    Add: binary('Add') as tf.KernelFunc,
+    Sub: binary('Sub') as tf.KernelFunc,
+    Multiply: binary('Multiply') as tf.KernelFunc,
+    RealDiv: binary('RealDiv') as tf.KernelFunc,
+    Slice: slice as tf.KernelFunc,
+    SplitV: splitV as tf.KernelFunc,
+    Transpose: transpose as tf.KernelFunc,
+  };
+}

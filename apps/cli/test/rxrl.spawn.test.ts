@@ -39,6 +39,13 @@ function run(
   });
 }
 
+// what `npm install` left: the native backend's addon, which auto then picks
+const nativeBuilt = fs.existsSync(
+  fileURLToPath(
+    new URL('../../../libs/core/native/build/Release/rxrl_native.node', import.meta.url),
+  ),
+);
+
 const tensorflowInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((name) => {
   try {
     createRequire(import.meta.url).resolve(name);
@@ -126,16 +133,18 @@ describe('rxrl binary', () => {
     const first = r.stdout.split('\n')[0];
     if (tensorflowInstalled)
       expect(first).toMatch(/^rxrl: backend tensorflow \(@tensorflow\/tfjs-node(-gpu)?\) — auto: /);
+    else if (nativeBuilt)
+      expect(first).toMatch(
+        /^rxrl: backend native — auto: no @tensorflow\/tfjs-node\(-gpu\) installed; the native addon is built: C kernels \(OpenBLAS sgemm on \d+ thread\(s\)\)/,
+      );
     else {
       expect(
         first.startsWith(
-          'rxrl: backend wasm — auto: no @tensorflow/tfjs-node(-gpu) installed, wasm (XNNPACK, SIMD) is the fastest available; ',
+          'rxrl: backend wasm — auto: no @tensorflow/tfjs-node(-gpu) installed and the native addon is not built (`npm run build:native`), so wasm (XNNPACK, SIMD, 4 GiB heap); ',
         ),
       ).toBe(true);
-      // then whether the optional native OpenBLAS matMul is on, or how to build it
-      expect(first).toMatch(
-        /; native matMul (on \(OpenBLAS sgemm|addon not built .*npm run build:native)/,
-      );
+      // then how to build the optional native OpenBLAS matMul
+      expect(first).toMatch(/; native matMul addon not built .*npm run build:native/);
       expect(r.stdout).toContain('npm install @tensorflow/tfjs-node-gpu@4.22.0');
     }
   });

@@ -3,6 +3,8 @@ export {
   BACKEND_NAMES,
   type BackendName,
   type BackendChoice,
+  type BackendHint,
+  AUTO_NATIVE_MIN_PARAMETERS,
   selectBackend,
   requestedBackend,
   describeBackend,

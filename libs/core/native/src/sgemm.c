@@ -203,6 +203,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"logSumExpRows", NULL, rxrl_log_sum_exp_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary", NULL, rxrl_binary_strided, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copy", NULL, rxrl_copy_strided, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unary", NULL, rxrl_unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reduceRows", NULL, rxrl_reduce_rows, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -164,6 +164,83 @@ describe.runIf(nativeTestBackendAvailable())('native backend kernels against cpu
     expectClose(await both(() => tf.transpose(tf.tensor(xi, shape, 'int32'), perm)), 0);
   });
 
+  it.each([
+    'exp',
+    'neg',
+    'sigmoid',
+    'log',
+    'sqrt',
+    'rsqrt',
+    'square',
+    'abs',
+    'tanh',
+    'reciprocal',
+  ] as const)('%s matches cpu to 1e-6 relative, including 0, ±inf and NaN', async (fn) => {
+    const base = randn(rng, [5, 9]).map((v) => v * 4);
+    const x = Float32Array.from([...base, 0, -0, Infinity, -Infinity, NaN, 90, -90, 1e-30]);
+    const positive = ['log', 'sqrt', 'rsqrt'].includes(fn);
+    const input = positive ? x.map((v) => Math.abs(v)) : x;
+    const before = nativeBackendCalls();
+    const r = await both(() => tf[fn](tf.tensor(input)));
+    expect(nativeBackendCalls()).toBe(before + 1);
+    expectClose(r, 1e-6);
+  });
+
+  it.each([
+    [[4, 6], [1]],
+    [[4, 6], [0]],
+    [
+      [2, 3, 4],
+      [0, 2],
+    ],
+    [[2, 3, 4], [1]],
+    [[2, 3, 4], null],
+    [[7], [0]],
+  ])('sum, mean, max and min of %j over %j match cpu (keepDims both ways)', async (shape, axes) => {
+    const x = randn(rng, shape);
+    for (const keepDims of [false, true]) {
+      for (const fn of ['sum', 'mean', 'max', 'min'] as const) {
+        const r = await both(() => tf[fn](tf.tensor(x, shape), axes ?? undefined, keepDims));
+        expectClose(r, 1e-6);
+      }
+    }
+    // NaN propagates through max, as on cpu
+    const withNan = Float32Array.from(x);
+    withNan[0] = NaN;
+    expectClose(await both(() => tf.max(tf.tensor(withNan, shape), axes ?? undefined)), 0);
+  });
+
+  it('concat along each axis equals cpu (float32 and int32, with an empty part)', async () => {
+    const a = randn(rng, [2, 3, 4]);
+    const b = randn(rng, [2, 3, 4]);
+    for (const axis of [0, 1, 2]) {
+      const bShape = [2, 3, 4];
+      bShape[axis] = 1;
+      const bPart = b.subarray(
+        0,
+        bShape.reduce((p, d) => p * d, 1),
+      );
+      const r = await both(() =>
+        tf.concat(
+          [
+            tf.tensor(a, [2, 3, 4]),
+            tf.tensor(bPart, bShape),
+            tf.zeros([0, 3, 4].map((d, i) => (i === axis ? 0 : [2, 3, 4][i]!))),
+          ],
+          axis,
+        ),
+      );
+      expectClose(r, 0);
+    }
+    const ri = await both(() =>
+      tf.concat(
+        [tf.tensor([[1, 2]], [1, 2], 'int32'), tf.tensor([[3], [4]].flat(), [1, 2], 'int32')],
+        0,
+      ),
+    );
+    expect(ri.native[0]!.data).toEqual([1, 2, 3, 4]);
+  });
+
   it('softmax and log-sum-exp over rows match cpu, with -inf entries and large logits', async () => {
     const shape = [5, 300];
     const x = randn(rng, shape).map((v) => v * 30);

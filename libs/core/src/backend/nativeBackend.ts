@@ -41,7 +41,7 @@ export async function registerNativeBackend(
   const loaded = loadNativeAddon(options.addonPath);
   if ('error' in loaded) return { available: false, reason: loaded.error };
   const addon = loaded.addon;
-  if (typeof addon.copy !== 'function') {
+  if (typeof addon.reduceRows !== 'function') {
     return {
       available: false,
       reason: 'the native addon is from an older build; rebuild it with `npm run build:native`',

@@ -6,8 +6,9 @@ import { broadcastBatchIndex, type NativeMatmulAddon } from './nativeMatmul';
  * The kernels the `native` backend runs in C instead of the cpu backend's
  * JavaScript: every matMul (OpenBLAS), softmax and log-sum-exp over rows, the
  * four arithmetic ops (broadcast ones especially: the cpu backend computes a
- * multi-index per element for them), and strided copies (non-contiguous
- * slices, splits, transposes). Anything they do not cover — other dtypes,
+ * multi-index per element for them), elementwise functions (exp, sigmoid,
+ * …), reductions (sum, mean, max, min over any axes) and strided copies
+ * (non-contiguous slices, splits, transposes, concatenation). Anything they do not cover — other dtypes,
  * ranks above 8 — goes to the cpu kernel of the same name.
  */
 
@@ -16,6 +17,20 @@ type Fallback = (kernelName: string, args: KernelArgs) => tf.TensorInfo | tf.Ten
 
 const MAX_RANK = 8;
 const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
+// op codes of mapreduce.c
+const UNARY_OPS = {
+  Exp: 0,
+  Neg: 1,
+  Sigmoid: 2,
+  Log: 3,
+  Sqrt: 4,
+  Rsqrt: 5,
+  Square: 6,
+  Abs: 7,
+  Tanh: 8,
+  Reciprocal: 9,
+} as const;
+const REDUCE_OPS = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
 /** Row-major strides with the last one (1) included. */
 function denseStrides(shape: readonly number[]): number[] {
@@ -214,7 +229,97 @@ export function nativeKernels(
     );
   }
 
+  function unary(name: keyof typeof UNARY_OPS) {
+    return (args: KernelArgs): tf.TensorInfo => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (x.dtype !== 'float32') return fallback(name, args) as tf.TensorInfo;
+      const backend = args.backend as unknown as MathBackendCPU;
+      const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+      addon.unary(UNARY_OPS[name], f32(backend, x), out);
+      count();
+      return backend.makeTensorInfo(x.shape, 'float32', out);
+    };
+  }
+
+  /** Sum / Mean / Max / Min: reduced axes moved last (one strided copy if needed), then one pass per row. */
+  function reduce(name: keyof typeof REDUCE_OPS) {
+    return (args: KernelArgs): tf.TensorInfo => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const attrs = args.attrs as {
+        axis?: number | number[];
+        reductionIndices?: number | number[];
+        keepDims: boolean;
+      };
+      if (x.dtype !== 'float32' || x.shape.length > MAX_RANK || x.shape.length === 0)
+        return fallback(name, args) as tf.TensorInfo;
+      const backend = args.backend as unknown as MathBackendCPU;
+      const axes = tf.util.parseAxisParam(attrs.axis ?? attrs.reductionIndices ?? null!, x.shape);
+      const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+      const perm = [...kept, ...axes];
+      const moved = perm.every((p, i) => p === i)
+        ? null
+        : stridedView(
+            backend,
+            x,
+            perm.map((p) => x.shape[p]!),
+            0,
+            perm.map((p) => denseStrides(x.shape)[p]!),
+          );
+      const rows = kept.reduce((acc, d) => acc * x.shape[d]!, 1);
+      const cols = axes.reduce((acc, d) => acc * x.shape[d]!, 1);
+      const out = new Float32Array(rows);
+      addon.reduceRows(REDUCE_OPS[name], f32(backend, moved ?? x), out, rows, cols);
+      if (moved) backend.disposeIntermediateTensorInfo(moved);
+      count();
+      const shape = attrs.keepDims
+        ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+        : kept.map((d) => x.shape[d]!);
+      return backend.makeTensorInfo(shape, 'float32', out);
+    };
+  }
+
+  function concat(args: KernelArgs): tf.TensorInfo {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const { axis } = args.attrs as { axis: number };
+    const first = inputs[0]!;
+    if (inputs.some((t) => !copyable(t) || t.dtype !== first.dtype) || first.shape.length === 0)
+      return fallback('Concat', args) as tf.TensorInfo;
+    const ax = tf.util.parseAxisParam(axis, first.shape)[0]!;
+    const shape = tf.backend_util.computeOutShape(
+      inputs.map((t) => t.shape),
+      ax,
+    );
+    const backend = args.backend as unknown as MathBackendCPU;
+    const size = tf.util.sizeFromShape(shape);
+    const out = first.dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+    const dst = Int32Array.from(denseStrides(shape));
+    let start = 0;
+    for (const t of inputs) {
+      if (tf.util.sizeFromShape(t.shape) > 0) {
+        addon.copy(
+          Int32Array.from(t.shape),
+          values(backend, t) as Float32Array | Int32Array,
+          0,
+          Int32Array.from(denseStrides(t.shape)),
+          out,
+          start * dst[ax]!,
+          dst,
+        );
+      }
+      start += t.shape[ax]!;
+    }
+    count();
+    return backend.makeTensorInfo(shape, first.dtype, out);
+  }
+
   return {
+    ...Object.fromEntries(
+      (Object.keys(UNARY_OPS) as (keyof typeof UNARY_OPS)[]).map((k) => [k, unary(k)]),
+    ),
+    ...Object.fromEntries(
+      (Object.keys(REDUCE_OPS) as (keyof typeof REDUCE_OPS)[]).map((k) => [k, reduce(k)]),
+    ),
+    Concat: concat as tf.KernelFunc,
     BatchMatMul: batchMatMul as tf.KernelFunc,
     Softmax: softmax as tf.KernelFunc,
     LogSumExpRows: logSumExp as tf.KernelFunc,

@@ -52,6 +52,10 @@ export interface NativeMatmulAddon {
     dstOffset: number,
     dstStrides: Int32Array,
   ): void;
+  /** `out[i] = f(x[i])` for the function with code `op` (see nativeKernels.ts). */
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  /** `out[r]` = sum, mean, max or min (op 0–3) of row r of a [rows, cols] matrix. */
+  reduceRows(op: number, x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** Set OpenBLAS worker threads; returns the count in effect. */
   setThreads(n: number): number;
   getThreads(): number;

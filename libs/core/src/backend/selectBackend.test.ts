@@ -33,6 +33,21 @@ describe('selectBackend', () => {
     }
   });
 
+  it('auto keeps models below 100M parameters on wasm and takes larger ones to native', async () => {
+    delete process.env['RXRL_BACKEND'];
+    const tiny = await selectBackend(null, { parameters: 90_000 });
+    expect(tiny.backend).toBe('wasm');
+    const big = await selectBackend(null, { parameters: 494e6 });
+    if (existsSync(NATIVE_MATMUL_ADDON_PATH)) {
+      expect(tiny.reason).toBe(
+        'auto: a 90k-parameter model steps faster on wasm (XNNPACK, SIMD) than on native; native takes models from 100M',
+      );
+      expect(big.backend).toBe('native');
+    } else expect(big.backend).toBe('wasm');
+    // an explicit request ignores the hint
+    expect((await selectBackend('cpu', { parameters: 494e6 })).backend).toBe('cpu');
+  });
+
   it('explicit native without the addon fails naming how to build it', async () => {
     if (existsSync(NATIVE_MATMUL_ADDON_PATH)) {
       const choice = await selectBackend('native');

@@ -24,6 +24,31 @@ export const TENSORFLOW_INSTALL_HINT =
   'against CUDA 11.8 and cuDNN 8.6 (Linux x86_64 only). Both download libtensorflow during install, ' +
   'so the machine must reach storage.googleapis.com; otherwise use --backend wasm.';
 
+/** What `auto` may weigh besides which backends are installed. */
+export interface BackendHint {
+  /** parameters of the model the run loads, when known before loading */
+  parameters?: number;
+}
+
+/**
+ * `auto` runs models below this many parameters on wasm (with the native
+ * matMul when built) even where the native backend exists: their steps are
+ * many small kernels, where wasm's SIMD kernels beat the cpu backend's per-op
+ * cost (measured on 2 cores, one thread each, CPU time of a training step:
+ * tiny preset 308 ms wasm vs 532 ms native, small 843 vs 1421). Above it the
+ * matrix products dominate and full fine-tuning no longer fits wasm's heap
+ * (16 bytes per parameter for weights, gradients and AdamW state).
+ */
+export const AUTO_NATIVE_MIN_PARAMETERS = 100e6;
+
+function formatParameters(n: number): string {
+  return n >= 1e9
+    ? `${(n / 1e9).toFixed(1)}B`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(n >= 1e8 ? 0 : 1)}M`
+      : `${(n / 1e3).toFixed(0)}k`;
+}
+
 let current: BackendChoice | null = null;
 
 async function tryImport(name: string): Promise<boolean> {
@@ -90,10 +115,15 @@ export function requestedBackend(explicit?: string | null): BackendName {
  *
  * `auto` prefers `tensorflow` (tfjs-node-gpu, then tfjs-node) when one is
  * installed, else `native` (the cpu backend with OpenBLAS kernels, no 4 GiB
- * ceiling) when its addon is built, else `wasm`, else `cpu`. Asking for `tensorflow` explicitly when
+ * ceiling) when its addon is built — except for models the hint says are
+ * below AUTO_NATIVE_MIN_PARAMETERS, which run faster on wasm — else `wasm`,
+ * else `cpu`. Asking for `tensorflow` explicitly when
  * neither package loads is an error that says how to install one.
  */
-export async function selectBackend(requested?: string | null): Promise<BackendChoice> {
+export async function selectBackend(
+  requested?: string | null,
+  hint: BackendHint = {},
+): Promise<BackendChoice> {
   const name = requestedBackend(requested);
   const via =
     requested != null ? '--backend' : process.env['RXRL_BACKEND'] ? 'RXRL_BACKEND' : 'auto';
@@ -116,7 +146,11 @@ export async function selectBackend(requested?: string | null): Promise<BackendC
       );
     }
   }
-  if (!choice && (name === 'native' || name === 'auto')) {
+  const small =
+    name === 'auto' &&
+    hint.parameters !== undefined &&
+    hint.parameters < AUTO_NATIVE_MIN_PARAMETERS;
+  if (!choice && (name === 'native' || (name === 'auto' && !small))) {
     const native = await useNative();
     if (native.ok) {
       choice = {
@@ -134,9 +168,11 @@ export async function selectBackend(requested?: string | null): Promise<BackendC
       choice = {
         backend: 'wasm',
         reason:
-          name === 'auto'
-            ? 'auto: no @tensorflow/tfjs-node(-gpu) installed and the native addon is not built (`npm run build:native`), so wasm (XNNPACK, SIMD, 4 GiB heap)'
-            : `requested by ${via}`,
+          name !== 'auto'
+            ? `requested by ${via}`
+            : small
+              ? `auto: a ${formatParameters(hint.parameters!)}-parameter model steps faster on wasm (XNNPACK, SIMD) than on native; native takes models from ${formatParameters(AUTO_NATIVE_MIN_PARAMETERS)}`
+              : 'auto: no @tensorflow/tfjs-node(-gpu) installed and the native addon is not built (`npm run build:native`), so wasm (XNNPACK, SIMD, 4 GiB heap)',
       };
     } else if (name === 'wasm') {
       throw new RxrlConfigError(`backend 'wasm' was requested (${via}) but failed to initialise`);

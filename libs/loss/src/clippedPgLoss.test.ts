@@ -90,6 +90,15 @@ const CASES: Array<[string, ClippedPgLossOptionsInput, Partial<PgData>?]> = [
     },
   ],
   [
+    'TIS with ratio_min',
+    {
+      use_importance_sampling_correction: true,
+      truncated_importance_sampling_type: 'tis',
+      truncated_importance_sampling_ratio: 1.05,
+      truncated_importance_sampling_ratio_min: 0.95,
+    },
+  ],
+  [
     'icepop',
     {
       use_importance_sampling_correction: true,
@@ -207,6 +216,92 @@ for (const backend of TEST_BACKENDS) {
         expectClose(r.loss.dataSync()[0]!, 0.1 * v, 1e-6, `${k} loss`);
         r.loss.dispose();
       }
+    });
+
+    it('KL gradient carries the score-function term: d/dl β·k(l) + β·k(l), l −1, ref −1.5, β 0.1', () => {
+      // weight exp(l − sg(l)) = 1 with ∂w/∂l = 1, so ∂/∂l (w·k) = k + ∂k/∂l:
+      // k1 = l − ref = 0.5, ∂ = 1 → 1.5;  k2 = (l − ref)²/2 = 0.125, ∂ = 0.5 → 0.625;
+      // k3 = e^{ref−l} − 1 − (ref − l), ∂ = 1 − e^{ref−l} → sum = l − ref = 0.5 (NeMo RL).
+      // The detached weight would give β·∂k/∂l only (k3: 0.1·(1 − e^{−0.5}) = 0.0393).
+      for (const [k, g] of [
+        ['k1', 1.5],
+        ['k2', 0.625],
+        ['k3', 0.5],
+      ] as const) {
+        const o = { reference_policy_kl_penalty: 0.1, reference_policy_kl_type: k };
+        const run = (x: tf.Tensor2D) =>
+          clippedPgLoss(o, {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1, -1]]),
+            refLogprobs: t2([[-1.5, -1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1, 0]]),
+          }).loss;
+        const grad = gradOf(run, [[-1, -1]]);
+        expectClose(grad[0]![0]!, 0.1 * g, 1e-5, `${k} gradient`);
+        expectClose(grad[0]![1]!, 0, 1e-7, `${k} masked token gradient`);
+      }
+    });
+
+    it('on-policy KL weight π/π_gen is differentiated: ∂/∂l β·e^{l−gen}·k3 = β·e^{0.2}·(l − ref)', () => {
+      const run = (x: tf.Tensor2D) =>
+        clippedPgLoss(
+          { reference_policy_kl_penalty: 0.1, use_on_policy_kl_approximation: true },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1]]),
+            generationLogprobs: t2([[-1.2]]),
+            refLogprobs: t2([[-1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1]]),
+          },
+        ).loss;
+      // value β·e^{0.2}·k3; gradient β·e^{0.2}·(k3 + 1 − e^{−0.5}) = β·e^{0.2}·0.5
+      const k3 = Math.exp(-0.5) - 0.5;
+      const l = tf.tidy(() => run(t2([[-1]])).dataSync()[0]!);
+      expectClose(l, 0.1 * Math.exp(0.2) * k3, 1e-6, 'loss');
+      expectClose(gradOf(run, [[-1]])[0]![0]!, 0.1 * Math.exp(0.2) * 0.5, 1e-5, 'gradient');
+    });
+
+    it('KL input clamp detaches the weight: log(π_ref/π) −0.5 clamped to −0.3 gives gradient 0', () => {
+      const run = (x: tf.Tensor2D) =>
+        clippedPgLoss(
+          { reference_policy_kl_penalty: 0.1, kl_input_clamp_value: 0.3 },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1]]),
+            refLogprobs: t2([[-1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1]]),
+          },
+        ).loss;
+      const l = tf.tidy(() => run(t2([[-1]])).dataSync()[0]!);
+      expectClose(l, 0.1 * (Math.exp(-0.3) - 0.7), 1e-6, 'clamped loss');
+      expectClose(gradOf(run, [[-1]])[0]![0]!, 0, 1e-7, 'clamped gradient');
+    });
+
+    it('TIS clamps the importance weights to [ratio_min, ratio]: w [0.5, 1, 2] → [0.8, 1, 1.5], loss −1.1', () => {
+      // ratio 1 (curr = prev), A = 1: per-token −A·r·w = −w; mean −(0.8 + 1 + 1.5)/3
+      const prev = [[0, 0, 0]];
+      const r = clippedPgLoss(
+        {
+          reference_policy_kl_penalty: 0,
+          use_importance_sampling_correction: true,
+          truncated_importance_sampling_type: 'tis',
+          truncated_importance_sampling_ratio: 1.5,
+          truncated_importance_sampling_ratio_min: 0.8,
+        },
+        {
+          currLogprobs: t2(prev),
+          prevLogprobs: t2(prev),
+          generationLogprobs: t2([[-Math.log(0.5), 0, -Math.log(2)]]),
+          advantages: t1([1]),
+          tokenMask: t2([[1, 1, 1]]),
+        },
+      );
+      expectClose(r.loss.dataSync()[0]!, -3.3 / 3, 1e-6, 'loss');
+      expectClose(readMetricsSync(r.metrics)['sampling_importance_ratio']!, 1.1, 1e-6, 'mean w');
+      r.loss.dispose();
     });
 
     for (const [name, opts, over] of CASES) {

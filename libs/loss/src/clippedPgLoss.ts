@@ -5,6 +5,7 @@ import type { LossResult, Metrics } from './lossResult';
 import {
   constant,
   expectShape,
+  finiteOrZero,
   maskedMean,
   metric,
   nanToZero,
@@ -51,11 +52,11 @@ export const clippedPgLossOptionsSchema = z
       .enum(['tis', 'icepop', 'seq-mask-tis'])
       .nullable()
       .default(null),
-    /** lower bound for icepop / seq-mask-tis */
+    /** lower bound: tis clamps the weights to [min, max] (NeMo RL; null = 0), icepop / seq-mask-tis filter outside it */
     truncated_importance_sampling_ratio_min: z.number().min(0).nullable().default(null),
     /** CISPO: −sg(clip(r))·A·log π, clipping the weight and never the gradient (MiniMax-M1, https://arxiv.org/abs/2506.13585) */
     use_cispo: z.boolean().default(false),
-    /** weight the KL penalty by π/π_gen so it estimates KL under the current policy */
+    /** weight the KL penalty by π/π_gen (differentiated) so it estimates KL under the current policy */
     use_on_policy_kl_approximation: z.boolean().default(false),
     /** VAPO μ: add μ·NLL on tokens of samples with reward > 0 (https://arxiv.org/abs/2504.05118, Eq. 10); 0 disables */
     positive_example_nll_weight: z.number().min(0).default(0),
@@ -241,20 +242,25 @@ export function clippedPgLoss(
     };
     const tokMean = (v: tf.Tensor) => maskedMean(v, mask, nToks);
 
-    // KL(π ‖ π_ref)
+    // KL(π ‖ π_ref). The estimator is an expectation under the sampling policy,
+    // so its gradient carries the score-function term KL·∇log π (NeMo RL,
+    // https://arxiv.org/abs/2506.09477): the per-token weight is
+    // exp(log π − sg(log π)), 1 in value, or the on-policy importance weight
+    // π/π_gen, both differentiated.
     let kl = tf.scalar(0) as tf.Scalar;
     if (beta !== 0) {
+      const logW = o.use_on_policy_kl_approximation
+        ? tf.sub(currLogprobs, gen)
+        : tf.sub(currLogprobs, stopGradient(currLogprobs));
       const perTok = calculateKl(
         currLogprobs,
         inputs.refLogprobs!,
         o.reference_policy_kl_type,
         o.kl_input_clamp_value,
         o.kl_output_clamp_value,
+        finiteOrZero(tf.exp(logW)),
       );
-      const w = o.use_on_policy_kl_approximation
-        ? nanToZero(tf.exp(tf.sub(stopGradient(currLogprobs), gen)))
-        : tf.onesLike(perTok);
-      kl = reduce(tf.mul(tf.mul(w, perTok), beta));
+      kl = reduce(tf.mul(perTok, beta));
     }
 
     // ratios
@@ -303,7 +309,7 @@ export function clippedPgLoss(
     const tisMax = o.truncated_importance_sampling_ratio;
     const tisMin = o.truncated_importance_sampling_ratio_min ?? 0;
     if (o.truncated_importance_sampling_type === 'tis') {
-      isWeights = tf.minimum(isWeights, tisMax!);
+      isWeights = tf.clipByValue(isWeights, tisMin, tisMax!);
     } else if (o.truncated_importance_sampling_type === 'icepop') {
       const w = isWeights;
       const kept = constant(

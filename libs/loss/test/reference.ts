@@ -111,15 +111,28 @@ export function refClippedPg(
       return masked / ((d.globalValidSeqs ?? B) * o.max_completion_length! + EPS);
     return sum(sm.map((s, b) => s * rowMean(x, b))) / (nSeq + EPS);
   };
-  const klEst = (lp: number, lref: number, inC: number | null, outC: number | null) => {
+  // NeMo RL calculate_kl with importance weights: the weight is detached where the input clamp
+  // is active, multiplied in before the output clamp. `w` is a function of the live log-prob.
+  const klEst = (
+    lp: number,
+    lref: number,
+    w: (x: number) => number,
+    inC: number | null,
+    outC: number | null,
+  ) => {
     let logr = lref - lp;
-    if (inC != null) logr = clip(logr, -inC, inC);
+    let wt = w(lp);
+    if (inC != null && Math.abs(logr) > inC) {
+      logr = clip(logr, -inC, inC);
+      wt = w(NaN); // detached: the weight at the detached log-prob
+    }
     let k =
       o.reference_policy_kl_type === 'k1'
         ? -logr
         : o.reference_policy_kl_type === 'k2'
           ? (logr * logr) / 2
           : Math.exp(logr) - 1 - logr;
+    k *= wt;
     if (outC != null) k = clip(k, -outC, outC);
     return k;
   };
@@ -128,13 +141,15 @@ export function refClippedPg(
   if (beta !== 0) {
     kl = reduce(
       map((b, t) => {
-        const w = o.use_on_policy_kl_approximation
-          ? fin(Math.exp(d.curr[b]![t]! - gen[b]![t]!))
-          : 1;
+        const c = d.curr[b]![t]!;
+        // weight exp(x − sg(x)) (1 in value), or π/π_gen, both differentiated; NaN = detached
+        const w = (x: number) => {
+          const v = Number.isNaN(x) ? c : x;
+          return fin(Math.exp(o.use_on_policy_kl_approximation ? v - gen[b]![t]! : v - c));
+        };
         return (
-          w *
           beta *
-          klEst(live[b]![t]!, d.ref![b]![t]!, o.kl_input_clamp_value, o.kl_output_clamp_value)
+          klEst(live[b]![t]!, d.ref![b]![t]!, w, o.kl_input_clamp_value, o.kl_output_clamp_value)
         );
       }),
     );
@@ -173,7 +188,7 @@ export function refClippedPg(
   const metrics: Record<string, number> = {};
   const hi = o.truncated_importance_sampling_ratio!;
   const lo = o.truncated_importance_sampling_ratio_min ?? 0;
-  if (o.truncated_importance_sampling_type === 'tis') w = map((b, t) => Math.min(w[b]![t]!, hi));
+  if (o.truncated_importance_sampling_type === 'tis') w = map((b, t) => clip(w[b]![t]!, lo, hi));
   if (o.truncated_importance_sampling_type === 'icepop') {
     const kept = map((b, t) => (w[b]![t]! >= lo && w[b]![t]! <= hi ? 1 : 0));
     metrics['is_oob_ratio'] = 1 - tokMean(kept);
@@ -211,7 +226,7 @@ export function refClippedPg(
     token_mult_prob_error: tokMean(
       map((b, t) => Math.exp(Math.abs(gen[b]![t]! - prev[b]![t]!) * mask[b]![t]!)),
     ),
-    gen_kl_error: tokMean(map((b, t) => klEst(gen[b]![t]!, prev[b]![t]!, null, null))),
+    gen_kl_error: tokMean(map((b, t) => klEst(gen[b]![t]!, prev[b]![t]!, () => 1, null, null))),
     approx_entropy: -tokMean(
       map((b, t) => Math.exp(d.curr[b]![t]! - gen[b]![t]!) * d.curr[b]![t]!),
     ),

@@ -27,16 +27,23 @@ def masked_mean(v, m, n=None, dim=None):
     return (v * m).sum(dim=dim) / (den + EPS)
 
 
-def calc_kl(lp, lref, kind, inc, outc):
+def calc_kl(lp, lref, kind, inc, outc, w=None):
+    """NeMo RL calculate_kl: the weight is detached where the input clamp bites,
+    multiplied in before the output clamp."""
     logr = lref - lp
     if inc is not None:
-        logr = logr.clamp(-inc, inc)
+        clamped = logr.clamp(-inc, inc)
+        if w is not None:
+            w = torch.where(logr == clamped, w, w.detach())
+        logr = clamped
     if kind == "k1":
         kl = -logr
     elif kind == "k2":
         kl = logr.square() / 2
     else:
         kl = logr.exp() - 1 - logr
+    if w is not None:
+        kl = w * kl
     if outc is not None:
         kl = kl.clamp(-outc, outc)
     return kl
@@ -71,8 +78,9 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
     beta = c["reference_policy_kl_penalty"]
     kl = torch.zeros((), dtype=D)
     if beta != 0:
-        w = torch.nan_to_num((curr - gen).exp().detach(), 0.0, 0.0, 0.0) if c["use_on_policy_kl_approximation"] else torch.ones_like(curr)
-        kl = red(w * beta * calc_kl(curr, ref, c["reference_policy_kl_type"], c["kl_input_clamp_value"], c["kl_output_clamp_value"]))
+        # score-function weight: exp(x - x.detach()) (value 1) or the on-policy ratio, both differentiated
+        w = torch.nan_to_num((curr - gen).exp() if c["use_on_policy_kl_approximation"] else (curr - curr.detach()).exp(), 0.0, 0.0, 0.0)
+        kl = red(beta * calc_kl(curr, ref, c["reference_policy_kl_type"], c["kl_input_clamp_value"], c["kl_output_clamp_value"], w))
     if c["force_on_policy_ratio"]:
         ratios = (curr - curr.detach()).exp()
         clamped = ratios
@@ -98,7 +106,7 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
         w = torch.nan_to_num((prev - gen).exp(), 0.0, 0.0, 0.0)
     t, hi, lo = c["truncated_importance_sampling_type"], c["truncated_importance_sampling_ratio"], c["truncated_importance_sampling_ratio_min"]
     if t == "tis":
-        w = w.clamp(max=hi)
+        w = w.clamp(min=lo if lo is not None else 0.0, max=hi)
     elif t == "icepop":
         w = torch.where((w >= lo) & (w <= hi), w, torch.zeros_like(w))
     elif t == "seq-mask-tis":
@@ -186,6 +194,7 @@ pg_cases = [
     ("force_on_policy_ratio", dict(force_on_policy_ratio=True, reference_policy_kl_penalty=0.1), False),
     ("GSPO", dict(sequence_level_importance_ratios=True, token_level_loss=False, ratio_clip_min=0.05, ratio_clip_max=0.05), False),
     ("tis", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="tis", truncated_importance_sampling_ratio=1.05), False),
+    ("tis with ratio_min", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="tis", truncated_importance_sampling_ratio=1.05, truncated_importance_sampling_ratio_min=0.95), False),
     ("icepop", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="icepop", truncated_importance_sampling_ratio=1.1, truncated_importance_sampling_ratio_min=0.9), False),
     ("seq-mask-tis", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="seq-mask-tis", truncated_importance_sampling_ratio=1.02, truncated_importance_sampling_ratio_min=0.98), False),
     ("CISPO", dict(use_cispo=True, ratio_clip_max=0.28), False),

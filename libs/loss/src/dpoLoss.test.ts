@@ -50,6 +50,41 @@ for (const backend of TEST_BACKENDS) {
       await useBackend(backend);
     });
 
+    it('β = 0 is accepted (NeMo RL): sigmoid loss log 2 with zero gradient; the SFT term still trains', () => {
+      // −log σ(0·Δ) = log 2 per pair; with sft_loss_weight 0.5 the loss adds 0.5·mean(−log π_c)
+      // and ∂/∂log π_c = −0.5/B, ∂/∂log π_r = 0
+      const pc = [-1, -2];
+      const f = (x: tf.Tensor2D) => {
+        const [c, r] = tf.unstack(x);
+        return dpoLoss(
+          { reference_policy_kl_penalty: 0, sft_loss_weight: 0.5 },
+          {
+            policyChosenLogps: c!,
+            policyRejectedLogps: r!,
+            referenceChosenLogps: t1([-2, -2]),
+            referenceRejectedLogps: t1([-1, -1]),
+          },
+        );
+      };
+      const r = tf.tidy(() => f(t2([pc, [-3, -4]])));
+      expectClose(r.loss.dataSync()[0]!, Math.LN2 + 0.5 * 1.5, 1e-6, 'loss');
+      expectClose(readMetricsSync(r.metrics)['preference_loss']!, Math.LN2, 1e-6, 'preference');
+      r.loss.dispose();
+      const g = gradOf((x) => f(x).loss, [pc, [-3, -4]]);
+      expectMatrixClose(
+        g,
+        [
+          [-0.25, -0.25],
+          [0, 0],
+        ],
+        1e-6,
+        'gradient',
+      );
+      expect(() =>
+        dpoLossOptionsSchema.parse({ reference_policy_kl_penalty: 0, loss_type: 'ipo' }),
+      ).toThrow(/β must be > 0/);
+    });
+
     it('sigmoid closed form: β 0.1, log-ratios 1 and −2 → log(1 + e^−0.3) = 0.554355', () => {
       const r = dpoLoss(
         { reference_policy_kl_penalty: 0.1 },

@@ -34,8 +34,8 @@ export const F_DIVERGENCE_TYPES = [
 /** Options of {@link dpoLoss}: NeMo RL `dpo.*` names, TRL names where NeMo RL has none. */
 export const dpoLossOptionsSchema = z
   .object({
-    /** β: strength of the implicit KL to the reference (NeMo RL; TRL `beta`), Rafailov et al. 2023 https://arxiv.org/abs/2305.18290 */
-    reference_policy_kl_penalty: z.number().positive().default(0.05),
+    /** β ≥ 0: strength of the implicit KL to the reference (NeMo RL; TRL `beta`), Rafailov et al. 2023 https://arxiv.org/abs/2305.18290; 0 (as NeMo RL allows) makes the sigmoid term the constant log 2 — ipo and sppo_hard divide by β and need β > 0 */
+    reference_policy_kl_penalty: z.number().min(0).default(0.05),
     /** weight of the preference term w_p (NeMo RL) */
     preference_loss_weight: z.number().min(0).default(1),
     /** weight of the auxiliary NLL on chosen responses w_s (NeMo RL; RPO's α, https://arxiv.org/abs/2404.19733) */
@@ -70,6 +70,15 @@ export const dpoLossOptionsSchema = z
         path: ['loss_weights'],
         message: `loss_weights has ${o.loss_weights.length} entries but loss_type has ${types.length}; give one weight per loss type`,
       });
+    }
+    for (const t of ['ipo', 'sppo_hard'] as const) {
+      if (types.includes(t) && o.reference_policy_kl_penalty === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reference_policy_kl_penalty'],
+          message: `loss_type ${t} targets a margin of 1/(2β), so β must be > 0`,
+        });
+      }
     }
     if (types.includes('exo_pair') && o.label_smoothing === 0) {
       ctx.addIssue({

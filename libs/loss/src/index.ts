@@ -45,3 +45,32 @@ export {
   makeSchedule,
 } from './schedules';
 export { type LossTerm, composeLosses } from './composeLosses';
+export { type PairLogpsInputs } from './pairLogps';
+export {
+  orpoLossOptionsSchema,
+  type OrpoLossOptions,
+  type OrpoLossOptionsInput,
+  orpoLoss,
+} from './orpoLoss';
+export {
+  CPO_LOSS_TYPES,
+  cpoLossOptionsSchema,
+  type CpoLossOptions,
+  type CpoLossOptionsInput,
+  cpoLoss,
+} from './cpoLoss';
+export {
+  KTO_LOSS_TYPES,
+  ktoLossOptionsSchema,
+  type KtoLossOptions,
+  type KtoLossOptionsInput,
+  type KtoInputs,
+  ktoLoss,
+} from './ktoLoss';
+export {
+  preferenceObjectiveSchema,
+  type PreferenceObjective,
+  type PreferenceObjectiveInput,
+  objectiveNeedsReference,
+  preferenceObjectiveLoss,
+} from './preferenceObjectives';

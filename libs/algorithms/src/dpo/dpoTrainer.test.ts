@@ -5,7 +5,9 @@ import { BuiltinTokenizer } from '@rxrl/data';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { AdamW, SGD } from '@rxrl/optimizer';
 import type { PreferencePair } from './dpoExamples';
+import { preferenceObjectiveLoss } from '@rxrl/loss';
 import { DpoTrainer } from './dpoTrainer';
+import { dpoSchema } from './dpoOptions';
 
 const tok = new BuiltinTokenizer();
 const tinyConfig = () => ({
@@ -87,6 +89,46 @@ beforeAll(async () => {
 });
 
 describe('DpoTrainer', () => {
+  it('dpo.objective orpo: micro-batches 3 + 1 give the hand-computed global ORPO loss', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 13 });
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const beta = 0.5;
+    const logOdds = (a: number) => a - Math.log1p(-Math.exp(a));
+    let nll = 0;
+    let toks = 0;
+    let ratio = 0;
+    for (const p of PAIRS) {
+      const c = seqLogp(model, p.prompt, p.chosen);
+      const r = seqLogp(model, p.prompt, p.rejected);
+      nll -= c;
+      toks += p.chosen.length;
+      const x = logOdds(c / p.chosen.length) - logOdds(r / p.rejected.length);
+      ratio += -Math.log1p(Math.exp(-x)); // log σ(x)
+    }
+    const spec = dpoSchema.parse({ objective: { name: 'orpo', beta } }).objective!;
+    const t = new DpoTrainer({
+      model,
+      reference: null,
+      tokenizer: tok,
+      optimizer: opt,
+      policy: { train_global_batch_size: 4, train_micro_batch_size: 3, max_grad_norm: null },
+      val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
+      loss: {},
+      objective: (inputs) => preferenceObjectiveLoss(spec, inputs),
+      trainPairs: PAIRS,
+      valPairs: PAIRS,
+      seed: 0,
+    });
+    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    expect(m['train/nll_loss']).toBeCloseTo(nll / toks, 4);
+    expect(m['train/loss']).toBeCloseTo(nll / toks - (beta * ratio) / PAIRS.length, 4);
+    expect(() => dpoSchema.parse({ objective: { name: 'kto', loss_type: 'kto' } })).toThrow(
+      /apo_zero_unpaired/,
+    );
+    model.dispose();
+    opt.dispose();
+  });
+
   it('step metrics match a hand computation of the DPO loss, rewards, accuracy and margin', () => {
     const model = CausalLM.create(tinyConfig(), { seed: 11 });
     const other = CausalLM.create(tinyConfig(), { seed: 12 });

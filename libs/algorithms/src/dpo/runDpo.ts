@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { z } from 'zod';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
+import { objectiveNeedsReference, preferenceObjectiveLoss } from '@rxrl/loss';
 import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
@@ -29,7 +30,7 @@ export interface RunDpoOptions {
   progress?: boolean;
   resume?: boolean | 'auto';
   cwd?: string;
-  /** replace the default dpoLoss objective */
+  /** replace the default dpoLoss objective (wins over the recipe's dpo.objective) */
   objective?: DpoObjective;
 }
 
@@ -49,7 +50,11 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const started = performance.now();
   const policy = await loadPolicy(config.policy, config.seed, cwd);
   const loss = dpoLossOptionsOf(config.dpo);
-  const reference = config.dpo.reference_free ? null : policy.model.frozenCopy();
+  const named = config.dpo.objective;
+  const needsReference = named ? objectiveNeedsReference(named) : !config.dpo.reference_free;
+  const reference = needsReference ? policy.model.frozenCopy() : null;
+  const objective: DpoObjective | undefined =
+    options.objective ?? (named ? (inputs) => preferenceObjectiveLoss(named, inputs) : undefined);
   try {
     const skipped = new SkipStats();
     const rows = await datasetRows(config.data, 'preference', cwd, skipped);
@@ -82,7 +87,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       policy: config.policy,
       val: config.dpo,
       loss,
-      objective: options.objective,
+      objective,
       trainPairs: train.pairs,
       valPairs: val.pairs,
       seed: config.seed,

@@ -74,3 +74,4 @@ export {
   objectiveNeedsReference,
   preferenceObjectiveLoss,
 } from './preferenceObjectives';
+export { dftLoss } from './dftLoss';

@@ -1,4 +1,4 @@
-// Parity of ORPO, CPO / SimPO and KTO with PyTorch float64 autograd: fixtures from
+// Parity of ORPO, CPO / SimPO, KTO and DFT with PyTorch float64 autograd: fixtures from
 // tools/reference/loss/make_preference_fixtures.py, which re-derives each loss from its paper.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, it } from 'vitest';
@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { TEST_BACKENDS, useBackend } from '@rxrl/core';
 import {
   cpoLoss,
+  dftLoss,
   ktoLoss,
   orpoLoss,
   readMetricsSync,
@@ -43,6 +44,7 @@ interface Fixture {
     kl_mask: M;
   };
   kto: Array<{ options: KtoLossOptionsInput; loss: number; metrics: { kl: number }; grad: M }>;
+  dft: { logps: M; mask: M; sample_mask: number[]; loss: number; grad: M };
 }
 const fx = JSON.parse(
   readFileSync(new URL('./fixtures/torch_preference.json', import.meta.url), 'utf8'),
@@ -87,6 +89,22 @@ for (const backend of TEST_BACKENDS) {
         );
       });
     }
+
+    it('dft: loss and gradient', () => {
+      const d = fx.dft;
+      const run = (x: tf.Tensor2D) =>
+        dftLoss({ logprobs: x, tokenMask: t2(d.mask), sampleMask: t1(d.sample_mask) });
+      const r = run(t2(d.logps));
+      expectClose(r.loss.dataSync()[0]!, d.loss, 2e-5, 'dft loss');
+      readMetricsSync(r.metrics);
+      r.loss.dispose();
+      expectMatrixClose(
+        gradOf((x) => run(x).loss, d.logps),
+        d.grad,
+        2e-4,
+        'dft grad',
+      );
+    });
 
     const k = fx.kto_inputs;
     for (const c of fx.kto) {

@@ -1,10 +1,10 @@
 """PyTorch (float64, autograd) reference for @rxrl/loss's reference-free and
-unpaired preference objectives: ORPO, CPO / SimPO and KTO.
+unpaired preference objectives (ORPO, CPO / SimPO, KTO) and DFT for SFT.
 
 Each loss is re-derived from its paper and TRL's documented definitions
 (ORPO: Hong et al. 2024, arXiv 2403.07691; CPO: Xu et al. 2024, arXiv
 2401.08417; SimPO: Meng et al. 2024, arXiv 2405.14734; KTO: Ethayarajh et al.
-2024, arXiv 2402.01306), written here independently of the TypeScript code,
+2024, arXiv 2402.01306; DFT: Wu et al. 2025, arXiv 2508.05629), written here independently of the TypeScript code,
 and evaluated in float64 with torch autograd. Writes inputs, losses, metrics
 and gradients to libs/loss/test/fixtures/torch_preference.json.
 Run: /usr/bin/python3 tools/reference/loss/make_preference_fixtures.py
@@ -138,9 +138,16 @@ for cfg in [dict(beta=0.1), dict(beta=0.5, desirable_weight=1.33, undesirable_we
     loss, metrics = kto(cfg, a, ref_u, m_u, desirable, sm_u, kl_lp, kl_ref, kl_m)
     (g,) = torch.autograd.grad(loss, a)
     out["kto"].append(dict(options=cfg, loss=loss.item(), metrics=metrics, grad=lists(g)))
+# DFT: token NLL weighted by the token's own (detached) probability, global token mean
+sm_d = torch.tensor([1, 1, 0, 1], dtype=D)
+lp_d = lp_c0.clone().requires_grad_(True)
+mm = mask_c * sm_d.unsqueeze(-1)
+dft = -(lp_d.exp().detach() * lp_d * mm).sum() / (mm.sum() + EPS)
+(g,) = torch.autograd.grad(dft, lp_d)
+out["dft"] = dict(logps=lists(lp_c0), mask=lists(mask_c), sample_mask=lists(sm_d), loss=dft.item(), grad=lists(g))
 out["generator"] = "tools/reference/loss/make_preference_fixtures.py, torch " + torch.__version__ + ", float64 autograd"
 
 dest = os.path.join(os.path.dirname(__file__), "../../../libs/loss/test/fixtures/torch_preference.json")
 with open(dest, "w") as fh:
     json.dump(out, fh, indent=1)
-print("wrote", os.path.normpath(dest), len(out["pair"]), "pair cases,", len(out["kto"]), "KTO cases")
+print("wrote", os.path.normpath(dest), len(out["pair"]), "pair cases,", len(out["kto"]), "KTO cases, 1 DFT case")

@@ -128,6 +128,19 @@ const CASES: Array<[string, ClippedPgLossOptionsInput, Partial<PgData>?]> = [
     },
   ],
   ['VAPO positive-example NLL', { positive_example_nll_weight: 0.5 }],
+  ['SAPO (TRL loss_type sapo)', { use_sapo: true, loss_aggregation: 'grpo' }],
+  [
+    'SAPO with sequence-level ratios and other temperatures',
+    {
+      use_sapo: true,
+      sequence_level_importance_ratios: true,
+      token_level_loss: false,
+      sapo_temperature_pos: 4,
+      sapo_temperature_neg: 2,
+    },
+  ],
+  ['two-sided clip delta', { delta: 1.3, reference_policy_kl_penalty: 0 }],
+  ['off-policy sequence masking', { off_policy_mask_threshold: 0.02 }],
   ['loss_aggregation grpo', { loss_aggregation: 'grpo' }],
   ['loss_aggregation bnpo', { loss_aggregation: 'bnpo' }, { globalValidToks: 40 }],
   ['loss_aggregation dr_grpo', { loss_aggregation: 'dr_grpo', max_completion_length: 8 }],
@@ -150,6 +163,7 @@ const METRICS = [
   'positive_nll_loss',
   'sampling_importance_ratio',
   'is_oob_ratio',
+  'off_policy_mask_ratio',
 ];
 
 for (const backend of TEST_BACKENDS) {
@@ -304,6 +318,70 @@ for (const backend of TEST_BACKENDS) {
       r.loss.dispose();
     });
 
+    it('SAPO by hand: at r = 1 the gate is 4σ(0)/τ = 2/τ and the gradient is −A for any τ', () => {
+      // A = [2, −1], τ_pos 1, τ_neg 1.05: per token −A·2/τ → [−4, 2/1.05]; ∂/∂l −A·(4/τ)·σ′(0)·τ·r = −A
+      const f = (x: tf.Tensor2D) =>
+        clippedPgLoss(
+          { use_sapo: true, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1], [-1]]),
+            advantages: t1([2, -1]),
+            tokenMask: t2([[1], [1]]),
+          },
+        ).loss;
+      const l = tf.tidy(() => f(t2([[-1], [-1]])).dataSync()[0]!);
+      expectClose(l, (-4 + 2 / 1.05) / 2, 1e-6, 'loss');
+      const g = gradOf(f, [[-1], [-1]]);
+      expectClose(g[0]![0]!, -2 / 2, 1e-5, 'A = 2');
+      expectClose(g[1]![0]!, 1 / 2, 1e-5, 'A = −1');
+    });
+
+    it('delta caps the unclipped ratio: A −1, r 3 → loss 3 without, 2 with δ 2 (and no gradient)', () => {
+      const f = (x: tf.Tensor2D, delta: number | null) =>
+        clippedPgLoss(
+          { delta, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[0]]),
+            advantages: t1([-1]),
+            tokenMask: t2([[1]]),
+          },
+        ).loss;
+      const x = [[Math.log(3)]];
+      expectClose(
+        tf.tidy(() => f(t2(x), null).dataSync()[0]!),
+        3,
+        1e-5,
+        'no delta',
+      );
+      expectClose(
+        tf.tidy(() => f(t2(x), 2).dataSync()[0]!),
+        2,
+        1e-5,
+        'delta 2',
+      );
+      expectClose(gradOf((v) => f(v, null), x)[0]![0]!, 3, 1e-4, 'gradient r');
+      expectClose(gradOf((v) => f(v, 2), x)[0]![0]!, 0, 1e-7, 'gradient capped');
+    });
+
+    it('off-policy sequence masking by hand: A [−1, −1, 2], log(π_gen/π) [0.3, 0.05, 0.3], δ 0.1 → drops sample 0', () => {
+      // per token −A·r with r = 1: [1, 1, −2]; kept [0, 1, 1] → (1 − 2)/3; 1/3 of the tokens masked
+      const r = clippedPgLoss(
+        { off_policy_mask_threshold: 0.1, reference_policy_kl_penalty: 0 },
+        {
+          currLogprobs: t2([[0], [0], [0]]),
+          prevLogprobs: t2([[0], [0], [0]]),
+          generationLogprobs: t2([[0.3], [0.05], [0.3]]),
+          advantages: t1([-1, -1, 2]),
+          tokenMask: t2([[1], [1], [1]]),
+        },
+      );
+      expectClose(r.loss.dataSync()[0]!, -1 / 3, 1e-6, 'loss');
+      expectClose(readMetricsSync(r.metrics)['off_policy_mask_ratio']!, 1 / 3, 1e-6, 'ratio');
+      r.loss.dispose();
+    });
+
     for (const [name, opts, over] of CASES) {
       it(`${name}: loss, metrics and gradient match the float64 reference`, () => {
         const o = clippedPgLossOptionsSchema.parse(opts);
@@ -316,9 +394,10 @@ for (const backend of TEST_BACKENDS) {
           expectClose(m[k]!, expected.metrics[k]!, 2e-5, `${name} ${k}`);
         }
         // the filters must actually drop something, and not everything, for the case to mean anything
-        if (expected.metrics['is_oob_ratio'] !== undefined) {
-          expect(expected.metrics['is_oob_ratio']).toBeGreaterThan(0);
-          expect(expected.metrics['is_oob_ratio']).toBeLessThan(1);
+        for (const k of ['is_oob_ratio', 'off_policy_mask_ratio']) {
+          if (expected.metrics[k] === undefined) continue;
+          expect(expected.metrics[k]).toBeGreaterThan(0);
+          expect(expected.metrics[k]).toBeLessThan(1);
         }
         r.loss.dispose();
         const g = gradOf((x) => clippedPgLoss(o, inputs(d, x)).loss, d.curr);

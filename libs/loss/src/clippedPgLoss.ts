@@ -56,6 +56,16 @@ export const clippedPgLossOptionsSchema = z
     truncated_importance_sampling_ratio_min: z.number().min(0).nullable().default(null),
     /** CISPO: −sg(clip(r))·A·log π, clipping the weight and never the gradient (MiniMax-M1, https://arxiv.org/abs/2506.13585) */
     use_cispo: z.boolean().default(false),
+    /** SAPO: replace the clip by the soft gate −σ(τ(r − 1))·(4/τ)·A, τ = sapo_temperature_pos for A > 0 else sapo_temperature_neg (Gao et al. 2025, https://arxiv.org/abs/2511.20347; TRL loss_type sapo = use_sapo with loss_aggregation grpo) */
+    use_sapo: z.boolean().default(false),
+    /** SAPO gate temperature τ for tokens with positive advantage (TRL) */
+    sapo_temperature_pos: z.number().positive().default(1),
+    /** SAPO gate temperature τ for tokens with non-positive advantage (TRL) */
+    sapo_temperature_neg: z.number().positive().default(1.05),
+    /** two-sided clipping: cap the unclipped ratio at δ as well (TRL `delta`, INTELLECT-2 https://arxiv.org/abs/2505.07291; recommended > 1 + ε_high); null disables */
+    delta: z.number().gt(1).nullable().default(null),
+    /** off-policy sequence masking: drop from the policy term a sample with A < 0 whose mean log(π_gen/π) over its tokens exceeds this δ (TRL `off_policy_mask_threshold`, DeepSeek-V3.2 https://arxiv.org/abs/2512.02556 Eq. 9); null disables */
+    off_policy_mask_threshold: z.number().positive().nullable().default(null),
     /** weight the KL penalty by π/π_gen (differentiated) so it estimates KL under the current policy */
     use_on_policy_kl_approximation: z.boolean().default(false),
     /** VAPO μ: add μ·NLL on tokens of samples with reward > 0 (https://arxiv.org/abs/2504.05118, Eq. 10); 0 disables */
@@ -105,6 +115,19 @@ export const clippedPgLossOptionsSchema = z
           'use_cispo',
           'use_cispo needs a token-level loss (token_level_loss true, loss_aggregation not grpo)',
         );
+    }
+    if (o.use_sapo) {
+      if (o.disable_ppo_ratio)
+        bad('use_sapo', 'use_sapo gates the π/π_old ratio, which disable_ppo_ratio removes');
+      if (o.use_cispo) bad('use_sapo', 'use_sapo and use_cispo are alternative losses; set one');
+      if (o.ratio_clip_c !== null)
+        bad('ratio_clip_c', 'use_sapo has no clip to dual-clip; set ratio_clip_c to null');
+    }
+    if (o.delta !== null && (o.use_sapo || o.use_cispo || o.disable_ppo_ratio)) {
+      bad(
+        'delta',
+        'delta caps the clipped PPO ratio; it does not apply with use_sapo, use_cispo or disable_ppo_ratio',
+      );
     }
     const tisType = o.truncated_importance_sampling_type;
     if ((tisType === null) !== (o.truncated_importance_sampling_ratio === null)) {
@@ -181,7 +204,9 @@ export interface ClippedPgInputs {
  * `probs_ratio_clamped_min/max`, `kl_penalty`, `token_mult_prob_error`,
  * `gen_kl_error`, `policy_kl_error`, `js_divergence_error`,
  * `sampling_importance_ratio`, `approx_entropy`, `num_valid_samples`,
- * `positive_nll_loss` and, for icepop / seq-mask-tis, `is_oob_ratio`.
+ * `positive_nll_loss`, for icepop / seq-mask-tis `is_oob_ratio` and, with
+ * off_policy_mask_threshold, `off_policy_mask_ratio`. SAPO, two-sided `delta`
+ * clipping and off-policy sequence masking are TRL's options.
  */
 export function clippedPgLoss(
   options: ClippedPgLossOptionsInput | ClippedPgLossOptions,
@@ -286,8 +311,22 @@ export function clippedPgLoss(
     let clipLoss: tf.Tensor;
     if (o.use_cispo) {
       clipLoss = tf.mul(tf.mul(tf.neg(adv), stopGradient(clamped)), currLogprobs);
+    } else if (o.use_sapo) {
+      // per-token temperature: τ_pos where A > 0, τ_neg elsewhere (a constant)
+      const tau = constant(
+        (a) =>
+          tf.where(
+            tf.greater(a, 0),
+            tf.fill(a.shape, o.sapo_temperature_pos),
+            tf.fill(a.shape, o.sapo_temperature_neg),
+          ),
+        adv,
+      );
+      const gate = tf.div(tf.mul(tf.sigmoid(tf.mul(tau, tf.sub(ratios, 1))), 4), tau);
+      clipLoss = tf.mul(tf.neg(adv), gate);
     } else {
-      clipLoss = tf.maximum(tf.mul(tf.neg(adv), ratios), tf.mul(tf.neg(adv), clamped));
+      const unclipped = o.delta !== null ? tf.minimum(ratios, o.delta) : ratios;
+      clipLoss = tf.maximum(tf.mul(tf.neg(adv), unclipped), tf.mul(tf.neg(adv), clamped));
     }
     if (o.ratio_clip_c !== null) {
       const negAdv = constant((a) => tf.less(a, 0), adv);
@@ -340,7 +379,25 @@ export function clippedPgLoss(
       isWeights = tf.mul(isWeights, tf.expandDims(kept, 1));
     }
     isWeights = stopGradient(isWeights);
-    const weighted = o.use_importance_sampling_correction ? tf.mul(isWeights, clipLoss) : clipLoss;
+    let weighted = o.use_importance_sampling_correction ? tf.mul(isWeights, clipLoss) : clipLoss;
+    if (o.off_policy_mask_threshold !== null) {
+      // keep a sample when A ≥ 0 or its mean log(π_gen/π) over valid tokens is ≤ δ (constant)
+      const delta = o.off_policy_mask_threshold;
+      const keep = constant(
+        (a, g, c) => {
+          const seqKl = tf.expandDims(rowMaskedMean(tf.sub(g, c), tokenMask), 1);
+          return tf.cast(
+            tf.logicalOr(tf.greaterEqual(a, 0), tf.lessEqual(seqKl, delta)),
+            'float32',
+          );
+        },
+        adv,
+        gen,
+        currLogprobs,
+      );
+      isMetrics['off_policy_mask_ratio'] = metric(() => tf.sub(1, tokMean(keep)), keep);
+      weighted = tf.mul(weighted, keep);
+    }
     const actorLoss = reduce(weighted);
 
     // VAPO positive-example NLL

@@ -173,10 +173,19 @@ export function refClippedPg(
   const clampedDet = map((b, t) =>
     clip(Math.exp(d.curr[b]![t]! - prev[b]![t]!), 1 - o.ratio_clip_min, 1 + o.ratio_clip_max),
   );
+  const sapoGate = (r: number, a: number) => {
+    const tau = a > 0 ? o.sapo_temperature_pos : o.sapo_temperature_neg;
+    return (sigmoid(tau * (r - 1)) * 4) / tau;
+  };
   let cl = map((b, t) =>
     o.use_cispo
       ? -A(b, t) * clampedDet[b]![t]! * live[b]![t]!
-      : Math.max(-A(b, t) * ratio[b]![t]!, -A(b, t) * clamped[b]![t]!),
+      : o.use_sapo
+        ? -A(b, t) * sapoGate(ratio[b]![t]!, A(b, t))
+        : Math.max(
+            -A(b, t) * (o.delta !== null ? Math.min(ratio[b]![t]!, o.delta) : ratio[b]![t]!),
+            -A(b, t) * clamped[b]![t]!,
+          ),
   );
   if (o.ratio_clip_c !== null)
     cl = map((b, t) =>
@@ -207,9 +216,19 @@ export function refClippedPg(
     metrics['is_oob_ratio'] = sum(keptSeq.map((k, b) => (1 - k) * sm[b]!)) / (nSeq + EPS);
     w = map((b, t) => w[b]![t]! * keptSeq[b]!);
   }
-  const actor = reduce(
-    o.use_importance_sampling_correction ? map((b, t) => w[b]![t]! * cl[b]![t]!) : cl,
-  );
+  let weighted = o.use_importance_sampling_correction ? map((b, t) => w[b]![t]! * cl[b]![t]!) : cl;
+  if (o.off_policy_mask_threshold !== null) {
+    // DeepSeek-V3.2 Eq. 9: drop a sample with A < 0 whose mean log(π_gen/π) exceeds δ
+    const seqKl = (b: number) =>
+      rowMean(
+        map((bb, t) => gen[bb]![t]! - d.curr[bb]![t]!),
+        b,
+      );
+    const keep = map((b, t) => (A(b, t) >= 0 || seqKl(b) <= o.off_policy_mask_threshold! ? 1 : 0));
+    metrics['off_policy_mask_ratio'] = 1 - tokMean(keep);
+    weighted = map((b, t) => weighted[b]![t]! * keep[b]![t]!);
+  }
+  const actor = reduce(weighted);
   let nll = 0;
   if (o.positive_example_nll_weight > 0) {
     const pm = map((b, t) => mask[b]![t]! * (d.rewards![b]! > 0 ? 1 : 0));

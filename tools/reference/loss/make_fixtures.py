@@ -57,6 +57,8 @@ PG_DEFAULTS = dict(
     truncated_importance_sampling_ratio=None, truncated_importance_sampling_type=None,
     truncated_importance_sampling_ratio_min=None, use_cispo=False,
     use_on_policy_kl_approximation=False, positive_example_nll_weight=0.0,
+    use_sapo=False, sapo_temperature_pos=1.0, sapo_temperature_neg=1.05, delta=None,
+    off_policy_mask_threshold=None,
 )
 
 
@@ -96,8 +98,13 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
         clamped = curr
     if c["use_cispo"]:
         cl = -adv * clamped.detach() * curr
+    elif c["use_sapo"]:
+        # SAPO soft gate sigma(tau (r - 1)) * 4 / tau, tau by the sign of the advantage
+        tau = torch.where(adv > 0, torch.full_like(adv, c["sapo_temperature_pos"]), torch.full_like(adv, c["sapo_temperature_neg"]))
+        cl = -adv * torch.sigmoid(tau * (ratios - 1)) * 4 / tau
     else:
-        cl = torch.max(-adv * ratios, -adv * clamped)
+        unclipped = ratios.clamp(max=c["delta"]) if c["delta"] is not None else ratios
+        cl = torch.max(-adv * unclipped, -adv * clamped)
     if c["ratio_clip_c"] is not None:
         cl = torch.where(adv < 0, torch.min(cl, -adv * c["ratio_clip_c"]), cl)
     if c["sequence_level_importance_ratios"]:
@@ -112,7 +119,13 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
     elif t == "seq-mask-tis":
         g = masked_mean(torch.nan_to_num(prev - gen, 0.0, 0.0, 0.0), tm, dim=-1).exp()
         w = w * ((g >= lo) & (g <= hi)).to(D).unsqueeze(-1)
-    actor = red((w.detach() if c["use_importance_sampling_correction"] else torch.ones_like(cl)) * cl)
+    per_tok = (w.detach() if c["use_importance_sampling_correction"] else torch.ones_like(cl)) * cl
+    if c["off_policy_mask_threshold"] is not None:
+        # DeepSeek-V3.2 off-policy sequence masking on log(pi_gen / pi)
+        seq_kl = masked_mean(gen - curr.detach(), tm, dim=-1).unsqueeze(-1)
+        keep = ((adv >= 0) | (seq_kl <= c["off_policy_mask_threshold"])).to(D)
+        per_tok = per_tok * keep
+    actor = red(per_tok)
     nll = torch.zeros((), dtype=D)
     if c["positive_example_nll_weight"] > 0:
         pm = mask * (rewards > 0).to(D).unsqueeze(-1)
@@ -200,6 +213,10 @@ pg_cases = [
     ("CISPO", dict(use_cispo=True, ratio_clip_max=0.28), False),
     ("on-policy KL approximation with clamps", dict(use_on_policy_kl_approximation=True, reference_policy_kl_penalty=0.2, reference_policy_kl_type="k2", kl_input_clamp_value=0.3, kl_output_clamp_value=0.03), False),
     ("VAPO positive NLL", dict(positive_example_nll_weight=0.5), False),
+    ("SAPO (grpo reduction)", dict(use_sapo=True, loss_aggregation="grpo"), False),
+    ("SAPO, per-token advantages", dict(use_sapo=True, sapo_temperature_pos=3.0, sapo_temperature_neg=2.0, reference_policy_kl_penalty=0.0), True),
+    ("two-sided clip delta", dict(delta=1.3, reference_policy_kl_penalty=0.0), True),
+    ("off-policy sequence masking", dict(off_policy_mask_threshold=0.02), False),
     ("TRL bnpo", dict(loss_aggregation="bnpo"), False),
     ("TRL dr_grpo", dict(loss_aggregation="dr_grpo", max_completion_length=8), False),
     ("TRL grpo", dict(loss_aggregation="grpo", reference_policy_kl_type="k2"), False),

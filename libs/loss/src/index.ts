@@ -18,6 +18,7 @@ export {
   type DpoLossOptionsInput,
   type DpoInputs,
   type DpoResult,
+  type DpoPerPair,
   type BcoState,
   dpoLoss,
 } from './dpoLoss';

@@ -73,6 +73,7 @@ export {
   type PreferenceObjective,
   type PreferenceObjectiveInput,
   objectiveNeedsReference,
+  objectiveNeedsMismatchedKl,
   preferenceObjectiveLoss,
 } from './preferenceObjectives';
 export { dftLoss } from './dftLoss';

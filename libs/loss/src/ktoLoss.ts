@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { LossResult } from './lossResult';
-import { constant, expectShape, maskedMean, metric, stopGradient } from './masked';
+import { constant, expectShape, maskedMean, metric, NORM_EPS, stopGradient } from './masked';
 
 /** TRL `KTOConfig.loss_type` values. */
 export const KTO_LOSS_TYPES = ['kto', 'apo_zero_unpaired'] as const;
@@ -63,7 +63,7 @@ function sequenceSum(name: string, lp: tf.Tensor, mask: tf.Tensor2D | undefined)
  * KL estimate on mismatched pairs, clamped at 0 and not differentiated):
  * desirable λ_D·(1 − σ(β(ρ − z₀))), undesirable λ_U·(1 − σ(β(z₀ − ρ))), averaged
  * over all valid samples. `apo_zero_unpaired`: 1 − σ(βρ) and σ(βρ), no z₀.
- * Metrics: `loss`, `kl` (z₀), `rewards_chosen_mean` / `rewards_rejected_mean`
+ * Metrics (each sums to its global value over micro-batches): `loss`, `kl` (z₀), `rewards_chosen_mean` / `rewards_rejected_mean`
  * (mean β·ρ over desirable / undesirable samples, normalised by the global counts
  * when given), `num_desirable`,
  * `num_undesirable`.
@@ -128,7 +128,19 @@ export function ktoLoss(
       loss,
       metrics: {
         loss: metric(() => loss, loss),
-        kl: metric(() => z0, z0),
+        // scaled by this batch's share of the global samples, so it sums to z₀ over micro-batches
+        kl: metric(
+          () =>
+            tf.mul(
+              z0,
+              tf.div(
+                tf.sum(sampleMask),
+                tf.add(inputs.globalValidSamples ?? tf.sum(sampleMask), NORM_EPS),
+              ),
+            ),
+          z0,
+          sampleMask,
+        ),
         rewards_chosen_mean: metric(
           () => tf.mul(maskedMean(rD, goodF, inputs.globalDesirable), b),
           rD,

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@rxrl/core';
 import {
+  objectiveNeedsMismatchedKl,
   objectiveNeedsReference,
   orpoLoss,
   preferenceObjectiveLoss,
@@ -48,10 +49,21 @@ describe('preference objectives a recipe can name', () => {
     expect(objectiveNeedsReference({ name: 'kto' })).toBe(true);
   });
 
-  it('names the key of a bad spec; kto on pairs needs apo_zero_unpaired', () => {
-    const bad = preferenceObjectiveSchema.safeParse({ name: 'kto', loss_type: 'kto' });
+  it('names the key of a bad spec; kto takes z₀ from the context', () => {
+    const bad = preferenceObjectiveSchema.safeParse({ name: 'kto', beta: -1 });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues[0]!.path).toEqual(['loss_type']);
+    expect(bad.error!.issues[0]!.path).toEqual(['beta']);
+    expect(objectiveNeedsMismatchedKl({ name: 'kto' })).toBe(true);
+    expect(objectiveNeedsMismatchedKl({ name: 'kto', loss_type: 'apo_zero_unpaired' })).toBe(false);
+    expect(() => tf.tidy(() => preferenceObjectiveLoss({ name: 'kto' }, pairs()).loss)).toThrow(
+      /reference point/,
+    );
+    // ρ: chosen [1, 0], rejected [−1, −0.5]; β 0.5, z₀ 0.2
+    const want = (1 - sig(0.4) + (1 - sig(-0.1)) + (1 - sig(0.6)) + (1 - sig(0.35))) / 4;
+    const got = value(() =>
+      preferenceObjectiveLoss({ name: 'kto', beta: 0.5 }, pairs(), { klReferencePoint: 0.2 }),
+    );
+    expectClose(got, want, 1e-6, 'kto with z0');
     expect(preferenceObjectiveSchema.safeParse({ name: 'simpo' }).success).toBe(false);
     expect(preferenceObjectiveSchema.parse({ name: 'cpo', loss_type: 'simpo' })).toMatchObject({
       cpo_alpha: 1,

@@ -20,19 +20,18 @@ export const preferenceObjectiveSchema = z.discriminatedUnion('name', [
     /** CPO / SimPO (TRL CPOTrainer): reference-free pair loss + cpo_alpha·NLL */
     name: z.literal('cpo'),
   }),
-  ktoLossOptionsSchema
-    .extend({
-      /** KTO on pairs (TRL KTOTrainer on paired data): chosen desirable, rejected undesirable */
-      name: z.literal('kto'),
-    })
-    .refine((o) => o.loss_type === 'apo_zero_unpaired', {
-      path: ['loss_type'],
-      message:
-        "on preference pairs only loss_type apo_zero_unpaired is supported: 'kto' needs its KL reference point from mismatched (prompt, completion) forward passes, which the pair trainer does not compute; call ktoLoss with kl or klPolicyLogps instead",
-    }),
+  ktoLossOptionsSchema.extend({
+    /** KTO on pairs (TRL KTOTrainer on paired data): chosen desirable, rejected undesirable */
+    name: z.literal('kto'),
+  }),
 ]);
 export type PreferenceObjective = z.infer<typeof preferenceObjectiveSchema>;
 export type PreferenceObjectiveInput = z.input<typeof preferenceObjectiveSchema>;
+
+/** Whether the objective needs KTO's reference point z₀ from mismatched pairs (`kto` with loss_type kto). */
+export function objectiveNeedsMismatchedKl(spec: PreferenceObjectiveInput): boolean {
+  return spec.name === 'kto' && (spec.loss_type ?? 'kto') === 'kto';
+}
 
 /** Whether the objective needs reference-model log-probs. */
 export function objectiveNeedsReference(spec: PreferenceObjectiveInput): boolean {
@@ -43,11 +42,14 @@ export function objectiveNeedsReference(spec: PreferenceObjectiveInput): boolean
  * The loss of a named preference objective on a micro-batch of pairs, with the
  * inputs `dpoLoss` takes. KTO sees each pair as two unpaired samples (chosen
  * desirable, rejected undesirable), normalised by 2 × the global pair count,
- * and adds `accuracy` (chosen implicit reward above the rejected one).
+ * and adds `accuracy` (chosen implicit reward above the rejected one); loss_type
+ * kto takes its reference point z₀ from `context.klReferencePoint` (the DPO
+ * trainer computes it from mismatched pairs when `objectiveNeedsMismatchedKl`).
  */
 export function preferenceObjectiveLoss(
   spec: PreferenceObjectiveInput,
   inputs: DpoInputs,
+  context: { klReferencePoint?: number } = {},
 ): LossResult {
   const s = preferenceObjectiveSchema.parse(spec);
   switch (s.name) {
@@ -74,7 +76,7 @@ export function preferenceObjectiveLoss(
         desirable_weight: s.desirable_weight,
         undesirable_weight: s.undesirable_weight,
       };
-      return ktoFromPairs(o, inputs);
+      return ktoFromPairs(o, inputs, context.klReferencePoint);
     }
   }
 }
@@ -82,11 +84,16 @@ export function preferenceObjectiveLoss(
 function ktoFromPairs(
   options: z.infer<typeof ktoLossOptionsSchema>,
   inputs: DpoInputs,
+  kl: number | undefined,
 ): LossResult {
-  return tf.tidy(() => ktoOnPairs(options, inputs));
+  return tf.tidy(() => ktoOnPairs(options, inputs, kl));
 }
 
-function ktoOnPairs(options: z.infer<typeof ktoLossOptionsSchema>, inputs: DpoInputs): LossResult {
+function ktoOnPairs(
+  options: z.infer<typeof ktoLossOptionsSchema>,
+  inputs: DpoInputs,
+  kl: number | undefined,
+): LossResult {
   const B = inputs.policyChosenLogps.shape[0]!;
   const seq = (lp: tf.Tensor, m: tf.Tensor2D | undefined) =>
     lp.rank === 1 ? lp : m ? tf.sum(tf.mul(lp, m), -1) : lp;
@@ -106,6 +113,7 @@ function ktoOnPairs(options: z.infer<typeof ktoLossOptionsSchema>, inputs: DpoIn
     desirable: tf.concat([tf.ones([B]), tf.zeros([B])]) as tf.Tensor1D,
     sampleMask: tf.concat([sm, sm]) as tf.Tensor1D,
     globalValidSamples: n === undefined ? undefined : 2 * n,
+    kl,
     globalDesirable: n,
     globalUndesirable: n,
   });

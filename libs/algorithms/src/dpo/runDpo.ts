@@ -1,7 +1,11 @@
 import * as path from 'node:path';
 import type { z } from 'zod';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
-import { objectiveNeedsReference, preferenceObjectiveLoss } from '@rxrl/loss';
+import {
+  objectiveNeedsMismatchedKl,
+  objectiveNeedsReference,
+  preferenceObjectiveLoss,
+} from '@rxrl/loss';
 import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
@@ -54,7 +58,8 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const needsReference = named ? objectiveNeedsReference(named) : !config.dpo.reference_free;
   const reference = needsReference ? policy.model.frozenCopy() : null;
   const objective: DpoObjective | undefined =
-    options.objective ?? (named ? (inputs) => preferenceObjectiveLoss(named, inputs) : undefined);
+    options.objective ??
+    (named ? (inputs, ctx) => preferenceObjectiveLoss(named, inputs, ctx) : undefined);
   try {
     const skipped = new SkipStats();
     const rows = await datasetRows(config.data, 'preference', cwd, skipped);
@@ -88,6 +93,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       val: config.dpo,
       loss,
       objective,
+      mismatchedKl: named !== null && objectiveNeedsMismatchedKl(named),
       trainPairs: train.pairs,
       valPairs: val.pairs,
       seed: config.seed,

@@ -47,6 +47,7 @@ function inputs(d: PgData, live?: tf.Tensor2D) {
     globalValidToks: d.globalValidToks,
     globalValidSeqs: d.globalValidSeqs,
     globalPositiveToks: d.globalPositiveToks,
+    entropies: d.entropies ? t2(d.entropies) : undefined,
   };
 }
 
@@ -141,6 +142,11 @@ const CASES: Array<[string, ClippedPgLossOptionsInput, Partial<PgData>?]> = [
   ],
   ['two-sided clip delta', { delta: 1.3, reference_policy_kl_penalty: 0 }],
   ['off-policy sequence masking', { off_policy_mask_threshold: 0.02 }],
+  [
+    'top_entropy_quantile 0.3',
+    { top_entropy_quantile: 0.3 },
+    { entropies: matrix(21, B, T, 0.05, 2.5) },
+  ],
   ['loss_aggregation grpo', { loss_aggregation: 'grpo' }],
   ['loss_aggregation bnpo', { loss_aggregation: 'bnpo' }, { globalValidToks: 40 }],
   ['loss_aggregation dr_grpo', { loss_aggregation: 'dr_grpo', max_completion_length: 8 }],
@@ -164,6 +170,7 @@ const METRICS = [
   'sampling_importance_ratio',
   'is_oob_ratio',
   'off_policy_mask_ratio',
+  'entropy_mask_ratio',
 ];
 
 for (const backend of TEST_BACKENDS) {
@@ -365,6 +372,43 @@ for (const backend of TEST_BACKENDS) {
       expectClose(gradOf((v) => f(v, 2), x)[0]![0]!, 0, 1e-7, 'gradient capped');
     });
 
+    it('top_entropy_quantile by hand: entropies [0.1, 0.5, 0.9, 0.3] (+ a masked 9), ρ 0.5 → threshold 0.4', () => {
+      // valid sorted [0.1, 0.3, 0.5, 0.9]; 0.5-quantile at position 1.5 → 0.3 + 0.5·0.2 = 0.4 → keep tokens 1, 2
+      // per token −A·r = −1 (r 1, A 1): loss −2/4; ρ 0 keeps only the maximum 0.9: −1/4
+      const run = (rho: number) => {
+        const r = clippedPgLoss(
+          { top_entropy_quantile: rho, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: t2([[0, 0, 0, 0, 0]]),
+            prevLogprobs: t2([[0, 0, 0, 0, 0]]),
+            advantages: t1([1]),
+            tokenMask: t2([[1, 1, 1, 1, 0]]),
+            entropies: t2([[0.1, 0.5, 0.9, 0.3, 9]]),
+          },
+        );
+        const m = readMetricsSync(r.metrics);
+        const l = r.loss.dataSync()[0]!;
+        r.loss.dispose();
+        return [l, m['entropy_mask_ratio']!];
+      };
+      const [l5, m5] = run(0.5);
+      expectClose(l5!, -0.5, 1e-6, 'ρ 0.5 loss');
+      expectClose(m5!, 0.5, 1e-6, 'ρ 0.5 masked');
+      expectClose(run(0)[0]!, -0.25, 1e-6, 'ρ 0 loss');
+      expect(() =>
+        clippedPgLoss(
+          { top_entropy_quantile: 0.5 },
+          {
+            currLogprobs: t2([[0]]),
+            prevLogprobs: t2([[0]]),
+            refLogprobs: t2([[0]]),
+            advantages: t1([1]),
+            tokenMask: t2([[1]]),
+          },
+        ),
+      ).toThrow(/entropies/);
+    });
+
     it('off-policy sequence masking by hand: A [−1, −1, 2], log(π_gen/π) [0.3, 0.05, 0.3], δ 0.1 → drops sample 0', () => {
       // per token −A·r with r = 1: [1, 1, −2]; kept [0, 1, 1] → (1 − 2)/3; 1/3 of the tokens masked
       const r = clippedPgLoss(
@@ -394,7 +438,7 @@ for (const backend of TEST_BACKENDS) {
           expectClose(m[k]!, expected.metrics[k]!, 2e-5, `${name} ${k}`);
         }
         // the filters must actually drop something, and not everything, for the case to mean anything
-        for (const k of ['is_oob_ratio', 'off_policy_mask_ratio']) {
+        for (const k of ['is_oob_ratio', 'off_policy_mask_ratio', 'entropy_mask_ratio']) {
           if (expected.metrics[k] === undefined) continue;
           expect(expected.metrics[k]).toBeGreaterThan(0);
           expect(expected.metrics[k]).toBeLessThan(1);

@@ -15,6 +15,29 @@ import {
   stopGradient,
 } from './masked';
 
+/**
+ * 1 where a valid token's entropy is at or above the q-quantile of the valid tokens'
+ * entropies (linear interpolation, torch.quantile's default), else 0. On-device: the
+ * valid entropies are sorted by top-k and the two neighbours of the quantile gathered.
+ */
+function highEntropyMask(entropies: tf.Tensor, mask: tf.Tensor, q: number): tf.Tensor {
+  const n = entropies.size;
+  const valid = tf.greater(mask, 0);
+  const flat = tf.reshape(tf.where(valid, entropies, tf.fill(entropies.shape, -Infinity)), [n]);
+  const desc = tf.topk(flat, n).values; // valid values first, descending
+  const count = tf.sum(tf.cast(valid, 'float32'));
+  // ascending position p = q·(N − 1) is descending index N − 1 − p
+  const pos = tf.mul(tf.sub(count, 1), q);
+  const lo = tf.floor(pos);
+  const frac = tf.sub(pos, lo);
+  const idx = (p: tf.Tensor) =>
+    tf.cast(tf.clipByValue(tf.sub(tf.sub(count, 1), p), 0, n - 1), 'int32');
+  const vLo = tf.gather(desc, idx(lo));
+  const vHi = tf.gather(desc, idx(tf.minimum(tf.add(lo, 1), tf.maximum(tf.sub(count, 1), 0))));
+  const threshold = tf.add(vLo, tf.mul(tf.sub(vHi, vLo), frac));
+  return tf.cast(tf.logicalAnd(valid, tf.greaterEqual(entropies, threshold)), 'float32');
+}
+
 /** TRL `GRPOConfig.loss_type` reductions, offered as `loss_aggregation`. */
 export const LOSS_AGGREGATIONS = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
 
@@ -66,6 +89,8 @@ export const clippedPgLossOptionsSchema = z
     delta: z.number().gt(1).nullable().default(null),
     /** off-policy sequence masking: drop from the policy term a sample with A < 0 whose mean log(π_gen/π) over its tokens exceeds this δ (TRL `off_policy_mask_threshold`, DeepSeek-V3.2 https://arxiv.org/abs/2512.02556 Eq. 9); null disables */
     off_policy_mask_threshold: z.number().positive().nullable().default(null),
+    /** keep in the policy term only the tokens whose entropy is at or above the (1 − ρ) quantile of this batch's valid tokens (TRL `top_entropy_quantile` ρ, "Beyond the 80/20 rule" https://arxiv.org/abs/2506.01939; the paper uses 0.2); 1 keeps every token, 0 only the highest; needs `entropies` */
+    top_entropy_quantile: z.number().min(0).max(1).default(1),
     /** weight the KL penalty by π/π_gen (differentiated) so it estimates KL under the current policy */
     use_on_policy_kl_approximation: z.boolean().default(false),
     /** VAPO μ: add μ·NLL on tokens of samples with reward > 0 (https://arxiv.org/abs/2504.05118, Eq. 10); 0 disables */
@@ -192,6 +217,8 @@ export interface ClippedPgInputs {
   globalValidSeqs?: number;
   /** valid tokens of positive-reward samples over the global batch; default this batch's (NeMo RL) */
   globalPositiveToks?: number;
+  /** entropy of the next-token distribution at each completion token [B, T] (constant), for top_entropy_quantile */
+  entropies?: tf.Tensor2D;
 }
 
 /**
@@ -234,6 +261,10 @@ export function clippedPgLoss(
     throw new Error(
       'clippedPgLoss: refLogprobs is required when reference_policy_kl_penalty is not 0',
     );
+  }
+  expectShape('clippedPgLoss entropies', inputs.entropies, [B, T]);
+  if (o.top_entropy_quantile < 1 && !inputs.entropies) {
+    throw new Error('clippedPgLoss: entropies [B, T] are required when top_entropy_quantile < 1');
   }
   if (o.positive_example_nll_weight > 0 && !inputs.rewards) {
     throw new Error('clippedPgLoss: rewards [B] are required when positive_example_nll_weight > 0');
@@ -380,6 +411,15 @@ export function clippedPgLoss(
     }
     isWeights = stopGradient(isWeights);
     let weighted = o.use_importance_sampling_correction ? tf.mul(isWeights, clipLoss) : clipLoss;
+    if (o.top_entropy_quantile < 1) {
+      const keep = constant(
+        (h, m) => highEntropyMask(h, m, 1 - o.top_entropy_quantile),
+        inputs.entropies!,
+        mask,
+      );
+      isMetrics['entropy_mask_ratio'] = metric(() => tf.sub(1, tokMean(keep)), keep);
+      weighted = tf.mul(weighted, keep);
+    }
     if (o.off_policy_mask_threshold !== null) {
       // keep a sample when A ≥ 0 or its mean log(π_gen/π) over valid tokens is ≤ δ (constant)
       const delta = o.off_policy_mask_threshold;

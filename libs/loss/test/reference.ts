@@ -74,6 +74,16 @@ export interface PgData {
   globalValidToks?: number;
   globalValidSeqs?: number;
   globalPositiveToks?: number;
+  entropies?: M;
+}
+
+/** torch.quantile(values, q) with linear interpolation. */
+export function quantile(values: number[], q: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  const pos = q * (v.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, v.length - 1);
+  return v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
 }
 
 /**
@@ -217,6 +227,15 @@ export function refClippedPg(
     w = map((b, t) => w[b]![t]! * keptSeq[b]!);
   }
   let weighted = o.use_importance_sampling_correction ? map((b, t) => w[b]![t]! * cl[b]![t]!) : cl;
+  if (o.top_entropy_quantile < 1) {
+    // TRL get_high_entropy_mask: keep valid tokens with entropy ≥ the (1 − ρ) quantile of the valid ones
+    const valid: number[] = [];
+    map((b, t) => (mask[b]![t]! > 0 ? valid.push(d.entropies![b]![t]!) : 0));
+    const thr = quantile(valid, 1 - o.top_entropy_quantile);
+    const keep = map((b, t) => (mask[b]![t]! > 0 && d.entropies![b]![t]! >= thr ? 1 : 0));
+    metrics['entropy_mask_ratio'] = 1 - tokMean(keep);
+    weighted = map((b, t) => weighted[b]![t]! * keep[b]![t]!);
+  }
   if (o.off_policy_mask_threshold !== null) {
     // DeepSeek-V3.2 Eq. 9: drop a sample with A < 0 whose mean log(π_gen/π) exceeds δ
     const seqKl = (b: number) =>

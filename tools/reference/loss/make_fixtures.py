@@ -58,11 +58,11 @@ PG_DEFAULTS = dict(
     truncated_importance_sampling_ratio_min=None, use_cispo=False,
     use_on_policy_kl_approximation=False, positive_example_nll_weight=0.0,
     use_sapo=False, sapo_temperature_pos=1.0, sapo_temperature_neg=1.05, delta=None,
-    off_policy_mask_threshold=None,
+    off_policy_mask_threshold=None, top_entropy_quantile=1.0,
 )
 
 
-def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
+def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards, ent=None):
     c = {**PG_DEFAULTS, **c}
     mask = tm * sm.unsqueeze(-1)
     n_tok, n_seq = mask.sum(), sm.sum()
@@ -120,6 +120,10 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
         g = masked_mean(torch.nan_to_num(prev - gen, 0.0, 0.0, 0.0), tm, dim=-1).exp()
         w = w * ((g >= lo) & (g <= hi)).to(D).unsqueeze(-1)
     per_tok = (w.detach() if c["use_importance_sampling_correction"] else torch.ones_like(cl)) * cl
+    if c["top_entropy_quantile"] < 1.0:
+        # "Beyond the 80/20 rule": keep valid tokens whose entropy reaches the (1 - rho) quantile
+        thr = torch.quantile(ent[mask > 0], 1 - c["top_entropy_quantile"])
+        per_tok = per_tok * ((ent >= thr) & (mask > 0)).to(D)
     if c["off_policy_mask_threshold"] is not None:
         # DeepSeek-V3.2 off-policy sequence masking on log(pi_gen / pi)
         seq_kl = masked_mean(gen - curr.detach(), tm, dim=-1).unsqueeze(-1)
@@ -199,6 +203,7 @@ sm = torch.tensor([1, 1, 0, 1], dtype=D)
 rewards = torch.tensor([1.0, 0.0, 1.0, 0.5], dtype=D)
 adv_seq = torch.tensor([1.5, -0.7, 0.9, -2.1], dtype=D)
 adv_tok = f32((torch.rand(B, T, dtype=D) - 0.5) * 6)
+ent = f32(torch.rand(B, T, dtype=D) * 3)
 pg_cases = [
     ("default", {}, False),
     ("sequence-level loss, k1, asymmetric clip", dict(token_level_loss=False, reference_policy_kl_type="k1", ratio_clip_min=0.1, ratio_clip_max=0.3), False),
@@ -217,6 +222,7 @@ pg_cases = [
     ("SAPO, per-token advantages", dict(use_sapo=True, sapo_temperature_pos=3.0, sapo_temperature_neg=2.0, reference_policy_kl_penalty=0.0), True),
     ("two-sided clip delta", dict(delta=1.3, reference_policy_kl_penalty=0.0), True),
     ("off-policy sequence masking", dict(off_policy_mask_threshold=0.02), False),
+    ("top_entropy_quantile 0.4", dict(top_entropy_quantile=0.4), False),
     ("TRL bnpo", dict(loss_aggregation="bnpo"), False),
     ("TRL dr_grpo", dict(loss_aggregation="dr_grpo", max_completion_length=8), False),
     ("TRL grpo", dict(loss_aggregation="grpo", reference_policy_kl_type="k2"), False),
@@ -224,10 +230,10 @@ pg_cases = [
 for name, cfg, per_tok in pg_cases:
     curr = curr0.clone().requires_grad_(True)
     adv = adv_tok if per_tok else adv_seq.unsqueeze(-1)
-    loss = clipped_pg(cfg, curr, prev, gen, ref, adv, tm, sm, rewards)
+    loss = clipped_pg(cfg, curr, prev, gen, ref, adv, tm, sm, rewards, ent)
     (g,) = torch.autograd.grad(loss, curr)
     out["clipped_pg"].append(dict(name=name, options=cfg, per_token_advantages=per_tok, loss=loss.item(), grad=lists(g)))
-out["pg_inputs"] = dict(curr=lists(curr0), prev=lists(prev), gen=lists(gen), ref=lists(ref), token_mask=lists(tm), sample_mask=lists(sm), rewards=lists(rewards), adv_seq=lists(adv_seq), adv_tok=lists(adv_tok))
+out["pg_inputs"] = dict(entropies=lists(ent), curr=lists(curr0), prev=lists(prev), gen=lists(gen), ref=lists(ref), token_mask=lists(tm), sample_mask=lists(sm), rewards=lists(rewards), adv_seq=lists(adv_seq), adv_tok=lists(adv_tok))
 
 pc0 = f32(torch.rand(B, dtype=D) * -4 - 2)
 pr0 = f32(torch.rand(B, dtype=D) * -4 - 3)

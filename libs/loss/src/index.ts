@@ -77,3 +77,10 @@ export {
   preferenceObjectiveLoss,
 } from './preferenceObjectives';
 export { dftLoss } from './dftLoss';
+export {
+  gkdLossOptionsSchema,
+  type GkdLossOptions,
+  type GkdLossOptionsInput,
+  type GkdInputs,
+  gkdLoss,
+} from './gkdLoss';

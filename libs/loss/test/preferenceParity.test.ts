@@ -7,6 +7,7 @@ import { TEST_BACKENDS, useBackend } from '@rxrl/core';
 import {
   cpoLoss,
   dftLoss,
+  gkdLoss,
   ktoLoss,
   orpoLoss,
   readMetricsSync,
@@ -45,6 +46,8 @@ interface Fixture {
   };
   kto: Array<{ options: KtoLossOptionsInput; loss: number; metrics: { kl: number }; grad: M }>;
   dft: { logps: M; mask: M; sample_mask: number[]; loss: number; grad: M };
+  gkd_inputs: { student: M; teacher: M; mask: number[] };
+  gkd: Array<{ options: { beta: number; temperature?: number }; loss: number; grad: M }>;
 }
 const fx = JSON.parse(
   readFileSync(new URL('./fixtures/torch_preference.json', import.meta.url), 'utf8'),
@@ -105,6 +108,28 @@ for (const backend of TEST_BACKENDS) {
         'dft grad',
       );
     });
+
+    for (const c of fx.gkd) {
+      it(`gkd ${JSON.stringify(c.options)}: loss and gradient w.r.t. the student logits`, () => {
+        const g = fx.gkd_inputs;
+        const run = (x: tf.Tensor2D) =>
+          gkdLoss(c.options, {
+            studentLogits: x,
+            teacherLogits: t2(g.teacher),
+            tokenMask: t1(g.mask),
+          });
+        const r = run(t2(g.student));
+        expectClose(r.loss.dataSync()[0]!, c.loss, 2e-5, 'gkd loss');
+        readMetricsSync(r.metrics);
+        r.loss.dispose();
+        expectMatrixClose(
+          gradOf((x) => run(x).loss, g.student),
+          c.grad,
+          2e-4,
+          'gkd grad',
+        );
+      });
+    }
 
     const k = fx.kto_inputs;
     for (const c of fx.kto) {

@@ -1,5 +1,6 @@
 """PyTorch (float64, autograd) reference for @rxrl/loss's reference-free and
-unpaired preference objectives (ORPO, CPO / SimPO, KTO) and DFT for SFT.
+unpaired preference objectives (ORPO, CPO / SimPO, KTO), DFT for SFT and GKD's
+generalised JSD.
 
 Each loss is re-derived from its paper and TRL's documented definitions
 (ORPO: Hong et al. 2024, arXiv 2403.07691; CPO: Xu et al. 2024, arXiv
@@ -145,9 +146,40 @@ mm = mask_c * sm_d.unsqueeze(-1)
 dft = -(lp_d.exp().detach() * lp_d * mm).sum() / (mm.sum() + EPS)
 (g,) = torch.autograd.grad(dft, lp_d)
 out["dft"] = dict(logps=lists(lp_c0), mask=lists(mask_c), sample_mask=lists(sm_d), loss=dft.item(), grad=lists(g))
+# GKD generalised JSD (Agarwal et al. 2024, arXiv 2306.13649): beta-skewed mixture of the
+# softened student and teacher distributions; kl(p, q) = sum_v p_v (log p_v - log q_v)
+def kl_rows(lp, lq):
+    return (lp.exp() * (lp - lq)).sum(-1)
+
+
+def gjsd(c, s_logits, t_logits, m):
+    b, tau = c["beta"], c.get("temperature", 1.0)
+    s = F.log_softmax(s_logits / tau, -1)
+    t = F.log_softmax(t_logits / tau, -1)
+    if b == 0:
+        per = kl_rows(t, s)
+    elif b == 1:
+        per = kl_rows(s, t)
+    else:
+        mix = torch.logsumexp(torch.stack([s + torch.log(torch.tensor(1 - b, dtype=D)), t + torch.log(torch.tensor(b, dtype=D))]), 0)
+        per = b * kl_rows(t, mix) + (1 - b) * kl_rows(s, mix)
+    return (per * m).sum() / (m.sum() + EPS)
+
+
+NV, V = 6, 7
+s_logits0 = f32(torch.randn(NV, V, dtype=D) * 1.5)
+t_logits = f32(torch.randn(NV, V, dtype=D) * 1.5)
+g_mask = torch.tensor([1, 1, 0, 1, 1, 1], dtype=D)
+out["gkd_inputs"] = dict(student=lists(s_logits0), teacher=lists(t_logits), mask=lists(g_mask))
+out["gkd"] = []
+for cfg in [dict(beta=0.0), dict(beta=1.0), dict(beta=0.5), dict(beta=0.3, temperature=2.0)]:
+    x = s_logits0.clone().requires_grad_(True)
+    loss = gjsd(cfg, x, t_logits, g_mask)
+    (g,) = torch.autograd.grad(loss, x)
+    out["gkd"].append(dict(options=cfg, loss=loss.item(), grad=lists(g)))
 out["generator"] = "tools/reference/loss/make_preference_fixtures.py, torch " + torch.__version__ + ", float64 autograd"
 
 dest = os.path.join(os.path.dirname(__file__), "../../../libs/loss/test/fixtures/torch_preference.json")
 with open(dest, "w") as fh:
     json.dump(out, fh, indent=1)
-print("wrote", os.path.normpath(dest), len(out["pair"]), "pair cases,", len(out["kto"]), "KTO cases, 1 DFT case")
+print("wrote", os.path.normpath(dest), len(out["pair"]), "pair cases,", len(out["kto"]), "KTO cases, 1 DFT case,", len(out["gkd"]), "GKD cases")

@@ -47,6 +47,7 @@ function inputs(d: PgData, live?: tf.Tensor2D) {
     globalValidToks: d.globalValidToks,
     globalValidSeqs: d.globalValidSeqs,
     globalPositiveToks: d.globalPositiveToks,
+    entropies: d.entropies ? t2(d.entropies) : undefined,
   };
 }
 
@@ -90,6 +91,15 @@ const CASES: Array<[string, ClippedPgLossOptionsInput, Partial<PgData>?]> = [
     },
   ],
   [
+    'TIS with ratio_min',
+    {
+      use_importance_sampling_correction: true,
+      truncated_importance_sampling_type: 'tis',
+      truncated_importance_sampling_ratio: 1.05,
+      truncated_importance_sampling_ratio_min: 0.95,
+    },
+  ],
+  [
     'icepop',
     {
       use_importance_sampling_correction: true,
@@ -119,6 +129,24 @@ const CASES: Array<[string, ClippedPgLossOptionsInput, Partial<PgData>?]> = [
     },
   ],
   ['VAPO positive-example NLL', { positive_example_nll_weight: 0.5 }],
+  ['SAPO (TRL loss_type sapo)', { use_sapo: true, loss_aggregation: 'grpo' }],
+  [
+    'SAPO with sequence-level ratios and other temperatures',
+    {
+      use_sapo: true,
+      sequence_level_importance_ratios: true,
+      token_level_loss: false,
+      sapo_temperature_pos: 4,
+      sapo_temperature_neg: 2,
+    },
+  ],
+  ['two-sided clip delta', { delta: 1.3, reference_policy_kl_penalty: 0 }],
+  ['off-policy sequence masking', { off_policy_mask_threshold: 0.02 }],
+  [
+    'top_entropy_quantile 0.3',
+    { top_entropy_quantile: 0.3 },
+    { entropies: matrix(21, B, T, 0.05, 2.5) },
+  ],
   ['loss_aggregation grpo', { loss_aggregation: 'grpo' }],
   ['loss_aggregation bnpo', { loss_aggregation: 'bnpo' }, { globalValidToks: 40 }],
   ['loss_aggregation dr_grpo', { loss_aggregation: 'dr_grpo', max_completion_length: 8 }],
@@ -141,6 +169,8 @@ const METRICS = [
   'positive_nll_loss',
   'sampling_importance_ratio',
   'is_oob_ratio',
+  'off_policy_mask_ratio',
+  'entropy_mask_ratio',
 ];
 
 for (const backend of TEST_BACKENDS) {
@@ -209,6 +239,193 @@ for (const backend of TEST_BACKENDS) {
       }
     });
 
+    it('KL gradient carries the score-function term: d/dl β·k(l) + β·k(l), l −1, ref −1.5, β 0.1', () => {
+      // weight exp(l − sg(l)) = 1 with ∂w/∂l = 1, so ∂/∂l (w·k) = k + ∂k/∂l:
+      // k1 = l − ref = 0.5, ∂ = 1 → 1.5;  k2 = (l − ref)²/2 = 0.125, ∂ = 0.5 → 0.625;
+      // k3 = e^{ref−l} − 1 − (ref − l), ∂ = 1 − e^{ref−l} → sum = l − ref = 0.5 (NeMo RL).
+      // The detached weight would give β·∂k/∂l only (k3: 0.1·(1 − e^{−0.5}) = 0.0393).
+      for (const [k, g] of [
+        ['k1', 1.5],
+        ['k2', 0.625],
+        ['k3', 0.5],
+      ] as const) {
+        const o = { reference_policy_kl_penalty: 0.1, reference_policy_kl_type: k };
+        const run = (x: tf.Tensor2D) =>
+          clippedPgLoss(o, {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1, -1]]),
+            refLogprobs: t2([[-1.5, -1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1, 0]]),
+          }).loss;
+        const grad = gradOf(run, [[-1, -1]]);
+        expectClose(grad[0]![0]!, 0.1 * g, 1e-5, `${k} gradient`);
+        expectClose(grad[0]![1]!, 0, 1e-7, `${k} masked token gradient`);
+      }
+    });
+
+    it('on-policy KL weight π/π_gen is differentiated: ∂/∂l β·e^{l−gen}·k3 = β·e^{0.2}·(l − ref)', () => {
+      const run = (x: tf.Tensor2D) =>
+        clippedPgLoss(
+          { reference_policy_kl_penalty: 0.1, use_on_policy_kl_approximation: true },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1]]),
+            generationLogprobs: t2([[-1.2]]),
+            refLogprobs: t2([[-1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1]]),
+          },
+        ).loss;
+      // value β·e^{0.2}·k3; gradient β·e^{0.2}·(k3 + 1 − e^{−0.5}) = β·e^{0.2}·0.5
+      const k3 = Math.exp(-0.5) - 0.5;
+      const l = tf.tidy(() => run(t2([[-1]])).dataSync()[0]!);
+      expectClose(l, 0.1 * Math.exp(0.2) * k3, 1e-6, 'loss');
+      expectClose(gradOf(run, [[-1]])[0]![0]!, 0.1 * Math.exp(0.2) * 0.5, 1e-5, 'gradient');
+    });
+
+    it('KL input clamp detaches the weight: log(π_ref/π) −0.5 clamped to −0.3 gives gradient 0', () => {
+      const run = (x: tf.Tensor2D) =>
+        clippedPgLoss(
+          { reference_policy_kl_penalty: 0.1, kl_input_clamp_value: 0.3 },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1]]),
+            refLogprobs: t2([[-1.5]]),
+            advantages: t1([0]),
+            tokenMask: t2([[1]]),
+          },
+        ).loss;
+      const l = tf.tidy(() => run(t2([[-1]])).dataSync()[0]!);
+      expectClose(l, 0.1 * (Math.exp(-0.3) - 0.7), 1e-6, 'clamped loss');
+      expectClose(gradOf(run, [[-1]])[0]![0]!, 0, 1e-7, 'clamped gradient');
+    });
+
+    it('TIS clamps the importance weights to [ratio_min, ratio]: w [0.5, 1, 2] → [0.8, 1, 1.5], loss −1.1', () => {
+      // ratio 1 (curr = prev), A = 1: per-token −A·r·w = −w; mean −(0.8 + 1 + 1.5)/3
+      const prev = [[0, 0, 0]];
+      const r = clippedPgLoss(
+        {
+          reference_policy_kl_penalty: 0,
+          use_importance_sampling_correction: true,
+          truncated_importance_sampling_type: 'tis',
+          truncated_importance_sampling_ratio: 1.5,
+          truncated_importance_sampling_ratio_min: 0.8,
+        },
+        {
+          currLogprobs: t2(prev),
+          prevLogprobs: t2(prev),
+          generationLogprobs: t2([[-Math.log(0.5), 0, -Math.log(2)]]),
+          advantages: t1([1]),
+          tokenMask: t2([[1, 1, 1]]),
+        },
+      );
+      expectClose(r.loss.dataSync()[0]!, -3.3 / 3, 1e-6, 'loss');
+      expectClose(readMetricsSync(r.metrics)['sampling_importance_ratio']!, 1.1, 1e-6, 'mean w');
+      r.loss.dispose();
+    });
+
+    it('SAPO by hand: at r = 1 the gate is 4σ(0)/τ = 2/τ and the gradient is −A for any τ', () => {
+      // A = [2, −1], τ_pos 1, τ_neg 1.05: per token −A·2/τ → [−4, 2/1.05]; ∂/∂l −A·(4/τ)·σ′(0)·τ·r = −A
+      const f = (x: tf.Tensor2D) =>
+        clippedPgLoss(
+          { use_sapo: true, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[-1], [-1]]),
+            advantages: t1([2, -1]),
+            tokenMask: t2([[1], [1]]),
+          },
+        ).loss;
+      const l = tf.tidy(() => f(t2([[-1], [-1]])).dataSync()[0]!);
+      expectClose(l, (-4 + 2 / 1.05) / 2, 1e-6, 'loss');
+      const g = gradOf(f, [[-1], [-1]]);
+      expectClose(g[0]![0]!, -2 / 2, 1e-5, 'A = 2');
+      expectClose(g[1]![0]!, 1 / 2, 1e-5, 'A = −1');
+    });
+
+    it('delta caps the unclipped ratio: A −1, r 3 → loss 3 without, 2 with δ 2 (and no gradient)', () => {
+      const f = (x: tf.Tensor2D, delta: number | null) =>
+        clippedPgLoss(
+          { delta, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: x,
+            prevLogprobs: t2([[0]]),
+            advantages: t1([-1]),
+            tokenMask: t2([[1]]),
+          },
+        ).loss;
+      const x = [[Math.log(3)]];
+      expectClose(
+        tf.tidy(() => f(t2(x), null).dataSync()[0]!),
+        3,
+        1e-5,
+        'no delta',
+      );
+      expectClose(
+        tf.tidy(() => f(t2(x), 2).dataSync()[0]!),
+        2,
+        1e-5,
+        'delta 2',
+      );
+      expectClose(gradOf((v) => f(v, null), x)[0]![0]!, 3, 1e-4, 'gradient r');
+      expectClose(gradOf((v) => f(v, 2), x)[0]![0]!, 0, 1e-7, 'gradient capped');
+    });
+
+    it('top_entropy_quantile by hand: entropies [0.1, 0.5, 0.9, 0.3] (+ a masked 9), ρ 0.5 → threshold 0.4', () => {
+      // valid sorted [0.1, 0.3, 0.5, 0.9]; 0.5-quantile at position 1.5 → 0.3 + 0.5·0.2 = 0.4 → keep tokens 1, 2
+      // per token −A·r = −1 (r 1, A 1): loss −2/4; ρ 0 keeps only the maximum 0.9: −1/4
+      const run = (rho: number) => {
+        const r = clippedPgLoss(
+          { top_entropy_quantile: rho, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: t2([[0, 0, 0, 0, 0]]),
+            prevLogprobs: t2([[0, 0, 0, 0, 0]]),
+            advantages: t1([1]),
+            tokenMask: t2([[1, 1, 1, 1, 0]]),
+            entropies: t2([[0.1, 0.5, 0.9, 0.3, 9]]),
+          },
+        );
+        const m = readMetricsSync(r.metrics);
+        const l = r.loss.dataSync()[0]!;
+        r.loss.dispose();
+        return [l, m['entropy_mask_ratio']!];
+      };
+      const [l5, m5] = run(0.5);
+      expectClose(l5!, -0.5, 1e-6, 'ρ 0.5 loss');
+      expectClose(m5!, 0.5, 1e-6, 'ρ 0.5 masked');
+      expectClose(run(0)[0]!, -0.25, 1e-6, 'ρ 0 loss');
+      expect(() =>
+        clippedPgLoss(
+          { top_entropy_quantile: 0.5 },
+          {
+            currLogprobs: t2([[0]]),
+            prevLogprobs: t2([[0]]),
+            refLogprobs: t2([[0]]),
+            advantages: t1([1]),
+            tokenMask: t2([[1]]),
+          },
+        ),
+      ).toThrow(/entropies/);
+    });
+
+    it('off-policy sequence masking by hand: A [−1, −1, 2], log(π_gen/π) [0.3, 0.05, 0.3], δ 0.1 → drops sample 0', () => {
+      // per token −A·r with r = 1: [1, 1, −2]; kept [0, 1, 1] → (1 − 2)/3; 1/3 of the tokens masked
+      const r = clippedPgLoss(
+        { off_policy_mask_threshold: 0.1, reference_policy_kl_penalty: 0 },
+        {
+          currLogprobs: t2([[0], [0], [0]]),
+          prevLogprobs: t2([[0], [0], [0]]),
+          generationLogprobs: t2([[0.3], [0.05], [0.3]]),
+          advantages: t1([-1, -1, 2]),
+          tokenMask: t2([[1], [1], [1]]),
+        },
+      );
+      expectClose(r.loss.dataSync()[0]!, -1 / 3, 1e-6, 'loss');
+      expectClose(readMetricsSync(r.metrics)['off_policy_mask_ratio']!, 1 / 3, 1e-6, 'ratio');
+      r.loss.dispose();
+    });
+
     for (const [name, opts, over] of CASES) {
       it(`${name}: loss, metrics and gradient match the float64 reference`, () => {
         const o = clippedPgLossOptionsSchema.parse(opts);
@@ -221,9 +438,10 @@ for (const backend of TEST_BACKENDS) {
           expectClose(m[k]!, expected.metrics[k]!, 2e-5, `${name} ${k}`);
         }
         // the filters must actually drop something, and not everything, for the case to mean anything
-        if (expected.metrics['is_oob_ratio'] !== undefined) {
-          expect(expected.metrics['is_oob_ratio']).toBeGreaterThan(0);
-          expect(expected.metrics['is_oob_ratio']).toBeLessThan(1);
+        for (const k of ['is_oob_ratio', 'off_policy_mask_ratio', 'entropy_mask_ratio']) {
+          if (expected.metrics[k] === undefined) continue;
+          expect(expected.metrics[k]).toBeGreaterThan(0);
+          expect(expected.metrics[k]).toBeLessThan(1);
         }
         r.loss.dispose();
         const g = gradOf((x) => clippedPgLoss(o, inputs(d, x)).loss, d.curr);

@@ -5,6 +5,7 @@ import type { LossResult, Metrics } from './lossResult';
 import {
   constant,
   expectShape,
+  finiteOrZero,
   maskedMean,
   metric,
   nanToZero,
@@ -13,6 +14,29 @@ import {
   rowMaskedMean,
   stopGradient,
 } from './masked';
+
+/**
+ * 1 where a valid token's entropy is at or above the q-quantile of the valid tokens'
+ * entropies (linear interpolation, torch.quantile's default), else 0. On-device: the
+ * valid entropies are sorted by top-k and the two neighbours of the quantile gathered.
+ */
+function highEntropyMask(entropies: tf.Tensor, mask: tf.Tensor, q: number): tf.Tensor {
+  const n = entropies.size;
+  const valid = tf.greater(mask, 0);
+  const flat = tf.reshape(tf.where(valid, entropies, tf.fill(entropies.shape, -Infinity)), [n]);
+  const desc = tf.topk(flat, n).values; // valid values first, descending
+  const count = tf.sum(tf.cast(valid, 'float32'));
+  // ascending position p = q·(N − 1) is descending index N − 1 − p
+  const pos = tf.mul(tf.sub(count, 1), q);
+  const lo = tf.floor(pos);
+  const frac = tf.sub(pos, lo);
+  const idx = (p: tf.Tensor) =>
+    tf.cast(tf.clipByValue(tf.sub(tf.sub(count, 1), p), 0, n - 1), 'int32');
+  const vLo = tf.gather(desc, idx(lo));
+  const vHi = tf.gather(desc, idx(tf.minimum(tf.add(lo, 1), tf.maximum(tf.sub(count, 1), 0))));
+  const threshold = tf.add(vLo, tf.mul(tf.sub(vHi, vLo), frac));
+  return tf.cast(tf.logicalAnd(valid, tf.greaterEqual(entropies, threshold)), 'float32');
+}
 
 /** TRL `GRPOConfig.loss_type` reductions, offered as `loss_aggregation`. */
 export const LOSS_AGGREGATIONS = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
@@ -51,11 +75,23 @@ export const clippedPgLossOptionsSchema = z
       .enum(['tis', 'icepop', 'seq-mask-tis'])
       .nullable()
       .default(null),
-    /** lower bound for icepop / seq-mask-tis */
+    /** lower bound: tis clamps the weights to [min, max] (NeMo RL; null = 0), icepop / seq-mask-tis filter outside it */
     truncated_importance_sampling_ratio_min: z.number().min(0).nullable().default(null),
     /** CISPO: −sg(clip(r))·A·log π, clipping the weight and never the gradient (MiniMax-M1, https://arxiv.org/abs/2506.13585) */
     use_cispo: z.boolean().default(false),
-    /** weight the KL penalty by π/π_gen so it estimates KL under the current policy */
+    /** SAPO: replace the clip by the soft gate −σ(τ(r − 1))·(4/τ)·A, τ = sapo_temperature_pos for A > 0 else sapo_temperature_neg (Gao et al. 2025, https://arxiv.org/abs/2511.20347; TRL loss_type sapo = use_sapo with loss_aggregation grpo) */
+    use_sapo: z.boolean().default(false),
+    /** SAPO gate temperature τ for tokens with positive advantage (TRL) */
+    sapo_temperature_pos: z.number().positive().default(1),
+    /** SAPO gate temperature τ for tokens with non-positive advantage (TRL) */
+    sapo_temperature_neg: z.number().positive().default(1.05),
+    /** two-sided clipping: cap the unclipped ratio at δ as well (TRL `delta`, INTELLECT-2 https://arxiv.org/abs/2505.07291; recommended > 1 + ε_high); null disables */
+    delta: z.number().gt(1).nullable().default(null),
+    /** off-policy sequence masking: drop from the policy term a sample with A < 0 whose mean log(π_gen/π) over its tokens exceeds this δ (TRL `off_policy_mask_threshold`, DeepSeek-V3.2 https://arxiv.org/abs/2512.02556 Eq. 9); null disables */
+    off_policy_mask_threshold: z.number().positive().nullable().default(null),
+    /** keep in the policy term only the tokens whose entropy is at or above the (1 − ρ) quantile of this batch's valid tokens (TRL `top_entropy_quantile` ρ, "Beyond the 80/20 rule" https://arxiv.org/abs/2506.01939; the paper uses 0.2); 1 keeps every token, 0 only the highest; needs `entropies` */
+    top_entropy_quantile: z.number().min(0).max(1).default(1),
+    /** weight the KL penalty by π/π_gen (differentiated) so it estimates KL under the current policy */
     use_on_policy_kl_approximation: z.boolean().default(false),
     /** VAPO μ: add μ·NLL on tokens of samples with reward > 0 (https://arxiv.org/abs/2504.05118, Eq. 10); 0 disables */
     positive_example_nll_weight: z.number().min(0).default(0),
@@ -104,6 +140,19 @@ export const clippedPgLossOptionsSchema = z
           'use_cispo',
           'use_cispo needs a token-level loss (token_level_loss true, loss_aggregation not grpo)',
         );
+    }
+    if (o.use_sapo) {
+      if (o.disable_ppo_ratio)
+        bad('use_sapo', 'use_sapo gates the π/π_old ratio, which disable_ppo_ratio removes');
+      if (o.use_cispo) bad('use_sapo', 'use_sapo and use_cispo are alternative losses; set one');
+      if (o.ratio_clip_c !== null)
+        bad('ratio_clip_c', 'use_sapo has no clip to dual-clip; set ratio_clip_c to null');
+    }
+    if (o.delta !== null && (o.use_sapo || o.use_cispo || o.disable_ppo_ratio)) {
+      bad(
+        'delta',
+        'delta caps the clipped PPO ratio; it does not apply with use_sapo, use_cispo or disable_ppo_ratio',
+      );
     }
     const tisType = o.truncated_importance_sampling_type;
     if ((tisType === null) !== (o.truncated_importance_sampling_ratio === null)) {
@@ -168,6 +217,8 @@ export interface ClippedPgInputs {
   globalValidSeqs?: number;
   /** valid tokens of positive-reward samples over the global batch; default this batch's (NeMo RL) */
   globalPositiveToks?: number;
+  /** entropy of the next-token distribution at each completion token [B, T] (constant), for top_entropy_quantile */
+  entropies?: tf.Tensor2D;
 }
 
 /**
@@ -180,7 +231,9 @@ export interface ClippedPgInputs {
  * `probs_ratio_clamped_min/max`, `kl_penalty`, `token_mult_prob_error`,
  * `gen_kl_error`, `policy_kl_error`, `js_divergence_error`,
  * `sampling_importance_ratio`, `approx_entropy`, `num_valid_samples`,
- * `positive_nll_loss` and, for icepop / seq-mask-tis, `is_oob_ratio`.
+ * `positive_nll_loss`, for icepop / seq-mask-tis `is_oob_ratio` and, with
+ * off_policy_mask_threshold, `off_policy_mask_ratio`. SAPO, two-sided `delta`
+ * clipping and off-policy sequence masking are TRL's options.
  */
 export function clippedPgLoss(
   options: ClippedPgLossOptionsInput | ClippedPgLossOptions,
@@ -208,6 +261,10 @@ export function clippedPgLoss(
     throw new Error(
       'clippedPgLoss: refLogprobs is required when reference_policy_kl_penalty is not 0',
     );
+  }
+  expectShape('clippedPgLoss entropies', inputs.entropies, [B, T]);
+  if (o.top_entropy_quantile < 1 && !inputs.entropies) {
+    throw new Error('clippedPgLoss: entropies [B, T] are required when top_entropy_quantile < 1');
   }
   if (o.positive_example_nll_weight > 0 && !inputs.rewards) {
     throw new Error('clippedPgLoss: rewards [B] are required when positive_example_nll_weight > 0');
@@ -241,20 +298,25 @@ export function clippedPgLoss(
     };
     const tokMean = (v: tf.Tensor) => maskedMean(v, mask, nToks);
 
-    // KL(π ‖ π_ref)
+    // KL(π ‖ π_ref). The estimator is an expectation under the sampling policy,
+    // so its gradient carries the score-function term KL·∇log π (NeMo RL,
+    // https://arxiv.org/abs/2506.09477): the per-token weight is
+    // exp(log π − sg(log π)), 1 in value, or the on-policy importance weight
+    // π/π_gen, both differentiated.
     let kl = tf.scalar(0) as tf.Scalar;
     if (beta !== 0) {
+      const logW = o.use_on_policy_kl_approximation
+        ? tf.sub(currLogprobs, gen)
+        : tf.sub(currLogprobs, stopGradient(currLogprobs));
       const perTok = calculateKl(
         currLogprobs,
         inputs.refLogprobs!,
         o.reference_policy_kl_type,
         o.kl_input_clamp_value,
         o.kl_output_clamp_value,
+        finiteOrZero(tf.exp(logW)),
       );
-      const w = o.use_on_policy_kl_approximation
-        ? nanToZero(tf.exp(tf.sub(stopGradient(currLogprobs), gen)))
-        : tf.onesLike(perTok);
-      kl = reduce(tf.mul(tf.mul(w, perTok), beta));
+      kl = reduce(tf.mul(perTok, beta));
     }
 
     // ratios
@@ -280,8 +342,22 @@ export function clippedPgLoss(
     let clipLoss: tf.Tensor;
     if (o.use_cispo) {
       clipLoss = tf.mul(tf.mul(tf.neg(adv), stopGradient(clamped)), currLogprobs);
+    } else if (o.use_sapo) {
+      // per-token temperature: τ_pos where A > 0, τ_neg elsewhere (a constant)
+      const tau = constant(
+        (a) =>
+          tf.where(
+            tf.greater(a, 0),
+            tf.fill(a.shape, o.sapo_temperature_pos),
+            tf.fill(a.shape, o.sapo_temperature_neg),
+          ),
+        adv,
+      );
+      const gate = tf.div(tf.mul(tf.sigmoid(tf.mul(tau, tf.sub(ratios, 1))), 4), tau);
+      clipLoss = tf.mul(tf.neg(adv), gate);
     } else {
-      clipLoss = tf.maximum(tf.mul(tf.neg(adv), ratios), tf.mul(tf.neg(adv), clamped));
+      const unclipped = o.delta !== null ? tf.minimum(ratios, o.delta) : ratios;
+      clipLoss = tf.maximum(tf.mul(tf.neg(adv), unclipped), tf.mul(tf.neg(adv), clamped));
     }
     if (o.ratio_clip_c !== null) {
       const negAdv = constant((a) => tf.less(a, 0), adv);
@@ -303,7 +379,7 @@ export function clippedPgLoss(
     const tisMax = o.truncated_importance_sampling_ratio;
     const tisMin = o.truncated_importance_sampling_ratio_min ?? 0;
     if (o.truncated_importance_sampling_type === 'tis') {
-      isWeights = tf.minimum(isWeights, tisMax!);
+      isWeights = tf.clipByValue(isWeights, tisMin, tisMax!);
     } else if (o.truncated_importance_sampling_type === 'icepop') {
       const w = isWeights;
       const kept = constant(
@@ -334,7 +410,34 @@ export function clippedPgLoss(
       isWeights = tf.mul(isWeights, tf.expandDims(kept, 1));
     }
     isWeights = stopGradient(isWeights);
-    const weighted = o.use_importance_sampling_correction ? tf.mul(isWeights, clipLoss) : clipLoss;
+    let weighted = o.use_importance_sampling_correction ? tf.mul(isWeights, clipLoss) : clipLoss;
+    if (o.top_entropy_quantile < 1) {
+      const keep = constant(
+        (h, m) => highEntropyMask(h, m, 1 - o.top_entropy_quantile),
+        inputs.entropies!,
+        mask,
+      );
+      isMetrics['entropy_mask_ratio'] = metric(() => tf.sub(1, tokMean(keep)), keep);
+      weighted = tf.mul(weighted, keep);
+    }
+    if (o.off_policy_mask_threshold !== null) {
+      // keep a sample when A ≥ 0 or its mean log(π_gen/π) over valid tokens is ≤ δ (constant)
+      const delta = o.off_policy_mask_threshold;
+      const keep = constant(
+        (a, g, c) => {
+          const seqKl = tf.expandDims(rowMaskedMean(tf.sub(g, c), tokenMask), 1);
+          return tf.cast(
+            tf.logicalOr(tf.greaterEqual(a, 0), tf.lessEqual(seqKl, delta)),
+            'float32',
+          );
+        },
+        adv,
+        gen,
+        currLogprobs,
+      );
+      isMetrics['off_policy_mask_ratio'] = metric(() => tf.sub(1, tokMean(keep)), keep);
+      weighted = tf.mul(weighted, keep);
+    }
     const actorLoss = reduce(weighted);
 
     // VAPO positive-example NLL

@@ -50,6 +50,94 @@ for (const backend of TEST_BACKENDS) {
       await useBackend(backend);
     });
 
+    it('β = 0 is accepted (NeMo RL): sigmoid loss log 2 with zero gradient; the SFT term still trains', () => {
+      // −log σ(0·Δ) = log 2 per pair; with sft_loss_weight 0.5 the loss adds 0.5·mean(−log π_c)
+      // and ∂/∂log π_c = −0.5/B, ∂/∂log π_r = 0
+      const pc = [-1, -2];
+      const f = (x: tf.Tensor2D) => {
+        const [c, r] = tf.unstack(x);
+        return dpoLoss(
+          { reference_policy_kl_penalty: 0, sft_loss_weight: 0.5 },
+          {
+            policyChosenLogps: c!,
+            policyRejectedLogps: r!,
+            referenceChosenLogps: t1([-2, -2]),
+            referenceRejectedLogps: t1([-1, -1]),
+          },
+        );
+      };
+      const r = tf.tidy(() => f(t2([pc, [-3, -4]])));
+      expectClose(r.loss.dataSync()[0]!, Math.LN2 + 0.5 * 1.5, 1e-6, 'loss');
+      expectClose(readMetricsSync(r.metrics)['preference_loss']!, Math.LN2, 1e-6, 'preference');
+      r.loss.dispose();
+      const g = gradOf((x) => f(x).loss, [pc, [-3, -4]]);
+      expectMatrixClose(
+        g,
+        [
+          [-0.25, -0.25],
+          [0, 0],
+        ],
+        1e-6,
+        'gradient',
+      );
+      expect(() =>
+        dpoLossOptionsSchema.parse({ reference_policy_kl_penalty: 0, loss_type: 'ipo' }),
+      ).toThrow(/β must be > 0/);
+    });
+
+    it('per-pair outputs by hand: losses, β-scaled rewards and log-probs; their mean is the loss', () => {
+      // pair 0: log-ratios 1 and −2 → −log σ(0.1·3) = log(1 + e^−0.3); pair 1: both 0 → log 2; SFT 0.5·(−log π_c)
+      const r = dpoLoss(
+        { reference_policy_kl_penalty: 0.1, sft_loss_weight: 0.5 },
+        {
+          policyChosenLogps: t1([-1, -2]),
+          referenceChosenLogps: t1([-2, -2]),
+          policyRejectedLogps: t1([-3, -2]),
+          referenceRejectedLogps: t1([-1, -2]),
+          returnPerPair: true,
+        },
+      );
+      const p = r.perPair!;
+      const want = [Math.log1p(Math.exp(-0.3)) + 0.5, Math.LN2 + 1];
+      const got = Array.from(p.loss.dataSync());
+      want.forEach((w, i) => expectClose(got[i]!, w, 1e-6, `loss[${i}]`));
+      expectClose(r.loss.dataSync()[0]!, (want[0]! + want[1]!) / 2, 1e-6, 'mean');
+      expect(Array.from(p.chosen_rewards.dataSync()).map((v) => +v.toFixed(6))).toEqual([0.1, 0]);
+      expect(Array.from(p.rejected_rewards.dataSync()).map((v) => +v.toFixed(6))).toEqual([
+        -0.2, 0,
+      ]);
+      expect(Array.from(p.chosen_logps.dataSync())).toEqual([-1, -2]);
+      expect(Array.from(p.rejected_logps.dataSync())).toEqual([-3, -2]);
+      const m = readMetricsSync(r.metrics);
+      expectClose(m['logps_chosen_mean']!, -1.5, 1e-6, 'logps_chosen_mean');
+      expectClose(m['logps_rejected_mean']!, -2.5, 1e-6, 'logps_rejected_mean');
+      tf.dispose([r.loss, ...Object.values(p)]);
+    });
+
+    it('per-pair losses average to the loss for every pair loss type (masked pair left out)', () => {
+      for (const t of DPO_LOSS_TYPES.filter((x) => x !== 'sft')) {
+        const d = { ...data, sampleMask: [1, 0, 1, 1] };
+        const r = dpoLoss(
+          { ...variantOpts(t), sft_loss_weight: 0.2 },
+          {
+            policyChosenLogps: t1(d.pc),
+            policyRejectedLogps: t1(d.pr),
+            referenceChosenLogps: t1(d.rc),
+            referenceRejectedLogps: t1(d.rr),
+            chosenLengths: t1(d.lenC!),
+            rejectedLengths: t1(d.lenR!),
+            sampleMask: t1(d.sampleMask),
+            returnPerPair: true,
+          },
+        );
+        const per = Array.from(r.perPair!.loss.dataSync());
+        const mean = per.reduce((a, v, i) => a + v * d.sampleMask[i]!, 0) / 3;
+        expectClose(mean, r.loss.dataSync()[0]!, 1e-5, `${t}`);
+        readMetricsSync(r.metrics);
+        tf.dispose([r.loss, ...Object.values(r.perPair!)]);
+      }
+    });
+
     it('sigmoid closed form: β 0.1, log-ratios 1 and −2 → log(1 + e^−0.3) = 0.554355', () => {
       const r = dpoLoss(
         { reference_policy_kl_penalty: 0.1 },

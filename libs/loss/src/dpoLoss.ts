@@ -34,8 +34,8 @@ export const F_DIVERGENCE_TYPES = [
 /** Options of {@link dpoLoss}: NeMo RL `dpo.*` names, TRL names where NeMo RL has none. */
 export const dpoLossOptionsSchema = z
   .object({
-    /** β: strength of the implicit KL to the reference (NeMo RL; TRL `beta`), Rafailov et al. 2023 https://arxiv.org/abs/2305.18290 */
-    reference_policy_kl_penalty: z.number().positive().default(0.05),
+    /** β ≥ 0: strength of the implicit KL to the reference (NeMo RL; TRL `beta`), Rafailov et al. 2023 https://arxiv.org/abs/2305.18290; 0 (as NeMo RL allows) makes the sigmoid term the constant log 2 — ipo and sppo_hard divide by β and need β > 0 */
+    reference_policy_kl_penalty: z.number().min(0).default(0.05),
     /** weight of the preference term w_p (NeMo RL) */
     preference_loss_weight: z.number().min(0).default(1),
     /** weight of the auxiliary NLL on chosen responses w_s (NeMo RL; RPO's α, https://arxiv.org/abs/2404.19733) */
@@ -70,6 +70,15 @@ export const dpoLossOptionsSchema = z
         path: ['loss_weights'],
         message: `loss_weights has ${o.loss_weights.length} entries but loss_type has ${types.length}; give one weight per loss type`,
       });
+    }
+    for (const t of ['ipo', 'sppo_hard'] as const) {
+      if (types.includes(t) && o.reference_policy_kl_penalty === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reference_policy_kl_penalty'],
+          message: `loss_type ${t} targets a margin of 1/(2β), so β must be > 0`,
+        });
+      }
     }
     if (types.includes('exo_pair') && o.label_smoothing === 0) {
       ctx.addIssue({
@@ -120,11 +129,32 @@ export interface DpoInputs {
   globalChosenToks?: number;
   /** bco_pair: running reward mean carried from the previous step; default a fresh one */
   bcoState?: BcoState;
+  /** also return {@link DpoPerPair}: each pair's loss, rewards and log-probs (detached, [B]) */
+  returnPerPair?: boolean;
 }
+
+/**
+ * Per-pair outputs (TRL's unreduced `losses`, `chosen_rewards`, `rejected_rewards` and
+ * the policy log-probs it logs as `logps/chosen`, `logps/rejected`), detached [B] tensors
+ * the caller disposes. `loss` is this pair's term: preference_loss_weight·Σ_k w_k·L_k +
+ * sft_loss_weight·L_sft, so its mean over valid pairs (global count) is the loss; for
+ * loss_type 'sft' (a token mean over the batch) the pair's own token-mean NLL stands in.
+ */
+export type DpoPerPair = {
+  loss: tf.Tensor1D;
+  /** β·(log-ratio of the chosen response), TRL's chosen_rewards */
+  chosen_rewards: tf.Tensor1D;
+  rejected_rewards: tf.Tensor1D;
+  /** Σ log π over the response (token mean with preference_average_log_probs) */
+  chosen_logps: tf.Tensor1D;
+  rejected_logps: tf.Tensor1D;
+};
 
 /** {@link dpoLoss}'s result; `bcoState` is set when `bco_pair` is among the loss types. */
 export type DpoResult = LossResult & {
   bcoState?: BcoState;
+  /** set when `inputs.returnPerPair` */
+  perPair?: DpoPerPair;
 };
 
 interface Seq {
@@ -275,22 +305,28 @@ export function dpoLoss(
     const smoothedSigmoid = (d: tf.Tensor) =>
       tf.sub(tf.mul(tf.neg(logSigmoid(d)), 1 - eps), tf.mul(logSigmoid(tf.neg(d)), eps));
 
+    // each loss type's per-pair vector, for the per-pair outputs
+    let lastVec: tf.Tensor = tf.zeros([B]);
+    const meanPairsV = (v: tf.Tensor) => {
+      lastVec = v;
+      return meanPairs(v);
+    };
     const perType = (t: DpoLossType): tf.Scalar => {
       switch (t) {
         case 'sigmoid':
-          return meanPairs(smoothedSigmoid(bd));
+          return meanPairsV(smoothedSigmoid(bd));
         case 'hinge':
-          return meanPairs(tf.relu(tf.sub(1, bd)));
+          return meanPairsV(tf.relu(tf.sub(1, bd)));
         case 'ipo': {
           const d = tf.sub(tf.div(cs, needLen(pc, 'ipo')), tf.div(rs, needLen(pr, 'ipo')));
-          return meanPairs(tf.square(tf.sub(d, 1 / (2 * beta))));
+          return meanPairsV(tf.square(tf.sub(d, 1 / (2 * beta))));
         }
         case 'exo_pair': {
           const l = tf.add(
             tf.mul(tf.sigmoid(bd), tf.sub(logSigmoid(bd), Math.log1p(-eps))),
             tf.mul(tf.sigmoid(tf.neg(bd)), tf.sub(logSigmoid(tf.neg(bd)), Math.log(eps))),
           );
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'nca_pair': {
           const c = tf.mul(cs, beta);
@@ -299,14 +335,14 @@ export function dpoLoss(
             tf.sub(tf.neg(logSigmoid(c)), tf.mul(logSigmoid(tf.neg(c)), 0.5)),
             tf.mul(logSigmoid(tf.neg(r)), 0.5),
           );
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'robust': {
           const l = tf.div(
             tf.add(tf.mul(tf.neg(logSigmoid(bd)), 1 - eps), tf.mul(logSigmoid(tf.neg(bd)), eps)),
             1 - 2 * eps,
           );
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'bco_pair': {
           const c = tf.mul(cs, beta);
@@ -326,31 +362,31 @@ export function dpoLoss(
             tf.neg(logSigmoid(tf.sub(c, mean))),
             logSigmoid(tf.neg(tf.sub(r, mean))),
           );
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'sppo_hard': {
           const l = tf.add(tf.square(tf.sub(cs, 0.5 / beta)), tf.square(tf.add(rs, 0.5 / beta)));
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'aot': {
           const policyLr = sortAscending(avg(pc, tf.sub(pc.logps, pr.logps) as tf.Tensor1D));
           const refLr = sortAscending(avg(rc, tf.sub(rc.logps, rr.logps) as tf.Tensor1D));
-          return meanPairs(smoothedSigmoid(tf.mul(tf.sub(policyLr, refLr), beta)));
+          return meanPairsV(smoothedSigmoid(tf.mul(tf.sub(policyLr, refLr), beta)));
         }
         case 'aot_unpaired': {
           const d = tf.sub(sortAscending(chosenLr), sortAscending(rejectedLr));
-          return meanPairs(smoothedSigmoid(tf.mul(d, beta)));
+          return meanPairsV(smoothedSigmoid(tf.mul(d, beta)));
         }
         case 'apo_zero': {
           const l = tf.add(
             tf.sub(1, tf.sigmoid(tf.mul(chosenLr, beta))),
             tf.sigmoid(tf.mul(rejectedLr, beta)),
           );
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'apo_down': {
           const l = tf.add(tf.sigmoid(tf.mul(chosenLr, beta)), tf.sub(1, tf.sigmoid(bd)));
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'discopop': {
           const mod = tf.sigmoid(tf.div(bd, o.discopop_tau));
@@ -358,14 +394,14 @@ export function dpoLoss(
             tf.mul(tf.neg(logSigmoid(bd)), tf.sub(1, mod)),
             tf.mul(tf.exp(tf.neg(bd)), mod),
           );
-          return meanPairs(l);
+          return meanPairsV(l);
         }
         case 'sigmoid_norm': {
           const d = tf.sub(
             tf.div(cs, needLen(pc, 'sigmoid_norm')),
             tf.div(rs, needLen(pr, 'sigmoid_norm')),
           );
-          return meanPairs(tf.neg(logSigmoid(tf.mul(d, beta))));
+          return meanPairsV(tf.neg(logSigmoid(tf.mul(d, beta))));
         }
         case 'sft': {
           if (inputs.policyChosenLogps.rank !== 2 || !inputs.chosenMask) {
@@ -374,6 +410,10 @@ export function dpoLoss(
             );
           }
           const m = tf.mul(inputs.chosenMask, tf.expandDims(sampleMask, 1));
+          lastVec = tf.div(
+            tf.neg(tf.sum(tf.mul(inputs.policyChosenLogps, inputs.chosenMask), -1)),
+            tf.maximum(tf.sum(inputs.chosenMask, -1), 1),
+          );
           return tf.neg(
             maskedMean(inputs.policyChosenLogps, m, inputs.globalChosenToks),
           ) as tf.Scalar;
@@ -383,18 +423,20 @@ export function dpoLoss(
 
     const metrics: Metrics = {};
     let preference = tf.scalar(0) as tf.Scalar;
+    let preferenceVec: tf.Tensor = tf.zeros([B]);
     types.forEach((t, i) => {
       const l = perType(t);
       if (types.length > 1) metrics[`preference_loss/${t}`] = metric(() => l, l);
       preference = tf.add(preference, tf.mul(l, weights[i]!)) as tf.Scalar;
+      preferenceVec = tf.add(preferenceVec, tf.mul(lastVec, weights[i]!));
     });
 
     let sft = tf.scalar(0) as tf.Scalar;
+    let sftVec: tf.Tensor = tf.zeros([B]);
     if (o.sft_loss_weight > 0) {
       const nll = tf.neg(pc.logps) as tf.Tensor1D;
-      sft = meanPairs(
-        o.sft_average_log_probs ? tf.div(nll, needLen(pc, 'sft_average_log_probs')) : nll,
-      );
+      sftVec = o.sft_average_log_probs ? tf.div(nll, needLen(pc, 'sft_average_log_probs')) : nll;
+      sft = meanPairs(sftVec);
     }
     const loss = tf.add(
       tf.mul(preference, o.preference_loss_weight),
@@ -403,6 +445,8 @@ export function dpoLoss(
 
     const cD = stopGradient(chosenLr);
     const rD = stopGradient(rejectedLr);
+    const pcD = stopGradient(avg(pc, pc.logps));
+    const prD = stopGradient(avg(pr, pr.logps));
     Object.assign(metrics, {
       loss: metric(() => loss, loss),
       sft_loss: metric(() => sft, sft),
@@ -411,9 +455,23 @@ export function dpoLoss(
       rewards_chosen_mean: metric(() => meanPairs(cD), cD),
       rewards_rejected_mean: metric(() => meanPairs(rD), rD),
       reward_gap: metric(() => meanPairs(tf.sub(cD, rD)), cD, rD),
+      logps_chosen_mean: metric(() => meanPairs(pcD), pcD),
+      logps_rejected_mean: metric(() => meanPairs(prD), prD),
       num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
     });
-    return { loss, metrics };
+    if (!inputs.returnPerPair) return { loss, metrics };
+    const perPairLoss = tf.add(
+      tf.mul(preferenceVec, o.preference_loss_weight),
+      tf.mul(sftVec, o.sft_loss_weight),
+    );
+    const perPair: DpoPerPair = {
+      loss: stopGradient(perPairLoss) as tf.Tensor1D,
+      chosen_rewards: tf.mul(cD, beta) as tf.Tensor1D,
+      rejected_rewards: tf.mul(rD, beta) as tf.Tensor1D,
+      chosen_logps: pcD,
+      rejected_logps: prD,
+    };
+    return { loss, metrics, perPair };
   });
   return bcoState ? { ...result, bcoState } : result;
 }

@@ -18,6 +18,7 @@ export {
   type DpoLossOptionsInput,
   type DpoInputs,
   type DpoResult,
+  type DpoPerPair,
   type BcoState,
   dpoLoss,
 } from './dpoLoss';
@@ -45,3 +46,41 @@ export {
   makeSchedule,
 } from './schedules';
 export { type LossTerm, composeLosses } from './composeLosses';
+export { type PairLogpsInputs } from './pairLogps';
+export {
+  orpoLossOptionsSchema,
+  type OrpoLossOptions,
+  type OrpoLossOptionsInput,
+  orpoLoss,
+} from './orpoLoss';
+export {
+  CPO_LOSS_TYPES,
+  cpoLossOptionsSchema,
+  type CpoLossOptions,
+  type CpoLossOptionsInput,
+  cpoLoss,
+} from './cpoLoss';
+export {
+  KTO_LOSS_TYPES,
+  ktoLossOptionsSchema,
+  type KtoLossOptions,
+  type KtoLossOptionsInput,
+  type KtoInputs,
+  ktoLoss,
+} from './ktoLoss';
+export {
+  preferenceObjectiveSchema,
+  type PreferenceObjective,
+  type PreferenceObjectiveInput,
+  objectiveNeedsReference,
+  objectiveNeedsMismatchedKl,
+  preferenceObjectiveLoss,
+} from './preferenceObjectives';
+export { dftLoss } from './dftLoss';
+export {
+  gkdLossOptionsSchema,
+  type GkdLossOptions,
+  type GkdLossOptionsInput,
+  type GkdInputs,
+  gkdLoss,
+} from './gkdLoss';

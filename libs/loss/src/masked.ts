@@ -39,6 +39,15 @@ export function nanToZero<T extends tf.Tensor>(x: T): T {
 }
 
 /**
+ * Replace NaN and ±Inf by 0 keeping the gradient where x is finite
+ * (torch.nan_to_num(x, 0, 0, 0) on a tensor that requires grad).
+ */
+export function finiteOrZero<T extends tf.Tensor>(x: T): T {
+  const finite = constant((v) => tf.isFinite(v), x);
+  return tf.where(finite as tf.Tensor, x, tf.zerosLike(x)) as T;
+}
+
+/**
  * NeMo RL's `masked_mean`: sum(values * mask) / (normaliser + 1e-8), where the
  * normaliser is the mask's own sum unless a global count is given. With
  * `axis` it reduces that axis only (always with the local count).

@@ -74,6 +74,16 @@ export interface PgData {
   globalValidToks?: number;
   globalValidSeqs?: number;
   globalPositiveToks?: number;
+  entropies?: M;
+}
+
+/** torch.quantile(values, q) with linear interpolation. */
+export function quantile(values: number[], q: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  const pos = q * (v.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, v.length - 1);
+  return v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
 }
 
 /**
@@ -111,15 +121,28 @@ export function refClippedPg(
       return masked / ((d.globalValidSeqs ?? B) * o.max_completion_length! + EPS);
     return sum(sm.map((s, b) => s * rowMean(x, b))) / (nSeq + EPS);
   };
-  const klEst = (lp: number, lref: number, inC: number | null, outC: number | null) => {
+  // NeMo RL calculate_kl with importance weights: the weight is detached where the input clamp
+  // is active, multiplied in before the output clamp. `w` is a function of the live log-prob.
+  const klEst = (
+    lp: number,
+    lref: number,
+    w: (x: number) => number,
+    inC: number | null,
+    outC: number | null,
+  ) => {
     let logr = lref - lp;
-    if (inC != null) logr = clip(logr, -inC, inC);
+    let wt = w(lp);
+    if (inC != null && Math.abs(logr) > inC) {
+      logr = clip(logr, -inC, inC);
+      wt = w(NaN); // detached: the weight at the detached log-prob
+    }
     let k =
       o.reference_policy_kl_type === 'k1'
         ? -logr
         : o.reference_policy_kl_type === 'k2'
           ? (logr * logr) / 2
           : Math.exp(logr) - 1 - logr;
+    k *= wt;
     if (outC != null) k = clip(k, -outC, outC);
     return k;
   };
@@ -128,13 +151,15 @@ export function refClippedPg(
   if (beta !== 0) {
     kl = reduce(
       map((b, t) => {
-        const w = o.use_on_policy_kl_approximation
-          ? fin(Math.exp(d.curr[b]![t]! - gen[b]![t]!))
-          : 1;
+        const c = d.curr[b]![t]!;
+        // weight exp(x − sg(x)) (1 in value), or π/π_gen, both differentiated; NaN = detached
+        const w = (x: number) => {
+          const v = Number.isNaN(x) ? c : x;
+          return fin(Math.exp(o.use_on_policy_kl_approximation ? v - gen[b]![t]! : v - c));
+        };
         return (
-          w *
           beta *
-          klEst(live[b]![t]!, d.ref![b]![t]!, o.kl_input_clamp_value, o.kl_output_clamp_value)
+          klEst(live[b]![t]!, d.ref![b]![t]!, w, o.kl_input_clamp_value, o.kl_output_clamp_value)
         );
       }),
     );
@@ -158,10 +183,19 @@ export function refClippedPg(
   const clampedDet = map((b, t) =>
     clip(Math.exp(d.curr[b]![t]! - prev[b]![t]!), 1 - o.ratio_clip_min, 1 + o.ratio_clip_max),
   );
+  const sapoGate = (r: number, a: number) => {
+    const tau = a > 0 ? o.sapo_temperature_pos : o.sapo_temperature_neg;
+    return (sigmoid(tau * (r - 1)) * 4) / tau;
+  };
   let cl = map((b, t) =>
     o.use_cispo
       ? -A(b, t) * clampedDet[b]![t]! * live[b]![t]!
-      : Math.max(-A(b, t) * ratio[b]![t]!, -A(b, t) * clamped[b]![t]!),
+      : o.use_sapo
+        ? -A(b, t) * sapoGate(ratio[b]![t]!, A(b, t))
+        : Math.max(
+            -A(b, t) * (o.delta !== null ? Math.min(ratio[b]![t]!, o.delta) : ratio[b]![t]!),
+            -A(b, t) * clamped[b]![t]!,
+          ),
   );
   if (o.ratio_clip_c !== null)
     cl = map((b, t) =>
@@ -173,7 +207,7 @@ export function refClippedPg(
   const metrics: Record<string, number> = {};
   const hi = o.truncated_importance_sampling_ratio!;
   const lo = o.truncated_importance_sampling_ratio_min ?? 0;
-  if (o.truncated_importance_sampling_type === 'tis') w = map((b, t) => Math.min(w[b]![t]!, hi));
+  if (o.truncated_importance_sampling_type === 'tis') w = map((b, t) => clip(w[b]![t]!, lo, hi));
   if (o.truncated_importance_sampling_type === 'icepop') {
     const kept = map((b, t) => (w[b]![t]! >= lo && w[b]![t]! <= hi ? 1 : 0));
     metrics['is_oob_ratio'] = 1 - tokMean(kept);
@@ -192,9 +226,28 @@ export function refClippedPg(
     metrics['is_oob_ratio'] = sum(keptSeq.map((k, b) => (1 - k) * sm[b]!)) / (nSeq + EPS);
     w = map((b, t) => w[b]![t]! * keptSeq[b]!);
   }
-  const actor = reduce(
-    o.use_importance_sampling_correction ? map((b, t) => w[b]![t]! * cl[b]![t]!) : cl,
-  );
+  let weighted = o.use_importance_sampling_correction ? map((b, t) => w[b]![t]! * cl[b]![t]!) : cl;
+  if (o.top_entropy_quantile < 1) {
+    // TRL get_high_entropy_mask: keep valid tokens with entropy ≥ the (1 − ρ) quantile of the valid ones
+    const valid: number[] = [];
+    map((b, t) => (mask[b]![t]! > 0 ? valid.push(d.entropies![b]![t]!) : 0));
+    const thr = quantile(valid, 1 - o.top_entropy_quantile);
+    const keep = map((b, t) => (mask[b]![t]! > 0 && d.entropies![b]![t]! >= thr ? 1 : 0));
+    metrics['entropy_mask_ratio'] = 1 - tokMean(keep);
+    weighted = map((b, t) => weighted[b]![t]! * keep[b]![t]!);
+  }
+  if (o.off_policy_mask_threshold !== null) {
+    // DeepSeek-V3.2 Eq. 9: drop a sample with A < 0 whose mean log(π_gen/π) exceeds δ
+    const seqKl = (b: number) =>
+      rowMean(
+        map((bb, t) => gen[bb]![t]! - d.curr[bb]![t]!),
+        b,
+      );
+    const keep = map((b, t) => (A(b, t) >= 0 || seqKl(b) <= o.off_policy_mask_threshold! ? 1 : 0));
+    metrics['off_policy_mask_ratio'] = 1 - tokMean(keep);
+    weighted = map((b, t) => weighted[b]![t]! * keep[b]![t]!);
+  }
+  const actor = reduce(weighted);
   let nll = 0;
   if (o.positive_example_nll_weight > 0) {
     const pm = map((b, t) => mask[b]![t]! * (d.rewards![b]! > 0 ? 1 : 0));
@@ -211,7 +264,7 @@ export function refClippedPg(
     token_mult_prob_error: tokMean(
       map((b, t) => Math.exp(Math.abs(gen[b]![t]! - prev[b]![t]!) * mask[b]![t]!)),
     ),
-    gen_kl_error: tokMean(map((b, t) => klEst(gen[b]![t]!, prev[b]![t]!, null, null))),
+    gen_kl_error: tokMean(map((b, t) => klEst(gen[b]![t]!, prev[b]![t]!, () => 1, null, null))),
     approx_entropy: -tokMean(
       map((b, t) => Math.exp(d.curr[b]![t]! - gen[b]![t]!) * d.curr[b]![t]!),
     ),

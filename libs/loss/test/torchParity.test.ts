@@ -25,6 +25,7 @@ interface Fixture {
     rewards: number[];
     adv_seq: number[];
     adv_tok: M;
+    entropies: M;
   };
   clipped_pg: Array<{
     name: string;
@@ -70,6 +71,7 @@ describe('parity with PyTorch float64 autograd (wasm)', () => {
           tokenMask: t2(p.token_mask),
           sampleMask: t1(p.sample_mask),
           rewards: t1(p.rewards),
+          entropies: t2(p.entropies),
         });
       const r = run(t2(p.curr));
       expectClose(r.loss.dataSync()[0]!, c.loss, 2e-5, `${c.name} loss`);

@@ -45,6 +45,43 @@ describe('CausalLM', () => {
     [a, b, c].forEach((m) => m.dispose());
   });
 
+  it('tokenEntropies equals −Σ p log p of softmax(logits / τ) (float64 in JS), for any chunk size', async () => {
+    const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
+    const V = model.config.vocabSize;
+    const ids = ids2d([
+      [3, 9, 27, 81, 50],
+      [7, 7, 1, 2, 3],
+    ]);
+    const mask = ids2d([
+      [1, 1, 1, 1, 1],
+      [0, 0, 1, 1, 1],
+    ]);
+    const logits = model.logits(ids, mask).dataSync();
+    for (const [tau, chunkSize] of [
+      [1, undefined],
+      [0.7, 3],
+    ] as const) {
+      const got = model.tokenEntropies(ids, mask, { temperature: tau, chunkSize });
+      expect(got.shape).toEqual([2, 5]);
+      const g = got.dataSync();
+      for (let r = 0; r < 10; r++) {
+        let max = -Infinity;
+        for (let j = 0; j < V; j++) max = Math.max(max, logits[r * V + j]! / tau);
+        let z = 0;
+        for (let j = 0; j < V; j++) z += Math.exp(logits[r * V + j]! / tau - max);
+        let h = 0;
+        for (let j = 0; j < V; j++) {
+          const lp = logits[r * V + j]! / tau - max - Math.log(z);
+          h -= Math.exp(lp) * lp;
+        }
+        expect(g[r]).toBeCloseTo(h, 4);
+      }
+      got.dispose();
+    }
+    tf.dispose([ids, mask]);
+    model.dispose();
+  });
+
   it('tokenLogProbs equals log_softmax(logits)[target] (float64 in JS), for any chunk size', async () => {
     const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
     const V = model.config.vocabSize;

@@ -546,6 +546,40 @@ export class CausalLM {
     });
   }
 
+  /**
+   * Entropy −Σ_v p_v·log p_v of the next-token distribution at every position, `[B, T]`
+   * (TRL's per-token entropies, for `top_entropy_quantile`), at `temperature`, computed
+   * `chunkSize` rows of logits at a time like {@link tokenLogProbs}. Not meant for
+   * gradients: call it outside a gradient tape.
+   */
+  tokenEntropies(
+    inputIds: tf.Tensor2D,
+    attentionMask: tf.Tensor2D | null,
+    options: Omit<TokenLogProbsOptions, 'packing'> = {},
+  ): tf.Tensor2D {
+    const [b, t] = inputIds.shape;
+    const chunk = options.chunkSize ?? 2048;
+    const temperature = options.temperature ?? 1;
+    if (!Number.isInteger(chunk) || chunk <= 0 || !(temperature > 0))
+      throw new RxrlConfigError(
+        `tokenEntropies: chunkSize must be a positive integer and temperature positive, got ${chunk}, ${temperature}`,
+      );
+    return tf.tidy(() => {
+      const h = this.hidden(inputIds, attentionMask);
+      const head = this.headWeight();
+      const n = b * t;
+      const parts: tf.Tensor1D[] = [];
+      for (let start = 0; start < n; start += chunk) {
+        const size = Math.min(chunk, n - start);
+        const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
+        const logits = tf.mul(linear(hs, head), 1 / temperature);
+        const logp = tf.logSoftmax(logits);
+        parts.push(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor1D);
+      }
+      return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
+    });
+  }
+
   /** Final hidden states averaged over real tokens, `[B, D]` (for semantic grouping). */
   meanPooledHidden(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D | null): tf.Tensor2D {
     const [b, t] = inputIds.shape;

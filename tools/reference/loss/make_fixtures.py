@@ -27,16 +27,23 @@ def masked_mean(v, m, n=None, dim=None):
     return (v * m).sum(dim=dim) / (den + EPS)
 
 
-def calc_kl(lp, lref, kind, inc, outc):
+def calc_kl(lp, lref, kind, inc, outc, w=None):
+    """NeMo RL calculate_kl: the weight is detached where the input clamp bites,
+    multiplied in before the output clamp."""
     logr = lref - lp
     if inc is not None:
-        logr = logr.clamp(-inc, inc)
+        clamped = logr.clamp(-inc, inc)
+        if w is not None:
+            w = torch.where(logr == clamped, w, w.detach())
+        logr = clamped
     if kind == "k1":
         kl = -logr
     elif kind == "k2":
         kl = logr.square() / 2
     else:
         kl = logr.exp() - 1 - logr
+    if w is not None:
+        kl = w * kl
     if outc is not None:
         kl = kl.clamp(-outc, outc)
     return kl
@@ -50,10 +57,12 @@ PG_DEFAULTS = dict(
     truncated_importance_sampling_ratio=None, truncated_importance_sampling_type=None,
     truncated_importance_sampling_ratio_min=None, use_cispo=False,
     use_on_policy_kl_approximation=False, positive_example_nll_weight=0.0,
+    use_sapo=False, sapo_temperature_pos=1.0, sapo_temperature_neg=1.05, delta=None,
+    off_policy_mask_threshold=None, top_entropy_quantile=1.0,
 )
 
 
-def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
+def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards, ent=None):
     c = {**PG_DEFAULTS, **c}
     mask = tm * sm.unsqueeze(-1)
     n_tok, n_seq = mask.sum(), sm.sum()
@@ -71,8 +80,9 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
     beta = c["reference_policy_kl_penalty"]
     kl = torch.zeros((), dtype=D)
     if beta != 0:
-        w = torch.nan_to_num((curr - gen).exp().detach(), 0.0, 0.0, 0.0) if c["use_on_policy_kl_approximation"] else torch.ones_like(curr)
-        kl = red(w * beta * calc_kl(curr, ref, c["reference_policy_kl_type"], c["kl_input_clamp_value"], c["kl_output_clamp_value"]))
+        # score-function weight: exp(x - x.detach()) (value 1) or the on-policy ratio, both differentiated
+        w = torch.nan_to_num((curr - gen).exp() if c["use_on_policy_kl_approximation"] else (curr - curr.detach()).exp(), 0.0, 0.0, 0.0)
+        kl = red(beta * calc_kl(curr, ref, c["reference_policy_kl_type"], c["kl_input_clamp_value"], c["kl_output_clamp_value"], w))
     if c["force_on_policy_ratio"]:
         ratios = (curr - curr.detach()).exp()
         clamped = ratios
@@ -88,8 +98,13 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
         clamped = curr
     if c["use_cispo"]:
         cl = -adv * clamped.detach() * curr
+    elif c["use_sapo"]:
+        # SAPO soft gate sigma(tau (r - 1)) * 4 / tau, tau by the sign of the advantage
+        tau = torch.where(adv > 0, torch.full_like(adv, c["sapo_temperature_pos"]), torch.full_like(adv, c["sapo_temperature_neg"]))
+        cl = -adv * torch.sigmoid(tau * (ratios - 1)) * 4 / tau
     else:
-        cl = torch.max(-adv * ratios, -adv * clamped)
+        unclipped = ratios.clamp(max=c["delta"]) if c["delta"] is not None else ratios
+        cl = torch.max(-adv * unclipped, -adv * clamped)
     if c["ratio_clip_c"] is not None:
         cl = torch.where(adv < 0, torch.min(cl, -adv * c["ratio_clip_c"]), cl)
     if c["sequence_level_importance_ratios"]:
@@ -98,13 +113,23 @@ def clipped_pg(c, curr, prev, gen, ref, adv, tm, sm, rewards):
         w = torch.nan_to_num((prev - gen).exp(), 0.0, 0.0, 0.0)
     t, hi, lo = c["truncated_importance_sampling_type"], c["truncated_importance_sampling_ratio"], c["truncated_importance_sampling_ratio_min"]
     if t == "tis":
-        w = w.clamp(max=hi)
+        w = w.clamp(min=lo if lo is not None else 0.0, max=hi)
     elif t == "icepop":
         w = torch.where((w >= lo) & (w <= hi), w, torch.zeros_like(w))
     elif t == "seq-mask-tis":
         g = masked_mean(torch.nan_to_num(prev - gen, 0.0, 0.0, 0.0), tm, dim=-1).exp()
         w = w * ((g >= lo) & (g <= hi)).to(D).unsqueeze(-1)
-    actor = red((w.detach() if c["use_importance_sampling_correction"] else torch.ones_like(cl)) * cl)
+    per_tok = (w.detach() if c["use_importance_sampling_correction"] else torch.ones_like(cl)) * cl
+    if c["top_entropy_quantile"] < 1.0:
+        # "Beyond the 80/20 rule": keep valid tokens whose entropy reaches the (1 - rho) quantile
+        thr = torch.quantile(ent[mask > 0], 1 - c["top_entropy_quantile"])
+        per_tok = per_tok * ((ent >= thr) & (mask > 0)).to(D)
+    if c["off_policy_mask_threshold"] is not None:
+        # DeepSeek-V3.2 off-policy sequence masking on log(pi_gen / pi)
+        seq_kl = masked_mean(gen - curr.detach(), tm, dim=-1).unsqueeze(-1)
+        keep = ((adv >= 0) | (seq_kl <= c["off_policy_mask_threshold"])).to(D)
+        per_tok = per_tok * keep
+    actor = red(per_tok)
     nll = torch.zeros((), dtype=D)
     if c["positive_example_nll_weight"] > 0:
         pm = mask * (rewards > 0).to(D).unsqueeze(-1)
@@ -178,6 +203,7 @@ sm = torch.tensor([1, 1, 0, 1], dtype=D)
 rewards = torch.tensor([1.0, 0.0, 1.0, 0.5], dtype=D)
 adv_seq = torch.tensor([1.5, -0.7, 0.9, -2.1], dtype=D)
 adv_tok = f32((torch.rand(B, T, dtype=D) - 0.5) * 6)
+ent = f32(torch.rand(B, T, dtype=D) * 3)
 pg_cases = [
     ("default", {}, False),
     ("sequence-level loss, k1, asymmetric clip", dict(token_level_loss=False, reference_policy_kl_type="k1", ratio_clip_min=0.1, ratio_clip_max=0.3), False),
@@ -186,11 +212,17 @@ pg_cases = [
     ("force_on_policy_ratio", dict(force_on_policy_ratio=True, reference_policy_kl_penalty=0.1), False),
     ("GSPO", dict(sequence_level_importance_ratios=True, token_level_loss=False, ratio_clip_min=0.05, ratio_clip_max=0.05), False),
     ("tis", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="tis", truncated_importance_sampling_ratio=1.05), False),
+    ("tis with ratio_min", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="tis", truncated_importance_sampling_ratio=1.05, truncated_importance_sampling_ratio_min=0.95), False),
     ("icepop", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="icepop", truncated_importance_sampling_ratio=1.1, truncated_importance_sampling_ratio_min=0.9), False),
     ("seq-mask-tis", dict(use_importance_sampling_correction=True, truncated_importance_sampling_type="seq-mask-tis", truncated_importance_sampling_ratio=1.02, truncated_importance_sampling_ratio_min=0.98), False),
     ("CISPO", dict(use_cispo=True, ratio_clip_max=0.28), False),
     ("on-policy KL approximation with clamps", dict(use_on_policy_kl_approximation=True, reference_policy_kl_penalty=0.2, reference_policy_kl_type="k2", kl_input_clamp_value=0.3, kl_output_clamp_value=0.03), False),
     ("VAPO positive NLL", dict(positive_example_nll_weight=0.5), False),
+    ("SAPO (grpo reduction)", dict(use_sapo=True, loss_aggregation="grpo"), False),
+    ("SAPO, per-token advantages", dict(use_sapo=True, sapo_temperature_pos=3.0, sapo_temperature_neg=2.0, reference_policy_kl_penalty=0.0), True),
+    ("two-sided clip delta", dict(delta=1.3, reference_policy_kl_penalty=0.0), True),
+    ("off-policy sequence masking", dict(off_policy_mask_threshold=0.02), False),
+    ("top_entropy_quantile 0.4", dict(top_entropy_quantile=0.4), False),
     ("TRL bnpo", dict(loss_aggregation="bnpo"), False),
     ("TRL dr_grpo", dict(loss_aggregation="dr_grpo", max_completion_length=8), False),
     ("TRL grpo", dict(loss_aggregation="grpo", reference_policy_kl_type="k2"), False),
@@ -198,10 +230,10 @@ pg_cases = [
 for name, cfg, per_tok in pg_cases:
     curr = curr0.clone().requires_grad_(True)
     adv = adv_tok if per_tok else adv_seq.unsqueeze(-1)
-    loss = clipped_pg(cfg, curr, prev, gen, ref, adv, tm, sm, rewards)
+    loss = clipped_pg(cfg, curr, prev, gen, ref, adv, tm, sm, rewards, ent)
     (g,) = torch.autograd.grad(loss, curr)
     out["clipped_pg"].append(dict(name=name, options=cfg, per_token_advantages=per_tok, loss=loss.item(), grad=lists(g)))
-out["pg_inputs"] = dict(curr=lists(curr0), prev=lists(prev), gen=lists(gen), ref=lists(ref), token_mask=lists(tm), sample_mask=lists(sm), rewards=lists(rewards), adv_seq=lists(adv_seq), adv_tok=lists(adv_tok))
+out["pg_inputs"] = dict(entropies=lists(ent), curr=lists(curr0), prev=lists(prev), gen=lists(gen), ref=lists(ref), token_mask=lists(tm), sample_mask=lists(sm), rewards=lists(rewards), adv_seq=lists(adv_seq), adv_tok=lists(adv_tok))
 
 pc0 = f32(torch.rand(B, dtype=D) * -4 - 2)
 pr0 = f32(torch.rand(B, dtype=D) * -4 - 3)

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PreferenceTokenizeOptions } from '@rxrl/data';
-import { dpoLossOptionsSchema } from '@rxrl/loss';
+import { dpoLossOptionsSchema, preferenceObjectiveSchema } from '@rxrl/loss';
 import { datasetShape } from '../shared/datasetSchema';
 
 const lossShape = dpoLossOptionsSchema.shape;
@@ -23,6 +23,8 @@ export const dpoSchema = z
     /** validate before the first step */
     val_at_start: z.boolean().default(true),
     ...lossShape,
+    /** train with another preference objective instead of dpoLoss: `{ name: orpo | cpo | kto, ...its TRL options }`; null is DPO with the keys above */
+    objective: preferenceObjectiveSchema.nullable().default(null),
   })
   .strict()
   .superRefine((o, ctx) => {

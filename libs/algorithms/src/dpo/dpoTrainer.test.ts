@@ -5,7 +5,9 @@ import { BuiltinTokenizer } from '@rxrl/data';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { AdamW, SGD } from '@rxrl/optimizer';
 import type { PreferencePair } from './dpoExamples';
+import { preferenceObjectiveLoss } from '@rxrl/loss';
 import { DpoTrainer } from './dpoTrainer';
+import { dpoSchema } from './dpoOptions';
 
 const tok = new BuiltinTokenizer();
 const tinyConfig = () => ({
@@ -87,6 +89,91 @@ beforeAll(async () => {
 });
 
 describe('DpoTrainer', () => {
+  it('dpo.objective kto: z₀ from mismatched pairs (prompt i, completions of i + 1) and the KTO loss by hand', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 21 });
+    const other = CausalLM.create(tinyConfig(), { seed: 22 });
+    const reference = other.frozenCopy();
+    other.dispose();
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const beta = 0.5;
+    const n = PAIRS.length;
+    const rho = (m: CausalLM, r: CausalLM, p: Int32Array, c: Int32Array) =>
+      seqLogp(m, p, c) - seqLogp(r, p, c);
+    let klSum = 0;
+    PAIRS.forEach((p, i) => {
+      const q = PAIRS[(i + 1) % n]!;
+      klSum +=
+        rho(model, reference, p.prompt, q.chosen) + rho(model, reference, p.prompt, q.rejected);
+    });
+    const z0 = Math.max(0, klSum / (2 * n));
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    let loss = 0;
+    for (const p of PAIRS) {
+      loss += 1 - sig(beta * (rho(model, reference, p.prompt, p.chosen) - z0));
+      loss += 1 - sig(beta * (z0 - rho(model, reference, p.prompt, p.rejected)));
+    }
+    const spec = dpoSchema.parse({ objective: { name: 'kto', beta } }).objective!;
+    const t = new DpoTrainer({
+      model,
+      reference,
+      tokenizer: tok,
+      optimizer: opt,
+      policy: { train_global_batch_size: 4, train_micro_batch_size: 3, max_grad_norm: null },
+      val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
+      loss: {},
+      objective: (inputs, ctx) => preferenceObjectiveLoss(spec, inputs, ctx),
+      mismatchedKl: true,
+      trainPairs: PAIRS,
+      valPairs: PAIRS,
+      seed: 0,
+    });
+    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    expect(z0).toBeGreaterThan(0); // the case exercises the reference point
+    expect(m['train/kl']).toBeCloseTo(z0, 4);
+    expect(m['train/loss']).toBeCloseTo(loss / (2 * n), 5);
+    model.dispose();
+    reference.dispose();
+    opt.dispose();
+  });
+
+  it('dpo.objective orpo: micro-batches 3 + 1 give the hand-computed global ORPO loss', () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 13 });
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const beta = 0.5;
+    const logOdds = (a: number) => a - Math.log1p(-Math.exp(a));
+    let nll = 0;
+    let toks = 0;
+    let ratio = 0;
+    for (const p of PAIRS) {
+      const c = seqLogp(model, p.prompt, p.chosen);
+      const r = seqLogp(model, p.prompt, p.rejected);
+      nll -= c;
+      toks += p.chosen.length;
+      const x = logOdds(c / p.chosen.length) - logOdds(r / p.rejected.length);
+      ratio += -Math.log1p(Math.exp(-x)); // log σ(x)
+    }
+    const spec = dpoSchema.parse({ objective: { name: 'orpo', beta } }).objective!;
+    const t = new DpoTrainer({
+      model,
+      reference: null,
+      tokenizer: tok,
+      optimizer: opt,
+      policy: { train_global_batch_size: 4, train_micro_batch_size: 3, max_grad_norm: null },
+      val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
+      loss: {},
+      objective: (inputs) => preferenceObjectiveLoss(spec, inputs),
+      trainPairs: PAIRS,
+      valPairs: PAIRS,
+      seed: 0,
+    });
+    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    expect(m['train/nll_loss']).toBeCloseTo(nll / toks, 4);
+    expect(m['train/loss']).toBeCloseTo(nll / toks - (beta * ratio) / PAIRS.length, 4);
+    expect(() => dpoSchema.parse({ objective: { name: 'kto', beta: 0 } })).toThrow(/beta/);
+    model.dispose();
+    opt.dispose();
+  });
+
   it('step metrics match a hand computation of the DPO loss, rewards, accuracy and margin', () => {
     const model = CausalLM.create(tinyConfig(), { seed: 11 });
     const other = CausalLM.create(tinyConfig(), { seed: 12 });

@@ -29,6 +29,11 @@ export interface DpoLossContext {
   previous: Record<string, number>;
   /** true in validation */
   validation: boolean;
+  /**
+   * KTO's reference point z₀ = max(0, mean over the global batch of log π − log π_ref on
+   * mismatched (prompt, completion) pairs), set when the trainer has `mismatchedKl`
+   */
+  klReferencePoint?: number;
 }
 
 /**
@@ -57,6 +62,8 @@ export interface DpoTrainerArgs {
   loss: DpoLossOptionsInput;
   /** replace the default objective */
   objective?: DpoObjective;
+  /** compute KTO's reference point z₀ each step from mismatched pairs (needs the reference model) */
+  mismatchedKl?: boolean;
   trainPairs: PreferencePair[];
   valPairs: PreferencePair[];
   seed: number;
@@ -100,6 +107,38 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
 
   private objective(inputs: DpoInputs, ctx: DpoLossContext): LossResult {
     return this.args.objective ? this.args.objective(inputs, ctx) : dpoLoss(this.args.loss, inputs);
+  }
+
+  /**
+   * KTO's z₀ over `pairs` (TRL's KL dataset): prompt i with the completions of pair i + 1
+   * (cyclically), both sides, scored by policy and reference without gradients; the
+   * weighted mean of Σ_t (log π − log π_ref) per completion, clamped at 0.
+   */
+  private klReferencePoint(pairs: readonly PreferencePair[]): number | undefined {
+    const ref = this.args.reference;
+    if (!this.args.mismatchedKl || !ref || pairs.length === 0) return undefined;
+    const n = pairs.length;
+    const shifted = pairs.map((p, i) => ({
+      ...p,
+      chosen: pairs[(i + 1) % n]!.chosen,
+      rejected: pairs[(i + 1) % n]!.rejected,
+    }));
+    let sum = 0;
+    let count = 0;
+    for (const mb of microBatches(shifted, this.args.policy.train_micro_batch_size)) {
+      const a = pairBatchArrays(mb, this.pad);
+      const perRow = tf.tidy(() => {
+        const mask = lmBatchTensors(a).tokenMask;
+        const diff = tf.sub(pairTokenLogps(this.args.model, a), pairTokenLogps(ref, a));
+        return tf.sum(tf.mul(diff, mask), -1).dataSync();
+      });
+      perRow.forEach((v, r) => {
+        const w = mb[r % mb.length]!.weight;
+        sum += w * v;
+        count += w;
+      });
+    }
+    return count > 0 ? Math.max(0, sum / count) : 0;
   }
 
   /** Reference per-token log-probs of each micro-batch, computed once per batch (kept; the caller disposes). */
@@ -147,6 +186,7 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
     const refs = this.referenceLogps(mbs);
     const globalPairs = batch.reduce((n, p) => n + p.weight, 0);
     const globalToks = completionTokens(batch);
+    const klReferencePoint = this.klReferencePoint(batch);
     try {
       const m = accumulatedStep({
         model: this.args.model,
@@ -158,6 +198,7 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
             pairs: mb,
             previous: this.previous,
             validation: false,
+            klReferencePoint,
           }),
         maxGradNorm: this.args.policy.max_grad_norm,
       });
@@ -188,6 +229,7 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
     const pairs = this.args.valPairs.slice(0, n);
     const globalPairs = pairs.reduce((k, p) => k + p.weight, 0);
     const globalToks = completionTokens(pairs);
+    const klReferencePoint = this.klReferencePoint(pairs);
     const sums: Record<string, number> = {};
     for (const mb of microBatches(pairs, val.val_micro_batch_size)) {
       const [ref] = this.referenceLogps([mb]);
@@ -199,6 +241,7 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
               pairs: mb,
               previous: this.previous,
               validation: true,
+              klReferencePoint,
             }).metrics,
         ),
       );

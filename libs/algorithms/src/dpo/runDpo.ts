@@ -1,6 +1,11 @@
 import * as path from 'node:path';
 import type { z } from 'zod';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
+import {
+  objectiveNeedsMismatchedKl,
+  objectiveNeedsReference,
+  preferenceObjectiveLoss,
+} from '@rxrl/loss';
 import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
@@ -29,7 +34,7 @@ export interface RunDpoOptions {
   progress?: boolean;
   resume?: boolean | 'auto';
   cwd?: string;
-  /** replace the default dpoLoss objective */
+  /** replace the default dpoLoss objective (wins over the recipe's dpo.objective) */
   objective?: DpoObjective;
 }
 
@@ -49,7 +54,12 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const started = performance.now();
   const policy = await loadPolicy(config.policy, config.seed, cwd);
   const loss = dpoLossOptionsOf(config.dpo);
-  const reference = config.dpo.reference_free ? null : policy.model.frozenCopy();
+  const named = config.dpo.objective;
+  const needsReference = named ? objectiveNeedsReference(named) : !config.dpo.reference_free;
+  const reference = needsReference ? policy.model.frozenCopy() : null;
+  const objective: DpoObjective | undefined =
+    options.objective ??
+    (named ? (inputs, ctx) => preferenceObjectiveLoss(named, inputs, ctx) : undefined);
   try {
     const skipped = new SkipStats();
     const rows = await datasetRows(config.data, 'preference', cwd, skipped);
@@ -82,7 +92,8 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       policy: config.policy,
       val: config.dpo,
       loss,
-      objective: options.objective,
+      objective,
+      mismatchedKl: named !== null && objectiveNeedsMismatchedKl(named),
       trainPairs: train.pairs,
       valPairs: val.pairs,
       seed: config.seed,

@@ -28,6 +28,7 @@ import type { GrpoConfig } from './grpoConfig';
 import { GRPO_SOURCE_COLUMNS, grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
 import {
   completionLogprobs,
+  completionEntropiesHost,
   completionLogprobsHost,
   policyBatch,
   type PolicyBatch,
@@ -261,6 +262,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
             rewards: tf.tensor1d(mb.rewards),
             globalValidToks: Math.max(globalValidToks, 1),
             globalValidSeqs: Math.max(globalValidSeqs, 1),
+            ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
           });
         },
       });
@@ -342,6 +344,11 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         : null,
       // with several updates per rollout, π_old must be fixed before the first one
       prev: needPrev ? completionLogprobsHost(this.o.model, pb, this.trainTemperature) : null,
+      // top_entropy_quantile: the policy's token entropies before this update
+      ent:
+        this.o.config.loss_fn.top_entropy_quantile < 1
+          ? completionEntropiesHost(this.o.model, pb, this.trainTemperature)
+          : null,
     };
   }
 

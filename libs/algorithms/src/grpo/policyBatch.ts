@@ -87,6 +87,29 @@ export function completionLogprobs(model: CausalLM, b: PolicyBatch, temperature 
   });
 }
 
+/**
+ * Entropy of the next-token distribution at each completion token, [rows × width] on the
+ * host (no gradient), aligned like {@link completionLogprobs}; for `top_entropy_quantile`.
+ */
+export function completionEntropiesHost(
+  model: CausalLM,
+  b: PolicyBatch,
+  temperature = 1,
+): Float32Array {
+  const L = b.promptWidth + b.width;
+  const t = tf.tidy(() => {
+    const ids = tf.tensor2d(b.ids, [b.rows, L], 'int32');
+    const mask = tf.tensor2d(b.attention, [b.rows, L], 'int32');
+    const h = model.tokenEntropies(ids, mask, { temperature });
+    return tf.slice(h, [0, b.promptWidth - 1], [b.rows, b.width]);
+  });
+  try {
+    return Float32Array.from(t.dataSync() as Float32Array);
+  } finally {
+    t.dispose();
+  }
+}
+
 /** {@link completionLogprobs} read back to the host (no gradient), for reference / old-policy log-probs. */
 export function completionLogprobsHost(
   model: CausalLM,

@@ -31,6 +31,8 @@ export const sftSchema = z
     val_at_start: z.boolean().default(true),
     /** greedy exact-match accuracy on held-out prompts */
     val_generation: valGenerationSchema.prefault({}),
+    /** training loss (TRL `SFTConfig.loss_type`): nll, or dft — dynamic fine-tuning, each token's NLL weighted by its detached probability (https://arxiv.org/abs/2508.05629); validation/loss stays the NLL */
+    loss_type: z.enum(['nll', 'dft']).default('nll'),
     /** stop early when `validation/loss` has not improved for this many validations (null: never) */
     early_stopping_patience: z.number().int().positive().nullable().default(null),
   })

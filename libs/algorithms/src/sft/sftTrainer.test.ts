@@ -7,6 +7,7 @@ import { AdamW, SGD } from '@rxrl/optimizer';
 import { sftExamples } from './sftExamples';
 import { sftDataSchema, sftSchema } from './sftOptions';
 import { SftTrainer } from './sftTrainer';
+import { lmBatchArrays, lmBatchTensors } from '../shared/lmBatch';
 
 const tok = new BuiltinTokenizer();
 const tinyConfig = () => ({
@@ -45,6 +46,44 @@ beforeAll(async () => {
 });
 
 describe('SftTrainer', () => {
+  it('sft.loss_type dft: the step loss is Σ p·(−log p) over the loss tokens / their count, micro-batched', () => {
+    const train = examples(8);
+    const model = CausalLM.create(tinyConfig(), { seed: 9 });
+    // by hand from the model's token log-probs before the step
+    const a = lmBatchArrays(train, tok.padTokenId ?? tok.eosTokenId ?? 0);
+    const [lp, mask] = tf.tidy(() => {
+      const t = lmBatchTensors(a);
+      return [
+        model.tokenLogProbs(t.ids, t.attention, t.targets).dataSync(),
+        t.tokenMask.dataSync(),
+      ];
+    });
+    let num = 0;
+    let nll = 0;
+    let n = 0;
+    lp!.forEach((v, i) => {
+      if (!mask![i]) return;
+      num += -Math.exp(v) * v;
+      nll -= v;
+      n++;
+    });
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
+    const t = new SftTrainer({
+      model,
+      tokenizer: tok,
+      optimizer: opt,
+      policy: { train_global_batch_size: 8, train_micro_batch_size: 3, max_grad_norm: null },
+      sft: { ...sft, loss_type: sftSchema.parse({ loss_type: 'dft' }).loss_type },
+      train,
+      val: examples(6),
+      seed: 0,
+    });
+    const m = t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1).metrics;
+    expect(m['train/loss']).toBeCloseTo(num / n, 5);
+    expect(m['train/loss']).toBeLessThan(nll / n); // p < 1 shrinks every token's term
+    model.dispose();
+  });
+
   it('a micro-batched step (4 x 2) equals one full-batch step: loss, grad norm and updated weights', () => {
     const train = examples(8);
     // different lengths in one batch: the global token normaliser is what makes micro-batches add up

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tokenizer } from '@rxrl/core/base';
-import { nllLoss, readMetricsSync } from '@rxrl/loss';
+import { dftLoss, nllLoss, readMetricsSync } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import type { StepResult, TrainingAlgorithm } from '@rxrl/pipeline';
@@ -26,7 +26,8 @@ export interface SftTrainerArgs {
   sft: Pick<
     SftOptions,
     'val_batches' | 'val_global_batch_size' | 'val_micro_batch_size' | 'val_generation'
-  >;
+  > &
+    Partial<Pick<SftOptions, 'loss_type'>>;
   train: SftExample[];
   val: SftExample[];
   /** seed of the epoch shuffles */
@@ -35,18 +36,22 @@ export interface SftTrainerArgs {
   shuffle?: boolean;
 }
 
-/** Sum of the token-level NLL of `seqs` over `globalTokens` valid tokens (micro-batch of a global batch). */
+/**
+ * Sum of the token-level NLL (or, with `lossType` dft, the probability-weighted NLL) of
+ * `seqs` over `globalTokens` valid tokens (micro-batch of a global batch).
+ */
 export function sftMicroBatchLoss(
   model: CausalLM,
   seqs: readonly SftExample[],
   globalTokens: number,
   padTokenId: number,
+  lossType: 'nll' | 'dft' = 'nll',
 ) {
   const a = lmBatchArrays(seqs, padTokenId);
   const t = lmBatchTensors(a);
   const sampleMask = tf.tensor1d(seqs.map((s) => s.weight));
   const logprobs = model.tokenLogProbs(t.ids, t.attention, t.targets);
-  const r = nllLoss({
+  const r = (lossType === 'dft' ? dftLoss : nllLoss)({
     logprobs,
     tokenMask: t.tokenMask,
     sampleMask,
@@ -91,7 +96,8 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
       model,
       optimizer,
       microBatches: microBatches(batch, policy.train_micro_batch_size),
-      loss: (mb) => sftMicroBatchLoss(model, mb, globalTokens, this.pad),
+      loss: (mb) =>
+        sftMicroBatchLoss(model, mb, globalTokens, this.pad, this.args.sft.loss_type ?? 'nll'),
       maxGradNorm: policy.max_grad_norm,
     });
     const seconds = (performance.now() - started) / 1000;

@@ -56,6 +56,23 @@ describe('advantage columns', () => {
     ).toThrow(RxrlDataError);
   });
 
+  it('reinforce_plus_plus weights each sample by its completion_tokens length', () => {
+    // lengths [2, 1, 1, 4]: token-weighted mean 0.625, biased var 0.984375 (see computeAdvantages.test)
+    const batch = makeRecordBatch({
+      group_id: Int32Array.of(0, 0, 1, 1),
+      reward: Float32Array.of(1, 3, 0, 0),
+      completion_tokens: listVectorFromRows([[1, 2], [1], [1], [1, 2, 3, 4]]),
+    });
+    const adv = readFloat32Column(
+      addAdvantageColumn(batch, { estimator: 'reinforce_plus_plus' }).batch,
+      'advantage',
+    );
+    const s = Math.sqrt(0.984375);
+    [0.375 / s, 2.375 / s, -0.625 / s, -0.625 / s].forEach((w, i) =>
+      expect(adv[i]).toBeCloseTo(w, 5),
+    );
+  });
+
   it('names the missing column', () => {
     const batch = makeRecordBatch({ reward: Float32Array.of(1) });
     expect(() => addAdvantageColumn(batch)).toThrow(/group_id/);

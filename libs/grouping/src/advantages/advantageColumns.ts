@@ -83,7 +83,13 @@ export function addAdvantageColumn(
       },
     );
   }
-  const { advantages, metrics } = computeAdvantages(inputs, options);
+  // REINFORCE++ whitens over valid tokens: weight each sample by its completion length
+  const tokenCounts =
+    options.estimator === 'reinforce_plus_plus' &&
+    batch.schema.fields.some((f) => f.name === COLUMNS.completionTokens)
+      ? readResponseLengths(batch)
+      : undefined;
+  const { advantages, metrics } = computeAdvantages({ ...inputs, tokenCounts }, options);
   return { batch: addColumns(batch, { [COLUMNS.advantage]: advantages }), metrics };
 }
 

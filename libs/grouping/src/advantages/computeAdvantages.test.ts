@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RxrlConfigError } from '@rxrl/core/base';
 import { computeAdvantages } from './computeAdvantages';
+import { momentStats } from './groupStats';
 
 const close = (got: ArrayLike<number>, want: number[], digits = 5) => {
   expect(got.length).toBe(want.length);
@@ -111,9 +112,9 @@ describe('rloo', () => {
 
 describe('reinforce_plus_plus', () => {
   const inputs = { rewards: Float32Array.of(1, 3, 0, 0), groupIds: Int32Array.of(0, 0, 1, 1) };
-  it('whitens the rewards over the whole batch', () => {
-    // mean 1, var (0+4+1+1)/3 = 2
-    const s = Math.SQRT2;
+  it('whitens with the biased variance (NeMo RL), one token per sample without token counts', () => {
+    // mean 1, biased var (0 + 4 + 1 + 1)/4 = 1.5 (the Bessel var would be 2)
+    const s = Math.sqrt(1.5);
     close(computeAdvantages(inputs, { estimator: 'reinforce_plus_plus' }).advantages, [
       0,
       2 / s,
@@ -121,13 +122,46 @@ describe('reinforce_plus_plus', () => {
       -1 / s,
     ]);
   });
+  it('whitens over valid tokens: each sample counts its completion length', () => {
+    // counts [2, 1, 1, 4], 8 tokens: mean (2·1 + 3)/8 = 0.625; deviations [0.375, 2.375, −0.625, −0.625];
+    // var (2·0.140625 + 5.640625 + 0.390625 + 4·0.390625)/8 = 7.875/8 = 0.984375
+    const s = Math.sqrt(0.984375);
+    close(
+      computeAdvantages(
+        { ...inputs, tokenCounts: Int32Array.of(2, 1, 1, 4) },
+        { estimator: 'reinforce_plus_plus' },
+      ).advantages,
+      [0.375 / s, 2.375 / s, -0.625 / s, -0.625 / s],
+    );
+  });
+  it('floors the variance at 1e-8: rewards [0, 1e-5] give ±0.05, not ±1', () => {
+    // mean 5e-6, biased std 5e-6 (var 2.5e-11 < 1e-8) → divide by sqrt(1e-8) = 1e-4
+    const r = { rewards: Float32Array.of(0, 1e-5), groupIds: Int32Array.of(0, 1) };
+    const h = Math.fround(1e-5) / 2 / 1e-4;
+    close(computeAdvantages(r, { estimator: 'reinforce_plus_plus' }).advantages, [-h, h], 6);
+  });
   it('with group_baseline subtracts the group mean first', () => {
-    // centred [-1,1,0,0]: mean 0, var 2/3
-    const s = Math.sqrt(2 / 3);
+    // centred [−1, 1, 0, 0]: mean 0, biased var 2/4
+    const s = Math.sqrt(0.5);
     close(
       computeAdvantages(inputs, { estimator: 'reinforce_plus_plus', group_baseline: true })
         .advantages,
       [-1 / s, 1 / s, 0, 0],
+    );
+  });
+  it('a missing reward takes no part in the statistics and gets 0', () => {
+    // valid [1, 3, 0] with counts [1, 1, 2]: mean 1, var (0 + 4 + 2·1)/4 = 1.5
+    const s = Math.sqrt(1.5);
+    close(
+      computeAdvantages(
+        {
+          rewards: Float32Array.of(1, 3, Number.NaN, 0),
+          groupIds: Int32Array.of(0, 0, 1, 1),
+          tokenCounts: Int32Array.of(1, 1, 5, 2),
+        },
+        { estimator: 'reinforce_plus_plus' },
+      ).advantages,
+      [0, 2 / s, 0, -1 / s],
     );
   });
 });
@@ -200,5 +234,27 @@ describe('rloo with missing rewards', () => {
       { estimator: 'rloo', normalize_advantages: true },
     );
     close(r.advantages, [-2 / s, 2 / s, 0, -4 / s, 4 / s]);
+  });
+});
+
+describe('fewer than two values (TRL nanstd gives NaN; here std 0, documented)', () => {
+  it('momentStats: none → count 0, mean 0, std 0; one valid → std 0; two → Bessel', () => {
+    expect(momentStats(Float32Array.of())).toEqual({ count: 0, mean: 0, std: 0, scale: 0 });
+    expect(momentStats(Float32Array.of(Number.NaN, 5))).toEqual({
+      count: 1,
+      mean: 5,
+      std: 0,
+      scale: 5,
+    });
+    // [1, 4]: mean 2.5, Σ(r − mean)² = 4.5, /(n − 1) → std sqrt(4.5)
+    expect(momentStats(Float32Array.of(1, 4)).std).toBeCloseTo(Math.sqrt(4.5), 12);
+  });
+  it('a group with one valid reward gets advantage 0, not NaN', () => {
+    const r = {
+      rewards: Float32Array.of(3, Number.NaN, 1, 2),
+      groupIds: Int32Array.of(0, 0, 1, 1),
+    };
+    // group 0: only 3 is valid → 0; group 1: mean 1.5, std sqrt(0.5) → ∓0.5/sqrt(0.5)
+    close(computeAdvantages(r).advantages, [0, 0, -Math.SQRT1_2, Math.SQRT1_2]);
   });
 });

@@ -20,6 +20,8 @@ export interface AdvantageInputs {
   rewardComponents?: readonly RewardArray[];
   /** group of each sample (`group_id` or `prompt_id`) */
   groupIds: Int32Array;
+  /** valid completion tokens per sample: reinforce_plus_plus whitens over tokens (NeMo RL); default 1 each */
+  tokenCounts?: ArrayLike<number>;
 }
 
 /** Advantages plus the numbers worth logging. */
@@ -80,6 +82,7 @@ export function computeAdvantages(
     case 'reinforce_plus_plus':
       raw = reinforcePlusPlusAdvantages(primary, groups, {
         groupBaseline: o.group_baseline,
+        tokenCounts: inputs.tokenCounts,
         ...common,
       });
       break;

@@ -70,13 +70,22 @@ export function isZeroStd(
 export interface MomentStats {
   count: number;
   mean: number;
-  /** Bessel-corrected (n - 1) standard deviation; 0 when count < 2 */
+  /**
+   * Bessel-corrected (n - 1) standard deviation. With fewer than two valid values it
+   * is 0, deliberately unlike TRL's `nanstd` / `torch.std` (NaN there): a lone
+   * sample then gets advantage 0 and counts as a zero-std group, where TRL's
+   * advantage would be NaN.
+   */
   std: number;
   /** max |r| over the valid rewards, the scale the zero-std rule compares against */
   scale: number;
 }
 
-/** Mean, Bessel-corrected std and scale of `values[idx]` (all values when idx is omitted), skipping NaN. */
+/**
+ * Mean, Bessel-corrected std and scale of `values[idx]` (all values when idx is
+ * omitted), skipping NaN. No valid value: count 0, mean 0, std 0; one: std 0
+ * (TRL's nanstd gives NaN for both, see {@link MomentStats.std}).
+ */
 export function momentStats(
   values: ArrayLike<number>,
   idx?: ArrayLike<number>,

@@ -25,7 +25,7 @@ export { grpoAdvantages, type GrpoAdvantageParams } from './grpoAdvantages';
 export { rlooAdvantages } from './rlooAdvantages';
 export { reinforcePlusPlusAdvantages } from './reinforcePlusPlusAdvantages';
 export { gdpoAdvantages } from './gdpoAdvantages';
-export { whitenInPlace } from './whiten';
+export { whitenInPlace, whitenWeightedInPlace, WHITEN_VAR_FLOOR } from './whiten';
 export { clipAdvantagesInPlace } from './clipAdvantages';
 export {
   RewardScalingOptionsSchema,

@@ -3,12 +3,32 @@ import { overlongPenalty, shapeRewards } from './rewardShaping';
 import { scaleRewards } from './rewardScaling';
 
 describe('DAPO overlong penalty', () => {
-  it('is 0 up to L_max - L_cache, linear to -penalty at L_max, -penalty beyond', () => {
+  it('is 0 up to L_max - L_cache, linear to -penalty at L_max, and uncapped beyond (NeMo RL)', () => {
+    // L_max 20, L_cache 4: −(l − 16)/4 · penalty; l = 25 → −9/4
     const lens = [10, 16, 17, 18, 20, 25];
-    expect(lens.map((l) => overlongPenalty(l, 20, 4, 1))).toEqual([0, 0, -0.25, -0.5, -1, -1]);
+    expect(lens.map((l) => overlongPenalty(l, 20, 4, 1))).toEqual([0, 0, -0.25, -0.5, -1, -2.25]);
     expect(lens.map((l) => overlongPenalty(l, 20, 4, 0.5))).toEqual([
-      0, 0, -0.125, -0.25, -0.5, -0.5,
+      0, 0, -0.125, -0.25, -0.5, -1.125,
     ]);
+  });
+  it('with the cap stops at -penalty beyond L_max (DAPO paper)', () => {
+    const lens = [17, 20, 25];
+    expect(lens.map((l) => overlongPenalty(l, 20, 4, 1, true))).toEqual([-0.25, -1, -1]);
+    const shaped = (cap: boolean) =>
+      Array.from(
+        shapeRewards(
+          { rewards: Float32Array.of(1, 1), responseLengths: Int32Array.of(18, 24) },
+          {
+            enabled: true,
+            overlong_buffer_length: 4,
+            overlong_buffer_penalty: 1,
+            max_response_length: 20,
+            cap_overlong_penalty: cap,
+          },
+        ),
+      );
+    expect(shaped(false)).toEqual([0.5, -1]); // 1 − 8/4
+    expect(shaped(true)).toEqual([0.5, 0]); // 1 − 1
   });
   it('is added to the rewards by shapeRewards', () => {
     const out = shapeRewards(

@@ -14,6 +14,8 @@ export const RewardShapingOptionsSchema = z
     overlong_buffer_penalty: z.number().nonnegative().nullable().default(null),
     /** L_max: the generation length limit */
     max_response_length: z.number().int().positive().nullable().default(null),
+    /** cap the overlong penalty at −overlong_buffer_penalty (the DAPO paper's −1 branch); false keeps NeMo RL's uncapped line, which goes on falling past max_response_length */
+    cap_overlong_penalty: z.boolean().default(false),
     /** multiply the reward of samples cut off by the length limit (finish_reason `length`) by this, in [0, 1] */
     stop_properly_penalty_coef: z.number().min(0).max(1).nullable().default(null),
   })
@@ -45,19 +47,22 @@ export const RewardShapingOptionsSchema = z
 export type RewardShapingOptions = z.infer<typeof RewardShapingOptionsSchema>;
 
 /**
- * DAPO overlong penalty for one response length: 0 up to L_max - L_cache, then
- * linear down to -penalty at L_max, and -penalty beyond (the paper's -1 branch;
- * NeMo RL lets it keep falling, which only matters past the generation limit).
+ * DAPO overlong penalty for one response length, NeMo RL's formula:
+ * min(−(length − (L_max − L_cache)) / L_cache · penalty, 0) — 0 up to
+ * L_max − L_cache, then linear, −penalty at L_max, and still falling beyond it
+ * (lengths past L_max happen when the limit counts differently, e.g. a
+ * multi-turn total). With `cap` it stops at −penalty (the paper's −1 branch).
  */
 export function overlongPenalty(
   length: number,
   maxResponseLength: number,
   bufferLength: number,
   penalty: number,
+  cap = false,
 ): number {
   const exceed = length - (maxResponseLength - bufferLength);
   if (exceed <= 0) return 0;
-  return -Math.min(exceed / bufferLength, 1) * penalty;
+  return -(cap ? Math.min(exceed / bufferLength, 1) : exceed / bufferLength) * penalty;
 }
 
 /** Per-sample inputs of {@link shapeRewards}. */
@@ -100,6 +105,7 @@ export function shapeRewards(
           o.max_response_length,
           o.overlong_buffer_length!,
           o.overlong_buffer_penalty!,
+          o.cap_overlong_penalty,
         );
     }
   }

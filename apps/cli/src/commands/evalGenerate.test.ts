@@ -15,8 +15,9 @@ import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const modelPath = path.join(root, 'models/arith-sft');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-eval-gen-cmd-'));
-// the task models/arith-sft was trained on (configs/sft_arithmetic.yaml)
-const TASK = { operators: ['+', '-'] as ('+' | '-')[] };
+// the task models/arith-sft was trained on (configs/sft_arithmetic.yaml before operands
+// were drawn uniformly; its rxrl_training.json says so)
+const TASK = { operators: ['+', '-'] as ('+' | '-')[], operand_sampling: 'by_digits' as const };
 
 let model: CausalLM;
 let tokenizer: HfTokenizer;

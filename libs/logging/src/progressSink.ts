@@ -84,16 +84,19 @@ export class ProgressSink implements MetricSink {
   validationLine(entry: StepMetrics): string | null {
     const keys = Object.keys(entry.metrics).filter((k) => k.startsWith('validation/'));
     if (keys.length === 0) return null;
+    // counts print as integers, and a value that has not moved needs no comparison
+    const show = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(4));
     const parts = keys.map((k) => {
       const v = entry.metrics[k]!;
       const name = k.slice('validation/'.length);
       const start = this.firstValidation.get(k);
       if (start === undefined) {
         this.firstValidation.set(k, v);
-        return `${name} ${v.toFixed(4)}`;
+        return `${name} ${show(v)}`;
       }
+      if (v === start) return `${name} ${show(v)}`;
       const d = v - start;
-      return `${name} ${v.toFixed(4)} (start ${start.toFixed(4)}, ${d >= 0 ? '+' : ''}${d.toFixed(4)})`;
+      return `${name} ${show(v)} (start ${show(start)}, ${d >= 0 ? '+' : ''}${d.toFixed(4)})`;
     });
     return `validation at step ${entry.step}/${this.options.totalSteps}: ${parts.join(', ')}`;
   }
@@ -113,7 +116,9 @@ export class ProgressSink implements MetricSink {
     } else {
       const every =
         this.options.plainEvery ?? Math.max(1, Math.ceil(this.options.totalSteps / 200));
-      if (entry.step % every === 0 || entry.step >= this.options.totalSteps) {
+      // a validation-only entry (step 0) has no training figures for a step line
+      const training = Object.keys(entry.metrics).some((k) => !k.startsWith('validation/'));
+      if (training && (entry.step % every === 0 || entry.step >= this.options.totalSteps)) {
         this.stream.write(this.line(entry, true) + '\n');
       }
       if (validation !== null) this.stream.write(validation + '\n');

@@ -100,14 +100,20 @@ describe('sinks', () => {
   it('ProgressSink on a terminal: validation lines stay above the bar, a dip shows against the start', () => {
     const tty = fakeStream(true);
     const p = new ProgressSink({ totalSteps: 4, stream: tty.stream, now: () => 0 });
-    p.record({ step: 0, metrics: { 'validation/accuracy': 0.3 } });
+    p.record({ step: 0, metrics: { 'validation/accuracy': 0.3, 'validation/num_samples': 64 } });
     p.record({ step: 1, metrics: { 'train/loss': 0.5 } });
     p.clearLine();
-    p.record({ step: 2, metrics: { 'train/loss': 0.4, 'validation/accuracy': 0.25 } });
+    p.record({
+      step: 2,
+      metrics: { 'train/loss': 0.4, 'validation/accuracy': 0.25, 'validation/num_samples': 64 },
+    });
     const screen = tty.out.join('');
     // each validation line ends with a newline, so the bar's \r never returns over it
-    expect(screen).toContain('validation at step 0/4: accuracy 0.3000\n');
-    expect(screen).toContain('validation at step 2/4: accuracy 0.2500 (start 0.3000, -0.0500)\n');
+    expect(screen).toContain('validation at step 0/4: accuracy 0.3000, num_samples 64\n');
+    // a count prints as an integer, and one that has not moved without a comparison
+    expect(screen).toContain(
+      'validation at step 2/4: accuracy 0.2500 (start 0.3000, -0.0500), num_samples 64\n',
+    );
     const bar = '[#####...............] step 1/4 | loss 0.5000 | 0s elapsed, ETA 0s';
     // clearLine blanks the bar it drew and returns to column 0 for the next line
     expect(tty.out).toContain(`\r${' '.repeat(bar.length)}\r`);

@@ -134,7 +134,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
   // where --out writes is settled before the evaluation, so a bad path fails in a second
   const out =
     typeof values['out'] === 'string'
-      ? outFile(path.resolve(io.cwd, values['out']), path.basename(dir), builtin ? split : 'file')
+      ? outFile(path.resolve(io.cwd, values['out']), modelName(dir), builtin ? split : 'file')
       : null;
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
@@ -299,6 +299,14 @@ export function outFile(target: string, model: string, split: string): string {
   if (!fs.statSync(parent).isDirectory())
     throw new RxrlUsageError(`--out ${target}: ${parent} is not a directory`);
   return target;
+}
+
+/** A model directory's name for a file name: a run's `policy` / `final_model` is named with its run. */
+function modelName(dir: string): string {
+  const base = path.basename(dir);
+  return base === 'policy' || base === 'final_model'
+    ? `${path.basename(path.dirname(dir))}-${base}`
+    : base;
 }
 
 /** The task's prompt text of a row's prompt: a string, or a message list's last user message. */

@@ -98,7 +98,7 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
         resume,
         cwd: io.cwd,
       });
-      io.out(`rxrl: ${spec.name} done in ${(r.seconds / 60).toFixed(1)} min`);
+      // the runner has said how and when it stopped; what remains is what it came to
       for (const line of runEnding(ctx.runDir, io.cwd, spec.headline, r.modelDir)) io.out(line);
     },
   };

@@ -50,12 +50,14 @@ describe('setupRun', () => {
       logger: { log_dir: null },
     });
     expect(out).toEqual([
+      'rxrl grpo: GRPO on the recipe’s data from the recipe’s model',
       'rxrl: backend cpu — requested by --backend',
+      'rxrl: expected duration: estimated once the first 10 steps are timed',
       'rxrl: run directory runs/grpo-20260102-030405',
-      'rxrl: resolved config (saved to runs/grpo-20260102-030405/config.yaml):',
-      'seed: 9\nlogger:\n  log_dir: null',
+      'rxrl: resolved config saved to runs/grpo-20260102-030405/config.yaml (--print-config prints it)',
     ]);
-    // a second run in the same second gets its own directory
+    // a second run in the same second gets its own directory; --print-config prints the config
+    out.length = 0;
     const again = await setupRun({
       algorithm: 'grpo',
       recipe: path.join(fixtures, 'run.yaml'),
@@ -64,7 +66,12 @@ describe('setupRun', () => {
       backend: 'cpu',
       io,
       now,
+      printConfig: true,
     });
+    expect(out.slice(-2)).toEqual([
+      'rxrl: resolved config (saved to runs/grpo-20260102-030405-2/config.yaml):',
+      'seed: 5\nlogger:\n  log_dir: null',
+    ]);
     expect(again.runDir).toBe(path.join(cwd, 'runs', 'grpo-20260102-030405-2'));
   });
 

@@ -5,13 +5,15 @@ import {
   applyOverrides,
   formatResolvedConfig,
   loadRecipe,
-  saveResolvedConfig,
   type ConfigSections,
   type SectionsOutput,
 } from '@rxrl/config';
 import type { BackendChoice } from '@rxrl/core';
+import { RxrlUsageError } from '@rxrl/core/base';
 import type { CliIo } from './io';
 import { displayPath } from './displayPath';
+import { writeRunConfig } from './runConfigFile';
+import { runSummary } from './runSummary';
 
 export interface RunSetupOptions<S extends Record<string, z.ZodType>> {
   /** the algorithm, used in the default run directory name: `runs/<algorithm>-<timestamp>` */
@@ -27,6 +29,10 @@ export interface RunSetupOptions<S extends Record<string, z.ZodType>> {
   /** `--run-dir`; wins over `logger.log_dir` */
   runDir?: string | undefined;
   io: CliIo;
+  /** how the run will treat a checkpoint in the run directory: a changed config is refused when it resumes */
+  resume?: boolean | 'auto';
+  /** print the resolved config too (it is always saved to `<run>/config.yaml`) */
+  printConfig?: boolean;
   /** the clock for the default run directory name */
   now?: Date;
 }
@@ -55,9 +61,11 @@ export function runStamp(now: Date): string {
 
 /**
  * The start of every algorithm run: load the recipe, apply overrides and validate
- * (configuration errors surface before any TensorFlow.js work), select the backend
- * and print the one line saying which and why, create the run directory, save and
- * print the resolved config.
+ * (configuration errors surface before any TensorFlow.js work), then the lines that
+ * say what runs — algorithm, task, start model and steps; the backend and why; when
+ * the duration will be known; the run directory — and the resolved config saved to
+ * `<run>/config.yaml` (printed only with `printConfig`: on a terminal its hundred
+ * lines would push the others off screen).
  */
 export async function setupRun<S extends Record<string, z.ZodType>>(
   options: RunSetupOptions<S>,
@@ -71,13 +79,26 @@ export async function setupRun<S extends Record<string, z.ZodType>>(
 
   const { selectBackend, describeBackend } = await import('@rxrl/core');
   const backend = await selectBackend(options.backend ?? null);
-  io.out(describeBackend(backend));
-
   const runDir = createRunDir(options, config);
-  const configFile = saveResolvedConfig(runDir, config);
+  const { file: configFile, note } = writeRunConfig(
+    runDir,
+    config,
+    options.resume ?? 'auto',
+    io.cwd,
+  );
+  io.out(runSummary(options.algorithm, config));
+  io.out(describeBackend(backend));
+  io.out('rxrl: expected duration: estimated once the first 10 steps are timed');
   io.out(`rxrl: run directory ${displayPath(io.cwd, runDir)}`);
-  io.out(`rxrl: resolved config (saved to ${displayPath(io.cwd, configFile)}):`);
-  io.out(formatResolvedConfig(config).trimEnd());
+  if (note !== null) io.out(note);
+  if (options.printConfig) {
+    io.out(`rxrl: resolved config (saved to ${displayPath(io.cwd, configFile)}):`);
+    io.out(formatResolvedConfig(config).trimEnd());
+  } else {
+    io.out(
+      `rxrl: resolved config saved to ${displayPath(io.cwd, configFile)} (--print-config prints it)`,
+    );
+  }
   return { config, backend, runDir, configFile };
 }
 
@@ -89,7 +110,18 @@ function createRunDir<S extends Record<string, z.ZodType>>(
   const explicit = options.runDir ?? (typeof fromConfig === 'string' ? fromConfig : undefined);
   if (explicit !== undefined) {
     const dir = path.resolve(options.io.cwd, explicit);
-    fs.mkdirSync(dir, { recursive: true });
+    const flag = options.runDir !== undefined ? '--run-dir' : 'logger.log_dir';
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    }
+    // a file where the directory (or one above it) should be: say so, not EEXIST
+    if (kindOf(dir) !== 'directory')
+      throw new RxrlUsageError(
+        `${flag} ${explicit}: ${firstFile(dir) ?? dir} is a file, not a directory; choose another run directory`,
+      );
     return dir;
   }
   const base = path.resolve(
@@ -107,5 +139,20 @@ function createRunDir<S extends Record<string, z.ZodType>>(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+  }
+}
+
+/** The first path on the way to `dir` that exists and is not a directory, or null. */
+function firstFile(dir: string): string | null {
+  const parts: string[] = [];
+  for (let p = dir; p !== path.dirname(p); p = path.dirname(p)) parts.unshift(p);
+  return parts.find((p) => kindOf(p) === 'file') ?? null;
+}
+
+function kindOf(p: string): 'directory' | 'file' | null {
+  try {
+    return fs.statSync(p).isDirectory() ? 'directory' : 'file';
+  } catch {
+    return null; // absent, or under a file (ENOTDIR)
   }
 }

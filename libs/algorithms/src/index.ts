@@ -25,6 +25,14 @@ export { greedyDecode, type GreedyDecodeOptions } from './shared/greedyDecode';
 export { EpochSampler } from './shared/epochSampler';
 export { savePolicyState, loadPolicyState } from './shared/policyState';
 export { datasetRows, type DatasetSpec } from './shared/datasetRows';
+export {
+  TRAINING_RECORD_FILE,
+  readTrainingRecord,
+  trainingPrompts,
+  trainingRecord,
+  writeTrainingRecord,
+  type TrainingRecord,
+} from './shared/trainingRecord';
 // SFT
 export {
   sftSchema,

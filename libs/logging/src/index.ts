@@ -10,6 +10,9 @@ export {
   renderReport,
   writeReport,
   lineChart,
+  headline,
   REPORT_PANELS,
   type ReportInput,
 } from './htmlReport';
+export { explainMetric, METRIC_GLOSSARY } from './metricGlossary';
+export { groupSamples, type SampleGroup } from './sampleGroups';

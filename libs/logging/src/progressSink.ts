@@ -43,6 +43,7 @@ export class ProgressSink implements MetricSink {
   private readonly fields: NonNullable<ProgressOptions['fields']>;
   private readonly now: () => number;
   private lastLen = 0;
+  private readonly firstValidation = new Map<string, number>();
 
   constructor(private readonly options: ProgressOptions) {
     this.stream = options.stream ?? process.stdout;
@@ -68,8 +69,46 @@ export class ProgressSink implements MetricSink {
     return [`${bar} ${head}`, ...parts, tail].join(' | ');
   }
 
+  /** Clears the bar on a terminal so a status line printed next starts on a clean line; the next step redraws it. */
+  clearLine(): void {
+    if (!this.stream.isTTY || this.lastLen === 0) return;
+    this.stream.write(`\r${' '.repeat(this.lastLen)}\r`);
+    this.lastLen = 0;
+  }
+
+  /**
+   * `validation at step 250/1500: accuracy 0.2730 (start 0.2969, -0.0239)`: every
+   * validation metric with how far it moved from the run's first validation, so a
+   * dip below the start is plain to see.
+   */
+  validationLine(entry: StepMetrics): string | null {
+    const keys = Object.keys(entry.metrics).filter((k) => k.startsWith('validation/'));
+    if (keys.length === 0) return null;
+    // counts print as integers, and a value that has not moved needs no comparison
+    const show = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(4));
+    const parts = keys.map((k) => {
+      const v = entry.metrics[k]!;
+      const name = k.slice('validation/'.length);
+      const start = this.firstValidation.get(k);
+      if (start === undefined) {
+        this.firstValidation.set(k, v);
+        return `${name} ${show(v)}`;
+      }
+      if (v === start) return `${name} ${show(v)}`;
+      const d = v - start;
+      return `${name} ${show(v)} (start ${show(start)}, ${d >= 0 ? '+' : ''}${d.toFixed(4)})`;
+    });
+    return `validation at step ${entry.step}/${this.options.totalSteps}: ${parts.join(', ')}`;
+  }
+
   record(entry: StepMetrics): void {
+    const validation = this.validationLine(entry);
     if (this.stream.isTTY) {
+      // a validation result stays on screen: its own line, above the bar
+      if (validation !== null) {
+        this.clearLine();
+        this.stream.write(validation + '\n');
+      }
       const text = this.line(entry, false).slice(0, Math.max(20, (this.stream.columns ?? 120) - 1));
       this.stream.write(`\r${text}${' '.repeat(Math.max(0, this.lastLen - text.length))}`);
       this.lastLen = text.length;
@@ -77,10 +116,12 @@ export class ProgressSink implements MetricSink {
     } else {
       const every =
         this.options.plainEvery ?? Math.max(1, Math.ceil(this.options.totalSteps / 200));
-      const validation = Object.keys(entry.metrics).some((k) => k.startsWith('validation/'));
-      if (validation || entry.step % every === 0 || entry.step >= this.options.totalSteps) {
+      // a validation-only entry (step 0) has no training figures for a step line
+      const training = Object.keys(entry.metrics).some((k) => !k.startsWith('validation/'));
+      if (training && (entry.step % every === 0 || entry.step >= this.options.totalSteps)) {
         this.stream.write(this.line(entry, true) + '\n');
       }
+      if (validation !== null) this.stream.write(validation + '\n');
     }
   }
 

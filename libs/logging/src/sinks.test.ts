@@ -74,20 +74,51 @@ describe('sinks', () => {
     expect(tty.out.at(-1)).toBe('\n');
   });
 
-  it('ProgressSink off a terminal: about 200 lines per run, plus every validation step and the last', () => {
+  it('ProgressSink off a terminal: about 200 lines per run, plus a line per validation and the last step', () => {
     const plain = fakeStream(false);
     const p = new ProgressSink({ totalSteps: 2500, stream: plain.stream, now: () => 0 });
     for (let step = 1; step <= 2500; step++) {
-      p.record({ step, metrics: { 'train/loss': 1 } });
-      if (step % 250 === 0 || step === 125)
-        p.record({ step, metrics: { 'validation/accuracy': 0.5 } });
+      const validation = step % 250 === 0 || step === 125;
+      p.record({
+        step,
+        metrics: { 'train/loss': 1, ...(validation ? { 'validation/accuracy': step / 5000 } : {}) },
+      });
     }
-    // every 13th step (2500 / 200 rounded up), the last step, and 11 validation lines (none on a 13th step)
-    const steps = plain.out.map((l) => Number(/^step (\d+)\//.exec(l)![1]));
-    expect(steps.filter((s) => s % 13 === 0).length).toBe(Math.floor(2500 / 13));
-    expect(plain.out.length).toBe(Math.floor(2500 / 13) + 1 + 11);
-    expect(steps).toContain(125);
-    expect(steps.at(-1)).toBe(2500);
+    const stepLines = plain.out.filter((l) => l.startsWith('step '));
+    const valLines = plain.out.filter((l) => l.startsWith('validation at step '));
+    expect(stepLines.length + valLines.length).toBe(plain.out.length);
+    // every 13th step (2500 / 200 rounded up) and the last one
+    const steps = stepLines.map((l) => Number(/^step (\d+)\//.exec(l)![1]));
+    expect(steps).toEqual([...Array.from({ length: 192 }, (_, i) => 13 * (i + 1)), 2500]);
+    expect(valLines).toHaveLength(11);
+    expect(valLines[0]).toBe('validation at step 125/2500: accuracy 0.0250\n');
+    expect(valLines[1]).toBe(
+      'validation at step 250/2500: accuracy 0.0500 (start 0.0250, +0.0250)\n',
+    );
+  });
+
+  it('ProgressSink on a terminal: validation lines stay above the bar, a dip shows against the start', () => {
+    const tty = fakeStream(true);
+    const p = new ProgressSink({ totalSteps: 4, stream: tty.stream, now: () => 0 });
+    p.record({ step: 0, metrics: { 'validation/accuracy': 0.3, 'validation/num_samples': 64 } });
+    p.record({ step: 1, metrics: { 'train/loss': 0.5 } });
+    p.clearLine();
+    p.record({
+      step: 2,
+      metrics: { 'train/loss': 0.4, 'validation/accuracy': 0.25, 'validation/num_samples': 64 },
+    });
+    const screen = tty.out.join('');
+    // each validation line ends with a newline, so the bar's \r never returns over it
+    expect(screen).toContain('validation at step 0/4: accuracy 0.3000, num_samples 64\n');
+    // a count prints as an integer, and one that has not moved without a comparison
+    expect(screen).toContain(
+      'validation at step 2/4: accuracy 0.2500 (start 0.3000, -0.0500), num_samples 64\n',
+    );
+    const bar = '[#####...............] step 1/4 | loss 0.5000 | 0s elapsed, ETA 0s';
+    // clearLine blanks the bar it drew and returns to column 0 for the next line
+    expect(tty.out).toContain(`\r${' '.repeat(bar.length)}\r`);
+    expect(screen.indexOf('validation at step 2/4')).toBeGreaterThan(screen.indexOf(bar));
+    expect(tty.out.at(-1)).toMatch(/^\r\[#{10}\.{10}\] step 2\/4/);
   });
 
   it('formatDuration and StepTimer', async () => {

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@rxrl/core/base';
-import { readEventFile, readMetricsJsonl } from '@rxrl/logging';
-import { runTraining } from './runner';
+import { formatDuration, readEventFile, readMetricsJsonl } from '@rxrl/logging';
+import { expectedDurationLine, runTraining } from './runner';
+import { runnerOptionsSchema } from './runnerOptions';
 import type { BatchSource, MoreBatches, StepResult, TrainingAlgorithm } from './trainingAlgorithm';
 
 /** A deterministic algorithm: a "weight" that moves by a noisy amount per batch, with RNG state to checkpoint. */
@@ -250,6 +251,58 @@ describe('runTraining', () => {
     expect(readMetricsJsonl(path.join(runDir, 'metrics.jsonl')).map((x) => x['step'])).toEqual([
       1, 2, 3, 4, 5, 6, 7,
     ]);
+  });
+
+  it('resuming a finished run logs no step twice (its last validation is not repeated)', async () => {
+    const runDir = tmp();
+    // val_at_end on a last step that is not a val_period step: validated once after step 7
+    const loop = { max_num_steps: 7, max_num_epochs: 2, val_period: 3, val_at_end: true };
+    const first = new Toy();
+    await runTraining({ ...quiet, runDir, algorithm: first, data, loop });
+    expect(first.validations).toEqual([3, 6, 7]);
+    const again = new Toy();
+    const r = await runTraining({ ...quiet, runDir, algorithm: again, data, loop });
+    expect(r.resumedFrom).toBe(7);
+    expect(again.validations).toEqual([]);
+    const steps = readMetricsJsonl(path.join(runDir, 'metrics.jsonl')).map((x) => x['step']);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('says how long the run should take once the first 10 steps are timed', async () => {
+    const lines: string[] = [];
+    await runTraining({
+      ...quiet,
+      runDir: tmp(),
+      algorithm: new Toy(),
+      data,
+      loop: { max_num_steps: 12, max_num_epochs: 3, val_period: 4, val_at_start: true },
+      checkpointing: { enabled: false },
+      log: (l) => lines.push(l),
+    });
+    const expected = lines.filter((l) => l.startsWith('rxrl: expected duration'));
+    expect(expected).toHaveLength(1);
+    expect(expected[0]).toMatch(
+      /^rxrl: expected duration ≈ \d+s for 12 steps \(\d+ ms a step over the first 10, 1 validation to come at \d+s each\)$/,
+    );
+  });
+
+  it('expectedDurationLine: remaining steps at the mean step time plus the validations still due', () => {
+    const loop = runnerOptionsSchema.parse({
+      max_num_steps: 1500,
+      val_period: 250,
+      val_at_start: true,
+      val_at_end: true,
+    });
+    // 10 steps in 2 s and one validation (step 0) of 3 s: 1490 x 0.2 s + 6 x 3 s more
+    const line = expectedDurationLine(
+      { trainSeconds: 2, steps: 10, validationSeconds: 3, validations: 1 },
+      10,
+      loop,
+    );
+    expect(line).toBe(
+      `rxrl: expected duration ≈ ${formatDuration(2 + 3 + 1490 * 0.2 + 6 * 3)} for 1500 steps (200 ms a step over the first 10, 6 validations to come at 3s each)`,
+    );
+    expect(formatDuration(2 + 3 + 1490 * 0.2 + 6 * 3)).toBe('5m21s');
   });
 
   it.each([

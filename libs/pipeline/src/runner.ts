@@ -16,6 +16,7 @@ import {
 } from '@rxrl/checkpoint';
 import { RxrlUsageError } from '@rxrl/core/base';
 import {
+  formatDuration,
   JsonlSink,
   MultiSink,
   ProgressSink,
@@ -84,7 +85,13 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
   const ckptOptions: CheckpointingOptions = checkpointingSchema.parse(options.checkpointing ?? {});
   const runDir = path.resolve(options.runDir);
   mkdirSync(runDir, { recursive: true });
-  const log = options.log ?? (() => {});
+  const userLog = options.log ?? (() => {});
+  // status lines go above the progress bar on a terminal, not into it
+  let progress: ProgressSink | null = null;
+  const log = (line: string) => {
+    progress?.clearLine();
+    userLog(line);
+  };
   const { algorithm } = options;
 
   const manager = new CheckpointManager(path.resolve(runDir, ckptOptions.checkpoint_dir), {
@@ -94,6 +101,7 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
   });
   let state: RunState = initialRunState();
   let resumedFrom: number | null = null;
+  let validatedAtResume = false;
   const resume = options.resume ?? 'auto';
   if (resume !== false) {
     const latest = manager.latest();
@@ -109,8 +117,17 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
       await algorithm.loadState(rest);
       resumedFrom = state.step;
       // rows written after the checkpoint belong to steps that will run again
-      truncateJsonl(path.join(runDir, 'metrics.jsonl'), state.step);
+      const kept = truncateJsonl(path.join(runDir, 'metrics.jsonl'), state.step);
       truncateJsonl(path.join(runDir, 'samples.jsonl'), state.step);
+      // the checkpointed step's row already holds its validation (a finished run resumed
+      // again): validating it once more would log that step twice
+      validatedAtResume = kept.some(
+        (row) =>
+          row['step'] === state.step &&
+          Object.keys((row['metrics'] as Record<string, unknown> | undefined) ?? row).some((k) =>
+            k.startsWith('validation/'),
+          ),
+      );
       log(
         `rxrl: resumed from ${path.relative(process.cwd(), latest.dir) || latest.dir} (step ${state.step}, epoch ${state.epoch}, batch ${state.position})`,
       );
@@ -141,8 +158,10 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
         resumedFrom !== null ? { resumeAt: resumedFrom + 1 } : {},
       ),
     );
-  if (options.progress !== false)
-    sinkList.push(new ProgressSink({ totalSteps: loop.max_num_steps, ...options.progress }));
+  if (options.progress !== false) {
+    progress = new ProgressSink({ totalSteps: loop.max_num_steps, ...options.progress });
+    sinkList.push(progress);
+  }
   sinkList.push(...(options.sinks ?? []));
   const sinks = new MultiSink(sinkList);
   const samplesPath = path.join(runDir, 'samples.jsonl');
@@ -163,7 +182,9 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
 
   let lastValidation: Record<string, number> | null = null;
   let lastSaved = resumedFrom ?? -1;
-  let lastValidated = -1;
+  let lastValidated = validatedAtResume && resumedFrom !== null ? resumedFrom : -1;
+  // the run's length, estimated once from its first steps (validation timed apart)
+  const estimate = { trainSeconds: 0, steps: 0, validationSeconds: 0, validations: 0, done: false };
   const emit = (step: number, result: StepResult) => {
     sinks.record({
       step,
@@ -179,7 +200,10 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
   };
   const validate = async (step: number): Promise<StepResult | null> => {
     if (!algorithm.validate) return null;
+    const v0 = performance.now();
     const result = await algorithm.validate(step);
+    estimate.validationSeconds += (performance.now() - v0) / 1000;
+    estimate.validations++;
     lastValidation = result.metrics;
     lastValidated = step;
     return result;
@@ -256,6 +280,12 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
         }
         state.step = step;
         state.position += 1 + pulled;
+        estimate.trainSeconds += (performance.now() - t0) / 1000;
+        estimate.steps++;
+        if (!estimate.done && estimate.steps >= ESTIMATE_AFTER_STEPS) {
+          estimate.done = true;
+          log(expectedDurationLine(estimate, state.step, loop));
+        }
         const metrics: Record<string, number> = {
           ...result.metrics,
           'timing/total_step_time': (performance.now() - t0) / 1000,
@@ -318,13 +348,47 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
   return { step: state.step, reason, resumedFrom, lastValidation, report };
 }
 
-/** Keeps the JSONL rows whose `step` is at most `step`. */
-function truncateJsonl(file: string, step: number): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8')
+/** Keeps the JSONL rows whose `step` is at most `step`; returns them. */
+function truncateJsonl(file: string, step: number): Record<string, unknown>[] {
+  if (!existsSync(file)) return [];
+  const rows = readFileSync(file, 'utf8')
     .split('\n')
-    .filter((line) => line.trim() !== '' && (JSON.parse(line) as { step?: number }).step! <= step);
-  writeFileSync(file, kept.map((l) => l + '\n').join(''));
+    .filter((line) => line.trim() !== '')
+    .map((line) => ({ line, row: JSON.parse(line) as Record<string, unknown> }))
+    .filter(({ row }) => (row['step'] as number) <= step);
+  writeFileSync(file, rows.map(({ line }) => line + '\n').join(''));
+  return rows.map(({ row }) => row);
+}
+
+/** Steps timed before the run says how long it expects to take. */
+export const ESTIMATE_AFTER_STEPS = 10;
+
+/**
+ * `rxrl: expected duration ≈ 5m50s (…)`: the remaining steps at the mean time of the
+ * steps so far, plus the validations still due at the mean time of those so far.
+ */
+export function expectedDurationLine(
+  e: { trainSeconds: number; steps: number; validationSeconds: number; validations: number },
+  step: number,
+  loop: RunnerOptions,
+): string {
+  const perStep = e.trainSeconds / e.steps;
+  const remaining = loop.max_num_steps - step;
+  const dueValidations =
+    (loop.val_period > 0
+      ? Math.floor(loop.max_num_steps / loop.val_period) - Math.floor(step / loop.val_period)
+      : 0) +
+    (loop.val_at_end && (loop.val_period === 0 || loop.max_num_steps % loop.val_period !== 0)
+      ? 1
+      : 0);
+  const perValidation = e.validations > 0 ? e.validationSeconds / e.validations : 0;
+  const total =
+    e.trainSeconds + e.validationSeconds + remaining * perStep + dueValidations * perValidation;
+  const validationPart =
+    e.validations > 0
+      ? `, ${dueValidations} validation${dueValidations === 1 ? '' : 's'} to come at ${formatDuration(perValidation)} each`
+      : '';
+  return `rxrl: expected duration ≈ ${formatDuration(total)} for ${loop.max_num_steps} steps (${(perStep * 1000).toFixed(0)} ms a step over the first ${e.steps}${validationPart})`;
 }
 
 /** TensorBoard event files, as `TensorBoardSink` names them under `<runDir>/tensorboard`. */

@@ -10,7 +10,7 @@ export const command = trainingCommand({
     return { sections: dpoSections, run: runDpo };
   },
   headline: [
-    ['held-out preference accuracy', 'validation/accuracy'],
+    ['preference accuracy', 'validation/accuracy'],
     ['reward margin', 'validation/reward_margin'],
   ],
 });

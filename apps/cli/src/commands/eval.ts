@@ -103,7 +103,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
     throw new RxrlUsageError(
       '--split applies to builtin:arithmetic only; a file is evaluated whole',
     );
-  let arithmetic: Record<string, unknown> = {};
+  let arithmetic: Record<string, unknown> | null = null;
   if (typeof values['arithmetic'] === 'string') {
     if (!builtin) throw new RxrlUsageError('--arithmetic applies to builtin:arithmetic only');
     try {
@@ -123,24 +123,40 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
   const temperature = numberFlag(values, 'temperature', 0, 100) ?? 0;
   const topP = numberFlag(values, 'top-p', Number.MIN_VALUE, 1) ?? 1;
   const maxNewFlag = intFlag(values, 'max-new-tokens', 1, 1_000_000);
-  const n = intFlag(values, 'num-generations', 1, 1024) ?? 1;
+  if (values['n'] !== undefined && values['num-generations'] !== undefined)
+    throw new RxrlUsageError('--n and --num-generations are the same flag; give one');
+  // --n, as `rxrl generate` names it; --num-generations is kept for older scripts
+  const n = intFlag(values, 'n', 1, 1024) ?? intFlag(values, 'num-generations', 1, 1024) ?? 1;
   const seed = intFlag(values, 'seed', 0, 0xffffffff) ?? 0;
   const batchSize = intFlag(values, 'batch-size', 1, 4096) ?? 32;
   const nShow = intFlag(values, 'show', 0, 1_000_000) ?? 3;
   const chat = values['chat'] === true;
+  // where --out writes is settled before the evaluation, so a bad path fails in a second
+  const out =
+    typeof values['out'] === 'string'
+      ? outFile(path.resolve(io.cwd, values['out']), modelName(dir), builtin ? split : 'file')
+      : null;
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
   const { loadPretrained } = await import('@rxrl/model');
-  const { ArithmeticTask, HfTokenizer, readSource } = await import('@rxrl/data');
-  const { grpoDataSchema, tokenizePrompts } = await import('@rxrl/algorithms');
+  const { ArithmeticTask, HfTokenizer, operandDigits, readSource } = await import('@rxrl/data');
+  const { grpoDataSchema, readTrainingRecord, tokenizePrompts, trainingPrompts } =
+    await import('@rxrl/algorithms');
   const { generate } = await import('@rxrl/rollout');
   const { mathReward, mathRewardOptions } = await import('@rxrl/reward');
   const { lastValueFrom, toArray } = await import('rxjs');
 
+  const record = readTrainingRecord(dir);
   let rows: Record<string, unknown>[];
   if (builtin) {
-    rows = new ArithmeticTask({ ...arithmetic, chat }).grpoRows(split, maxSamples);
+    // the task the model trained on, as recorded with it, unless --arithmetic says otherwise
+    const recorded = record?.arithmetic ?? null;
+    const options = arithmetic ?? recorded ?? {};
+    io.out(
+      `rxrl eval: task ${taskLine(new ArithmeticTask({ ...options, chat }).options)} (${arithmetic !== null ? '--arithmetic' : recorded !== null ? `the task ${displayPath(io.cwd, dir)} was trained on` : 'the built-in defaults: the model records no training task; --arithmetic to choose'})`,
+    );
+    rows = new ArithmeticTask({ ...options, chat }).grpoRows(split, maxSamples);
   } else {
     const read = await lastValueFrom(
       readSource(path.resolve(io.cwd, dataset), { shuffle: false, num_epochs: 1 }).pipe(toArray()),
@@ -208,8 +224,9 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
     const nPrompts = prompts.tokens.length;
     const nCorrect = records.filter((r) => r.correct).length;
     const meanReward = records.reduce((a, r) => a + r.reward, 0) / records.length;
+    const tempNote = values['temperature'] === undefined ? ' (default: greedy)' : '';
     io.out(
-      `rxrl eval: ${displayPath(io.cwd, dir)} on ${dataset}${builtin ? ` (${split})` : ''}: ${nPrompts} prompts × ${n} generation${n > 1 ? 's' : ''}, temperature ${temperature}, max_new_tokens ${maxNew} (${seconds.toFixed(1)} s)`,
+      `rxrl eval: ${displayPath(io.cwd, dir)} on ${dataset}${builtin ? ` (${split})` : ''}: ${nPrompts} prompts × ${n} generation${n > 1 ? 's' : ''}, temperature ${temperature}${tempNote}, max_new_tokens ${maxNew} (${seconds.toFixed(1)} s)`,
     );
     for (const r of records.slice(0, nShow))
       io.out(
@@ -221,15 +238,103 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
       const solved = new Set(records.filter((r) => r.correct).map((r) => r.prompt_index)).size;
       io.out(`pass@${n}: ${(solved / nPrompts).toFixed(4)} (${solved}/${nPrompts})`);
     }
-    if (typeof values['out'] === 'string') {
-      const out = path.resolve(io.cwd, values['out']);
-      fs.mkdirSync(path.dirname(out), { recursive: true });
+    // the question each prompt asks, as the task writes it ("12+7="), for difficulty and overlap
+    const questions = rows.map((r) => questionOf(r[data.prompt_key] ?? r['messages']));
+    const digits = questions.map((q) => (q === null ? null : operandDigits(q)));
+    if (digits.every((d) => d !== null)) {
+      const groups = new Map<string, { k: number; n: number }>();
+      for (const r of records) {
+        const key = `${digits[r.prompt_index]!.join(',')} digits`;
+        const g = groups.get(key) ?? { k: 0, n: 0 };
+        g.n++;
+        if (r.correct) g.k++;
+        groups.set(key, g);
+      }
+      io.out('accuracy by operand digits:');
+      for (const [key, g] of [...groups].sort(([a], [b]) => a.localeCompare(b)))
+        io.out(`  ${key}: ${(g.k / g.n).toFixed(4)} (${g.k}/${g.n})`);
+    }
+    const seen = trainingPrompts(record);
+    if (seen.length === 0) {
+      io.out('seen in training: unknown (the model records no built-in training task)');
+    } else {
+      const parts = seen.map(({ algorithm, prompts: trained }, i) => {
+        const hits = questions.filter((q) => q !== null && trained.has(q)).length;
+        return `${hits} of ${nPrompts} eval problems occur among the ${trained.size} distinct ${algorithm} training problems${i === 0 ? '' : ' of an earlier run it started from'}`;
+      });
+      io.out(`seen in training: ${parts.join('; ')}`);
+    }
+    if (out !== null) {
+      const existed = fs.existsSync(out);
       fs.writeFileSync(out, records.map((r) => JSON.stringify(r) + '\n').join(''));
-      io.err(`rxrl: wrote ${records.length} samples to ${displayPath(io.cwd, out)}`);
+      io.err(
+        `rxrl: wrote ${records.length} samples to ${displayPath(io.cwd, out)}${existed ? ' (replacing the file that was there)' : ''}`,
+      );
     }
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The file `--out` names: a path as given, or inside an existing directory
+ * `eval-<model>-<split>.jsonl` (the first free name). Its directory is made now.
+ */
+export function outFile(target: string, model: string, split: string): string {
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) {
+    const stem = path.join(target, `eval-${model}-${split}`);
+    for (let i = 1; ; i++) {
+      const file = i === 1 ? `${stem}.jsonl` : `${stem}-${i}.jsonl`;
+      if (!fs.existsSync(file)) return file;
+    }
+  }
+  const parent = path.dirname(target);
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+  } catch (err) {
+    throw new RxrlUsageError(
+      `--out ${target}: cannot create its directory ${parent} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+  if (!fs.statSync(parent).isDirectory())
+    throw new RxrlUsageError(`--out ${target}: ${parent} is not a directory`);
+  return target;
+}
+
+/** A model directory's name for a file name: a run's `policy` / `final_model` is named with its run. */
+function modelName(dir: string): string {
+  const base = path.basename(dir);
+  return base === 'policy' || base === 'final_model'
+    ? `${path.basename(path.dirname(dir))}-${base}`
+    : base;
+}
+
+/** The task's prompt text of a row's prompt: a string, or a message list's last user message. */
+function questionOf(prompt: unknown): string | null {
+  if (typeof prompt === 'string') return prompt;
+  if (Array.isArray(prompt)) {
+    const last = prompt.filter((m) => (m as { role?: unknown }).role === 'user').at(-1) as
+      { content?: unknown } | undefined;
+    return typeof last?.content === 'string' ? last.content : null;
+  }
+  return null;
+}
+
+/** `+ - on 1-2 digit operands (uniform), seed 0`: what an eval on the built-in task scores. */
+function taskLine(o: {
+  operators: string[];
+  min_digits: number;
+  max_digits: number;
+  min_operands: number;
+  max_operands: number;
+  operand_sampling: string;
+  seed: number;
+}): string {
+  const operands =
+    o.min_operands === o.max_operands ? `${o.min_operands}` : `${o.min_operands}-${o.max_operands}`;
+  const digits =
+    o.min_digits === o.max_digits ? `${o.min_digits}` : `${o.min_digits}-${o.max_digits}`;
+  return `builtin:arithmetic: ${o.operators.join(' ')} over ${operands} operands of ${digits} digits (${o.operand_sampling}), seed ${o.seed}`;
 }
 
 /** `rxrl eval`: accuracy (math verifier) of a model directory on a prompt dataset. */
@@ -237,7 +342,7 @@ export const command: Command = {
   name: 'eval',
   summary: 'Accuracy of a model directory on a dataset (math verifier)',
   usage:
-    'rxrl eval --model <dir> [--dataset builtin:arithmetic | data.jsonl] [--split validation] [--max-samples N] [--reward math] [--temperature 0] [--max-new-tokens N] [--num-generations N] [--seed N] [--out results.jsonl]',
+    'rxrl eval --model <dir> [--dataset builtin:arithmetic | data.jsonl] [--split validation] [--max-samples N] [--reward math] [--temperature 0] [--max-new-tokens N] [--n N] [--seed N] [--out results.jsonl|DIR]\n  the built-in task defaults to the one the model was trained on (rxrl_training.json beside it)',
   options: {
     model: {
       type: 'string',
@@ -259,7 +364,7 @@ export const command: Command = {
     arithmetic: {
       type: 'string',
       valueName: 'json',
-      description: `options of builtin:arithmetic as JSON, e.g. '{"operators":["+","-"]}' (the task a model was trained on)`,
+      description: `options of builtin:arithmetic as JSON, e.g. '{"operators":["+","-"]}' (default: the task the model was trained on, else the task's defaults)`,
     },
     'max-samples': {
       type: 'string',
@@ -278,10 +383,15 @@ export const command: Command = {
       valueName: 'N',
       description: "most tokens per completion (default 256, capped by the model's context)",
     },
-    'num-generations': {
+    n: {
       type: 'string',
       valueName: 'N',
       description: 'completions per prompt; above 1 pass@N is printed too (default 1)',
+    },
+    'num-generations': {
+      type: 'string',
+      valueName: 'N',
+      description: 'the same as --n (kept for older scripts)',
     },
     seed: { type: 'string', valueName: 'N', description: 'sampling seed (default 0)' },
     'batch-size': {
@@ -308,8 +418,9 @@ export const command: Command = {
     out: {
       type: 'string',
       short: 'o',
-      valueName: 'file',
-      description: 'write every scored sample as JSONL',
+      valueName: 'file|dir',
+      description:
+        'write every scored sample as JSONL to this file, or to eval-<model>-<split>.jsonl inside this directory',
     },
   },
   run: runEval,

@@ -8,15 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { ArithmeticTask, HfTokenizer } from '@rxrl/data';
 import { loadPretrained, type CausalLM } from '@rxrl/model';
-import { greedyDecode } from '@rxrl/algorithms';
+import { greedyDecode, readTrainingRecord } from '@rxrl/algorithms';
 import { runCli } from '../cli';
 import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const modelPath = path.join(root, 'models/arith-sft');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-eval-gen-cmd-'));
-// the task models/arith-sft was trained on (configs/sft_arithmetic.yaml)
-const TASK = { operators: ['+', '-'] as ('+' | '-')[] };
+// the task models/arith-sft was trained on (configs/sft_arithmetic.yaml before operands
+// were drawn uniformly; its rxrl_training.json says so)
+const TASK = { operators: ['+', '-'] as ('+' | '-')[], operand_sampling: 'by_digits' as const };
 
 let model: CausalLM;
 let tokenizer: HfTokenizer;
@@ -97,7 +98,7 @@ describe('rxrl eval', () => {
         'models/arith-sft',
         '--max-samples',
         '8',
-        '--num-generations',
+        '--n',
         '3',
         '--temperature',
         '1',
@@ -126,6 +127,70 @@ describe('rxrl eval', () => {
       n: 8,
     });
     expect(metric(out, 'accuracy').k).toBe(rows.filter((r) => r.correct).length);
+  });
+
+  it('defaults to the recorded training task; reports accuracy by operand digits and problems seen in training', async () => {
+    const record = readTrainingRecord(modelPath)!;
+    expect(record.arithmetic?.operand_sampling).toBe('by_digits');
+    const { io, out } = fakeIo();
+    const args = ['eval', '--model', 'models/arith-sft', '--split', 'train', '--max-samples', '40'];
+    expect(await runCli([...args, '--backend', 'wasm'], io)).toBe(0);
+    expect(out[0]).toMatch(
+      /^rxrl eval: task builtin:arithmetic: \+ - over 2 operands of 1-2 digits \(by_digits\), seed 0 \(the task models\/arith-sft was trained on\)$/,
+    );
+    // independently: the recorded task's problems, grouped by digit counts
+    const task = new ArithmeticTask(record.arithmetic!);
+    const problems = task.problems('train', 40, 'grpo');
+    const byDigits = new Map<string, number>();
+    for (const p of problems) {
+      const key = `${p.operands.map((x) => String(x).length).join(',')} digits`;
+      byDigits.set(key, (byDigits.get(key) ?? 0) + 1);
+    }
+    const head = out.indexOf('accuracy by operand digits:');
+    expect(head).toBeGreaterThan(0);
+    const lines = out.slice(head + 1, head + 1 + byDigits.size);
+    const parsed = lines.map((l) => /^ {2}(\d,\d digits): [\d.]+ \((\d+)\/(\d+)\)$/.exec(l)!);
+    expect(new Map(parsed.map((m) => [m[1]!, Number(m[3])]))).toEqual(byDigits);
+    const k = parsed.reduce((a, m) => a + Number(m[2]), 0);
+    expect(metric(out, 'accuracy').k).toBe(k);
+    // the training split's problems: many of 40 drawn again occur among the 40,000 SFT rows
+    const trained = new Set(task.rowProblems('sft', 'train', 40_000).map((p) => p.prompt));
+    const hits = problems.filter((p) => trained.has(p.prompt)).length;
+    expect(hits).toBeGreaterThan(20);
+    expect(out).toContain(
+      `seen in training: ${hits} of 40 eval problems occur among the ${trained.size} distinct sft training problems`,
+    );
+    // the validation split: none
+    const val = fakeIo();
+    const valArgs = ['eval', '--model', 'models/arith-sft', '--max-samples', '16', '--show', '0'];
+    expect(await runCli([...valArgs, '--backend', 'wasm'], val.io)).toBe(0);
+    expect(val.out.find((l) => l.startsWith('seen in training:'))).toMatch(
+      /^seen in training: 0 of 16 /,
+    );
+  });
+
+  it('--out DIR writes a file inside it, never over an earlier one; a bad --out fails before evaluating', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'outdir-'));
+    const args = ['eval', '--model', 'models/arith-sft', '--max-samples', '4', '--out', dir];
+    for (let i = 0; i < 2; i++) {
+      const { io, err } = fakeIo();
+      expect(await runCli([...args, '--backend', 'wasm'], io)).toBe(0);
+      expect(err.join('\n')).toMatch(/wrote 4 samples to .*eval-arith-sft-validation(-2)?\.jsonl$/);
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'eval-arith-sft-validation-2.jsonl',
+      'eval-arith-sft-validation.jsonl',
+    ]);
+    const lines = fs.readFileSync(path.join(dir, 'eval-arith-sft-validation.jsonl'), 'utf8');
+    expect(lines.trim().split('\n')).toHaveLength(4);
+    // a path under a file: our message, exit 2, and no model loaded first (no eval line)
+    const blocker = path.join(tmp, 'a-file');
+    fs.writeFileSync(blocker, 'x');
+    const { io, out, err } = fakeIo();
+    const bad = ['eval', '--model', 'models/arith-sft', '--out', path.join(blocker, 'r.jsonl')];
+    expect(await runCli(bad, io)).toBe(2);
+    expect(err.join('\n')).toContain('cannot create its directory');
+    expect(out).toEqual([]);
   });
 
   it('a JSONL file with prompt / answer rows is evaluated whole', async () => {
@@ -169,6 +234,10 @@ describe('rxrl eval', () => {
       ],
       [['eval', '--model', 'models/arith-sft', '--arithmetic', '{oops'], '--arithmetic expects'],
       [['eval', '--model', 'models/arith-sft', '--bogus'], 'bogus'],
+      [
+        ['eval', '--model', 'models/arith-sft', '--n', '2', '--num-generations', '2'],
+        '--n and --num-generations are the same flag',
+      ],
       [['generate', '--model', 'models/arith-sft', '--n', '0', '-p', 'x'], '--n expects'],
       [['generate', '--model', 'models/arith-sft', '--top-p', '2', '-p', 'x'], '--top-p expects'],
       [['generate', '--model', 'models/arith-sft', 'hello'], "unexpected argument 'hello'"],

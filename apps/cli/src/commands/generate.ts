@@ -55,6 +55,10 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
         }).tokens,
     );
     const longest = Math.max(...prompts.map((p) => p.length));
+    // on stderr, so stdout stays the completions alone
+    io.err(
+      `rxrl generate: temperature ${temperature}${values['temperature'] === undefined ? ' (default: sampled; --temperature 0 for greedy)' : ''}, top_p ${topP}, seed ${seed}, ${n} completion${n > 1 ? 's' : ''} per prompt`,
+    );
     const samples = await generate(model, tokenizer, prompts, {
       temperature,
       top_p: topP,

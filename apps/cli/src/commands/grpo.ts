@@ -1,5 +1,6 @@
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command } from '../command';
+import { runEnding } from '../runEnding';
 import { setupRun } from '../runSetup';
 
 /** `rxrl grpo`: GRPO from a YAML recipe, on the pipeline runner. */
@@ -7,7 +8,7 @@ export const command: Command = {
   name: 'grpo',
   summary: 'GRPO (group relative policy optimisation) with verifiable rewards from a YAML recipe',
   usage:
-    'rxrl grpo --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--resume | --no-resume]',
+    'rxrl grpo --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--resume | --no-resume] [--print-config]',
   options: {
     config: {
       type: 'string',
@@ -30,6 +31,10 @@ export const command: Command = {
       description:
         'start fresh even if the run directory has a checkpoint (default: resume from it)',
     },
+    'print-config': {
+      type: 'boolean',
+      description: 'print the resolved config (it is always saved to <run-dir>/config.yaml)',
+    },
   },
   async run({ values, positionals, global, io }) {
     if (typeof values['config'] !== 'string')
@@ -41,8 +46,11 @@ export const command: Command = {
       throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
     // loaded here: `rxrl --help` should not pay for TensorFlow.js
     const { grpoSections, runGrpo } = await import('@rxrl/algorithms');
+    const resume = values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
     const ctx = await setupRun({
       algorithm: 'grpo',
+      resume,
+      printConfig: values['print-config'] === true,
       recipe: values['config'],
       overrides: positionals,
       sections: grpoSections,
@@ -53,16 +61,20 @@ export const command: Command = {
     const t0 = performance.now();
     const r = await runGrpo(ctx.config, {
       runDir: ctx.runDir,
-      resume: values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto',
+      resume,
       log: (l) => io.out(l),
       baseDir: io.cwd,
     });
-    const acc = (m: Record<string, number> | null | undefined) =>
-      m?.['validation/accuracy'] === undefined ? 'n/a' : m['validation/accuracy'].toFixed(4);
     io.out(
-      `rxrl: ${r.reason} after step ${r.step} in ${((performance.now() - t0) / 60000).toFixed(1)} min; last validation accuracy ${acc(r.lastValidation)}`,
+      `rxrl: ${r.reason} after step ${r.step} in ${((performance.now() - t0) / 60000).toFixed(1)} min`,
     );
-    io.out(`rxrl: policy written to ${r.policyDir}; report ${r.report ?? 'not written'}`);
+    for (const line of runEnding(
+      ctx.runDir,
+      io.cwd,
+      [['accuracy', 'validation/accuracy']],
+      r.policyDir,
+    ))
+      io.out(line);
     // 130: stopped by SIGINT/SIGTERM after checkpointing, as shells expect of an interrupted command
     return r.reason === 'signal' ? 130 : 0;
   },

@@ -10,7 +10,7 @@ export const command = trainingCommand({
     return { sections: sftSections, run: runSft };
   },
   headline: [
-    ['held-out loss', 'validation/loss'],
+    ['loss', 'validation/loss'],
     ['accuracy', 'validation/accuracy'],
   ],
 });

@@ -71,7 +71,13 @@ describe('rxrl sft / rxrl dpo', () => {
       'sft.val_generation.num_prompts=4',
     ];
     expect(await runCli([...sftArgs, ...small], s.io)).toBe(0);
-    expect(s.out.join('\n')).toMatch(/held-out loss \d+\.\d+ -> \d+\.\d+, accuracy/);
+    expect(s.out.join('\n')).toMatch(
+      /rxrl: held-out loss \d+\.\d+ \(step 0\) -> \d+\.\d+ \(step 2\)\nrxrl: held-out accuracy \d\.\d+ \(step 0\) -> \d\.\d+ \(step 2\)\nrxrl: run directory .*sft; policy .*sft\/final_model; report .*sft\/report\.html$/,
+    );
+    // the export records the task it learned (SFT rows of the built-in task)
+    expect(
+      JSON.parse(fs.readFileSync(path.join(exportDir, 'rxrl_training.json'), 'utf8')),
+    ).toMatchObject({ algorithm: 'sft', rows: 'sft', num_train: 128, start_model: null });
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
       expect(fs.existsSync(path.join(exportDir, f))).toBe(true);
     const rows = fs
@@ -104,6 +110,15 @@ describe('rxrl sft / rxrl dpo', () => {
     const d2 = fakeIo();
     expect(await runCli([...dpoArgs, ...dsmall, 'dpo.max_num_steps=2'], d2.io)).toBe(0);
     expect(d2.out.join('\n')).toMatch(/resum/i);
+    // the DPO policy's record keeps the SFT run it started from: both runs' problems count as seen
+    expect(
+      JSON.parse(fs.readFileSync(path.join(dpoDir, 'final_model', 'rxrl_training.json'), 'utf8')),
+    ).toMatchObject({
+      algorithm: 'dpo',
+      rows: 'preference',
+      start_model: exportDir,
+      start: { algorithm: 'sft', rows: 'sft', num_train: 128 },
+    });
     const drows = fs
       .readFileSync(path.join(dpoDir, 'metrics.jsonl'), 'utf8')
       .trim()

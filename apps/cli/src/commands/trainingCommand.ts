@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { ConfigSections, SectionsOutput } from '@rxrl/config';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command } from '../command';
+import { runEnding } from '../runEnding';
 import { setupRun } from '../runSetup';
 
 type Metrics = Record<string, number> | null;
@@ -26,13 +27,11 @@ export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
         resume: false | 'auto';
         cwd: string;
       },
-    ): Promise<{ first: Metrics; last: Metrics; seconds: number }>;
+    ): Promise<{ first: Metrics; last: Metrics; seconds: number; modelDir: string }>;
   }>;
   /** the closing line: which held-out metrics moved, first -> last */
   headline: [label: string, key: string][];
 }
-
-const fmt = (m: Metrics, k: string) => (m?.[k] === undefined ? 'n/a' : m[k]!.toFixed(4));
 
 /** A `rxrl <algorithm> --config <recipe> [key=value …]` command for a runner with export and resume. */
 export function trainingCommand<S extends Record<string, z.ZodType>>(
@@ -41,7 +40,7 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
   return {
     name: spec.name,
     summary: spec.summary,
-    usage: `rxrl ${spec.name} --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--no-resume]`,
+    usage: `rxrl ${spec.name} --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--no-resume] [--print-config]`,
     options: {
       config: {
         type: 'string',
@@ -64,6 +63,10 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
         description:
           'start fresh even if the run directory has a checkpoint (default: resume from it)',
       },
+      'print-config': {
+        type: 'boolean',
+        description: 'print the resolved config (it is always saved to <run-dir>/config.yaml)',
+      },
     },
     async run({ values, positionals, global, io }) {
       if (typeof values['config'] !== 'string')
@@ -74,8 +77,11 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
           `unexpected argument '${bad}'; overrides look like key.path=value`,
         );
       const { sections, run } = await spec.load();
+      const resume = values['no-resume'] === true ? false : 'auto';
       const ctx = await setupRun({
         algorithm: spec.name,
+        resume,
+        printConfig: values['print-config'] === true,
         recipe: values['config'],
         overrides: positionals,
         sections,
@@ -89,13 +95,11 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
           typeof values['export'] === 'string' ? path.resolve(io.cwd, values['export']) : null,
         log: (l) => io.out(l),
         progress: process.stdout.isTTY === true,
-        resume: values['no-resume'] === true ? false : 'auto',
+        resume,
         cwd: io.cwd,
       });
-      const moved = spec.headline
-        .map(([label, key]) => `${label} ${fmt(r.first, key)} -> ${fmt(r.last, key)}`)
-        .join(', ');
-      io.out(`rxrl: ${moved} in ${(r.seconds / 60).toFixed(1)} min`);
+      // the runner has said how and when it stopped; what remains is what it came to
+      for (const line of runEnding(ctx.runDir, io.cwd, spec.headline, r.modelDir)) io.out(line);
     },
   };
 }

@@ -11,6 +11,7 @@ import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { policySchema } from '../shared/policyOptions';
 import { preferencePairs } from './dpoExamples';
 import { dpoLossOptionsOf, type dpoDataSchema, type dpoSchema } from './dpoOptions';
@@ -136,8 +137,24 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       optimizer.dispose();
     }
     const modelDir = path.join(options.runDir, 'final_model');
-    await exportPolicy(policy, modelDir);
-    if (options.exportDir) await exportPolicy(policy, path.resolve(cwd, options.exportDir));
+    const record = trainingRecord(
+      {
+        algorithm: 'dpo',
+        dataset: config.data.dataset_name,
+        arithmetic: config.data.arithmetic,
+        rows: 'preference',
+        num_train: config.data.num_train_examples,
+        start_model: config.policy.model_name,
+      },
+      cwd,
+    );
+    for (const dir of [
+      modelDir,
+      ...(options.exportDir ? [path.resolve(cwd, options.exportDir)] : []),
+    ]) {
+      await exportPolicy(policy, dir);
+      writeTrainingRecord(dir, record);
+    }
     const seconds = (performance.now() - started) / 1000;
     log(
       `rxrl: dpo done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`,

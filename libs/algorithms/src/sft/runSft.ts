@@ -4,6 +4,7 @@ import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { policySchema } from '../shared/policyOptions';
 import { runTraining } from '@rxrl/pipeline';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
@@ -132,8 +133,24 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
       optimizer.dispose();
     }
     const modelDir = path.join(options.runDir, 'final_model');
-    await exportPolicy(policy, modelDir);
-    if (options.exportDir) await exportPolicy(policy, path.resolve(cwd, options.exportDir));
+    const record = trainingRecord(
+      {
+        algorithm: 'sft',
+        dataset: config.data.dataset_name,
+        arithmetic: config.data.arithmetic,
+        rows: 'sft',
+        num_train: config.data.num_train_examples,
+        start_model: config.policy.model_name,
+      },
+      cwd,
+    );
+    for (const dir of [
+      modelDir,
+      ...(options.exportDir ? [path.resolve(cwd, options.exportDir)] : []),
+    ]) {
+      await exportPolicy(policy, dir);
+      writeTrainingRecord(dir, record);
+    }
     const seconds = (performance.now() - started) / 1000;
     const first = validations[0]?.metrics ?? null;
     const last = result.lastValidation;

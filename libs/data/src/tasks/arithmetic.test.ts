@@ -7,6 +7,7 @@ import { tokenizeGrpoRows } from '../formats/tokenizeGrpo';
 import {
   ArithmeticTask,
   evaluateArithmetic,
+  operandDigits,
   parseIntegerAnswer,
   splitOf,
   wrongAnswer,
@@ -92,6 +93,61 @@ describe('ArithmeticTask', () => {
     expect(inValid / 10000).toBeLessThan(0.22);
   });
 
+  it('draws operands uniformly over 0..99 and + / - with equal odds (1-2 digits)', () => {
+    const task = new ArithmeticTask({ operators: ['+', '-'], max_digits: 2 });
+    const problems = task.problems('train', 20_000);
+    const operands = problems.flatMap((p) => p.operands);
+    // uniform over 0..99: 10% of operands have one digit (by_digits would give 50%)
+    const oneDigit = operands.filter((x) => x < 10).length / operands.length;
+    expect(oneDigit).toBeGreaterThan(0.09);
+    expect(oneDigit).toBeLessThan(0.11);
+    const mean = operands.reduce((a, x) => a + x, 0) / operands.length;
+    expect(mean).toBeGreaterThan(48.5);
+    expect(mean).toBeLessThan(50.5);
+    expect(new Set(operands).size).toBe(100);
+    const plus = problems.filter((p) => p.operators[0] === '+').length / problems.length;
+    expect(plus).toBeGreaterThan(0.48);
+    expect(plus).toBeLessThan(0.52);
+    // both operands two-digit in ~81% of problems (by_digits: 25%)
+    const twoByTwo = problems.filter((p) => p.operands.every((x) => x >= 10)).length;
+    expect(twoByTwo / problems.length).toBeGreaterThan(0.79);
+    expect(twoByTwo / problems.length).toBeLessThan(0.83);
+    const old = new ArithmeticTask({ operators: ['+', '-'], operand_sampling: 'by_digits' })
+      .problems('train', 20_000)
+      .flatMap((p) => p.operands);
+    expect(old.filter((x) => x < 10).length / old.length).toBeGreaterThan(0.48);
+  });
+
+  it('validation never repeats a problem and is disjoint from the training split', () => {
+    const task = new ArithmeticTask({ operators: ['+', '-'], max_digits: 2, seed: 0 });
+    const val = task.grpoRows('validation', 1024).map((r) => r['prompt'] as string);
+    expect(new Set(val).size).toBe(1024);
+    const train = new Set(task.sftRows('train', 40_000).map((r) => r['prompt'] as string));
+    expect(val.filter((q) => train.has(q))).toEqual([]);
+    // training draws with replacement: 40k draws over ~18k problems repeat many
+    expect(train.size).toBeLessThan(18_000);
+    expect(train.size).toBeGreaterThan(15_000);
+    // 20,000 problems (100 x 100 x 2) at validation_fraction 0.1: ~2,000 held out
+    expect(() => task.problems('validation', 2_300)).toThrow(/holds \d+ distinct problems/);
+  });
+
+  it('rowProblems are the problems behind each row generator', () => {
+    const task = new ArithmeticTask({ operators: ['+', '-'], seed: 4 });
+    const prompts = task.sftRows('train', 30).map((r) => r['prompt']);
+    expect(task.rowProblems('sft', 'train', 30).map((p) => p.prompt)).toEqual(prompts);
+    const grpo = task.grpoRows('train', 30).map((r) => r['prompt']);
+    expect(task.rowProblems('grpo', 'train', 30).map((p) => p.prompt)).toEqual(grpo);
+    const pref = task.preferenceRows('train', 30).map((r) => r['prompt']);
+    expect(task.rowProblems('preference', 'train', 30).map((p) => p.prompt)).toEqual(pref);
+  });
+
+  it('operandDigits reads the digit count of each operand, or null for other text', () => {
+    expect(operandDigits('7+42=')).toEqual([1, 2]);
+    expect(operandDigits('100-3*12=')).toEqual([3, 1, 2]);
+    expect(operandDigits('What is 2+2?')).toBeNull();
+    expect(operandDigits('12=')).toBeNull();
+  });
+
   it('fails clearly when the difficulty leaves no validation problems', () => {
     // One-digit additions: 100 problems in all; at fraction 1e-6 none is in validation.
     const all = Array.from({ length: 100 }, (_, i) => `${Math.floor(i / 10)}+${i % 10}`);
@@ -99,7 +155,7 @@ describe('ArithmeticTask', () => {
     const task = new ArithmeticTask({ max_digits: 1, operators: ['+'], validation_fraction: 1e-6 });
     expect(() => task.problems('validation', 1)).toThrow(RxrlConfigError);
     expect(() => task.problems('validation', 1)).toThrow(
-      /could not draw 1 validation problems.*leaves no validation problem at validation_fraction 0.000001/,
+      /could not draw 1 validation problems.*leaves too few validation problems at validation_fraction 0.000001 \(it holds 0 distinct problems\)/,
     );
     expect(task.problems('train', 5)).toHaveLength(5);
   });

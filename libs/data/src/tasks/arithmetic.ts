@@ -17,6 +17,14 @@ export const ArithmeticOptions = z
       .array(z.enum(['+', '-', '*']))
       .min(1)
       .default(['+', '-', '*']),
+    /**
+     * How operands are drawn. `uniform`: each operand uniformly over every value with
+     * min_digits..max_digits digits (0..99 for 1-2 digits), so a problem's difficulty
+     * follows the task's real operand space. `by_digits`: the digit count first, with
+     * equal odds, then the value; three in four 1-2 digit problems then have a one-digit
+     * operand (the distribution models/arith-sft was trained on).
+     */
+    operand_sampling: z.enum(['uniform', 'by_digits']).default('uniform'),
     /** Whether a problem may have a negative answer (else it is redrawn). */
     allow_negative: z.boolean().default(true),
     /** Fraction of all possible problems that belong to the validation split. */
@@ -38,6 +46,8 @@ export type ArithmeticOptions = z.infer<typeof ArithmeticOptions>;
 
 export type ArithmeticSplit = 'train' | 'validation';
 export type WrongAnswerKind = 'off_by_one' | 'digit_swap' | 'wrong_carry';
+/** The row generators; each draws its problems from its own stream. */
+export type ArithmeticRowKind = 'sft' | 'preference' | 'grpo';
 
 /** One problem: `prompt` is what the model sees ("12+7="), `answer` its integer result. */
 export interface ArithmeticProblem {
@@ -108,38 +118,51 @@ export class ArithmeticTask {
     this.options = ArithmeticOptions.parse(options);
   }
 
-  /** `count` problems of `split`, the same list for the same options and seed. */
+  /**
+   * `count` problems of `split`, the same list for the same options and seed. Training
+   * problems are drawn with replacement; validation problems never repeat, so a
+   * held-out score counts each problem once.
+   */
   problems(split: ArithmeticSplit, count: number, stream = 'problems'): ArithmeticProblem[] {
     const rng = new Rng(this.options.seed).fork(`${stream}/${split}`);
     const out: ArithmeticProblem[] = [];
+    const unique = split === 'validation';
     // Stop when 50k draws in a row neither land in this split nor show a new problem:
-    // the difficulty's whole problem space has been seen and this split is empty.
+    // the difficulty's whole problem space has been seen and this split is exhausted.
     const seen = new Set<string>();
     let sinceUseful = 0;
     while (out.length < count) {
       if (++sinceUseful > 50_000) {
+        const have = unique ? ` (it holds ${out.length} distinct problems)` : '';
         throw new RxrlConfigError(
           `arithmetic task: could not draw ${count} ${split} problems; the difficulty ` +
             `(operands ${this.options.min_operands}-${this.options.max_operands}, digits ${this.options.min_digits}-${this.options.max_digits}) ` +
-            `leaves no ${split} problem at validation_fraction ${this.options.validation_fraction}`,
+            `leaves too few ${split} problems at validation_fraction ${this.options.validation_fraction}${have}`,
         );
       }
       const p = this.draw(rng);
       if (p === null) continue;
-      if (splitOf(p.question, this.options.validation_fraction) === split) {
-        out.push(p);
-        sinceUseful = 0;
-      } else if (!seen.has(p.question)) {
+      const isNew = !seen.has(p.question);
+      if (isNew) {
         seen.add(p.question);
         sinceUseful = 0;
       }
+      if (splitOf(p.question, this.options.validation_fraction) !== split) continue;
+      if (unique && !isNew) continue;
+      out.push(p);
+      sinceUseful = 0;
     }
     return out;
   }
 
+  /** The problems behind `count` rows of a row generator, in row order. */
+  rowProblems(kind: ArithmeticRowKind, split: ArithmeticSplit, count: number): ArithmeticProblem[] {
+    return this.problems(split, count, kind);
+  }
+
   /** SFT demonstrations: `{prompt, completion, answer}` ("12+7=" → "19"), or `{messages, answer}` with `chat`. */
   sftRows(split: ArithmeticSplit, count: number): Record<string, unknown>[] {
-    return this.problems(split, count, 'sft').map((p) =>
+    return this.rowProblems('sft', split, count).map((p) =>
       this.options.chat
         ? { messages: [user(p.prompt), { role: 'assistant', content: p.answer }], answer: p.answer }
         : { prompt: p.prompt, completion: p.answer, answer: p.answer },
@@ -157,7 +180,7 @@ export class ArithmeticTask {
     kinds: readonly WrongAnswerKind[] = ['off_by_one', 'digit_swap', 'wrong_carry'],
   ): Record<string, unknown>[] {
     const rng = new Rng(this.options.seed).fork(`wrong/${split}`);
-    return this.problems(split, count, 'preference').map((p) => {
+    return this.rowProblems('preference', split, count).map((p) => {
       const kind = kinds[rng.int(kinds.length)]!;
       const { value, kind: used } = wrongAnswer(BigInt(p.answer), kind, rng);
       return {
@@ -171,7 +194,7 @@ export class ArithmeticTask {
 
   /** GRPO prompts with ground truth: `{prompt | messages, answer, num_operands}`. */
   grpoRows(split: ArithmeticSplit, count: number): Record<string, unknown>[] {
-    return this.problems(split, count, 'grpo').map((p) => ({
+    return this.rowProblems('grpo', split, count).map((p) => ({
       ...(this.options.chat ? { messages: [user(p.prompt)] } : { prompt: p.prompt }),
       answer: p.answer,
       num_operands: p.operands.length,
@@ -183,10 +206,15 @@ export class ArithmeticTask {
     const n = o.min_operands + rng.int(o.max_operands - o.min_operands + 1);
     const operands: number[] = [];
     const operators: ('+' | '-' | '*')[] = [];
+    const lowest = o.min_digits === 1 ? 0 : 10 ** (o.min_digits - 1);
     for (let i = 0; i < n; i++) {
-      const digits = o.min_digits + rng.int(o.max_digits - o.min_digits + 1);
-      const lo = digits === 1 ? 0 : 10 ** (digits - 1);
-      operands.push(lo + rng.int(10 ** digits - lo));
+      if (o.operand_sampling === 'uniform') {
+        operands.push(lowest + rng.int(10 ** o.max_digits - lowest));
+      } else {
+        const digits = o.min_digits + rng.int(o.max_digits - o.min_digits + 1);
+        const lo = digits === 1 ? 0 : 10 ** (digits - 1);
+        operands.push(lo + rng.int(10 ** digits - lo));
+      }
       if (i > 0) operators.push(o.operators[rng.int(o.operators.length)]!);
     }
     const value = evaluateArithmetic(operands, operators);
@@ -228,4 +256,14 @@ export function wrongAnswer(
   // A dropped or spurious carry moves one digit at position k >= 1 by one.
   const k = 1 + rng.int(Math.max(1, digits.length - 1));
   return { value: correct + sign * 10n ** BigInt(k), kind: 'wrong_carry' };
+}
+
+/**
+ * The digit count of each operand of an arithmetic prompt ("7+42=" → [1, 2]), or
+ * null when the text is not a plain expression of non-negative integers: what
+ * `rxrl eval` groups accuracy by.
+ */
+export function operandDigits(prompt: string): number[] | null {
+  const m = /^\s*(\d+(?:[+\-*]\d+)+)\s*=?\s*$/.exec(prompt);
+  return m === null ? null : m[1]!.split(/[+\-*]/).map((x) => x.length);
 }

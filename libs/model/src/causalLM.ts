@@ -11,6 +11,7 @@ import {
   layerNorm,
   linear,
   linearTransposed,
+  tokenEntropy,
   positionsFromMask,
   rmsNorm,
   ropeCosSin,
@@ -566,15 +567,13 @@ export class CausalLM {
       );
     return tf.tidy(() => {
       const h = this.hidden(inputIds, attentionMask);
-      const head = this.headWeight();
       const n = b * t;
       const parts: tf.Tensor1D[] = [];
       for (let start = 0; start < n; start += chunk) {
         const size = Math.min(chunk, n - start);
         const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
-        const logits = tf.mul(linear(hs, head), 1 / temperature);
-        const logp = tf.logSoftmax(logits);
-        parts.push(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor1D);
+        const logits = this.head(hs);
+        parts.push(tokenEntropy(temperature === 1 ? logits : tf.mul(logits, 1 / temperature)));
       }
       return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
     });

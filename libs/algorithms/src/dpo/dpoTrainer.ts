@@ -101,7 +101,9 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
     );
     this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
     if (args.reference && args.reference.trainableVariables().size > 0) {
-      throw new Error('DpoTrainer: the reference model must be frozen (use model.frozenCopy())');
+      throw new Error(
+        'DpoTrainer: the reference model must be frozen (use model.referencePolicy())',
+      );
     }
   }
 

@@ -57,7 +57,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const loss = dpoLossOptionsOf(config.dpo);
   const named = config.dpo.objective;
   const needsReference = named ? objectiveNeedsReference(named) : !config.dpo.reference_free;
-  const reference = needsReference ? policy.model.frozenCopy() : null;
+  const reference = needsReference ? policy.model.referencePolicy() : null;
   const objective: DpoObjective | undefined =
     options.objective ??
     (named ? (inputs, ctx) => preferenceObjectiveLoss(named, inputs, ctx) : undefined);

@@ -33,7 +33,8 @@ function randomValues(model: CausalLM, cfg: LoraConfigInput, seed: number) {
   const rng = new Rng(seed);
   const r = cfg.r ?? 8;
   const values = new Map<string, LoraHostPair>();
-  for (const m of resolveTargetModules(cfg, model.config.arch, model.linearModules())) {
+  const targets = { target_modules: cfg.target_modules ?? null };
+  for (const m of resolveTargetModules(targets, model.config.arch, model.linearModules())) {
     values.set(m.name, {
       a: rng.fillNormal(new Float32Array(r * m.inFeatures), 0, 0.2),
       b: rng.fillNormal(new Float32Array(m.outFeatures * r), 0, 0.2),

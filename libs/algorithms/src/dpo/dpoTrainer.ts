@@ -48,7 +48,7 @@ export type DpoObjective = (inputs: DpoInputs, ctx: DpoLossContext) => LossResul
 export interface DpoTrainerArgs {
   /** the policy being trained */
   model: CausalLM;
-  /** frozen reference policy (e.g. `model.frozenCopy()` before training); null with `reference_free` */
+  /** frozen reference policy (`model.referencePolicy()` before training: a frozen copy, or the base with LoRA adapters off); null with `reference_free` */
   reference: CausalLM | null;
   tokenizer: Tokenizer;
   optimizer: NamedOptimizer;

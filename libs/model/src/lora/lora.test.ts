@@ -298,6 +298,36 @@ describe('LoRA', () => {
     reloaded.dispose();
   });
 
+  it('trained biases travel in the file as PEFT names them, and reload into the base', async () => {
+    const model = CausalLM.create(presetConfig('qwen2', 'tiny', V), { seed: 1 });
+    const baseDir = path.join(tmp, 'qwen2');
+    await savePretrained(model, baseDir);
+    const cfg: LoraConfigInput = { r: 2, bias: 'lora_only', target_modules: ['q_proj'] };
+    model.attachAdapter(LoraAdapter.fromValues(model, cfg, randomValues(model, cfg, 4)));
+    const bias = model.variables().get('model.layers.1.self_attn.q_proj.bias')!;
+    bias.assign(tf.fill([64], 0.25));
+    const dir = path.join(tmp, 'qwen2-bias');
+    await savePeftAdapter(model, dir);
+    const file = await readSafetensorsFile(path.join(dir, ADAPTER_WEIGHTS_FILE));
+    expect([...file.tensors.keys()].filter((k) => k.endsWith('.bias'))).toEqual([
+      'base_model.model.model.layers.0.self_attn.q_proj.bias',
+      'base_model.model.model.layers.1.self_attn.q_proj.bias',
+    ]);
+    // newer PEFT writes the wrapped layer's name, `….q_proj.base_layer.bias`: the same tensor
+    const renamed = [...file.tensors].map(
+      ([k, t]) => [k.replace(/q_proj\.bias$/, 'q_proj.base_layer.bias'), t] as [string, HostTensor],
+    );
+    await fs.writeFile(path.join(dir, ADAPTER_WEIGHTS_FILE), serializeSafetensors(renamed));
+    const reloaded = await loadPretrained(baseDir, { adapter: dir });
+    const got = reloaded.variables().get('model.layers.1.self_attn.q_proj.bias')!.dataSync();
+    expect(Array.from(got)).toEqual(new Array(64).fill(0.25));
+    expect([...reloaded.trainableVariables().keys()]).toContain(
+      'model.layers.0.self_attn.q_proj.bias',
+    );
+    model.dispose();
+    reloaded.dispose();
+  });
+
   it('a hand-built PEFT file with known values loads into the right modules', async () => {
     // one module, layer 1's v_proj (in 64, out 32), r = 2, lora_alpha = 4 → scaling 2;
     // lora_A[k][i] = (k+1)·0.01·(i mod 3), lora_B[o][k] = 0.1 when o = k, else 0

@@ -163,7 +163,8 @@ export async function readPeftAdapter(model: CausalLM, dir: string): Promise<Pef
         source: weightsPath,
         field: rawName,
       });
-    let name = rawName.slice(PREFIX.length);
+    // newer PEFT wraps the base layer: its bias is `<module>.base_layer.bias`
+    let name = rawName.slice(PREFIX.length).replace(/\.base_layer\.bias$/, '.bias');
     if (gpt2 && !name.startsWith('transformer.')) name = 'transformer.' + name;
     const lora = /^(.+)\.lora_([AB])(?:\.default)?\.weight$/.exec(name);
     if (lora === null) {

@@ -52,9 +52,17 @@ export class LoraAdapter implements LinearAdapter {
   private readonly trainedBiases: Set<string>;
   private dropoutSeed: number | null = null;
   private dropoutCalls = 0;
+  /** The init seed, mixed into every dropout mask's seed (two runs with other seeds draw other masks). */
+  private readonly seed: number;
 
-  private constructor(config: LoraConfig, pairs: Map<string, LoraPair>, biases: Set<string>) {
+  private constructor(
+    config: LoraConfig,
+    pairs: Map<string, LoraPair>,
+    biases: Set<string>,
+    seed: number,
+  ) {
     this.config = config;
+    this.seed = seed;
     this.scaling = loraScaling(config);
     this.pairs = pairs;
     this.modules = [...pairs.values()].map((p) => p.module);
@@ -66,6 +74,7 @@ export class LoraAdapter implements LinearAdapter {
     config: LoraConfig,
     modules: LinearModule[],
     value: (m: LinearModule) => { a: Float32Array; b: Float32Array },
+    seed = 0,
   ): LoraAdapter {
     const scope = `rxrl_lora_${++adapterCounter}`;
     const pairs = new Map<string, LoraPair>();
@@ -96,7 +105,7 @@ export class LoraAdapter implements LinearAdapter {
       if (config.bias === 'all' || (config.bias === 'lora_only' && names.has(module)))
         biases.add(name);
     }
-    return new LoraAdapter(config, pairs, biases);
+    return new LoraAdapter(config, pairs, biases, seed);
   }
 
   /**
@@ -108,13 +117,19 @@ export class LoraAdapter implements LinearAdapter {
     const config = LoraConfigSchema.parse(options);
     const modules = resolveTargetModules(config, model.config.arch, model.linearModules());
     const rng = new Rng(init.seed).fork('lora');
-    return LoraAdapter.build(model, config, modules, (m) => {
-      const a = new Float32Array(m.inFeatures * config.r);
-      const bound = 1 / Math.sqrt(m.inFeatures);
-      const stream = rng.fork(m.name);
-      for (let i = 0; i < a.length; i++) a[i] = (2 * stream.float() - 1) * bound;
-      return { a, b: new Float32Array(config.r * m.outFeatures) };
-    });
+    return LoraAdapter.build(
+      model,
+      config,
+      modules,
+      (m) => {
+        const a = new Float32Array(m.inFeatures * config.r);
+        const bound = 1 / Math.sqrt(m.inFeatures);
+        const stream = rng.fork(m.name);
+        for (let i = 0; i < a.length; i++) a[i] = (2 * stream.float() - 1) * bound;
+        return { a, b: new Float32Array(config.r * m.outFeatures) };
+      },
+      init.seed,
+    );
   }
 
   /**
@@ -179,7 +194,9 @@ export class LoraAdapter implements LinearAdapter {
     const rate = this.config.lora_dropout;
     if (rate > 0 && this.dropoutSeed !== null) {
       // one mask per call: the seed and the call's index within this training pass
-      const seed = new Rng(this.dropoutSeed).fork(`dropout/${this.dropoutCalls++}`).uint32();
+      const seed = new Rng(this.seed)
+        .fork(`dropout/${this.dropoutSeed}/${this.dropoutCalls++}`)
+        .uint32();
       input = tf.dropout(x, rate, undefined, seed) as tf.Tensor2D;
     }
     const low = linear(input, p.a as tf.Tensor2D);

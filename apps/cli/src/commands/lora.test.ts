@@ -128,12 +128,17 @@ describe('LoRA from the command line', () => {
     const adapted = await gen('--model', base, '--adapter', adapter);
     expect(adapted).toBe(await gen('--model', merged));
     expect(adapted).not.toBe(await gen('--model', base)); // the adapter is applied
+    // one task for all three: a merged directory has no rxrl_training.json to default to
+    const task = ['--arithmetic', '{"operators":["+","-"],"min_digits":1,"max_digits":2,"seed":0}'];
     const ev = async (...extra: string[]) => {
       const e = fakeIo();
       expect(
-        await runCli(['eval', '--max-samples', '16', '--backend', 'wasm', ...extra], e.io),
+        await runCli(['eval', ...task, '--max-samples', '16', '--backend', 'wasm', ...extra], e.io),
       ).toBe(0);
-      return e.out.filter((l) => !l.startsWith('rxrl eval:')).join('\n');
+      // the scores; not the header (paths) nor the training-overlap line (read from the model directory)
+      return e.out
+        .filter((l) => !l.startsWith('rxrl eval:') && !l.startsWith('seen in training'))
+        .join('\n');
     };
     const withAdapter = await ev('--model', base, '--adapter', adapter);
     expect(withAdapter).toMatch(/accuracy: /);

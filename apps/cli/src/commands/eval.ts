@@ -191,14 +191,16 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
   const { mathReward, mathRewardOptions } = await import('@rxrl/reward');
   const { lastValueFrom, toArray } = await import('rxjs');
 
-  const record = readTrainingRecord(dir);
+  // an adapter trained by rxrl records its own training; otherwise the base's record stands
+  const recordDir = adapter !== null && readTrainingRecord(adapter) !== null ? adapter : dir;
+  const record = readTrainingRecord(recordDir);
   let rows: Record<string, unknown>[];
   if (builtin) {
     // the task the model trained on, as recorded with it, unless --arithmetic says otherwise
     const recorded = record?.arithmetic ?? null;
     const options = arithmetic ?? recorded ?? {};
     io.out(
-      `rxrl eval: task ${taskLine(new ArithmeticTask({ ...options, chat }).options)} (${arithmetic !== null ? '--arithmetic' : recorded !== null ? `the task ${displayPath(io.cwd, dir)} was trained on` : 'the built-in defaults: the model records no training task; --arithmetic to choose'})`,
+      `rxrl eval: task ${taskLine(new ArithmeticTask({ ...options, chat }).options)} (${arithmetic !== null ? '--arithmetic' : recorded !== null ? `the task ${displayPath(io.cwd, recordDir)} was trained on` : 'the built-in defaults: the model records no training task; --arithmetic to choose'})`,
     );
     rows = new ArithmeticTask({ ...options, chat }).grpoRows(split, maxSamples);
   } else {

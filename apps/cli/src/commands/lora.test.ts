@@ -70,6 +70,7 @@ describe('LoRA from the command line', () => {
       lora_dropout: 0.1,
     });
     expect(fs.existsSync(path.join(adapter, 'tokenizer.json'))).toBe(true);
+    expect(fs.existsSync(path.join(adapter, 'rxrl_training.json'))).toBe(true);
     // the checkpoints hold the adapter and its AdamW moments, not the frozen base
     const ckpts = path.join(full, 'checkpoints');
     const step = fs.readdirSync(ckpts).find((d) => d.startsWith('step_'))!;
@@ -107,6 +108,9 @@ describe('LoRA from the command line', () => {
       ),
     ).toBe(true);
     expect(fs.existsSync(path.join(merged, 'tokenizer.json'))).toBe(true);
+    expect(
+      sameBytes(path.join(merged, 'rxrl_training.json'), path.join(adapter, 'rxrl_training.json')),
+    ).toBe(true);
     const again = fakeIo();
     expect(await runCli(args, again.io)).toBe(2); // --model defaults to base_model_name_or_path
     expect(again.err.join('\n')).toMatch(/exists and is not empty; pass --force/);
@@ -144,6 +148,17 @@ describe('LoRA from the command line', () => {
     expect(withAdapter).toMatch(/accuracy: /);
     expect(withAdapter).toBe(await ev('--model', merged));
     expect(withAdapter).not.toBe(await ev('--model', base));
+    // without --arithmetic, base + adapter and the merged model both default to the adapter's training task
+    const header = async (...extra: string[]) => {
+      const e = fakeIo();
+      expect(
+        await runCli(['eval', '--max-samples', '4', '--backend', 'wasm', ...extra], e.io),
+      ).toBe(0);
+      return e.out[0]!.replace(/\(the task .* was trained on\)/, '');
+    };
+    expect(await header('--model', base, '--adapter', adapter)).toBe(
+      await header('--model', merged),
+    );
   });
 
   it('serve --lora-modules serves adapters by name over one base; each scores as its merged model', async () => {

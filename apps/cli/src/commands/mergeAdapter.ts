@@ -69,6 +69,12 @@ export const command: Command = {
           files.push(f);
         }
       }
+      // what the adapter was trained on (rxrl writes it with every exported adapter) is the merged model's record
+      const record = path.join(adapter, 'rxrl_training.json');
+      if (fs.existsSync(record)) {
+        fs.copyFileSync(record, path.join(out, 'rxrl_training.json'));
+        files.push('rxrl_training.json');
+      }
       io.out(
         `rxrl: merged ${displayPath(io.cwd, adapter)} into ${displayPath(io.cwd, base)}: wrote ${displayPath(io.cwd, out)} (${files.join(', ')})`,
       );

@@ -10,7 +10,7 @@ import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
-import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { policySchema } from '../shared/policyOptions';
 import { preferencePairs } from './dpoExamples';
@@ -153,7 +153,8 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       ...(options.exportDir ? [path.resolve(cwd, options.exportDir)] : []),
     ]) {
       await exportPolicy(policy, dir);
-      writeTrainingRecord(dir, record);
+      // the adapter directory records its training too: `rxrl eval --adapter` reads it
+      for (const d of exportedDirs(policy, dir)) writeTrainingRecord(d, record);
     }
     const seconds = (performance.now() - started) / 1000;
     log(

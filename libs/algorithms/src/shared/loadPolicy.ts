@@ -114,6 +114,11 @@ export async function exportPolicy(policy: LoadedPolicy, dir: string): Promise<s
   return dir;
 }
 
+/** The directories {@link exportPolicy} writes for `dir`: `dir`, and `<dir>_adapter` with LoRA. */
+export function exportedDirs(policy: LoadedPolicy, dir: string): string[] {
+  return policy.model.adapter !== null ? [dir, adapterDirOf(dir)] : [dir];
+}
+
 /** Where {@link exportPolicy} writes the PEFT adapter of a LoRA policy exported to `dir`. */
 export function adapterDirOf(dir: string): string {
   return path.resolve(dir) + '_adapter';

@@ -29,7 +29,7 @@ const q = Array.from({ length: 24 }, (_, i) => {
   return { question: `Tom has ${a} apples and buys ${b} more. How many apples does he have?`, answer: `${a} + ${b} = ${a + b}\n#### ${a + b}` };
 });
 w(process.argv[1] + "/gsm8k.jsonl", q);
-w(process.argv[1] + "/sft.jsonl", q.map((r) => ({ prompt: r.question, output: r.answer.replace("####", "The answer is") })));
+w(process.argv[1] + "/sft.jsonl", q.map((r) => ({ prompt: r.question, completion: r.answer.replace("####", "The answer is") })));
 w(process.argv[1] + "/dpo.jsonl", q.map((r) => {
   const n = Number(r.answer.split("#### ")[1]);
   return { prompt: r.question, chosen: `The answer is ${n}.`, rejected: `The answer is ${n + 1}.` };

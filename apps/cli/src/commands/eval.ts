@@ -131,12 +131,16 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained } = await import('@rxrl/model');
+  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { ArithmeticTask, HfTokenizer, readSource } = await import('@rxrl/data');
   const { grpoDataSchema, tokenizePrompts } = await import('@rxrl/algorithms');
   const { generate } = await import('@rxrl/rollout');
   const { mathReward, mathRewardOptions } = await import('@rxrl/reward');
   const { lastValueFrom, toArray } = await import('rxjs');
+
+  // config.json, tokenizer.json, the index and every header are checked before the backend
+  // starts or any weight is read: a bad directory exits 2 at once
+  await inspectPretrained(dir);
 
   let rows: Record<string, unknown>[];
   if (builtin) {

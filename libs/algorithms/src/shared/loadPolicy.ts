@@ -47,7 +47,10 @@ export async function loadPolicy(
   if (policy.model_name !== null) {
     const dir = resolve(policy.model_name);
     const tokenizerSource = policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : dir;
-    const model = await loadPretrained(dir);
+    // the tokenizer's ids must fit the model's vocabulary: checked with the headers, before any weight is read
+    const model = await loadPretrained(dir, {
+      tokenizerDir: tokenizerSource === 'builtin' ? false : tokenizerSource,
+    });
     try {
       return { model, tokenizer: await loadTokenizer(tokenizerSource), tokenizerSource };
     } catch (e) {

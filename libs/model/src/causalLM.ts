@@ -135,6 +135,12 @@ export interface HfWeightSpec {
   name: string;
   /** Shape in the checkpoint (`nn.Linear` weights `[out, in]`). */
   shape: number[];
+  /**
+   * CausalLM keeps this weight transposed (`[in, out]`), and
+   * {@link CausalLM.create} draws it in that layout: a writer that wants the
+   * same values draws `[shape[1], shape[0]]` and transposes.
+   */
+  transposed: boolean;
   /** normal(0, std) for matrices, ones for norm scales, zeros for biases. */
   init: 'normal' | 'ones' | 'zeros';
   std?: number;
@@ -149,6 +155,7 @@ export function hfWeightLayout(cfg: ModelConfig): HfWeightSpec[] {
   return weightSpecs(cfg).map((s) => ({
     name: s.name,
     shape: s.hfTransposed ? [s.shape[1]!, s.shape[0]!] : [...s.shape],
+    transposed: s.hfTransposed,
     init: s.init,
     ...(s.std !== undefined ? { std: s.std } : {}),
   }));

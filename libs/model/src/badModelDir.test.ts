@@ -207,6 +207,31 @@ describe('bad model directories', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 
+  it('in a sharded checkpoint, a misshaped tensor names its shard; a missing one names the index', async () => {
+    const dir = path.join(tmp, 'sharded-misshaped');
+    const model = CausalLM.create(cfg, { seed: 1 });
+    await savePretrained(model, dir, { maxShardBytes: 40_000 });
+    model.dispose();
+    const indexPath = path.join(dir, 'model.safetensors.index.json');
+    const index = JSON.parse(await fs.readFile(indexPath, 'utf8'));
+    const gate = 'model.layers.1.mlp.gate_proj.weight';
+    const shard = index.weight_map[gate] as string;
+    expect(shard).not.toBe(index.weight_map['model.embed_tokens.weight']);
+    const cfgPath = path.join(dir, 'config.json');
+    const hf = JSON.parse(await fs.readFile(cfgPath, 'utf8'));
+    await fs.writeFile(cfgPath, JSON.stringify({ ...hf, intermediate_size: 96 }));
+    await refuses(
+      dir,
+      /tensor model.layers.0.mlp.gate_proj.weight has shape \[128,64\], expected \[96,64\]/,
+      path.join(dir, index.weight_map['model.layers.0.mlp.gate_proj.weight']),
+      'model.layers.0.mlp.gate_proj.weight',
+    );
+    await fs.writeFile(cfgPath, JSON.stringify(hf));
+    delete index.weight_map[gate];
+    await fs.writeFile(indexPath, JSON.stringify(index));
+    await refuses(dir, new RegExp(`missing tensor ${gate}`), indexPath, gate);
+  });
+
   it('a truncated shard: names the file and the tensor whose data runs past its end', async () => {
     const dir = await variant('truncated', async (d) => {
       const file = path.join(d, 'model.safetensors');

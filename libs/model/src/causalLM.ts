@@ -166,13 +166,15 @@ export function hfWeightLayout(cfg: ModelConfig): HfWeightSpec[] {
  * data: every weight present with the shape config.json implies, no unexpected
  * names (buffers such as `rotary_emb.inv_freq` and a tied model's redundant
  * `lm_head.weight` are ignored). Returns our name → the checkpoint's name for
- * the tensors used. Throws a ModelDirectoryError naming `source` and the tensor.
+ * the tensors used. Throws a ModelDirectoryError naming the tensor and its
+ * file: `source`, or `source(name)` for a checkpoint in several files.
  */
 export function checkHfWeights(
   config: ModelConfig,
   shapes: ReadonlyMap<string, readonly number[]>,
-  source: string,
+  source: string | ((checkpointName: string) => string),
 ): Map<string, string> {
+  const fileOf = typeof source === 'string' ? () => source : source;
   const specs = weightSpecs(config);
   const known = new Map(specs.map((s) => [s.name, s]));
   const names = new Map<string, string>();
@@ -181,25 +183,28 @@ export function checkHfWeights(
     const name = canonicalName(config, raw);
     if (!known.has(name)) {
       throw new ModelDirectoryError(
-        `${source}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
-        { source, field: raw },
+        `${fileOf(raw)}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
+        { source: fileOf(raw), field: raw },
       );
     }
     names.set(name, raw);
   }
   for (const spec of specs) {
     const raw = names.get(spec.name);
-    if (raw === undefined)
-      throw new ModelDirectoryError(`${source}: missing tensor ${spec.name}`, {
-        source,
+    if (raw === undefined) {
+      // no file holds it: name the checkpoint as a whole
+      const where = typeof source === 'string' ? source : source('');
+      throw new ModelDirectoryError(`${where}: missing tensor ${spec.name}`, {
+        source: where,
         field: spec.name,
       });
+    }
     const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
     const shape = shapes.get(raw)!;
     if (shape.join() !== hfShape.join()) {
       throw new ModelDirectoryError(
-        `${source}: tensor ${raw} has shape [${shape}], expected [${hfShape}] from config.json`,
-        { source, field: raw },
+        `${fileOf(raw)}: tensor ${raw} has shape [${shape}], expected [${hfShape}] from config.json`,
+        { source: fileOf(raw), field: raw },
       );
     }
   }

@@ -136,7 +136,12 @@ export async function inspectPretrained(
 
   const weights = await inspectWeights(dir);
   const shapes = new Map([...weights.tensors].map(([name, e]) => [name, e.shape]));
-  const names = checkHfWeights(config, shapes, weights.index ?? weights.files[0]!);
+  // a tensor's problem names the shard holding it; a missing tensor names the index
+  const names = checkHfWeights(
+    config,
+    shapes,
+    (name) => weights.tensors.get(name)?.file ?? weights.index ?? weights.files[0]!,
+  );
   let first: { name: string; dtype: string; file: string } | null = null;
   let parameterCount = 0;
   for (const name of names.values()) {

@@ -1,7 +1,7 @@
 /**
  * Load a model directory with rxrl's loader and time it: the header check
  * (inspectPretrained), the load (loadPretrained, frozen) and one forward pass
- * over 8 tokens, with the process's peak RSS. For checking what
+ * over 8 tokens, with the process's RSS. For checking what
  * make-real-layouts.ts writes, or any Hugging Face directory.
  *
  *   node --import tsx tools/models/load-check.ts runs/real-layouts/smollm2-135m [--backend wasm|cpu|tensorflow]
@@ -29,6 +29,9 @@ const choice = await selectBackend(values.backend);
 t = performance.now();
 const model = await loadPretrained(dir, { trainable: false });
 const loadS = seconds(t);
+const rssGb = () => Number((process.memoryUsage().rss / 2 ** 30).toFixed(2));
+// printed before the forward pass, which can take minutes on the cpu backend
+console.log(`loaded in ${loadS} s, rss ${rssGb()} GB`);
 t = performance.now();
 const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7, 8]], undefined, 'int32');
 const logits = model.logits(ids);
@@ -47,7 +50,7 @@ console.log(
     forward_8_tokens_s: forwardS,
     logits_shape: logits.shape,
     logits_finite: data.every((v) => Number.isFinite(v)),
-    rss_gb: Number((process.memoryUsage().rss / 2 ** 30).toFixed(2)),
+    rss_gb: rssGb(),
   }),
 );
 tf.dispose([ids, logits]);

@@ -227,7 +227,11 @@ async function writeShard(
   let offset = 0;
   for (const spec of sorted) {
     const bytes = count(spec.shape) * BF16;
-    header[spec.name] = { dtype: 'BF16', shape: spec.shape, data_offsets: [offset, offset + bytes] };
+    header[spec.name] = {
+      dtype: 'BF16',
+      shape: spec.shape,
+      data_offsets: [offset, offset + bytes],
+    };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -306,7 +310,9 @@ async function writeModel(p: Plan, opts: Options): Promise<void> {
   if (p.shards.length > 1) {
     const weightMap: Record<string, string> = {};
     p.shards.forEach((shard, i) => shard.forEach((s) => (weightMap[s.name] = names[i]!)));
-    const sortedMap = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const sortedMap = Object.fromEntries(
+      Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
     await json('model.safetensors.index.json', {
       metadata: { total_size: total },
       weight_map: sortedMap,

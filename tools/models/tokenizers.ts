@@ -179,7 +179,9 @@ export function buildTokenizer(kind: TokenizerKind, vocabSize: number): Tokenize
           added_tokens_decoder: addedTokensDecoder(
             added.map((t) => ({ id: t['id'], content: t['content'], special: t['special'] })),
           ),
-          chat_template: chatml('You are Qwen, created by Alibaba Cloud. You are a helpful assistant.'),
+          chat_template: chatml(
+            'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.',
+          ),
         },
         size: 151_665,
       };

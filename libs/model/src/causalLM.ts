@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   Rng,
   RxrlConfigError,
-  RxrlDataError,
   RxrlUsageError,
   applyRope,
   attention,
@@ -20,6 +19,7 @@ import {
 } from '@rxrl/core';
 import { fromHfConfig, type ModelConfig } from './modelConfig';
 import type { HostTensor } from './safetensors';
+import { ModelDirectoryError } from './errors';
 import type { KVCache } from './kvCache';
 
 /**
@@ -129,6 +129,88 @@ function canonicalName(cfg: ModelConfig, name: string): string {
   if (cfg.arch === 'gpt2' && !name.startsWith('transformer.') && !name.startsWith('lm_head.'))
     return 'transformer.' + name;
   return name;
+}
+
+/** One weight of a model as a Hugging Face checkpoint stores it, and how HF initialises it. */
+export interface HfWeightSpec {
+  /** HF name. */
+  name: string;
+  /** Shape in the checkpoint (`nn.Linear` weights `[out, in]`). */
+  shape: number[];
+  /**
+   * CausalLM keeps this weight transposed (`[in, out]`), and
+   * {@link CausalLM.create} draws it in that layout: a writer that wants the
+   * same values draws `[shape[1], shape[0]]` and transposes.
+   */
+  transposed: boolean;
+  /** normal(0, std) for matrices, ones for norm scales, zeros for biases. */
+  init: 'normal' | 'ones' | 'zeros';
+  std?: number;
+}
+
+/**
+ * Every weight `cfg` implies, in HF naming, order and layout, with its HF
+ * initialisation (what {@link CausalLM.create} draws). For tools that write
+ * checkpoints without building a model.
+ */
+export function hfWeightLayout(cfg: ModelConfig): HfWeightSpec[] {
+  return weightSpecs(cfg).map((s) => ({
+    name: s.name,
+    shape: s.hfTransposed ? [s.shape[1]!, s.shape[0]!] : [...s.shape],
+    transposed: s.hfTransposed,
+    init: s.init,
+    ...(s.std !== undefined ? { std: s.std } : {}),
+  }));
+}
+
+/**
+ * Check a checkpoint's tensor names and shapes against `config` without its
+ * data: every weight present with the shape config.json implies, no unexpected
+ * names (buffers such as `rotary_emb.inv_freq` and a tied model's redundant
+ * `lm_head.weight` are ignored). Returns our name → the checkpoint's name for
+ * the tensors used. Throws a ModelDirectoryError naming the tensor and its
+ * file: `source`, or `source(name)` for a checkpoint in several files.
+ */
+export function checkHfWeights(
+  config: ModelConfig,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  source: string | ((checkpointName: string) => string),
+): Map<string, string> {
+  const fileOf = typeof source === 'string' ? () => source : source;
+  const specs = weightSpecs(config);
+  const known = new Map(specs.map((s) => [s.name, s]));
+  const names = new Map<string, string>();
+  for (const raw of shapes.keys()) {
+    if (isIgnorable(config, raw)) continue;
+    const name = canonicalName(config, raw);
+    if (!known.has(name)) {
+      throw new ModelDirectoryError(
+        `${fileOf(raw)}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
+        { source: fileOf(raw), field: raw },
+      );
+    }
+    names.set(name, raw);
+  }
+  for (const spec of specs) {
+    const raw = names.get(spec.name);
+    if (raw === undefined) {
+      // no file holds it: name the checkpoint as a whole
+      const where = typeof source === 'string' ? source : source('');
+      throw new ModelDirectoryError(`${where}: missing tensor ${spec.name}`, {
+        source: where,
+        field: spec.name,
+      });
+    }
+    const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
+    const shape = shapes.get(raw)!;
+    if (shape.join() !== hfShape.join()) {
+      throw new ModelDirectoryError(
+        `${fileOf(raw)}: tensor ${raw} has shape [${shape}], expected [${hfShape}] from config.json`,
+        { source: fileOf(raw), field: raw },
+      );
+    }
+  }
+  return names;
 }
 
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -266,35 +348,27 @@ export class CausalLM {
     tensors: Map<string, HostTensor>,
     options: { trainable?: boolean; source?: string } = {},
   ): CausalLM {
-    const source = options.source ?? 'checkpoint';
-    const byName = new Map<string, HostTensor>();
-    const known = new Set(weightSpecs(config).map((s) => s.name));
-    for (const [raw, t] of tensors) {
-      if (isIgnorable(config, raw)) continue;
-      const name = canonicalName(config, raw);
-      if (!known.has(name)) {
-        throw new RxrlDataError(
-          `${source}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
-          { source, field: raw },
-        );
-      }
-      byName.set(name, t);
-    }
+    const shapes = new Map([...tensors].map(([name, t]) => [name, t.shape]));
+    return CausalLM.fromHfReader(config, shapes, (name) => tensors.get(name)!.data, options);
+  }
+
+  /**
+   * A model from a checkpoint described by its tensors' HF names and shapes,
+   * whose data `read` gives one tensor at a time (so a loader can widen bf16 to
+   * float32 tensor by tensor instead of holding every weight twice). Names and
+   * shapes are checked ({@link checkHfWeights}) before the first `read`.
+   */
+  static fromHfReader(
+    config: ModelConfig,
+    shapes: ReadonlyMap<string, readonly number[]>,
+    read: (checkpointName: string) => Float32Array,
+    options: { trainable?: boolean; source?: string } = {},
+  ): CausalLM {
+    const names = checkHfWeights(config, shapes, options.source ?? 'checkpoint');
     return CausalLM.build(config, options.trainable ?? true, (spec) => {
-      const t = byName.get(spec.name);
-      if (t === undefined)
-        throw new RxrlDataError(`${source}: missing tensor ${spec.name}`, {
-          source,
-          field: spec.name,
-        });
-      const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
-      if (t.shape.join() !== hfShape.join()) {
-        throw new RxrlDataError(
-          `${source}: tensor ${spec.name} has shape [${t.shape}], expected [${hfShape}] from config.json`,
-          { source, field: spec.name },
-        );
-      }
-      return spec.hfTransposed ? transpose2d(t.data, hfShape[0]!, hfShape[1]!) : t.data;
+      const data = read(names.get(spec.name)!);
+      if (!spec.hfTransposed) return data;
+      return transpose2d(data, spec.shape[1]!, spec.shape[0]!);
     });
   }
 

@@ -13,6 +13,9 @@ export {
 } from './modelConfig';
 export {
   CausalLM,
+  checkHfWeights,
+  hfWeightLayout,
+  type HfWeightSpec,
   type CreateOptions,
   type TokenLogProbsOptions,
   type PackedLayout,
@@ -44,6 +47,13 @@ export { prefill, generateStep } from './decode';
 export {
   type HostTensor,
   type SafetensorsFile,
+  type TensorEntry,
+  type WeightsCatalog,
+  DTYPE_BYTES,
+  decodeTensor,
+  inspectWeights,
+  readSafetensorsHeader,
+  readTensorBytes,
   parseSafetensors,
   serializeSafetensors,
   readSafetensorsFile,
@@ -52,7 +62,15 @@ export {
   SAFETENSORS_FILE,
   SAFETENSORS_INDEX_FILE,
 } from './safetensors';
-export { loadPretrained, savePretrained, type LoadOptions, type SaveOptions } from './pretrained';
+export {
+  inspectPretrained,
+  loadPretrained,
+  savePretrained,
+  type LoadOptions,
+  type PretrainedInfo,
+  type SaveOptions,
+} from './pretrained';
+export { ModelDirectoryError } from './errors';
 export {
   initModelDirectory,
   InitModelOptionsSchema,

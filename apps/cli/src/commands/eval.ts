@@ -183,13 +183,17 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained } = await import('@rxrl/model');
+  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { ArithmeticTask, HfTokenizer, operandDigits, readSource } = await import('@rxrl/data');
   const { grpoDataSchema, readTrainingRecord, tokenizePrompts, trainingPrompts } =
     await import('@rxrl/algorithms');
   const { generate } = await import('@rxrl/rollout');
   const { mathReward, mathRewardOptions } = await import('@rxrl/reward');
   const { lastValueFrom, toArray } = await import('rxjs');
+
+  // config.json, tokenizer.json, the index and every header are checked before the backend
+  // starts or any weight is read: a bad directory exits 2 at once
+  await inspectPretrained(dir);
 
   // an adapter trained by rxrl records its own training; otherwise the base's record stands
   const recordDir = adapter !== null && readTrainingRecord(adapter) !== null ? adapter : dir;

@@ -38,9 +38,12 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained } = await import('@rxrl/model');
+  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { HfTokenizer, tokenizeGrpoPrompt } = await import('@rxrl/data');
   const { generate } = await import('@rxrl/rollout');
+  // config.json, tokenizer.json, the index and every header are checked before the backend
+  // starts or any weight is read: a bad directory exits 2 at once
+  await inspectPretrained(dir);
   await selectBackend(global.backend ?? null);
   const model = await loadPretrained(dir, { adapter });
   try {

@@ -55,9 +55,12 @@ export async function startServe({
     );
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained, readPeftAdapter } = await import('@rxrl/model');
+  const { inspectPretrained, loadPretrained, readPeftAdapter } = await import('@rxrl/model');
   const { HfTokenizer } = await import('@rxrl/data');
   const { createServer } = await import('@rxrl/rollout');
+  // config.json, tokenizer.json, the index and every header are checked before the backend
+  // starts or any weight is read: a bad directory exits 2 at once
+  await inspectPretrained(dir);
   await selectBackend(global.backend ?? null);
   const model = await loadPretrained(dir, { adapter });
   // each --lora-modules adapter serves over the same base weights (a view, no copy)

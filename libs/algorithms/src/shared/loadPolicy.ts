@@ -69,7 +69,10 @@ async function loadBase(
   if (policy.model_name !== null) {
     const dir = resolve(policy.model_name);
     const tokenizerSource = policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : dir;
-    const model = await loadPretrained(dir);
+    // the tokenizer's ids must fit the model's vocabulary: checked with the headers, before any weight is read
+    const model = await loadPretrained(dir, {
+      tokenizerDir: tokenizerSource === 'builtin' ? false : tokenizerSource,
+    });
     try {
       const tokenizer = await loadTokenizer(tokenizerSource);
       return { model, tokenizer, tokenizerSource, baseModelDir: dir };

@@ -55,7 +55,17 @@ export async function registerNativeBackend(
     cpuKernels.get(name)!.kernelFunc(args) as tf.TensorInfo | tf.TensorInfo[];
   const overrides = nativeKernels(addon, fallback, () => nativeCalls++);
 
-  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 0);
+  tf.registerBackend(
+    NATIVE_BACKEND,
+    () => {
+      const backend = new MathBackendCPU();
+      // the cpu backend's one-time banner tells Node users to install tfjs-node; here the
+      // hot kernels are native already
+      (backend as unknown as { firstUse: boolean }).firstUse = false;
+      return backend;
+    },
+    0,
+  );
   for (const k of cpuKernels.values()) {
     tf.registerKernel({
       ...k,

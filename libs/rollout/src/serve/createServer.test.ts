@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
+import { Rng } from '@rxrl/core/base';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { CharTokenizer } from '../testing/charTokenizer';
 import { createServer, type RxrlServer } from './createServer';
+import { Engine, type SequenceSpec } from './engine';
 
 const tok = new CharTokenizer();
 let model: CausalLM;
@@ -349,6 +351,29 @@ describe('rxrl serve through the openai client', () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
       /not valid JSON/,
     );
+  });
+
+  it('drops sequences whose client has gone before their prefill, and stops a batch between decode steps', async () => {
+    const engine = new Engine(model, tok, 2);
+    let gone = false;
+    const spec = (i: number): SequenceSpec => ({
+      prompt: tok.encode('ab'),
+      params: { temperature: 0, top_k: null, top_p: 1, min_p: 0 },
+      maxTokens: 8,
+      stop: [],
+      stopTokenIds: new Set<number>(),
+      includeStopStr: false,
+      rng: new Rng(i),
+      topLogprobs: null,
+      cancelled: () => gone,
+      // the client leaves as soon as the first token of the first sequence is out
+      onToken: () => void (gone = true),
+    });
+    const states = await engine.generate([0, 1, 2, 3, 4, 5].map(spec));
+    // one batch of 2 was prefilled; its second row was cancelled in the same step, its first at the next;
+    // the other 4 never reached a prefill
+    expect(engine.stats).toEqual({ batches: 1, sequences: 2, tokens: 1, cancelled: 6 });
+    expect(states.map((s) => s.tokens.length)).toEqual([1, 0, 0, 0, 0, 0]);
   });
 
   it('keeps the tensor count flat across requests', async () => {

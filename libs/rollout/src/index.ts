@@ -16,9 +16,13 @@ export {
   createServer,
   serveOptionsSchema,
   type RxrlServer,
+  type ServeLimits,
   type ServeOptions,
   type ServeOptionsInput,
 } from './serve/createServer';
+export { LOG_LEVELS, type LogLevel } from './serve/serveOptions';
+export type { LogWrite } from './serve/serveLog';
+export { TEMPERATURE_FLOOR } from './serve/serveContext';
 export { OpenAIError } from './serve/openaiError';
 export {
   remoteStage,

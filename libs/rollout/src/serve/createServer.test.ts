@@ -13,11 +13,12 @@ let model: CausalLM;
 let server: RxrlServer;
 let url: string;
 let client: OpenAI;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   await useBackend('wasm');
   model = CausalLM.create(presetConfig('llama', 'tiny', tok.vocabSize), { seed: 3 });
-  server = createServer(model, tok, { served_model_name: 'tiny' });
+  server = createServer(model, tok, { served_model_name: 'tiny' }, (l) => void logLines.push(l));
   url = await server.listen(0, '127.0.0.1');
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
@@ -374,6 +375,17 @@ describe('rxrl serve through the openai client', () => {
     // the other 4 never reached a prefill
     expect(engine.stats).toEqual({ batches: 1, sequences: 2, tokens: 1, cancelled: 6 });
     expect(states.map((s) => s.tokens.length)).toEqual([1, 0, 0, 0, 0, 0]);
+  });
+
+  it('logs one line per request (method, path, status, duration, sequences) and one per error', async () => {
+    logLines.length = 0;
+    await complete({ prompt: ['ab', 'cd'], n: 2, max_tokens: 2 });
+    await fetch(`${url}/v1/nothing`);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logLines).toHaveLength(3);
+    expect(logLines[0]).toMatch(/^\S+Z INFO POST \/v1\/completions 200 [\d.]+ms seqs=4$/);
+    expect(logLines[1]).toMatch(/^\S+Z WARNING GET \/v1\/nothing 404 no route GET \/v1\/nothing/);
+    expect(logLines[2]).toMatch(/^\S+Z INFO GET \/v1\/nothing 404 [\d.]+ms seqs=0$/);
   });
 
   it('keeps the tensor count flat across requests', async () => {

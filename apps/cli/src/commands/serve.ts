@@ -4,6 +4,10 @@ import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command, CommandArgs } from '../command';
 import { displayPath } from '../displayPath';
 
+// the log levels of `createServer` (`@rxrl/rollout` itself is loaded lazily, with TensorFlow.js)
+const LOG_LEVELS = ['off', 'error', 'warning', 'info', 'debug'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
 function intFlag(
   values: CommandArgs['values'],
   name: string,
@@ -46,7 +50,21 @@ export async function startServe({
   if (!fs.existsSync(path.join(dir, 'config.json')))
     throw new RxrlUsageError(`--model ${values['model']}: no config.json in ${dir}`);
   const port = intFlag(values, 'port', 0, 65535) ?? 8000;
-  const maxNumSeqs = intFlag(values, 'max-num-seqs', 1, 4096);
+  const limits = {
+    max_num_seqs: intFlag(values, 'max-num-seqs', 1, 4096),
+    max_model_len: intFlag(values, 'max-model-len', 2, 1 << 24),
+    max_seqs_per_request: intFlag(values, 'max-seqs-per-request', 1, 1 << 20),
+    max_queued_seqs: intFlag(values, 'max-queued-seqs', 0, 1 << 24),
+    max_body_bytes: intFlag(values, 'max-body-bytes', 1, 2 ** 31 - 1),
+    headers_timeout_s: intFlag(values, 'headers-timeout', 1, 3600),
+    request_timeout_s: intFlag(values, 'request-timeout', 1, 3600),
+    max_connections: intFlag(values, 'max-connections', 1, 1 << 20),
+  };
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel))
+    throw new RxrlUsageError(
+      `--log-level expects one of ${LOG_LEVELS.join(', ')}, got '${String(logLevel)}'`,
+    );
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
   const name =
     typeof values['served-model-name'] === 'string'
@@ -59,14 +77,32 @@ export async function startServe({
   const { createServer } = await import('@rxrl/rollout');
   await selectBackend(global.backend ?? null);
   const model = await loadPretrained(dir);
+  const ctxLen = model.config.maxPositionEmbeddings;
+  if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen) {
+    model.dispose();
+    throw new RxrlUsageError(
+      `--max-model-len ${limits.max_model_len} is larger than the model's context (max_position_embeddings ${ctxLen})`,
+    );
+  }
   const tokenizer = await HfTokenizer.fromDirectory(dir);
-  const server = createServer(model, tokenizer, {
-    served_model_name: name,
-    ...(maxNumSeqs ? { max_num_seqs: maxNumSeqs } : {}),
-  });
+  const set = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+  const server = createServer(
+    model,
+    tokenizer,
+    {
+      served_model_name: name,
+      ...set,
+      ...(logLevel !== undefined ? { log_level: logLevel as LogLevel } : {}),
+    },
+    (line) => io.err(line),
+  );
   const url = await server.listen(port, host);
+  const l = server.limits;
   io.out(
     `rxrl: serving '${name}' (${displayPath(io.cwd, dir)}) at ${url}/v1 — OpenAI API: /v1/models, /v1/completions, /v1/chat/completions`,
+  );
+  io.out(
+    `rxrl: limits: --max-model-len ${l.maxModelLen}, --max-num-seqs ${l.maxNumSeqs}, --max-seqs-per-request ${l.maxSeqsPerRequest}, --max-queued-seqs ${l.maxQueuedSeqs}, --max-body-bytes ${l.maxBodyBytes}, --headers-timeout ${l.headersTimeoutMs / 1000}, --request-timeout ${l.requestTimeoutMs / 1000}, --max-connections ${l.maxConnections}`,
   );
   return {
     url,
@@ -82,7 +118,7 @@ export const command: Command = {
   name: 'serve',
   summary: 'Serve a model directory over an OpenAI-compatible HTTP API',
   usage:
-    'rxrl serve --model <dir> [--host 127.0.0.1] [--port 8000] [--served-model-name NAME] [--max-num-seqs N]',
+    'rxrl serve --model <dir> [--host 127.0.0.1] [--port 8000] [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N] [--max-seqs-per-request N] [--max-queued-seqs N] [--max-body-bytes N] [--headers-timeout S] [--request-timeout S] [--max-connections N] [--log-level LEVEL]',
   options: {
     model: {
       type: 'string',
@@ -110,6 +146,51 @@ export const command: Command = {
       type: 'string',
       valueName: 'N',
       description: 'most sequences decoded together across requests (default 32)',
+    },
+    'max-model-len': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        "context length: prompt + max_tokens must fit (default and most: the model's max_position_embeddings)",
+    },
+    'max-seqs-per-request': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        'most sequences (prompts × n) one request may ask for; more is a 400 (default 256)',
+    },
+    'max-queued-seqs': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        'most sequences waiting beyond the decoding batch; more is a 503 with Retry-After (default 4 × max(--max-seqs-per-request, --max-num-seqs))',
+    },
+    'max-body-bytes': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        'largest request body, refused with 413 from Content-Length (default 256 KiB + 8 × --max-model-len × --max-seqs-per-request)',
+    },
+    'headers-timeout': {
+      type: 'string',
+      valueName: 'S',
+      description: 'seconds a client has to send its headers (default 10)',
+    },
+    'request-timeout': {
+      type: 'string',
+      valueName: 'S',
+      description: 'seconds a client has to send its whole request; not the response (default 30)',
+    },
+    'max-connections': {
+      type: 'string',
+      valueName: 'N',
+      description: 'most open connections; more are closed at once (default 256)',
+    },
+    'log-level': {
+      type: 'string',
+      valueName: 'LEVEL',
+      description:
+        'off | error | warning | info | debug: info logs one line per request to stderr, warning and error one per refused or failed request (default info)',
     },
   },
   async run(args) {

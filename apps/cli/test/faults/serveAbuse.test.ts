@@ -286,8 +286,13 @@ describe.skipIf(process.platform !== 'linux')(
       const many = Array.from({ length: 255 }, (_, i) => `${i}+${i % 7}=`);
       // serialised up front: the probe measures the server, not this process building bodies
       const bodies: [string, string][] = [
-        // one text prompt at the body limit: refused after tokenising a probe of 8 × max_model_len characters
+        // one text prompt at the body limit: more than 16 characters per token of context, refused untokenised
         ['/v1/completions', JSON.stringify({ model: 'arith-sft', prompt: text, max_tokens: 1 })],
+        // 1000 characters: refused after tokenising a probe of 4 × max_model_len characters
+        [
+          '/v1/completions',
+          JSON.stringify({ model: 'arith-sft', prompt: text.slice(0, 1000), max_tokens: 1 }),
+        ],
         // a token-id prompt at the body limit
         ['/v1/completions', JSON.stringify({ model: 'arith-sft', prompt: idList, max_tokens: 1 })],
         // a chat message at the body limit
@@ -314,15 +319,16 @@ describe.skipIf(process.platform !== 'linux')(
       const slowest = await slowestHealthDuring(async () => {
         for (const [route, b] of bodies) {
           const r = await post(route, b);
-          const e = ((await r.json()) as { error: { param: string } }).error;
-          answers.push(`${r.status} ${e.param}`);
+          const e = ((await r.json()) as { error: { param: string; message: string } }).error;
+          answers.push(`${r.status} ${e.param}: ${e.message.replace(/^.*However, /, '')}`);
         }
       });
-      expect(answers.slice(0, 4)).toEqual([
-        '400 prompt',
-        '400 prompt',
-        '400 messages',
-        '400 prompt.255',
+      expect(answers.slice(0, 5)).toEqual([
+        `400 prompt: the prompt is ${text.length} characters, more than 16 per token of context.`,
+        '400 prompt: the prompt alone has at least 241 tokens.',
+        `400 prompt: the prompt alone has ${idList.length} tokens.`,
+        expect.stringMatching(/^400 messages: the prompt is \d+ characters, more than 16 per/),
+        '400 prompt.255: the prompt is 200000 characters, more than 16 per token of context.',
       ]);
       expect(slowest).toBeLessThan(100);
       await expectRecovered('3 large requests', slowest);

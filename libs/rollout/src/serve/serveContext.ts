@@ -36,8 +36,10 @@ export interface RequestScope {
 /** Below this temperature a request is decoded greedily (vLLM's `_SAMPLING_EPS`): 1/T overflows float64 soon after. */
 export const TEMPERATURE_FLOOR = 1e-5;
 
-/** Characters of a text prompt tokenised first to see whether it can fit at all (per token of context). */
-const PROBE_CHARS_PER_TOKEN = 8;
+/** Characters of a text prompt tokenised first to see whether it can fit at all (per token of context; English is 3–4). */
+const PROBE_CHARS_PER_TOKEN = 4;
+/** A text prompt longer than this many characters per token of context is refused untokenised. */
+export const MAX_CHARS_PER_TOKEN = 16;
 /** Tokens a probe may exceed the context by before the text is refused unread. */
 const PROBE_MARGIN = 16;
 /** Token ids validated between two turns of the event loop. */
@@ -95,10 +97,11 @@ function contextError(param: string, ctxLen: number, promptTokens: string): Open
 
 /**
  * Encode text for a prompt after a turn of the event loop; a tokenizer
- * failure is the client's 400. A text longer than 8 characters per token of
- * context is first probed: when its first `8 × max_model_len` characters are
- * already more than the context (+16) tokens, it is refused without
- * tokenising the rest, so one call never tokenises much more than a context.
+ * failure is the client's 400. So that one call never tokenises much more
+ * than a context's worth: a text longer than 16 characters per token of
+ * context is refused untokenised, and one longer than 4 is first probed —
+ * when its first `4 × max_model_len` characters are already more than the
+ * context (+16) tokens, it is refused without tokenising the rest.
  */
 export async function encodeText(
   ctx: ServeContext,
@@ -115,6 +118,11 @@ export async function encodeText(
       throw badParam(param, `cannot tokenize: ${clip((e as Error).message, 200)}`);
     }
   };
+  if (text.length > MAX_CHARS_PER_TOKEN * maxLen)
+    throw badParam(
+      param,
+      `This model's maximum context length is ${maxLen} tokens. However, the prompt is ${text.length} characters, more than ${MAX_CHARS_PER_TOKEN} per token of context.`,
+    );
   let probe = PROBE_CHARS_PER_TOKEN * maxLen;
   if (text.length > probe) {
     // do not cut a surrogate pair in two

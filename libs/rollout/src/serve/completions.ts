@@ -48,21 +48,21 @@ async function readPrompts(
   scope: RequestScope,
 ): Promise<Prompt[]> {
   const list: Prompt[] = [];
-  const add = (ids: number[], text: string | null) => {
-    checkContext(ctx, ids.length, maxTokens, 'prompt');
+  const add = (ids: number[], text: string | null, param: string) => {
+    checkContext(ctx, ids.length, maxTokens, param);
     list.push({ ids, text });
   };
-  if (typeof p === 'string') add(await encodeText(ctx, p, 'prompt', true), p);
-  else if (typeof p[0] === 'number') add(await checkIds(ctx, p, 'prompt'), null);
+  if (typeof p === 'string') add(await encodeText(ctx, p, 'prompt', true), p, 'prompt');
+  else if (typeof p[0] === 'number') add(await checkIds(ctx, p, 'prompt'), null, 'prompt');
   else {
     const texts = typeof p[0] === 'string';
     for (let i = 0; i < p.length; i++) {
       if (scope.gone()) throw new CancelledError();
       const item = p[i];
       if (texts && typeof item === 'string')
-        add(await encodeText(ctx, item, `prompt.${i}`, true), item);
+        add(await encodeText(ctx, item, `prompt.${i}`, true), item, `prompt.${i}`);
       else if (!texts && Array.isArray(item) && item.length > 0)
-        add(await checkIds(ctx, item, `prompt.${i}`), null);
+        add(await checkIds(ctx, item, `prompt.${i}`), null, `prompt.${i}`);
       else
         throw badParam(
           `prompt.${i}`,

@@ -324,6 +324,10 @@ describe('rxrl serve through the openai client', () => {
     expect(badTemp.param).toBe('temperature');
     expect((await err(complete({ prompt: 'x', logprobs: 50 }))).param).toBe('logprobs');
     expect((await err(complete({ prompt: [999] }))).param).toBe('prompt');
+    // in a list, the prompt that does not fit is named by its index
+    const long = await err(complete({ prompt: ['ab', 'x'.repeat(600)] }));
+    expect([long.status, long.param]).toEqual([400, 'prompt.1']);
+    expect(long.message).toMatch(/maximum context length is 512 tokens/);
     expect((await err(complete({ prompt: 'x', max_tokens: 100000 }))).message).toMatch(
       /maximum context length/,
     );

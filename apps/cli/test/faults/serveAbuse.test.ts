@@ -75,14 +75,16 @@ async function expectRecovered(attack: string, slowestHealthMs?: number): Promis
 }
 
 /**
- * Run `attack` while polling /health every 10 ms; the slowest /health answer, in ms. On this
- * shared 2-core machine the scheduler alone can delay one answer past 100 ms, so when the
- * first replay has a slow answer the attack is replayed once more and the better replay
- * counts; a server that freezes (1.5 s without the tokenising probe) is slow in both.
+ * Run `attack` while polling /health every 10 ms; the slowest /health answer, in ms. On a
+ * shared, loaded 2-core machine the scheduler alone can delay one answer past 100 ms (98 ms
+ * seen during a whole `npm test`), so while a replay has a slow answer the attack is replayed,
+ * up to three times, and the best replay counts; a server that freezes (1.5 s without the
+ * tokenising probe) is slow in every one.
  */
 async function slowestHealthDuring(attack: () => Promise<unknown>): Promise<number> {
-  const first = await slowestHealthOnce(attack);
-  return first < 100 ? first : Math.min(first, await slowestHealthOnce(attack));
+  let best = Infinity;
+  for (let i = 0; i < 3 && best >= 100; i++) best = Math.min(best, await slowestHealthOnce(attack));
+  return best;
 }
 
 async function slowestHealthOnce(attack: () => Promise<unknown>): Promise<number> {

@@ -382,6 +382,12 @@ describe.skipIf(process.platform !== 'linux')(
       const open = sockets.filter((s) => !s.closed()).length;
       expect(open).toBeLessThanOrEqual(128);
       expect(open).toBeGreaterThanOrEqual(120);
+      // one warning line per closed connection
+      await sleep(100);
+      const drops = stderr.filter((l) =>
+        / WARNING connection from 127\.0\.0\.1:\d+ closed: 128 are open/.test(l),
+      );
+      expect(drops).toHaveLength(140 - open);
       for (const s of sockets) s.socket.destroy();
       await sleep(100);
       await expectRecovered('4 stalled uploads');

@@ -235,6 +235,12 @@ export function createServer(
   // with this listener node leaves `Expect: 100-continue` to us: a body that is too large is refused unsent
   server.on('checkContinue', handle);
   server.maxConnections = limits.maxConnections;
+  server.on('drop', (d) =>
+    log.log(
+      'warning',
+      `connection from ${d?.remoteAddress ?? '?'}:${d?.remotePort ?? '?'} closed: ${limits.maxConnections} are open (--max-connections)`,
+    ),
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const code = err.code ?? '';
     if (code !== 'ECONNRESET') log.log('warning', `client error: ${clip(code || err.message)}`);

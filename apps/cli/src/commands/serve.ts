@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RxrlUsageError } from '@rxrl/core/base';
+import { RxrlUsageError, type Tokenizer } from '@rxrl/core/base';
+import type { CausalLM } from '@rxrl/model';
 import type { Command, CommandArgs } from '../command';
 import { displayPath } from '../displayPath';
+import { WorkerEncoder } from '../serve/workerEncoder';
 
 // the log levels of `createServer` (`@rxrl/rollout` itself is loaded lazily, with TensorFlow.js)
 const LOG_LEVELS = ['off', 'error', 'warning', 'info', 'debug'] as const;
@@ -70,21 +72,37 @@ export async function startServe({
     typeof values['served-model-name'] === 'string'
       ? values['served-model-name']
       : path.basename(dir);
+  // prompts are tokenised in a worker thread, so a long one does not hold up /health;
+  // it starts (loading its own copy of the tokenizer) while the model loads
+  const starting = WorkerEncoder.start(dir);
+  starting.catch(() => undefined);
+  let encoder: WorkerEncoder;
+  let model: CausalLM;
+  let tokenizer: Tokenizer;
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
   const { loadPretrained } = await import('@rxrl/model');
   const { HfTokenizer } = await import('@rxrl/data');
   const { createServer } = await import('@rxrl/rollout');
-  await selectBackend(global.backend ?? null);
-  const model = await loadPretrained(dir);
-  const ctxLen = model.config.maxPositionEmbeddings;
-  if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen) {
-    model.dispose();
-    throw new RxrlUsageError(
-      `--max-model-len ${limits.max_model_len} is larger than the model's context (max_position_embeddings ${ctxLen})`,
+  try {
+    await selectBackend(global.backend ?? null);
+    model = await loadPretrained(dir);
+    const ctxLen = model.config.maxPositionEmbeddings;
+    if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen) {
+      model.dispose();
+      throw new RxrlUsageError(
+        `--max-model-len ${limits.max_model_len} is larger than the model's context (max_position_embeddings ${ctxLen})`,
+      );
+    }
+    tokenizer = await HfTokenizer.fromDirectory(dir);
+    encoder = await starting;
+  } catch (e) {
+    await starting.then(
+      (w) => w.close(),
+      () => undefined,
     );
+    throw e;
   }
-  const tokenizer = await HfTokenizer.fromDirectory(dir);
   const set = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
   const server = createServer(
     model,
@@ -94,7 +112,10 @@ export async function startServe({
       ...set,
       ...(logLevel !== undefined ? { log_level: logLevel as LogLevel } : {}),
     },
-    (line) => io.err(line),
+    {
+      log: (line) => io.err(line),
+      encode: (text, addSpecialTokens) => encoder.encode(text, addSpecialTokens),
+    },
   );
   const url = await server.listen(port, host);
   const l = server.limits;
@@ -108,6 +129,7 @@ export async function startServe({
     url,
     async close() {
       await server.close();
+      await encoder.close();
       model.dispose();
     },
   };

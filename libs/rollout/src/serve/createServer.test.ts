@@ -18,7 +18,12 @@ const logLines: string[] = [];
 beforeAll(async () => {
   await useBackend('wasm');
   model = CausalLM.create(presetConfig('llama', 'tiny', tok.vocabSize), { seed: 3 });
-  server = createServer(model, tok, { served_model_name: 'tiny' }, (l) => void logLines.push(l));
+  server = createServer(
+    model,
+    tok,
+    { served_model_name: 'tiny' },
+    { log: (l) => void logLines.push(l) },
+  );
   url = await server.listen(0, '127.0.0.1');
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
@@ -390,6 +395,34 @@ describe('rxrl serve through the openai client', () => {
     expect(logLines[0]).toMatch(/^\S+Z INFO POST \/v1\/completions 200 [\d.]+ms seqs=4$/);
     expect(logLines[1]).toMatch(/^\S+Z WARNING GET \/v1\/nothing 404 no route GET \/v1\/nothing/);
     expect(logLines[2]).toMatch(/^\S+Z INFO GET \/v1\/nothing 404 [\d.]+ms seqs=0$/);
+  });
+
+  it('tokenises through io.encode when given one (a worker thread in rxrl serve), with the same answers', async () => {
+    const seen: string[] = [];
+    const other = createServer(
+      model,
+      tok,
+      { served_model_name: 'tiny', log_level: 'off' },
+      { encode: async (text) => (seen.push(text), tok.encode(text)) },
+    );
+    const otherUrl = await other.listen(0, '127.0.0.1');
+    try {
+      const body = { model: 'tiny', prompt: ['abc', 'xyz'], max_tokens: 4, temperature: 0 };
+      const post = async (base: string) =>
+        (
+          (await (
+            await fetch(`${base}/v1/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(body),
+            })
+          ).json()) as { choices: { text: string }[] }
+        ).choices.map((c) => c.text);
+      expect(await post(otherUrl)).toEqual(await post(url));
+      expect(seen).toEqual(['abc', 'xyz']);
+    } finally {
+      await other.close();
+    }
   });
 
   it('keeps the tensor count flat across requests', async () => {

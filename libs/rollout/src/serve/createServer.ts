@@ -6,7 +6,7 @@ import { handleChatCompletion } from './chatCompletions';
 import { handleCompletion } from './completions';
 import { CancelledError, Engine } from './engine';
 import { OpenAIError, badParam } from './openaiError';
-import type { EventSink, RequestScope, ServeContext } from './serveContext';
+import type { Encoder, EventSink, RequestScope, ServeContext } from './serveContext';
 import { decodePart, pathOf, readBody, sendJson } from './httpIo';
 import { clip, serveLog, type LogWrite } from './serveLog';
 import {
@@ -22,6 +22,14 @@ export {
   type ServeOptions,
   type ServeOptionsInput,
 } from './serveOptions';
+
+/** Where a server writes its log and how it tokenises, beyond its options. */
+export interface ServeIo {
+  /** Where log lines go (default: standard error). */
+  log?: LogWrite;
+  /** Tokenise prompts with this instead of `tokenizer.encode` on the event loop (e.g. in a worker thread). */
+  encode?: Encoder;
+}
 
 /** A running (or ready) OpenAI-compatible server. */
 export interface RxrlServer {
@@ -53,12 +61,11 @@ export function createServer(
   model: CausalLM,
   tokenizer: Tokenizer,
   options: ServeOptionsInput = {},
-  /** Where log lines go (default: standard error). */
-  write?: LogWrite,
+  io: ServeIo = {},
 ): RxrlServer {
   const opts = serveOptionsSchema.parse(options);
   const limits = resolveLimits(opts, model.config.maxPositionEmbeddings);
-  const log = serveLog(opts.log_level, write);
+  const log = serveLog(opts.log_level, io.log);
   const engine = new Engine(model, tokenizer, limits.maxNumSeqs);
   const ctx: ServeContext = {
     model,
@@ -67,6 +74,7 @@ export function createServer(
     modelName: opts.served_model_name,
     created: Math.floor(Date.now() / 1000),
     limits,
+    encode: io.encode ?? null,
   };
   const modelCard = () => ({
     id: ctx.modelName,

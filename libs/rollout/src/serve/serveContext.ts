@@ -19,7 +19,12 @@ export interface ServeContext {
   created: number;
   /** The limits every request is checked against. */
   limits: ServeLimits;
+  /** Tokenise off the event loop (a worker thread); null: `tokenizer.encode`, in slices. */
+  encode: Encoder | null;
 }
+
+/** The tokenizer's `encode`, done elsewhere (e.g. a worker thread holding a copy of it). */
+export type Encoder = (text: string, addSpecialTokens: boolean) => Promise<number[]>;
 
 /** One request as its handler sees it. */
 export interface RequestScope {
@@ -111,9 +116,11 @@ export async function encodeText(
 ): Promise<number[]> {
   await yieldTurn();
   const maxLen = ctx.limits.maxModelLen;
-  const encode = (t: string) => {
+  const encode = async (t: string) => {
     try {
-      return ctx.tokenizer.encode(t, { addSpecialTokens });
+      return ctx.encode
+        ? await ctx.encode(t, addSpecialTokens)
+        : ctx.tokenizer.encode(t, { addSpecialTokens });
     } catch (e) {
       throw badParam(param, `cannot tokenize: ${clip((e as Error).message, 200)}`);
     }
@@ -128,7 +135,7 @@ export async function encodeText(
     // do not cut a surrogate pair in two
     const c = text.charCodeAt(probe - 1);
     if (c >= 0xd800 && c <= 0xdbff) probe--;
-    const head = encode(text.slice(0, probe));
+    const head = await encode(text.slice(0, probe));
     // a cut word may take a few more tokens than whole: refuse only well past the context
     if (head.length > maxLen + PROBE_MARGIN)
       throw contextError(param, maxLen, `at least ${head.length - PROBE_MARGIN}`);

@@ -74,7 +74,9 @@ export async function startServe({
       : path.basename(dir);
   // prompts are tokenised in a worker thread, so a long one does not hold up /health;
   // it starts (loading its own copy of the tokenizer) while the model loads
-  const starting = WorkerEncoder.start(dir);
+  const starting = WorkerEncoder.start(dir, (e) =>
+    io.err(`rxrl: the tokenizer worker failed (${e.message}); tokenising on the main thread`),
+  );
   starting.catch(() => undefined);
   let encoder: WorkerEncoder;
   let model: CausalLM;
@@ -114,7 +116,11 @@ export async function startServe({
     },
     {
       log: (line) => io.err(line),
-      encode: (text, addSpecialTokens) => encoder.encode(text, addSpecialTokens),
+      // should the worker die, the server goes on tokenising in this thread
+      encode: (text, addSpecialTokens) =>
+        encoder.alive
+          ? encoder.encode(text, addSpecialTokens)
+          : Promise.resolve(tokenizer.encode(text, { addSpecialTokens })),
     },
   );
   const url = await server.listen(port, host);

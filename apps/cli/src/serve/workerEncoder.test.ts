@@ -52,4 +52,16 @@ describe('WorkerEncoder', () => {
     expect(took).toBeGreaterThan(blocking / 3);
     expect(worstGap).toBeLessThan(100);
   });
+
+  it('reports a dead worker once, and then refuses instead of hanging', async () => {
+    const failures: string[] = [];
+    const doomed = await WorkerEncoder.start(dir, (e) => void failures.push(e.message));
+    expect(doomed.alive).toBe(true);
+    // what a crash looks like from outside: the thread is gone
+    await (doomed as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(doomed.alive).toBe(false);
+    expect(failures).toEqual(['the tokenizer worker exited (1)']);
+    await expect(doomed.encode('hi', true)).rejects.toThrow(/exited/);
+  });
 });

@@ -14,7 +14,10 @@ export class WorkerEncoder {
   private next = 0;
   private failure: Error | null = null;
 
-  private constructor(worker: Worker) {
+  private constructor(
+    worker: Worker,
+    private readonly onFailure: (e: Error) => void,
+  ) {
     this.worker = worker;
     worker.on('message', (m: { id: number; ids?: Int32Array; error?: string }) => {
       const job = this.pending.get(m.id);
@@ -24,6 +27,7 @@ export class WorkerEncoder {
       else job.reject(new Error(m.error ?? 'tokenizer worker failed'));
     });
     const fail = (e: Error) => {
+      if (this.failure === null) this.onFailure(e);
       this.failure = e;
       for (const job of this.pending.values()) job.reject(e);
       this.pending.clear();
@@ -32,8 +36,14 @@ export class WorkerEncoder {
     worker.on('exit', (code) => fail(new Error(`the tokenizer worker exited (${code})`)));
   }
 
-  /** Start a worker that loads the tokenizer of model directory `dir`; resolves once it is loaded. */
-  static start(dir: string): Promise<WorkerEncoder> {
+  /**
+   * Start a worker that loads the tokenizer of model directory `dir`; resolves once it is
+   * loaded. `onFailure` hears once if the worker dies later.
+   */
+  static start(
+    dir: string,
+    onFailure: (e: Error) => void = () => undefined,
+  ): Promise<WorkerEncoder> {
     // the CLI runs from TypeScript sources through tsx: so does the worker (tokenizeWorker.mjs)
     const worker = new Worker(new URL('./tokenizeWorker.mjs', import.meta.url), {
       workerData: { dir },
@@ -43,9 +53,14 @@ export class WorkerEncoder {
       worker.once('error', onError);
       worker.once('message', () => {
         worker.off('error', onError);
-        resolve(new WorkerEncoder(worker));
+        resolve(new WorkerEncoder(worker, onFailure));
       });
     });
+  }
+
+  /** False once the worker has died (then every `encode` rejects). */
+  get alive(): boolean {
+    return this.failure === null;
   }
 
   /** Token ids of `text` (the tokenizer's own `encode`). */

@@ -50,7 +50,9 @@ describe('WorkerEncoder', () => {
     expect(got).toEqual(want);
     // the worker took about as long, but the timer kept firing
     expect(took).toBeGreaterThan(blocking / 3);
-    expect(worstGap).toBeLessThan(100);
+    // done here, the timer would wait the whole encode (`blocking`); the bound is relative because
+    // the scheduler of a loaded machine alone delays a timer by 100-200 ms (177 ms seen in npm test)
+    expect(worstGap).toBeLessThan(blocking / 3);
   });
 
   it('reports a dead worker once, and then refuses instead of hanging', async () => {

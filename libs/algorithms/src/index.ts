@@ -6,7 +6,13 @@ export {
   type PolicyOptions,
   type PolicyOptionsInput,
 } from './shared/policyOptions';
-export { loadPolicy, exportPolicy, type LoadedPolicy } from './shared/loadPolicy';
+export {
+  loadPolicy,
+  exportPolicy,
+  exportAdapter,
+  adapterDirOf,
+  type LoadedPolicy,
+} from './shared/loadPolicy';
 export { buildOptimizer } from './shared/buildOptimizer';
 export {
   accumulatedStep,

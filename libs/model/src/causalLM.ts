@@ -140,6 +140,33 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 
 let modelCounter = 0;
 
+/**
+ * A low-rank adapter on the linear projections (LoRA, `./lora`): the model
+ * calls {@link LinearAdapter.delta} after every projection and adds what it
+ * returns. The model knows nothing else about it.
+ */
+export interface LinearAdapter {
+  /** The term added to module `module`'s output for input `x` `[N, in]`, or null when it is not adapted. */
+  delta(module: string, x: tf.Tensor2D): tf.Tensor2D | null;
+  /** `scaling · A·B` `[in, out]` of `module` (host copy), or null when it is not adapted. */
+  deltaWeight(module: string): Float32Array | null;
+  /** The adapter's own variables by name (PEFT's, without `base_model.model.`). */
+  variables(): Map<string, tf.Variable>;
+  /** Whether the base weight `name` (a bias under PEFT's `bias: all | lora_only`) trains too. */
+  trainsBaseWeight(name: string): boolean;
+  /** Training mode with dropout streams seeded by `seed`; null: inference (no dropout). */
+  setTraining(seed: number | null): void;
+  dispose(): void;
+}
+
+/** A linear projection of the model (what LoRA's `target_modules` select from). */
+export interface LinearModule {
+  /** Module name as in HF/PEFT, e.g. `model.layers.0.self_attn.q_proj`. */
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+}
+
 /** Options of {@link CausalLM.create}. */
 export interface CreateOptions {
   /** Seed of the weight init; every weight draws from its own named sub-stream. */
@@ -175,11 +202,20 @@ export class CausalLM {
   readonly config: ModelConfig;
   private readonly weights: Map<string, tf.Variable>;
   private readonly specs: WeightSpec[];
+  private adapterRef: LinearAdapter | null = null;
+  /** A view made by {@link withAdapter}: shares the weights, never frees them, trains nothing. */
+  private readonly isView: boolean;
 
-  private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, specs: WeightSpec[]) {
+  private constructor(
+    config: ModelConfig,
+    weights: Map<string, tf.Variable>,
+    specs: WeightSpec[],
+    isView = false,
+  ) {
     this.config = config;
     this.weights = weights;
     this.specs = specs;
+    this.isView = isView;
   }
 
   private static build(
@@ -262,11 +298,20 @@ export class CausalLM {
     });
   }
 
-  /** The weights in HF layout and naming, copied to host memory (what a checkpoint stores). */
-  exportHfWeights(): Map<string, HostTensor> {
+  /**
+   * The weights in HF layout and naming, copied to host memory (what a checkpoint
+   * stores). `mergeAdapter`: with the attached adapter's `scaling · A·B` added to
+   * the weights it adapts (a full model that computes what base + adapter do).
+   */
+  exportHfWeights(options: { mergeAdapter?: boolean } = {}): Map<string, HostTensor> {
     const out = new Map<string, HostTensor>();
     for (const spec of this.specs) {
-      const data = this.weights.get(spec.name)!.dataSync() as Float32Array;
+      let data = this.weights.get(spec.name)!.dataSync() as Float32Array;
+      const delta =
+        options.mergeAdapter && spec.name.endsWith('.weight')
+          ? (this.adapterRef?.deltaWeight(spec.name.slice(0, -'.weight'.length)) ?? null)
+          : null;
+      if (delta !== null) data = data.map((x, i) => x + delta[i]!);
       if (spec.hfTransposed) {
         out.set(spec.name, {
           shape: [spec.shape[1]!, spec.shape[0]!],
@@ -279,9 +324,14 @@ export class CausalLM {
     return out;
   }
 
-  /** Trainable variables by HF name (empty for a frozen copy); pass `[...values()]` to variableGrads. */
+  /**
+   * Trainable variables by name (empty for a frozen copy or a view); pass
+   * `[...values()]` to variableGrads. With an adapter: its A/B matrices (plus
+   * biases under PEFT's `bias: all | lora_only`); the base weights are frozen.
+   */
   trainableVariables(): Map<string, tf.Variable> {
-    return new Map([...this.weights].filter(([, v]) => v.trainable));
+    if (this.isView) return new Map();
+    return new Map([...this.variables()].filter(([, v]) => v.trainable));
   }
 
   /**
@@ -289,19 +339,84 @@ export class CausalLM {
    * reference model's), with the gradients keyed by HF name. The caller disposes
    * `value` and every gradient.
    */
-  variableGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  variableGrads(
+    loss: () => tf.Scalar,
+    options: {
+      /** seeds the adapter's dropout masks (LoRA `lora_dropout`); without it the adapter runs without dropout */
+      dropoutSeed?: number;
+    } = {},
+  ): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const vars = this.trainableVariables();
     if (vars.size === 0)
       throw new RxrlUsageError(
         'CausalLM.variableGrads: this model has no trainable variables (a frozen copy?)',
       );
-    const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
-    return { value, grads: new Map([...vars].map(([name, v]) => [name, grads[v.name]!])) };
+    const adapter = this.adapterRef;
+    adapter?.setTraining(options.dropoutSeed ?? null);
+    try {
+      const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+      return { value, grads: new Map([...vars].map(([name, v]) => [name, grads[v.name]!])) };
+    } finally {
+      adapter?.setTraining(null);
+    }
   }
 
-  /** Every variable by HF name, trainable or not. */
+  /** Every variable by name, trainable or not: the HF weights, then the adapter's. */
   variables(): Map<string, tf.Variable> {
-    return new Map(this.weights);
+    const all = new Map(this.weights);
+    if (this.adapterRef !== null) for (const [k, v] of this.adapterRef.variables()) all.set(k, v);
+    return all;
+  }
+
+  /** The linear projections an adapter can target (not the embeddings, not the LM head), in HF order. */
+  linearModules(): LinearModule[] {
+    const out: LinearModule[] = [];
+    for (const spec of this.specs) {
+      if (spec.shape.length !== 2 || !spec.name.endsWith('.weight')) continue;
+      const name = spec.name.slice(0, -'.weight'.length);
+      if (/(^|\.)(embed_tokens|wte|wpe|lm_head)$/.test(name)) continue;
+      out.push({ name, inFeatures: spec.shape[0]!, outFeatures: spec.shape[1]! });
+    }
+    return out;
+  }
+
+  /** The attached adapter (LoRA), or null. */
+  get adapter(): LinearAdapter | null {
+    return this.adapterRef;
+  }
+
+  /**
+   * Attach `adapter` (the model owns it from now on and disposes it): every
+   * base weight is frozen, except those the adapter trains (biases under
+   * `bias: all | lora_only`).
+   */
+  attachAdapter(adapter: LinearAdapter): void {
+    if (this.isView) throw new RxrlUsageError('CausalLM.attachAdapter: this model is a view');
+    if (this.adapterRef !== null)
+      throw new RxrlUsageError('CausalLM.attachAdapter: an adapter is attached already');
+    for (const [name, v] of this.weights) v.trainable = adapter.trainsBaseWeight(name);
+    this.adapterRef = adapter;
+  }
+
+  /**
+   * A view of this model's weights (no copy) with `adapter` in place of its own,
+   * or with none: several adapters served over one base, or the base with
+   * adapters off. A view trains nothing, and disposing it frees nothing (its
+   * adapter stays the caller's); it is valid while this model is.
+   */
+  withAdapter(adapter: LinearAdapter | null): CausalLM {
+    const view = new CausalLM(this.config, this.weights, this.specs, true);
+    view.adapterRef = adapter;
+    return view;
+  }
+
+  /**
+   * The reference policy of DPO and GRPO's KL: with an adapter, the base with
+   * adapters off — a view sharing the weights, as TRL does with PEFT; without
+   * one, a frozen copy. The caller disposes it either way.
+   */
+  referencePolicy(): CausalLM {
+    return this.adapterRef !== null ? this.withAdapter(null) : this.frozenCopy();
   }
 
   /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
@@ -314,10 +429,13 @@ export class CausalLM {
     );
   }
 
-  /** Free every variable. */
+  /** Free every variable and the attached adapter (a view frees nothing). */
   dispose(): void {
+    if (this.isView) return;
     for (const v of this.weights.values()) v.dispose();
     this.weights.clear();
+    this.adapterRef?.dispose();
+    this.adapterRef = null;
   }
 
   private w(name: string): tf.Variable {
@@ -412,12 +530,16 @@ export class CausalLM {
             this.w(prefix + '.bias') as tf.Tensor1D,
             cfg.normEps,
           );
-    const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
-      linear(
+    const adapter = this.adapterRef;
+    const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D => {
+      const y = linear(
         x,
         this.w(prefix + '.weight') as tf.Tensor2D,
         this.wOpt(prefix + '.bias') as tf.Tensor1D | undefined,
       );
+      const delta = adapter?.delta(prefix, x) ?? null;
+      return delta === null ? y : tf.add(y, delta);
+    };
 
     const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
     const gpt2 = cfg.arch === 'gpt2';

@@ -16,7 +16,29 @@ export {
   type CreateOptions,
   type TokenLogProbsOptions,
   type PackedLayout,
+  type LinearAdapter,
+  type LinearModule,
 } from './causalLM';
+export {
+  LoraConfigSchema,
+  type LoraConfig,
+  type LoraConfigInput,
+  ALL_LINEAR,
+  LORA_BIAS,
+  loraScaling,
+  resolveTargetModules,
+  moduleKinds,
+} from './lora/loraConfig';
+export { LoraAdapter, type LoraHostPair } from './lora/loraAdapter';
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  savePeftAdapter,
+  readPeftAdapter,
+  loadPeftAdapter,
+  type PeftAdapter,
+  type SavePeftOptions,
+} from './lora/peft';
 export { KVCache, KVCacheOptionsSchema, type KVCacheOptions } from './kvCache';
 export { prefill, generateStep } from './decode';
 export {

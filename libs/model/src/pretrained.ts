@@ -4,11 +4,14 @@ import { RxrlDataError } from '@rxrl/core/base';
 import { CausalLM } from './causalLM';
 import { fromHfConfig, toHfConfig } from './modelConfig';
 import { readWeights, writeWeights } from './safetensors';
+import { loadPeftAdapter } from './lora/peft';
 
 /** Options of {@link loadPretrained}. */
 export interface LoadOptions {
   /** false gives a frozen model (e.g. a reference policy). */
   trainable?: boolean;
+  /** a PEFT LoRA adapter directory to attach (see {@link loadPeftAdapter}) */
+  adapter?: string | null;
 }
 
 /**
@@ -30,16 +33,27 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   }
   const config = fromHfConfig(raw);
   const weights = await readWeights(dir);
-  return CausalLM.fromHfWeights(config, weights.tensors, {
+  const model = CausalLM.fromHfWeights(config, weights.tensors, {
     trainable: options.trainable ?? true,
     source: dir,
   });
+  if (options.adapter) {
+    try {
+      await loadPeftAdapter(model, options.adapter);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  return model;
 }
 
 /** Options of {@link savePretrained}. */
 export interface SaveOptions {
   /** Split the weights into shards of at most this many bytes (plus an index file). */
   maxShardBytes?: number;
+  /** write the weights with the attached adapter merged in (a full model, no adapter needed) */
+  mergeAdapter?: boolean;
 }
 
 /**
@@ -57,6 +71,10 @@ export async function savePretrained(
     path.join(dir, 'config.json'),
     JSON.stringify(toHfConfig(model.config), null, 2) + '\n',
   );
-  const files = await writeWeights(dir, model.exportHfWeights(), options.maxShardBytes);
+  const files = await writeWeights(
+    dir,
+    model.exportHfWeights({ mergeAdapter: options.mergeAdapter ?? false }),
+    options.maxShardBytes,
+  );
   return ['config.json', ...files];
 }

@@ -16,7 +16,7 @@ export {
   createServer,
   serveOptionsSchema,
   type RxrlServer,
-  type ServeIo,
+  type ServeExtras,
   type ServeLimits,
   type ServeOptions,
   type ServeOptionsInput,

@@ -1,6 +1,6 @@
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command, CommandArgs } from '../command';
-import { intFlag, maxNewTokens, modelDir, numberFlag } from './eval';
+import { adapterDir, adapterOption, intFlag, maxNewTokens, modelDir, numberFlag } from './eval';
 
 /** Prompts piped on stdin, one per line (blank lines skipped). */
 async function stdinPrompts(): Promise<string[]> {
@@ -18,6 +18,7 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
       `unexpected argument '${positionals[0]}' (give prompts with --prompt TEXT, or on stdin)`,
     );
   const dir = modelDir(values, io.cwd);
+  const adapter = adapterDir(values, io.cwd);
   const temperature = numberFlag(values, 'temperature', 0, 100) ?? 1;
   const topP = numberFlag(values, 'top-p', Number.MIN_VALUE, 1) ?? 1;
   const maxNewFlag = intFlag(values, 'max-new-tokens', 1, 1_000_000);
@@ -41,7 +42,7 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
   const { HfTokenizer, tokenizeGrpoPrompt } = await import('@rxrl/data');
   const { generate } = await import('@rxrl/rollout');
   await selectBackend(global.backend ?? null);
-  const model = await loadPretrained(dir);
+  const model = await loadPretrained(dir, { adapter });
   try {
     const tokenizer = await HfTokenizer.fromDirectory(dir);
     // the same prompt encoding as GRPO and rxrl eval: a message list through the chat
@@ -94,7 +95,7 @@ export const command: Command = {
   name: 'generate',
   summary: 'Print completions of a model directory for prompts (--prompt or stdin)',
   usage:
-    'rxrl generate --model <dir> [--prompt TEXT ...] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed N] [--n N] [--json]\n' +
+    'rxrl generate --model <dir> [--adapter <dir>] [--prompt TEXT ...] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed N] [--n N] [--json]\n' +
     '  without --prompt, prompts are read from stdin, one per line',
   options: {
     model: {
@@ -103,6 +104,7 @@ export const command: Command = {
       valueName: 'dir',
       description: 'model directory (config.json, safetensors, tokenizer.json)',
     },
+    adapter: adapterOption,
     prompt: {
       type: 'string',
       short: 'p',

@@ -2,9 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RxrlUsageError, type Tokenizer } from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
+import type { RxrlServer } from '@rxrl/rollout';
 import type { Command, CommandArgs } from '../command';
 import { displayPath } from '../displayPath';
 import { WorkerEncoder } from '../serve/workerEncoder';
+import { adapterDir, adapterOption, modelDir } from './eval';
 
 // the log levels of `createServer` (`@rxrl/rollout` itself is loaded lazily, with TensorFlow.js)
 const LOG_LEVELS = ['off', 'error', 'warning', 'info', 'debug'] as const;
@@ -44,13 +46,9 @@ export async function startServe({
   io,
 }: CommandArgs): Promise<StartedServer> {
   if (positionals.length > 0) throw new RxrlUsageError(`unexpected argument '${positionals[0]}'`);
-  if (typeof values['model'] !== 'string')
-    throw new RxrlUsageError(
-      'missing --model <dir> (a model directory: config.json, model.safetensors, tokenizer files)',
-    );
-  const dir = path.resolve(io.cwd, values['model']);
-  if (!fs.existsSync(path.join(dir, 'config.json')))
-    throw new RxrlUsageError(`--model ${values['model']}: no config.json in ${dir}`);
+  const dir = modelDir(values, io.cwd);
+  const adapter = adapterDir(values, io.cwd);
+  const loraModules = loraModulesFlag(values, io.cwd);
   const port = intFlag(values, 'port', 0, 65535) ?? 8000;
   const limits = {
     max_num_seqs: intFlag(values, 'max-num-seqs', 1, 4096),
@@ -71,7 +69,11 @@ export async function startServe({
   const name =
     typeof values['served-model-name'] === 'string'
       ? values['served-model-name']
-      : path.basename(dir);
+      : path.basename(adapter ?? dir);
+  if (loraModules.has(name))
+    throw new RxrlUsageError(
+      `--lora-modules: '${name}' is already the name of the base model (--served-model-name)`,
+    );
   // prompts are tokenised in a worker thread, so a long one does not hold up /health;
   // it starts (loading its own copy of the tokenizer) while the model loads
   const starting = WorkerEncoder.start(dir, (e) =>
@@ -79,26 +81,42 @@ export async function startServe({
   );
   starting.catch(() => undefined);
   let encoder: WorkerEncoder;
-  let model: CausalLM;
+  let model: CausalLM | null = null;
   let tokenizer: Tokenizer;
+  // each --lora-modules adapter serves over the same base weights (a view, no copy)
+  const adapters: { dispose(): void }[] = [];
+  const views = new Map<string, CausalLM>();
+  const disposeAll = () => {
+    for (const a of adapters) a.dispose();
+    model?.dispose();
+  };
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained } = await import('@rxrl/model');
+  const { loadPretrained, readPeftAdapter } = await import('@rxrl/model');
   const { HfTokenizer } = await import('@rxrl/data');
   const { createServer } = await import('@rxrl/rollout');
+  let base: CausalLM;
   try {
     await selectBackend(global.backend ?? null);
-    model = await loadPretrained(dir);
-    const ctxLen = model.config.maxPositionEmbeddings;
-    if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen) {
-      model.dispose();
+    base = model = await loadPretrained(dir, { adapter });
+    const ctxLen = base.config.maxPositionEmbeddings;
+    if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen)
       throw new RxrlUsageError(
         `--max-model-len ${limits.max_model_len} is larger than the model's context (max_position_embeddings ${ctxLen})`,
       );
+    for (const [loraName, loraDir] of loraModules) {
+      const read = await readPeftAdapter(base, loraDir);
+      adapters.push(read.adapter);
+      if (read.biases.size > 0)
+        throw new RxrlUsageError(
+          `--lora-modules ${loraName}=${displayPath(io.cwd, loraDir)}: the adapter trains biases (bias: ${read.adapter.config.bias}), which would change the shared base; merge it with rxrl merge-adapter and serve that instead`,
+        );
+      views.set(loraName, base.withAdapter(read.adapter));
     }
     tokenizer = await HfTokenizer.fromDirectory(dir);
     encoder = await starting;
   } catch (e) {
+    disposeAll();
     await starting.then(
       (w) => w.close(),
       () => undefined,
@@ -106,39 +124,76 @@ export async function startServe({
     throw e;
   }
   const set = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
-  const server = createServer(
-    model,
-    tokenizer,
-    {
-      served_model_name: name,
-      ...set,
-      ...(logLevel !== undefined ? { log_level: logLevel as LogLevel } : {}),
-    },
-    {
-      log: (line) => io.err(line),
-      // should the worker die, the server goes on tokenising in this thread
-      encode: (text, addSpecialTokens) =>
-        encoder.alive
-          ? encoder.encode(text, addSpecialTokens)
-          : Promise.resolve(tokenizer.encode(text, { addSpecialTokens })),
-    },
-  );
-  const url = await server.listen(port, host);
+  let server: RxrlServer | undefined;
+  let url: string;
+  try {
+    server = createServer(
+      base,
+      tokenizer,
+      {
+        served_model_name: name,
+        ...set,
+        ...(logLevel !== undefined ? { log_level: logLevel as LogLevel } : {}),
+      },
+      {
+        // the LoRA adapters by name: every limit, timeout and log line applies to them too
+        extraModels: views,
+        log: (line) => io.err(line),
+        // should the worker die, the server goes on tokenising in this thread
+        encode: (text, addSpecialTokens) =>
+          encoder.alive
+            ? encoder.encode(text, addSpecialTokens)
+            : Promise.resolve(tokenizer.encode(text, { addSpecialTokens })),
+      },
+    );
+    url = await server.listen(port, host);
+  } catch (e) {
+    await server?.close();
+    await encoder.close();
+    disposeAll();
+    throw e;
+  }
   const l = server.limits;
+  const what = adapter ? ` + adapter ${displayPath(io.cwd, adapter)}` : '';
   io.out(
-    `rxrl: serving '${name}' (${displayPath(io.cwd, dir)}) at ${url}/v1 — OpenAI API: /v1/models, /v1/completions, /v1/chat/completions`,
+    `rxrl: serving '${name}' (${displayPath(io.cwd, dir)}${what}) at ${url}/v1 — OpenAI API: /v1/models, /v1/completions, /v1/chat/completions`,
   );
+  for (const [loraName, loraDir] of loraModules)
+    io.out(`rxrl: serving LoRA '${loraName}' (${displayPath(io.cwd, loraDir)}) on the same base`);
   io.out(
-    `rxrl: limits: --max-model-len ${l.maxModelLen}, --max-num-seqs ${l.maxNumSeqs}, --max-seqs-per-request ${l.maxSeqsPerRequest}, --max-queued-seqs ${l.maxQueuedSeqs}, --max-body-bytes ${l.maxBodyBytes}, --headers-timeout ${l.headersTimeoutMs / 1000}, --request-timeout ${l.requestTimeoutMs / 1000}, --max-connections ${l.maxConnections}`,
+    `rxrl: limits${loraModules.size > 0 ? ' (each model served)' : ''}: --max-model-len ${l.maxModelLen}, --max-num-seqs ${l.maxNumSeqs}, --max-seqs-per-request ${l.maxSeqsPerRequest}, --max-queued-seqs ${l.maxQueuedSeqs}, --max-body-bytes ${l.maxBodyBytes}, --headers-timeout ${l.headersTimeoutMs / 1000}, --request-timeout ${l.requestTimeoutMs / 1000}, --max-connections ${l.maxConnections}`,
   );
+  const running = server;
   return {
     url,
     async close() {
-      await server.close();
+      await running.close();
       await encoder.close();
-      model.dispose();
+      disposeAll();
     },
   };
+}
+
+/** `--lora-modules name=dir ...` (vLLM's flag): served names → PEFT adapter directories. */
+function loraModulesFlag(values: CommandArgs['values'], cwd: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const raw = values['lora-modules'];
+  if (raw === undefined) return out;
+  for (const item of raw as string[]) {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || eq === item.length - 1)
+      throw new RxrlUsageError(`--lora-modules expects name=dir, got '${item}'`);
+    const name = item.slice(0, eq);
+    const dir = path.resolve(cwd, item.slice(eq + 1));
+    if (out.has(name))
+      throw new RxrlUsageError(`--lora-modules: the name '${name}' is given twice`);
+    if (!fs.existsSync(path.join(dir, 'adapter_config.json')))
+      throw new RxrlUsageError(
+        `--lora-modules ${item}: no adapter_config.json in ${dir} (a PEFT LoRA directory)`,
+      );
+    out.set(name, dir);
+  }
+  return out;
 }
 
 /** `rxrl serve`: an OpenAI-compatible HTTP server for a model directory, until SIGINT / SIGTERM. */
@@ -146,13 +201,21 @@ export const command: Command = {
   name: 'serve',
   summary: 'Serve a model directory over an OpenAI-compatible HTTP API',
   usage:
-    'rxrl serve --model <dir> [--host 127.0.0.1] [--port 8000] [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N] [--max-seqs-per-request N] [--max-queued-seqs N] [--max-body-bytes N] [--headers-timeout S] [--request-timeout S] [--max-connections N] [--log-level LEVEL]',
+    'rxrl serve --model <dir> [--adapter <dir>] [--lora-modules name=dir ...] [--host 127.0.0.1] [--port 8000] [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N] [--max-seqs-per-request N] [--max-queued-seqs N] [--max-body-bytes N] [--headers-timeout S] [--request-timeout S] [--max-connections N] [--log-level LEVEL]',
   options: {
     model: {
       type: 'string',
       short: 'm',
       valueName: 'dir',
       description: 'model directory (config.json, safetensors, tokenizer.json)',
+    },
+    adapter: adapterOption,
+    'lora-modules': {
+      type: 'string',
+      multiple: true,
+      valueName: 'name=dir',
+      description:
+        'more models on the same base: a PEFT LoRA adapter served under its own name (repeatable, as vLLM)',
     },
     host: {
       type: 'string',

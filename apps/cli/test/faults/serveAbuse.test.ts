@@ -1,10 +1,13 @@
 // `rxrl serve` under abuse (issue 21): each attack replayed against a real `rxrl serve` child
 // process on loopback, bounded in count and time. After each, a normal request must answer
 // within 1 s and the server's RSS must settle near its baseline; during the large ones /health
-// must keep answering within 100 ms.
+// must keep answering within 100 ms. The server also serves a LoRA adapter by name (--lora-modules),
+// and the last test replays the limits against it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from './tinySft';
 
@@ -47,11 +50,11 @@ function post(route: string, body: unknown, signal?: AbortSignal): Promise<Respo
 }
 
 /** The normal request every attack is followed by: it must answer (correctly) within 1 s. */
-async function normalRequestMs(): Promise<number> {
+async function normalRequestMs(model = 'arith-sft'): Promise<number> {
   const t0 = performance.now();
   const r = await post(
     '/v1/completions',
-    { model: 'arith-sft', prompt: '1+1=', max_tokens: 4, temperature: 0 },
+    { model, prompt: '1+1=', max_tokens: 4, temperature: 0 },
     AbortSignal.timeout(1000),
   );
   const body = (await r.json()) as { choices: { text: string }[] };
@@ -138,8 +141,23 @@ function rawExchange(
 const completionHead = (length: number) =>
   `POST /v1/completions HTTP/1.1\r\nHost: ${HOST}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
+/** A PEFT LoRA adapter of models/arith-sft (B = 0: it answers as the base), served as 'lora'. */
+const loraDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-serve-abuse-'));
+
 beforeAll(async () => {
   if (process.platform !== 'linux') return;
+  const { useBackend } = await import('@rxrl/core');
+  const { loadPretrained, LoraAdapter, savePeftAdapter } = await import('@rxrl/model');
+  await useBackend('wasm');
+  const base = await loadPretrained(path.join(root, 'models/arith-sft'));
+  const adapter = LoraAdapter.create(
+    base,
+    { r: 2, target_modules: ['q_proj', 'v_proj'] },
+    { seed: 0 },
+  );
+  await savePeftAdapter(base.withAdapter(adapter), loraDir);
+  adapter.dispose();
+  base.dispose();
   child = spawn(
     process.execPath,
     [
@@ -147,6 +165,8 @@ beforeAll(async () => {
       'serve',
       '--model',
       'models/arith-sft',
+      '--lora-modules',
+      `lora=${loraDir}`,
       '--port',
       '0',
       '--backend',
@@ -182,6 +202,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  fs.rmSync(loraDir, { recursive: true, force: true });
   console.log(recovery.join('\n'));
   if (child && child.exitCode === null) {
     child.kill('SIGTERM');
@@ -498,6 +519,90 @@ describe.skipIf(process.platform !== 'linux')(
       ).toHaveLength(1);
       for (const l of lines) expect(l.length).toBeLessThan(600);
       await expectRecovered('8 model name');
+    });
+
+    it('9. a LoRA adapter served by name (--lora-modules) is under the same limits: 413, 400s, 503, timeouts, logged', async () => {
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as {
+        data: { id: string; parent?: string; max_model_len: number }[];
+      };
+      expect(models.data.map((m) => [m.id, m.parent, m.max_model_len])).toEqual([
+        ['arith-sft', undefined, 64],
+        ['lora', 'arith-sft', 64],
+      ]);
+      await sleep(200);
+      const before = stderr.length;
+      const slowest = await slowestHealthDuring(async () => {
+        // the body limit holds before the body (and its model) is read
+        const big = await post('/v1/completions', {
+          model: 'lora',
+          prompt: Array<string>(60000).fill('1+1='),
+          n: 128,
+        });
+        expect(big.status).toBe(413);
+        // prompts × n
+        const many = await post('/v1/completions', {
+          model: 'lora',
+          prompt: Array<string>(2000).fill('1+1='),
+          n: 128,
+          max_tokens: 4,
+        });
+        expect(many.status).toBe(400);
+        expect(((await many.json()) as { error: { param: string } }).error.param).toBe('prompt');
+        // the adapter's context (max_tokens before any tokenising, then a long text untokenised)
+        const long = await post('/v1/completions', { model: 'lora', prompt: '1', max_tokens: 64 });
+        expect(long.status).toBe(400);
+        const text = await post('/v1/chat/completions', {
+          model: 'lora',
+          messages: [{ role: 'user', content: '1+'.repeat(100_000) }],
+        });
+        expect(text.status).toBe(400);
+        expect(((await text.json()) as { error: { message: string } }).error.message).toMatch(
+          /maximum context length is 64/,
+        );
+      });
+      expect(slowest).toBeLessThan(100);
+      // admission counts every model's sequences together: 3 clients of 256 on the base and 2 on
+      // the adapter pass 1024 + 32; one of them is refused 503 + Retry-After, the rest leave
+      const clients = Array.from({ length: 5 }, () => new AbortController());
+      let settled = 0;
+      const answers = clients.map((ac, i) =>
+        post(
+          '/v1/completions',
+          {
+            model: i < 3 ? 'arith-sft' : 'lora',
+            prompt: Array<string>(256).fill(`${i}+1=`),
+            max_tokens: 59,
+            ignore_eos: true,
+          },
+          ac.signal,
+        )
+          .then(
+            (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after') }),
+            () => ({ status: 0, retryAfter: null }),
+          )
+          .finally(() => settled++),
+      );
+      for (let i = 0; i < 100 && settled < 1; i++) await sleep(50);
+      await sleep(300);
+      for (const ac of clients) ac.abort();
+      const got = await Promise.all(answers);
+      const refused = got.filter((g) => g.status === 503);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.retryAfter).toBe('1');
+      expect(got.filter((g) => g.status === 0)).toHaveLength(4);
+      // a stalled upload to the adapter times out like any other
+      const stalled = await rawExchange([completionHead(1000), '{"model":"lora","prompt":'], 6000);
+      expect(stalled.text).toMatch(/^HTTP\/1\.1 408 /);
+      await normalRequestMs('lora');
+      await sleep(200);
+      const lines = stderr.slice(before);
+      expect(lines.some((l) => / INFO POST \/v1\/completions 413 /.test(l))).toBe(true);
+      expect(lines.some((l) => / WARNING POST \/v1\/completions 400 prompt: /.test(l))).toBe(true);
+      expect(lines.some((l) => / INFO POST \/v1\/completions 503 /.test(l))).toBe(true);
+      expect(lines.some((l) => / INFO POST \/v1\/completions 200 .* seqs=1$/.test(l))).toBe(true);
+      await expectRecovered('9 LoRA adapter', slowest);
+      // once the abandoned requests are dropped, the adapter answers within 1 s
+      expect(await normalRequestMs('lora')).toBeLessThan(1000);
     });
   },
 );

@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { Rng } from '@rxrl/core/base';
-import { CausalLM, presetConfig } from '@rxrl/model';
+import { CausalLM, LoraAdapter, presetConfig } from '@rxrl/model';
 import { CharTokenizer } from '../testing/charTokenizer';
 import { createServer, type RxrlServer } from './createServer';
 import { Engine, type SequenceSpec } from './engine';
@@ -432,5 +432,109 @@ describe('rxrl serve through the openai client', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) await run();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('several models (LoRA adapters by name) under the same limits', () => {
+  it('lists each with its parent and context; every limit, the 413, the log, the encode hook and cancellation apply to each', async () => {
+    const adapter = LoraAdapter.create(
+      model,
+      { r: 2, target_modules: ['q_proj', 'v_proj'] },
+      { seed: 1 },
+    );
+    const short = CausalLM.create(
+      { ...presetConfig('llama', 'tiny', tok.vocabSize), maxPositionEmbeddings: 64 },
+      { seed: 4 },
+    );
+    const lines: string[] = [];
+    const seen: string[] = [];
+    const multi = createServer(
+      model,
+      tok,
+      { served_model_name: 'base', max_seqs_per_request: 2, max_body_bytes: 2048 },
+      {
+        extraModels: new Map([
+          ['tuned', model.withAdapter(adapter)],
+          ['short', short],
+        ]),
+        log: (l) => void lines.push(l),
+        encode: async (text) => (seen.push(text), tok.encode(text)),
+      },
+    );
+    // max_model_len is checked against every model's own context
+    expect(() =>
+      createServer(
+        model,
+        tok,
+        { max_model_len: 100, log_level: 'off' },
+        { extraModels: new Map([['short', short]]) },
+      ),
+    ).toThrow(/max_model_len 100 is larger than the model's context .*64.*'short'/);
+    const base = await multi.listen(0, '127.0.0.1');
+    const post = (body: unknown, init: RequestInit = {}) =>
+      fetch(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        ...init,
+      });
+    const error = async (r: Response) =>
+      ((await r.json()) as { error: { message: string; param: string | null } }).error;
+    try {
+      const list = (await (await fetch(`${base}/v1/models`)).json()) as {
+        data: { id: string; parent?: string; max_model_len: number }[];
+      };
+      expect(list.data.map((m) => [m.id, m.parent, m.max_model_len])).toEqual([
+        ['base', undefined, 512],
+        ['tuned', 'base', 512],
+        ['short', 'base', 64],
+      ]);
+      const card = (await (await fetch(`${base}/v1/models/tuned`)).json()) as { parent: string };
+      expect(card.parent).toBe('base');
+      expect((await fetch(`${base}/v1/models/nope`)).status).toBe(404);
+
+      // a request picks its model by name, tokenised through the hook
+      const ok = await post({ model: 'tuned', prompt: 'abc', max_tokens: 2, temperature: 0 });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { model: string }).model).toBe('tuned');
+      expect(seen).toEqual(['abc']);
+      // the per-request cap, per model
+      const many = await post({ model: 'tuned', prompt: ['a', 'b', 'c'], max_tokens: 1 });
+      expect(many.status).toBe(400);
+      expect((await error(many)).message).toMatch(/--max-seqs-per-request/);
+      // max_tokens against the requested model's context: 64 fits the base, not 'short'
+      const long = await post({ model: 'short', prompt: 'ab', max_tokens: 64 });
+      expect(long.status).toBe(400);
+      expect((await error(long)).message).toMatch(/maximum context length is 64/);
+      const fits = await post({ model: 'short', prompt: 'ab', max_tokens: 63 - 2, temperature: 0 });
+      expect(fits.status).toBe(200);
+      // the body limit, before the model is known
+      const big = await post({ model: 'tuned', prompt: 'x'.repeat(4000), max_tokens: 1 });
+      expect(big.status).toBe(413);
+      // a client that leaves is dropped on the adapter's own worker
+      const worker = multi.engines.get('tuned')!;
+      const { cancelled } = worker.stats;
+      const ac = new AbortController();
+      const gone = post(
+        { model: 'tuned', prompt: 'long one', max_tokens: 400, ignore_eos: true },
+        { signal: ac.signal },
+      );
+      setTimeout(() => ac.abort(), 150);
+      await expect(gone).rejects.toThrow();
+      for (let i = 0; i < 100 && worker.stats.cancelled === cancelled; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(worker.stats.cancelled).toBe(cancelled + 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(
+        lines
+          .filter((l) => / INFO POST \/v1\/completions /.test(l))
+          .map((l) => / (\d{3}) /.exec(l)![1]),
+      ).toEqual(['200', '400', '400', '200', '413', '499']);
+      expect(lines.some((l) => /WARNING .* 400 .*--max-seqs-per-request/.test(l))).toBe(true);
+    } finally {
+      await multi.close();
+      short.dispose();
+      adapter.dispose();
+    }
   });
 });

@@ -23,8 +23,18 @@ export {
   type ServeOptionsInput,
 } from './serveOptions';
 
-/** Where a server writes its log and how it tokenises, beyond its options. */
-export interface ServeIo {
+/**
+ * What a server takes beyond its (JSON, vLLM-named) options: more models to
+ * serve, where it writes its log and how it tokenises.
+ */
+export interface ServeExtras {
+  /**
+   * More models served beside the first, each under its own name with its own
+   * worker — LoRA adapters over the same base weights (`model.withAdapter(adapter)`),
+   * as vLLM's `--lora-modules name=path`; a request picks one by its `model` field.
+   * Every limit applies to each of them (`max_model_len` against its own context).
+   */
+  extraModels?: ReadonlyMap<string, CausalLM>;
   /** Where log lines go (default: standard error). */
   log?: LogWrite;
   /** Tokenise prompts with this instead of `tokenizer.encode` on the event loop (e.g. in a worker thread). */
@@ -37,7 +47,13 @@ export interface RxrlServer {
   readonly http: http.Server;
   /** The model worker (its queue is shared by every request). */
   readonly engine: Engine;
-  /** The limits requests are checked against (derived defaults filled in). */
+  /** The workers of the extra models, by served name. */
+  readonly engines: ReadonlyMap<string, Engine>;
+  /**
+   * The limits requests are checked against (derived defaults filled in): the
+   * first model's; an extra model's `maxModelLen` is its own (see /v1/models), and
+   * `maxBodyBytes` is the largest any served model derives.
+   */
   readonly limits: ServeLimits;
   /** Start listening (port 0 = any free port); resolves with the base URL, e.g. `http://127.0.0.1:8000`. */
   listen(port?: number, host?: string): Promise<string>;
@@ -53,6 +69,12 @@ export interface RxrlServer {
  * for one model worker that batches whatever is waiting. Errors answer in
  * OpenAI's `{ error: { message, type, param, code } }` shape.
  *
+ * `extras.extraModels` are more models served beside the first, each under its
+ * own name with its own worker (LoRA adapters over the same base, as vLLM's
+ * `--lora-modules`); /v1/models lists them with the first as their `parent`.
+ * Every limit, timeout and log line applies to each; admission
+ * (`max_num_seqs` + `max_queued_seqs`) counts the sequences of all of them together.
+ *
  * @example
  * const server = createServer(model, tokenizer, { served_model_name: 'policy' });
  * const url = await server.listen(8000, '127.0.0.1'); // then new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none' })
@@ -61,27 +83,50 @@ export function createServer(
   model: CausalLM,
   tokenizer: Tokenizer,
   options: ServeOptionsInput = {},
-  io: ServeIo = {},
+  extras: ServeExtras = {},
 ): RxrlServer {
   const opts = serveOptionsSchema.parse(options);
-  const limits = resolveLimits(opts, model.config.maxPositionEmbeddings);
-  const log = serveLog(opts.log_level, io.log);
-  const engine = new Engine(model, tokenizer, limits.maxNumSeqs);
-  const ctx: ServeContext = {
-    model,
-    tokenizer,
-    engine,
-    modelName: opts.served_model_name,
-    created: Math.floor(Date.now() / 1000),
-    limits,
-    encode: io.encode ?? null,
+  const log = serveLog(opts.log_level, extras.log);
+  const created = Math.floor(Date.now() / 1000);
+  const contextOf = (m: CausalLM, name: string): ServeContext => {
+    // max_model_len (given or the default) is checked against each model's own context
+    let l: ServeLimits;
+    try {
+      l = resolveLimits(opts, m.config.maxPositionEmbeddings);
+    } catch (e) {
+      if (m === model || !(e instanceof RangeError)) throw e;
+      throw new RangeError(`${e.message}, of the model served as '${name}'`);
+    }
+    return {
+      model: m,
+      tokenizer,
+      engine: new Engine(m, tokenizer, l.maxNumSeqs),
+      modelName: name,
+      created,
+      limits: l,
+      encode: extras.encode ?? null,
+    };
   };
-  const modelCard = () => ({
-    id: ctx.modelName,
+  const ctx = contextOf(model, opts.served_model_name);
+  const contexts = new Map([[ctx.modelName, ctx]]);
+  for (const [name, m] of extras.extraModels ?? new Map<string, CausalLM>()) {
+    if (contexts.has(name))
+      throw new Error(`createServer: the model name '${name}' is served twice`);
+    contexts.set(name, contextOf(m, name));
+  }
+  const engine = ctx.engine;
+  // the body is limited before it is read, so before its `model` is known: the largest any model takes
+  const limits: ServeLimits = {
+    ...ctx.limits,
+    maxBodyBytes: Math.max(...[...contexts.values()].map((c) => c.limits.maxBodyBytes)),
+  };
+  const modelCard = (c: ServeContext) => ({
+    id: c.modelName,
     object: 'model',
-    created: ctx.created,
+    created: c.created,
     owned_by: 'rxrl',
-    max_model_len: limits.maxModelLen,
+    max_model_len: c.limits.maxModelLen,
+    ...(c === ctx ? {} : { parent: ctx.modelName }),
   });
   /** Sequences admitted and not yet finished, over every request. */
   let inFlight = 0;
@@ -105,12 +150,16 @@ export function createServer(
     if (method === 'GET' && (path === '/health' || path === '/v1/health'))
       return sendJson(req, res, 200, { status: 'ok' });
     if (method === 'GET' && path === '/v1/models')
-      return sendJson(req, res, 200, { object: 'list', data: [modelCard()] });
+      return sendJson(req, res, 200, {
+        object: 'list',
+        data: [...contexts.values()].map(modelCard),
+      });
     if (method === 'GET' && path.startsWith('/v1/models/')) {
       const name = decodePart(path.slice('/v1/models/'.length));
-      if (name !== ctx.modelName)
+      const c = contexts.get(name);
+      if (c === undefined)
         throw new OpenAIError(404, `The model \`${clip(name)}\` does not exist.`, 'model');
-      return sendJson(req, res, 200, modelCard());
+      return sendJson(req, res, 200, modelCard(c));
     }
     const handler =
       path === '/v1/completions'
@@ -141,6 +190,10 @@ export function createServer(
     }
     const stream =
       typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+    // the request's `model` picks the context; an unknown name is the handler's 404
+    const requested =
+      typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
+    const target = (typeof requested === 'string' && contexts.get(requested)) || ctx;
     let closed = false;
     res.on('close', () => (closed = true));
     let admitted = 0;
@@ -167,7 +220,7 @@ export function createServer(
       },
     };
     try {
-      if (!stream) return sendJson(req, res, 200, await handler(ctx, body, null, scope));
+      if (!stream) return sendJson(req, res, 200, await handler(target, body, null, scope));
 
       // Validation errors must still be plain JSON errors: open the event stream on the first event only.
       const sink: EventSink = {
@@ -185,7 +238,7 @@ export function createServer(
         },
       };
       try {
-        await handler(ctx, body, sink, scope);
+        await handler(target, body, sink, scope);
       } catch (e) {
         if (!res.headersSent || closed) throw e;
         const err = errorOf(e);
@@ -265,6 +318,9 @@ export function createServer(
   return {
     http: server,
     engine,
+    engines: new Map(
+      [...contexts].filter(([, c]) => c !== ctx).map(([name, c]) => [name, c.engine]),
+    ),
     limits,
     listen(port = 8000, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {

@@ -16,9 +16,14 @@ export {
   createServer,
   serveOptionsSchema,
   type RxrlServer,
+  type ServeExtras,
+  type ServeLimits,
   type ServeOptions,
   type ServeOptionsInput,
 } from './serve/createServer';
+export { LOG_LEVELS, type LogLevel } from './serve/serveOptions';
+export type { LogWrite } from './serve/serveLog';
+export { TEMPERATURE_FLOOR, type Encoder } from './serve/serveContext';
 export { OpenAIError } from './serve/openaiError';
 export {
   remoteStage,

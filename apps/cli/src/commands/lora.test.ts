@@ -162,7 +162,8 @@ describe('LoRA from the command line', () => {
   });
 
   it('serve --lora-modules serves adapters by name over one base; each scores as its merged model', async () => {
-    const io = fakeIo().io;
+    const fake = fakeIo();
+    const io = fake.io;
     const global = { backend: 'wasm', verbose: false };
     const multi = await startServe({
       values: {
@@ -170,6 +171,9 @@ describe('LoRA from the command line', () => {
         port: '0',
         'served-model-name': 'base',
         'lora-modules': [`tuned=${adapter}`],
+        // the limits hold for every model served, the adapters by name too
+        'max-model-len': '48',
+        'max-seqs-per-request': '2',
       },
       positionals: [],
       global,
@@ -185,7 +189,26 @@ describe('LoRA from the command line', () => {
       const client = (url: string) =>
         new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
       const a = client(multi.url);
-      expect((await a.models.list()).data.map((m) => m.id)).toEqual(['base', 'tuned']);
+      const cards = (await a.models.list()).data as unknown as {
+        id: string;
+        parent?: string;
+        max_model_len: number;
+      }[];
+      expect(cards.map((m) => [m.id, m.parent, m.max_model_len])).toEqual([
+        ['base', undefined, 48],
+        ['tuned', 'base', 48],
+      ]);
+      await expect(
+        a.completions.create({ model: 'tuned', prompt: ['1', '2', '3'], max_tokens: 1 }),
+      ).rejects.toThrow(/--max-seqs-per-request/);
+      await expect(
+        a.completions.create({ model: 'tuned', prompt: '1+1=', max_tokens: 48 }),
+      ).rejects.toThrow(/maximum context length is 48/);
+      expect(
+        fake.err.some((l) =>
+          / WARNING POST \/v1\/completions 400 .*--max-seqs-per-request/.test(l),
+        ),
+      ).toBe(true);
       const score = async (c: OpenAI, model: string) => {
         const r = await c.completions.create({
           model,

@@ -45,9 +45,13 @@ afterAll(async () => {
 });
 
 describe('rxrl serve', () => {
-  it('serves an init-model directory under its --served-model-name and prints the URL', async () => {
+  it('serves an init-model directory under its --served-model-name and prints the URL and the limits', async () => {
     expect(out.join('\n')).toMatch(
       /serving 'tiny' \(llama-tiny\) at http:\/\/127\.0\.0\.1:\d+\/v1/,
+    );
+    const ctx = model.config.maxPositionEmbeddings;
+    expect(out.join('\n')).toContain(
+      `limits: --max-model-len ${ctx}, --max-num-seqs 32, --max-seqs-per-request 256, --max-queued-seqs 1024, --max-body-bytes ${256 * 1024 + 8 * ctx * 256}, --headers-timeout 10, --request-timeout 30, --max-connections 256`,
     );
     expect((await client.models.list()).data.map((m) => m.id)).toEqual(['tiny']);
   });
@@ -145,6 +149,18 @@ describe('rxrl serve', () => {
     await expect(start({ model: 'nowhere' })).rejects.toThrow(/no config\.json/);
     await expect(start({ model: 'llama-tiny', port: '70000' })).rejects.toThrow(
       /--port expects an integer in \[0, 65535\], got '70000'/,
+    );
+    await expect(start({ model: 'llama-tiny', 'log-level': 'loud' })).rejects.toThrow(
+      /--log-level expects one of off, error, warning, info, debug, got 'loud'/,
+    );
+    await expect(start({ model: 'llama-tiny', 'max-seqs-per-request': '0' })).rejects.toThrow(
+      /--max-seqs-per-request expects an integer in \[1, /,
+    );
+    const ctx = model.config.maxPositionEmbeddings;
+    await expect(
+      start({ model: 'llama-tiny', port: '0', 'max-model-len': String(ctx + 1) }),
+    ).rejects.toThrow(
+      `--max-model-len ${ctx + 1} is larger than the model's context (max_position_embeddings ${ctx})`,
     );
   });
 });

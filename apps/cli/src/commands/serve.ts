@@ -1,9 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RxrlUsageError } from '@rxrl/core/base';
+import { RxrlUsageError, type Tokenizer } from '@rxrl/core/base';
+import type { CausalLM } from '@rxrl/model';
+import type { RxrlServer } from '@rxrl/rollout';
 import type { Command, CommandArgs } from '../command';
 import { displayPath } from '../displayPath';
+import { WorkerEncoder } from '../serve/workerEncoder';
 import { adapterDir, adapterOption, modelDir } from './eval';
+
+// the log levels of `createServer` (`@rxrl/rollout` itself is loaded lazily, with TensorFlow.js)
+const LOG_LEVELS = ['off', 'error', 'warning', 'info', 'debug'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
 
 function intFlag(
   values: CommandArgs['values'],
@@ -43,7 +50,21 @@ export async function startServe({
   const adapter = adapterDir(values, io.cwd);
   const loraModules = loraModulesFlag(values, io.cwd);
   const port = intFlag(values, 'port', 0, 65535) ?? 8000;
-  const maxNumSeqs = intFlag(values, 'max-num-seqs', 1, 4096);
+  const limits = {
+    max_num_seqs: intFlag(values, 'max-num-seqs', 1, 4096),
+    max_model_len: intFlag(values, 'max-model-len', 2, 1 << 24),
+    max_seqs_per_request: intFlag(values, 'max-seqs-per-request', 1, 1 << 20),
+    max_queued_seqs: intFlag(values, 'max-queued-seqs', 0, 1 << 24),
+    max_body_bytes: intFlag(values, 'max-body-bytes', 1, 2 ** 31 - 1),
+    headers_timeout_s: intFlag(values, 'headers-timeout', 1, 3600),
+    request_timeout_s: intFlag(values, 'request-timeout', 1, 3600),
+    max_connections: intFlag(values, 'max-connections', 1, 1 << 20),
+  };
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel))
+    throw new RxrlUsageError(
+      `--log-level expects one of ${LOG_LEVELS.join(', ')}, got '${String(logLevel)}'`,
+    );
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
   const name =
     typeof values['served-model-name'] === 'string'
@@ -53,6 +74,22 @@ export async function startServe({
     throw new RxrlUsageError(
       `--lora-modules: '${name}' is already the name of the base model (--served-model-name)`,
     );
+  // prompts are tokenised in a worker thread, so a long one does not hold up /health;
+  // it starts (loading its own copy of the tokenizer) while the model loads
+  const starting = WorkerEncoder.start(dir, (e) =>
+    io.err(`rxrl: the tokenizer worker failed (${e.message}); tokenising on the main thread`),
+  );
+  starting.catch(() => undefined);
+  let encoder: WorkerEncoder;
+  let model: CausalLM | null = null;
+  let tokenizer: Tokenizer;
+  // each --lora-modules adapter serves over the same base weights (a view, no copy)
+  const adapters: { dispose(): void }[] = [];
+  const views = new Map<string, CausalLM>();
+  const disposeAll = () => {
+    for (const a of adapters) a.dispose();
+    model?.dispose();
+  };
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
   const { inspectPretrained, loadPretrained, readPeftAdapter } = await import('@rxrl/model');
@@ -61,55 +98,80 @@ export async function startServe({
   // config.json, tokenizer.json, the index and every header are checked before the backend
   // starts or any weight is read: a bad directory exits 2 at once
   await inspectPretrained(dir);
-  await selectBackend(global.backend ?? null);
-  const model = await loadPretrained(dir, { adapter });
-  // each --lora-modules adapter serves over the same base weights (a view, no copy)
-  const adapters: { dispose(): void }[] = [];
-  const views = new Map<string, typeof model>();
+  let base: CausalLM;
   try {
+    await selectBackend(global.backend ?? null);
+    base = model = await loadPretrained(dir, { adapter });
+    const ctxLen = base.config.maxPositionEmbeddings;
+    if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen)
+      throw new RxrlUsageError(
+        `--max-model-len ${limits.max_model_len} is larger than the model's context (max_position_embeddings ${ctxLen})`,
+      );
     for (const [loraName, loraDir] of loraModules) {
-      const read = await readPeftAdapter(model, loraDir);
+      const read = await readPeftAdapter(base, loraDir);
       adapters.push(read.adapter);
       if (read.biases.size > 0)
         throw new RxrlUsageError(
           `--lora-modules ${loraName}=${displayPath(io.cwd, loraDir)}: the adapter trains biases (bias: ${read.adapter.config.bias}), which would change the shared base; merge it with rxrl merge-adapter and serve that instead`,
         );
-      views.set(loraName, model.withAdapter(read.adapter));
+      views.set(loraName, base.withAdapter(read.adapter));
     }
+    tokenizer = await HfTokenizer.fromDirectory(dir);
+    encoder = await starting;
   } catch (e) {
-    for (const a of adapters) a.dispose();
-    model.dispose();
+    disposeAll();
+    await starting.then(
+      (w) => w.close(),
+      () => undefined,
+    );
     throw e;
   }
-  const disposeAll = () => {
-    for (const a of adapters) a.dispose();
-    model.dispose();
-  };
-  let server;
+  const set = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+  let server: RxrlServer | undefined;
+  let url: string;
   try {
-    const tokenizer = await HfTokenizer.fromDirectory(dir);
     server = createServer(
-      model,
+      base,
       tokenizer,
-      { served_model_name: name, ...(maxNumSeqs ? { max_num_seqs: maxNumSeqs } : {}) },
-      views,
+      {
+        served_model_name: name,
+        ...set,
+        ...(logLevel !== undefined ? { log_level: logLevel as LogLevel } : {}),
+      },
+      {
+        // the LoRA adapters by name: every limit, timeout and log line applies to them too
+        extraModels: views,
+        log: (line) => io.err(line),
+        // should the worker die, the server goes on tokenising in this thread
+        encode: (text, addSpecialTokens) =>
+          encoder.alive
+            ? encoder.encode(text, addSpecialTokens)
+            : Promise.resolve(tokenizer.encode(text, { addSpecialTokens })),
+      },
     );
+    url = await server.listen(port, host);
   } catch (e) {
+    await server?.close();
+    await encoder.close();
     disposeAll();
     throw e;
   }
-  const url = await server.listen(port, host);
+  const l = server.limits;
   const what = adapter ? ` + adapter ${displayPath(io.cwd, adapter)}` : '';
   io.out(
     `rxrl: serving '${name}' (${displayPath(io.cwd, dir)}${what}) at ${url}/v1 — OpenAI API: /v1/models, /v1/completions, /v1/chat/completions`,
   );
   for (const [loraName, loraDir] of loraModules)
     io.out(`rxrl: serving LoRA '${loraName}' (${displayPath(io.cwd, loraDir)}) on the same base`);
+  io.out(
+    `rxrl: limits${loraModules.size > 0 ? ' (each model served)' : ''}: --max-model-len ${l.maxModelLen}, --max-num-seqs ${l.maxNumSeqs}, --max-seqs-per-request ${l.maxSeqsPerRequest}, --max-queued-seqs ${l.maxQueuedSeqs}, --max-body-bytes ${l.maxBodyBytes}, --headers-timeout ${l.headersTimeoutMs / 1000}, --request-timeout ${l.requestTimeoutMs / 1000}, --max-connections ${l.maxConnections}`,
+  );
   const running = server;
   return {
     url,
     async close() {
       await running.close();
+      await encoder.close();
       disposeAll();
     },
   };
@@ -142,7 +204,7 @@ export const command: Command = {
   name: 'serve',
   summary: 'Serve a model directory over an OpenAI-compatible HTTP API',
   usage:
-    'rxrl serve --model <dir> [--adapter <dir>] [--lora-modules name=dir ...] [--host 127.0.0.1] [--port 8000] [--served-model-name NAME] [--max-num-seqs N]',
+    'rxrl serve --model <dir> [--adapter <dir>] [--lora-modules name=dir ...] [--host 127.0.0.1] [--port 8000] [--served-model-name NAME] [--max-num-seqs N] [--max-model-len N] [--max-seqs-per-request N] [--max-queued-seqs N] [--max-body-bytes N] [--headers-timeout S] [--request-timeout S] [--max-connections N] [--log-level LEVEL]',
   options: {
     model: {
       type: 'string',
@@ -178,6 +240,51 @@ export const command: Command = {
       type: 'string',
       valueName: 'N',
       description: 'most sequences decoded together across requests (default 32)',
+    },
+    'max-model-len': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        "context length: prompt + max_tokens must fit (default and most: the model's max_position_embeddings)",
+    },
+    'max-seqs-per-request': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        'most sequences (prompts × n) one request may ask for; more is a 400 (default 256)',
+    },
+    'max-queued-seqs': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        'most sequences waiting beyond the decoding batch; more is a 503 with Retry-After (default 4 × max(--max-seqs-per-request, --max-num-seqs))',
+    },
+    'max-body-bytes': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        'largest request body, refused with 413 from Content-Length (default 256 KiB + 8 × --max-model-len × --max-seqs-per-request)',
+    },
+    'headers-timeout': {
+      type: 'string',
+      valueName: 'S',
+      description: 'seconds a client has to send its headers (default 10)',
+    },
+    'request-timeout': {
+      type: 'string',
+      valueName: 'S',
+      description: 'seconds a client has to send its whole request; not the response (default 30)',
+    },
+    'max-connections': {
+      type: 'string',
+      valueName: 'N',
+      description: 'most open connections; more are closed at once (default 256)',
+    },
+    'log-level': {
+      type: 'string',
+      valueName: 'LEVEL',
+      description:
+        'off | error | warning | info | debug: info logs one line per request to stderr, warning and error one per refused or failed request (default info)',
     },
   },
   async run(args) {

@@ -27,7 +27,7 @@ const closers: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   await useBackend('wasm');
   model = CausalLM.create(presetConfig('llama', 'tiny', tok.vocabSize), { seed: 5 });
-  server = createServer(model, tok, { served_model_name: 'policy' });
+  server = createServer(model, tok, { served_model_name: 'policy', log_level: 'off' });
   baseUrl = `${await server.listen(0)}/v1`;
 });
 
@@ -145,7 +145,7 @@ describe('rollout.remote', () => {
 
   it('survives the server being killed mid-run and restarted on the same port: every prompt exactly once, in order', async () => {
     const m2 = CausalLM.create(presetConfig('llama', 'tiny', tok.vocabSize), { seed: 9 });
-    let current = createServer(m2, tok, { served_model_name: 'policy' });
+    let current = createServer(m2, tok, { served_model_name: 'policy', log_level: 'off' });
     const url = await current.listen(0);
     const port = Number(new URL(url).port);
     const opts = {
@@ -170,7 +170,7 @@ describe('rollout.remote', () => {
       restarted = (async () => {
         await current.close();
         await new Promise((r) => setTimeout(r, 400));
-        current = createServer(m2, tok, { served_model_name: 'policy' });
+        current = createServer(m2, tok, { served_model_name: 'policy', log_level: 'off' });
         await current.listen(port);
       })();
     });

@@ -1,10 +1,11 @@
 import type { ChatMessage } from '@rxrl/core/base';
-import type { SequenceState } from './engine';
+import { CancelledError, type SequenceState } from './engine';
 import { badParam, parseRequest } from './openaiError';
 import { chatRequestSchema } from './requestSchemas';
 import {
   checkContext,
   checkIds,
+  checkMaxTokens,
   checkModel,
   encodeText,
   requestId,
@@ -12,7 +13,9 @@ import {
   streamableLength,
   tokenString,
   type EventSink,
+  type RequestScope,
   type ServeContext,
+  yieldTurn,
 } from './serveContext';
 
 interface ChatTokenLogprob {
@@ -55,10 +58,30 @@ export async function handleChatCompletion(
   ctx: ServeContext,
   body: unknown,
   sink: EventSink | null,
-  gone: () => boolean = () => false,
+  scope: RequestScope,
 ): Promise<unknown> {
   const req = parseRequest(chatRequestSchema, body);
   checkModel(ctx, req.model);
+  const asked = req.max_completion_tokens ?? req.max_tokens ?? null;
+  if (asked !== null)
+    checkMaxTokens(
+      ctx,
+      asked,
+      req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
+    );
+  const n = req.n ?? 1;
+  const k = req.logprobs ? (req.top_logprobs ?? 0) : null;
+  if (!req.logprobs && req.top_logprobs)
+    throw badParam('top_logprobs', 'top_logprobs needs logprobs: true');
+  const sampling = samplingSetup(ctx, req);
+  scope.admit(n, 'n');
+  // every message renders to at least one token: more messages than the context holds cannot fit
+  if (req.messages.length > ctx.limits.maxModelLen)
+    throw badParam(
+      'messages',
+      `${req.messages.length} messages cannot fit this model's maximum context length of ${ctx.limits.maxModelLen} tokens`,
+    );
+  await yieldTurn();
   const messages: ChatMessage[] = req.messages.map((m) => ({
     role: m.role,
     content:
@@ -70,19 +93,11 @@ export async function handleChatCompletion(
   } catch (e) {
     throw badParam('messages', `the chat template failed: ${(e as Error).message}`);
   }
-  const ids = encodeText(ctx, rendered, 'messages', false);
-  checkIds(ctx, ids, 'messages');
-  const maxTokens =
-    req.max_completion_tokens ??
-    req.max_tokens ??
-    ctx.model.config.maxPositionEmbeddings - ids.length;
+  const ids = await checkIds(ctx, await encodeText(ctx, rendered, 'messages', false), 'messages');
+  if (scope.gone()) throw new CancelledError();
+  const maxTokens = asked ?? ctx.limits.maxModelLen - ids.length;
   checkContext(ctx, ids.length, Math.max(maxTokens, 1), 'messages');
-  const n = req.n ?? 1;
-  const k = req.logprobs ? (req.top_logprobs ?? 0) : null;
-  if (!req.logprobs && req.top_logprobs)
-    throw badParam('top_logprobs', 'top_logprobs needs logprobs: true');
   const asIds = req.return_tokens_as_token_ids ?? false;
-  const sampling = samplingSetup(ctx, req);
   const specs = Array.from({ length: n }, (_, j) => sampling.make(ids, maxTokens, `0/${j}`, k));
   const id = requestId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);
@@ -96,7 +111,7 @@ export async function handleChatCompletion(
   };
 
   // a client that hangs up (a timed-out remote stage) frees the worker
-  for (const spec of specs) spec.cancelled = gone;
+  for (const spec of specs) spec.cancelled = () => scope.gone();
   if (sink === null) {
     const states = await ctx.engine.generate(specs);
     const choices = states.map((s, i) => ({

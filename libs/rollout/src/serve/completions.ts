@@ -1,10 +1,11 @@
 import type { SequenceState } from './engine';
-import { promptLogprobs } from './engine';
-import { parseRequest } from './openaiError';
+import { CancelledError, promptLogprobs } from './engine';
+import { badParam, parseRequest } from './openaiError';
 import { completionRequestSchema, type CompletionRequest } from './requestSchemas';
 import {
   checkContext,
   checkIds,
+  checkMaxTokens,
   checkModel,
   encodeText,
   requestId,
@@ -12,6 +13,7 @@ import {
   streamableLength,
   tokenString,
   type EventSink,
+  type RequestScope,
   type ServeContext,
 } from './serveContext';
 import type { TokenLogprob } from './topLogprobs';
@@ -30,13 +32,45 @@ interface CompletionLogprobs {
   text_offset: number[];
 }
 
-function prompts(ctx: ServeContext, req: CompletionRequest): Prompt[] {
-  const p = req.prompt;
-  if (typeof p === 'string') return [{ ids: encodeText(ctx, p, 'prompt', true), text: p }];
-  if (typeof p[0] === 'string')
-    return (p as string[]).map((t) => ({ ids: encodeText(ctx, t, 'prompt', true), text: t }));
-  if (typeof p[0] === 'number') return [{ ids: p as number[], text: null }];
-  return (p as number[][]).map((ids) => ({ ids, text: null }));
+/** How many prompts `prompt` holds (text, texts, token ids or lists of token ids), before any is read. */
+function promptCount(p: CompletionRequest['prompt']): number {
+  return typeof p === 'string' || typeof p[0] === 'number' ? 1 : p.length;
+}
+
+/**
+ * Tokenise or check every prompt, one at a time between turns of the event
+ * loop (see `encodeText`, `checkIds`), stopping early if the client has gone.
+ */
+async function readPrompts(
+  ctx: ServeContext,
+  p: CompletionRequest['prompt'],
+  maxTokens: number,
+  scope: RequestScope,
+): Promise<Prompt[]> {
+  const list: Prompt[] = [];
+  const add = (ids: number[], text: string | null, param: string) => {
+    checkContext(ctx, ids.length, maxTokens, param);
+    list.push({ ids, text });
+  };
+  if (typeof p === 'string') add(await encodeText(ctx, p, 'prompt', true), p, 'prompt');
+  else if (typeof p[0] === 'number') add(await checkIds(ctx, p, 'prompt'), null, 'prompt');
+  else {
+    const texts = typeof p[0] === 'string';
+    for (let i = 0; i < p.length; i++) {
+      if (scope.gone()) throw new CancelledError();
+      const item = p[i];
+      if (texts && typeof item === 'string')
+        add(await encodeText(ctx, item, `prompt.${i}`, true), item, `prompt.${i}`);
+      else if (!texts && Array.isArray(item) && item.length > 0)
+        add(await checkIds(ctx, item, `prompt.${i}`), null, `prompt.${i}`);
+      else
+        throw badParam(
+          `prompt.${i}`,
+          'prompt must be a string, a list of strings, a list of token ids or a list of non-empty token-id lists',
+        );
+    }
+  }
+  return list;
 }
 
 /** Appends tokens to a logprobs object, keeping text offsets running. */
@@ -95,21 +129,22 @@ export async function handleCompletion(
   ctx: ServeContext,
   body: unknown,
   sink: EventSink | null,
-  gone: () => boolean = () => false,
+  scope: RequestScope,
 ): Promise<unknown> {
   const req = parseRequest(completionRequestSchema, body);
   checkModel(ctx, req.model);
-  const list = prompts(ctx, req);
   const maxTokens = req.max_tokens ?? 16;
-  for (const p of list) {
-    checkIds(ctx, p.ids, 'prompt');
-    checkContext(ctx, p.ids.length, maxTokens, 'prompt');
-  }
+  checkMaxTokens(ctx, maxTokens, 'max_tokens');
   const n = req.n ?? 1;
   const k = req.logprobs ?? null;
   const echo = req.echo ?? false;
   const asIds = req.return_tokens_as_token_ids ?? false;
   const sampling = samplingSetup(ctx, req);
+  const count = promptCount(req.prompt);
+  scope.admit(count * n, count > 1 ? 'prompt' : 'n');
+  const list = await readPrompts(ctx, req.prompt, maxTokens, scope);
+  if (scope.gone()) throw new CancelledError();
+  const gone = () => scope.gone();
   const id = requestId('cmpl');
   const created = Math.floor(Date.now() / 1000);
   const chunk = (choices: unknown[], usage?: unknown) => ({
@@ -124,7 +159,7 @@ export async function handleCompletion(
   const scored =
     echo && k !== null
       ? await Promise.all(
-          list.map((p) => ctx.engine.exclusive(() => promptLogprobs(ctx.model, p.ids, k))),
+          list.map((p) => ctx.engine.exclusive(() => promptLogprobs(ctx.model, p.ids, k), gone)),
         )
       : null;
   const echoText = list.map((p) =>

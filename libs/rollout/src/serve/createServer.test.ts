@@ -2,20 +2,28 @@ import * as tf from '@tensorflow/tfjs-core';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
-import { CausalLM, presetConfig } from '@rxrl/model';
+import { Rng } from '@rxrl/core/base';
+import { CausalLM, LoraAdapter, presetConfig } from '@rxrl/model';
 import { CharTokenizer } from '../testing/charTokenizer';
 import { createServer, type RxrlServer } from './createServer';
+import { Engine, type SequenceSpec } from './engine';
 
 const tok = new CharTokenizer();
 let model: CausalLM;
 let server: RxrlServer;
 let url: string;
 let client: OpenAI;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   await useBackend('wasm');
   model = CausalLM.create(presetConfig('llama', 'tiny', tok.vocabSize), { seed: 3 });
-  server = createServer(model, tok, { served_model_name: 'tiny' });
+  server = createServer(
+    model,
+    tok,
+    { served_model_name: 'tiny' },
+    { log: (l) => void logLines.push(l) },
+  );
   url = await server.listen(0, '127.0.0.1');
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
@@ -321,6 +329,10 @@ describe('rxrl serve through the openai client', () => {
     expect(badTemp.param).toBe('temperature');
     expect((await err(complete({ prompt: 'x', logprobs: 50 }))).param).toBe('logprobs');
     expect((await err(complete({ prompt: [999] }))).param).toBe('prompt');
+    // in a list, the prompt that does not fit is named by its index
+    const long = await err(complete({ prompt: ['ab', 'x'.repeat(600)] }));
+    expect([long.status, long.param]).toEqual([400, 'prompt.1']);
+    expect(long.message).toMatch(/maximum context length is 512 tokens/);
     expect((await err(complete({ prompt: 'x', max_tokens: 100000 }))).message).toMatch(
       /maximum context length/,
     );
@@ -351,6 +363,68 @@ describe('rxrl serve through the openai client', () => {
     );
   });
 
+  it('drops sequences whose client has gone before their prefill, and stops a batch between decode steps', async () => {
+    const engine = new Engine(model, tok, 2);
+    let gone = false;
+    const spec = (i: number): SequenceSpec => ({
+      prompt: tok.encode('ab'),
+      params: { temperature: 0, top_k: null, top_p: 1, min_p: 0 },
+      maxTokens: 8,
+      stop: [],
+      stopTokenIds: new Set<number>(),
+      includeStopStr: false,
+      rng: new Rng(i),
+      topLogprobs: null,
+      cancelled: () => gone,
+      // the client leaves as soon as the first token of the first sequence is out
+      onToken: () => void (gone = true),
+    });
+    const states = await engine.generate([0, 1, 2, 3, 4, 5].map(spec));
+    // one batch of 2 was prefilled; its second row was cancelled in the same step, its first at the next;
+    // the other 4 never reached a prefill
+    expect(engine.stats).toEqual({ batches: 1, sequences: 2, tokens: 1, cancelled: 6 });
+    expect(states.map((s) => s.tokens.length)).toEqual([1, 0, 0, 0, 0, 0]);
+  });
+
+  it('logs one line per request (method, path, status, duration, sequences) and one per error', async () => {
+    logLines.length = 0;
+    await complete({ prompt: ['ab', 'cd'], n: 2, max_tokens: 2 });
+    await fetch(`${url}/v1/nothing`);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logLines).toHaveLength(3);
+    expect(logLines[0]).toMatch(/^\S+Z INFO POST \/v1\/completions 200 [\d.]+ms seqs=4$/);
+    expect(logLines[1]).toMatch(/^\S+Z WARNING GET \/v1\/nothing 404 no route GET \/v1\/nothing/);
+    expect(logLines[2]).toMatch(/^\S+Z INFO GET \/v1\/nothing 404 [\d.]+ms seqs=0$/);
+  });
+
+  it('tokenises through io.encode when given one (a worker thread in rxrl serve), with the same answers', async () => {
+    const seen: string[] = [];
+    const other = createServer(
+      model,
+      tok,
+      { served_model_name: 'tiny', log_level: 'off' },
+      { encode: async (text) => (seen.push(text), tok.encode(text)) },
+    );
+    const otherUrl = await other.listen(0, '127.0.0.1');
+    try {
+      const body = { model: 'tiny', prompt: ['abc', 'xyz'], max_tokens: 4, temperature: 0 };
+      const post = async (base: string) =>
+        (
+          (await (
+            await fetch(`${base}/v1/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(body),
+            })
+          ).json()) as { choices: { text: string }[] }
+        ).choices.map((c) => c.text);
+      expect(await post(otherUrl)).toEqual(await post(url));
+      expect(seen).toEqual(['abc', 'xyz']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('keeps the tensor count flat across requests', async () => {
     const run = () =>
       complete({ prompt: ['abc', 'de'], n: 2, max_tokens: 4, logprobs: 2, echo: true });
@@ -358,5 +432,109 @@ describe('rxrl serve through the openai client', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) await run();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('several models (LoRA adapters by name) under the same limits', () => {
+  it('lists each with its parent and context; every limit, the 413, the log, the encode hook and cancellation apply to each', async () => {
+    const adapter = LoraAdapter.create(
+      model,
+      { r: 2, target_modules: ['q_proj', 'v_proj'] },
+      { seed: 1 },
+    );
+    const short = CausalLM.create(
+      { ...presetConfig('llama', 'tiny', tok.vocabSize), maxPositionEmbeddings: 64 },
+      { seed: 4 },
+    );
+    const lines: string[] = [];
+    const seen: string[] = [];
+    const multi = createServer(
+      model,
+      tok,
+      { served_model_name: 'base', max_seqs_per_request: 2, max_body_bytes: 2048 },
+      {
+        extraModels: new Map([
+          ['tuned', model.withAdapter(adapter)],
+          ['short', short],
+        ]),
+        log: (l) => void lines.push(l),
+        encode: async (text) => (seen.push(text), tok.encode(text)),
+      },
+    );
+    // max_model_len is checked against every model's own context
+    expect(() =>
+      createServer(
+        model,
+        tok,
+        { max_model_len: 100, log_level: 'off' },
+        { extraModels: new Map([['short', short]]) },
+      ),
+    ).toThrow(/max_model_len 100 is larger than the model's context .*64.*'short'/);
+    const base = await multi.listen(0, '127.0.0.1');
+    const post = (body: unknown, init: RequestInit = {}) =>
+      fetch(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        ...init,
+      });
+    const error = async (r: Response) =>
+      ((await r.json()) as { error: { message: string; param: string | null } }).error;
+    try {
+      const list = (await (await fetch(`${base}/v1/models`)).json()) as {
+        data: { id: string; parent?: string; max_model_len: number }[];
+      };
+      expect(list.data.map((m) => [m.id, m.parent, m.max_model_len])).toEqual([
+        ['base', undefined, 512],
+        ['tuned', 'base', 512],
+        ['short', 'base', 64],
+      ]);
+      const card = (await (await fetch(`${base}/v1/models/tuned`)).json()) as { parent: string };
+      expect(card.parent).toBe('base');
+      expect((await fetch(`${base}/v1/models/nope`)).status).toBe(404);
+
+      // a request picks its model by name, tokenised through the hook
+      const ok = await post({ model: 'tuned', prompt: 'abc', max_tokens: 2, temperature: 0 });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { model: string }).model).toBe('tuned');
+      expect(seen).toEqual(['abc']);
+      // the per-request cap, per model
+      const many = await post({ model: 'tuned', prompt: ['a', 'b', 'c'], max_tokens: 1 });
+      expect(many.status).toBe(400);
+      expect((await error(many)).message).toMatch(/--max-seqs-per-request/);
+      // max_tokens against the requested model's context: 64 fits the base, not 'short'
+      const long = await post({ model: 'short', prompt: 'ab', max_tokens: 64 });
+      expect(long.status).toBe(400);
+      expect((await error(long)).message).toMatch(/maximum context length is 64/);
+      const fits = await post({ model: 'short', prompt: 'ab', max_tokens: 63 - 2, temperature: 0 });
+      expect(fits.status).toBe(200);
+      // the body limit, before the model is known
+      const big = await post({ model: 'tuned', prompt: 'x'.repeat(4000), max_tokens: 1 });
+      expect(big.status).toBe(413);
+      // a client that leaves is dropped on the adapter's own worker
+      const worker = multi.engines.get('tuned')!;
+      const { cancelled } = worker.stats;
+      const ac = new AbortController();
+      const gone = post(
+        { model: 'tuned', prompt: 'long one', max_tokens: 400, ignore_eos: true },
+        { signal: ac.signal },
+      );
+      setTimeout(() => ac.abort(), 150);
+      await expect(gone).rejects.toThrow();
+      for (let i = 0; i < 100 && worker.stats.cancelled === cancelled; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(worker.stats.cancelled).toBe(cancelled + 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(
+        lines
+          .filter((l) => / INFO POST \/v1\/completions /.test(l))
+          .map((l) => / (\d{3}) /.exec(l)![1]),
+      ).toEqual(['200', '400', '400', '200', '413', '499']);
+      expect(lines.some((l) => /WARNING .* 400 .*--max-seqs-per-request/.test(l))).toBe(true);
+    } finally {
+      await multi.close();
+      short.dispose();
+      adapter.dispose();
+    }
   });
 });

@@ -25,7 +25,7 @@ export interface SequenceSpec {
   topLogprobs: number | null;
   /** Called after every new token (streaming). */
   onToken?: (state: SequenceState) => void;
-  /** Polled each step: a cancelled sequence (client gone) stops early. */
+  /** Polled before the prefill and at each decode step: a cancelled sequence (client gone) stops early. */
   cancelled?: () => boolean;
 }
 
@@ -40,6 +40,14 @@ export interface SequenceState {
   text: string;
   finishReason: FinishReason | null;
   stoppedByToken: boolean;
+}
+
+/** A queued job skipped because its client had gone. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled: the client closed the connection');
+    this.name = 'CancelledError';
+  }
 }
 
 interface Item {
@@ -88,19 +96,29 @@ export class Engine {
     return Promise.all(done);
   }
 
-  /** Run `fn` alone on the model, in queue order (e.g. scoring a prompt). */
-  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Run `fn` alone on the model, in queue order (e.g. scoring a prompt). When
+   * `cancelled()` is true by its turn, `fn` is skipped and the promise rejects
+   * with {@link CancelledError}.
+   */
+  exclusive<T>(fn: () => T | Promise<T>, cancelled?: () => boolean): Promise<T> {
     const p = new Promise<T>((resolve, reject) => {
       this.queue.push({
         kind: 'task',
-        run: async () => void (await Promise.resolve().then(fn).then(resolve, reject)),
+        run: async () => {
+          if (cancelled?.()) {
+            this.stats.cancelled++;
+            return reject(new CancelledError());
+          }
+          await Promise.resolve().then(fn).then(resolve, reject);
+        },
       });
     });
     this.kick();
     return p;
   }
 
-  /** Jobs waiting (not counting the batch decoding now). */
+  /** Jobs waiting (not counting the batch decoding now); a sequence is one job. */
   get pending(): number {
     return this.queue.length;
   }
@@ -121,9 +139,17 @@ export class Engine {
           await first.run();
           continue;
         }
+        // a sequence whose client has gone is dropped here, before it costs a prefill
         const items: Item[] = [];
-        while (items.length < this.maxBatchSize && this.queue[0]?.kind === 'seq')
-          items.push((this.queue.shift() as { item: Item }).item);
+        while (items.length < this.maxBatchSize && this.queue[0]?.kind === 'seq') {
+          const it = (this.queue.shift() as { item: Item }).item;
+          if (it.spec.cancelled?.()) {
+            it.state.finishReason = 'length';
+            this.stats.cancelled++;
+            it.resolve(it.state);
+          } else items.push(it);
+        }
+        if (items.length === 0) continue;
         try {
           await decodeBatch(this.model, this.tokenizer, items, this.stats);
           for (const it of items) it.resolve(it.state);

@@ -1,4 +1,8 @@
 import type { z } from 'zod';
+import { clip } from './serveLog';
+
+/** Longest error message sent back; longer ones (a huge field echoed by a parser) are cut. */
+const MAX_MESSAGE = 1000;
 
 /**
  * An error answered in OpenAI's JSON shape, `{ error: { message, type, param, code } }`,
@@ -15,8 +19,11 @@ export class OpenAIError extends Error {
       : status >= 500
         ? 'InternalServerError'
         : 'BadRequestError',
+    /** Extra response headers (e.g. `Retry-After`). */
+    readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    // a parser may quote a huge field: never send more than MAX_MESSAGE characters back
+    super(clip(message, MAX_MESSAGE));
     this.name = 'OpenAIError';
   }
 

@@ -91,7 +91,8 @@ describe('serializeSafetensors', () => {
     expect(header.w).toEqual({ dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] });
     expect(header.b).toEqual({ dtype: 'F32', shape: [1], data_offsets: [24, 28] });
     const back = parseSafetensors(bytes).tensors.get('w')!;
-    expect(new Uint8Array(back.data.buffer)).toEqual(new Uint8Array(w.data.buffer));
+    const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    expect(bytesOf(back.data)).toEqual(bytesOf(w.data));
   });
 });
 

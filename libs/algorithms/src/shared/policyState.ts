@@ -19,7 +19,8 @@ export function savePolicyState(
 ): Record<string, Uint8Array | string> {
   const weights: [string, HostTensor][] = [...model.trainableVariables()].map(([name, v]) => [
     name,
-    { shape: v.shape.slice(), data: Float32Array.from(v.dataSync() as Float32Array) },
+    // serializeSafetensors copies into its buffer: no second copy here
+    { shape: v.shape.slice(), data: v.dataSync() as Float32Array },
   ]);
   const st = optimizer.getState();
   const slots: [string, HostTensor][] = [];

@@ -12,11 +12,12 @@ import {
   linear,
   linearTransposed,
   tokenEntropy,
+  lmHeadTokenLogProbs,
+  logitsChunkRows,
   positionsFromMask,
   rmsNorm,
   ropeCosSin,
   swiglu,
-  tokenLogProbs,
 } from '@rxrl/core';
 import { fromHfConfig, type ModelConfig } from './modelConfig';
 import type { HostTensor } from './safetensors';
@@ -159,7 +160,11 @@ export interface PackedLayout {
 }
 
 export interface TokenLogProbsOptions {
-  /** Rows (tokens) of logits materialised at a time; bounds the [rows, V] logits. */
+  /**
+   * Rows (tokens) of logits materialised at a time, forward and backward;
+   * bounds the `[rows, V]` logits. Default: the model's `logprobChunkSize`,
+   * else ≤ 64 MiB of logits per chunk (`logitsChunkRows`).
+   */
   chunkSize?: number;
   /** packed rows instead of one sequence per row (no attention mask then) */
   packing?: PackedLayout;
@@ -175,6 +180,11 @@ export class CausalLM {
   readonly config: ModelConfig;
   private readonly weights: Map<string, tf.Variable>;
   private readonly specs: WeightSpec[];
+  /**
+   * Default rows per logits chunk of {@link CausalLM.tokenLogProbs} (the
+   * `policy.logprob_chunk_size` setting); null: sized from the vocabulary.
+   */
+  logprobChunkSize: number | null = null;
 
   private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, specs: WeightSpec[]) {
     this.config = config;
@@ -307,11 +317,13 @@ export class CausalLM {
   /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
   frozenCopy(): CausalLM {
     const vars = this.weights;
-    return CausalLM.build(
+    const copy = CausalLM.build(
       this.config,
       false,
       (spec) => vars.get(spec.name)!.dataSync() as Float32Array,
     );
+    copy.logprobChunkSize = this.logprobChunkSize;
+    return copy;
   }
 
   /** Free every variable. */
@@ -479,33 +491,47 @@ export class CausalLM {
     );
   }
 
+  /** The LM head's weight as stored: `[D, V]`, or the tied `[V, D]` embedding (vocab-major). */
+  private headTable(): { table: tf.Tensor2D; vocabMajor: boolean } {
+    if (!this.config.tieWordEmbeddings)
+      return { table: this.w('lm_head.weight') as tf.Tensor2D, vocabMajor: false };
+    const name =
+      this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+    return { table: this.w(name) as tf.Tensor2D, vocabMajor: true };
+  }
+
   /**
    * Next-token logits `[B, T, V]`. `attentionMask` `[B, T]` (1 = token, 0 = left
    * padding) defaults to all ones. With `cache`, `inputIds` are the new tokens
    * only, they attend to everything cached, and their keys/values are appended.
+   * `lastOnly` projects only each row's last position (`[B, 1, V]`): what a
+   * prefill needs, without forming `[B, T, V]` over a large vocabulary.
    */
   logits(
     inputIds: tf.Tensor2D,
     attentionMask?: tf.Tensor2D | null,
     cache?: KVCache,
-    options: { packing?: PackedLayout } = {},
+    options: { packing?: PackedLayout; lastOnly?: boolean } = {},
   ): tf.Tensor3D {
     const [b, t] = inputIds.shape;
-    return tf.tidy(
-      () =>
-        tf.reshape(this.head(this.hidden(inputIds, attentionMask, cache, options.packing)), [
-          b,
-          t,
-          this.config.vocabSize,
-        ]) as tf.Tensor3D,
-    );
+    return tf.tidy(() => {
+      let h = this.hidden(inputIds, attentionMask, cache, options.packing);
+      if (options.lastOnly === true && t > 1) {
+        const last = Int32Array.from({ length: b }, (_, i) => i * t + t - 1);
+        h = tf.gather(h, tf.tensor1d(last, 'int32'));
+      }
+      const rows = options.lastOnly === true ? 1 : t;
+      return tf.reshape(this.head(h), [b, rows, this.config.vocabSize]) as tf.Tensor3D;
+    });
   }
 
   /**
    * `log p(targets[b,t] | inputIds[b,≤t])` as `[B, T]` — the quantity every loss
-   * needs. Logits are formed `chunkSize` rows at a time and reduced by the fused
-   * `tokenLogProbs` op, so no `[B·T, V]` log-softmax is ever held. Targets must be
-   * valid ids everywhere (use any id, e.g. 0, where the loss mask is 0).
+   * needs. The LM head, log-softmax and gather run fused `chunkSize` rows at a
+   * time (`lmHeadTokenLogProbs`), forward and backward, so neither the
+   * `[B·T, V]` logits nor their log-softmax is ever held, and a tied head uses
+   * the embedding table without a transposed copy. Targets must be valid ids
+   * everywhere (use any id, e.g. 0, where the loss mask is 0).
    */
   tokenLogProbs(
     inputIds: tf.Tensor2D,
@@ -519,7 +545,8 @@ export class CausalLM {
         `CausalLM.tokenLogProbs: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`,
       );
     }
-    const chunk = options.chunkSize ?? 2048;
+    const chunk =
+      options.chunkSize ?? this.logprobChunkSize ?? logitsChunkRows(this.config.vocabSize);
     if (!Number.isInteger(chunk) || chunk <= 0)
       throw new RxrlConfigError(
         `tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`,
@@ -534,23 +561,16 @@ export class CausalLM {
       const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [
         b * t,
       ]) as tf.Tensor1D;
-      const n = b * t;
-      const parts: tf.Tensor1D[] = [];
-      for (let start = 0; start < n; start += chunk) {
-        const size = Math.min(chunk, n - start);
-        const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
-        const ts = size === n ? tgt : (tf.slice(tgt, [start], [size]) as tf.Tensor1D);
-        const logits = this.head(hs);
-        parts.push(tokenLogProbs(temperature === 1 ? logits : tf.mul(logits, 1 / temperature), ts));
-      }
-      return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
+      const { table, vocabMajor } = this.headTable();
+      const lp = lmHeadTokenLogProbs(h, table, tgt, { chunkRows: chunk, temperature, vocabMajor });
+      return tf.reshape(lp, [b, t]) as tf.Tensor2D;
     });
   }
 
   /**
    * Entropy −Σ_v p_v·log p_v of the next-token distribution at every position, `[B, T]`
    * (TRL's per-token entropies, for `top_entropy_quantile`), at `temperature`, computed
-   * `chunkSize` rows of logits at a time like {@link tokenLogProbs}. Not meant for
+   * `chunkSize` rows of logits at a time (freed chunk by chunk) like {@link tokenLogProbs}. Not meant for
    * gradients: call it outside a gradient tape.
    */
   tokenEntropies(
@@ -559,7 +579,8 @@ export class CausalLM {
     options: Omit<TokenLogProbsOptions, 'packing'> = {},
   ): tf.Tensor2D {
     const [b, t] = inputIds.shape;
-    const chunk = options.chunkSize ?? 2048;
+    const chunk =
+      options.chunkSize ?? this.logprobChunkSize ?? logitsChunkRows(this.config.vocabSize);
     const temperature = options.temperature ?? 1;
     if (!Number.isInteger(chunk) || chunk <= 0 || !(temperature > 0))
       throw new RxrlConfigError(
@@ -572,8 +593,13 @@ export class CausalLM {
       for (let start = 0; start < n; start += chunk) {
         const size = Math.min(chunk, n - start);
         const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
-        const logits = this.head(hs);
-        parts.push(tokenEntropy(temperature === 1 ? logits : tf.mul(logits, 1 / temperature)));
+        // a scope per chunk: one chunk's [rows, V] logits at a time
+        parts.push(
+          tf.tidy(() => {
+            const logits = this.head(hs);
+            return tokenEntropy(temperature === 1 ? logits : tf.mul(logits, 1 / temperature));
+          }),
+        );
       }
       return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
     });

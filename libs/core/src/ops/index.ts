@@ -14,3 +14,9 @@ export {
   applyRope,
 } from './rope';
 export { type AttentionOptions, attention } from './attention';
+export {
+  type LmHeadLogProbsOptions,
+  LOGITS_CHUNK_TARGET_BYTES,
+  lmHeadTokenLogProbs,
+  logitsChunkRows,
+} from './lmHeadLogProbs';

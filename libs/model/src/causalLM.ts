@@ -6,6 +6,7 @@ import {
   RxrlUsageError,
   applyRope,
   attention,
+  customOp,
   embedding,
   geluTanh,
   layerNorm,
@@ -185,6 +186,13 @@ export class CausalLM {
    * `policy.logprob_chunk_size` setting); null: sized from the vocabulary.
    */
   logprobChunkSize: number | null = null;
+  /**
+   * Recompute each decoder layer's activations in the backward pass instead
+   * of keeping them (`policy.activation_checkpointing`): a training step then
+   * holds each layer's input plus one layer's intermediates. Not used with a
+   * KV cache.
+   */
+  activationCheckpointing = false;
 
   private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, specs: WeightSpec[]) {
     this.config = config;
@@ -415,28 +423,38 @@ export class CausalLM {
       });
     }
 
-    const norm = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
+    /** Weights by name: the variables, or (in a checkpointed layer) that layer's inputs. */
+    type Weights = (name: string) => tf.Tensor | undefined;
+    const own: Weights = (name) => (name.endsWith('.bias') ? this.wOpt(name) : this.w(name));
+    const norm = (x: tf.Tensor2D, prefix: string, W: Weights = own): tf.Tensor2D =>
       cfg.normType === 'rms'
-        ? rmsNorm(x, this.w(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
+        ? rmsNorm(x, W(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
         : layerNorm(
             x,
-            this.w(prefix + '.weight') as tf.Tensor1D,
-            this.w(prefix + '.bias') as tf.Tensor1D,
+            W(prefix + '.weight') as tf.Tensor1D,
+            W(prefix + '.bias') as tf.Tensor1D,
             cfg.normEps,
           );
-    const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
-      linear(
-        x,
-        this.w(prefix + '.weight') as tf.Tensor2D,
-        this.wOpt(prefix + '.bias') as tf.Tensor1D | undefined,
-      );
 
     const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
     const gpt2 = cfg.arch === 'gpt2';
-    for (let i = 0; i < cfg.numLayers; i++) {
+    /** Decoder layer `i` on the residual stream `h`, reading weights through `W`. */
+    const layer = (
+      i: number,
+      h: tf.Tensor2D,
+      W: Weights,
+      keyMask: tf.Tensor2D | undefined,
+      rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    ): tf.Tensor2D => {
       const p = gpt2 ? `transformer.h.${i}.` : `model.layers.${i}.`;
+      const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
+        linear(
+          x,
+          W(prefix + '.weight') as tf.Tensor2D,
+          W(prefix + '.bias') as tf.Tensor1D | undefined,
+        );
       // attention block
-      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm');
+      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W);
       let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
       if (gpt2) {
         [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [
@@ -453,8 +471,8 @@ export class CausalLM {
       let k4 = tf.reshape(k, [b, t, hkv, dh]) as tf.Tensor4D;
       let v4 = tf.reshape(v, [b, t, hkv, dh]) as tf.Tensor4D;
       if (cfg.qkNorm) {
-        q4 = rmsNorm(q4, this.w(p + 'self_attn.q_norm.weight') as tf.Tensor1D, cfg.normEps);
-        k4 = rmsNorm(k4, this.w(p + 'self_attn.k_norm.weight') as tf.Tensor1D, cfg.normEps);
+        q4 = rmsNorm(q4, W(p + 'self_attn.q_norm.weight') as tf.Tensor1D, cfg.normEps);
+        k4 = rmsNorm(k4, W(p + 'self_attn.k_norm.weight') as tf.Tensor1D, cfg.normEps);
       }
       if (rope !== null) {
         q4 = applyRope(q4, rope.cos, rope.sin);
@@ -467,7 +485,7 @@ export class CausalLM {
       ]) as tf.Tensor2D;
       h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
       // MLP block
-      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm');
+      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm', W);
       const m =
         cfg.activation === 'silu'
           ? proj(
@@ -475,9 +493,74 @@ export class CausalLM {
               p + 'mlp.down_proj',
             )
           : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
-      h = tf.add(h, m);
-    }
+      return tf.add(h, m);
+    };
+    const checkpoint = this.activationCheckpointing && cache === undefined;
+    for (let i = 0; i < cfg.numLayers; i++)
+      h = checkpoint
+        ? this.checkpointedLayer(i, h, keyMask, rope, layer)
+        : layer(i, h, own, keyMask, rope);
     return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
+  }
+
+  /**
+   * Layer `i` as one custom-gradient op over its input and its weights: the
+   * forward runs with the tape off (its intermediates are freed at once), the
+   * backward runs the layer again under `tf.grads` and returns the gradients
+   * of the input and of every weight of the layer.
+   */
+  private checkpointedLayer(
+    i: number,
+    h: tf.Tensor2D,
+    keyMask: tf.Tensor2D | undefined,
+    rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    layer: (
+      i: number,
+      h: tf.Tensor2D,
+      W: (name: string) => tf.Tensor | undefined,
+      keyMask: tf.Tensor2D | undefined,
+      rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    ) => tf.Tensor2D,
+  ): tf.Tensor2D {
+    const prefix = this.config.arch === 'gpt2' ? `transformer.h.${i}.` : `model.layers.${i}.`;
+    const names = [...this.weights.keys()].filter((n) => n.startsWith(prefix));
+    const nw = names.length;
+    // tensors the layer reads but does not differentiate travel as inputs, so the op keeps them
+    const consts: tf.Tensor[] = [];
+    if (keyMask !== undefined) consts.push(keyMask);
+    if (rope !== null) consts.push(rope.cos, rope.sin);
+    const run = (x: tf.Tensor, ws: tf.Tensor[], cs: tf.Tensor[]) => {
+      const byName = new Map(names.map((n, j) => [n, ws[j]!]));
+      let c = 0;
+      const km = keyMask !== undefined ? (cs[c++] as tf.Tensor2D) : undefined;
+      const rp =
+        rope !== null ? { cos: cs[c++] as tf.Tensor3D, sin: cs[c++] as tf.Tensor3D } : null;
+      return layer(i, x as tf.Tensor2D, (n) => byName.get(n), km, rp);
+    };
+    const op = customOp((inputs, save) => {
+      save(inputs);
+      return {
+        value: run(inputs[0]!, inputs.slice(1, 1 + nw), inputs.slice(1 + nw)),
+        gradFunc: (dy, saved) => {
+          const cs = saved.slice(1 + nw);
+          // tf.grads inside a backward pass starts a fresh tape and, finishing at depth 0,
+          // clears the engine's: keep the outer backward's tape and put it back
+          const state = tf.engine().state;
+          const outerTape = state.activeTape;
+          let grads: tf.Tensor[];
+          try {
+            grads = tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1), cs))(
+              saved.slice(0, 1 + nw),
+              dy,
+            );
+          } finally {
+            state.activeTape = outerTape;
+          }
+          return [...grads, ...cs.map((c) => tf.zerosLike(c))];
+        },
+      };
+    });
+    return op(h, ...names.map((n) => this.w(n)), ...consts) as tf.Tensor2D;
   }
 
   /** Logits `[N, V]` of final hidden states `[N, D]`: the LM head, or the tied `[V, D]` embedding read transposed. */

@@ -1,3 +1,4 @@
+export { customOp, type OpGradFunc } from './customOp';
 export { linear, linearTransposed } from './linear';
 export { embedding } from './embedding';
 export { logSoftmax, logSumExpLastAxis } from './logSoftmax';

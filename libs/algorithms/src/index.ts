@@ -6,7 +6,17 @@ export {
   type PolicyOptions,
   type PolicyOptionsInput,
 } from './shared/policyOptions';
-export { loadPolicy, exportPolicy, type LoadedPolicy } from './shared/loadPolicy';
+export {
+  loadPolicy,
+  exportPolicy,
+  policyModelConfig,
+  type LoadedPolicy,
+} from './shared/loadPolicy';
+export {
+  checkTrainingMemory,
+  trainingRunMemory,
+  type TrainingMemoryConfig,
+} from './shared/memoryCheck';
 export { buildOptimizer } from './shared/buildOptimizer';
 export {
   accumulatedStep,

@@ -30,10 +30,27 @@ export {
   SAFETENSORS_FILE,
   SAFETENSORS_INDEX_FILE,
 } from './safetensors';
-export { loadPretrained, savePretrained, type LoadOptions, type SaveOptions } from './pretrained';
+export {
+  loadPretrained,
+  readModelConfig,
+  savePretrained,
+  type LoadOptions,
+  type SaveOptions,
+} from './pretrained';
 export {
   initModelDirectory,
   InitModelOptionsSchema,
   type InitModelOptions,
   type TokenizerFilesWriter,
 } from './initModel';
+export {
+  type RunMemoryConfig,
+  type RunMemoryEstimate,
+  type MemoryItem,
+  type MemoryLimit,
+  countParameters,
+  estimateRunMemory,
+  memoryLimit,
+  checkRunMemory,
+  formatBytes,
+} from './memoryEstimate';

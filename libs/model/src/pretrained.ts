@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RxrlDataError } from '@rxrl/core/base';
 import { CausalLM } from './causalLM';
-import { fromHfConfig, toHfConfig } from './modelConfig';
+import { fromHfConfig, toHfConfig, type ModelConfig } from './modelConfig';
 import { readWeights, writeWeights } from './safetensors';
 
 /** Options of {@link loadPretrained}. */
@@ -17,6 +17,16 @@ export interface LoadOptions {
  * to float32.
  */
 export async function loadPretrained(dir: string, options: LoadOptions = {}): Promise<CausalLM> {
+  const config = await readModelConfig(dir);
+  const weights = await readWeights(dir);
+  return CausalLM.fromHfWeights(config, weights.tensors, {
+    trainable: options.trainable ?? true,
+    source: dir,
+  });
+}
+
+/** A model directory's `config.json` as a {@link ModelConfig}, without reading any weight. */
+export async function readModelConfig(dir: string): Promise<ModelConfig> {
   const configPath = path.join(dir, 'config.json');
   let raw: unknown;
   try {
@@ -28,12 +38,7 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
       { cause: e },
     );
   }
-  const config = fromHfConfig(raw);
-  const weights = await readWeights(dir);
-  return CausalLM.fromHfWeights(config, weights.tensors, {
-    trainable: options.trainable ?? true,
-    source: dir,
-  });
+  return fromHfConfig(raw);
 }
 
 /** Options of {@link savePretrained}. */

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RxrlUsageError } from '@rxrl/core/base';
+import { checkInferenceMemory } from '../inferenceMemory';
 import type { Command, CommandArgs } from '../command';
 import { displayPath } from '../displayPath';
 
@@ -57,7 +58,20 @@ export async function startServe({
   const { loadPretrained } = await import('@rxrl/model');
   const { HfTokenizer } = await import('@rxrl/data');
   const { createServer } = await import('@rxrl/rollout');
-  await selectBackend(global.backend ?? null);
+  const backend = await selectBackend(global.backend ?? null);
+  // a KV cache for every sequence decoded together, at up to 1,024 tokens each
+  io.out(
+    await checkInferenceMemory(
+      'serve',
+      dir,
+      backend.backend,
+      {
+        batch: maxNumSeqs ?? 32,
+        maxLen: 1024,
+      },
+      io.env,
+    ),
+  );
   const model = await loadPretrained(dir);
   const tokenizer = await HfTokenizer.fromDirectory(dir);
   const server = createServer(model, tokenizer, {

@@ -7,7 +7,9 @@ import {
   fromHfConfig,
   loadPretrained,
   presetHfConfig,
+  readModelConfig,
   savePretrained,
+  type ModelConfig,
 } from '@rxrl/model';
 import type { PolicyOptions } from './policyOptions';
 
@@ -43,6 +45,17 @@ export async function loadPolicy(
   seed: number,
   baseDir = process.cwd(),
 ): Promise<LoadedPolicy> {
+  const loaded = await loadPolicyModel(policy, seed, baseDir);
+  loaded.model.logprobChunkSize = policy.logprob_chunk_size;
+  loaded.model.activationCheckpointing = policy.activation_checkpointing;
+  return loaded;
+}
+
+async function loadPolicyModel(
+  policy: PolicyOptions,
+  seed: number,
+  baseDir: string,
+): Promise<LoadedPolicy> {
   const resolve = (p: string) => (p === 'builtin' ? p : path.resolve(baseDir, p));
   if (policy.model_name !== null) {
     const dir = resolve(policy.model_name);
@@ -55,10 +68,16 @@ export async function loadPolicy(
       throw e;
     }
   }
-  const init = policy.init!;
   const tokenizerSource =
     policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin';
   const tokenizer = await loadTokenizer(tokenizerSource);
+  const cfg = initModelConfig(policy, tokenizer);
+  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource };
+}
+
+/** The config of `policy.init`'s fresh model for `tokenizer`. */
+function initModelConfig(policy: PolicyOptions, tokenizer: Tokenizer): ModelConfig {
+  const init = policy.init!;
   const hf = {
     ...presetHfConfig(init.arch, init.preset, tokenizer.vocabSize),
     ...init.config_overrides,
@@ -74,7 +93,23 @@ export async function loadPolicy(
       `policy.init.config_overrides.vocab_size = ${cfg.vocabSize}; expected at least the tokenizer's ${tokenizer.vocabSize}`,
     );
   }
-  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource };
+  return cfg;
+}
+
+/**
+ * The policy's model config without loading any weight: the model
+ * directory's config.json, or `policy.init`'s preset for its tokenizer.
+ */
+export async function policyModelConfig(
+  policy: PolicyOptions,
+  baseDir = process.cwd(),
+): Promise<ModelConfig> {
+  const resolve = (p: string) => (p === 'builtin' ? p : path.resolve(baseDir, p));
+  if (policy.model_name !== null) return readModelConfig(resolve(policy.model_name));
+  const tokenizer = await loadTokenizer(
+    policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin',
+  );
+  return initModelConfig(policy, tokenizer);
 }
 
 /**

@@ -496,10 +496,14 @@ export class CausalLM {
       return tf.add(h, m);
     };
     const checkpoint = this.activationCheckpointing && cache === undefined;
-    for (let i = 0; i < cfg.numLayers; i++)
+    // one scope per layer frees its intermediates as it ends: a gradient tape keeps
+    // (its own references to) only what the backward pass reads
+    for (let i = 0; i < cfg.numLayers; i++) {
+      const x = h;
       h = checkpoint
-        ? this.checkpointedLayer(i, h, keyMask, rope, layer)
-        : layer(i, h, own, keyMask, rope);
+        ? this.checkpointedLayer(i, x, keyMask, rope, layer)
+        : tf.tidy(() => layer(i, x, own, keyMask, rope));
+    }
     return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
   }
 

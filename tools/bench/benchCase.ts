@@ -56,6 +56,8 @@ export interface BenchContext {
 
 export interface BenchCase {
   name: string;
+  /** runs only when `--only` names it (slow cases, e.g. `real`) */
+  optIn?: boolean;
   run(ctx: BenchContext): Promise<BenchRecord[]>;
 }
 

@@ -8,6 +8,7 @@
  *   npm run bench -- --quick            # smaller sizes, a smoke check
  *   npm run bench -- --only train_step  # that case (or cases containing the text); a,b for several
  *   npm run bench -- --no-torch         # skip the PyTorch comparison
+ *   npm run bench -- --only real        # real size: the Qwen2.5-0.5B layout vs PyTorch (opt-in, slow)
  *
  * After each case, the records that name a PyTorch measurement (or that
  * pytorch.ts pairs by their fields) are measured by
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '@rxrl/core';
 import type { BenchCase, BenchContext, BenchRecord } from './benchCase';
 import { measureMatmulPeak } from './cases/matmulPeak';
+import { describeMachine } from './machine';
 import { cases } from './cases/index';
 import {
   runTorch,
@@ -41,6 +43,8 @@ const { values } = parseArgs({
 
 const choice = await selectBackend(values.backend ?? null);
 console.log(describeBackend(choice));
+const machine = describeMachine();
+console.log(`machine: ${machine}`);
 const peak = await measureMatmulPeak(values.quick!);
 console.log(`plain 2-D matMul peak: ${peak.best.toFixed(1)} GFLOP/s`);
 const ctx: BenchContext = { backend: choice.backend, peakGflops: peak.best, quick: values.quick! };
@@ -93,8 +97,8 @@ async function compareWithTorch(out: BenchRecord[]): Promise<void> {
 const wanted = values.only?.split(',');
 const matches = (name: string, o: string) =>
   cases.some((c) => c.name === o) ? name === o : name.includes(o);
-const selected: BenchCase[] = cases.filter(
-  (c) => !wanted || wanted.some((o) => matches(c.name, o)),
+const selected: BenchCase[] = cases.filter((c) =>
+  wanted ? wanted.some((o) => (c.optIn ? c.name === o : matches(c.name, o))) : !c.optIn,
 );
 for (const c of selected) {
   process.stdout.write(`running ${c.name} … `);
@@ -126,6 +130,7 @@ writeFileSync(
       peakGflops: peak.best,
       cores: (await import('node:os')).cpus().length,
       cpu: (await import('node:os')).cpus()[0]?.model,
+      machine,
       node: process.version,
       pytorch: torchEnv ?? { unavailable: torchMissing },
       records,

@@ -9,6 +9,8 @@ export {
 export {
   loadPolicy,
   exportPolicy,
+  exportAdapter,
+  adapterDirOf,
   policyModelConfig,
   type LoadedPolicy,
 } from './shared/loadPolicy';

@@ -10,6 +10,8 @@ import {
   renameSync,
   rmSync,
   writeSync,
+  fstatSync,
+  readSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { RxrlError } from '@rxrl/core/base';
@@ -47,18 +49,46 @@ function fsyncPath(path: string): void {
   }
 }
 
+/**
+ * Node's file and hash calls take at most 2 GiB at once; a 0.5B-parameter
+ * model's AdamW moments alone are 4 GB, so large files go in slices.
+ */
+const SLICE = 1 << 30;
+
 function writeDurable(path: string, data: Uint8Array): void {
   const fd = openSync(path, 'w');
   try {
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    while (off < data.length) off += writeSync(fd, data, off, Math.min(SLICE, data.length - off));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+/** A whole file, read in slices (readFileSync refuses files over 2 GiB). */
+function readWhole(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const out = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, out, off, Math.min(SLICE, size - off), off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? out : out.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sha256(data: Uint8Array): string {
+  const hash = createHash('sha256');
+  for (let off = 0; off < data.length; off += SLICE) hash.update(data.subarray(off, off + SLICE));
+  return hash.digest('hex');
+}
 
 /** Distinguishes two saves of one process within the same millisecond. */
 let saveCounter = 0;
@@ -198,7 +228,7 @@ export class CheckpointManager {
       const path = join(dir, name);
       if (!existsSync(path))
         throw new RxrlError(`${dir}: file '${name}' listed in the manifest is missing`);
-      const data = new Uint8Array(readFileSync(path));
+      const data = readWhole(path);
       if (data.length !== meta.bytes || sha256(data) !== meta.sha256) {
         throw new RxrlError(
           `${dir}: file '${name}' does not match its manifest checksum (corrupt checkpoint)`,

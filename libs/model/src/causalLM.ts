@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   Rng,
   RxrlConfigError,
-  RxrlDataError,
   RxrlUsageError,
   applyRope,
   attention,
@@ -22,6 +21,7 @@ import {
 } from '@rxrl/core';
 import { fromHfConfig, type ModelConfig } from './modelConfig';
 import type { HostTensor } from './safetensors';
+import { ModelDirectoryError } from './errors';
 import type { KVCache } from './kvCache';
 
 /**
@@ -133,6 +133,107 @@ function canonicalName(cfg: ModelConfig, name: string): string {
   return name;
 }
 
+/** One weight of a model as a Hugging Face checkpoint stores it, and how HF initialises it. */
+export interface HfWeightSpec {
+  /** HF name. */
+  name: string;
+  /** Shape in the checkpoint (`nn.Linear` weights `[out, in]`). */
+  shape: number[];
+  /**
+   * CausalLM keeps this weight transposed (`[in, out]`), and
+   * {@link CausalLM.create} draws it in that layout: a writer that wants the
+   * same values draws `[shape[1], shape[0]]` and transposes.
+   */
+  transposed: boolean;
+  /** normal(0, std) for matrices, ones for norm scales, zeros for biases. */
+  init: 'normal' | 'ones' | 'zeros';
+  std?: number;
+}
+
+/**
+ * Every weight `cfg` implies, in HF naming, order and layout, with its HF
+ * initialisation (what {@link CausalLM.create} draws). For tools that write
+ * checkpoints without building a model.
+ */
+export function hfWeightLayout(cfg: ModelConfig): HfWeightSpec[] {
+  return weightSpecs(cfg).map((s) => ({
+    name: s.name,
+    shape: s.hfTransposed ? [s.shape[1]!, s.shape[0]!] : [...s.shape],
+    transposed: s.hfTransposed,
+    init: s.init,
+    ...(s.std !== undefined ? { std: s.std } : {}),
+  }));
+}
+
+/**
+ * Check a checkpoint's tensor names and shapes against `config` without its
+ * data: every weight present with the shape config.json implies, no unexpected
+ * names (buffers such as `rotary_emb.inv_freq` and a tied model's redundant
+ * `lm_head.weight` are ignored). Returns our name → the checkpoint's name for
+ * the tensors used. Throws a ModelDirectoryError naming the tensor and its
+ * file: `source`, or `source(name)` for a checkpoint in several files.
+ */
+export function checkHfWeights(
+  config: ModelConfig,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  source: string | ((checkpointName: string) => string),
+): Map<string, string> {
+  const fileOf = typeof source === 'string' ? () => source : source;
+  const specs = weightSpecs(config);
+  const known = new Map(specs.map((s) => [s.name, s]));
+  const names = new Map<string, string>();
+  for (const raw of shapes.keys()) {
+    if (isIgnorable(config, raw)) continue;
+    const name = canonicalName(config, raw);
+    if (!known.has(name)) {
+      throw new ModelDirectoryError(
+        `${fileOf(raw)}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
+        { source: fileOf(raw), field: raw },
+      );
+    }
+    names.set(name, raw);
+  }
+  for (const spec of specs) {
+    const raw = names.get(spec.name);
+    if (raw === undefined) {
+      // no file holds it: name the checkpoint as a whole
+      const where = typeof source === 'string' ? source : source('');
+      throw new ModelDirectoryError(`${where}: missing tensor ${spec.name}`, {
+        source: where,
+        field: spec.name,
+      });
+    }
+    const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
+    const shape = shapes.get(raw)!;
+    if (shape.join() !== hfShape.join()) {
+      throw new ModelDirectoryError(
+        `${fileOf(raw)}: tensor ${raw} has shape [${shape}], expected [${hfShape}] from config.json`,
+        { source: fileOf(raw), field: raw },
+      );
+    }
+  }
+  return names;
+}
+
+function linearModulesOfSpecs(specs: readonly WeightSpec[]): LinearModule[] {
+  const out: LinearModule[] = [];
+  for (const spec of specs) {
+    if (spec.shape.length !== 2 || !spec.name.endsWith('.weight')) continue;
+    const name = spec.name.slice(0, -'.weight'.length);
+    if (/(^|\.)(embed_tokens|wte|wpe|lm_head)$/.test(name)) continue;
+    out.push({ name, inFeatures: spec.shape[0]!, outFeatures: spec.shape[1]! });
+  }
+  return out;
+}
+
+/**
+ * The linear projections of `cfg`'s model that an adapter can target (what
+ * {@link CausalLM.linearModules} gives), without building the model.
+ */
+export function linearModules(cfg: ModelConfig): LinearModule[] {
+  return linearModulesOfSpecs(weightSpecs(cfg));
+}
+
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
   for (let r = 0; r < rows; r++)
@@ -141,6 +242,50 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 }
 
 let modelCounter = 0;
+
+/**
+ * A low-rank adapter on the linear projections (LoRA, `./lora`): the model
+ * calls {@link LinearAdapter.delta} after every projection and adds what it
+ * returns. The model knows nothing else about it.
+ */
+export interface LinearAdapter {
+  /**
+   * The term added to module `module`'s output for input `x` `[N, in]`, or null
+   * when it is not adapted. `read` gives the tensor to use in place of one of
+   * {@link variables} (by that name), or undefined for the variable itself: an
+   * activation-checkpointed layer passes its op's inputs so they get gradients.
+   */
+  delta(
+    module: string,
+    x: tf.Tensor2D,
+    read?: (name: string) => tf.Tensor | undefined,
+  ): tf.Tensor2D | null;
+  /** `scaling · A·B` `[in, out]` of `module` (host copy), or null when it is not adapted. */
+  deltaWeight(module: string): Float32Array | null;
+  /** The adapter's own variables by name (PEFT's, without `base_model.model.`). */
+  variables(): Map<string, tf.Variable>;
+  /** Whether the base weight `name` (a bias under PEFT's `bias: all | lora_only`) trains too. */
+  trainsBaseWeight(name: string): boolean;
+  /** Training mode with dropout streams seeded by `seed`; null: inference (no dropout). */
+  setTraining(seed: number | null): void;
+  /**
+   * Where the adapter's random stream (dropout masks) stands now, and `fn` run
+   * with the stream put back there (then restored): activation checkpointing
+   * recomputes a layer in the backward pass with the masks its forward drew.
+   * An adapter without randomness need not implement them.
+   */
+  randomPosition?(): number;
+  replayRandom?<T>(position: number, fn: () => T): T;
+  dispose(): void;
+}
+
+/** A linear projection of the model (what LoRA's `target_modules` select from). */
+export interface LinearModule {
+  /** Module name as in HF/PEFT, e.g. `model.layers.0.self_attn.q_proj`. */
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+}
 
 /** Options of {@link CausalLM.create}. */
 export interface CreateOptions {
@@ -193,11 +338,20 @@ export class CausalLM {
    * KV cache.
    */
   activationCheckpointing = false;
+  private adapterRef: LinearAdapter | null = null;
+  /** A view made by {@link withAdapter}: shares the weights, never frees them, trains nothing. */
+  private readonly isView: boolean;
 
-  private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, specs: WeightSpec[]) {
+  private constructor(
+    config: ModelConfig,
+    weights: Map<string, tf.Variable>,
+    specs: WeightSpec[],
+    isView = false,
+  ) {
     this.config = config;
     this.weights = weights;
     this.specs = specs;
+    this.isView = isView;
   }
 
   private static build(
@@ -248,43 +402,44 @@ export class CausalLM {
     tensors: Map<string, HostTensor>,
     options: { trainable?: boolean; source?: string } = {},
   ): CausalLM {
-    const source = options.source ?? 'checkpoint';
-    const byName = new Map<string, HostTensor>();
-    const known = new Set(weightSpecs(config).map((s) => s.name));
-    for (const [raw, t] of tensors) {
-      if (isIgnorable(config, raw)) continue;
-      const name = canonicalName(config, raw);
-      if (!known.has(name)) {
-        throw new RxrlDataError(
-          `${source}: unexpected tensor ${raw} for a ${config.arch} model (check model_type and the layer count in config.json)`,
-          { source, field: raw },
-        );
-      }
-      byName.set(name, t);
-    }
+    const shapes = new Map([...tensors].map(([name, t]) => [name, t.shape]));
+    return CausalLM.fromHfReader(config, shapes, (name) => tensors.get(name)!.data, options);
+  }
+
+  /**
+   * A model from a checkpoint described by its tensors' HF names and shapes,
+   * whose data `read` gives one tensor at a time (so a loader can widen bf16 to
+   * float32 tensor by tensor instead of holding every weight twice). Names and
+   * shapes are checked ({@link checkHfWeights}) before the first `read`.
+   */
+  static fromHfReader(
+    config: ModelConfig,
+    shapes: ReadonlyMap<string, readonly number[]>,
+    read: (checkpointName: string) => Float32Array,
+    options: { trainable?: boolean; source?: string } = {},
+  ): CausalLM {
+    const names = checkHfWeights(config, shapes, options.source ?? 'checkpoint');
     return CausalLM.build(config, options.trainable ?? true, (spec) => {
-      const t = byName.get(spec.name);
-      if (t === undefined)
-        throw new RxrlDataError(`${source}: missing tensor ${spec.name}`, {
-          source,
-          field: spec.name,
-        });
-      const hfShape = spec.hfTransposed ? [spec.shape[1]!, spec.shape[0]!] : spec.shape;
-      if (t.shape.join() !== hfShape.join()) {
-        throw new RxrlDataError(
-          `${source}: tensor ${spec.name} has shape [${t.shape}], expected [${hfShape}] from config.json`,
-          { source, field: spec.name },
-        );
-      }
-      return spec.hfTransposed ? transpose2d(t.data, hfShape[0]!, hfShape[1]!) : t.data;
+      const data = read(names.get(spec.name)!);
+      if (!spec.hfTransposed) return data;
+      return transpose2d(data, spec.shape[1]!, spec.shape[0]!);
     });
   }
 
-  /** The weights in HF layout and naming, copied to host memory (what a checkpoint stores). */
-  exportHfWeights(): Map<string, HostTensor> {
+  /**
+   * The weights in HF layout and naming, copied to host memory (what a checkpoint
+   * stores). `mergeAdapter`: with the attached adapter's `scaling · A·B` added to
+   * the weights it adapts (a full model that computes what base + adapter do).
+   */
+  exportHfWeights(options: { mergeAdapter?: boolean } = {}): Map<string, HostTensor> {
     const out = new Map<string, HostTensor>();
     for (const spec of this.specs) {
-      const data = this.weights.get(spec.name)!.dataSync() as Float32Array;
+      let data = this.weights.get(spec.name)!.dataSync() as Float32Array;
+      const delta =
+        options.mergeAdapter && spec.name.endsWith('.weight')
+          ? (this.adapterRef?.deltaWeight(spec.name.slice(0, -'.weight'.length)) ?? null)
+          : null;
+      if (delta !== null) data = data.map((x, i) => x + delta[i]!);
       if (spec.hfTransposed) {
         out.set(spec.name, {
           shape: [spec.shape[1]!, spec.shape[0]!],
@@ -297,9 +452,14 @@ export class CausalLM {
     return out;
   }
 
-  /** Trainable variables by HF name (empty for a frozen copy); pass `[...values()]` to variableGrads. */
+  /**
+   * Trainable variables by name (empty for a frozen copy or a view); pass
+   * `[...values()]` to variableGrads. With an adapter: its A/B matrices (plus
+   * biases under PEFT's `bias: all | lora_only`); the base weights are frozen.
+   */
   trainableVariables(): Map<string, tf.Variable> {
-    return new Map([...this.weights].filter(([, v]) => v.trainable));
+    if (this.isView) return new Map();
+    return new Map([...this.variables()].filter(([, v]) => v.trainable));
   }
 
   /**
@@ -307,19 +467,78 @@ export class CausalLM {
    * reference model's), with the gradients keyed by HF name. The caller disposes
    * `value` and every gradient.
    */
-  variableGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  variableGrads(
+    loss: () => tf.Scalar,
+    options: {
+      /** seeds the adapter's dropout masks (LoRA `lora_dropout`); without it the adapter runs without dropout */
+      dropoutSeed?: number;
+    } = {},
+  ): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const vars = this.trainableVariables();
     if (vars.size === 0)
       throw new RxrlUsageError(
         'CausalLM.variableGrads: this model has no trainable variables (a frozen copy?)',
       );
-    const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
-    return { value, grads: new Map([...vars].map(([name, v]) => [name, grads[v.name]!])) };
+    const adapter = this.adapterRef;
+    adapter?.setTraining(options.dropoutSeed ?? null);
+    try {
+      const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+      return { value, grads: new Map([...vars].map(([name, v]) => [name, grads[v.name]!])) };
+    } finally {
+      adapter?.setTraining(null);
+    }
   }
 
-  /** Every variable by HF name, trainable or not. */
+  /** Every variable by name, trainable or not: the HF weights, then the adapter's. */
   variables(): Map<string, tf.Variable> {
-    return new Map(this.weights);
+    const all = new Map(this.weights);
+    if (this.adapterRef !== null) for (const [k, v] of this.adapterRef.variables()) all.set(k, v);
+    return all;
+  }
+
+  /** The linear projections an adapter can target (not the embeddings, not the LM head), in HF order. */
+  linearModules(): LinearModule[] {
+    return linearModulesOfSpecs(this.specs);
+  }
+
+  /** The attached adapter (LoRA), or null. */
+  get adapter(): LinearAdapter | null {
+    return this.adapterRef;
+  }
+
+  /**
+   * Attach `adapter` (the model owns it from now on and disposes it): every
+   * base weight is frozen, except those the adapter trains (biases under
+   * `bias: all | lora_only`).
+   */
+  attachAdapter(adapter: LinearAdapter): void {
+    if (this.isView) throw new RxrlUsageError('CausalLM.attachAdapter: this model is a view');
+    if (this.adapterRef !== null)
+      throw new RxrlUsageError('CausalLM.attachAdapter: an adapter is attached already');
+    for (const [name, v] of this.weights) v.trainable = adapter.trainsBaseWeight(name);
+    this.adapterRef = adapter;
+  }
+
+  /**
+   * A view of this model's weights (no copy) with `adapter` in place of its own,
+   * or with none: several adapters served over one base, or the base with
+   * adapters off. A view trains nothing, and disposing it frees nothing (its
+   * adapter stays the caller's); it is valid while this model is.
+   */
+  withAdapter(adapter: LinearAdapter | null): CausalLM {
+    const view = new CausalLM(this.config, this.weights, this.specs, true);
+    view.adapterRef = adapter;
+    view.logprobChunkSize = this.logprobChunkSize;
+    return view;
+  }
+
+  /**
+   * The reference policy of DPO and GRPO's KL: with an adapter, the base with
+   * adapters off — a view sharing the weights, as TRL does with PEFT; without
+   * one, a frozen copy. The caller disposes it either way.
+   */
+  referencePolicy(): CausalLM {
+    return this.adapterRef !== null ? this.withAdapter(null) : this.frozenCopy();
   }
 
   /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
@@ -334,10 +553,13 @@ export class CausalLM {
     return copy;
   }
 
-  /** Free every variable. */
+  /** Free every variable and the attached adapter (a view frees nothing). */
   dispose(): void {
+    if (this.isView) return;
     for (const v of this.weights.values()) v.dispose();
     this.weights.clear();
+    this.adapterRef?.dispose();
+    this.adapterRef = null;
   }
 
   private w(name: string): tf.Variable {
@@ -423,9 +645,15 @@ export class CausalLM {
       });
     }
 
-    /** Weights by name: the variables, or (in a checkpointed layer) that layer's inputs. */
+    /**
+     * Weights by name — the model's and its adapter's variables, or (in a
+     * checkpointed layer) that layer's op inputs.
+     */
     type Weights = (name: string) => tf.Tensor | undefined;
-    const own: Weights = (name) => (name.endsWith('.bias') ? this.wOpt(name) : this.w(name));
+    const adapter = this.adapterRef;
+    const adapterVars = adapter?.variables() ?? new Map<string, tf.Variable>();
+    const own: Weights = (name) =>
+      adapterVars.get(name) ?? (name.endsWith('.bias') ? this.wOpt(name) : this.w(name));
     const norm = (x: tf.Tensor2D, prefix: string, W: Weights = own): tf.Tensor2D =>
       cfg.normType === 'rms'
         ? rmsNorm(x, W(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
@@ -447,12 +675,16 @@ export class CausalLM {
       rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
     ): tf.Tensor2D => {
       const p = gpt2 ? `transformer.h.${i}.` : `model.layers.${i}.`;
-      const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
-        linear(
+      // a projection plus its adapter's term (LoRA), the adapter reading its weights through W too
+      const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D => {
+        const y = linear(
           x,
           W(prefix + '.weight') as tf.Tensor2D,
           W(prefix + '.bias') as tf.Tensor1D | undefined,
         );
+        const delta = adapter?.delta(prefix, x, W) ?? null;
+        return delta === null ? y : tf.add(y, delta);
+      };
       // attention block
       let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W);
       let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
@@ -501,23 +733,26 @@ export class CausalLM {
     for (let i = 0; i < cfg.numLayers; i++) {
       const x = h;
       h = checkpoint
-        ? this.checkpointedLayer(i, x, keyMask, rope, layer)
+        ? this.checkpointedLayer(i, x, keyMask, rope, own, layer)
         : tf.tidy(() => layer(i, x, own, keyMask, rope));
     }
     return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
   }
 
   /**
-   * Layer `i` as one custom-gradient op over its input and its weights: the
-   * forward runs with the tape off (its intermediates are freed at once), the
-   * backward runs the layer again under `tf.grads` and returns the gradients
-   * of the input and of every weight of the layer.
+   * Layer `i` as one custom-gradient op over its input and its trainable
+   * weights (the adapter's A/B of the layer with LoRA; frozen base weights are
+   * read as they are and get no gradient): the forward runs with the tape off
+   * (its intermediates are freed at once), the backward runs the layer again
+   * under `tf.grads`, with the adapter's dropout masks replayed, and returns
+   * the gradients of the input and of every trainable weight of the layer.
    */
   private checkpointedLayer(
     i: number,
     h: tf.Tensor2D,
     keyMask: tf.Tensor2D | undefined,
     rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    own: (name: string) => tf.Tensor | undefined,
     layer: (
       i: number,
       h: tf.Tensor2D,
@@ -527,19 +762,24 @@ export class CausalLM {
     ) => tf.Tensor2D,
   ): tf.Tensor2D {
     const prefix = this.config.arch === 'gpt2' ? `transformer.h.${i}.` : `model.layers.${i}.`;
-    const names = [...this.weights.keys()].filter((n) => n.startsWith(prefix));
+    const vars = [...this.variables()].filter(([n, v]) => n.startsWith(prefix) && v.trainable);
+    const names = vars.map(([n]) => n);
     const nw = names.length;
     // tensors the layer reads but does not differentiate travel as inputs, so the op keeps them
     const consts: tf.Tensor[] = [];
     if (keyMask !== undefined) consts.push(keyMask);
     if (rope !== null) consts.push(rope.cos, rope.sin);
+    // the adapter's dropout stream as the forward finds it, for the recompute to draw the same masks
+    const adapter = this.adapterRef;
+    const position = adapter?.randomPosition?.();
     const run = (x: tf.Tensor, ws: tf.Tensor[], cs: tf.Tensor[]) => {
       const byName = new Map(names.map((n, j) => [n, ws[j]!]));
+      const W = (n: string) => byName.get(n) ?? own(n);
       let c = 0;
       const km = keyMask !== undefined ? (cs[c++] as tf.Tensor2D) : undefined;
       const rp =
         rope !== null ? { cos: cs[c++] as tf.Tensor3D, sin: cs[c++] as tf.Tensor3D } : null;
-      return layer(i, x as tf.Tensor2D, (n) => byName.get(n), km, rp);
+      return layer(i, x as tf.Tensor2D, W, km, rp);
     };
     const op = customOp((inputs, save) => {
       save(inputs);
@@ -552,11 +792,16 @@ export class CausalLM {
           const state = tf.engine().state;
           const outerTape = state.activeTape;
           let grads: tf.Tensor[];
-          try {
-            grads = tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1), cs))(
+          const recompute = () =>
+            tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1), cs))(
               saved.slice(0, 1 + nw),
               dy,
             );
+          try {
+            grads =
+              position !== undefined && adapter?.replayRandom !== undefined
+                ? adapter.replayRandom(position, recompute)
+                : recompute();
           } finally {
             state.activeTape = outerTape;
           }
@@ -564,27 +809,26 @@ export class CausalLM {
         },
       };
     });
-    return op(h, ...names.map((n) => this.w(n)), ...consts) as tf.Tensor2D;
+    return op(h, ...vars.map(([, v]) => v), ...consts) as tf.Tensor2D;
   }
 
-  /** Logits `[N, V]` of final hidden states `[N, D]`: the LM head, or the tied `[V, D]` embedding read transposed. */
-  private head(h: tf.Tensor2D): tf.Tensor2D {
-    if (!this.config.tieWordEmbeddings) return linear(h, this.w('lm_head.weight') as tf.Tensor2D);
-    return linearTransposed(
-      h,
-      this.w(
-        this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight',
-      ) as tf.Tensor2D,
-    );
-  }
-
-  /** The LM head's weight as stored: `[D, V]`, or the tied `[V, D]` embedding (vocab-major). */
+  /**
+   * The LM head's weight as stored: `[D, V]`, or the tied `[V, D]` embedding
+   * (vocab-major). Both {@link head} and the chunked `lmHeadTokenLogProbs` read
+   * it in place; neither keeps a transposed copy.
+   */
   private headTable(): { table: tf.Tensor2D; vocabMajor: boolean } {
     if (!this.config.tieWordEmbeddings)
       return { table: this.w('lm_head.weight') as tf.Tensor2D, vocabMajor: false };
     const name =
       this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
     return { table: this.w(name) as tf.Tensor2D, vocabMajor: true };
+  }
+
+  /** Full logits `[N, V]` of final hidden states `[N, D]` (generation, {@link logits}, entropies). */
+  private head(h: tf.Tensor2D): tf.Tensor2D {
+    const { table, vocabMajor } = this.headTable();
+    return vocabMajor ? linearTransposed(h, table) : linear(h, table);
   }
 
   /**

@@ -13,15 +13,48 @@ export {
 } from './modelConfig';
 export {
   CausalLM,
+  checkHfWeights,
+  hfWeightLayout,
+  linearModules,
+  type HfWeightSpec,
   type CreateOptions,
   type TokenLogProbsOptions,
   type PackedLayout,
+  type LinearAdapter,
+  type LinearModule,
 } from './causalLM';
+export {
+  LoraConfigSchema,
+  type LoraConfig,
+  type LoraConfigInput,
+  ALL_LINEAR,
+  LORA_BIAS,
+  loraScaling,
+  resolveTargetModules,
+  moduleKinds,
+} from './lora/loraConfig';
+export { LoraAdapter, type LoraHostPair } from './lora/loraAdapter';
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  savePeftAdapter,
+  readPeftAdapter,
+  loadPeftAdapter,
+  type PeftAdapter,
+  type SavePeftOptions,
+} from './lora/peft';
 export { KVCache, KVCacheOptionsSchema, type KVCacheOptions } from './kvCache';
 export { prefill, generateStep } from './decode';
 export {
   type HostTensor,
   type SafetensorsFile,
+  type TensorEntry,
+  type WeightsCatalog,
+  DTYPE_BYTES,
+  decodeTensor,
+  inspectWeights,
+  readSafetensorsHeader,
+  readTensorBytes,
   parseSafetensors,
   serializeSafetensors,
   readSafetensorsFile,
@@ -31,12 +64,15 @@ export {
   SAFETENSORS_INDEX_FILE,
 } from './safetensors';
 export {
+  inspectPretrained,
   loadPretrained,
   readModelConfig,
   savePretrained,
   type LoadOptions,
+  type PretrainedInfo,
   type SaveOptions,
 } from './pretrained';
+export { ModelDirectoryError } from './errors';
 export {
   initModelDirectory,
   InitModelOptionsSchema,
@@ -49,6 +85,7 @@ export {
   type MemoryItem,
   type MemoryLimit,
   countParameters,
+  loraParameterCount,
   estimateRunMemory,
   memoryLimit,
   checkRunMemory,

@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { CausalLM } from './causalLM';
+import { LoraAdapter } from './lora/loraAdapter';
 import {
   checkRunMemory,
   countParameters,
   estimateRunMemory,
+  loraParameterCount,
   memoryLimit,
   type RunMemoryConfig,
 } from './memoryEstimate';
@@ -67,6 +69,59 @@ describe('estimateRunMemory', () => {
     const vectors = 24 * (2 * 896 + 896 + 2 * 128) + 896;
     expect(bytesOf(wasm, 'packed weights')).toBe(4 * (p - vectors));
   });
+
+  it('LoRA: r·(in + out) per targeted module, plus the biases that train (closed form by hand)', () => {
+    const [d, kv, inter, layers] = [896, 128, 4864, 24];
+    // PEFT's default targets for qwen2: q_proj [896 → 896] and v_proj [896 → 128]
+    const qv = 8 * (d + d + (d + kv));
+    expect(loraParameterCount(QWEN25_05B, { r: 8 })).toEqual({
+      adapter: layers * qv,
+      trainable: layers * qv,
+    });
+    expect(layers * qv).toBe(540672);
+    // lora_only: q and v biases of the adapted modules train too
+    expect(loraParameterCount(QWEN25_05B, { r: 8, bias: 'lora_only' }).trainable).toBe(
+      layers * (qv + d + kv),
+    );
+    // all-linear at r 16: q, k, v, o, gate, up, down; bias all: every bias (q, k, v)
+    const all = 16 * (d + d + 2 * (d + kv) + (d + d) + 2 * (d + inter) + (inter + d));
+    expect(all * layers).toBe(8798208);
+    expect(
+      loraParameterCount(QWEN25_05B, { r: 16, target_modules: 'all-linear', bias: 'all' }),
+    ).toEqual({ adapter: layers * all, trainable: layers * (all + d + 2 * kv) });
+    expect(() => loraParameterCount(QWEN25_05B, { target_modules: ['c_attn'] })).toThrow(
+      /matches no module/,
+    );
+    // the estimate: gradients and AdamW for the adapter only
+    const lora = loraParameterCount(QWEN25_05B, { r: 8 });
+    const e = estimateRunMemory(QWEN25_05B, {
+      backend: 'cpu',
+      train: { microBatch: 1, seqLen: 512, trainableParams: lora.trainable },
+      adapterParams: lora.adapter,
+    });
+    expect(bytesOf(e, 'AdamW state')).toBe(8 * 540672);
+    expect(bytesOf(e, 'gradients')).toBe(8 * 540672);
+    expect(bytesOf(e, 'adapter weights')).toBe(4 * 540672);
+  });
+
+  it.each(ARCHITECTURES)(
+    '%s: the LoRA count equals the parameters of a LoRA adapter built on the model',
+    (arch) => {
+      const cfg = presetConfig(arch, 'tiny', 64);
+      for (const lora of [
+        { r: 4 },
+        { r: 2, target_modules: 'all-linear', bias: 'all' as const },
+        { r: 3, target_modules: 'all-linear', bias: 'lora_only' as const },
+      ]) {
+        const model = CausalLM.create(cfg, { seed: 1 });
+        const adapter = LoraAdapter.create(model, lora, { seed: 0 });
+        model.attachAdapter(adapter);
+        const trainable = [...model.trainableVariables().values()].reduce((n, v) => n + v.size, 0);
+        expect(loraParameterCount(cfg, lora)).toEqual({ adapter: adapter.numBytes / 4, trainable });
+        model.dispose();
+      }
+    },
+  );
 
   it('KV cache: 2 · layers · rows · tokens · kv width floats', () => {
     const e = estimateRunMemory(QWEN25_05B, {

@@ -1,5 +1,7 @@
 import * as os from 'node:os';
 import { RxrlConfigError, logitsChunkRows } from '@rxrl/core';
+import { hfWeightLayout, linearModules } from './causalLM';
+import { LoraConfigSchema, resolveTargetModules, type LoraConfigInput } from './lora/loraConfig';
 import type { ModelConfig } from './modelConfig';
 
 /**
@@ -24,8 +26,10 @@ export interface RunMemoryConfig {
     /** rows per logits chunk (`policy.logprob_chunk_size`); null: sized from the vocabulary */
     logprobChunkRows?: number | null;
   } | null;
-  /** a frozen reference copy of the weights (DPO unless reference-free, GRPO with a KL penalty) */
+  /** a frozen reference copy of the weights (DPO unless reference-free, GRPO with a KL penalty; not with LoRA, whose reference is the base with adapters off) */
   referenceModel?: boolean;
+  /** parameters of an attached adapter (LoRA's A and B), held besides the base weights */
+  adapterParams?: number;
   /** generation: rows decoded together and prompt + new tokens per row; null: none */
   generation?: { batch: number; maxLen: number } | null;
 }
@@ -74,6 +78,29 @@ export function countParameters(cfg: ModelConfig): { total: number; matrices: nu
 }
 
 /**
+ * Parameters of a LoRA adapter on `cfg`'s model in closed form: `r·(in + out)`
+ * for each module `target_modules` selects (A `[in, r]`, B `[r, out]`), and the
+ * trainable ones — those plus the biases that train under `bias: all` (every
+ * bias) or `lora_only` (the adapted modules'). A `target_modules` matching
+ * nothing is the config error `LoraAdapter.create` gives.
+ */
+export function loraParameterCount(
+  cfg: ModelConfig,
+  lora: LoraConfigInput,
+): { adapter: number; trainable: number } {
+  const config = LoraConfigSchema.parse(lora);
+  const modules = resolveTargetModules(config, cfg.arch, linearModules(cfg));
+  const adapter = modules.reduce((n, m) => n + config.r * (m.inFeatures + m.outFeatures), 0);
+  const adapted = new Set(modules.map((m) => `${m.name}.bias`));
+  let biases = 0;
+  if (config.bias !== 'none')
+    for (const w of hfWeightLayout(cfg))
+      if (w.name.endsWith('.bias') && (config.bias === 'all' || adapted.has(w.name)))
+        biases += w.shape.reduce((a, b) => a * b, 1);
+  return { adapter, trainable: adapter + biases };
+}
+
+/**
  * float32 values one decoder layer holds per token through a training step.
  * Counted: the residual and normed inputs, q/k/v before and after RoPE, the
  * attention output and projections, the MLP's inputs and intermediates, and
@@ -118,6 +145,12 @@ export function estimateRunMemory(cfg: ModelConfig, run: RunMemoryConfig): RunMe
     if (bytes > 0) items.push({ name, bytes, detail });
   };
   add('weights', params * F32, `${params.toLocaleString('en-US')} parameters × 4 B`);
+  const adapterParams = run.adapterParams ?? 0;
+  add(
+    'adapter weights',
+    adapterParams * F32,
+    `${adapterParams.toLocaleString('en-US')} LoRA parameters × 4 B`,
+  );
   if (run.backend === 'wasm')
     add('packed weights', matrices * F32, 'wasm XNNPACK keeps a packed copy of each weight matrix');
   if (run.referenceModel === true) add('reference model', params * F32, 'frozen copy, 4 B/param');
@@ -213,7 +246,8 @@ export function checkRunMemory(
     hints.push('a smaller policy.train_micro_batch_size or policy.max_total_sequence_length');
     if (run.train.activationCheckpointing !== true)
       hints.push('policy.activation_checkpointing=true');
-    hints.push('LoRA (train adapters only: no full gradients or AdamW state)');
+    if (run.train.trainableParams === undefined)
+      hints.push('LoRA (train adapters only: no full gradients or AdamW state)');
   }
   if (run.generation != null) hints.push('a smaller generation batch or max_new_tokens');
   if (run.backend === 'wasm')

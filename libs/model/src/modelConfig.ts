@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RxrlConfigError } from '@rxrl/core/base';
+import { ModelDirectoryError } from './errors';
 
 /**
  * One internal description of every supported decoder-only architecture.
@@ -105,8 +105,12 @@ const Gpt2HfSchema = z.looseObject({
   ...tokenIds,
 });
 
+// Errors name config.json and the key; loadPretrained puts the file's full path in their place.
 function fail(key: string, got: unknown, expected: string): never {
-  throw new RxrlConfigError(`config.json: ${key} = ${JSON.stringify(got)}; expected ${expected}`);
+  throw new ModelDirectoryError(
+    `config.json: ${key} = ${JSON.stringify(got)}; expected ${expected}`,
+    { source: 'config.json', field: key },
+  );
 }
 
 function parseOrThrow<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
@@ -114,7 +118,10 @@ function parseOrThrow<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> 
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const key = issue.path.join('.') || '(root)';
-    throw new RxrlConfigError(`config.json: ${key}: ${issue.message}`);
+    throw new ModelDirectoryError(`config.json: ${key}: ${issue.message}`, {
+      source: 'config.json',
+      field: key,
+    });
   }
   return r.data;
 }
@@ -132,8 +139,8 @@ function parseRopeScaling(
 
 /**
  * Turn a Hugging Face `config.json` object (model_type llama, qwen2, qwen3 or
- * gpt2) into a validated {@link ModelConfig}. Throws RxrlConfigError naming the
- * key that is missing or unsupported.
+ * gpt2) into a validated {@link ModelConfig}. Throws a ModelDirectoryError (a
+ * RxrlConfigError) naming the key that is missing or unsupported.
  */
 export function fromHfConfig(raw: unknown): ModelConfig {
   if (typeof raw !== 'object' || raw === null) fail('(root)', raw, 'a JSON object');

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { RxrlDataError } from '@rxrl/core/base';
+import { ModelDirectoryError } from './errors';
 
 /**
  * The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte
@@ -9,6 +9,13 @@ import { RxrlDataError } from '@rxrl/core/base';
  * then the raw little-endian tensor bytes, offsets relative to the end of the header.
  * Everything here is float32 in memory: F16 and BF16 are widened on read (exactly),
  * F64 is narrowed; we always write F32.
+ *
+ * Reading a directory is two steps: {@link inspectWeights} reads the index and
+ * every shard's header (a few KB each) and checks them against each other and
+ * the file sizes; {@link readTensorBytes} then reads the tensors' bytes at the
+ * offsets the headers give, one positioned read per tensor (no whole-file
+ * buffer, so shards over 2 GiB load too). Header problems are
+ * {@link ModelDirectoryError}s naming the file and the tensor.
  */
 
 /** A host tensor: row-major float32 data and its shape. */
@@ -24,6 +31,28 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** One tensor as a header describes it: where its bytes are, not the bytes. */
+export interface TensorEntry {
+  name: string;
+  /** Path of the .safetensors file holding it. */
+  file: string;
+  dtype: string;
+  shape: number[];
+  /** Absolute byte offset of the data in `file`, and its length. */
+  offset: number;
+  byteLength: number;
+}
+
+/** What {@link inspectWeights} found in a model directory, before reading any weight data. */
+export interface WeightsCatalog {
+  /** The .safetensors files, in index order (one when unsharded). */
+  files: string[];
+  /** Path of model.safetensors.index.json, or null. */
+  index: string | null;
+  tensors: Map<string, TensorEntry>;
+  metadata: Record<string, unknown>;
+}
+
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
@@ -37,7 +66,7 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-function widen(dtype: string, bytes: Uint8Array, count: number, where: string): Float32Array {
+function widen(dtype: string, bytes: Uint8Array, count: number): Float32Array {
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
@@ -59,76 +88,113 @@ function widen(dtype: string, bytes: Uint8Array, count: number, where: string): 
       for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
       return out;
     default:
-      throw new RxrlDataError(
-        `${where}: dtype ${dtype} is not supported; expected F32, F16, BF16 or F64`,
-        {
-          field: 'dtype',
-        },
-      );
+      throw new RangeError(`dtype ${dtype} is not supported`);
   }
 }
 
-const BYTES: Record<string, number> = { F32: 4, F64: 8, BF16: 2, F16: 2 };
+/** Bytes per element of the dtypes we read. */
+export const DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F64: 8, BF16: 2, F16: 2 };
 
-/** Parse a safetensors byte buffer; `source` names the file in errors. */
-export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): SafetensorsFile {
-  if (bytes.byteLength < 8)
-    throw new RxrlDataError(
-      `${source}: file is ${bytes.byteLength} bytes, too short for a header`,
-      { source },
-    );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (8 + headerLen > bytes.byteLength) {
-    throw new RxrlDataError(
-      `${source}: header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes)`,
-      { source },
-    );
-  }
-  let header: Record<string, any>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-  } catch (e) {
-    throw new RxrlDataError(`${source}: header is not valid JSON`, { source }, { cause: e });
-  }
-  const dataStart = 8 + headerLen;
-  const tensors = new Map<string, HostTensor>();
-  const dtypes = new Map<string, string>();
+/** A tensor's bytes (as {@link readTensorBytes} gives them) as float32. */
+export function decodeTensor(entry: TensorEntry, bytes: Uint8Array): Float32Array {
+  return widen(
+    entry.dtype,
+    bytes,
+    entry.shape.reduce((a, b) => a * b, 1),
+  );
+}
+
+/**
+ * Validate a parsed header against itself and the file's size: every entry has
+ * a supported dtype, a shape of non-negative integers and data_offsets that
+ * span exactly shape × dtype bytes inside the file.
+ */
+function headerEntries(
+  header: unknown,
+  dataStart: number,
+  fileSize: number,
+  source: string,
+): { entries: TensorEntry[]; metadata: Record<string, string> } {
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new ModelDirectoryError(`${source}: header is not a JSON object`, { source });
+  const entries: TensorEntry[] = [];
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  for (const [name, entry] of Object.entries(header as Record<string, any>)) {
     if (name === '__metadata__') {
       metadata = entry as Record<string, string>;
       continue;
     }
     const where = `${source}: tensor ${name}`;
+    const bad = (what: string): never => {
+      throw new ModelDirectoryError(`${where}: ${what}`, { source, field: name });
+    };
     const shape = entry?.shape;
     const offsets = entry?.data_offsets;
-    if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
-      throw new RxrlDataError(`${where}: header entry needs shape and data_offsets`, {
-        source,
-        field: name,
-      });
-    }
-    const count = shape.reduce((a: number, b: number) => a * b, 1);
-    const width = BYTES[entry.dtype];
+    if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2)
+      bad('header entry needs shape and data_offsets');
+    if (!shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0))
+      bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    const width = DTYPE_BYTES[entry.dtype];
+    if (width === undefined)
+      bad(`dtype ${entry.dtype} is not supported; expected F32, F16, BF16 or F64`);
     const [begin, end] = offsets as [number, number];
-    if (width !== undefined && end - begin !== count * width) {
-      throw new RxrlDataError(
-        `${where}: data_offsets span ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${entry.dtype} needs ${count * width}`,
-        { source, field: name },
+    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end < begin)
+      bad(`data_offsets ${JSON.stringify(offsets)} are not an increasing pair of byte offsets`);
+    const count = shape.reduce((a: number, b: number) => a * b, 1);
+    if (end - begin !== count * width!)
+      bad(
+        `data_offsets span ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${entry.dtype} needs ${count * width!}`,
       );
-    }
-    if (dataStart + end > bytes.byteLength) {
-      throw new RxrlDataError(`${where}: data runs past the end of the file`, {
-        source,
-        field: name,
-      });
-    }
-    tensors.set(name, {
+    if (dataStart + end > fileSize)
+      bad(`data runs past the end of the file (byte ${dataStart + end} of ${fileSize})`);
+    entries.push({
+      name,
+      file: source,
+      dtype: entry.dtype,
       shape,
-      data: widen(entry.dtype, bytes.subarray(dataStart + begin, dataStart + end), count, where),
+      offset: dataStart + begin,
+      byteLength: end - begin,
     });
-    dtypes.set(name, entry.dtype);
+  }
+  return { entries, metadata };
+}
+
+/** The header length field, checked against the file size. */
+function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
+  if (fileSize < 8)
+    throw new ModelDirectoryError(`${source}: file is ${fileSize} bytes, too short for a header`, {
+      source,
+    });
+  const headerLen = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
+  if (8 + headerLen > fileSize)
+    throw new ModelDirectoryError(
+      `${source}: header length ${headerLen} runs past the end of the file (${fileSize} bytes)`,
+      { source },
+    );
+  return headerLen;
+}
+
+function parseHeaderJson(bytes: Uint8Array, source: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new ModelDirectoryError(`${source}: header is not valid JSON`, { source }, { cause: e });
+  }
+}
+
+/** Parse a safetensors byte buffer; `source` names the file in errors. */
+export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): SafetensorsFile {
+  const headerLen = headerLength(bytes, bytes.byteLength, source);
+  const header = parseHeaderJson(bytes.subarray(8, 8 + headerLen), source);
+  const { entries, metadata } = headerEntries(header, 8 + headerLen, bytes.byteLength, source);
+  const tensors = new Map<string, HostTensor>();
+  const dtypes = new Map<string, string>();
+  for (const e of entries) {
+    tensors.set(e.name, {
+      shape: e.shape,
+      data: decodeTensor(e, bytes.subarray(e.offset, e.offset + e.byteLength)),
+    });
+    dtypes.set(e.name, e.dtype);
   }
   return { tensors, dtypes, metadata };
 }
@@ -165,10 +231,48 @@ export function serializeSafetensors(
   return out;
 }
 
+/**
+ * Read and check one file's header: dtypes, shapes and offsets against the
+ * file's size. Reads only the first 8 + header-length bytes.
+ */
+export async function readSafetensorsHeader(
+  file: string,
+): Promise<{ entries: TensorEntry[]; metadata: Record<string, string> }> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const prefix = new Uint8Array(8);
+    await fh.read(prefix, 0, Math.min(8, size), 0);
+    const headerLen = headerLength(prefix, size, file);
+    const headerBytes = new Uint8Array(headerLen);
+    await readFully(fh, headerBytes, 8);
+    return headerEntries(parseHeaderJson(headerBytes, file), 8 + headerLen, size, file);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fh.read until `into` is full (a single read returns at most 2 GiB). */
+async function readFully(fh: fs.FileHandle, into: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.byteLength) {
+    const want = Math.min(into.byteLength - done, 1 << 30);
+    const { bytesRead } = await fh.read(into, done, want, position + done);
+    if (bytesRead === 0) throw new RangeError(`unexpected end of file at byte ${position + done}`);
+    done += bytesRead;
+  }
+}
+
 /** Read one .safetensors file. */
 export async function readSafetensorsFile(file: string): Promise<SafetensorsFile> {
-  const bytes = await fs.readFile(file);
-  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
+  const { entries, metadata } = await readSafetensorsHeader(file);
+  const catalog: WeightsCatalog = {
+    files: [file],
+    index: null,
+    tensors: new Map(entries.map((e) => [e.name, e])),
+    metadata,
+  };
+  return { ...(await readCatalog(catalog)), metadata };
 }
 
 export const SAFETENSORS_FILE = 'model.safetensors';
@@ -182,56 +286,134 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /**
- * Read all weights of a model directory: `model.safetensors`, or the shards
- * listed in `model.safetensors.index.json` (`weight_map: {name: shard file}`).
+ * Find and check a directory's weights without reading them: `model.safetensors`,
+ * or the shards listed in `model.safetensors.index.json` (`weight_map: {name:
+ * shard file}`). Every shard the index names must exist and hold the tensors
+ * the index puts there; every header must be consistent with its file's size.
  */
-export async function readWeights(dir: string): Promise<SafetensorsFile> {
+export async function inspectWeights(dir: string): Promise<WeightsCatalog> {
   const indexPath = path.join(dir, SAFETENSORS_INDEX_FILE);
   if (await exists(indexPath)) {
     let index: any;
     try {
       index = JSON.parse(await fs.readFile(indexPath, 'utf8'));
     } catch (e) {
-      throw new RxrlDataError(`${indexPath}: not valid JSON`, { source: indexPath }, { cause: e });
+      throw new ModelDirectoryError(
+        `${indexPath}: not valid JSON`,
+        { source: indexPath },
+        { cause: e },
+      );
     }
     const weightMap = index?.weight_map;
-    if (typeof weightMap !== 'object' || weightMap === null) {
-      throw new RxrlDataError(`${indexPath}: missing weight_map object`, {
+    if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+      throw new ModelDirectoryError(`${indexPath}: missing weight_map object`, {
         source: indexPath,
         field: 'weight_map',
       });
     }
-    const merged: SafetensorsFile = {
-      tensors: new Map(),
-      dtypes: new Map(),
-      metadata: index.metadata ?? {},
-    };
-    const shards = [...new Set(Object.values(weightMap as Record<string, string>))];
-    for (const shard of shards) {
-      const file = await readSafetensorsFile(path.join(dir, shard));
-      for (const [name, t] of file.tensors) {
-        merged.tensors.set(name, t);
-        merged.dtypes.set(name, file.dtypes.get(name)!);
-      }
-    }
-    for (const [name, shard] of Object.entries(weightMap as Record<string, string>)) {
-      if (!merged.tensors.has(name)) {
-        throw new RxrlDataError(
-          `${indexPath}: weight_map lists ${name} in ${shard}, but that shard does not contain it`,
-          { source: indexPath, field: name },
+    const byShard = new Map<string, string[]>();
+    for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+      if (typeof shard !== 'string' || shard === '' || path.basename(shard) !== shard)
+        throw new ModelDirectoryError(
+          `${indexPath}: weight_map.${name} = ${JSON.stringify(shard)}; expected a file name in ${dir}`,
+          { source: indexPath, field: `weight_map.${name}` },
         );
-      }
+      byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
     }
-    return merged;
+    // every shard present before any header is read: a missing one is named at once
+    for (const [shard, names] of byShard) {
+      if (!(await exists(path.join(dir, shard))))
+        throw new ModelDirectoryError(
+          `${indexPath}: weight_map.${names[0]} names ${shard} (${names.length} tensor${names.length === 1 ? '' : 's'}), but ${path.join(dir, shard)} does not exist`,
+          { source: indexPath, field: `weight_map.${names[0]}` },
+        );
+    }
+    const tensors = new Map<string, TensorEntry>();
+    const files: string[] = [];
+    for (const [shard, names] of byShard) {
+      const file = path.join(dir, shard);
+      const entries = new Map((await readSafetensorsHeader(file)).entries.map((e) => [e.name, e]));
+      for (const name of names) {
+        const entry = entries.get(name);
+        if (entry === undefined)
+          throw new ModelDirectoryError(
+            `${indexPath}: weight_map lists ${name} in ${shard}, but that shard does not contain it`,
+            { source: indexPath, field: `weight_map.${name}` },
+          );
+        tensors.set(name, entry);
+      }
+      files.push(file);
+    }
+    return { files, index: indexPath, tensors, metadata: index.metadata ?? {} };
   }
   const single = path.join(dir, SAFETENSORS_FILE);
   if (!(await exists(single))) {
-    throw new RxrlDataError(
+    throw new ModelDirectoryError(
       `${dir}: neither ${SAFETENSORS_FILE} nor ${SAFETENSORS_INDEX_FILE} found`,
       { source: dir },
     );
   }
-  return readSafetensorsFile(single);
+  const { entries, metadata } = await readSafetensorsHeader(single);
+  return {
+    files: [single],
+    index: null,
+    tensors: new Map(entries.map((e) => [e.name, e])),
+    metadata,
+  };
+}
+
+/**
+ * The raw bytes of the catalog's tensors (all, or those named), one positioned
+ * read each; decode them with {@link decodeTensor}.
+ */
+export async function readTensorBytes(
+  catalog: WeightsCatalog,
+  names: Iterable<string> = catalog.tensors.keys(),
+): Promise<Map<string, Uint8Array>> {
+  const byFile = new Map<string, TensorEntry[]>();
+  for (const name of names) {
+    const e = catalog.tensors.get(name);
+    if (e === undefined) throw new RangeError(`no tensor ${name} in the catalog`);
+    byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
+  }
+  const out = new Map<string, Uint8Array>();
+  for (const [file, entries] of byFile) {
+    const fh = await fs.open(file, 'r');
+    try {
+      // in file order: sequential reads
+      for (const e of entries.sort((a, b) => a.offset - b.offset)) {
+        const bytes = new Uint8Array(e.byteLength);
+        await readFully(fh, bytes, e.offset);
+        out.set(e.name, bytes);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return out;
+}
+
+async function readCatalog(
+  catalog: WeightsCatalog,
+): Promise<{ tensors: Map<string, HostTensor>; dtypes: Map<string, string> }> {
+  const bytes = await readTensorBytes(catalog);
+  const tensors = new Map<string, HostTensor>();
+  const dtypes = new Map<string, string>();
+  for (const [name, e] of catalog.tensors) {
+    tensors.set(name, { shape: e.shape, data: decodeTensor(e, bytes.get(name)!) });
+    bytes.delete(name);
+    dtypes.set(name, e.dtype);
+  }
+  return { tensors, dtypes };
+}
+
+/** Read all weights of a model directory ({@link inspectWeights}, then every tensor widened). */
+export async function readWeights(dir: string): Promise<SafetensorsFile> {
+  const catalog = await inspectWeights(dir);
+  return {
+    ...(await readCatalog(catalog)),
+    metadata: catalog.metadata as Record<string, string>,
+  };
 }
 
 /**

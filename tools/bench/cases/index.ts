@@ -4,6 +4,7 @@ import { dataThroughputCase } from './dataThroughput';
 import { generation } from './generation';
 import { grpoStepCase } from './grpoStep';
 import { pipelineOverheadCase } from './pipelineOverhead';
+import { realCase } from './real';
 import { refLogProbsCase } from './refLogProbs';
 import { trainProfileCase } from './trainProfile';
 import { trainStepCase } from './trainStep';
@@ -18,4 +19,5 @@ export const cases: BenchCase[] = [
   dataThroughputCase,
   dataParallelCase,
   grpoStepCase,
+  realCase,
 ];

@@ -41,12 +41,55 @@ export function numberFlag(
   return n;
 }
 
-/** `--model DIR` resolved and checked to hold a config.json. */
-export function modelDir(values: Values, cwd: string): string {
-  if (typeof values['model'] !== 'string')
+/** `--adapter DIR` resolved and checked to hold a PEFT adapter_config.json; null when absent. */
+export function adapterDir(values: Values, cwd: string): string | null {
+  const raw = values['adapter'];
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string') throw new RxrlUsageError('--adapter expects a directory');
+  const dir = path.resolve(cwd, raw);
+  if (!fs.existsSync(path.join(dir, 'adapter_config.json')))
     throw new RxrlUsageError(
-      'missing --model <dir> (a model directory: config.json, model.safetensors, tokenizer files)',
+      `--adapter ${raw}: no adapter_config.json in ${dir} (a PEFT LoRA directory)`,
     );
+  return dir;
+}
+
+/** `base_model_name_or_path` of a PEFT adapter directory when it names a local model directory. */
+function adapterBase(adapter: string): string | null {
+  try {
+    const cfg = JSON.parse(fs.readFileSync(path.join(adapter, 'adapter_config.json'), 'utf8'));
+    const base = cfg?.base_model_name_or_path;
+    if (typeof base !== 'string') return null;
+    const dir = path.resolve(adapter, base);
+    return fs.existsSync(path.join(dir, 'config.json')) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The `--adapter` flag of the commands that load a model. */
+export const adapterOption = {
+  type: 'string',
+  valueName: 'dir',
+  description:
+    'a PEFT LoRA adapter directory (adapter_config.json, adapter_model.safetensors) applied to --model; without --model, its base_model_name_or_path when that is a local directory',
+} as const;
+
+/**
+ * `--model DIR` resolved and checked to hold a config.json; without it, the
+ * local base directory that `--adapter`'s adapter_config.json names.
+ */
+export function modelDir(values: Values, cwd: string): string {
+  if (typeof values['model'] !== 'string') {
+    const adapter = adapterDir(values, cwd);
+    const base = adapter === null ? null : adapterBase(adapter);
+    if (base !== null) return base;
+    throw new RxrlUsageError(
+      adapter === null
+        ? 'missing --model <dir> (a model directory: config.json, model.safetensors, tokenizer files)'
+        : `missing --model <dir>: the adapter's base_model_name_or_path is not a local model directory`,
+    );
+  }
   const dir = path.resolve(cwd, values['model']);
   if (!fs.existsSync(path.join(dir, 'config.json')))
     throw new RxrlUsageError(`--model ${values['model']}: no config.json in ${dir}`);
@@ -88,6 +131,7 @@ const show = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...
 async function runEval({ values, positionals, global, io }: CommandArgs): Promise<void> {
   if (positionals.length > 0) throw new RxrlUsageError(`unexpected argument '${positionals[0]}'`);
   const dir = modelDir(values, io.cwd);
+  const adapter = adapterDir(values, io.cwd);
   const dataset = typeof values['dataset'] === 'string' ? values['dataset'] : 'builtin:arithmetic';
   const builtin = dataset === 'builtin:arithmetic';
   if (!builtin && dataset.startsWith('builtin:'))
@@ -139,7 +183,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained } = await import('@rxrl/model');
+  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { ArithmeticTask, HfTokenizer, operandDigits, readSource } = await import('@rxrl/data');
   const { grpoDataSchema, readTrainingRecord, tokenizePrompts, trainingPrompts } =
     await import('@rxrl/algorithms');
@@ -147,14 +191,20 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
   const { mathReward, mathRewardOptions } = await import('@rxrl/reward');
   const { lastValueFrom, toArray } = await import('rxjs');
 
-  const record = readTrainingRecord(dir);
+  // config.json, tokenizer.json, the index and every header are checked before the backend
+  // starts or any weight is read: a bad directory exits 2 at once
+  await inspectPretrained(dir);
+
+  // an adapter trained by rxrl records its own training; otherwise the base's record stands
+  const recordDir = adapter !== null && readTrainingRecord(adapter) !== null ? adapter : dir;
+  const record = readTrainingRecord(recordDir);
   let rows: Record<string, unknown>[];
   if (builtin) {
     // the task the model trained on, as recorded with it, unless --arithmetic says otherwise
     const recorded = record?.arithmetic ?? null;
     const options = arithmetic ?? recorded ?? {};
     io.out(
-      `rxrl eval: task ${taskLine(new ArithmeticTask({ ...options, chat }).options)} (${arithmetic !== null ? '--arithmetic' : recorded !== null ? `the task ${displayPath(io.cwd, dir)} was trained on` : 'the built-in defaults: the model records no training task; --arithmetic to choose'})`,
+      `rxrl eval: task ${taskLine(new ArithmeticTask({ ...options, chat }).options)} (${arithmetic !== null ? '--arithmetic' : recorded !== null ? `the task ${displayPath(io.cwd, recordDir)} was trained on` : 'the built-in defaults: the model records no training task; --arithmetic to choose'})`,
     );
     rows = new ArithmeticTask({ ...options, chat }).grpoRows(split, maxSamples);
   } else {
@@ -178,7 +228,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
     );
 
   await selectBackend(global.backend ?? null);
-  const model = await loadPretrained(dir);
+  const model = await loadPretrained(dir, { adapter });
   try {
     const tokenizer = await HfTokenizer.fromDirectory(dir);
     // the GRPO data path: message lists through the chat template, strings as they are
@@ -226,7 +276,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
     const meanReward = records.reduce((a, r) => a + r.reward, 0) / records.length;
     const tempNote = values['temperature'] === undefined ? ' (default: greedy)' : '';
     io.out(
-      `rxrl eval: ${displayPath(io.cwd, dir)} on ${dataset}${builtin ? ` (${split})` : ''}: ${nPrompts} prompts × ${n} generation${n > 1 ? 's' : ''}, temperature ${temperature}${tempNote}, max_new_tokens ${maxNew} (${seconds.toFixed(1)} s)`,
+      `rxrl eval: ${displayPath(io.cwd, dir)}${adapter ? ` + adapter ${displayPath(io.cwd, adapter)}` : ''} on ${dataset}${builtin ? ` (${split})` : ''}: ${nPrompts} prompts × ${n} generation${n > 1 ? 's' : ''}, temperature ${temperature}${tempNote}, max_new_tokens ${maxNew} (${seconds.toFixed(1)} s)`,
     );
     for (const r of records.slice(0, nShow))
       io.out(
@@ -342,7 +392,7 @@ export const command: Command = {
   name: 'eval',
   summary: 'Accuracy of a model directory on a dataset (math verifier)',
   usage:
-    'rxrl eval --model <dir> [--dataset builtin:arithmetic | data.jsonl] [--split validation] [--max-samples N] [--reward math] [--temperature 0] [--max-new-tokens N] [--n N] [--seed N] [--out results.jsonl|DIR]\n  the built-in task defaults to the one the model was trained on (rxrl_training.json beside it)',
+    'rxrl eval --model <dir> [--adapter <dir>] [--dataset builtin:arithmetic | data.jsonl] [--split validation] [--max-samples N] [--reward math] [--temperature 0] [--max-new-tokens N] [--n N] [--seed N] [--out results.jsonl|DIR]\n  the built-in task defaults to the one the model was trained on (rxrl_training.json beside it)',
   options: {
     model: {
       type: 'string',
@@ -350,6 +400,7 @@ export const command: Command = {
       valueName: 'dir',
       description: 'model directory (config.json, safetensors, tokenizer.json)',
     },
+    adapter: adapterOption,
     dataset: {
       type: 'string',
       valueName: 'name|file',

@@ -1,7 +1,7 @@
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command, CommandArgs } from '../command';
 import { checkInferenceMemory } from '../inferenceMemory';
-import { intFlag, maxNewTokens, modelDir, numberFlag } from './eval';
+import { adapterDir, adapterOption, intFlag, maxNewTokens, modelDir, numberFlag } from './eval';
 
 /** rows decoded together (generate's default) */
 const GENERATION_BATCH = 32;
@@ -22,6 +22,7 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
       `unexpected argument '${positionals[0]}' (give prompts with --prompt TEXT, or on stdin)`,
     );
   const dir = modelDir(values, io.cwd);
+  const adapter = adapterDir(values, io.cwd);
   const temperature = numberFlag(values, 'temperature', 0, 100) ?? 1;
   const topP = numberFlag(values, 'top-p', Number.MIN_VALUE, 1) ?? 1;
   const maxNewFlag = intFlag(values, 'max-new-tokens', 1, 1_000_000);
@@ -41,9 +42,12 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { loadPretrained, readModelConfig } = await import('@rxrl/model');
+  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { HfTokenizer, tokenizeGrpoPrompt } = await import('@rxrl/data');
   const { generate } = await import('@rxrl/rollout');
+  // config.json, tokenizer.json, the index and every header are checked before the backend
+  // starts or any weight is read: a bad directory exits 2 at once
+  const info = await inspectPretrained(dir);
   const backend = await selectBackend(global.backend ?? null);
   const tokenizer = await HfTokenizer.fromDirectory(dir);
   // the same prompt encoding as GRPO and rxrl eval: a message list through the chat
@@ -57,15 +61,12 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
       }).tokens,
   );
   const longest = Math.max(...prompts.map((p) => p.length));
-  const maxNew = maxNewTokens(
-    maxNewFlag,
-    longest,
-    (await readModelConfig(dir)).maxPositionEmbeddings,
-  );
+  const maxNew = maxNewTokens(maxNewFlag, longest, info.config.maxPositionEmbeddings);
+  // the estimate comes before any weight is read: a run that cannot fit exits 2 here
   io.err(
     await checkInferenceMemory(
       'generate',
-      dir,
+      info.config,
       backend.backend,
       {
         batch: Math.min(GENERATION_BATCH, prompts.length * n),
@@ -74,7 +75,7 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
       io.env,
     ),
   );
-  const model = await loadPretrained(dir);
+  const model = await loadPretrained(dir, { adapter });
   try {
     // on stderr, so stdout stays the completions alone
     io.err(
@@ -116,7 +117,7 @@ export const command: Command = {
   name: 'generate',
   summary: 'Print completions of a model directory for prompts (--prompt or stdin)',
   usage:
-    'rxrl generate --model <dir> [--prompt TEXT ...] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed N] [--n N] [--json]\n' +
+    'rxrl generate --model <dir> [--adapter <dir>] [--prompt TEXT ...] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed N] [--n N] [--json]\n' +
     '  without --prompt, prompts are read from stdin, one per line',
   options: {
     model: {
@@ -125,6 +126,7 @@ export const command: Command = {
       valueName: 'dir',
       description: 'model directory (config.json, safetensors, tokenizer.json)',
     },
+    adapter: adapterOption,
     prompt: {
       type: 'string',
       short: 'p',

@@ -11,3 +11,4 @@ export { command as dpo } from './dpo';
 export { command as report } from './report';
 export { command as eval } from './eval';
 export { command as generate } from './generate';
+export { command as mergeAdapter } from './mergeAdapter';

@@ -48,7 +48,7 @@ export type DpoObjective = (inputs: DpoInputs, ctx: DpoLossContext) => LossResul
 export interface DpoTrainerArgs {
   /** the policy being trained */
   model: CausalLM;
-  /** frozen reference policy (e.g. `model.frozenCopy()` before training); null with `reference_free` */
+  /** frozen reference policy (`model.referencePolicy()` before training: a frozen copy, or the base with LoRA adapters off); null with `reference_free` */
   reference: CausalLM | null;
   tokenizer: Tokenizer;
   optimizer: NamedOptimizer;
@@ -101,7 +101,9 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
     );
     this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
     if (args.reference && args.reference.trainableVariables().size > 0) {
-      throw new Error('DpoTrainer: the reference model must be frozen (use model.frozenCopy())');
+      throw new Error(
+        'DpoTrainer: the reference model must be frozen (use model.referencePolicy())',
+      );
     }
   }
 

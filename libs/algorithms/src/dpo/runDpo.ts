@@ -10,7 +10,7 @@ import { runTraining } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
-import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { policySchema } from '../shared/policyOptions';
 import { preferencePairs } from './dpoExamples';
@@ -57,7 +57,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const loss = dpoLossOptionsOf(config.dpo);
   const named = config.dpo.objective;
   const needsReference = named ? objectiveNeedsReference(named) : !config.dpo.reference_free;
-  const reference = needsReference ? policy.model.frozenCopy() : null;
+  const reference = needsReference ? policy.model.referencePolicy() : null;
   const objective: DpoObjective | undefined =
     options.objective ??
     (named ? (inputs, ctx) => preferenceObjectiveLoss(named, inputs, ctx) : undefined);
@@ -153,7 +153,8 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       ...(options.exportDir ? [path.resolve(cwd, options.exportDir)] : []),
     ]) {
       await exportPolicy(policy, dir);
-      writeTrainingRecord(dir, record);
+      // the adapter directory records its training too: `rxrl eval --adapter` reads it
+      for (const d of exportedDirs(policy, dir)) writeTrainingRecord(d, record);
     }
     const seconds = (performance.now() - started) / 1000;
     log(

@@ -110,8 +110,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     // a graph built in code is opaque; a spec (the recipe's by default) is checked up front
     const spec = typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config));
     if (spec) validateGrpoGraph(spec, o.registry ? { registry: o.registry } : {});
-    // π_ref is the policy as training starts (before any checkpoint is loaded)
-    this.reference = config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.frozenCopy() : null;
+    // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
+    // the base with adapters off (a view of the same weights, no copy)
+    this.reference =
+      config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.referencePolicy() : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
     const rolloutT = rolloutTemperature(spec, config.policy.generation.temperature);
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;

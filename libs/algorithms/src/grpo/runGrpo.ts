@@ -9,7 +9,7 @@ import {
   type StageRegistry,
 } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
-import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { GrpoConfig } from './grpoConfig';
 import { GrpoTrainer } from './grpoTrainer';
@@ -97,24 +97,23 @@ export async function runGrpo(
       ...(options.log ? { log: options.log } : {}),
     });
     const policyDir = await exportPolicy(policy, path.join(path.resolve(options.runDir), 'policy'));
-    writeTrainingRecord(
-      policyDir,
-      trainingRecord(
-        {
-          algorithm: 'grpo',
-          // a recipe's own prompt files are not redrawn; the built-in task is
-          dataset:
-            config.data.dataset_name === 'arithmetic'
-              ? 'builtin:arithmetic'
-              : (config.data.train_data_path ?? 'unknown'),
-          arithmetic: config.data.arithmetic,
-          rows: 'grpo',
-          num_train: config.data.num_train_prompts,
-          start_model: config.policy.model_name,
-        },
-        baseDir,
-      ),
+    const record = trainingRecord(
+      {
+        algorithm: 'grpo',
+        // a recipe's own prompt files are not redrawn; the built-in task is
+        dataset:
+          config.data.dataset_name === 'arithmetic'
+            ? 'builtin:arithmetic'
+            : (config.data.train_data_path ?? 'unknown'),
+        arithmetic: config.data.arithmetic,
+        rows: 'grpo',
+        num_train: config.data.num_train_prompts,
+        start_model: config.policy.model_name,
+      },
+      baseDir,
     );
+    // the adapter directory records its training too: `rxrl eval --adapter` reads it
+    for (const d of exportedDirs(policy, policyDir)) writeTrainingRecord(d, record);
     return { ...result, policyDir };
   } finally {
     trainer?.dispose();

@@ -11,7 +11,8 @@ export function saveTrainerState(
   model: CausalLM,
   optimizer: NamedOptimizer,
 ): Record<string, Uint8Array | string> {
-  const weights: [string, HostTensor][] = [...model.variables()].map(([name, v]) => [
+  // the trained variables only: with LoRA the frozen base is not stored again in every checkpoint
+  const weights: [string, HostTensor][] = [...model.trainableVariables()].map(([name, v]) => [
     name,
     { shape: v.shape.slice(), data: Float32Array.from(v.dataSync() as Float32Array) },
   ]);
@@ -47,7 +48,7 @@ export function loadTrainerState(
     return f;
   };
   const weights = parseSafetensors(need('policy.safetensors'), 'policy.safetensors').tensors;
-  for (const [name, v] of model.variables()) {
+  for (const [name, v] of model.trainableVariables()) {
     const t = weights.get(name);
     if (!t)
       throw new RxrlDataError(`policy.safetensors: missing tensor ${name}`, {

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
 import { buildOptimizer } from '../shared/buildOptimizer';
-import { exportPolicy, loadPolicy } from '../shared/loadPolicy';
+import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { policySchema } from '../shared/policyOptions';
 import { runTraining } from '@rxrl/pipeline';
@@ -149,7 +149,8 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
       ...(options.exportDir ? [path.resolve(cwd, options.exportDir)] : []),
     ]) {
       await exportPolicy(policy, dir);
-      writeTrainingRecord(dir, record);
+      // the adapter directory records its training too: `rxrl eval --adapter` reads it
+      for (const d of exportedDirs(policy, dir)) writeTrainingRecord(d, record);
     }
     const seconds = (performance.now() - started) / 1000;
     const first = validations[0]?.metrics ?? null;

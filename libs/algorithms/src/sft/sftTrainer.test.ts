@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { BuiltinTokenizer, ArithmeticTask } from '@rxrl/data';
-import { CausalLM, presetConfig } from '@rxrl/model';
+import { CausalLM, LoraAdapter, presetConfig } from '@rxrl/model';
 import { AdamW, SGD } from '@rxrl/optimizer';
 import { sftExamples } from './sftExamples';
 import { sftDataSchema, sftSchema } from './sftOptions';
@@ -180,6 +180,45 @@ describe('SftTrainer', () => {
       t.validate(s);
     }
     expect(tf.memory().numTensors).toBe(n0);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+describe('SftTrainer with LoRA', () => {
+  it('a short SFT with adapters on the built-in task lowers the loss; the base weights stay bit-identical', () => {
+    // a frozen random head of std 0.02 bounds the logits (|logit| < 0.02·D): a wider init leaves the adapters room
+    const model = CausalLM.create({ ...tinyConfig(), initializerRange: 0.2 }, { seed: 1 });
+    const base = new Map(
+      [...model.variables()].map(([k, v]) => [k, Float32Array.from(v.dataSync() as Float32Array)]),
+    );
+    model.attachAdapter(
+      LoraAdapter.create(
+        model,
+        { r: 8, lora_alpha: 16, target_modules: 'all-linear' },
+        { seed: 0 },
+      ),
+    );
+    const trainable = [...model.trainableVariables().keys()];
+    expect(trainable.every((n) => /\.lora_[AB]\.weight$/.test(n))).toBe(true);
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), {
+      lr: 2e-2,
+      weight_decay: 0,
+    });
+    const t = trainer(model, opt, examples(8), 4, 8);
+    const losses: number[] = [];
+    for (let s = 1; s <= 30; s++)
+      losses.push(t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s).metrics['train/loss']!);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! / 3);
+    for (const [k, v] of model.variables()) {
+      if (!base.has(k)) continue;
+      expect(Buffer.from((v.dataSync() as Float32Array).buffer), k).toEqual(
+        Buffer.from(base.get(k)!.buffer),
+      );
+    }
+    // the adapter moved: B is no longer zero
+    const b = model.variables().get('model.layers.0.mlp.down_proj.lora_B.weight')!;
+    expect(Math.max(...Array.from(b.dataSync()).map(Math.abs))).toBeGreaterThan(0);
     opt.dispose();
     model.dispose();
   });

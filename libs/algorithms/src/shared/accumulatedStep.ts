@@ -53,11 +53,16 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
   try {
     options.microBatches.forEach((mb, i) => {
       let metrics: Metrics = {};
-      const { value, grads } = model.variableGrads(() => {
-        const r = options.loss(mb, i);
-        metrics = keepMetrics(r.metrics);
-        return r.loss;
-      });
+      // LoRA dropout masks depend on the update's number and the micro-batch, so a resumed run draws the same ones
+      const dropoutSeed = optimizer.stepCount * 4096 + i;
+      const { value, grads } = model.variableGrads(
+        () => {
+          const r = options.loss(mb, i);
+          metrics = keepMetrics(r.metrics);
+          return r.loss;
+        },
+        { dropoutSeed },
+      );
       value.dispose();
       acc.add(Object.fromEntries(grads), { dispose: true });
       for (const [k, v] of Object.entries(readMetricsSync(metrics))) {

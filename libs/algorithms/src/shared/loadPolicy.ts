@@ -4,10 +4,12 @@ import { RxrlConfigError, type Tokenizer } from '@rxrl/core/base';
 import { BuiltinTokenizer, HfTokenizer } from '@rxrl/data';
 import {
   CausalLM,
+  LoraAdapter,
   fromHfConfig,
   loadPretrained,
   presetHfConfig,
   readModelConfig,
+  savePeftAdapter,
   savePretrained,
   type ModelConfig,
 } from '@rxrl/model';
@@ -19,6 +21,8 @@ export interface LoadedPolicy {
   tokenizer: Tokenizer;
   /** directory holding the tokenizer's HF files, or 'builtin' */
   tokenizerSource: string;
+  /** the base model's directory (`policy.model_name` resolved); null for a fresh `init` model */
+  baseModelDir: string | null;
 }
 
 const TOKENIZER_FILES = [
@@ -38,20 +42,29 @@ async function loadTokenizer(name: string): Promise<Tokenizer> {
 /**
  * The `policy` section made real: a pretrained HF directory (`model_name`) or a
  * fresh `init` model seeded by `seed`, with its tokenizer (`tokenizer.name`,
- * else the model directory's, else the built-in one for fresh models).
+ * else the model directory's, else the built-in one for fresh models), and a
+ * fresh LoRA adapter attached when `policy.lora` is set.
  */
 export async function loadPolicy(
   policy: PolicyOptions,
   seed: number,
   baseDir = process.cwd(),
 ): Promise<LoadedPolicy> {
-  const loaded = await loadPolicyModel(policy, seed, baseDir);
+  const loaded = await loadBase(policy, seed, baseDir);
   loaded.model.logprobChunkSize = policy.logprob_chunk_size;
   loaded.model.activationCheckpointing = policy.activation_checkpointing;
+  if (policy.lora !== null) {
+    try {
+      loaded.model.attachAdapter(LoraAdapter.create(loaded.model, policy.lora, { seed }));
+    } catch (e) {
+      loaded.model.dispose();
+      throw e;
+    }
+  }
   return loaded;
 }
 
-async function loadPolicyModel(
+async function loadBase(
   policy: PolicyOptions,
   seed: number,
   baseDir: string,
@@ -60,9 +73,13 @@ async function loadPolicyModel(
   if (policy.model_name !== null) {
     const dir = resolve(policy.model_name);
     const tokenizerSource = policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : dir;
-    const model = await loadPretrained(dir);
+    // the tokenizer's ids must fit the model's vocabulary: checked with the headers, before any weight is read
+    const model = await loadPretrained(dir, {
+      tokenizerDir: tokenizerSource === 'builtin' ? false : tokenizerSource,
+    });
     try {
-      return { model, tokenizer: await loadTokenizer(tokenizerSource), tokenizerSource };
+      const tokenizer = await loadTokenizer(tokenizerSource);
+      return { model, tokenizer, tokenizerSource, baseModelDir: dir };
     } catch (e) {
       model.dispose();
       throw e;
@@ -72,7 +89,7 @@ async function loadPolicyModel(
     policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin';
   const tokenizer = await loadTokenizer(tokenizerSource);
   const cfg = initModelConfig(policy, tokenizer);
-  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource };
+  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource, baseModelDir: null };
 }
 
 /** The config of `policy.init`'s fresh model for `tokenizer`. */
@@ -115,10 +132,39 @@ export async function policyModelConfig(
 /**
  * Write the policy as a Hugging Face model directory: config.json,
  * model.safetensors and the tokenizer files (copied, or the built-in
- * tokenizer's). Returns the directory.
+ * tokenizer's). With a LoRA adapter the weights are merged (a full model that
+ * needs no adapter) and the adapter itself goes, in PEFT's format, to the
+ * sibling directory `<dir>_adapter` ({@link adapterDirOf}). Returns the directory.
  */
 export async function exportPolicy(policy: LoadedPolicy, dir: string): Promise<string> {
-  await savePretrained(policy.model, dir);
+  await savePretrained(policy.model, dir, { mergeAdapter: true });
+  await copyTokenizer(policy, dir);
+  if (policy.model.adapter !== null) await exportAdapter(policy, adapterDirOf(dir));
+  return dir;
+}
+
+/** The directories {@link exportPolicy} writes for `dir`: `dir`, and `<dir>_adapter` with LoRA. */
+export function exportedDirs(policy: LoadedPolicy, dir: string): string[] {
+  return policy.model.adapter !== null ? [dir, adapterDirOf(dir)] : [dir];
+}
+
+/** Where {@link exportPolicy} writes the PEFT adapter of a LoRA policy exported to `dir`. */
+export function adapterDirOf(dir: string): string {
+  return path.resolve(dir) + '_adapter';
+}
+
+/**
+ * Write the policy's LoRA adapter as a PEFT directory (adapter_config.json with
+ * `base_model_name_or_path`, adapter_model.safetensors) plus the tokenizer files.
+ * Returns the directory.
+ */
+export async function exportAdapter(policy: LoadedPolicy, dir: string): Promise<string> {
+  await savePeftAdapter(policy.model, dir, { baseModelNameOrPath: policy.baseModelDir });
+  await copyTokenizer(policy, dir);
+  return dir;
+}
+
+async function copyTokenizer(policy: LoadedPolicy, dir: string): Promise<void> {
   if (policy.tokenizerSource === 'builtin') {
     await new BuiltinTokenizer().writeHfFiles(dir);
   } else if (path.resolve(policy.tokenizerSource) !== path.resolve(dir)) {
@@ -131,5 +177,4 @@ export async function exportPolicy(policy: LoadedPolicy, dir: string): Promise<s
       }
     }
   }
-  return dir;
 }

@@ -1,6 +1,7 @@
 import {
   checkRunMemory,
   estimateRunMemory,
+  loraParameterCount,
   memoryLimit,
   type ModelConfig,
   type RunMemoryConfig,
@@ -21,11 +22,17 @@ export interface TrainingMemoryConfig {
   loss_fn?: { reference_policy_kl_penalty?: number; [key: string]: unknown };
 }
 
-/** The run shapes of an SFT, DPO or GRPO recipe (see `estimateRunMemory`). */
+/**
+ * The run shapes of an SFT, DPO or GRPO recipe for the policy `model` (see
+ * `estimateRunMemory`). With `policy.lora` only the adapter (and the biases it
+ * trains) has gradients and AdamW state, and the reference is the base with
+ * adapters off, not a copy.
+ */
 export function trainingRunMemory(
   algorithm: 'sft' | 'dpo' | 'grpo',
   config: TrainingMemoryConfig,
   backend: string,
+  model: ModelConfig,
 ): RunMemoryConfig {
   const p = config.policy;
   let seqLen = p.max_total_sequence_length;
@@ -43,6 +50,7 @@ export function trainingRunMemory(
     algorithm === 'dpo'
       ? config.dpo?.reference_free !== true
       : algorithm === 'grpo' && (config.loss_fn?.reference_policy_kl_penalty ?? 0) > 0;
+  const lora = p.lora !== null ? loraParameterCount(model, p.lora) : null;
   return {
     backend,
     train: {
@@ -50,8 +58,10 @@ export function trainingRunMemory(
       seqLen,
       activationCheckpointing: p.activation_checkpointing,
       logprobChunkRows: p.logprob_chunk_size,
+      ...(lora !== null ? { trainableParams: lora.trainable } : {}),
     },
-    referenceModel: reference,
+    referenceModel: reference && lora === null,
+    ...(lora !== null ? { adapterParams: lora.adapter } : {}),
     generation,
   };
 }
@@ -69,6 +79,6 @@ export async function checkTrainingMemory(
   env: Record<string, string | undefined> = process.env,
 ): Promise<string> {
   const model: ModelConfig = await policyModelConfig(config.policy, baseDir);
-  const run = trainingRunMemory(algorithm, config, backend);
+  const run = trainingRunMemory(algorithm, config, backend, model);
   return checkRunMemory(algorithm, estimateRunMemory(model, run), memoryLimit(backend, env), run);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ARCHITECTURES, PRESETS } from '@rxrl/model';
+import { ARCHITECTURES, LoraConfigSchema, PRESETS } from '@rxrl/model';
 import { LrScheduleSchema, OptimizerConfigSchema } from '@rxrl/optimizer';
 import { onNonFiniteSchema } from '@rxrl/pipeline';
 
@@ -27,6 +27,12 @@ export const policySchema = z
       .prefault({}),
     /** fresh-model settings, used when `model_name` is null */
     init: policyInitSchema.nullable().default(null),
+    /**
+     * LoRA adapters with PEFT's names (`r`, `lora_alpha`, `lora_dropout`, `target_modules`,
+     * `bias`, `use_rslora`): only the adapters train, the base weights stay frozen and are
+     * stored once (the reference policy is the base with adapters off); null: full fine-tuning
+     */
+    lora: LoraConfigSchema.nullable().default(null),
     /** sequences (prompt + response) per optimizer step */
     train_global_batch_size: z.number().int().positive().default(32),
     /** sequences per forward/backward pass; gradients accumulate over global/micro passes */

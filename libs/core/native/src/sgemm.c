@@ -17,6 +17,8 @@
 /* Shipped by OpenBLAS but not declared in every cblas.h. */
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
 
 #define CHECK(env, call)                                                        \
   do {                                                                          \
@@ -194,11 +196,22 @@ static napi_value GetThreads(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* blasConfig(): OpenBLAS's build line and the core type its kernels were picked for. */
+static napi_value BlasConfig(napi_env env, napi_callback_info info) {
+  (void)info;
+  char buf[512];
+  napi_value result;
+  snprintf(buf, sizeof buf, "%s; core %s", openblas_get_config(), openblas_get_corename());
+  CHECK(env, napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, GetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blasConfig", NULL, BlasConfig, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmaxRows", NULL, rxrl_softmax_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"logSumExpRows", NULL, rxrl_log_sum_exp_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary", NULL, rxrl_binary_strided, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -59,6 +59,8 @@ export interface NativeMatmulAddon {
   /** Set OpenBLAS worker threads; returns the count in effect. */
   setThreads(n: number): number;
   getThreads(): number;
+  /** OpenBLAS's build configuration and the core type it runs kernels for, e.g. "OpenBLAS 0.3.21 … ; core Haswell". */
+  blasConfig(): string;
 }
 
 export interface NativeMatmulStatus {

@@ -33,6 +33,8 @@ export interface RxrlServer {
   readonly http: http.Server;
   /** The model worker (its queue is shared by every request). */
   readonly engine: Engine;
+  /** The workers of the extra models, by served name. */
+  readonly engines: ReadonlyMap<string, Engine>;
   /** Start listening (port 0 = any free port); resolves with the base URL, e.g. `http://127.0.0.1:8000`. */
   listen(port?: number, host?: string): Promise<string>;
   /** Stop accepting, drop open connections (in-flight requests fail client-side), resolve when closed. */
@@ -72,6 +74,12 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
  * for one model worker that batches whatever is waiting. Errors answer in
  * OpenAI's `{ error: { message, type, param, code } }` shape.
  *
+ *
+ * `extraModels` are more models served beside the first, each under its own
+ * name with its own worker — LoRA adapters over the same base weights
+ * (`model.withAdapter(adapter)`), as vLLM's `--lora-modules name=path`; a
+ * request picks one by its `model` field.
+ *
  * @example
  * const server = createServer(model, tokenizer, { served_model_name: 'policy' });
  * const url = await server.listen(8000, '127.0.0.1'); // then new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none' })
@@ -80,22 +88,32 @@ export function createServer(
   model: CausalLM,
   tokenizer: Tokenizer,
   options: ServeOptionsInput = {},
+  extraModels: ReadonlyMap<string, CausalLM> = new Map(),
 ): RxrlServer {
   const opts = serveOptionsSchema.parse(options);
-  const engine = new Engine(model, tokenizer, opts.max_num_seqs);
-  const ctx: ServeContext = {
-    model,
+  const created = Math.floor(Date.now() / 1000);
+  const contextOf = (m: CausalLM, name: string): ServeContext => ({
+    model: m,
     tokenizer,
-    engine,
-    modelName: opts.served_model_name,
-    created: Math.floor(Date.now() / 1000),
-  };
-  const modelCard = () => ({
-    id: ctx.modelName,
+    engine: new Engine(m, tokenizer, opts.max_num_seqs),
+    modelName: name,
+    created,
+  });
+  const ctx = contextOf(model, opts.served_model_name);
+  const contexts = new Map([[ctx.modelName, ctx]]);
+  for (const [name, m] of extraModels) {
+    if (contexts.has(name))
+      throw new Error(`createServer: the model name '${name}' is served twice`);
+    contexts.set(name, contextOf(m, name));
+  }
+  const engine = ctx.engine;
+  const modelCard = (c: ServeContext) => ({
+    id: c.modelName,
     object: 'model',
-    created: ctx.created,
+    created: c.created,
     owned_by: 'rxrl',
-    max_model_len: model.config.maxPositionEmbeddings,
+    max_model_len: c.model.config.maxPositionEmbeddings,
+    ...(c === ctx ? {} : { parent: ctx.modelName }),
   });
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -104,12 +122,13 @@ export function createServer(
     if (method === 'GET' && (path === '/health' || path === '/v1/health'))
       return sendJson(res, 200, { status: 'ok' });
     if (method === 'GET' && path === '/v1/models')
-      return sendJson(res, 200, { object: 'list', data: [modelCard()] });
+      return sendJson(res, 200, { object: 'list', data: [...contexts.values()].map(modelCard) });
     if (method === 'GET' && path.startsWith('/v1/models/')) {
       const name = decodeURIComponent(path.slice('/v1/models/'.length));
-      if (name !== ctx.modelName)
+      const c = contexts.get(name);
+      if (c === undefined)
         throw new OpenAIError(404, `The model \`${name}\` does not exist.`, 'model');
-      return sendJson(res, 200, modelCard());
+      return sendJson(res, 200, modelCard(c));
     }
     const handler =
       path === '/v1/completions'
@@ -132,9 +151,13 @@ export function createServer(
     }
     const stream =
       typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+    // the request's `model` picks the context; an unknown name is the handler's 404
+    const requested =
+      typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
+    const target = (typeof requested === 'string' && contexts.get(requested)) || ctx;
     let closed = false;
     res.on('close', () => (closed = true));
-    if (!stream) return sendJson(res, 200, await handler(ctx, body, null, () => closed));
+    if (!stream) return sendJson(res, 200, await handler(target, body, null, () => closed));
 
     // Validation errors must still be plain JSON errors: open the event stream on the first event only.
     const sink: EventSink = {
@@ -149,7 +172,7 @@ export function createServer(
       },
     };
     try {
-      await handler(ctx, body, sink, () => closed);
+      await handler(target, body, sink, () => closed);
     } catch (e) {
       if (!res.headersSent) throw e;
       sink.send(errorOf(e).body());
@@ -173,6 +196,9 @@ export function createServer(
   return {
     http: server,
     engine,
+    engines: new Map(
+      [...contexts].filter(([, c]) => c !== ctx).map(([name, c]) => [name, c.engine]),
+    ),
     listen(port = 8000, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

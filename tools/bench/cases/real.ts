@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { BenchCase, BenchRecord } from '../benchCase';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '../../..');
+/** The Qwen2.5-0.5B-Instruct layout written by tools/models/make-real-layouts.ts. */
+const MODEL = process.env['RXRL_REAL_MODEL'] ?? join(ROOT, 'runs/real-layouts/qwen2.5-0.5b');
+
+interface Side {
+  tokens_per_s: number;
+  seconds: number;
+  peak_rss: number;
+  load_s: number;
+  threads?: number;
+  blas?: string;
+}
+
+/** One measurement in a child process of its own, so its peak RSS is its own. */
+async function measure(side: 'rxrl' | 'pytorch', spec: object): Promise<Side> {
+  const [cmd, args] =
+    side === 'rxrl'
+      ? [process.execPath, ['--import', 'tsx', join(ROOT, 'tools/bench/real/ours.ts')]]
+      : ['/usr/bin/python3', [join(ROOT, 'tools/bench/real/torch_real.py')]];
+  const { stdout } = await run(cmd, [...args, MODEL, JSON.stringify(spec)], {
+    cwd: ROOT,
+    maxBuffer: 1 << 24,
+    timeout: 1_800_000,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Side;
+}
+
+/**
+ * Real size (opt-in: `npm run bench -- --only real`): on the Qwen2.5-0.5B
+ * layout, each measurement in its own process on our native backend and in
+ * PyTorch (same files, float32, every core), one after the other: cached
+ * greedy generation at batch 1 and 8, and a full fine-tune step (forward,
+ * token NLL, backward, AdamW) at sequence 512. Records tokens/s, the ratio,
+ * and both sides' peak RSS.
+ */
+export const realCase: BenchCase = {
+  name: 'real',
+  optIn: true,
+  async run(ctx) {
+    if (!existsSync(join(MODEL, 'config.json')))
+      throw new Error(
+        `no model at ${MODEL}: make it with \`npm run models:real -- --only qwen2.5-0.5b\` (or set RXRL_REAL_MODEL)`,
+      );
+    const newTokens = ctx.quick ? 8 : 32;
+    const specs: { name: string; spec: Record<string, unknown>; batch: number; seqLen: number }[] = [
+      ...[1, 8].map((batch) => ({
+        name: 'real_generate',
+        batch,
+        seqLen: 32 + newTokens,
+        spec: { mode: 'generate', batch, prompt: 32, new_tokens: newTokens, iters: ctx.quick ? 1 : 2 },
+      })),
+      {
+        name: 'real_sft_step',
+        batch: 1,
+        seqLen: ctx.quick ? 128 : 512,
+        spec: { mode: 'train', batch: 1, seq: ctx.quick ? 128 : 512, iters: ctx.quick ? 1 : 2 },
+      },
+    ];
+    const records: BenchRecord[] = [];
+    for (const s of specs) {
+      const ours = await measure('rxrl', s.spec);
+      let torch: Side | null = null;
+      try {
+        torch = await measure('pytorch', s.spec);
+      } catch (err) {
+        console.log(`  pytorch failed: ${(err as Error).message.split('\n')[0]}`);
+      }
+      const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+      records.push({
+        name: s.name,
+        backend: ctx.backend,
+        preset: 'qwen2.5-0.5b',
+        batch: s.batch,
+        seqLen: s.seqLen,
+        value: ours.tokens_per_s,
+        unit: 'tokens/s',
+        ...(torch
+          ? { pytorch: torch.tokens_per_s, vsPytorch: ours.tokens_per_s / torch.tokens_per_s }
+          : {}),
+        notes:
+          `peak RSS ${gb(ours.peak_rss)}` +
+          (torch
+            ? ` vs PyTorch ${gb(torch.peak_rss)} (${(ours.peak_rss / torch.peak_rss).toFixed(2)}×)`
+            : '') +
+          `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : 'full fine-tune: forward, NLL, backward, AdamW'}`,
+      });
+      if (torch && records.length === 1)
+        console.log(`\n  pytorch: ${torch.threads} threads, ${torch.blas}`);
+      console.log(`  ${s.name} b${s.batch}: ${records.at(-1)!.value.toFixed(2)} tok/s; ${records.at(-1)!.notes}`);
+    }
+    return records;
+  },
+};

@@ -35,6 +35,11 @@ export interface RunSetupOptions<S extends Record<string, z.ZodType>> {
   printConfig?: boolean;
   /** the clock for the default run directory name */
   now?: Date;
+  /**
+   * Estimate the run's memory for the selected backend before anything is
+   * loaded or written: returns the line to print, or throws (exit 2) when it cannot fit.
+   */
+  checkMemory?: (config: SectionsOutput<S>, backend: string) => Promise<string>;
 }
 
 /** What a run starts with. */
@@ -66,6 +71,8 @@ export function runStamp(now: Date): string {
  * the duration will be known; the run directory — and the resolved config saved to
  * `<run>/config.yaml` (printed only with `printConfig`: on a terminal its hundred
  * lines would push the others off screen).
+ * The run's memory is estimated first: a run that cannot fit is refused before
+ * anything is written.
  */
 export async function setupRun<S extends Record<string, z.ZodType>>(
   options: RunSetupOptions<S>,
@@ -79,6 +86,9 @@ export async function setupRun<S extends Record<string, z.ZodType>>(
 
   const { selectBackend, describeBackend } = await import('@rxrl/core');
   const backend = await selectBackend(options.backend ?? null);
+  const memoryLine = options.checkMemory
+    ? await options.checkMemory(config, backend.backend)
+    : null;
   const runDir = createRunDir(options, config);
   const { file: configFile, note } = writeRunConfig(
     runDir,
@@ -88,6 +98,7 @@ export async function setupRun<S extends Record<string, z.ZodType>>(
   );
   io.out(runSummary(options.algorithm, config));
   io.out(describeBackend(backend));
+  if (memoryLine !== null) io.out(memoryLine);
   io.out('rxrl: expected duration: estimated once the first 10 steps are timed');
   io.out(`rxrl: run directory ${displayPath(io.cwd, runDir)}`);
   if (note !== null) io.out(note);

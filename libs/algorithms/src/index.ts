@@ -11,8 +11,14 @@ export {
   exportPolicy,
   exportAdapter,
   adapterDirOf,
+  policyModelConfig,
   type LoadedPolicy,
 } from './shared/loadPolicy';
+export {
+  checkTrainingMemory,
+  trainingRunMemory,
+  type TrainingMemoryConfig,
+} from './shared/memoryCheck';
 export { buildOptimizer } from './shared/buildOptimizer';
 export {
   accumulatedStep,

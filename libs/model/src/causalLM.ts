@@ -5,17 +5,19 @@ import {
   RxrlUsageError,
   applyRope,
   attention,
+  customOp,
   embedding,
   geluTanh,
   layerNorm,
   linear,
   linearTransposed,
   tokenEntropy,
+  lmHeadTokenLogProbs,
+  logitsChunkRows,
   positionsFromMask,
   rmsNorm,
   ropeCosSin,
   swiglu,
-  tokenLogProbs,
 } from '@rxrl/core';
 import { fromHfConfig, type ModelConfig } from './modelConfig';
 import type { HostTensor } from './safetensors';
@@ -213,6 +215,25 @@ export function checkHfWeights(
   return names;
 }
 
+function linearModulesOfSpecs(specs: readonly WeightSpec[]): LinearModule[] {
+  const out: LinearModule[] = [];
+  for (const spec of specs) {
+    if (spec.shape.length !== 2 || !spec.name.endsWith('.weight')) continue;
+    const name = spec.name.slice(0, -'.weight'.length);
+    if (/(^|\.)(embed_tokens|wte|wpe|lm_head)$/.test(name)) continue;
+    out.push({ name, inFeatures: spec.shape[0]!, outFeatures: spec.shape[1]! });
+  }
+  return out;
+}
+
+/**
+ * The linear projections of `cfg`'s model that an adapter can target (what
+ * {@link CausalLM.linearModules} gives), without building the model.
+ */
+export function linearModules(cfg: ModelConfig): LinearModule[] {
+  return linearModulesOfSpecs(weightSpecs(cfg));
+}
+
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
   for (let r = 0; r < rows; r++)
@@ -228,8 +249,17 @@ let modelCounter = 0;
  * returns. The model knows nothing else about it.
  */
 export interface LinearAdapter {
-  /** The term added to module `module`'s output for input `x` `[N, in]`, or null when it is not adapted. */
-  delta(module: string, x: tf.Tensor2D): tf.Tensor2D | null;
+  /**
+   * The term added to module `module`'s output for input `x` `[N, in]`, or null
+   * when it is not adapted. `read` gives the tensor to use in place of one of
+   * {@link variables} (by that name), or undefined for the variable itself: an
+   * activation-checkpointed layer passes its op's inputs so they get gradients.
+   */
+  delta(
+    module: string,
+    x: tf.Tensor2D,
+    read?: (name: string) => tf.Tensor | undefined,
+  ): tf.Tensor2D | null;
   /** `scaling · A·B` `[in, out]` of `module` (host copy), or null when it is not adapted. */
   deltaWeight(module: string): Float32Array | null;
   /** The adapter's own variables by name (PEFT's, without `base_model.model.`). */
@@ -238,6 +268,14 @@ export interface LinearAdapter {
   trainsBaseWeight(name: string): boolean;
   /** Training mode with dropout streams seeded by `seed`; null: inference (no dropout). */
   setTraining(seed: number | null): void;
+  /**
+   * Where the adapter's random stream (dropout masks) stands now, and `fn` run
+   * with the stream put back there (then restored): activation checkpointing
+   * recomputes a layer in the backward pass with the masks its forward drew.
+   * An adapter without randomness need not implement them.
+   */
+  randomPosition?(): number;
+  replayRandom?<T>(position: number, fn: () => T): T;
   dispose(): void;
 }
 
@@ -268,7 +306,11 @@ export interface PackedLayout {
 }
 
 export interface TokenLogProbsOptions {
-  /** Rows (tokens) of logits materialised at a time; bounds the [rows, V] logits. */
+  /**
+   * Rows (tokens) of logits materialised at a time, forward and backward;
+   * bounds the `[rows, V]` logits. Default: the model's `logprobChunkSize`,
+   * else ≤ 64 MiB of logits per chunk (`logitsChunkRows`).
+   */
   chunkSize?: number;
   /** packed rows instead of one sequence per row (no attention mask then) */
   packing?: PackedLayout;
@@ -284,6 +326,18 @@ export class CausalLM {
   readonly config: ModelConfig;
   private readonly weights: Map<string, tf.Variable>;
   private readonly specs: WeightSpec[];
+  /**
+   * Default rows per logits chunk of {@link CausalLM.tokenLogProbs} (the
+   * `policy.logprob_chunk_size` setting); null: sized from the vocabulary.
+   */
+  logprobChunkSize: number | null = null;
+  /**
+   * Recompute each decoder layer's activations in the backward pass instead
+   * of keeping them (`policy.activation_checkpointing`): a training step then
+   * holds each layer's input plus one layer's intermediates. Not used with a
+   * KV cache.
+   */
+  activationCheckpointing = false;
   private adapterRef: LinearAdapter | null = null;
   /** A view made by {@link withAdapter}: shares the weights, never frees them, trains nothing. */
   private readonly isView: boolean;
@@ -444,14 +498,7 @@ export class CausalLM {
 
   /** The linear projections an adapter can target (not the embeddings, not the LM head), in HF order. */
   linearModules(): LinearModule[] {
-    const out: LinearModule[] = [];
-    for (const spec of this.specs) {
-      if (spec.shape.length !== 2 || !spec.name.endsWith('.weight')) continue;
-      const name = spec.name.slice(0, -'.weight'.length);
-      if (/(^|\.)(embed_tokens|wte|wpe|lm_head)$/.test(name)) continue;
-      out.push({ name, inFeatures: spec.shape[0]!, outFeatures: spec.shape[1]! });
-    }
-    return out;
+    return linearModulesOfSpecs(this.specs);
   }
 
   /** The attached adapter (LoRA), or null. */
@@ -481,6 +528,7 @@ export class CausalLM {
   withAdapter(adapter: LinearAdapter | null): CausalLM {
     const view = new CausalLM(this.config, this.weights, this.specs, true);
     view.adapterRef = adapter;
+    view.logprobChunkSize = this.logprobChunkSize;
     return view;
   }
 
@@ -496,11 +544,13 @@ export class CausalLM {
   /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
   frozenCopy(): CausalLM {
     const vars = this.weights;
-    return CausalLM.build(
+    const copy = CausalLM.build(
       this.config,
       false,
       (spec) => vars.get(spec.name)!.dataSync() as Float32Array,
     );
+    copy.logprobChunkSize = this.logprobChunkSize;
+    return copy;
   }
 
   /** Free every variable and the attached adapter (a view frees nothing). */
@@ -595,32 +645,48 @@ export class CausalLM {
       });
     }
 
-    const norm = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
+    /**
+     * Weights by name — the model's and its adapter's variables, or (in a
+     * checkpointed layer) that layer's op inputs.
+     */
+    type Weights = (name: string) => tf.Tensor | undefined;
+    const adapter = this.adapterRef;
+    const adapterVars = adapter?.variables() ?? new Map<string, tf.Variable>();
+    const own: Weights = (name) =>
+      adapterVars.get(name) ?? (name.endsWith('.bias') ? this.wOpt(name) : this.w(name));
+    const norm = (x: tf.Tensor2D, prefix: string, W: Weights = own): tf.Tensor2D =>
       cfg.normType === 'rms'
-        ? rmsNorm(x, this.w(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
+        ? rmsNorm(x, W(prefix + '.weight') as tf.Tensor1D, cfg.normEps)
         : layerNorm(
             x,
-            this.w(prefix + '.weight') as tf.Tensor1D,
-            this.w(prefix + '.bias') as tf.Tensor1D,
+            W(prefix + '.weight') as tf.Tensor1D,
+            W(prefix + '.bias') as tf.Tensor1D,
             cfg.normEps,
           );
-    const adapter = this.adapterRef;
-    const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D => {
-      const y = linear(
-        x,
-        this.w(prefix + '.weight') as tf.Tensor2D,
-        this.wOpt(prefix + '.bias') as tf.Tensor1D | undefined,
-      );
-      const delta = adapter?.delta(prefix, x) ?? null;
-      return delta === null ? y : tf.add(y, delta);
-    };
 
     const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
     const gpt2 = cfg.arch === 'gpt2';
-    for (let i = 0; i < cfg.numLayers; i++) {
+    /** Decoder layer `i` on the residual stream `h`, reading weights through `W`. */
+    const layer = (
+      i: number,
+      h: tf.Tensor2D,
+      W: Weights,
+      keyMask: tf.Tensor2D | undefined,
+      rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    ): tf.Tensor2D => {
       const p = gpt2 ? `transformer.h.${i}.` : `model.layers.${i}.`;
+      // a projection plus its adapter's term (LoRA), the adapter reading its weights through W too
+      const proj = (x: tf.Tensor2D, prefix: string): tf.Tensor2D => {
+        const y = linear(
+          x,
+          W(prefix + '.weight') as tf.Tensor2D,
+          W(prefix + '.bias') as tf.Tensor1D | undefined,
+        );
+        const delta = adapter?.delta(prefix, x, W) ?? null;
+        return delta === null ? y : tf.add(y, delta);
+      };
       // attention block
-      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm');
+      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W);
       let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
       if (gpt2) {
         [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [
@@ -637,8 +703,8 @@ export class CausalLM {
       let k4 = tf.reshape(k, [b, t, hkv, dh]) as tf.Tensor4D;
       let v4 = tf.reshape(v, [b, t, hkv, dh]) as tf.Tensor4D;
       if (cfg.qkNorm) {
-        q4 = rmsNorm(q4, this.w(p + 'self_attn.q_norm.weight') as tf.Tensor1D, cfg.normEps);
-        k4 = rmsNorm(k4, this.w(p + 'self_attn.k_norm.weight') as tf.Tensor1D, cfg.normEps);
+        q4 = rmsNorm(q4, W(p + 'self_attn.q_norm.weight') as tf.Tensor1D, cfg.normEps);
+        k4 = rmsNorm(k4, W(p + 'self_attn.k_norm.weight') as tf.Tensor1D, cfg.normEps);
       }
       if (rope !== null) {
         q4 = applyRope(q4, rope.cos, rope.sin);
@@ -651,7 +717,7 @@ export class CausalLM {
       ]) as tf.Tensor2D;
       h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
       // MLP block
-      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm');
+      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm', W);
       const m =
         cfg.activation === 'silu'
           ? proj(
@@ -659,49 +725,144 @@ export class CausalLM {
               p + 'mlp.down_proj',
             )
           : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
-      h = tf.add(h, m);
+      return tf.add(h, m);
+    };
+    const checkpoint = this.activationCheckpointing && cache === undefined;
+    // one scope per layer frees its intermediates as it ends: a gradient tape keeps
+    // (its own references to) only what the backward pass reads
+    for (let i = 0; i < cfg.numLayers; i++) {
+      const x = h;
+      h = checkpoint
+        ? this.checkpointedLayer(i, x, keyMask, rope, own, layer)
+        : tf.tidy(() => layer(i, x, own, keyMask, rope));
     }
     return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
   }
 
-  /** Logits `[N, V]` of final hidden states `[N, D]`: the LM head, or the tied `[V, D]` embedding read transposed. */
+  /**
+   * Layer `i` as one custom-gradient op over its input and its trainable
+   * weights (the adapter's A/B of the layer with LoRA; frozen base weights are
+   * read as they are and get no gradient): the forward runs with the tape off
+   * (its intermediates are freed at once), the backward runs the layer again
+   * under `tf.grads`, with the adapter's dropout masks replayed, and returns
+   * the gradients of the input and of every trainable weight of the layer.
+   */
+  private checkpointedLayer(
+    i: number,
+    h: tf.Tensor2D,
+    keyMask: tf.Tensor2D | undefined,
+    rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    own: (name: string) => tf.Tensor | undefined,
+    layer: (
+      i: number,
+      h: tf.Tensor2D,
+      W: (name: string) => tf.Tensor | undefined,
+      keyMask: tf.Tensor2D | undefined,
+      rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | null,
+    ) => tf.Tensor2D,
+  ): tf.Tensor2D {
+    const prefix = this.config.arch === 'gpt2' ? `transformer.h.${i}.` : `model.layers.${i}.`;
+    const vars = [...this.variables()].filter(([n, v]) => n.startsWith(prefix) && v.trainable);
+    const names = vars.map(([n]) => n);
+    const nw = names.length;
+    // tensors the layer reads but does not differentiate travel as inputs, so the op keeps them
+    const consts: tf.Tensor[] = [];
+    if (keyMask !== undefined) consts.push(keyMask);
+    if (rope !== null) consts.push(rope.cos, rope.sin);
+    // the adapter's dropout stream as the forward finds it, for the recompute to draw the same masks
+    const adapter = this.adapterRef;
+    const position = adapter?.randomPosition?.();
+    const run = (x: tf.Tensor, ws: tf.Tensor[], cs: tf.Tensor[]) => {
+      const byName = new Map(names.map((n, j) => [n, ws[j]!]));
+      const W = (n: string) => byName.get(n) ?? own(n);
+      let c = 0;
+      const km = keyMask !== undefined ? (cs[c++] as tf.Tensor2D) : undefined;
+      const rp =
+        rope !== null ? { cos: cs[c++] as tf.Tensor3D, sin: cs[c++] as tf.Tensor3D } : null;
+      return layer(i, x as tf.Tensor2D, W, km, rp);
+    };
+    const op = customOp((inputs, save) => {
+      save(inputs);
+      return {
+        value: run(inputs[0]!, inputs.slice(1, 1 + nw), inputs.slice(1 + nw)),
+        gradFunc: (dy, saved) => {
+          const cs = saved.slice(1 + nw);
+          // tf.grads inside a backward pass starts a fresh tape and, finishing at depth 0,
+          // clears the engine's: keep the outer backward's tape and put it back
+          const state = tf.engine().state;
+          const outerTape = state.activeTape;
+          let grads: tf.Tensor[];
+          const recompute = () =>
+            tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1), cs))(
+              saved.slice(0, 1 + nw),
+              dy,
+            );
+          try {
+            grads =
+              position !== undefined && adapter?.replayRandom !== undefined
+                ? adapter.replayRandom(position, recompute)
+                : recompute();
+          } finally {
+            state.activeTape = outerTape;
+          }
+          return [...grads, ...cs.map((c) => tf.zerosLike(c))];
+        },
+      };
+    });
+    return op(h, ...vars.map(([, v]) => v), ...consts) as tf.Tensor2D;
+  }
+
+  /**
+   * The LM head's weight as stored: `[D, V]`, or the tied `[V, D]` embedding
+   * (vocab-major). Both {@link head} and the chunked `lmHeadTokenLogProbs` read
+   * it in place; neither keeps a transposed copy.
+   */
+  private headTable(): { table: tf.Tensor2D; vocabMajor: boolean } {
+    if (!this.config.tieWordEmbeddings)
+      return { table: this.w('lm_head.weight') as tf.Tensor2D, vocabMajor: false };
+    const name =
+      this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+    return { table: this.w(name) as tf.Tensor2D, vocabMajor: true };
+  }
+
+  /** Full logits `[N, V]` of final hidden states `[N, D]` (generation, {@link logits}, entropies). */
   private head(h: tf.Tensor2D): tf.Tensor2D {
-    if (!this.config.tieWordEmbeddings) return linear(h, this.w('lm_head.weight') as tf.Tensor2D);
-    return linearTransposed(
-      h,
-      this.w(
-        this.config.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight',
-      ) as tf.Tensor2D,
-    );
+    const { table, vocabMajor } = this.headTable();
+    return vocabMajor ? linearTransposed(h, table) : linear(h, table);
   }
 
   /**
    * Next-token logits `[B, T, V]`. `attentionMask` `[B, T]` (1 = token, 0 = left
    * padding) defaults to all ones. With `cache`, `inputIds` are the new tokens
    * only, they attend to everything cached, and their keys/values are appended.
+   * `lastOnly` projects only each row's last position (`[B, 1, V]`): what a
+   * prefill needs, without forming `[B, T, V]` over a large vocabulary.
    */
   logits(
     inputIds: tf.Tensor2D,
     attentionMask?: tf.Tensor2D | null,
     cache?: KVCache,
-    options: { packing?: PackedLayout } = {},
+    options: { packing?: PackedLayout; lastOnly?: boolean } = {},
   ): tf.Tensor3D {
     const [b, t] = inputIds.shape;
-    return tf.tidy(
-      () =>
-        tf.reshape(this.head(this.hidden(inputIds, attentionMask, cache, options.packing)), [
-          b,
-          t,
-          this.config.vocabSize,
-        ]) as tf.Tensor3D,
-    );
+    return tf.tidy(() => {
+      let h = this.hidden(inputIds, attentionMask, cache, options.packing);
+      if (options.lastOnly === true && t > 1) {
+        const last = Int32Array.from({ length: b }, (_, i) => i * t + t - 1);
+        h = tf.gather(h, tf.tensor1d(last, 'int32'));
+      }
+      const rows = options.lastOnly === true ? 1 : t;
+      return tf.reshape(this.head(h), [b, rows, this.config.vocabSize]) as tf.Tensor3D;
+    });
   }
 
   /**
    * `log p(targets[b,t] | inputIds[b,≤t])` as `[B, T]` — the quantity every loss
-   * needs. Logits are formed `chunkSize` rows at a time and reduced by the fused
-   * `tokenLogProbs` op, so no `[B·T, V]` log-softmax is ever held. Targets must be
-   * valid ids everywhere (use any id, e.g. 0, where the loss mask is 0).
+   * needs. The LM head, log-softmax and gather run fused `chunkSize` rows at a
+   * time (`lmHeadTokenLogProbs`), forward and backward, so neither the
+   * `[B·T, V]` logits nor their log-softmax is ever held, and a tied head uses
+   * the embedding table without a transposed copy. Targets must be valid ids
+   * everywhere (use any id, e.g. 0, where the loss mask is 0).
    */
   tokenLogProbs(
     inputIds: tf.Tensor2D,
@@ -715,7 +876,8 @@ export class CausalLM {
         `CausalLM.tokenLogProbs: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`,
       );
     }
-    const chunk = options.chunkSize ?? 2048;
+    const chunk =
+      options.chunkSize ?? this.logprobChunkSize ?? logitsChunkRows(this.config.vocabSize);
     if (!Number.isInteger(chunk) || chunk <= 0)
       throw new RxrlConfigError(
         `tokenLogProbs: chunkSize must be a positive integer, got ${chunk}`,
@@ -730,23 +892,16 @@ export class CausalLM {
       const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [
         b * t,
       ]) as tf.Tensor1D;
-      const n = b * t;
-      const parts: tf.Tensor1D[] = [];
-      for (let start = 0; start < n; start += chunk) {
-        const size = Math.min(chunk, n - start);
-        const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
-        const ts = size === n ? tgt : (tf.slice(tgt, [start], [size]) as tf.Tensor1D);
-        const logits = this.head(hs);
-        parts.push(tokenLogProbs(temperature === 1 ? logits : tf.mul(logits, 1 / temperature), ts));
-      }
-      return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
+      const { table, vocabMajor } = this.headTable();
+      const lp = lmHeadTokenLogProbs(h, table, tgt, { chunkRows: chunk, temperature, vocabMajor });
+      return tf.reshape(lp, [b, t]) as tf.Tensor2D;
     });
   }
 
   /**
    * Entropy −Σ_v p_v·log p_v of the next-token distribution at every position, `[B, T]`
    * (TRL's per-token entropies, for `top_entropy_quantile`), at `temperature`, computed
-   * `chunkSize` rows of logits at a time like {@link tokenLogProbs}. Not meant for
+   * `chunkSize` rows of logits at a time (freed chunk by chunk) like {@link tokenLogProbs}. Not meant for
    * gradients: call it outside a gradient tape.
    */
   tokenEntropies(
@@ -755,7 +910,8 @@ export class CausalLM {
     options: Omit<TokenLogProbsOptions, 'packing'> = {},
   ): tf.Tensor2D {
     const [b, t] = inputIds.shape;
-    const chunk = options.chunkSize ?? 2048;
+    const chunk =
+      options.chunkSize ?? this.logprobChunkSize ?? logitsChunkRows(this.config.vocabSize);
     const temperature = options.temperature ?? 1;
     if (!Number.isInteger(chunk) || chunk <= 0 || !(temperature > 0))
       throw new RxrlConfigError(
@@ -768,8 +924,13 @@ export class CausalLM {
       for (let start = 0; start < n; start += chunk) {
         const size = Math.min(chunk, n - start);
         const hs = size === n ? h : (tf.slice(h, [start, 0], [size, -1]) as tf.Tensor2D);
-        const logits = this.head(hs);
-        parts.push(tokenEntropy(temperature === 1 ? logits : tf.mul(logits, 1 / temperature)));
+        // a scope per chunk: one chunk's [rows, V] logits at a time
+        parts.push(
+          tf.tidy(() => {
+            const logits = this.head(hs);
+            return tokenEntropy(temperature === 1 ? logits : tf.mul(logits, 1 / temperature));
+          }),
+        );
       }
       return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts), [b, t]) as tf.Tensor2D;
     });

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@rxrl/core';
+import { CausalLM } from './causalLM';
+import { presetConfig } from './modelConfig';
 import { loadPretrained } from './pretrained';
 import { generateStep, prefill } from './decode';
 import { FIXTURE_ARCHS, FIXTURE_DIR } from '../test/fixtures';
@@ -82,4 +84,34 @@ describe('KV-cache decoding (wasm)', () => {
       model.dispose();
     });
   }
+});
+
+describe('prefill memory', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it("holds one layer's intermediates at a time: peak bytes do not grow with the layer count", async () => {
+    const [b, t] = [4, 64];
+    const ids = tf.tensor2d(
+      Int32Array.from({ length: b * t }, (_, i) => (i * 7) % 300),
+      [b, t],
+      'int32',
+    );
+    const peak = async (numLayers: number) => {
+      const model = CausalLM.create(
+        { ...presetConfig('llama', 'tiny', 300), numLayers },
+        { seed: 2 },
+      );
+      const base = tf.memory().numBytes;
+      const info = await tf.profile(() => [model.logits(ids, null, undefined, { lastOnly: true })]);
+      tf.dispose(info.result as tf.Tensor[]);
+      model.dispose();
+      return info.peakBytes - base;
+    };
+    const [two, six] = [await peak(2), await peak(6)];
+    // one tidy around the whole forward pass held every layer's: 8.8 MB at 6 layers, 2.8 MB now
+    expect(six).toBeLessThan(1.25 * two);
+    ids.dispose();
+  });
 });

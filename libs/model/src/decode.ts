@@ -21,11 +21,8 @@ export function prefill(
   });
   try {
     const logits = tf.tidy(() => {
-      const all = model.logits(inputIds, attentionMask, cache);
-      return tf.reshape(tf.slice(all, [0, t - 1, 0], [b, 1, -1]), [
-        b,
-        model.config.vocabSize,
-      ]) as tf.Tensor2D;
+      const last = model.logits(inputIds, attentionMask, cache, { lastOnly: true });
+      return tf.reshape(last, [b, model.config.vocabSize]) as tf.Tensor2D;
     });
     return { cache, logits };
   } catch (e) {

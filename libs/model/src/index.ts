@@ -15,6 +15,7 @@ export {
   CausalLM,
   checkHfWeights,
   hfWeightLayout,
+  linearModules,
   type HfWeightSpec,
   type CreateOptions,
   type TokenLogProbsOptions,
@@ -65,6 +66,7 @@ export {
 export {
   inspectPretrained,
   loadPretrained,
+  readModelConfig,
   savePretrained,
   type LoadOptions,
   type PretrainedInfo,
@@ -77,3 +79,15 @@ export {
   type InitModelOptions,
   type TokenizerFilesWriter,
 } from './initModel';
+export {
+  type RunMemoryConfig,
+  type RunMemoryEstimate,
+  type MemoryItem,
+  type MemoryLimit,
+  countParameters,
+  loraParameterCount,
+  estimateRunMemory,
+  memoryLimit,
+  checkRunMemory,
+  formatBytes,
+} from './memoryEstimate';

@@ -92,6 +92,26 @@ function tokenizerMaxId(tok: Json): { id: number; field: string } {
 }
 
 /**
+ * A model directory's `config.json` as a {@link ModelConfig}, without reading
+ * any weight or header (what a memory estimate needs before loading). Throws a
+ * {@link ModelDirectoryError} naming the file and the field.
+ */
+export async function readModelConfig(dir: string): Promise<ModelConfig> {
+  const configPath = path.join(dir, 'config.json');
+  const raw = await readJson(configPath, 'a JSON config');
+  try {
+    return fromHfConfig(raw);
+  } catch (e) {
+    if (!(e instanceof ModelDirectoryError)) throw e;
+    throw new ModelDirectoryError(
+      e.message.replace(/^config\.json/, configPath),
+      { source: configPath, ...(e.location.field ? { field: e.location.field } : {}) },
+      { cause: e },
+    );
+  }
+}
+
+/**
  * Check a Hugging Face model directory without reading weight data: config.json
  * (a supported architecture, valid values), the tokenizer's ids against
  * vocab_size, the index and every shard it names, each safetensors header
@@ -105,18 +125,7 @@ export async function inspectPretrained(
   options: LoadOptions = {},
 ): Promise<PretrainedInfo> {
   const configPath = path.join(dir, 'config.json');
-  const raw = await readJson(configPath, 'a JSON config');
-  let config: ModelConfig;
-  try {
-    config = fromHfConfig(raw);
-  } catch (e) {
-    if (!(e instanceof ModelDirectoryError)) throw e;
-    throw new ModelDirectoryError(
-      e.message.replace(/^config\.json/, configPath),
-      { source: configPath, ...(e.location.field ? { field: e.location.field } : {}) },
-      { cause: e },
-    );
-  }
+  const config = await readModelConfig(dir);
 
   let tokenizer: PretrainedInfo['tokenizer'] = null;
   if (options.tokenizerDir !== false) {

@@ -224,8 +224,8 @@ describe('generate', () => {
   });
 });
 
-describe('generate with top-k on the device', () => {
-  it('draws the same tokens as the host path, log-probs within 1e-4 (vocab 20,000)', async () => {
+describe('generate sampling on the device', () => {
+  it('draws the same tokens as the host path for greedy, top-k and top-p, log-probs within 1e-4 (vocab 20,000)', async () => {
     const big = CausalLM.create(presetConfig('qwen2', 'tiny', 20000), { seed: 3 });
     try {
       const prompts = [
@@ -236,6 +236,9 @@ describe('generate with top-k on the device', () => {
         { temperature: 0 },
         { temperature: 0.8, top_k: 40, top_p: 0.9, min_p: 0.01 },
         { temperature: 1.3, top_k: 7 },
+        // no top-k: the candidates widen until the nucleus fits
+        { temperature: 0.9, top_p: 0.3 },
+        { temperature: 1, top_p: 0.95, min_p: 0.001 },
       ]) {
         const o = {
           ...opts,

@@ -7,9 +7,8 @@ import {
   type GenerateOptionsInput,
 } from './generateOptions';
 import { checkSamplingParams, type SamplingParams } from './sampling/samplingParams';
-import { sampleCandidates } from './sampling/sampleCandidates';
-import { sampleToken } from './sampling/sampleToken';
-import { topKOnDevice } from './sampling/topKOnDevice';
+import { sampleOnDevice } from './sampling/sampleOnDevice';
+import { sampleToken, type SampledToken } from './sampling/sampleToken';
 import { selectCacheRows } from './selectCacheRows';
 import { findStopString, longestStop } from './stopStrings';
 
@@ -40,10 +39,11 @@ export interface GenerateExtras {
    */
   requestKeys?: ArrayLike<number | string>;
   /**
-   * Reduce each step's logits to their top-k on the device (greedy, or
-   * `top_k` ≤ 1024) instead of downloading whole rows. Default: on for
-   * vocabularies of 16,384 ids or more, where the download and the host scan
-   * dominate a step; the drawn tokens are the same either way.
+   * Sample on the device (`sampleOnDevice`: arg-max, inverse CDF for plain
+   * temperature / min-p, top candidates for top-k / top-p) instead of
+   * downloading whole `[B, V]` rows. Default: on for vocabularies of 16,384
+   * ids or more, where the download and the host scan dominate a step; the
+   * same draws up to float32 rounding of the cumulative weights.
    */
   deviceSampling?: boolean;
   /**
@@ -60,9 +60,8 @@ export interface GenerateExtras {
   sharePrefill?: boolean;
 }
 
-/** Vocabulary size from which top-k on the device pays for itself (see the generation bench). */
+/** Vocabulary size from which sampling on the device pays for itself (see the generation bench). */
 const DEVICE_SAMPLING_MIN_VOCAB = 16384;
-const DEVICE_TOPK_MAX = 1024;
 
 interface Row {
   prompt: ArrayLike<number>;
@@ -149,14 +148,7 @@ export async function generate(
       });
   });
 
-  const topKable =
-    params.temperature === 0 || (params.top_k !== null && params.top_k <= DEVICE_TOPK_MAX);
-  const deviceK =
-    topKable && (extras.deviceSampling ?? vocab >= DEVICE_SAMPLING_MIN_VOCAB)
-      ? params.temperature === 0
-        ? 1
-        : Math.min(params.top_k!, vocab)
-      : 0;
+  const onDevice = extras.deviceSampling ?? vocab >= DEVICE_SAMPLING_MIN_VOCAB;
 
   // Similar lengths together: less padding to attend over.
   const order = rows
@@ -171,7 +163,7 @@ export async function generate(
       chunk.map((i) => rows[i]!),
       params,
       opts,
-      deviceK,
+      onDevice,
       extras.compact ?? true,
       extras.sharePrefill ?? true,
     );
@@ -255,7 +247,7 @@ async function decodeBatch(
   rows: Row[],
   params: SamplingParams,
   opts: GenerateOptions,
-  deviceK: number,
+  onDevice: boolean,
   compact: boolean,
   sharePrefill: boolean,
 ): Promise<RowState[]> {
@@ -283,9 +275,15 @@ async function decodeBatch(
   try {
     let next = new Int32Array(b);
     for (let step = 0; step < opts.max_new_tokens; step++) {
-      // deviceK > 0: top-k candidates per slot; else the whole [slots, V] logits
-      const cand = deviceK > 0 ? await topKOnDevice(logits, deviceK, params.temperature) : null;
-      const data = cand === null ? ((await logits.data()) as Float32Array) : null;
+      // on the device: one draw per unfinished slot; else the whole [slots, V] logits
+      const drawn: Array<SampledToken | null> | null = onDevice
+        ? await sampleOnDevice(
+            logits,
+            params,
+            Array.from(slots, (r) => (states[r]!.done === null ? rows[r]!.rng : null)),
+          )
+        : null;
+      const data = drawn === null ? ((await logits.data()) as Float32Array) : null;
       logits.dispose();
       logits = null;
       let active = 0;
@@ -297,14 +295,8 @@ async function decodeBatch(
           continue;
         }
         const { token, logprob } =
-          cand !== null
-            ? sampleCandidates(
-                cand.values.subarray(j * deviceK, (j + 1) * deviceK),
-                cand.indices.subarray(j * deviceK, (j + 1) * deviceK),
-                cand.logNormalizers[j]!,
-                params,
-                rows[r]!.rng,
-              )
+          drawn !== null
+            ? drawn[j]!
             : sampleToken(data!.subarray(j * vocab, (j + 1) * vocab), params, rows[r]!.rng);
         s.tokens.push(token);
         s.logprobs.push(logprob);

@@ -6,8 +6,17 @@ export const command = trainingCommand({
   summary: 'Direct preference optimisation (DPO and TRL variants) from a YAML recipe',
   sectionsHelp: 'seed, logger, policy, dpo, data, checkpointing',
   async load() {
-    const { dpoSections, runDpo } = await import('@rxrl/algorithms');
-    return { sections: dpoSections, run: runDpo };
+    const { dpoSections, runDpo, checkTrainingMemory } = await import('@rxrl/algorithms');
+    return {
+      sections: dpoSections,
+      run: runDpo,
+      checkMemory: (
+        config: Parameters<typeof runDpo>[0],
+        backend: string,
+        cwd: string,
+        env: Record<string, string | undefined>,
+      ) => checkTrainingMemory('dpo', config, backend, cwd, env),
+    };
   },
   headline: [
     ['preference accuracy', 'validation/accuracy'],

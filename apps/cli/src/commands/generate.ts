@@ -1,6 +1,10 @@
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command, CommandArgs } from '../command';
+import { checkInferenceMemory } from '../inferenceMemory';
 import { adapterDir, adapterOption, intFlag, maxNewTokens, modelDir, numberFlag } from './eval';
+
+/** rows decoded together (generate's default) */
+const GENERATION_BATCH = 32;
 
 /** Prompts piped on stdin, one per line (blank lines skipped). */
 async function stdinPrompts(): Promise<string[]> {
@@ -43,22 +47,36 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
   const { generate } = await import('@rxrl/rollout');
   // config.json, tokenizer.json, the index and every header are checked before the backend
   // starts or any weight is read: a bad directory exits 2 at once
-  await inspectPretrained(dir);
-  await selectBackend(global.backend ?? null);
+  const info = await inspectPretrained(dir);
+  const backend = await selectBackend(global.backend ?? null);
+  const tokenizer = await HfTokenizer.fromDirectory(dir);
+  // the same prompt encoding as GRPO and rxrl eval: a message list through the chat
+  // template with its generation prompt, a plain string with the tokenizer's BOS
+  const prompts = texts.map(
+    (t) =>
+      tokenizeGrpoPrompt(tokenizer, {
+        prompt: chat ? [{ role: 'user', content: t }] : t,
+        answer: '',
+        extra: {},
+      }).tokens,
+  );
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const maxNew = maxNewTokens(maxNewFlag, longest, info.config.maxPositionEmbeddings);
+  // the estimate comes before any weight is read: a run that cannot fit exits 2 here
+  io.err(
+    await checkInferenceMemory(
+      'generate',
+      info.config,
+      backend.backend,
+      {
+        batch: Math.min(GENERATION_BATCH, prompts.length * n),
+        maxLen: longest + maxNew,
+      },
+      io.env,
+    ),
+  );
   const model = await loadPretrained(dir, { adapter });
   try {
-    const tokenizer = await HfTokenizer.fromDirectory(dir);
-    // the same prompt encoding as GRPO and rxrl eval: a message list through the chat
-    // template with its generation prompt, a plain string with the tokenizer's BOS
-    const prompts = texts.map(
-      (t) =>
-        tokenizeGrpoPrompt(tokenizer, {
-          prompt: chat ? [{ role: 'user', content: t }] : t,
-          answer: '',
-          extra: {},
-        }).tokens,
-    );
-    const longest = Math.max(...prompts.map((p) => p.length));
     // on stderr, so stdout stays the completions alone
     io.err(
       `rxrl generate: temperature ${temperature}${values['temperature'] === undefined ? ' (default: sampled; --temperature 0 for greedy)' : ''}, top_p ${topP}, seed ${seed}, ${n} completion${n > 1 ? 's' : ''} per prompt`,
@@ -66,7 +84,8 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
     const samples = await generate(model, tokenizer, prompts, {
       temperature,
       top_p: topP,
-      max_new_tokens: maxNewTokens(maxNewFlag, longest, model.config.maxPositionEmbeddings),
+      max_new_tokens: maxNew,
+      generation_batch_size: GENERATION_BATCH,
       num_generations_per_prompt: n,
       seed,
     });

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { RxrlUsageError, type Tokenizer } from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
 import type { RxrlServer } from '@rxrl/rollout';
+import { checkInferenceMemory } from '../inferenceMemory';
 import type { Command, CommandArgs } from '../command';
 import { displayPath } from '../displayPath';
 import { WorkerEncoder } from '../serve/workerEncoder';
@@ -97,10 +98,20 @@ export async function startServe({
   const { createServer } = await import('@rxrl/rollout');
   // config.json, tokenizer.json, the index and every header are checked before the backend
   // starts or any weight is read: a bad directory exits 2 at once
-  await inspectPretrained(dir);
+  const info = await inspectPretrained(dir);
   let base: CausalLM;
   try {
-    await selectBackend(global.backend ?? null);
+    const backend = await selectBackend(global.backend ?? null);
+    // a KV cache for every sequence decoded together, at up to 1,024 tokens each
+    io.out(
+      await checkInferenceMemory(
+        'serve',
+        info.config,
+        backend.backend,
+        { batch: limits.max_num_seqs ?? 32, maxLen: 1024 },
+        io.env,
+      ),
+    );
     base = model = await loadPretrained(dir, { adapter });
     const ctxLen = base.config.maxPositionEmbeddings;
     if (limits.max_model_len !== undefined && limits.max_model_len > ctxLen)

@@ -6,8 +6,17 @@ export const command = trainingCommand({
   summary: 'Supervised fine-tuning (token-level NLL) from a YAML recipe',
   sectionsHelp: 'seed, logger, policy, sft, data, checkpointing',
   async load() {
-    const { sftSections, runSft } = await import('@rxrl/algorithms');
-    return { sections: sftSections, run: runSft };
+    const { sftSections, runSft, checkTrainingMemory } = await import('@rxrl/algorithms');
+    return {
+      sections: sftSections,
+      run: runSft,
+      checkMemory: (
+        config: Parameters<typeof runSft>[0],
+        backend: string,
+        cwd: string,
+        env: Record<string, string | undefined>,
+      ) => checkTrainingMemory('sft', config, backend, cwd, env),
+    };
   },
   headline: [
     ['loss', 'validation/loss'],

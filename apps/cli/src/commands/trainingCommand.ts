@@ -28,6 +28,13 @@ export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
         cwd: string;
       },
     ): Promise<{ first: Metrics; last: Metrics; seconds: number; modelDir: string }>;
+    /** the memory estimate against the backend's limit (see setupRun) */
+    checkMemory(
+      config: SectionsOutput<S>,
+      backend: string,
+      cwd: string,
+      env: Record<string, string | undefined>,
+    ): Promise<string>;
   }>;
   /** the closing line: which held-out metrics moved, first -> last */
   headline: [label: string, key: string][];
@@ -76,7 +83,7 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
         throw new RxrlUsageError(
           `unexpected argument '${bad}'; overrides look like key.path=value`,
         );
-      const { sections, run } = await spec.load();
+      const { sections, run, checkMemory } = await spec.load();
       const resume = values['no-resume'] === true ? false : 'auto';
       const ctx = await setupRun({
         algorithm: spec.name,
@@ -88,6 +95,7 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
         backend: global.backend,
         runDir: typeof values['run-dir'] === 'string' ? values['run-dir'] : undefined,
         io,
+        checkMemory: (config, backend) => checkMemory(config, backend, io.cwd, io.env),
       });
       const r = await run(ctx.config, {
         runDir: ctx.runDir,

@@ -8,8 +8,10 @@ import {
   fromHfConfig,
   loadPretrained,
   presetHfConfig,
+  readModelConfig,
   savePeftAdapter,
   savePretrained,
+  type ModelConfig,
 } from '@rxrl/model';
 import type { PolicyOptions } from './policyOptions';
 
@@ -49,6 +51,8 @@ export async function loadPolicy(
   baseDir = process.cwd(),
 ): Promise<LoadedPolicy> {
   const loaded = await loadBase(policy, seed, baseDir);
+  loaded.model.logprobChunkSize = policy.logprob_chunk_size;
+  loaded.model.activationCheckpointing = policy.activation_checkpointing;
   if (policy.lora !== null) {
     try {
       loaded.model.attachAdapter(LoraAdapter.create(loaded.model, policy.lora, { seed }));
@@ -81,10 +85,16 @@ async function loadBase(
       throw e;
     }
   }
-  const init = policy.init!;
   const tokenizerSource =
     policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin';
   const tokenizer = await loadTokenizer(tokenizerSource);
+  const cfg = initModelConfig(policy, tokenizer);
+  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource, baseModelDir: null };
+}
+
+/** The config of `policy.init`'s fresh model for `tokenizer`. */
+function initModelConfig(policy: PolicyOptions, tokenizer: Tokenizer): ModelConfig {
+  const init = policy.init!;
   const hf = {
     ...presetHfConfig(init.arch, init.preset, tokenizer.vocabSize),
     ...init.config_overrides,
@@ -100,7 +110,23 @@ async function loadBase(
       `policy.init.config_overrides.vocab_size = ${cfg.vocabSize}; expected at least the tokenizer's ${tokenizer.vocabSize}`,
     );
   }
-  return { model: CausalLM.create(cfg, { seed }), tokenizer, tokenizerSource, baseModelDir: null };
+  return cfg;
+}
+
+/**
+ * The policy's model config without loading any weight: the model
+ * directory's config.json, or `policy.init`'s preset for its tokenizer.
+ */
+export async function policyModelConfig(
+  policy: PolicyOptions,
+  baseDir = process.cwd(),
+): Promise<ModelConfig> {
+  const resolve = (p: string) => (p === 'builtin' ? p : path.resolve(baseDir, p));
+  if (policy.model_name !== null) return readModelConfig(resolve(policy.model_name));
+  const tokenizer = await loadTokenizer(
+    policy.tokenizer.name !== null ? resolve(policy.tokenizer.name) : 'builtin',
+  );
+  return initModelConfig(policy, tokenizer);
 }
 
 /**

@@ -39,6 +39,10 @@ export const policySchema = z
     train_micro_batch_size: z.number().int().positive().default(8),
     /** longest sequence in tokens; longer examples follow `data.truncation` */
     max_total_sequence_length: z.number().int().positive().default(512),
+    /** recompute each decoder layer's activations in the backward pass: less memory, one more forward per layer */
+    activation_checkpointing: z.boolean().default(false),
+    /** rows (tokens) of `[rows, vocab]` logits formed at a time for log-probs (NeMo RL); null: ≤ 64 MiB per chunk */
+    logprob_chunk_size: z.number().int().positive().nullable().default(null),
     /** global gradient-norm clip; null: no clipping (the norm is still logged) */
     max_grad_norm: z.number().positive().nullable().default(1.0),
     /** torch-style optimizer, e.g. { name: torch.optim.AdamW, kwargs: { lr: 1e-4, weight_decay: 0.01 } } */

@@ -1,3 +1,4 @@
+export { customOp, type OpGradFunc } from './customOp';
 export { linear, linearTransposed } from './linear';
 export { embedding } from './embedding';
 export { logSoftmax, logSumExpLastAxis } from './logSoftmax';
@@ -14,3 +15,9 @@ export {
   applyRope,
 } from './rope';
 export { type AttentionOptions, attention } from './attention';
+export {
+  type LmHeadLogProbsOptions,
+  LOGITS_CHUNK_TARGET_BYTES,
+  lmHeadTokenLogProbs,
+  logitsChunkRows,
+} from './lmHeadLogProbs';

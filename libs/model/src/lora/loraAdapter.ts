@@ -187,9 +187,15 @@ export class LoraAdapter implements LinearAdapter {
     return out;
   }
 
-  delta(module: string, x: tf.Tensor2D): tf.Tensor2D | null {
+  delta(
+    module: string,
+    x: tf.Tensor2D,
+    read?: (name: string) => tf.Tensor | undefined,
+  ): tf.Tensor2D | null {
     const p = this.pairs.get(module);
     if (p === undefined) return null;
+    const a = (read?.(`${module}.lora_A.weight`) ?? p.a) as tf.Tensor2D;
+    const b = (read?.(`${module}.lora_B.weight`) ?? p.b) as tf.Tensor2D;
     let input = x;
     const rate = this.config.lora_dropout;
     if (rate > 0 && this.dropoutSeed !== null) {
@@ -199,8 +205,8 @@ export class LoraAdapter implements LinearAdapter {
         .uint32();
       input = tf.dropout(x, rate, undefined, seed) as tf.Tensor2D;
     }
-    const low = linear(input, p.a as tf.Tensor2D);
-    return tf.mul(linear(low, p.b as tf.Tensor2D), this.scaling) as tf.Tensor2D;
+    const low = linear(input, a);
+    return tf.mul(linear(low, b), this.scaling) as tf.Tensor2D;
   }
 
   deltaWeight(module: string): Float32Array | null {
@@ -227,6 +233,20 @@ export class LoraAdapter implements LinearAdapter {
       throw new RxrlUsageError(`LoraAdapter: dropout seed must be a finite number, got ${seed}`);
     this.dropoutSeed = seed;
     this.dropoutCalls = 0;
+  }
+
+  randomPosition(): number {
+    return this.dropoutCalls;
+  }
+
+  replayRandom<T>(position: number, fn: () => T): T {
+    const now = this.dropoutCalls;
+    this.dropoutCalls = position;
+    try {
+      return fn();
+    } finally {
+      this.dropoutCalls = now;
+    }
   }
 
   /** Bytes of the adapter's variables (float32). */

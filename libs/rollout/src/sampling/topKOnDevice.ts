@@ -8,6 +8,11 @@ export interface RowCandidates {
   indices: Int32Array;
   /** `[B]` `logSumExp(logits / T)` over the whole row. */
   logNormalizers: Float32Array;
+  /**
+   * With `minP`: `[B]` total weight of the tokens min-p keeps, in units of the
+   * top token's weight (`Σ exp(x − max)` over `exp(x − max) ≥ minP`).
+   */
+  minPMass?: Float32Array;
 }
 
 /**
@@ -20,20 +25,32 @@ export async function topKOnDevice(
   logits: tf.Tensor2D,
   k: number,
   temperature: number,
+  minP?: number,
 ): Promise<RowCandidates> {
-  const [values, indices, lse] = tf.tidy(() => {
+  const [values, indices, lse, mass] = tf.tidy(() => {
     const scaled = temperature > 0 && temperature !== 1 ? tf.div(logits, temperature) : logits;
     const top = tf.topk(scaled, k, true);
-    return [top.values, top.indices, tf.logSumExp(scaled, 1)];
+    let kept: tf.Tensor | null = null;
+    if (minP !== undefined) {
+      const w = tf.exp(tf.sub(scaled, tf.max(scaled, 1, true)));
+      kept = tf.sum(minP > 0 ? tf.where(tf.greaterEqual(w, minP), w, tf.zerosLike(w)) : w, 1);
+    }
+    return [top.values, top.indices, tf.logSumExp(scaled, 1), kept];
   });
   try {
-    const [v, i, l] = await Promise.all([values.data(), indices.data(), lse.data()]);
+    const [v, i, l, m] = await Promise.all([
+      values.data(),
+      indices.data(),
+      lse.data(),
+      mass?.data() ?? null,
+    ]);
     return {
       values: v as Float32Array,
       indices: i as Int32Array,
       logNormalizers: l as Float32Array,
+      ...(m !== null ? { minPMass: m as Float32Array } : {}),
     };
   } finally {
-    tf.dispose([values, indices, lse]);
+    tf.dispose([values, indices, lse, ...(mass !== null ? [mass] : [])]);
   }
 }

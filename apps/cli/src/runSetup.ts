@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
+import type { PolicyOptions } from '@rxrl/algorithms';
 import {
   applyOverrides,
   formatResolvedConfig,
@@ -85,7 +86,13 @@ export async function setupRun<S extends Record<string, z.ZodType>>(
   const config = options.sections.validate(loaded);
 
   const { selectBackend, describeBackend } = await import('@rxrl/core');
-  const backend = await selectBackend(options.backend ?? null);
+  // auto weighs the policy's size: small models step faster on wasm, large ones need native
+  const policy = (config as { policy?: PolicyOptions }).policy;
+  const { backendHint } = await import('@rxrl/algorithms');
+  const backend = await selectBackend(
+    options.backend ?? null,
+    policy ? await backendHint(policy, io.cwd) : {},
+  );
   const memoryLine = options.checkMemory
     ? await options.checkMemory(config, backend.backend)
     : null;

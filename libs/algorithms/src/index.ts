@@ -16,6 +16,7 @@ export {
 } from './shared/loadPolicy';
 export {
   checkTrainingMemory,
+  backendHint,
   trainingRunMemory,
   type TrainingMemoryConfig,
 } from './shared/memoryCheck';

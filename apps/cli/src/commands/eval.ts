@@ -183,7 +183,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
+  const { countParameters, inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { ArithmeticTask, HfTokenizer, operandDigits, readSource } = await import('@rxrl/data');
   const { grpoDataSchema, readTrainingRecord, tokenizePrompts, trainingPrompts } =
     await import('@rxrl/algorithms');
@@ -193,7 +193,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
 
   // config.json, tokenizer.json, the index and every header are checked before the backend
   // starts or any weight is read: a bad directory exits 2 at once
-  await inspectPretrained(dir);
+  const info = await inspectPretrained(dir);
 
   // an adapter trained by rxrl records its own training; otherwise the base's record stands
   const recordDir = adapter !== null && readTrainingRecord(adapter) !== null ? adapter : dir;
@@ -227,7 +227,7 @@ async function runEval({ values, positionals, global, io }: CommandArgs): Promis
         : r,
     );
 
-  await selectBackend(global.backend ?? null);
+  await selectBackend(global.backend ?? null, { parameters: countParameters(info.config).total });
   const model = await loadPretrained(dir, { adapter });
   try {
     const tokenizer = await HfTokenizer.fromDirectory(dir);

@@ -42,13 +42,15 @@ async function runGenerate({ values, positionals, global, io }: CommandArgs): Pr
 
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { inspectPretrained, loadPretrained } = await import('@rxrl/model');
+  const { countParameters, inspectPretrained, loadPretrained } = await import('@rxrl/model');
   const { HfTokenizer, tokenizeGrpoPrompt } = await import('@rxrl/data');
   const { generate } = await import('@rxrl/rollout');
   // config.json, tokenizer.json, the index and every header are checked before the backend
   // starts or any weight is read: a bad directory exits 2 at once
   const info = await inspectPretrained(dir);
-  const backend = await selectBackend(global.backend ?? null);
+  const backend = await selectBackend(global.backend ?? null, {
+    parameters: countParameters(info.config).total,
+  });
   const tokenizer = await HfTokenizer.fromDirectory(dir);
   // the same prompt encoding as GRPO and rxrl eval: a message list through the chat
   // template with its generation prompt, a plain string with the tokenizer's BOS

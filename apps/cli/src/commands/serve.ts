@@ -93,7 +93,8 @@ export async function startServe({
   };
   // loaded here, not at the top: the other commands should not pay for TensorFlow.js
   const { selectBackend } = await import('@rxrl/core');
-  const { inspectPretrained, loadPretrained, readPeftAdapter } = await import('@rxrl/model');
+  const { countParameters, inspectPretrained, loadPretrained, readPeftAdapter } =
+    await import('@rxrl/model');
   const { HfTokenizer } = await import('@rxrl/data');
   const { createServer } = await import('@rxrl/rollout');
   // config.json, tokenizer.json, the index and every header are checked before the backend
@@ -101,7 +102,9 @@ export async function startServe({
   const info = await inspectPretrained(dir);
   let base: CausalLM;
   try {
-    const backend = await selectBackend(global.backend ?? null);
+    const backend = await selectBackend(global.backend ?? null, {
+      parameters: countParameters(info.config).total,
+    });
     // a KV cache for every sequence decoded together, at up to 1,024 tokens each
     io.out(
       await checkInferenceMemory(

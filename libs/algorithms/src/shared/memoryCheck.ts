@@ -1,6 +1,7 @@
 import {
   checkRunMemory,
   estimateRunMemory,
+  countParameters,
   loraParameterCount,
   memoryLimit,
   type ModelConfig,
@@ -71,6 +72,22 @@ export function trainingRunMemory(
  * with what `backend` has here: returns the line to print, or throws a
  * configuration error (exit 2) naming the estimate, the limit and what to change.
  */
+/**
+ * What `auto` backend selection weighs for a run: the policy's parameter count
+ * (small models run faster on wasm, large ones need native). Empty when the
+ * model cannot be read yet — loading reports that properly later.
+ */
+export async function backendHint(
+  policy: PolicyOptions,
+  baseDir: string,
+): Promise<{ parameters?: number }> {
+  try {
+    return { parameters: countParameters(await policyModelConfig(policy, baseDir)).total };
+  } catch {
+    return {};
+  }
+}
+
 export async function checkTrainingMemory(
   algorithm: 'sft' | 'dpo' | 'grpo',
   config: TrainingMemoryConfig,

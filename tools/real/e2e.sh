@@ -6,11 +6,16 @@
 # policy served and asked one question. Slow (minutes per algorithm) and
 # opt-in: `npm run e2e:real`, or RXRL_SLOW=1 in the test suite.
 #
-#   bash tools/real/e2e.sh [WORK_DIR]     # default runs/e2e-real (replaced)
+#   bash tools/real/e2e.sh [WORK_DIR] [ALGORITHMS]   # default runs/e2e-real (replaced), "sft dpo grpo"
+#
+# On the 2-core, 24 GB machine: SFT 2 steps + resume + export 485 s, DPO 132 s
+# (README, "Real checkpoints").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=${RXRL_REAL_MODEL:-runs/real-layouts/qwen2.5-0.5b}
 work=${1:-runs/e2e-real}
+algorithms=${2:-sft dpo grpo}
+want() { [[ " $algorithms " == *" $1 "* ]]; }
 rxrl() { node apps/cli/bin/rxrl.js "$@"; }
 stamp() { date +%s; }
 
@@ -39,6 +44,7 @@ w(process.argv[1] + "/dpo.jsonl", q.map((r) => {
 common=(policy.model_name="$model" policy.train_global_batch_size=2 policy.train_micro_batch_size=1
   policy.max_total_sequence_length=128 checkpointing.save_period=1 --backend native)
 
+if want sft; then
 t=$(stamp)
 rxrl sft --config configs/sft_qwen2.5-0.5b.yaml --run-dir "$work/sft" "${common[@]}" \
   data.dataset_name="$work/data/sft.jsonl" data.val_fraction=0.1 sft.max_num_steps=2 sft.val_period=0 \
@@ -47,21 +53,41 @@ rxrl sft --config configs/sft_qwen2.5-0.5b.yaml --run-dir "$work/sft" "${common[
   data.dataset_name="$work/data/sft.jsonl" data.val_fraction=0.1 sft.max_num_steps=3 sft.val_period=0 \
   sft.val_at_start=false --export "$work/sft-policy"
 echo "e2e: sft 2 steps + resume to 3 + export in $(( $(stamp) - t )) s"
+fi
 
+if want dpo; then
 t=$(stamp)
 rxrl dpo --config configs/dpo_qwen2.5-0.5b.yaml --run-dir "$work/dpo" "${common[@]}" \
   data.dataset_name="$work/data/dpo.jsonl" data.val_fraction=0.1 dpo.max_num_steps=2 dpo.val_period=0 \
   dpo.val_at_start=false
 echo "e2e: dpo 2 steps in $(( $(stamp) - t )) s"
+fi
 
+if want grpo; then
 t=$(stamp)
+# the run exports its final policy to <run-dir>/policy
 rxrl grpo --config configs/grpo_qwen2.5-0.5b_gsm8k.yaml --run-dir "$work/grpo" "${common[@]}" \
   data.train_data_path="$work/data/gsm8k.jsonl" data.val_data_path="$work/data/gsm8k.jsonl" \
   grpo.num_prompts_per_step=2 grpo.num_generations_per_prompt=2 grpo.max_num_steps=2 \
-  grpo.val_at_start=false grpo.val_period=0 policy.generation.max_new_tokens=16 \
-  data.max_input_seq_length=96 --export "$work/grpo-policy"
+  grpo.val_at_start=false grpo.val_period=0 grpo.max_val_samples=4 policy.generation.max_new_tokens=16 \
+  data.max_input_seq_length=96
 echo "e2e: grpo 2 steps + export in $(( $(stamp) - t )) s"
 
-rxrl generate --model "$work/grpo-policy" --backend native --chat --max-new-tokens 8 \
+rxrl generate --model "$work/grpo/policy" --backend native --chat --max-new-tokens 8 \
   --prompt "Tom has 3 apples and buys 5 more. How many apples does he have?"
+
+# serve the trained policy on loopback and ask it once
+port=$(( 20000 + RANDOM % 20000 ))
+rxrl serve --model "$work/grpo/policy" --backend native --port "$port" --served-model-name e2e &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 1 180); do
+  curl -sf "http://127.0.0.1:$port/health" > /dev/null && break
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/json' \
+  -d '{"model":"e2e","prompt":"Tom has 3 apples","max_tokens":4}'
+echo
+kill $server
+fi
 echo "e2e: done"

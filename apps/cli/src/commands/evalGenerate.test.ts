@@ -15,9 +15,9 @@ import { fakeIo as makeFakeIo } from '../testing/fakeIo';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const modelPath = path.join(root, 'models/arith-sft');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rxrl-eval-gen-cmd-'));
-// the task models/arith-sft was trained on (configs/sft_arithmetic.yaml before operands
-// were drawn uniformly; its rxrl_training.json says so)
-const TASK = { operators: ['+', '-'] as ('+' | '-')[], operand_sampling: 'by_digits' as const };
+// the task models/arith-sft was trained on (configs/sft_arithmetic.yaml: operands uniform
+// over 0..99; its rxrl_training.json says so)
+const TASK = { operators: ['+', '-'] as ('+' | '-')[], operand_sampling: 'uniform' as const };
 
 let model: CausalLM;
 let tokenizer: HfTokenizer;
@@ -131,12 +131,12 @@ describe('rxrl eval', () => {
 
   it('defaults to the recorded training task; reports accuracy by operand digits and problems seen in training', async () => {
     const record = readTrainingRecord(modelPath)!;
-    expect(record.arithmetic?.operand_sampling).toBe('by_digits');
+    expect(record.arithmetic?.operand_sampling).toBe('uniform');
     const { io, out } = fakeIo();
     const args = ['eval', '--model', 'models/arith-sft', '--split', 'train', '--max-samples', '40'];
     expect(await runCli([...args, '--backend', 'wasm'], io)).toBe(0);
     expect(out[0]).toMatch(
-      /^rxrl eval: task builtin:arithmetic: \+ - over 2 operands of 1-2 digits \(by_digits\), seed 0 \(the task models\/arith-sft was trained on\)$/,
+      /^rxrl eval: task builtin:arithmetic: \+ - over 2 operands of 1-2 digits \(uniform\), seed 0 \(the task models\/arith-sft was trained on\)$/,
     );
     // independently: the recorded task's problems, grouped by digit counts
     const task = new ArithmeticTask(record.arithmetic!);

@@ -4,7 +4,7 @@
 # and tokenizer), each for 2 steps: chat template, generation, verifier, loss,
 # update, checkpoint; then a resume to step 3, export, and the exported GRPO
 # policy served and asked one question. Slow (minutes per algorithm) and
-# opt-in: `npm run e2e:real`, or RXRL_SLOW=1 in the test suite.
+# opt-in: `npm run e2e:real`, or RXRL_SLOW_TESTS=1 in the test suite (apps/cli/test/realSize.test.ts).
 #
 #   bash tools/real/e2e.sh [WORK_DIR] [ALGORITHMS]   # default runs/e2e-real (replaced), "sft dpo grpo"
 #

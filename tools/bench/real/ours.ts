@@ -21,6 +21,8 @@ interface Spec {
   seq?: number;
   iters?: number;
   backend?: string;
+  /** train: recompute each layer in backward (policy.activation_checkpointing) */
+  checkpointing?: boolean;
 }
 
 const [dir, raw] = process.argv.slice(2);
@@ -30,6 +32,7 @@ const choice = await selectBackend(spec.backend ?? 'native');
 const t0 = performance.now();
 const model = await loadPretrained(dir);
 const loadS = (performance.now() - t0) / 1000;
+model.activationCheckpointing = spec.checkpointing === true;
 const vocab = model.config.vocabSize;
 const rng = new Rng(0);
 const ids = (b: number, t: number) =>

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { broadcastBatchIndex, type NativeMatmulAddon } from './nativeMatmul';
+import { matMulPlan, type NativeMatmulAddon } from './nativeMatmul';
 
 /**
  * The kernels the `native` backend runs in C instead of the cpu backend's
@@ -68,21 +68,7 @@ export function nativeKernels(
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2)
       return fallback('BatchMatMul', args) as tf.TensorInfo;
     const backend = args.backend as unknown as MathBackendCPU;
-    const ar = a.shape.length;
-    const br = b.shape.length;
-    const M = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
-    const K = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
-    const Kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
-    const N = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
-    if (K !== Kb) {
-      throw new Error(
-        `Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${String(a.shape)} and ` +
-          `${String(b.shape)} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
-      );
-    }
-    const batch =
-      ar === 2 && br === 2 ? null : broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    const shape = [...(batch?.outer ?? []), M, N];
+    const { M, N, K, batch, shape } = matMulPlan(a.shape, b.shape, transposeA, transposeB);
     const out = new Float32Array(tf.util.sizeFromShape(shape));
     const av = f32(backend, a);
     const bv = f32(backend, b);

@@ -202,6 +202,40 @@ export function broadcastBatchIndex(
   return { outer, aIndex, bIndex };
 }
 
+/**
+ * The sgemm call a tf.matMul needs: `op(a)` is [M, K] and `op(b)` [K, N] in the
+ * last two dims, and `batch` (null for plain 2-D products, every linear layer and
+ * decode step) maps each output block to its blocks of a and b.
+ */
+export function matMulPlan(
+  aShape: number[],
+  bShape: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): {
+  M: number;
+  N: number;
+  K: number;
+  batch: ReturnType<typeof broadcastBatchIndex> | null;
+  shape: number[];
+} {
+  const ar = aShape.length;
+  const br = bShape.length;
+  const M = transposeA ? aShape[ar - 1]! : aShape[ar - 2]!;
+  const K = transposeA ? aShape[ar - 2]! : aShape[ar - 1]!;
+  const Kb = transposeB ? bShape[br - 1]! : bShape[br - 2]!;
+  const N = transposeB ? bShape[br - 2]! : bShape[br - 1]!;
+  if (K !== Kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${String(aShape)} and ` +
+        `${String(bShape)} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
+  }
+  const batch =
+    ar === 2 && br === 2 ? null : broadcastBatchIndex(aShape.slice(0, -2), bShape.slice(0, -2));
+  return { M, N, K, batch, shape: [...(batch?.outer ?? []), M, N] };
+}
+
 function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
@@ -216,22 +250,8 @@ function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     return original!.kernelFunc(args);
   }
   const backend = args.backend as unknown as WasmBackendLike;
-  const ar = a.shape.length;
-  const br = b.shape.length;
-  const M = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
-  const K = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
-  const Kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
-  const N = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
-  if (K !== Kb) {
-    throw new Error(
-      `Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${String(a.shape)} and ` +
-        `${String(b.shape)} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
-    );
-  }
-  // 2-D (every linear layer and decode step) skips the batch bookkeeping.
-  const batch =
-    ar === 2 && br === 2 ? null : broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = backend.makeOutput([...(batch?.outer ?? []), M, N], 'float32');
+  const { M, N, K, batch, shape } = matMulPlan(a.shape, b.shape, transposeA, transposeB);
+  const out = backend.makeOutput(shape, 'float32');
   // Views are taken after makeOutput: its malloc may grow (and detach) the heap.
   const av = heapF32(backend, a);
   const bv = heapF32(backend, b);

@@ -17,6 +17,8 @@ const HUGE = [
   'policy.init.config_overrides.num_hidden_layers=32',
   'policy.init.config_overrides.num_attention_heads=32',
   'policy.init.config_overrides.num_key_value_heads=32',
+  // the tiny preset's head size (the recipe now sets its own head_dim): 32 heads × 16
+  'policy.init.config_overrides.head_dim=16',
   'policy.init.config_overrides.vocab_size=32000',
 ];
 
@@ -61,7 +63,7 @@ describe('the memory estimate before loading', () => {
       );
       expect(code, err.join('\n')).toBe(2);
       expect(err.join('\n')).toMatch(
-        new RegExp(`${algo} needs about [\\d.]+ MiB, more than 1\\.0 MiB: RXRL_MEMORY_LIMIT`),
+        new RegExp(`${algo} needs about [\\d.]+ [MG]iB, more than 1\\.0 MiB: RXRL_MEMORY_LIMIT`),
       );
       if (algo === 'dpo') expect(err.join('\n')).toMatch(/reference model/);
       else expect(err.join('\n')).toMatch(/KV cache/);

@@ -54,12 +54,13 @@ async function normalRequestMs(model = 'arith-sft'): Promise<number> {
   const t0 = performance.now();
   const r = await post(
     '/v1/completions',
-    { model, prompt: '1+1=', max_tokens: 4, temperature: 0 },
+    // a two-digit problem the shipped policy answers greedily (it rarely sees one-digit ones)
+    { model, prompt: '23+45=', max_tokens: 4, temperature: 0 },
     AbortSignal.timeout(1000),
   );
   const body = (await r.json()) as { choices: { text: string }[] };
   expect(r.status).toBe(200);
-  expect(body.choices[0]!.text).toBe('2');
+  expect(body.choices[0]!.text).toBe('68');
   return performance.now() - t0;
 }
 

@@ -67,7 +67,13 @@ export function writeRunConfig(
   const earlier: unknown = parse(fs.readFileSync(file, 'utf8'));
   const changed = changedKeys(earlier, parse(text));
   if (changed.length === 0) return { file, note: null };
-  const fixed = changed.filter((c) => !RESUMABLE.test(c.slice(0, c.indexOf(':'))));
+  // A key the earlier config lacks inside an object it had is an option a newer rxrl
+  // added (with its default), not a change of the experiment; a key whose object was
+  // itself a value before (e.g. `policy.lora: null` -> `{r: 8}`) still shows as that change.
+  const fixed = changed.filter((c) => {
+    const key = c.slice(0, c.indexOf(':'));
+    return !RESUMABLE.test(key) && !c.startsWith(`${key}: (absent) -> `);
+  });
   if (resume !== false && fixed.length > 0 && hasCheckpoints(runDir, config)) {
     throw new RxrlUsageError(
       `${displayPath(cwd, runDir)} holds checkpoints of a run with a different config; resuming would mix the two. Changed:\n` +

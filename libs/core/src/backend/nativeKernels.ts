@@ -201,18 +201,23 @@ export function nativeKernels(
     });
   }
 
-  function transpose(args: KernelArgs): tf.TensorInfo {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    const { perm } = args.attrs as { perm: number[] };
-    if (!copyable(x)) return fallback('Transpose', args) as tf.TensorInfo;
+  /** A dense copy of x with its axes in the order `perm`. */
+  function permuted(backend: MathBackendCPU, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
     const strides = denseStrides(x.shape);
     return stridedView(
-      args.backend as unknown as MathBackendCPU,
+      backend,
       x,
       perm.map((p) => x.shape[p]!),
       0,
       perm.map((p) => strides[p]!),
     );
+  }
+
+  function transpose(args: KernelArgs): tf.TensorInfo {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as { perm: number[] };
+    if (!copyable(x)) return fallback('Transpose', args) as tf.TensorInfo;
+    return permuted(args.backend as unknown as MathBackendCPU, x, perm);
   }
 
   function unary(name: keyof typeof UNARY_OPS) {
@@ -242,15 +247,7 @@ export function nativeKernels(
       const axes = tf.util.parseAxisParam(attrs.axis ?? attrs.reductionIndices ?? null!, x.shape);
       const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
       const perm = [...kept, ...axes];
-      const moved = perm.every((p, i) => p === i)
-        ? null
-        : stridedView(
-            backend,
-            x,
-            perm.map((p) => x.shape[p]!),
-            0,
-            perm.map((p) => denseStrides(x.shape)[p]!),
-          );
+      const moved = perm.every((p, i) => p === i) ? null : permuted(backend, x, perm);
       const rows = kept.reduce((acc, d) => acc * x.shape[d]!, 1);
       const cols = axes.reduce((acc, d) => acc * x.shape[d]!, 1);
       const out = new Float32Array(rows);

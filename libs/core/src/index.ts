@@ -30,3 +30,9 @@ export {
   type NativeBackendStatus,
 } from './backend/nativeBackend';
 export { NATIVE_BACKEND } from './backend/nativeNames';
+export {
+  adamUpdateInPlace,
+  nativeInPlaceCalls,
+  sumSquares,
+  type AdamStepConstants,
+} from './backend/nativeInPlace';

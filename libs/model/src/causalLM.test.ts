@@ -148,6 +148,12 @@ describe('CausalLM', () => {
     wte.assign(tf.mul(wte, 2));
     expect(Array.from(model.logits(ids).dataSync())).not.toEqual(Array.from(before));
     expect(Array.from(ref.logits(ids).dataSync())).toEqual(Array.from(before));
+    // the native optimizer writes a weight's own array in place (dataSync hands
+    // it out on cpu/native): the copy must not share it
+    (
+      model.trainableVariables().get('transformer.h.0.mlp.c_fc.weight')!.dataSync() as Float32Array
+    ).fill(0);
+    expect(Array.from(ref.logits(ids).dataSync())).toEqual(Array.from(before));
     model.dispose();
     ref.dispose();
     ids.dispose();

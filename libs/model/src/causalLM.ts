@@ -544,10 +544,10 @@ export class CausalLM {
   /** A non-trainable copy with the current weights: the reference model of DPO/GRPO. */
   frozenCopy(): CausalLM {
     const vars = this.weights;
-    const copy = CausalLM.build(
-      this.config,
-      false,
-      (spec) => vars.get(spec.name)!.dataSync() as Float32Array,
+    // A real copy: on the cpu and native backends dataSync() hands out the
+    // variable's own array, and the native optimizer updates that array in place.
+    const copy = CausalLM.build(this.config, false, (spec) =>
+      Float32Array.from(vars.get(spec.name)!.dataSync() as Float32Array),
     );
     copy.logprobChunkSize = this.logprobChunkSize;
     return copy;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { adamUpdateInPlace } from '@rxrl/core';
 import type { z } from 'zod';
 import type { LrScheduler } from './lrSchedule';
 import { NamedOptimizer } from './namedOptimizer';
@@ -48,17 +49,34 @@ abstract class AdamFamily extends NamedOptimizer {
     t: number,
     lr: number,
     hyper: ResolvedHyper,
+    gradScale: number,
   ): void {
     const [b1, b2] = this.betas;
     const wd = hyper.weightDecay;
-    const g = !this.decoupled && wd !== 0 ? tf.add(grad, tf.mul(v, wd)) : grad;
     const m = slots.get('exp_avg')!;
     const s = slots.get('exp_avg_sq')!;
+    const stepSize = lr / (1 - b1 ** t);
+    const bc2 = Math.sqrt(1 - b2 ** t);
+    const l2 = !this.decoupled ? wd : 0;
+    const decay = this.decoupled && wd !== 0 ? 1 - lr * wd : 1;
+    // the native backend does the same arithmetic in one pass, in place, with the same bits
+    const constants = {
+      gradScale,
+      l2,
+      beta1: b1,
+      beta2: b2,
+      biasCorrection2Sqrt: bc2,
+      eps: this.eps,
+      decay,
+      stepSize,
+    };
+    if (adamUpdateInPlace(v, grad, m, s, constants)) return;
+    const scaled = gradScale !== 1 ? tf.mul(grad, gradScale) : grad;
+    const g = l2 !== 0 ? tf.add(scaled, tf.mul(v, l2)) : scaled;
     const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
     const s2 = tf.add(tf.mul(s, b2), tf.mul(tf.square(g), 1 - b2));
-    const stepSize = lr / (1 - b1 ** t);
-    const denom = tf.add(tf.div(tf.sqrt(s2), Math.sqrt(1 - b2 ** t)), this.eps);
-    const decayed = this.decoupled && wd !== 0 ? tf.mul(v, 1 - lr * wd) : v;
+    const denom = tf.add(tf.div(tf.sqrt(s2), bc2), this.eps);
+    const decayed = decay !== 1 ? tf.mul(v, decay) : v;
     v.assign(tf.sub(decayed, tf.mul(tf.div(m2, denom), stepSize)));
     m.assign(m2);
     s.assign(s2);

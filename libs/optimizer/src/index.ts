@@ -19,5 +19,5 @@ export {
   type LrSchedulerState,
 } from './lrSchedule';
 export { NemoSchedulerListSchema, nemoSchedulerFactor } from './nemoScheduler';
-export { clipByGlobalNorm, globalNorm } from './clipGradNorm';
+export { clipByGlobalNorm, clipCoefficient, globalNorm } from './clipGradNorm';
 export { GradientAccumulator } from './gradientAccumulator';

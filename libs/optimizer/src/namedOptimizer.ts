@@ -69,7 +69,8 @@ export abstract class NamedOptimizer {
 
   /**
    * Updates one variable in place. `t` is that variable's 1-based update count;
-   * `slots` are created (zeros) before the first call. Runs inside tf.tidy.
+   * `slots` are created (zeros) before the first call. `gradScale` multiplies
+   * `g` first (1: none). Runs inside tf.tidy.
    */
   protected abstract update(
     v: tf.Variable,
@@ -78,14 +79,20 @@ export abstract class NamedOptimizer {
     t: number,
     lr: number,
     hyper: ResolvedHyper,
+    gradScale: number,
   ): void;
 
   /**
    * Applies one update with `grads` keyed by variable name (as `tf.variableGrads`
    * returns them). Variables without a gradient are skipped, like torch's `grad is
    * None`. The caller keeps ownership of `grads`. Steps the scheduler afterwards.
+   * `gradScale` multiplies every gradient first — global-norm clipping's
+   * coefficient, applied without a scaled copy of the gradients.
    */
-  step(grads: NamedTensors): void {
+  step(grads: NamedTensors, options: { gradScale?: number } = {}): void {
+    const gradScale = options.gradScale ?? 1;
+    if (!(gradScale >= 0 && Number.isFinite(gradScale)))
+      throw new RxrlUsageError(`gradScale must be finite and >= 0, got ${gradScale}`);
     for (const name of Object.keys(grads)) {
       if (!this.variables.has(name)) {
         throw new RxrlUsageError(
@@ -105,7 +112,7 @@ export abstract class NamedOptimizer {
       const s = this.slotsFor(name, v);
       s.step++;
       const hyper = this.hyper.get(name)!;
-      tf.tidy(() => this.update(v, g, s.slots, s.step, lr * hyper.lrScale, hyper));
+      tf.tidy(() => this.update(v, g, s.slots, s.step, lr * hyper.lrScale, hyper, gradScale));
     }
     this.steps++;
     this.scheduler.step();

@@ -42,8 +42,10 @@ export class SGD extends NamedOptimizer {
     t: number,
     lr: number,
     hyper: ResolvedHyper,
+    gradScale: number,
   ): void {
-    let d = hyper.weightDecay !== 0 ? tf.add(grad, tf.mul(v, hyper.weightDecay)) : grad;
+    const g = gradScale !== 1 ? tf.mul(grad, gradScale) : grad;
+    let d = hyper.weightDecay !== 0 ? tf.add(g, tf.mul(v, hyper.weightDecay)) : g;
     if (this.momentum > 0) {
       const buf = slots.get('momentum_buffer')!;
       const b2 = t === 1 ? d : tf.add(tf.mul(buf, this.momentum), tf.mul(d, 1 - this.dampening));

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '@rxrl/model';
 import { keepMetrics, readMetricsSync, type LossResult, type Metrics } from '@rxrl/loss';
 import {
-  clipByGlobalNorm,
+  clipCoefficient,
   globalNorm,
   GradientAccumulator,
   type NamedOptimizer,
@@ -70,19 +70,12 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
       }
     });
     const total = acc.take();
-    let gradNorm: number;
-    let update: Record<string, tf.Tensor>;
-    if (maxGradNorm !== null) {
-      const clipped = clipByGlobalNorm(total, maxGradNorm);
-      tf.dispose(Object.values(total));
-      update = clipped.grads;
-      gradNorm = clipped.gradNorm;
-    } else {
-      const norm = globalNorm(total);
-      gradNorm = norm.dataSync()[0]!;
-      norm.dispose();
-      update = total;
-    }
+    const norm = globalNorm(total);
+    const gradNorm = norm.dataSync()[0]!;
+    norm.dispose();
+    // clip_grad_norm_'s coefficient, applied by the optimizer instead of through a scaled copy
+    const gradScale = maxGradNorm !== null ? clipCoefficient(gradNorm, maxGradNorm) : 1;
+    const update = total;
     // a NaN/Inf loss or gradient must never reach the weights or the Adam moments
     const lossValue = out['loss'];
     const bad =
@@ -96,7 +89,7 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
       throw bad;
     }
     const lr = optimizer.lr;
-    optimizer.step(update);
+    optimizer.step(update, { gradScale });
     tf.dispose(Object.values(update));
     out['grad_norm'] = gradNorm;
     out['lr'] = lr;

@@ -25,4 +25,6 @@ napi_value rxrl_binary_strided(napi_env env, napi_callback_info info);
 napi_value rxrl_copy_strided(napi_env env, napi_callback_info info);
 napi_value rxrl_unary(napi_env env, napi_callback_info info);
 napi_value rxrl_reduce_rows(napi_env env, napi_callback_info info);
+napi_value rxrl_adam_update(napi_env env, napi_callback_info info);
+napi_value rxrl_sum_squares(napi_env env, napi_callback_info info);
 #endif

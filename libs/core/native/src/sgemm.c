@@ -218,6 +218,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"copy", NULL, rxrl_copy_strided, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, rxrl_unary, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reduceRows", NULL, rxrl_reduce_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamUpdate", NULL, rxrl_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumSquares", NULL, rxrl_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LOG_SUM_EXP_KERNEL, NATIVE_BACKEND } from './nativeNames';
 import { nativeKernels } from './nativeKernels';
 import { loadNativeAddon } from './nativeMatmul';
+import { setNativeInPlaceAddon } from './nativeInPlace';
 
 /**
  * The `native` backend: TensorFlow.js's `cpu` backend — every tensor an
@@ -90,6 +91,7 @@ export async function registerNativeBackend(
       return { x: () => tf.mul(dy as tf.Tensor, tf.exp(tf.sub(x, lse))) };
     },
   });
+  setNativeInPlaceAddon(addon);
   setThreads = (n) => addon.setThreads(n);
   registered = {
     available: true,

@@ -56,6 +56,17 @@ export interface NativeMatmulAddon {
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** `out[r]` = sum, mean, max or min (op 0–3) of row r of a [rows, cols] matrix. */
   reduceRows(op: number, x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** One Adam/AdamW step over p, m, v in place (see native/src/optim.c); absent in addons built before it. */
+  adamUpdate?(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    constants: Float32Array,
+    flags: number,
+  ): void;
+  /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
+  sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */
   setThreads(n: number): number;
   getThreads(): number;

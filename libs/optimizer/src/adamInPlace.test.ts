@@ -84,7 +84,7 @@ describe.runIf(nativeTestBackendAvailable())('Adam on the native backend (in pla
     expect(nativeInPlaceCalls()).toBe(calls);
     // Adam's first step moves each coordinate by lr·sign(g) (up to eps)
     expect(Array.from(w.dataSync())).toEqual(
-      [0.9, 2.1, 2.9].map((x, i) => expect.closeTo(x, 5) as unknown as number),
+      [0.9, 2.1, 2.9].map((x) => expect.closeTo(x, 5) as unknown as number),
     );
     expect(Array.from(snapshot.dataSync())).toEqual([1, 2, 3]);
     opt.dispose();

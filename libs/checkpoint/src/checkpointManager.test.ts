@@ -28,6 +28,19 @@ describe('CheckpointManager', () => {
     expect(readdirSync(m.root)).toEqual(['step_00000007']);
   });
 
+  it('writes a file given as pieces as their concatenation, with its size and SHA-256 in the manifest', async () => {
+    const { createHash } = await import('node:crypto');
+    const m = new CheckpointManager(tmp());
+    const pieces = [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3, 4, 5])];
+    const info = m.save({ step: 1, files: { 'p.bin': pieces } });
+    const joined = new Uint8Array([1, 2, 3, 4, 5]);
+    expect(info.manifest.files['p.bin']).toEqual({
+      bytes: 5,
+      sha256: createHash('sha256').update(joined).digest('hex'),
+    });
+    expect(Array.from(m.load(info.dir).files['p.bin']!)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('detects a corrupted file and latest() falls back to the previous good checkpoint', () => {
     const m = new CheckpointManager(tmp());
     m.save({ step: 1, files: { 'w.bin': new Uint8Array([1]) } });

@@ -20,8 +20,15 @@ import { RxrlError } from '@rxrl/core/base';
 export interface CheckpointContent {
   step: number;
   metrics?: Record<string, number>;
-  files: Record<string, Uint8Array | string>;
+  files: Record<string, CheckpointFileData>;
 }
+
+/**
+ * One file's content: text, bytes, or byte pieces written one after another
+ * (a safetensors header and views of the tensors themselves: no joined copy,
+ * and no 4 GiB limit of one buffer).
+ */
+export type CheckpointFileData = string | Uint8Array | readonly Uint8Array[];
 
 export interface CheckpointManifest {
   format: 'rxrl-checkpoint/1';
@@ -55,15 +62,29 @@ function fsyncPath(path: string): void {
  */
 const SLICE = 1 << 30;
 
-function writeDurable(path: string, data: Uint8Array): void {
+/** Writes the pieces in order, fsyncs, and returns the file's size and SHA-256. */
+function writeDurable(
+  path: string,
+  pieces: readonly Uint8Array[],
+): { bytes: number; sha256: string } {
   const fd = openSync(path, 'w');
+  const hash = createHash('sha256');
+  let bytes = 0;
   try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, Math.min(SLICE, data.length - off));
+    for (const data of pieces) {
+      let off = 0;
+      while (off < data.length) {
+        const n = Math.min(SLICE, data.length - off);
+        hash.update(data.subarray(off, off + n));
+        off += writeSync(fd, data, off, n);
+      }
+      bytes += data.length;
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** A whole file, read in slices (readFileSync refuses files over 2 GiB). */
@@ -146,14 +167,17 @@ export class CheckpointManager {
     mkdirSync(tmp);
     try {
       for (const [file, value] of Object.entries(content.files)) {
-        const data = typeof value === 'string' ? new TextEncoder().encode(value) : value;
-        writeDurable(join(tmp, file), data);
-        manifest.files[file] = { bytes: data.length, sha256: sha256(data) };
+        const pieces =
+          typeof value === 'string'
+            ? [new TextEncoder().encode(value)]
+            : value instanceof Uint8Array
+              ? [value]
+              : value;
+        manifest.files[file] = writeDurable(join(tmp, file), pieces);
       }
-      writeDurable(
-        join(tmp, 'manifest.json'),
+      writeDurable(join(tmp, 'manifest.json'), [
         new TextEncoder().encode(JSON.stringify(manifest, null, 2)),
-      );
+      ]);
       fsyncPath(tmp);
       // Re-saving a step replaces it: move the old one aside first so the rename below stays atomic.
       if (existsSync(final)) renameSync(final, `${tmp}.old`);

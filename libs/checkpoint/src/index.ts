@@ -1,6 +1,7 @@
 export {
   CheckpointManager,
   type CheckpointContent,
+  type CheckpointFileData,
   type CheckpointInfo,
   type CheckpointManifest,
 } from './checkpointManager';

@@ -4,8 +4,11 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseSafetensors,
+  parseShardedSafetensors,
   readWeights,
+  safetensorsParts,
   serializeSafetensors,
+  shardSafetensors,
   writeWeights,
   type HostTensor,
 } from './safetensors';
@@ -93,6 +96,56 @@ describe('serializeSafetensors', () => {
     const back = parseSafetensors(bytes).tensors.get('w')!;
     const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     expect(bytesOf(back.data)).toEqual(bytesOf(w.data));
+  });
+});
+
+describe('safetensorsParts / shardSafetensors', () => {
+  const t = (n: number, start: number): HostTensor => ({
+    shape: [n],
+    data: Float32Array.from({ length: n }, (_, i) => start + i),
+  });
+  const join = (parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => Array.from(p)));
+
+  it('parts are the header and views of the tensors themselves (nothing copied)', () => {
+    const a = t(3, 0);
+    const parts = safetensorsParts([['a', a]]);
+    expect(parts).toHaveLength(2);
+    expect(parts[1]!.buffer).toBe(a.data.buffer);
+    expect(join(parts)).toEqual(serializeSafetensors([['a', a]]));
+  });
+
+  it('splits at maxBytes in order, names shards as Hugging Face does, and merges them back', () => {
+    // 16 + 16 bytes fit a 40-byte shard, the 12-byte third opens a second, the 48-byte one stands alone
+    const tensors: [string, HostTensor][] = [
+      ['x', t(4, 0)],
+      ['y', t(4, 10)],
+      ['z', t(3, 20)],
+      ['big', t(12, 30)],
+    ];
+    const shards = shardSafetensors('optimizer', tensors, 40);
+    expect([...shards.keys()]).toEqual([
+      'optimizer-00001-of-00003.safetensors',
+      'optimizer-00002-of-00003.safetensors',
+      'optimizer-00003-of-00003.safetensors',
+    ]);
+    const files = Object.fromEntries([...shards].map(([k, v]) => [k, join(v)]));
+    expect([
+      ...parseSafetensors(files['optimizer-00001-of-00003.safetensors']!).tensors.keys(),
+    ]).toEqual(['x', 'y']);
+    const merged = parseShardedSafetensors('optimizer', {
+      ...files,
+      'other.json': new Uint8Array(1),
+    })!;
+    expect([...merged.keys()].sort()).toEqual(['big', 'x', 'y', 'z']);
+    expect(Array.from(merged.get('big')!.data)).toEqual(Array.from(t(12, 30).data));
+    // one file when everything fits, under the plain name
+    expect([...shardSafetensors('policy', tensors).keys()]).toEqual(['policy.safetensors']);
+    // a missing shard is named
+    delete files['optimizer-00002-of-00003.safetensors'];
+    expect(() => parseShardedSafetensors('optimizer', files)).toThrow(
+      /optimizer-00002-of-00003\.safetensors is missing \(optimizer has 3 shards\)/,
+    );
+    expect(parseShardedSafetensors('policy', files)).toBeNull();
   });
 });
 

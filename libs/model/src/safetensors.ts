@@ -203,13 +203,18 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   return { tensors, dtypes, metadata };
 }
 
-/** Serialise float32 tensors (in the given order) to safetensors bytes. */
-export function serializeSafetensors(
+/**
+ * A safetensors file of float32 tensors (in the given order) as the byte
+ * pieces to write one after another: the header, then a view of each
+ * tensor's own bytes — nothing copied, no size limit from one buffer. The
+ * views read the tensors' arrays at write time: write before changing them.
+ */
+export function safetensorsParts(
   tensors: Iterable<[string, HostTensor]>,
   metadata: Record<string, string> = { format: 'pt' },
-): Uint8Array {
+): Uint8Array[] {
   const header: Record<string, unknown> = { __metadata__: metadata };
-  const parts: [HostTensor, number][] = [];
+  const parts: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
@@ -218,20 +223,100 @@ export function serializeSafetensors(
         `tensor ${name}: shape ${JSON.stringify(t.shape)} does not match ${t.data.length} values`,
       );
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * count] };
-    parts.push([t, offset]);
+    parts.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     offset += 4 * count;
   }
   let json = JSON.stringify(header);
   // pad the header with spaces so the data starts 8-byte aligned, as the reference writer does
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  const dataStart = 8 + headerBytes.length;
-  for (const [t, off] of parts)
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataStart + off);
+  const head = new Uint8Array(8 + headerBytes.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  head.set(headerBytes, 8);
+  return [head, ...parts];
+}
+
+/** Serialise float32 tensors (in the given order) to one safetensors byte buffer. */
+export function serializeSafetensors(
+  tensors: Iterable<[string, HostTensor]>,
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array {
+  const parts = safetensorsParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * Shard names as Hugging Face writes them: `model.safetensors` stays one file
+ * when it fits; otherwise `model-00001-of-00003.safetensors`, ….
+ */
+export function shardFileName(base: string, index: number, count: number): string {
+  if (count === 1) return `${base}.safetensors`;
+  const pad = (n: number) => String(n).padStart(5, '0');
+  return `${base}-${pad(index + 1)}-of-${pad(count)}.safetensors`;
+}
+
+/**
+ * Splits tensors (in order) into safetensors files of at most `maxBytes` of
+ * data each (a tensor larger than that gets a file of its own), named by
+ * {@link shardFileName}; each file as {@link safetensorsParts}. One buffer in
+ * Node holds at most 4 GiB, and a 0.6B model's AdamW moments are 4.8 GB.
+ */
+export function shardSafetensors(
+  base: string,
+  tensors: Iterable<[string, HostTensor]>,
+  maxBytes = 2 ** 31,
+): Map<string, Uint8Array[]> {
+  const groups: [string, HostTensor][][] = [[]];
+  let size = 0;
+  for (const entry of tensors) {
+    const bytes = entry[1].data.byteLength;
+    if (groups.at(-1)!.length > 0 && size + bytes > maxBytes) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(entry);
+    size += bytes;
+  }
+  return new Map(
+    groups.map((g, i) => [shardFileName(base, i, groups.length), safetensorsParts(g)]),
+  );
+}
+
+/**
+ * The tensors of `base`'s shards among `files` (one `base.safetensors` or
+ * `base-0000i-of-0000n.safetensors`, all n present), merged by name.
+ */
+export function parseShardedSafetensors(
+  base: string,
+  files: Record<string, Uint8Array>,
+): Map<string, HostTensor> | null {
+  const single = files[`${base}.safetensors`];
+  if (single) return parseSafetensors(single, `${base}.safetensors`).tensors;
+  const shape = /^-(\d{5})-of-(\d{5})\.safetensors$/;
+  const shards = Object.keys(files)
+    .filter((f) => f.startsWith(base))
+    .map((f) => [f, shape.exec(f.slice(base.length))] as const)
+    .filter((x): x is readonly [string, RegExpExecArray] => x[1] !== null);
+  if (shards.length === 0) return null;
+  const count = Number(shards[0]![1][2]);
+  for (let i = 0; i < count; i++) {
+    const name = shardFileName(base, i, count);
+    if (!files[name])
+      throw new ModelDirectoryError(`${name} is missing (${base} has ${count} shards)`, {
+        source: name,
+      });
+  }
+  const out = new Map<string, HostTensor>();
+  for (let i = 0; i < count; i++) {
+    const name = shardFileName(base, i, count);
+    for (const [k, t] of parseSafetensors(files[name]!, name).tensors) out.set(k, t);
+  }
   return out;
 }
 

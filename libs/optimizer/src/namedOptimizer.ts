@@ -134,12 +134,21 @@ export abstract class NamedOptimizer {
     return s;
   }
 
-  /** Copies the state out as typed arrays (safe to keep after further steps). */
-  getState(): OptimizerState {
+  /**
+   * The state as typed arrays. Copies by default (safe to keep after further
+   * steps); `{ copy: false }` hands out the slots' own arrays where the backend
+   * keeps them in host memory (cpu, native) — valid only until the next step,
+   * for a checkpoint written at once without a second 8 bytes per parameter.
+   */
+  getState(options: { copy?: boolean } = {}): OptimizerState {
+    const copy = options.copy ?? true;
     const variables: OptimizerState['variables'] = {};
     for (const [name, s] of this.state) {
       const slots: Record<string, Float32Array> = {};
-      for (const [k, t] of s.slots) slots[k] = Float32Array.from(t.dataSync() as Float32Array);
+      for (const [k, t] of s.slots) {
+        const data = t.dataSync() as Float32Array;
+        slots[k] = copy ? Float32Array.from(data) : data;
+      }
       variables[name] = { step: s.step, shape: this.variables.get(name)!.shape.slice(), slots };
     }
     return { kind: this.kind, step: this.steps, schedule: this.scheduler.getState(), variables };

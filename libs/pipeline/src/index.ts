@@ -37,6 +37,7 @@ export type {
   StepResult,
   StateFiles,
 } from './trainingAlgorithm';
+export { stateFileBytes } from './stateFileBytes';
 export { runTraining, type RunTrainingOptions, type RunResult, type StopReason } from './runner';
 export {
   onNonFiniteSchema,

@@ -1,3 +1,4 @@
+import type { CheckpointFileData } from '@rxrl/checkpoint';
 /** What a training step or a validation pass reports to the runner. */
 export interface StepResult {
   /** metrics with `train/`, `validation/`, `timing/` or `performance/` prefixes */
@@ -11,8 +12,11 @@ export interface StepResult {
 /** Pulls the next batch of the current epoch, or `undefined` when the epoch has no more. */
 export type MoreBatches<B> = () => Promise<B | undefined>;
 
-/** Files of a checkpoint: names to bytes or text. */
-export type StateFiles = Record<string, Uint8Array | string>;
+/**
+ * Files of a checkpoint: names to text, bytes, or byte pieces written in
+ * order. Pieces may view live tensors: the runner writes them before the next step.
+ */
+export type StateFiles = Record<string, CheckpointFileData>;
 
 /**
  * An algorithm as the runner drives it: the runner owns the loop (steps, epochs,

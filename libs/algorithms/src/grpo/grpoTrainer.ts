@@ -17,6 +17,7 @@ import {
   type GraphSpec,
   type MoreBatches,
   type StageRegistry,
+  type StateFiles,
   type StepResult,
   type TrainingAlgorithm,
 } from '@rxrl/pipeline';
@@ -37,7 +38,7 @@ import { refillVaryingGroups } from './dynamicSamplingRefill';
 import type { PromptSet } from './promptSet';
 import { readRolloutRows, type RolloutRows } from './rolloutRows';
 import { registerAlgorithmStages, ROUND_METADATA_KEY, STEP_METADATA_KEY } from './rolloutStage';
-import { loadTrainerState, saveTrainerState } from './trainerState';
+import { loadPolicyState, savePolicyState } from '../shared/policyState';
 
 /** What a GRPO trainer runs on. */
 export interface GrpoTrainerOptions {
@@ -389,12 +390,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     };
   }
 
-  saveState(): Record<string, Uint8Array | string> {
-    return saveTrainerState(this.o.model, this.o.optimizer);
+  saveState(): StateFiles {
+    return savePolicyState(this.o.model, this.o.optimizer);
   }
 
   loadState(files: Record<string, Uint8Array>): void {
-    loadTrainerState(this.o.model, this.o.optimizer, files);
+    loadPolicyState(this.o.model, this.o.optimizer, files);
   }
 
   /** Frees the reference policy (the caller owns the policy and optimizer). */

@@ -36,4 +36,3 @@ export {
   completionLogprobsHost,
   type PolicyBatch,
 } from './policyBatch';
-export { saveTrainerState, loadTrainerState } from './trainerState';

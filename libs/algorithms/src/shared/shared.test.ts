@@ -5,6 +5,7 @@ import { BuiltinTokenizer } from '@rxrl/data';
 import { nllLoss } from '@rxrl/loss';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
+import { stateFileBytes } from '@rxrl/pipeline';
 import { accumulatedStep } from './accumulatedStep';
 import { EpochSampler } from './epochSampler';
 import { greedyDecode } from './greedyDecode';
@@ -68,18 +69,21 @@ describe('policy state', () => {
         },
       })['loss']!;
     step();
-    const saved = savePolicyState(model, opt);
-    const files = Object.fromEntries(
-      Object.entries(saved).map(([k, v]) => [
-        k,
-        typeof v === 'string' ? new TextEncoder().encode(v) : v,
-      ]),
-    );
+    // copied now: the saved pieces view the live weights and moments
+    const files = stateFileBytes(savePolicyState(model, opt));
+    // the same state in 4 KiB shards (a 0.6B model's moments need several 2 GiB ones)
+    const sharded = stateFileBytes(savePolicyState(model, opt, { shardBytes: 4096 }));
+    const shardNames = Object.keys(sharded).filter((f) => f.startsWith('optimizer-'));
+    expect(shardNames.length).toBeGreaterThan(2);
+    expect(Object.keys(sharded)).not.toContain('optimizer.safetensors');
     const first = [step(), step()];
     loadPolicyState(model, opt, files);
     const again = [step(), step()];
+    loadPolicyState(model, opt, sharded);
+    const fromShards = [step(), step()];
     expect(again[0]).toBe(first[0]);
     expect(again[1]).toBe(first[1]);
+    expect(fromShards).toEqual(first);
     expect(first[1]).not.toBe(first[0]);
     opt.dispose();
     model.dispose();

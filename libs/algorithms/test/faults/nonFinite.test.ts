@@ -9,7 +9,7 @@ import { useBackend } from '@rxrl/core';
 import { ArithmeticTask, BuiltinTokenizer } from '@rxrl/data';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
-import { NonFiniteError, runTraining } from '@rxrl/pipeline';
+import { NonFiniteError, runTraining, stateFileBytes, type StateFiles } from '@rxrl/pipeline';
 import { accumulatedStep } from '../../src/shared/accumulatedStep';
 import { savePolicyState } from '../../src/shared/policyState';
 import { sftExamples } from '../../src/sft/sftExamples';
@@ -54,12 +54,9 @@ function setup(train = poisoned()) {
   return { model, optimizer, trainer };
 }
 
-const bytes = (files: Record<string, Uint8Array | string>) =>
+const bytes = (files: StateFiles) =>
   Object.fromEntries(
-    Object.entries(files).map(([k, v]) => [
-      k,
-      typeof v === 'string' ? v : Buffer.from(v).toString('base64'),
-    ]),
+    Object.entries(stateFileBytes(files)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
   );
 
 function readMetrics(runDir: string): Record<string, number>[] {

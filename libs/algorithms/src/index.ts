@@ -78,3 +78,5 @@ export {
   type DpoLossContext,
 } from './dpo/dpoTrainer';
 export { runDpo, type DpoConfig, type RunDpoOptions, type DpoRunResult } from './dpo/runDpo';
+// GKD (on-policy distillation)
+export * from './gkd/index';

@@ -1,20 +1,25 @@
 // Every shipped recipe must validate against its algorithm's sections — the
-// same check `rxrl sft|dpo|grpo` runs before any work — so a recipe for a model
+// same check `rxrl sft|dpo|grpo|gkd` runs before any work — so a recipe for a model
 // users download themselves (and that CI cannot run) still cannot rot.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRecipe } from '@rxrl/config';
-import { dpoSections, grpoSections, sftSections } from '../src/index';
+import { dpoSections, gkdSections, grpoSections, sftSections } from '../src/index';
 
 const configs = fileURLToPath(new URL('../../../configs/', import.meta.url));
-const sectionsFor = { sft: sftSections, dpo: dpoSections, grpo: grpoSections } as const;
-const recipes = readdirSync(configs).filter((f) => /^(sft|dpo|grpo)_.*\.yaml$/.test(f));
+const sectionsFor = {
+  sft: sftSections,
+  dpo: dpoSections,
+  grpo: grpoSections,
+  gkd: gkdSections,
+} as const;
+const recipes = readdirSync(configs).filter((f) => /^(sft|dpo|grpo|gkd)_.*\.yaml$/.test(f));
 
 describe('shipped recipes', () => {
   it('cover every algorithm, including a recipe for a downloaded Hugging Face model', () => {
-    for (const algo of ['sft', 'dpo', 'grpo'])
+    for (const algo of ['sft', 'dpo', 'grpo', 'gkd'])
       expect(recipes.some((r) => r.startsWith(`${algo}_`))).toBe(true);
     expect(recipes).toContain('grpo_qwen2.5-0.5b_gsm8k.yaml');
   });

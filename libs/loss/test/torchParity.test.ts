@@ -47,6 +47,10 @@ interface Fixture {
     loss: number;
     grad_chosen: number[];
     grad_rejected: number[];
+    per_pair: Record<
+      'loss' | 'chosen_rewards' | 'rejected_rewards' | 'chosen_logps' | 'rejected_logps',
+      number[]
+    >;
   }>;
 }
 const fx = JSON.parse(
@@ -113,6 +117,24 @@ describe('parity with PyTorch float64 autograd (wasm)', () => {
         2e-4,
         `${label} grad`,
       );
+    });
+    it(`dpoLoss ${label}: per-pair outputs (returnPerPair) and their mean`, () => {
+      const r = dpoLoss(opts, {
+        policyChosenLogps: t1(d.pc),
+        policyRejectedLogps: t1(d.pr),
+        referenceChosenLogps: t1(d.rc),
+        referenceRejectedLogps: t1(d.rr),
+        chosenLengths: t1(d.len_chosen),
+        rejectedLengths: t1(d.len_rejected),
+        returnPerPair: true,
+      });
+      const per = r.perPair!;
+      for (const k of Object.keys(c.per_pair) as (keyof typeof c.per_pair)[])
+        expectMatrixClose([Array.from(per[k].dataSync())], [c.per_pair[k]], 2e-5, `${label} ${k}`);
+      const mean = c.per_pair.loss.reduce((a, b) => a + b, 0) / c.per_pair.loss.length;
+      expectClose(r.loss.dataSync()[0]!, mean, 2e-5, `${label} mean of per-pair`);
+      readMetricsSync(r.metrics);
+      tf.dispose([r.loss, ...Object.values(per)]);
     });
   }
 });

@@ -186,7 +186,7 @@ def dpo(c, pc, pr, rc, rr, lc, lr_):
         l = -F.logsigmoid(lg) * (1 - mod) + (-lg).exp() * mod
     elif t == "sigmoid_norm":
         l = -F.logsigmoid(beta * (cs / lc - rs / lr_))
-    return l.mean()
+    return l  # per pair (TRL's unreduced losses); the loss is their mean
 
 
 def lists(x):
@@ -247,9 +247,12 @@ dpo_cases += [dict(loss_type="sigmoid", beta=0.2, f_divergence_type=f, f_alpha_d
 for cfg in dpo_cases:
     pc = pc0.clone().requires_grad_(True)
     pr = pr0.clone().requires_grad_(True)
-    loss = dpo(cfg, pc, pr, rc, rr, lc, lr_)
+    per_pair = dpo(cfg, pc, pr, rc, rr, lc, lr_)
+    loss = per_pair.mean()
     gc, gr = torch.autograd.grad(loss, (pc, pr))
-    out["dpo"].append(dict(options=cfg, loss=loss.item(), grad_chosen=lists(gc), grad_rejected=lists(gr)))
+    # TRL's per-sample outputs: losses, β-scaled implicit rewards (of the plain log-ratios), policy log-probs
+    per = dict(loss=lists(per_pair), chosen_rewards=lists(cfg["beta"] * (pc - rc)), rejected_rewards=lists(cfg["beta"] * (pr - rr)), chosen_logps=lists(pc), rejected_logps=lists(pr))
+    out["dpo"].append(dict(options=cfg, loss=loss.item(), grad_chosen=lists(gc), grad_rejected=lists(gr), per_pair=per))
 out["dpo_inputs"] = dict(pc=lists(pc0), pr=lists(pr0), rc=lists(rc), rr=lists(rr), len_chosen=lists(lc), len_rejected=lists(lr_))
 out["generator"] = "tools/reference/loss/make_fixtures.py, torch " + torch.__version__ + ", float64 autograd"
 

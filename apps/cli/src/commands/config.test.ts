@@ -35,7 +35,7 @@ describe('rxrl config', () => {
       expect(err).toEqual([]);
       const config = parse(out.join('\n')) as Record<string, unknown>;
       // the algorithm's own defaults are filled in, so its section is always printed
-      const algorithm = ['sft', 'dpo', 'grpo'].find((a) => file.startsWith(`${a}_`));
+      const algorithm = ['sft', 'dpo', 'grpo', 'gkd'].find((a) => file.startsWith(`${a}_`));
       if (algorithm !== undefined) expect(config).toHaveProperty(algorithm);
       else expect(Object.keys(config)).toEqual(['seed', 'logger']);
     },
@@ -63,7 +63,7 @@ describe('rxrl config', () => {
 
     const wrong = fakeIo();
     expect(await runCli(['config', 'configs/base.yaml', '--algorithm', 'ppo'], wrong.io)).toBe(2);
-    expect(wrong.err[0]).toContain("--algorithm must be one of sft, dpo, grpo, got 'ppo'");
+    expect(wrong.err[0]).toContain("--algorithm must be one of sft, dpo, grpo, gkd, got 'ppo'");
   });
 
   it('a bad key is reported at its file:line, checked against the algorithm sections', async () => {
@@ -83,7 +83,7 @@ describe('rxrl config', () => {
     const none = makeFakeIo(tmp);
     expect(await runCli(['config', 'which.yaml'], none.io)).toBe(2);
     expect(none.err).toEqual([
-      "rxrl config: cannot tell the algorithm of which.yaml: it has policy but no sft, dpo, grpo section; pass --algorithm sft|dpo|grpo\nRun 'rxrl config --help' for usage.",
+      "rxrl config: cannot tell the algorithm of which.yaml: it has policy but no sft, dpo, grpo, gkd section; pass --algorithm sft|dpo|grpo|gkd\nRun 'rxrl config --help' for usage.",
     ]);
     // a key no algorithm reads is a typo, reported where it is like any other
     fs.writeFileSync(path.join(tmp, 'typo.yaml'), 'seed: 1\nloger: {}\n');

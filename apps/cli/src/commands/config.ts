@@ -12,25 +12,25 @@ import type { Command } from '../command';
 import { configSections } from '../sections';
 import { displayPath } from '../displayPath';
 
-/** The algorithms with a recipe of their own: `rxrl sft|dpo|grpo --config <recipe>`. */
-const ALGORITHMS = ['sft', 'dpo', 'grpo'] as const;
+/** The algorithms with a recipe of their own: `rxrl sft|dpo|grpo|gkd --config <recipe>`. */
+const ALGORITHMS = ['sft', 'dpo', 'grpo', 'gkd'] as const;
 type Algorithm = (typeof ALGORITHMS)[number];
 
 const isAlgorithm = (name: string): name is Algorithm =>
   (ALGORITHMS as readonly string[]).includes(name);
 
-/** The sections of `rxrl sft|dpo|grpo`, imported on use: `rxrl --help` should not pay for TensorFlow.js. */
+/** The sections of `rxrl sft|dpo|grpo|gkd`, imported on use: `rxrl --help` should not pay for TensorFlow.js. */
 async function algorithmSections(): Promise<
   Record<Algorithm, ConfigSections<Record<string, z.ZodType>>>
 > {
-  const { sftSections, dpoSections, grpoSections } = await import('@rxrl/algorithms');
-  return { sft: sftSections, dpo: dpoSections, grpo: grpoSections };
+  const { sftSections, dpoSections, grpoSections, gkdSections } = await import('@rxrl/algorithms');
+  return { sft: sftSections, dpo: dpoSections, grpo: grpoSections, gkd: gkdSections };
 }
 
 /**
  * The sections to validate a recipe with, so `rxrl config` accepts exactly what
  * the run would: `--algorithm`'s if given, else those of the one algorithm section
- * (`sft:`, `dpo:`, `grpo:`) at the top of the resolved recipe. A recipe with no
+ * (`sft:`, `dpo:`, `grpo:`, `gkd:`) at the top of the resolved recipe. A recipe with no
  * algorithm section is checked against the shared sections (seed, logger), as
  * configs/base.yaml is, so a typo there is still reported at its file:line; but
  * one holding sections only an algorithm reads (`policy:`, `data:`, …) cannot be
@@ -74,7 +74,8 @@ async function recipeSections(
 export const command: Command = {
   name: 'config',
   summary: "Print the fully resolved config of a recipe, validated as its algorithm's command does",
-  usage: 'rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>] [--algorithm sft|dpo|grpo]',
+  usage:
+    'rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>] [--algorithm sft|dpo|grpo|gkd]',
   options: {
     save: {
       type: 'string',
@@ -83,9 +84,9 @@ export const command: Command = {
     },
     algorithm: {
       type: 'string',
-      valueName: 'sft|dpo|grpo',
+      valueName: 'sft|dpo|grpo|gkd',
       description:
-        "validate as this algorithm's recipe (default: the recipe's sft, dpo or grpo section says)",
+        "validate as this algorithm's recipe (default: the recipe's sft, dpo, grpo or gkd section says)",
     },
   },
   async run({ positionals, values, io }) {

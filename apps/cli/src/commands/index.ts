@@ -8,6 +8,7 @@ export { command as serve } from './serve';
 export { command as sft } from './sft';
 export { command as grpo } from './grpo';
 export { command as dpo } from './dpo';
+export { command as gkd } from './gkd';
 export { command as report } from './report';
 export { command as eval } from './eval';
 export { command as generate } from './generate';

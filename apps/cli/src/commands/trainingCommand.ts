@@ -8,9 +8,9 @@ import { setupRun } from '../runSetup';
 
 type Metrics = Record<string, number> | null;
 
-/** What `rxrl sft` and `rxrl dpo` differ in; everything else is this one command shape. */
+/** What `rxrl sft`, `rxrl dpo` and `rxrl gkd` differ in; everything else is this one command shape. */
 export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
-  name: 'sft' | 'dpo';
+  name: 'sft' | 'dpo' | 'gkd';
   summary: string;
   /** the sections the recipe may have, for --help */
   sectionsHelp: string;

@@ -13,7 +13,7 @@ export const TRAINING_RECORD_FILE = 'rxrl_training.json';
  */
 export interface TrainingRecord {
   /** the algorithm that made the model */
-  algorithm: 'sft' | 'dpo' | 'grpo';
+  algorithm: 'sft' | 'dpo' | 'grpo' | 'gkd';
   /** `builtin:arithmetic` or the training file, as the recipe named it */
   dataset: string;
   /** the built-in task's resolved options; null for a file dataset */

@@ -1,0 +1,11 @@
+export { gkdSchema, gkdTeacherSchema, type GkdOptions, type GkdOptionsInput } from './gkdOptions';
+export { gkdSections } from './gkdSections';
+export { GkdTrainer, gkdMicroBatchLoss, teacherLogits, type GkdTrainerArgs } from './gkdTrainer';
+export { sampledCompletions, type SampledSequence } from './sampledCompletions';
+export {
+  runGkd,
+  REMOTE_TEACHER_REFUSAL,
+  type GkdConfig,
+  type RunGkdOptions,
+  type GkdRunResult,
+} from './runGkd';

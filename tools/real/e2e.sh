@@ -6,7 +6,11 @@
 # policy served and asked one question. Slow (minutes per algorithm) and
 # opt-in: `npm run e2e:real`, or RXRL_SLOW_TESTS=1 in the test suite (apps/cli/test/realSize.test.ts).
 #
-#   bash tools/real/e2e.sh [WORK_DIR] [ALGORITHMS]   # default runs/e2e-real (replaced), "sft dpo grpo"
+#   bash tools/real/e2e.sh [WORK_DIR] [ALGORITHMS]   # default runs/e2e-real (replaced), "sft dpo grpo grpo-lora"
+#
+# grpo-lora: the same GRPO recipe training LoRA adapters (r 16, all-linear) on
+# the frozen base, which is also the KL reference with the adapters off; the
+# adapter is exported in PEFT's format and generated from with --adapter.
 #
 # On the 2-core, 24 GB machine: SFT 2 steps + resume + export 485 s, DPO 132 s
 # (README, "Real checkpoints").
@@ -14,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=${RXRL_REAL_MODEL:-runs/real-layouts/qwen2.5-0.5b}
 work=${1:-runs/e2e-real}
-algorithms=${2:-sft dpo grpo}
+algorithms=${2:-sft dpo grpo grpo-lora}
 want() { [[ " $algorithms " == *" $1 "* ]]; }
 rxrl() { node apps/cli/bin/rxrl.js "$@"; }
 stamp() { date +%s; }
@@ -89,5 +93,17 @@ curl -sf "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/j
   -d '{"model":"e2e","prompt":"Tom has 3 apples","max_tokens":4}'
 echo
 kill $server
+fi
+if want grpo-lora; then
+t=$(stamp)
+rxrl grpo --config configs/grpo_qwen2.5-0.5b_gsm8k.yaml --run-dir "$work/grpo-lora" "${common[@]}" \
+  'policy.lora={r: 16, lora_alpha: 32, target_modules: all-linear}' policy.optimizer.kwargs.lr=1e-4 \
+  data.train_data_path="$work/data/gsm8k.jsonl" data.val_data_path="$work/data/gsm8k.jsonl" \
+  grpo.num_prompts_per_step=2 grpo.num_generations_per_prompt=2 grpo.max_num_steps=2 \
+  grpo.val_at_start=false grpo.val_period=0 grpo.max_val_samples=4 policy.generation.max_new_tokens=16 \
+  data.max_input_seq_length=96
+echo "e2e: grpo-lora 2 steps + adapter export in $(( $(stamp) - t )) s"
+rxrl generate --model "$model" --adapter "$work/grpo-lora/policy_adapter" --backend native --chat \
+  --max-new-tokens 8 --prompt "Tom has 3 apples and buys 5 more. How many apples does he have?"
 fi
 echo "e2e: done"

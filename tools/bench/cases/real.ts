@@ -16,6 +16,8 @@ interface Side {
   load_s: number;
   threads?: number;
   blas?: string;
+  /** trainable parameters of a train measurement */
+  trainable?: number;
 }
 
 /** One measurement in a child process of its own, so its peak RSS is its own. */
@@ -70,8 +72,25 @@ export const realCase: BenchCase = {
           checkpointing: true,
         },
       },
+      {
+        // the same step training LoRA adapters only (r 16 on every linear layer, the
+        // frozen base held once); the PyTorch side is its full fine-tune, as above
+        name: 'real_sft_step_lora',
+        batch: 1,
+        seqLen: ctx.quick ? 128 : 512,
+        spec: {
+          mode: 'train',
+          batch: 1,
+          seq: ctx.quick ? 128 : 512,
+          iters: 1,
+          checkpointing: true,
+          lora: { r: 16, lora_alpha: 32, target_modules: 'all-linear' },
+        },
+      },
     ];
     const records: BenchRecord[] = [];
+    // the LoRA row compares with the full fine-tune PyTorch already measured
+    const torchRuns = new Map<string, Side>();
     for (const s of specs) {
       let ours: Side;
       try {
@@ -91,9 +110,11 @@ export const realCase: BenchCase = {
         console.log(`  ${s.name} b${s.batch}: ${records.at(-1)!.notes}`);
         continue;
       }
-      let torch: Side | null = null;
+      const torchKey = JSON.stringify({ ...s.spec, lora: undefined });
+      let torch: Side | null = torchRuns.get(torchKey) ?? null;
       try {
-        torch = await measure('pytorch', s.spec);
+        torch ??= await measure('pytorch', s.spec);
+        torchRuns.set(torchKey, torch);
       } catch (err) {
         console.log(`  pytorch failed: ${(err as Error).message.split('\n')[0]}`);
       }
@@ -114,7 +135,7 @@ export const realCase: BenchCase = {
           (torch
             ? ` vs PyTorch ${gb(torch.peak_rss)} (${(ours.peak_rss / torch.peak_rss).toFixed(2)}×)`
             : '') +
-          `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : 'full fine-tune: forward, NLL, backward, AdamW'}`,
+          `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : s.spec['lora'] ? `LoRA r 16 all-linear (${((ours.trainable ?? 0) / 1e6).toFixed(1)}M trainable) vs PyTorch full fine-tune` : 'full fine-tune: forward, NLL, backward, AdamW'}`,
       });
       if (torch && records.length === 1)
         console.log(`\n  pytorch: ${torch.threads} threads, ${torch.blas}`);

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type Tokenizer } from '@rxrl/core/base';
 import { describeBackend, selectBackend } from '@rxrl/core';
-import { loadPretrained } from '@rxrl/model';
+import { LoraAdapter, loadPretrained } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
 import { generate } from '@rxrl/rollout';
 
@@ -23,6 +23,8 @@ interface Spec {
   backend?: string;
   /** train: recompute each layer in backward (policy.activation_checkpointing) */
   checkpointing?: boolean;
+  /** train: LoRA adapters (policy.lora's names) on the frozen base instead of a full fine-tune */
+  lora?: { r: number; lora_alpha: number; target_modules: string | string[] };
 }
 
 const [dir, raw] = process.argv.slice(2);
@@ -33,6 +35,7 @@ const t0 = performance.now();
 const model = await loadPretrained(dir);
 const loadS = (performance.now() - t0) / 1000;
 model.activationCheckpointing = spec.checkpointing === true;
+if (spec.lora) model.attachAdapter(LoraAdapter.create(model, spec.lora, { seed: 0 }));
 const vocab = model.config.vocabSize;
 const rng = new Rng(0);
 const ids = (b: number, t: number) =>
@@ -95,6 +98,7 @@ console.log(
     load_s: loadS,
     seconds,
     tokens_per_s: tokens / seconds,
+    trainable: spec.mode === 'train' ? [...model.trainableVariables().values()].reduce((n, v) => n + v.size, 0) : undefined,
     peak_rss: process.resourceUsage().maxRSS * 1024,
   }),
 );

@@ -43,7 +43,7 @@ export function rewriteSpecifiers(text, fromFile) {
   const { importedFiles } = ts.preProcessFile(text, true, true);
   let out = text;
   for (const f of [...importedFiles].sort((a, b) => b.pos - a.pos)) {
-    if (!/^\.{1,2}\//.test(f.fileName)) continue;
+    if (!/^\.\.?(\/|$)/.test(f.fileName)) continue; // ./x, ../x, . and ..
     // f.pos is the opening quote's offset (f.end = f.pos + the name's length)
     const start = f.pos + (/['"`]/.test(text[f.pos]) ? 1 : 0);
     if (text.slice(start, start + f.fileName.length) !== f.fileName) {

@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS tool without types
-import { packAll } from '../build/pack.mjs';
+import { packAll } from './pack.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -193,6 +193,15 @@ describe('published packages', () => {
     expect(out.metricKeys).toBeGreaterThan(0);
     expect(out.answer).toBe('42');
     expect(out.isError).toBe(true);
+  });
+
+  it('worker threads start from the built code: data-parallel replicas train', () => {
+    copyFileSync(join(here, 'consumer/parallel.mjs'), join(scratch, 'parallel.mjs'));
+    const losses = JSON.parse(ok(run(process.execPath, ['parallel.mjs']))) as number[];
+    expect(losses).toHaveLength(3);
+    // the same batch three times: the loss falls, from about ln(64) for random weights
+    expect(losses[0]).toBeGreaterThan(3.5);
+    expect(losses[2]).toBeLessThan(losses[0]!);
   });
 
   it('(c) rxrl --help, rxrl version and a two-step rxrl sft run from the installed package', () => {

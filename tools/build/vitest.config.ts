@@ -8,7 +8,7 @@ export default defineConfig({
     watch: false,
     reporters: [
       'default',
-      ['json', { outputFile: '../../dist/test-results/tools/packaging/results.json' }],
+      ['json', { outputFile: '../../dist/test-results/tools/build/results.json' }],
     ],
     testTimeout: 300_000,
     hookTimeout: 300_000,

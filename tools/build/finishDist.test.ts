@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS tool without types
-import { finishDist, rewriteSpecifiers } from '../build/finishDist.mjs';
+import { finishDist, rewriteSpecifiers } from './finishDist.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const pkg = mkdtempSync(join(tmpdir(), 'rxrl-finish-'));

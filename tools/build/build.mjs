@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Builds publishable JavaScript for one package (run in its directory, as its
-// `build` / `prepack` script) or, with --all, for every package: `tsc -b` on the
-// package's tsconfig.lib.json (ESM, .d.ts and source maps into dist/, referenced
-// packages first), then two steps tsc does not do:
+// `build` / `prepack` script) or, with --all, for every package (--clean empties
+// their dist/ first): `tsc -b` on the package's tsconfig.lib.json (ESM, .d.ts and
+// source maps into dist/, referenced packages first), then two steps tsc does not do:
 //  - relative specifiers get the file extension Node's ESM loader needs
 //    ('./rng' -> './rng.js', './ops' -> './ops/index.js'): the sources keep the
 //    workspace's extensionless style, which tsx, vitest and tsc (Bundler) accept;
 //  - the plain-JS worker entries (src/**/*.mjs) are copied next to the built code.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finishDist } from './finishDist.mjs';
@@ -44,6 +44,11 @@ function packageDirs() {
 }
 
 const dirs = process.argv.includes('--all') ? packageDirs() : [process.cwd()];
+// --clean (packing, prepack): start from an empty dist/, so a file whose source was
+// removed or excluded since the last build is not published
+if (process.argv.includes('--clean')) {
+  for (const d of dirs) rmSync(join(d, 'dist'), { recursive: true, force: true });
+}
 const r = spawnSync(
   process.execPath,
   [tsc, '-b', ...dirs.map((d) => join(d, 'tsconfig.lib.json'))],

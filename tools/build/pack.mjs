@@ -11,10 +11,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Builds and packs every workspace into `dest`; returns npm's description of each tarball. */
 export function packAll(dest) {
-  const build = spawnSync(process.execPath, [join(root, 'tools/build/build.mjs'), '--all'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const build = spawnSync(
+    process.execPath,
+    [join(root, 'tools/build/build.mjs'), '--all', '--clean'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (build.status !== 0) throw new Error('build failed');
   mkdirSync(dest, { recursive: true });
   // prepack (a build per package) is skipped: everything was just built at once

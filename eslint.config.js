@@ -25,6 +25,10 @@ const tfFree = {
 const boundaries = {
   allow: [],
   enforceBuildableLibDependency: false,
+  // The CLI lazy-loads @rxrl/core; its TensorFlow.js-free entry '@rxrl/core/base' may be
+  // imported statically. (Nx finds secondary entry points by the `import` condition,
+  // dist/, so it no longer tells the sources' entry points apart itself.)
+  checkDynamicDependenciesExceptions: ['@rxrl/core/base'],
   depConstraints: [
     { sourceTag: 'layer:core', onlyDependOnLibsWithTags: ['layer:core'] },
     { sourceTag: 'stage:isolated', onlyDependOnLibsWithTags: ['layer:core'] },
@@ -82,7 +86,7 @@ export default [
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
-        { ...boundaries, checkDynamicDependenciesExceptions: ['@rxrl/*'] },
+        { ...boundaries, checkDynamicDependenciesExceptions: ['@rxrl/*', '@rxrl/core/base'] },
       ],
     },
   },

@@ -1,8 +1,13 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // forks, not threads: the tfjs wasm backend keeps per-process state.
 export default defineConfig({
+  // @rxrl packages resolve to their TypeScript sources here, not to a build (tsconfig.base.json)
+  ssr: { resolve: { conditions: ['@rxrl/source', ...defaultServerConditions] } },
   test: {
+    // ...and so do the Node processes tests start (a CLI run, a killed writer)
+    env: { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --conditions=@rxrl/source`.trim() },
     name: '@rxrl/config',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',

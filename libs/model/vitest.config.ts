@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // forks, not threads: the tfjs wasm backend keeps per-process state.
@@ -7,7 +8,11 @@ const backend = process.env['RXRL_TEST_BACKEND'];
 const suffix = backend ? `-${backend}` : '';
 
 export default defineConfig({
+  // @rxrl packages resolve to their TypeScript sources here, not to a build (tsconfig.base.json)
+  ssr: { resolve: { conditions: ['@rxrl/source', ...defaultServerConditions] } },
   test: {
+    // ...and so do the Node processes tests start (a CLI run, a killed writer)
+    env: { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --conditions=@rxrl/source`.trim() },
     name: '@rxrl/model',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The rxrl command. Runs the TypeScript sources directly through tsx, so there is
-// no build step: `node apps/cli/bin/rxrl.js ...`, `npm run rxrl -- ...` or `npx rxrl ...`.
-import { register } from 'tsx/esm/api';
+// The rxrl command: the built JavaScript when installed, the TypeScript sources in
+// the repository (no build step there; see launch.js).
+import { load } from './launch.js';
 
-register();
-await import('../src/main.ts');
+await load('main');

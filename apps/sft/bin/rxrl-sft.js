@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// `rxrl-sft ARGS` is `rxrl sft ARGS`: TypeScript sources run through tsx, no build step.
-import { register } from 'tsx/esm/api';
+// `rxrl-sft ARGS` is `rxrl sft ARGS`, started the way rxrl starts (@rxrl/app-cli's bin/launch.js).
+import { load } from '@rxrl/app-cli/launch';
 
-register();
-const { runEntryPoint } = await import('@rxrl/app-cli/entry');
+const { runEntryPoint } = await load('entry');
 process.exitCode = await runEntryPoint('sft');

@@ -1,16 +1,19 @@
-// Run by `npm install` (the root package's postinstall): builds the native
+// @rxrl/core's install script, so it runs both for `npm install` in the rxrl
+// repository and where @rxrl/core is installed as a package: builds the native
 // backend's addon where a C compiler and OpenBLAS's headers are present, and
 // prints one line saying what it did or why it skipped. It never fails the
 // install: without the addon every command runs on wasm, as before.
+// (`npm install --ignore-scripts`, or RXRL_SKIP_NATIVE=1, skips it the same way.)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '../../..');
+// paths in messages are relative to where `npm install` was run
+const root = process.env.INIT_CWD ?? process.cwd();
 const addon = join(here, 'build/Release/rxrl_native.node');
-const enable = 'apt-get install -y libopenblas-dev && npm run build:native';
+const enable = `apt-get install -y libopenblas-dev && node ${relative(root, join(here, 'build.mjs'))}`;
 const say = (line) => console.log(`rxrl: ${line}`);
 
 function newestSource() {
@@ -43,11 +46,11 @@ const r = spawnSync(process.execPath, [join(here, 'build.mjs')], { encoding: 'ut
 if (r.status === 0 && existsSync(addon)) {
   say(`native backend built (${relative(root, addon)}): runs use it by default (--backend native)`);
 } else {
-  const log = join(root, 'dist/native-build.log');
+  const log = join(here, 'build/native-build.log');
   mkdirSync(dirname(log), { recursive: true });
   writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}`);
   say(
-    `native backend build failed (log: ${relative(root, log)}); runs use wasm. Retry: npm run build:native`,
+    `native backend build failed (log: ${relative(root, log)}); runs use wasm. Retry: node ${relative(root, join(here, 'build.mjs'))}`,
   );
 }
 process.exit(0);

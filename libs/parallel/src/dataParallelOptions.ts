@@ -2,10 +2,11 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { siblingModule } from '@rxrl/core';
 import { AdamOptionsSchema } from '@rxrl/optimizer';
 
 /** The default step: SFT token NLL ({@link sftNllLoss}). */
-export const DEFAULT_STEP_MODULE = new URL('./sftNllLoss.ts', import.meta.url).href;
+export const DEFAULT_STEP_MODULE = siblingModule(import.meta.url, './sftNllLoss').href;
 
 /** Options of {@link DataParallelTrainer}. */
 export const DataParallelOptionsSchema = z.strictObject({

@@ -1,5 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import { currentBackend, RxrlConfigError, RxrlError } from '@rxrl/core';
+import {
+  currentBackend,
+  isSourceModule,
+  RxrlConfigError,
+  RxrlError,
+  siblingModule,
+  workerExecArgv,
+} from '@rxrl/core';
 import { CausalLM, type HostTensor, type ModelConfig } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
 import { applySummedGradient, writeToFlat } from './flatParams';
@@ -112,7 +119,8 @@ export class DataParallelTrainer {
     const o = parsed.data;
     const backend = o.backend ?? currentBackend()?.backend ?? 'auto';
     const url = moduleUrl(o.step_module);
-    const useTsx = true; // the replica itself is TypeScript
+    // tsx in the worker: the replica is TypeScript in the workspace, and a step module may be TypeScript
+    const useTsx = isSourceModule(import.meta.url) || /\.[cm]?ts$/.test(new URL(url).pathname);
     const workers: Worker[] = [];
     try {
       const ready = await Promise.all(
@@ -138,6 +146,7 @@ export class DataParallelTrainer {
             )[o.sync],
             backend,
             useTsx,
+            replicaUrl: siblingModule(import.meta.url, './replica').href,
           };
           // The parent's flags (a test runner's, a debugger's) are not the replica's business.
           // The cores are split between replicas: a native (OpenBLAS) matMul gets one thread per worker unless the user chose.
@@ -145,7 +154,11 @@ export class DataParallelTrainer {
             ...process.env,
             RXRL_NATIVE_MATMUL_THREADS: process.env['RXRL_NATIVE_MATMUL_THREADS'] ?? '1',
           };
-          const worker = new Worker(WORKER_SCRIPT, { workerData: wd, execArgv: [], env });
+          const worker = new Worker(WORKER_SCRIPT, {
+            workerData: wd,
+            execArgv: workerExecArgv(import.meta.url),
+            env,
+          });
           workers.push(worker);
           DataParallelTrainer.liveWorkers++;
           return waitReady(worker, index, o);

@@ -20,7 +20,10 @@ export interface ReplicaWorkerData {
   /** which optimizer state this worker keeps: every variable's, its share of the variables', a fused AdamW over its flat slice, or none (main thread has it) */
   optimizerScope: 'all' | 'shard' | 'flat' | 'none';
   backend: string;
+  /** whether the worker registers tsx: the replica or the step module is TypeScript */
   useTsx: boolean;
+  /** the replica module: replica.ts from the workspace's sources, replica.js when built */
+  replicaUrl: string;
 }
 
 /** Main → worker requests; each gets exactly one reply with the same id. */

@@ -1,6 +1,7 @@
 // Worker-thread entry of DataParallelTrainer. Plain JS so Node can start it without
-// a loader; it registers tsx (`--import tsx` in a worker's execArgv is not honoured
-// on Node 20) and then runs the TypeScript replica.
+// a loader; from the workspace's sources (or for a TypeScript step module) it
+// registers tsx (`--import tsx` in a worker's execArgv is not honoured on Node 20),
+// then runs the replica: replica.ts from source, replica.js when built.
 import { workerData } from 'node:worker_threads';
 
 if (workerData.useTsx) {
@@ -14,4 +15,4 @@ if (workerData.useTsx) {
   }
   api.register();
 }
-await import(new URL('./replica.ts', import.meta.url).href);
+await import(workerData.replicaUrl);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
+import { workerExecArgv } from '@rxrl/core/base';
 import { checkRewardValue, moduleUrl } from './jsFunctionReward';
 import { RewardFatalError, type RewardSample, type RewardValue } from './sample';
 
@@ -119,8 +120,9 @@ export class RewardWorkerPool {
           exportName: this.options.export,
           useTsx: this.useTsx,
         },
-        // The parent's flags (a test runner's, a debugger's) are not the verifier's business.
-        execArgv: [],
+        // The parent's flags (a test runner's, a debugger's) are not the verifier's business;
+        // from the workspace's sources the worker resolves @rxrl packages to sources too.
+        execArgv: workerExecArgv(import.meta.url),
       }),
       ready: false,
     };

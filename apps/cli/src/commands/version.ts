@@ -14,7 +14,8 @@ export const command: Command = {
   options: {},
   run({ io }) {
     const require = createRequire(import.meta.url);
-    io.out(`rxrl ${packageVersion(new URL('../../../../package.json', import.meta.url))}`);
+    // this package's own package.json: two levels up from src/commands and from dist/commands
+    io.out(`rxrl ${packageVersion(new URL('../../package.json', import.meta.url))}`);
     io.out(`node ${process.version}`);
     io.out(
       `@tensorflow/tfjs-core ${packageVersion(require.resolve('@tensorflow/tfjs-core/package.json'))}`,

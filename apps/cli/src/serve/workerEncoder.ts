@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { isSourceModule, workerExecArgv } from '@rxrl/core/base';
 
 /**
  * Encodes text in a worker thread with the model directory's tokenizer (a
@@ -44,9 +45,11 @@ export class WorkerEncoder {
     dir: string,
     onFailure: (e: Error) => void = () => undefined,
   ): Promise<WorkerEncoder> {
-    // the CLI runs from TypeScript sources through tsx: so does the worker (tokenizeWorker.mjs)
+    // the worker runs what the CLI runs: the TypeScript sources through tsx in the
+    // workspace, the built JavaScript when installed (tokenizeWorker.mjs)
     const worker = new Worker(new URL('./tokenizeWorker.mjs', import.meta.url), {
-      workerData: { dir },
+      workerData: { dir, fromSource: isSourceModule(import.meta.url) },
+      execArgv: workerExecArgv(import.meta.url),
     });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);

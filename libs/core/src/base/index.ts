@@ -4,3 +4,4 @@ export { RxrlError, RxrlUsageError, RxrlConfigError, RxrlDataError } from './err
 export type { Stage, MetricEvent } from './stage';
 export type { Tokenizer, ChatMessage } from './tokenizer';
 export * from './columns';
+export { SOURCE_CONDITION, isSourceModule, siblingModule, workerExecArgv } from './sourceMode';

@@ -1,4 +1,5 @@
 // @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
+export { builtinStageRegistry } from './builtinStages';
 // Shared by SFT and DPO (GRPO may reuse): policy section, loading/export, micro-batched steps, greedy decoding.
 export {
   policySchema,

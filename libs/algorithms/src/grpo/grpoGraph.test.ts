@@ -4,9 +4,9 @@ import { RxrlConfigError } from '@rxrl/core/base';
 import { graphOf } from '@rxrl/pipeline';
 import { grpoSections } from './grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
-import { registerAlgorithmStages } from './rolloutStage';
+import { builtinStageRegistry } from '../builtinStages';
 
-registerAlgorithmStages();
+const registry = builtinStageRegistry();
 
 const config = (extra: Record<string, unknown> = {}) =>
   grpoSections.validate({
@@ -28,7 +28,7 @@ describe('GRPO graph', () => {
     ]);
     expect(spec[0]!.options).toMatchObject({ temperature: 0.7, max_new_tokens: 16, seed: 9 });
     expect(spec[2]!.options).toEqual({ scale_rewards: 'none', use_leave_one_out_baseline: true });
-    expect(validateGrpoGraph(spec).map((n) => n.produces)).toEqual([
+    expect(validateGrpoGraph(spec, { registry }).map((n) => n.produces)).toEqual([
       ['group_id', 'completion_tokens', 'completion_text', 'gen_logprobs', 'finish_reason'],
       ['reward'],
       ['advantage'],
@@ -49,7 +49,8 @@ describe('GRPO graph', () => {
   });
 
   it('reports a graph whose output lacks what the update reads, and bad node options with file:line', () => {
-    const bad = () => validateGrpoGraph([{ stage: 'rollout.generate' }, { stage: 'reward.math' }]);
+    const bad = () =>
+      validateGrpoGraph([{ stage: 'rollout.generate' }, { stage: 'reward.math' }], { registry });
     expect(bad).toThrow(RxrlConfigError);
     expect(bad).toThrow(
       `graph: the graph's output lacks 'advantage', which the GRPO policy update reads, got ["rollout.generate","reward.math"]`,
@@ -63,7 +64,7 @@ describe('GRPO graph', () => {
       ].join('\n'),
       'g.yaml',
     );
-    expect(() => validateGrpoGraph(graphOf(loaded)!, { loaded })).toThrow(
+    expect(() => validateGrpoGraph(graphOf(loaded)!, { loaded, registry })).toThrow(
       [
         '2 configuration errors:',
         '  g.yaml:3 graph.0.options.temperature: expected a number >= 0, got -1',

@@ -64,7 +64,7 @@ export function grpoGraphSpec(config: GrpoConfig): GraphSpec {
 /** Validates a GRPO graph, including that its output has what the policy update reads. */
 export function validateGrpoGraph(
   spec: GraphSpec,
-  options: { registry?: StageRegistry; loaded?: LoadedConfig } = {},
+  options: { registry: StageRegistry; loaded?: LoadedConfig },
 ): ValidatedNode[] {
   const nodes = validateGraph(spec, { ...options, sourceColumns: GRPO_SOURCE_COLUMNS });
   const out = new Set([...GRPO_SOURCE_COLUMNS, ...nodes.flatMap((n) => n.produces)]);

@@ -1,19 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { lastValueFrom, of } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
-import {
-  getColumn,
-  makeRecordBatch,
-  type ColumnInput,
-  type Stage,
-  type Tokenizer,
-} from '@rxrl/core/base';
+import { withBatchMeta, type Stage, type Tokenizer } from '@rxrl/core/base';
 import { clippedPgLoss, stopGradient } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
   buildGraph,
-  stageRegistry,
   type GraphSpec,
   type MoreBatches,
   type StageRegistry,
@@ -36,7 +29,7 @@ import {
 import { refillVaryingGroups } from './dynamicSamplingRefill';
 import type { PromptSet } from './promptSet';
 import { readRolloutRows, type RolloutRows } from './rolloutRows';
-import { registerAlgorithmStages, ROUND_METADATA_KEY, STEP_METADATA_KEY } from './rolloutStage';
+import { builtinStageRegistry } from '../builtinStages';
 import { loadTrainerState, saveTrainerState } from './trainerState';
 
 /** What a GRPO trainer runs on. */
@@ -49,7 +42,7 @@ export interface GrpoTrainerOptions {
   validation: PromptSet;
   /** the per-step graph: a stage built in code, or a spec; default the recipe's (`grpoGraphSpec`) */
   graph?: Stage | GraphSpec;
-  /** where graph stage names are looked up (default the process-wide registry) */
+  /** where graph stage names are looked up (default `builtinStageRegistry()`) */
   registry?: StageRegistry;
   /** more services for the graph's stages (e.g. `embedder` for semantic grouping) */
   services?: Record<string, unknown>;
@@ -97,9 +90,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
    * recipe's `policy.generation.temperature`). Greedy rollouts (T = 0) train at T = 1.
    */
   private readonly trainTemperature: number;
+  private readonly registry: StageRegistry;
 
   constructor(private readonly o: GrpoTrainerOptions) {
-    registerAlgorithmStages(o.registry ?? stageRegistry);
+    this.registry = o.registry ?? builtinStageRegistry();
     const { config } = o;
     const total = config.grpo.num_prompts_per_step * config.grpo.num_generations_per_prompt;
     if (total % config.policy.train_global_batch_size !== 0) {
@@ -109,7 +103,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     }
     // a graph built in code is opaque; a spec (the recipe's by default) is checked up front
     const spec = typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config));
-    if (spec) validateGrpoGraph(spec, o.registry ? { registry: o.registry } : {});
+    if (spec) validateGrpoGraph(spec, { registry: this.registry });
     // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
     // the base with adapters off (a view of the same weights, no copy)
     this.reference =
@@ -119,16 +113,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
   }
 
-  /** The graph, built at the first step so stages that count steps start at the right one after a resume. */
-  private graphFor(step: number): Stage {
+  /** The graph, built once; stages read each batch's step from its metadata. */
+  private graphFor(): Stage {
     if (this.graph) return this.graph;
     const g = this.o.graph;
     if (typeof g === 'function') return (this.graph = g);
-    const spec = (g ?? grpoGraphSpec(this.o.config)).map((n) =>
-      n.stage === 'grouping.form_groups'
-        ? { ...n, options: { start_step: step - 1, ...n.options } }
-        : n,
-    );
+    const spec = g ?? grpoGraphSpec(this.o.config);
     const context = {
       services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
       emit: (m: Record<string, number>) => {
@@ -139,25 +129,14 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     };
     return (this.graph = buildGraph(spec, context, {
       sourceColumns: GRPO_SOURCE_COLUMNS,
-      ...(this.o.registry ? { registry: this.o.registry } : {}),
+      registry: this.registry,
     }));
   }
 
   /** Runs one prompt batch through the graph: generation, reward, advantages. `round` counts a step's generation batches. */
   private async rollout(batch: RecordBatch, step: number, round = 0): Promise<RolloutRows> {
-    const withStep = makeRecordBatch(
-      Object.fromEntries(
-        batch.schema.fields.map((f) => [
-          f.name,
-          getColumn(batch, f.name) as unknown as ColumnInput,
-        ]),
-      ),
-      new Map([
-        [STEP_METADATA_KEY, String(step)],
-        [ROUND_METADATA_KEY, String(round)],
-      ]),
-    );
-    const rows = readRolloutRows(await lastValueFrom(of(withStep).pipe(this.graphFor(step))));
+    const withStep = withBatchMeta(batch, { step, round });
+    const rows = readRolloutRows(await lastValueFrom(of(withStep).pipe(this.graphFor())));
     if (this.o.config.grpo.overlong_filtering)
       rows.finishReasons.forEach((f, i) => f === 'length' && (rows.sampleMask[i] = 0));
     return rows;

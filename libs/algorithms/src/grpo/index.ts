@@ -17,13 +17,6 @@ export {
   GRPO_TRAIN_COLUMNS,
 } from './grpoGraph';
 export {
-  rolloutGenerateStage,
-  registerAlgorithmStages,
-  batchStep,
-  STEP_METADATA_KEY,
-  ROUND_METADATA_KEY,
-} from './rolloutStage';
-export {
   loadPromptSets,
   promptBatch,
   promptBatches,

@@ -15,7 +15,7 @@ import type { GrpoConfig } from './grpoConfig';
 import { GrpoTrainer } from './grpoTrainer';
 import { SkipStats } from '@rxrl/data';
 import { loadPromptSets, promptBatches } from './promptSet';
-import { registerAlgorithmStages } from './rolloutStage';
+import { builtinStageRegistry } from '../builtinStages';
 import { validateGrpoGraph, grpoGraphSpec } from './grpoGraph';
 
 /** Options of {@link runGrpo} besides the validated config. */
@@ -45,11 +45,10 @@ export async function runGrpo(
   config: GrpoConfig,
   options: RunGrpoOptions,
 ): Promise<RunResult & { policyDir: string }> {
-  const registry = options.registry;
-  registerAlgorithmStages(registry);
+  const registry = options.registry ?? builtinStageRegistry();
   if (typeof options.graph !== 'function') {
     validateGrpoGraph(options.graph ?? grpoGraphSpec(config), {
-      ...(registry ? { registry } : {}),
+      registry,
       ...(options.loaded ? { loaded: options.loaded } : {}),
     });
   }
@@ -70,7 +69,7 @@ export async function runGrpo(
       optimizer,
       validation: prompts.validation,
       ...(options.graph ? { graph: options.graph } : {}),
-      ...(registry ? { registry } : {}),
+      registry,
     });
     const result = await runTraining({
       runDir: options.runDir,

@@ -4,3 +4,20 @@ export { RxrlError, RxrlUsageError, RxrlConfigError, RxrlDataError } from './err
 export type { Stage, MetricEvent } from './stage';
 export type { Tokenizer, ChatMessage } from './tokenizer';
 export * from './columns';
+export {
+  type StageDefinition,
+  type StageContext,
+  type ColumnSpec,
+  defineStage,
+  resolveColumns,
+  emptyContext,
+  requireService,
+} from './stageDefinition';
+export {
+  STEP_METADATA_KEY,
+  ROUND_METADATA_KEY,
+  type BatchMeta,
+  batchMeta,
+  batchStep,
+  withBatchMeta,
+} from './batchMeta';

@@ -7,3 +7,4 @@ export * from './strategies/index';
 // The stages of this library as definitions for a stage registry.
 export { advantagesStage, advantagesStageSchema } from './advantagesStage';
 export { formGroupsStage, groupingStageDefinitions } from './stageDefinitions';
+export { overlongFilterStage } from './overlongFilterStage';

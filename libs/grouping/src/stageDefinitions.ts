@@ -1,5 +1,6 @@
 import { COLUMNS, defineStage, type StageDefinition } from '@rxrl/core/base';
 import { advantagesStage } from './advantagesStage';
+import { overlongFilterStage } from './overlongFilterStage';
 import type { Embedder } from './strategies/groupingInput';
 import { groupingStage, groupingStageOptions } from './strategies/groupingStage';
 
@@ -26,5 +27,5 @@ export const formGroupsStage = defineStage({
 
 /** The stages of @rxrl/grouping, for a stage registry. */
 export function groupingStageDefinitions(): StageDefinition[] {
-  return [formGroupsStage, advantagesStage];
+  return [formGroupsStage, advantagesStage, overlongFilterStage];
 }

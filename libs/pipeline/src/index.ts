@@ -13,6 +13,7 @@ export {
   type BatchMeta,
 } from '@rxrl/core/base';
 export { StageRegistry } from './stageRegistry';
+export { openGraphSession, type GraphSession } from './graphSession';
 export {
   graphSchema,
   graphNodeSchema,

@@ -7,6 +7,7 @@ import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
 import { mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema } from '@rxrl/rollout';
 import { policySchema } from '../shared/policyOptions';
+import { samplesPerPrompt } from './grpoGraph';
 
 /** `grpo`: the loop (NeMo RL `grpo.*` key names). */
 export const grpoSchema = z.strictObject({
@@ -116,14 +117,21 @@ export const grpoSections = defineSections(
     graph: graphSchema.nullable().default(null),
   },
   (c) => {
-    // NeMo RL: the samples of one step are split into whole optimizer batches
-    const total = c.grpo.num_prompts_per_step * c.grpo.num_generations_per_prompt;
+    // NeMo RL: the samples of one step are split into whole optimizer batches. The
+    // one check of the group size, on the resolved graph (a rollout node's own
+    // num_generations_per_prompt wins over the grpo key).
+    const n = samplesPerPrompt(c);
+    const where =
+      n === c.grpo.num_generations_per_prompt
+        ? 'grpo.num_generations_per_prompt'
+        : "the graph's rollout num_generations_per_prompt";
+    const total = c.grpo.num_prompts_per_step * n;
     return total % c.policy.train_global_batch_size === 0
       ? []
       : [
           {
             path: ['policy', 'train_global_batch_size'],
-            message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
+            message: `must divide grpo.num_prompts_per_step × ${where} = ${c.grpo.num_prompts_per_step} × ${n} = ${total} samples per step`,
           },
         ];
   },

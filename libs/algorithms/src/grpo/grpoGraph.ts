@@ -6,7 +6,14 @@ import {
   type StageRegistry,
   type ValidatedNode,
 } from '@rxrl/pipeline';
+import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
 import type { GrpoConfig } from './grpoConfig';
+
+/** The stages that generate rollouts; a GRPO graph has one. */
+const ROLLOUT_STAGES: Record<string, typeof generateOptionsSchema | typeof remoteOptionsSchema> = {
+  'rollout.generate': generateOptionsSchema,
+  'rollout.remote': remoteOptionsSchema,
+};
 
 /** Columns of the prompt batches entering a GRPO graph. */
 export const GRPO_SOURCE_COLUMNS = [
@@ -26,9 +33,19 @@ export const GRPO_TRAIN_COLUMNS = [
 
 /** Options the recipe's keys give each built-in stage; a graph node's own options win. */
 function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>> {
+  const g = config.policy.generation;
   return {
     'rollout.generate': {
-      ...config.policy.generation,
+      ...g,
+      num_generations_per_prompt: config.grpo.num_generations_per_prompt,
+      seed: config.seed,
+    },
+    // the sampling keys a server takes too (the local engine's batch size is not one of them)
+    'rollout.remote': {
+      temperature: g.temperature,
+      top_p: g.top_p,
+      top_k: g.top_k,
+      max_new_tokens: g.max_new_tokens,
       num_generations_per_prompt: config.grpo.num_generations_per_prompt,
       seed: config.seed,
     },
@@ -42,23 +59,54 @@ function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>
 }
 
 /**
- * The per-step graph of a GRPO recipe: its `graph:` section, or by default
- * `rollout.generate → reward.math → grouping.advantages`; each built-in node
- * gets its options from the recipe's keys (`policy.generation`,
+ * The resolved per-step graph of a GRPO recipe: `spec` (default its `graph:`
+ * section, else `rollout.generate → reward.math → grouping.advantages`), each
+ * built-in node given its options from the recipe's keys (`policy.generation`,
  * `grpo.num_generations_per_prompt`, `env.math`, `grpo.normalize_rewards`,
- * `grpo.use_leave_one_out_baseline`, `seed`) under the node's own options.
+ * `grpo.use_leave_one_out_baseline`, `seed`) under the node's own options, and
+ * `filter.overlong` appended when `grpo.overlong_filtering` is on and the graph
+ * has none. This is the one source of the stages' options: the trainer reads the
+ * rollout's temperature and group size from it, and cross-checks run on it.
  */
-export function grpoGraphSpec(config: GrpoConfig): GraphSpec {
+export function grpoGraphSpec(
+  config: GrpoConfig,
+  spec: GraphSpec | null = config.graph,
+): GraphSpec {
   const defaults = keyDefaults(config);
-  const spec: GraphSpec = config.graph ?? [
+  const nodes: GraphSpec = spec ?? [
     { stage: 'rollout.generate' },
     { stage: 'reward.math' },
     { stage: 'grouping.advantages' },
   ];
-  return spec.map((node) => ({
+  const resolved = nodes.map((node) => ({
     stage: node.stage,
     options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
   }));
+  if (config.grpo.overlong_filtering && !resolved.some((n) => n.stage === 'filter.overlong'))
+    resolved.push({ stage: 'filter.overlong', options: {} });
+  return resolved;
+}
+
+/**
+ * The rollout node's options as its stage will see them (parsed, defaults
+ * filled), or null for a graph without a rollout stage or with options the
+ * stage's schema rejects (graph validation reports those).
+ */
+export function rolloutOptionsOf(
+  spec: GraphSpec,
+): { num_generations_per_prompt: number; temperature: number } | null {
+  const node = spec.find((n) => n.stage in ROLLOUT_STAGES);
+  if (!node) return null;
+  const parsed = ROLLOUT_STAGES[node.stage]!.safeParse('options' in node ? node.options : {});
+  return parsed.success ? parsed.data : null;
+}
+
+/** Completions per prompt as the resolved graph generates them (its rollout node wins over `grpo.num_generations_per_prompt`). */
+export function samplesPerPrompt(config: GrpoConfig): number {
+  return (
+    rolloutOptionsOf(grpoGraphSpec(config))?.num_generations_per_prompt ??
+    config.grpo.num_generations_per_prompt
+  );
 }
 
 /** Validates a GRPO graph, including that its output has what the policy update reads. */

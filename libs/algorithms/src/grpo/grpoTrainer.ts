@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { lastValueFrom, of } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import { withBatchMeta, type Stage, type Tokenizer } from '@rxrl/core/base';
 import { clippedPgLoss, stopGradient } from '@rxrl/loss';
@@ -7,6 +6,9 @@ import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
   buildGraph,
+  openGraphSession,
+  pipe,
+  type GraphSession,
   type GraphSpec,
   type MoreBatches,
   type StageRegistry,
@@ -18,7 +20,13 @@ import { generate } from '@rxrl/rollout';
 import { accumulatedStep } from '../shared/accumulatedStep';
 import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
-import { GRPO_SOURCE_COLUMNS, grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
+import { overlongFilterStage } from '@rxrl/grouping';
+import {
+  GRPO_SOURCE_COLUMNS,
+  grpoGraphSpec,
+  rolloutOptionsOf,
+  validateGrpoGraph,
+} from './grpoGraph';
 import {
   completionLogprobs,
   completionEntropiesHost,
@@ -40,7 +48,7 @@ export interface GrpoTrainerOptions {
   optimizer: NamedOptimizer;
   /** held-out prompts for `validate` */
   validation: PromptSet;
-  /** the per-step graph: a stage built in code, or a spec; default the recipe's (`grpoGraphSpec`) */
+  /** the per-step graph: a stage built in code, or a spec (resolved with the recipe's keys by `grpoGraphSpec`); default the recipe's */
   graph?: Stage | GraphSpec;
   /** where graph stage names are looked up (default `builtinStageRegistry()`) */
   registry?: StageRegistry;
@@ -60,17 +68,6 @@ const mean = (xs: ArrayLike<number>) => {
 };
 
 /**
- * The sampling temperature of the graph's `rollout.generate` node (its own
- * option, which overrides the recipe's), or `fallback` for a graph built in code.
- */
-function rolloutTemperature(spec: GraphSpec | null, fallback: number): number {
-  const node = spec?.find((n) => n.stage === 'rollout.generate');
-  const t =
-    node && 'options' in node ? (node.options as { temperature?: unknown }).temperature : undefined;
-  return typeof t === 'number' ? t : fallback;
-}
-
-/**
  * GRPO with NeMo RL's loop semantics, driven by the pipeline runner: each step
  * runs the prompt batch through the graph (generate `num_generations_per_prompt`
  * completions, reward, group advantages), then the clipped policy-gradient loss
@@ -78,7 +75,10 @@ function rolloutTemperature(spec: GraphSpec | null, fallback: number): number {
  * global-norm clip and one AdamW step per `train_global_batch_size` samples.
  */
 export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
-  private graph: Stage | null = null;
+  /** the graph, subscribed once for the run and fed each step's batches */
+  private session: GraphSession | null = null;
+  /** the resolved spec (null for a graph built in code) */
+  private readonly spec: GraphSpec | null;
   private readonly reference: CausalLM | null;
   private readonly verify;
   private stageMetrics: Record<string, number> = {};
@@ -86,7 +86,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
    * The policy trained is the sampler's: log-probs of softmax(logits / T) at the
    * rollout temperature T (as NeMo RL scales logits by the generation
    * temperature), so ratios and `token_mult_prob_error` compare like with like.
-   * T is the graph's `rollout.generate` temperature (a graph built in code: the
+   * T is the resolved graph's rollout temperature (a graph built in code: the
    * recipe's `policy.generation.temperature`). Greedy rollouts (T = 0) train at T = 1.
    */
   private readonly trainTemperature: number;
@@ -95,30 +95,25 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   constructor(private readonly o: GrpoTrainerOptions) {
     this.registry = o.registry ?? builtinStageRegistry();
     const { config } = o;
-    const total = config.grpo.num_prompts_per_step * config.grpo.num_generations_per_prompt;
-    if (total % config.policy.train_global_batch_size !== 0) {
-      throw new Error(
-        `grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${total} samples per step must be a multiple of policy.train_global_batch_size (${config.policy.train_global_batch_size})`,
-      );
-    }
-    // a graph built in code is opaque; a spec (the recipe's by default) is checked up front
-    const spec = typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config));
-    if (spec) validateGrpoGraph(spec, { registry: this.registry });
+    // a graph built in code is opaque; a spec (the recipe's by default) is resolved and checked
+    // up front (samples per step against the optimizer batch: grpoSections' cross-check)
+    this.spec =
+      typeof o.graph === 'function' ? null : grpoGraphSpec(config, o.graph ?? config.graph);
+    if (this.spec) validateGrpoGraph(this.spec, { registry: this.registry });
     // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
     // the base with adapters off (a view of the same weights, no copy)
     this.reference =
       config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.referencePolicy() : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
-    const rolloutT = rolloutTemperature(spec, config.policy.generation.temperature);
+    const rolloutT =
+      (this.spec && rolloutOptionsOf(this.spec)?.temperature) ??
+      config.policy.generation.temperature;
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
   }
 
-  /** The graph, built once; stages read each batch's step from its metadata. */
-  private graphFor(): Stage {
-    if (this.graph) return this.graph;
-    const g = this.o.graph;
-    if (typeof g === 'function') return (this.graph = g);
-    const spec = g ?? grpoGraphSpec(this.o.config);
+  /** The graph, built and subscribed once for the run; stages read each batch's step from its metadata. */
+  private graphSession(): GraphSession {
+    if (this.session) return this.session;
     const context = {
       services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
       emit: (m: Record<string, number>) => {
@@ -127,19 +122,22 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
             v;
       },
     };
-    return (this.graph = buildGraph(spec, context, {
-      sourceColumns: GRPO_SOURCE_COLUMNS,
-      registry: this.registry,
-    }));
+    const g = this.o.graph;
+    const graph: Stage = this.spec
+      ? buildGraph(this.spec, context, {
+          sourceColumns: GRPO_SOURCE_COLUMNS,
+          registry: this.registry,
+        })
+      : // a graph built in code gets the recipe's overlong filtering as a last stage
+        this.o.config.grpo.overlong_filtering
+        ? pipe(g as Stage, overlongFilterStage.create({}, context))
+        : (g as Stage);
+    return (this.session = openGraphSession(graph));
   }
 
-  /** Runs one prompt batch through the graph: generation, reward, advantages. `round` counts a step's generation batches. */
+  /** Runs one prompt batch through the graph (generation, reward, advantages, filters); `round` counts a step's generation batches. */
   private async rollout(batch: RecordBatch, step: number, round = 0): Promise<RolloutRows> {
-    const withStep = withBatchMeta(batch, { step, round });
-    const rows = readRolloutRows(await lastValueFrom(of(withStep).pipe(this.graphFor())));
-    if (this.o.config.grpo.overlong_filtering)
-      rows.finishReasons.forEach((f, i) => f === 'length' && (rows.sampleMask[i] = 0));
-    return rows;
+    return readRolloutRows(await this.graphSession().push(withBatchMeta(batch, { step, round })));
   }
 
   /** 1 where the math verifier accepts the completion, whatever the reward graph is. */
@@ -376,8 +374,9 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     loadTrainerState(this.o.model, this.o.optimizer, files);
   }
 
-  /** Frees the reference policy (the caller owns the policy and optimizer). */
+  /** Ends the graph's subscription and frees the reference policy (the caller owns the policy and optimizer). */
   dispose(): void {
+    this.session?.close();
     this.reference?.dispose();
   }
 }

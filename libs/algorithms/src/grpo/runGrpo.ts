@@ -47,7 +47,7 @@ export async function runGrpo(
 ): Promise<RunResult & { policyDir: string }> {
   const registry = options.registry ?? builtinStageRegistry();
   if (typeof options.graph !== 'function') {
-    validateGrpoGraph(options.graph ?? grpoGraphSpec(config), {
+    validateGrpoGraph(grpoGraphSpec(config, options.graph ?? config.graph), {
       registry,
       ...(options.loaded ? { loaded: options.loaded } : {}),
     });

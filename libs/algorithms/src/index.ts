@@ -79,3 +79,10 @@ export {
   type DpoLossContext,
 } from './dpo/dpoTrainer';
 export { runDpo, type DpoConfig, type RunDpoOptions, type DpoRunResult } from './dpo/runDpo';
+export {
+  grpoTrainingGraph,
+  sftTrainingGraph,
+  dpoTrainingGraph,
+  type ResolvedTrainingGraph,
+  type ResolvedNode,
+} from './trainingGraph';

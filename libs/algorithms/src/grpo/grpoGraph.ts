@@ -130,3 +130,42 @@ export function validateGrpoGraph(
   }
   return nodes;
 }
+
+/** Reward stages whose reward says right or wrong: `validation/accuracy` is the fraction at `correct_reward`. */
+const VERIFIERS = new Set(['reward.math', 'reward.exact_match']);
+
+/**
+ * The validation graph of a GRPO recipe: the resolved training graph's rollout
+ * node sampling once per prompt at `grpo.val_temperature` with the recipe's seed,
+ * then the training graph's reward nodes — the reward the recipe names, not a fixed
+ * verifier. A training graph built in code validates with the default nodes.
+ */
+export function grpoValidationSpec(config: GrpoConfig, trainSpec: GraphSpec | null): GraphSpec {
+  const spec = trainSpec ?? grpoGraphSpec(config, null);
+  const rollout = spec.find((n) => n.stage in ROLLOUT_STAGES);
+  const rewards = spec.filter((n) => n.stage.startsWith('reward.'));
+  const options = (node: GraphSpec[number] | undefined) =>
+    node && 'options' in node ? node.options : {};
+  return [
+    {
+      stage: rollout?.stage ?? 'rollout.generate',
+      options: {
+        ...options(rollout),
+        temperature: config.grpo.val_temperature,
+        num_generations_per_prompt: 1,
+        seed: config.seed,
+      },
+    },
+    ...rewards.map((n) => ({ stage: n.stage, options: options(n) })),
+  ];
+}
+
+/**
+ * The reward value that counts as correct for `validation/accuracy` (float32, as
+ * the column holds it), or null when the last reward node is not a verifier.
+ */
+export function correctRewardOf(nodes: readonly ValidatedNode[]): number | null {
+  const reward = nodes.filter((n) => n.name.startsWith('reward.')).at(-1);
+  if (!reward || !VERIFIERS.has(reward.name)) return null;
+  return Math.fround((reward.options as { correct_reward: number }).correct_reward);
+}

@@ -146,6 +146,39 @@ describe('GrpoTrainer', () => {
     expect(error).toBeLessThan(1 + 1e-4);
   });
 
+  it('validation is a graph with the reward the recipe names, at the validation temperature', async () => {
+    const graph = (reward: Record<string, unknown>) =>
+      tinyConfig({
+        graph: [
+          { stage: 'rollout.generate', options: { max_new_tokens: 2 } },
+          reward,
+          { stage: 'grouping.advantages' },
+        ],
+      });
+    const pass = async (config: GrpoConfig) => {
+      const { trainer, dispose } = await setup(config);
+      try {
+        return await trainer.validate();
+      } finally {
+        dispose();
+      }
+    };
+    // a verifier scoring 2 for right: accuracy counts rewards at 2, the mean reward is 2 × accuracy
+    const math = await pass(graph({ stage: 'reward.math', options: { correct_reward: 2 } }));
+    const accuracy = math.metrics['validation/accuracy']!;
+    expect(math.metrics['validation/reward']).toBeCloseTo(2 * accuracy, 6);
+    expect(math.metrics['validation/num_samples']).toBe(6);
+    // the graph's max_new_tokens holds for validation too: greedy, one sample per prompt
+    expect(math.metrics['validation/mean_completion_length']).toBeLessThanOrEqual(2);
+    // a reward that is not a verifier: its mean, and no accuracy
+    const length = await pass(
+      graph({ stage: 'reward.length', options: { target_length: 1, max_length: 2 } }),
+    );
+    expect(length.metrics).not.toHaveProperty('validation/accuracy');
+    expect(length.metrics['validation/reward']).toBeTypeOf('number');
+    expect(length.samples![0]).toHaveProperty('reward');
+  });
+
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {
     const run = async (runDir: string, steps: number) => {
       const config = tinyConfig({ grpo: { ...tinyConfig().grpo, max_num_steps: steps } });

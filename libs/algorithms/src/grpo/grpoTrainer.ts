@@ -1,12 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RecordBatch } from 'apache-arrow';
-import { withBatchMeta, type Stage, type Tokenizer } from '@rxrl/core/base';
+import {
+  COLUMNS,
+  readFloat32Column,
+  readListColumn,
+  withBatchMeta,
+  type Stage,
+  type Tokenizer,
+} from '@rxrl/core/base';
+import { lastValueFrom, of } from 'rxjs';
 import { clippedPgLoss, stopGradient } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
   buildGraph,
   openGraphSession,
+  validateGraph,
   pipe,
   type GraphSession,
   type GraphSpec,
@@ -16,14 +25,15 @@ import {
   type TrainingAlgorithm,
 } from '@rxrl/pipeline';
 import { mathReward } from '@rxrl/reward';
-import { generate } from '@rxrl/rollout';
 import { accumulatedStep } from '../shared/accumulatedStep';
 import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
 import { overlongFilterStage } from '@rxrl/grouping';
 import {
+  correctRewardOf,
   GRPO_SOURCE_COLUMNS,
   grpoGraphSpec,
+  grpoValidationSpec,
   rolloutOptionsOf,
   validateGrpoGraph,
 } from './grpoGraph';
@@ -35,7 +45,7 @@ import {
   type PolicyBatch,
 } from './policyBatch';
 import { refillVaryingGroups } from './dynamicSamplingRefill';
-import type { PromptSet } from './promptSet';
+import { promptBatch, type PromptSet } from './promptSet';
 import { readRolloutRows, type RolloutRows } from './rolloutRows';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadTrainerState, saveTrainerState } from './trainerState';
@@ -331,37 +341,50 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     };
   }
 
+  /**
+   * A validation pass as a graph: the held-out prompts through the rollout node
+   * (once each, at `grpo.val_temperature`) and the recipe's reward nodes, subscribed
+   * for this pass (a pass is one stream of one batch). `validation/reward` is the mean
+   * reward; `validation/accuracy` the fraction at the verifier's `correct_reward`
+   * when the reward is `reward.math` or `reward.exact_match`.
+   */
   async validate(): Promise<StepResult> {
-    const { config, model, tokenizer, validation } = this.o;
-    const gen = config.policy.generation;
-    const samples = await generate(model, tokenizer, validation.tokens, {
-      ...gen,
-      temperature: config.grpo.val_temperature,
-      num_generations_per_prompt: 1,
-      seed: config.seed,
+    const { config, validation } = this.o;
+    const spec = grpoValidationSpec(config, this.spec);
+    const nodes = validateGraph(spec, {
+      registry: this.registry,
+      sourceColumns: GRPO_SOURCE_COLUMNS,
     });
-    const correct = samples.map((s) =>
-      this.verify({
-        prompt: '',
-        completion: s.completionText,
-        answer: validation.answer[s.promptIndex],
-      }) === 1
-        ? 1
-        : 0,
+    const context = {
+      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
+      emit: () => {},
+    };
+    const graph = pipe(...nodes.map((n) => n.definition.create(n.options, context)));
+    const source = promptBatch(
+      validation,
+      Array.from({ length: validation.tokens.length }, (_, i) => i),
     );
-    const lengths = samples.map((s) => s.completionTokens.length);
+    const out = await lastValueFrom(of(source).pipe(graph));
+    const rewards = readFloat32Column(out, COLUMNS.reward);
+    const correctAt = correctRewardOf(nodes);
+    const correct = Array.from(rewards, (r) => (r === correctAt ? 1 : 0));
+    const { offsets } = readListColumn(out, COLUMNS.completionTokens, 'int32');
+    const lengths = Array.from({ length: out.numRows }, (_, i) => offsets[i + 1]! - offsets[i]!);
+    const text = (name: string, i: number) => out.getChild(name)?.get(i) as string | null;
+    const shown = Math.min(config.logger.num_val_samples_to_print, out.numRows);
     return {
       metrics: {
-        'validation/accuracy': mean(correct),
+        ...(correctAt !== null ? { 'validation/accuracy': mean(correct) } : {}),
+        'validation/reward': mean(rewards),
         'validation/mean_completion_length': mean(lengths),
-        'validation/num_samples': samples.length,
+        'validation/num_samples': out.numRows,
       },
-      samples: samples.slice(0, config.logger.num_val_samples_to_print).map((s, i) => ({
+      samples: Array.from({ length: shown }, (_, i) => ({
         split: 'validation',
-        prompt: validation.text[s.promptIndex],
-        completion: s.completionText,
-        answer: validation.answer[s.promptIndex],
-        correct: correct[i],
+        prompt: text(COLUMNS.promptText, i),
+        completion: text(COLUMNS.completionText, i),
+        answer: text(COLUMNS.answer, i),
+        ...(correctAt !== null ? { correct: correct[i] } : { reward: rewards[i] }),
       })),
     };
   }

@@ -57,7 +57,13 @@ export {
 } from './sft/sftOptions';
 export { sftSections } from './sft/sftSections';
 export { sftExamples, type SftExample } from './sft/sftExamples';
-export { SftTrainer, sftMicroBatchLoss, type SftTrainerArgs } from './sft/sftTrainer';
+export {
+  SftTrainer,
+  sftMicroBatchLoss,
+  type SftTrainerArgs,
+  type SftObjective,
+  type SftLossContext,
+} from './sft/sftTrainer';
 export { runSft, type SftConfig, type RunSftOptions, type SftRunResult } from './sft/runSft';
 // GRPO
 export * from './grpo/index';

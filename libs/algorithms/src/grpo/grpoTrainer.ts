@@ -9,7 +9,13 @@ import {
   type Tokenizer,
 } from '@rxrl/core/base';
 import { lastValueFrom, of } from 'rxjs';
-import { clippedPgLoss, stopGradient } from '@rxrl/loss';
+import {
+  clippedPgLoss,
+  stopGradient,
+  type ClippedPgInputs,
+  type ClippedPgLossOptions,
+  type LossResult,
+} from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
@@ -50,8 +56,26 @@ import { readRolloutRows, type RolloutRows } from './rolloutRows';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadTrainerState, saveTrainerState } from './trainerState';
 
+/** What a custom GRPO objective sees besides the micro-batch's tensors. */
+export interface GrpoLossContext {
+  /** the training step (from 1) */
+  step: number;
+  /** the recipe's `loss_fn` options, parsed */
+  options: ClippedPgLossOptions;
+}
+
+/**
+ * The loss of one GRPO micro-batch: by default `clippedPgLoss(loss_fn, inputs)`.
+ * Replace it to change the policy-gradient objective (an extra term through
+ * composeLosses, another clipping rule) without forking the trainer; `loss` is
+ * normalised by the global valid tokens / sequences in `inputs`, as the default is.
+ */
+export type GrpoObjective = (inputs: ClippedPgInputs, ctx: GrpoLossContext) => LossResult;
+
 /** What a GRPO trainer runs on. */
 export interface GrpoTrainerOptions {
+  /** replace the default clipped policy-gradient objective */
+  objective?: GrpoObjective;
   config: GrpoConfig;
   model: CausalLM;
   tokenizer: Tokenizer;
@@ -163,6 +187,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     more?: MoreBatches<RecordBatch>,
   ): Promise<StepResult> {
     const { config, model, optimizer } = this.o;
+    const objective: GrpoObjective =
+      this.o.objective ?? ((inputs, ctx) => clippedPgLoss(ctx.options, inputs));
     this.stageMetrics = {};
     const t0 = performance.now();
     let train = await this.rollout(batch, step);
@@ -238,21 +264,24 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
           const B = mb.pb.rows;
           const T = mb.pb.width;
           const curr = completionLogprobs(model, mb.pb, this.trainTemperature);
-          return clippedPgLoss(config.loss_fn, {
-            currLogprobs: curr,
-            prevLogprobs: mb.prev
-              ? tf.tensor2d(mb.prev, [B, T])
-              : (stopGradient(curr) as tf.Tensor2D),
-            generationLogprobs: tf.tensor2d(mb.gen, [B, T]),
-            ...(mb.ref ? { refLogprobs: tf.tensor2d(mb.ref, [B, T]) } : {}),
-            advantages: tf.tensor1d(mb.adv),
-            tokenMask: tf.tensor2d(mb.pb.tokenMask, [B, T]),
-            sampleMask: tf.tensor1d(mb.mask),
-            rewards: tf.tensor1d(mb.rewards),
-            globalValidToks: Math.max(globalValidToks, 1),
-            globalValidSeqs: Math.max(globalValidSeqs, 1),
-            ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
-          });
+          return objective(
+            {
+              currLogprobs: curr,
+              prevLogprobs: mb.prev
+                ? tf.tensor2d(mb.prev, [B, T])
+                : (stopGradient(curr) as tf.Tensor2D),
+              generationLogprobs: tf.tensor2d(mb.gen, [B, T]),
+              ...(mb.ref ? { refLogprobs: tf.tensor2d(mb.ref, [B, T]) } : {}),
+              advantages: tf.tensor1d(mb.adv),
+              tokenMask: tf.tensor2d(mb.pb.tokenMask, [B, T]),
+              sampleMask: tf.tensor1d(mb.mask),
+              rewards: tf.tensor1d(mb.rewards),
+              globalValidToks: Math.max(globalValidToks, 1),
+              globalValidSeqs: Math.max(globalValidSeqs, 1),
+              ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
+            },
+            { step, options: config.loss_fn },
+          );
         },
       });
       for (const [k, v] of Object.entries(metrics)) sums[k] = (sums[k] ?? 0) + v / updates.length;

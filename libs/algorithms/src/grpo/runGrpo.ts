@@ -12,7 +12,7 @@ import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { GrpoConfig } from './grpoConfig';
-import { GrpoTrainer } from './grpoTrainer';
+import { GrpoTrainer, type GrpoObjective } from './grpoTrainer';
 import { SkipStats } from '@rxrl/data';
 import { loadPromptSets, promptBatches } from './promptSet';
 import { builtinStageRegistry } from '../builtinStages';
@@ -29,6 +29,8 @@ export interface RunGrpoOptions {
   /** a per-step graph built in code, replacing the recipe's */
   graph?: Stage | GraphSpec;
   registry?: StageRegistry;
+  /** replace the default clipped policy-gradient objective (see {@link GrpoObjective}) */
+  objective?: GrpoObjective;
   /** status lines */
   log?: (line: string) => void;
   /** relative paths in the config resolve against this (default cwd) */
@@ -69,6 +71,7 @@ export async function runGrpo(
       optimizer,
       validation: prompts.validation,
       ...(options.graph ? { graph: options.graph } : {}),
+      ...(options.objective ? { objective: options.objective } : {}),
       registry,
     });
     const result = await runTraining({

@@ -40,7 +40,7 @@ function optimizerNode(policy: PolicyOptions): ResolvedNode {
 /**
  * What `rxrl config --graph` prints for a GRPO recipe: its per-batch stages (the
  * validated graph: node options over the recipe's keys, schema defaults filled),
- * then dynamic sampling, the loss and the optimizer step as the trainer runs them.
+ * then the loss and the optimizer step as the trainer runs them.
  */
 export function grpoTrainingGraph(
   config: GrpoConfig,
@@ -52,24 +52,10 @@ export function grpoTrainingGraph(
     kind: 'stage',
     options: n.options as Record<string, unknown>,
   }));
-  const dynamic: ResolvedNode[] = c.grpo.use_dynamic_sampling
-    ? [
-        {
-          node: 'filter.dynamic_sampling',
-          kind: 'trainer',
-          options: {
-            target_groups: c.grpo.num_prompts_per_step,
-            max_gen_batches: c.grpo.dynamic_sampling_max_gen_batches,
-            batch_multiplier: c.grpo.batch_multiplier,
-          },
-        },
-      ]
-    : [];
   return {
     algorithm: 'grpo',
     nodes: [
       ...stages,
-      ...dynamic,
       { node: 'loss.clipped_pg', kind: 'trainer', options: { ...c.loss_fn } },
       optimizerNode(c.policy),
     ],

@@ -8,3 +8,8 @@ export * from './strategies/index';
 export { advantagesStage, advantagesStageSchema } from './advantagesStage';
 export { formGroupsStage, groupingStageDefinitions } from './stageDefinitions';
 export { overlongFilterStage } from './overlongFilterStage';
+export {
+  dynamicSamplingStage,
+  stepComplete,
+  DYNAMIC_SAMPLING_KEEP_COLUMN,
+} from './dynamicSamplingStage';

@@ -1,5 +1,6 @@
 import { COLUMNS, defineStage, type StageDefinition } from '@rxrl/core/base';
 import { advantagesStage } from './advantagesStage';
+import { dynamicSamplingStage } from './dynamicSamplingStage';
 import { overlongFilterStage } from './overlongFilterStage';
 import type { Embedder } from './strategies/groupingInput';
 import { groupingStage, groupingStageOptions } from './strategies/groupingStage';
@@ -27,5 +28,5 @@ export const formGroupsStage = defineStage({
 
 /** The stages of @rxrl/grouping, for a stage registry. */
 export function groupingStageDefinitions(): StageDefinition[] {
-  return [formGroupsStage, advantagesStage, overlongFilterStage];
+  return [formGroupsStage, advantagesStage, overlongFilterStage, dynamicSamplingStage];
 }

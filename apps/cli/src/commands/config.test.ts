@@ -73,7 +73,7 @@ describe('rxrl config', () => {
       'stage:reward.math',
       'stage:grouping.advantages',
       'stage:filter.overlong',
-      'trainer:filter.dynamic_sampling',
+      'stage:filter.dynamic_sampling',
       'trainer:loss.clipped_pg',
       'trainer:optimizer.step',
     ]);

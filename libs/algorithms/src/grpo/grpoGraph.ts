@@ -55,6 +55,10 @@ function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>
       use_leave_one_out_baseline: config.grpo.use_leave_one_out_baseline,
     },
     'grouping.form_groups': { seed: config.seed, total_steps: config.grpo.max_num_steps },
+    'filter.dynamic_sampling': {
+      target_groups: config.grpo.num_prompts_per_step,
+      max_gen_batches: config.grpo.dynamic_sampling_max_gen_batches,
+    },
   };
 }
 
@@ -64,8 +68,8 @@ function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>
  * built-in node given its options from the recipe's keys (`policy.generation`,
  * `grpo.num_generations_per_prompt`, `env.math`, `grpo.normalize_rewards`,
  * `grpo.use_leave_one_out_baseline`, `seed`) under the node's own options, and
- * `filter.overlong` appended when `grpo.overlong_filtering` is on and the graph
- * has none. This is the one source of the stages' options: the trainer reads the
+ * `filter.overlong` / `filter.dynamic_sampling` appended when
+ * `grpo.overlong_filtering` / `grpo.use_dynamic_sampling` is on and the graph has none. This is the one source of the stages' options: the trainer reads the
  * rollout's temperature and group size from it, and cross-checks run on it.
  */
 export function grpoGraphSpec(
@@ -82,8 +86,12 @@ export function grpoGraphSpec(
     stage: node.stage,
     options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
   }));
-  if (config.grpo.overlong_filtering && !resolved.some((n) => n.stage === 'filter.overlong'))
-    resolved.push({ stage: 'filter.overlong', options: {} });
+  const append = (stage: string) => {
+    if (!resolved.some((n) => n.stage === stage))
+      resolved.push({ stage, options: { ...(defaults[stage] ?? {}) } });
+  };
+  if (config.grpo.overlong_filtering) append('filter.overlong');
+  if (config.grpo.use_dynamic_sampling) append('filter.dynamic_sampling');
   return resolved;
 }
 

@@ -34,7 +34,12 @@ import { mathReward } from '@rxrl/reward';
 import { accumulatedStep } from '../shared/accumulatedStep';
 import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
-import { overlongFilterStage } from '@rxrl/grouping';
+import {
+  DYNAMIC_SAMPLING_KEEP_COLUMN,
+  overlongFilterStage,
+  readRewardColumn,
+  stepComplete,
+} from '@rxrl/grouping';
 import {
   correctRewardOf,
   GRPO_SOURCE_COLUMNS,
@@ -50,9 +55,8 @@ import {
   policyBatch,
   type PolicyBatch,
 } from './policyBatch';
-import { refillVaryingGroups } from './dynamicSamplingRefill';
 import { promptBatch, type PromptSet } from './promptSet';
-import { readRolloutRows, type RolloutRows } from './rolloutRows';
+import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRows';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadTrainerState, saveTrainerState } from './trainerState';
 
@@ -169,9 +173,25 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     return (this.session = openGraphSession(graph));
   }
 
-  /** Runs one prompt batch through the graph (generation, reward, advantages, filters); `round` counts a step's generation batches. */
-  private async rollout(batch: RecordBatch, step: number, round = 0): Promise<RolloutRows> {
-    return readRolloutRows(await this.graphSession().push(withBatchMeta(batch, { step, round })));
+  /**
+   * Runs one prompt batch through the graph (generation, reward, advantages, filters);
+   * `round` counts a step's generation batches. `keep` lists the rows the step trains on
+   * (all of them without `filter.dynamic_sampling`); `complete` is false while that
+   * filter wants more groups for the step.
+   */
+  private async rollout(
+    batch: RecordBatch,
+    step: number,
+    round = 0,
+  ): Promise<{ rows: RolloutRows; keep: number[]; complete: boolean }> {
+    const out = await this.graphSession().push(withBatchMeta(batch, { step, round }));
+    const rows = readRolloutRows(out);
+    const marks = out.getChild(DYNAMIC_SAMPLING_KEEP_COLUMN)
+      ? readRewardColumn(out, DYNAMIC_SAMPLING_KEEP_COLUMN)
+      : null;
+    const keep: number[] = [];
+    for (let i = 0; i < out.numRows; i++) if (!marks || marks[i] === 1) keep.push(i);
+    return { rows, keep, complete: stepComplete(out) };
   }
 
   /** 1 where the math verifier accepts the completion, whatever the reward graph is. */
@@ -191,32 +211,26 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       this.o.objective ?? ((inputs, ctx) => clippedPgLoss(ctx.options, inputs));
     this.stageMetrics = {};
     const t0 = performance.now();
-    let train = await this.rollout(batch, step);
-    let generated = [train];
-    const dsMetrics: Record<string, number> = {};
-    if (config.grpo.use_dynamic_sampling) {
-      let round = 0;
-      const ds = await refillVaryingGroups(
-        train,
-        async () => {
-          const b = more ? await more() : undefined;
-          return b ? this.rollout(b, step, ++round) : undefined;
-        },
-        {
-          targetGroups: config.grpo.num_prompts_per_step,
-          maxGenBatches: config.grpo.dynamic_sampling_max_gen_batches,
-        },
-      );
-      train = ds.rows;
-      generated = ds.generated;
-      Object.assign(dsMetrics, {
-        'train/dynamic_sampling_num_gen_batches': ds.generated.length,
-        'train/dynamic_sampling_kept_groups': ds.keptGroups,
-        'train/dynamic_sampling_kept_fraction':
-          ds.generatedGroups === 0 ? 0 : ds.keptGroups / ds.generatedGroups,
-        'train/dynamic_sampling_num_discarded_valid_samples': ds.discardedValidSamples,
-      });
+    // the step's batches: more prompt batches go in (same step, next round) while the
+    // graph's filter.dynamic_sampling wants more groups, until the epoch runs out
+    let out = await this.rollout(batch, step);
+    const generated = [out.rows];
+    const kept = [out.keep];
+    for (let round = 1; !out.complete; round++) {
+      const next = more ? await more() : undefined;
+      if (!next) break;
+      out = await this.rollout(next, step, round);
+      generated.push(out.rows);
+      kept.push(out.keep);
     }
+    const train =
+      generated.length === 1 && kept[0]!.length === generated[0]!.rewards.length
+        ? generated[0]!
+        : joinRolloutRows(
+            generated
+              .map((from, i) => ({ from, rows: kept[i]! }))
+              .filter((p) => p.rows.length > 0),
+          );
     const tRollout = (performance.now() - t0) / 1000;
     // reward and accuracy of everything the policy generated this step, filtered or not
     const allRewards = generated.flatMap((g) => Array.from(g.rewards));
@@ -295,7 +309,6 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     );
     const metrics: Record<string, number> = {
       ...this.stageMetrics,
-      ...dsMetrics,
       // no update (NaN) only when dynamic sampling found no varying group before the epoch ended
       'train/loss': sums['loss'] ?? NaN,
       'train/reward': mean(allRewards),

@@ -227,9 +227,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       generated.length === 1 && kept[0]!.length === generated[0]!.rewards.length
         ? generated[0]!
         : joinRolloutRows(
-            generated
-              .map((from, i) => ({ from, rows: kept[i]! }))
-              .filter((p) => p.rows.length > 0),
+            generated.map((from, i) => ({ from, rows: kept[i]! })).filter((p) => p.rows.length > 0),
           );
     const tRollout = (performance.now() - t0) / 1000;
     // reward and accuracy of everything the policy generated this step, filtered or not

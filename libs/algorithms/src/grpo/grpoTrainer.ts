@@ -58,7 +58,7 @@ import {
 import { promptBatch, type PromptSet } from './promptSet';
 import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRows';
 import { builtinStageRegistry } from '../builtinStages';
-import { loadTrainerState, saveTrainerState } from './trainerState';
+import { loadPolicyState, savePolicyState } from '../shared/policyState';
 
 /** What a custom GRPO objective sees besides the micro-batch's tensors. */
 export interface GrpoLossContext {
@@ -430,11 +430,11 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   saveState(): Record<string, Uint8Array | string> {
-    return saveTrainerState(this.o.model, this.o.optimizer);
+    return savePolicyState(this.o.model, this.o.optimizer);
   }
 
   loadState(files: Record<string, Uint8Array>): void {
-    loadTrainerState(this.o.model, this.o.optimizer, files);
+    loadPolicyState(this.o.model, this.o.optimizer, files);
   }
 
   /** Ends the graph's subscription and frees the reference policy (the caller owns the policy and optimizer). */

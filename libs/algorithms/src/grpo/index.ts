@@ -37,4 +37,3 @@ export {
   completionLogprobsHost,
   type PolicyBatch,
 } from './policyBatch';
-export { saveTrainerState, loadTrainerState } from './trainerState';

@@ -12,7 +12,11 @@ const MODEL = 'policy.safetensors';
 const OPT_SLOTS = 'optimizer.safetensors';
 const OPT_META = 'optimizer.json';
 
-/** Checkpoint files of a policy and its optimizer: weights and slots as safetensors, steps as JSON. */
+/**
+ * Checkpoint files of a policy and its optimizer, for every trainer (SFT, DPO, GRPO):
+ * the trained variables (with LoRA only the adapters: the frozen base is not stored
+ * again in every checkpoint) and the optimizer slots as safetensors, steps as JSON.
+ */
 export function savePolicyState(
   model: CausalLM,
   optimizer: NamedOptimizer,
@@ -54,11 +58,16 @@ export function loadPolicyState(
   const weights = parseSafetensors(files[MODEL]!, MODEL).tensors;
   for (const [name, v] of model.trainableVariables()) {
     const t = weights.get(name);
-    if (!t || t.data.length !== v.size)
-      throw new RxrlDataError(`checkpoint: weight '${name}' is missing or has the wrong size`, {
+    if (!t)
+      throw new RxrlDataError(`checkpoint: weight '${name}' is missing`, {
         source: MODEL,
         field: name,
       });
+    if (t.shape.join() !== v.shape.join())
+      throw new RxrlDataError(
+        `checkpoint: weight '${name}' has shape [${t.shape}], the model [${v.shape}]`,
+        { source: MODEL, field: name },
+      );
     const x = tf.tensor(t.data, v.shape, 'float32');
     v.assign(x);
     x.dispose();

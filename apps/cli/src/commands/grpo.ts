@@ -45,7 +45,8 @@ export const command: Command = {
     if (bad !== undefined)
       throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
     // loaded here: `rxrl --help` should not pay for TensorFlow.js
-    const { grpoSections, runGrpo, checkTrainingMemory } = await import('@rxrl/algorithms');
+    const { grpoSections, runGrpo, checkTrainingMemory, samplesPerPrompt } =
+      await import('@rxrl/algorithms');
     const resume = values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
     const ctx = await setupRun({
       algorithm: 'grpo',
@@ -57,8 +58,18 @@ export const command: Command = {
       backend: global.backend,
       runDir: typeof values['run-dir'] === 'string' ? values['run-dir'] : undefined,
       io,
+      // the samples the resolved graph generates (its rollout node's group size wins over the key)
       checkMemory: (config, backend) =>
-        checkTrainingMemory('grpo', config, backend, io.cwd, io.env),
+        checkTrainingMemory(
+          'grpo',
+          {
+            ...config,
+            grpo: { ...config.grpo, num_generations_per_prompt: samplesPerPrompt(config) },
+          },
+          backend,
+          io.cwd,
+          io.env,
+        ),
     });
     const t0 = performance.now();
     const r = await runGrpo(ctx.config, {

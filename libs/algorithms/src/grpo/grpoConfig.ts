@@ -126,14 +126,21 @@ export const grpoSections = defineSections(
         ? 'grpo.num_generations_per_prompt'
         : "the graph's rollout num_generations_per_prompt";
     const total = c.grpo.num_prompts_per_step * n;
-    return total % c.policy.train_global_batch_size === 0
-      ? []
-      : [
-          {
-            path: ['policy', 'train_global_batch_size'],
-            message: `must divide grpo.num_prompts_per_step × ${where} = ${c.grpo.num_prompts_per_step} × ${n} = ${total} samples per step`,
-          },
-        ];
+    const issues: { path: (string | number)[]; message: string }[] = [];
+    if (n < 2) {
+      // the key's own schema says so; a graph node can still ask for one sample per prompt
+      const node = (c.graph ?? []).findIndex((g) => g.stage.startsWith('rollout.'));
+      issues.push({
+        path: ['graph', Math.max(node, 0), 'options', 'num_generations_per_prompt'],
+        message: `must be at least 2 in a GRPO graph (a group of one has no baseline: every advantage is 0), got ${n}`,
+      });
+    }
+    if (total % c.policy.train_global_batch_size !== 0)
+      issues.push({
+        path: ['policy', 'train_global_batch_size'],
+        message: `must divide grpo.num_prompts_per_step × ${where} = ${c.grpo.num_prompts_per_step} × ${n} = ${total} samples per step`,
+      });
+    return issues;
   },
 );
 

@@ -96,6 +96,15 @@ describe('GRPO graph', () => {
     ).toThrow(
       "policy.train_global_batch_size: must divide grpo.num_prompts_per_step × the graph's rollout num_generations_per_prompt = 4 × 3 = 12 samples per step",
     );
+    expect(() =>
+      config({
+        grpo: { num_prompts_per_step: 4 },
+        policy: { init: { arch: 'llama' }, train_global_batch_size: 4, train_micro_batch_size: 4 },
+        graph: graph(1),
+      }),
+    ).toThrow(
+      'graph.0.options.num_generations_per_prompt: must be at least 2 in a GRPO graph (a group of one has no baseline: every advantage is 0), got 1',
+    );
   });
 
   it('reports a graph whose output lacks what the update reads, and bad node options with file:line', () => {

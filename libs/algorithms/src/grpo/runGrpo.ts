@@ -33,8 +33,10 @@ export interface RunGrpoOptions {
   objective?: GrpoObjective;
   /** status lines */
   log?: (line: string) => void;
-  /** relative paths in the config resolve against this (default cwd) */
-  baseDir?: string;
+  /** relative paths in the config resolve against this (default the process's cwd) */
+  cwd?: string;
+  /** also write the trained policy (HF directory) here, besides `<runDir>/policy` */
+  exportDir?: string | null;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function runGrpo(
       ...(options.loaded ? { loaded: options.loaded } : {}),
     });
   }
-  const baseDir = options.baseDir ?? process.cwd();
+  const baseDir = options.cwd ?? process.cwd();
   const policy = await loadPolicy(config.policy, config.seed, baseDir);
   const optimizer = buildOptimizer(policy.model, config.policy);
   let trainer: GrpoTrainer | null = null;
@@ -98,7 +100,7 @@ export async function runGrpo(
       progress: config.logger.progress ? { fields: PROGRESS_FIELDS } : false,
       ...(options.log ? { log: options.log } : {}),
     });
-    const policyDir = await exportPolicy(policy, path.join(path.resolve(options.runDir), 'policy'));
+    const policyDir = path.join(path.resolve(options.runDir), 'policy');
     const record = trainingRecord(
       {
         algorithm: 'grpo',
@@ -114,8 +116,14 @@ export async function runGrpo(
       },
       baseDir,
     );
-    // the adapter directory records its training too: `rxrl eval --adapter` reads it
-    for (const d of exportedDirs(policy, policyDir)) writeTrainingRecord(d, record);
+    for (const dir of [
+      policyDir,
+      ...(options.exportDir ? [path.resolve(baseDir, options.exportDir)] : []),
+    ]) {
+      await exportPolicy(policy, dir);
+      // the adapter directory records its training too: `rxrl eval --adapter` reads it
+      for (const d of exportedDirs(policy, dir)) writeTrainingRecord(d, record);
+    }
     return { ...result, policyDir };
   } finally {
     trainer?.dispose();

@@ -6,6 +6,7 @@ import {
   type StageRegistry,
   type ValidatedNode,
 } from '@rxrl/pipeline';
+import { exactMatchOptions, mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
 import type { GrpoConfig } from './grpoConfig';
 
@@ -139,9 +140,6 @@ export function validateGrpoGraph(
   return nodes;
 }
 
-/** Reward stages whose reward says right or wrong: `validation/accuracy` is the fraction at `correct_reward`. */
-const VERIFIERS = new Set(['reward.math', 'reward.exact_match']);
-
 /**
  * The validation graph of a GRPO recipe: the resolved training graph's rollout
  * node sampling once per prompt at `grpo.val_temperature` with the recipe's seed,
@@ -168,12 +166,35 @@ export function grpoValidationSpec(config: GrpoConfig, trainSpec: GraphSpec | nu
   ];
 }
 
+/** Reward functions that say right or wrong: `validation/accuracy` is the fraction at their `correct_reward`. */
+const VERIFIERS: Record<string, typeof mathRewardOptions | typeof exactMatchOptions> = {
+  math: mathRewardOptions,
+  exact_match: exactMatchOptions,
+};
+
 /**
- * The reward value that counts as correct for `validation/accuracy` (float32, as
- * the column holds it), or null when the last reward node is not a verifier.
+ * Where `validation/accuracy` is read: the column of the graph's last reward node
+ * that a verifier wrote (`reward` of `reward.math` / `reward.exact_match`, or
+ * `reward/<name>` of such a `reward.composite` component) and the value that counts
+ * as correct (its `correct_reward`, as float32 like the column); null when no verifier
+ * scores the samples (no accuracy then, only `validation/reward`).
  */
-export function correctRewardOf(nodes: readonly ValidatedNode[]): number | null {
+export function correctRewardOf(
+  nodes: readonly ValidatedNode[],
+): { column: string; value: number } | null {
   const reward = nodes.filter((n) => n.name.startsWith('reward.')).at(-1);
-  if (!reward || !VERIFIERS.has(reward.name)) return null;
-  return Math.fround((reward.options as { correct_reward: number }).correct_reward);
+  if (!reward) return null;
+  const kind = reward.name.slice('reward.'.length);
+  if (kind in VERIFIERS) {
+    const o = reward.options as { correct_reward: number };
+    return { column: COLUMNS.reward, value: Math.fround(o.correct_reward) };
+  }
+  if (kind !== 'composite') return null;
+  const components = (
+    reward.options as { components: { name: string; type: string; options: unknown }[] }
+  ).components;
+  const verifier = components.find((c) => c.type in VERIFIERS);
+  if (!verifier) return null;
+  const o = VERIFIERS[verifier.type]!.parse(verifier.options);
+  return { column: `${COLUMNS.reward}/${verifier.name}`, value: Math.fround(o.correct_reward) };
 }

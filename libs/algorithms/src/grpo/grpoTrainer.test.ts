@@ -179,6 +179,25 @@ describe('GrpoTrainer', () => {
     expect(length.metrics).not.toHaveProperty('validation/accuracy');
     expect(length.metrics['validation/reward']).toBeTypeOf('number');
     expect(length.samples![0]).toHaveProperty('reward');
+    // a composite with a verifier component: accuracy from that component's column
+    const composite = await pass(
+      graph({
+        stage: 'reward.composite',
+        options: {
+          components: [
+            { name: 'answer', type: 'math' },
+            {
+              name: 'short',
+              type: 'length',
+              weight: 0.5,
+              options: { target_length: 1, max_length: 2 },
+            },
+          ],
+        },
+      }),
+    );
+    expect(composite.metrics['validation/accuracy']).toBe(accuracy);
+    expect(composite.samples![0]).toHaveProperty('correct');
   });
 
   it('takes a custom objective: the default by hand gives the same step, an extra term another', async () => {

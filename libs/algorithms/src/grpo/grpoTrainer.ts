@@ -407,7 +407,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const out = await lastValueFrom(of(source).pipe(graph));
     const rewards = readFloat32Column(out, COLUMNS.reward);
     const correctAt = correctRewardOf(nodes);
-    const correct = Array.from(rewards, (r) => (r === correctAt ? 1 : 0));
+    const verdicts = correctAt ? readFloat32Column(out, correctAt.column) : rewards;
+    const correct = Array.from(verdicts, (r) => (r === correctAt?.value ? 1 : 0));
     const { offsets } = readListColumn(out, COLUMNS.completionTokens, 'int32');
     const lengths = Array.from({ length: out.numRows }, (_, i) => offsets[i + 1]! - offsets[i]!);
     const text = (name: string, i: number) => out.getChild(name)?.get(i) as string | null;

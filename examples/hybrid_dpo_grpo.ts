@@ -3,22 +3,25 @@
  *   loss = w_dpo(step)·DPO(preference pairs) + w_grpo(step)·clipped-PG(fresh groups),
  * with the DPO weight decaying linearly while the GRPO weight rises. It plugs into
  * DpoTrainer's `objective` hook: the trainer brings the pairs, the frozen reference,
- * micro-batching, clipping and the AdamW step; before each step the example samples
- * groups of completions for arithmetic prompts, scores them with the math verifier and
- * turns the rewards into group-normalised advantages, and the objective adds their
- * clipped policy-gradient term. Held-out math accuracy (greedy) and preference
+ * micro-batching, clipping and the AdamW step; before each step the step's arithmetic
+ * prompts go through the GRPO graph — `rollout.generate → reward.math →
+ * grouping.advantages`, the registered stages a GRPO recipe names, built and subscribed
+ * once for the run — and the objective adds the clipped policy-gradient term of the
+ * groups that come out. Held-out math accuracy (greedy) and preference
  * accuracy / margin are printed before and after.
  *
  *   node --import tsx examples/hybrid_dpo_grpo.ts
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@rxrl/core';
-import { grpoAdvantages, indexGroups } from '@rxrl/grouping';
+import { COLUMNS, readFloat32Column, readListColumn, withBatchMeta } from '@rxrl/core/base';
 import { clippedPgLoss, composeLosses, dpoLoss, linearSchedule, stopGradient } from '@rxrl/loss';
+import { buildGraph, openGraphSession } from '@rxrl/pipeline';
 import { mathReward } from '@rxrl/reward';
 import { generate } from '@rxrl/rollout';
 import {
   buildOptimizer,
+  builtinStageRegistry,
   completionLogprobs,
   datasetRows,
   dpoDataSchema,
@@ -28,8 +31,10 @@ import {
   loadPolicy,
   loadPromptSets,
   policyBatch,
+  GRPO_SOURCE_COLUMNS,
   policySchema,
   preferencePairs,
+  promptBatch,
   type PolicyBatch,
   type PromptSet,
 } from '@rxrl/algorithms';
@@ -74,15 +79,6 @@ async function heldOutAccuracy(set: PromptSet): Promise<number> {
   return ok.filter((v) => v === 1).length / out.length;
 }
 
-/** Ragged rows as one flat array with offsets (the layout policyBatch reads). */
-function flat<A extends Int32Array | Float32Array>(xs: A[], Make: new (n: number) => A) {
-  const offsets = new Int32Array(xs.length + 1);
-  xs.forEach((x, i) => (offsets[i + 1] = offsets[i]! + x.length));
-  const values = new Make(offsets[xs.length]!);
-  xs.forEach((x, i) => values.set(x, offsets[i]!));
-  return { values, offsets };
-}
-
 /** One step's GRPO rollouts: a policy batch, generation log-probs, group-normalised advantages. */
 interface Rollout {
   pb: PolicyBatch;
@@ -90,52 +86,42 @@ interface Rollout {
   adv: Float32Array;
   reward: number;
 }
+
+// The GRPO half as a graph of registered stages (what a recipe's `graph:` names), built
+// and subscribed once; each step's prompt batch goes in tagged with its step, which
+// seeds the sampling.
+const grpoGraph = openGraphSession(
+  buildGraph(
+    [
+      {
+        stage: 'rollout.generate',
+        options: { temperature: 1, max_new_tokens: 5, num_generations_per_prompt: GROUP, seed: 1 },
+      },
+      { stage: 'reward.math', options: { correct_reward: 1, incorrect_reward: 0 } },
+      { stage: 'grouping.advantages', options: { scale_rewards: 'group' } },
+    ],
+    { services: { policy: model, tokenizer }, emit: () => {} },
+    { registry: builtinStageRegistry(), sourceColumns: GRPO_SOURCE_COLUMNS },
+  ),
+);
+
 async function rollout(step: number): Promise<Rollout> {
   const ids = Array.from({ length: PROMPTS }, (_, i) => (step - 1) * PROMPTS + i);
-  const samples = await generate(
-    model,
-    tokenizer,
-    ids.map((p) => prompts.train.tokens[p]!),
-    {
-      temperature: 1,
-      max_new_tokens: 5,
-      num_generations_per_prompt: GROUP,
-      seed: step,
-    },
-  );
-  const rewards = Float64Array.from(samples, (s) =>
-    verify({
-      prompt: '',
-      completion: s.completionText,
-      answer: prompts.train.answer[ids[s.promptIndex]!],
-    }) === 1
-      ? 1
-      : 0,
-  );
-  const groups = indexGroups(
-    Int32Array.from(samples, (s) => s.promptIndex),
-    samples.length,
+  const out = await grpoGraph.push(
+    withBatchMeta(promptBatch(prompts.train, ids), { step, round: 0 }),
   );
   const pb = policyBatch(
-    samples.map((_, i) => i),
-    flat(
-      samples.map((s) => prompts.train.tokens[ids[s.promptIndex]!]!),
-      Int32Array,
-    ),
-    flat(
-      samples.map((s) => s.completionTokens),
-      Int32Array,
-    ),
+    Array.from({ length: out.numRows }, (_, i) => i),
+    readListColumn(out, COLUMNS.promptTokens, 'int32'),
+    readListColumn(out, COLUMNS.completionTokens, 'int32'),
     tokenizer.padTokenId ?? 0,
   );
-  const gen = flat(
-    samples.map((s) => s.genLogprobs),
-    Float32Array,
-  );
+  const gen = readListColumn(out, COLUMNS.genLogprobs, 'float32');
+  const rewards = readFloat32Column(out, COLUMNS.reward);
   return {
     pb,
     gen: pb.align(gen.values, gen.offsets),
-    adv: Float32Array.from(grpoAdvantages(rewards, groups, { leaveOneOut: false, scale: 'group' })),
+    adv: Float32Array.from(readFloat32Column(out, COLUMNS.advantage)),
     reward: rewards.reduce((a, b) => a + b, 0) / rewards.length,
   };
 }
@@ -209,6 +195,7 @@ console.log(
 console.log(
   `held-out preference accuracy ${v(before, 'accuracy')} -> ${v(after, 'accuracy')}, reward margin ${v(before, 'reward_margin')} -> ${v(after, 'reward_margin')}`,
 );
+grpoGraph.close();
 optimizer.dispose();
 reference.dispose();
 model.dispose();

@@ -1,4 +1,5 @@
 // @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
+export { builtinStageRegistry } from './builtinStages';
 // Shared by SFT and DPO (GRPO may reuse): policy section, loading/export, micro-batched steps, greedy decoding.
 export {
   policySchema,
@@ -56,7 +57,13 @@ export {
 } from './sft/sftOptions';
 export { sftSections } from './sft/sftSections';
 export { sftExamples, type SftExample } from './sft/sftExamples';
-export { SftTrainer, sftMicroBatchLoss, type SftTrainerArgs } from './sft/sftTrainer';
+export {
+  SftTrainer,
+  sftMicroBatchLoss,
+  type SftTrainerArgs,
+  type SftObjective,
+  type SftLossContext,
+} from './sft/sftTrainer';
 export { runSft, type SftConfig, type RunSftOptions, type SftRunResult } from './sft/runSft';
 // GRPO
 export * from './grpo/index';
@@ -80,3 +87,10 @@ export {
 export { runDpo, type DpoConfig, type RunDpoOptions, type DpoRunResult } from './dpo/runDpo';
 // GKD (on-policy distillation)
 export * from './gkd/index';
+export {
+  grpoTrainingGraph,
+  sftTrainingGraph,
+  dpoTrainingGraph,
+  type ResolvedTrainingGraph,
+  type ResolvedNode,
+} from './trainingGraph';

@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { z } from 'zod';
-import { makeRecordBatch, readFloat32Column, RxrlConfigError } from '@rxrl/core/base';
+import {
+  defineStage,
+  emptyContext,
+  makeRecordBatch,
+  readFloat32Column,
+  RxrlConfigError,
+} from '@rxrl/core/base';
 import { parseRecipe } from '@rxrl/config';
-import { rewardStages } from '@rxrl/reward';
-import { advantagesStage } from './stages/advantagesStage';
+import { advantagesStage, groupingStageDefinitions } from '@rxrl/grouping';
+import { rewardStageDefinitions, rewardStages } from '@rxrl/reward';
 import { buildGraph, graphOf, pipe, validateGraph } from './graph';
-import { emptyContext, defineStage } from './stageDefinition';
-import { StageRegistry, getStage, stageRegistry } from './stageRegistry';
-import { registerBuiltinStages } from './builtinStages';
+import { StageRegistry } from './stageRegistry';
+
+/** A registry built explicitly from the definitions the stage libraries export. */
+const registry = new StageRegistry([...rewardStageDefinitions(), ...groupingStageDefinitions()]);
 
 function batch() {
   return makeRecordBatch({
@@ -30,14 +37,15 @@ function message(fn: () => unknown): string {
 }
 
 describe('stage registry', () => {
-  it('has the built-in reward and grouping stages', () => {
-    expect(stageRegistry.has('reward.math')).toBe(true);
-    expect(stageRegistry.has('reward.composite')).toBe(true);
-    expect(getStage('grouping.advantages')).toBe(advantagesStage);
+  it('holds what it was built from, and nothing registers itself on import', () => {
+    expect(registry.has('reward.math')).toBe(true);
+    expect(registry.has('reward.composite')).toBe(true);
+    expect(registry.get('grouping.advantages')).toBe(advantagesStage);
+    expect(new StageRegistry().names()).toEqual([]);
   });
 
   it('suggests the closest name for an unknown stage', () => {
-    expect(message(() => getStage('reward.mth'))).toBe(
+    expect(message(() => registry.get('reward.mth'))).toBe(
       "unknown stage 'reward.mth'; did you mean 'reward.math'?",
     );
   });
@@ -81,6 +89,7 @@ describe('validateGraph', () => {
       validateGraph(graphOf(loaded)!, {
         sourceColumns: ['prompt_id', 'group_id', 'completion_text'],
         loaded,
+        registry,
       }),
     );
     expect(msg).toBe(
@@ -101,7 +110,7 @@ describe('validateGraph', () => {
         { stage: 'reward.math' },
         { stage: 'grouping.advantages', options: { use_leave_one_out_baseline: true } },
       ],
-      { sourceColumns: ['group_id', 'completion_text', 'answer'] },
+      { sourceColumns: ['group_id', 'completion_text', 'answer'], registry },
     );
     expect(nodes.map((n) => [n.name, n.requires, n.produces])).toEqual([
       ['reward.math', ['completion_text', 'answer'], ['reward']],
@@ -113,7 +122,10 @@ describe('validateGraph', () => {
 describe('graphs built in code and from YAML', () => {
   it('produce the same columns', async () => {
     const code = pipe(
-      rewardStages['reward.math'].create({}),
+      rewardStages['reward.math'].create(
+        rewardStages['reward.math'].schema.parse({}),
+        emptyContext(),
+      ),
       advantagesStage.create(
         advantagesStage.schema.parse({ scale_rewards: 'none' }),
         emptyContext(),
@@ -130,6 +142,7 @@ describe('graphs built in code and from YAML', () => {
     );
     const yaml = buildGraph(graphOf(loaded)!, emptyContext(), {
       sourceColumns: batch().schema.fields.map((f) => f.name),
+      registry,
     });
     const [a] = await firstValueFrom(from([batch()]).pipe(code, toArray()));
     const [b] = await firstValueFrom(from([batch()]).pipe(yaml, toArray()));
@@ -140,11 +153,5 @@ describe('graphs built in code and from YAML', () => {
       Array.from(readFloat32Column(a!, 'advantage')),
     );
     expect(b!.schema.fields.map((f) => f.name)).toEqual(a!.schema.fields.map((f) => f.name));
-  });
-
-  it('registerBuiltinStages fills a fresh registry', () => {
-    const r = new StageRegistry();
-    registerBuiltinStages(r);
-    expect(r.names()).toContain('grouping.advantages');
   });
 });

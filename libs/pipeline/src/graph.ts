@@ -8,14 +8,14 @@ import {
   type KeyPath,
   type LoadedConfig,
 } from '@rxrl/config';
-import type { Stage } from '@rxrl/core/base';
 import {
   resolveColumns,
   type ColumnSpec,
+  type Stage,
   type StageContext,
   type StageDefinition,
-} from './stageDefinition';
-import { stageRegistry, type StageRegistry } from './stageRegistry';
+} from '@rxrl/core/base';
+import type { StageRegistry } from './stageRegistry';
 
 /** One node of a graph as a recipe writes it: `{ stage: reward.math, options: { ... } }`. */
 export const graphNodeSchema = z.strictObject({
@@ -41,8 +41,8 @@ export interface ValidatedNode {
 }
 
 export interface ValidateGraphOptions {
-  /** where stage names are looked up; default the process-wide registry */
-  registry?: StageRegistry;
+  /** where stage names are looked up */
+  registry: StageRegistry;
   /** columns the batches entering the graph already have */
   sourceColumns?: readonly string[];
   /** the recipe the spec came from, so errors carry `file:line` */
@@ -57,11 +57,8 @@ export interface ValidateGraphOptions {
  * a "did you mean"), options their schema rejects (key path `graph.2.options.temperature`),
  * and columns a stage requires that neither the source nor an earlier stage produces.
  */
-export function validateGraph(
-  spec: GraphSpec,
-  options: ValidateGraphOptions = {},
-): ValidatedNode[] {
-  const registry = options.registry ?? stageRegistry;
+export function validateGraph(spec: GraphSpec, options: ValidateGraphOptions): ValidatedNode[] {
+  const registry = options.registry;
   const base = options.keyPath ?? ['graph'];
   const issues: ConfigIssue[] = [];
   const at = (keyPath: KeyPath) =>
@@ -164,7 +161,7 @@ export function pipe(...stages: Stage[]): Stage {
 export function buildGraph(
   spec: GraphSpec,
   context: StageContext,
-  options: ValidateGraphOptions = {},
+  options: ValidateGraphOptions,
 ): Stage {
   const nodes = validateGraph(spec, options);
   return pipe(...nodes.map((n) => n.definition.create(n.options, context)));

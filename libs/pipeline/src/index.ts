@@ -1,3 +1,4 @@
+// the definition type lives in @rxrl/core/base so stage libraries define their stages without depending on the pipeline
 export {
   type StageDefinition,
   type StageContext,
@@ -6,12 +7,13 @@ export {
   resolveColumns,
   emptyContext,
   requireService,
-} from './stageDefinition';
-export { StageRegistry, stageRegistry, registerStage, getStage } from './stageRegistry';
-export { registerBuiltinStages } from './builtinStages';
-export { advantagesStage, advantagesStageSchema } from './stages/advantagesStage';
-export { rewardStageDefinitions } from './stages/rewardStages';
-export { groupingStageDefinitions } from './stages/groupingStages';
+  batchMeta,
+  batchStep,
+  withBatchMeta,
+  type BatchMeta,
+} from '@rxrl/core/base';
+export { StageRegistry } from './stageRegistry';
+export { openGraphSession, type GraphSession } from './graphSession';
 export {
   graphSchema,
   graphNodeSchema,

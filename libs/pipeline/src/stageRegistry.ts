@@ -1,23 +1,26 @@
 import { closestMatch } from '@rxrl/config';
-import { RxrlConfigError } from '@rxrl/core/base';
-import type { z } from 'zod';
-import type { StageDefinition } from './stageDefinition';
-import { registerBuiltinStages } from './builtinStages';
+import { RxrlConfigError, type StageDefinition } from '@rxrl/core/base';
 
 const NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 
-/** Stage definitions by dotted name. The default instance is {@link stageRegistry}. */
+/**
+ * Stage definitions by dotted name, built explicitly from the definitions each
+ * stage library exports (`rewardStageDefinitions()`, `groupingStageDefinitions()`,
+ * `rolloutStageDefinitions()`, ...); nothing registers itself on import.
+ * `@rxrl/algorithms`' `builtinStageRegistry()` is the one a run uses.
+ */
 export class StageRegistry {
   private readonly stages = new Map<string, StageDefinition>();
+
+  constructor(definitions: Iterable<StageDefinition> = []) {
+    for (const d of definitions) this.register(d);
+  }
 
   /**
    * Adds a definition. Names are dotted lower_snake (`reward.math`); registering a
    * taken name throws unless `replace` is set (how a user swaps a built-in stage).
    */
-  register<S extends z.ZodType>(
-    definition: StageDefinition<S>,
-    options: { replace?: boolean } = {},
-  ): void {
+  register(definition: StageDefinition, options: { replace?: boolean } = {}): this {
     if (!NAME.test(definition.name)) {
       throw new RxrlConfigError(
         `stage name '${definition.name}' must be dotted lower_snake_case, e.g. 'grouping.my_strategy'`,
@@ -28,7 +31,8 @@ export class StageRegistry {
         `stage '${definition.name}' is already registered; pass { replace: true } to replace it`,
       );
     }
-    this.stages.set(definition.name, definition as unknown as StageDefinition);
+    this.stages.set(definition.name, definition);
+    return this;
   }
 
   has(name: string): boolean {
@@ -67,21 +71,4 @@ export class StageRegistry {
       return parsed.success && def.produces(parsed.data).includes(column);
     });
   }
-}
-
-/** The process-wide registry the built-in stages register into. */
-export const stageRegistry = new StageRegistry();
-registerBuiltinStages(stageRegistry);
-
-/** Registers a stage in the default registry. */
-export function registerStage<S extends z.ZodType>(
-  definition: StageDefinition<S>,
-  options: { replace?: boolean } = {},
-): void {
-  stageRegistry.register(definition, options);
-}
-
-/** A stage of the default registry; unknown names throw with a "did you mean". */
-export function getStage(name: string): StageDefinition {
-  return stageRegistry.get(name);
 }

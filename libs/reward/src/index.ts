@@ -56,7 +56,7 @@ export {
 export {
   rewardStages,
   rewardFunctions,
-  type RewardStageEntry,
+  rewardStageDefinitions,
   type RewardStageName,
   type RewardFunctionName,
 } from './registry';

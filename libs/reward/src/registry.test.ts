@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { firstValueFrom, from } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { rewardStages } from './registry';
+import { emptyContext, type StageDefinition } from '@rxrl/core/base';
+import { rewardStages, type RewardStageName } from './registry';
 import { RewardWorkerPool } from './workerPool';
 
 const MJS = fileURLToPath(new URL('../test/fixtures/verifiers.mjs', import.meta.url));
@@ -16,6 +17,11 @@ const batch = new arrow.Table({
 }).batches[0];
 const run = async (stage: ReturnType<(typeof rewardStages)['reward.math']['create']>) =>
   firstValueFrom(from([batch]).pipe(stage));
+/** A stage from plain (YAML) options: the definition's schema parses them, as a graph does. */
+const make = (name: RewardStageName, options: Record<string, unknown>) => {
+  const def: StageDefinition = rewardStages[name];
+  return def.create(def.schema.parse(options), emptyContext());
+};
 const col = (b: arrow.RecordBatch, n: string) =>
   Array.from(b.getChild(n)!.toArray() as Float32Array);
 
@@ -39,7 +45,7 @@ describe('rewardStages registry', () => {
 
   it('creates stages from plain (YAML) options, function and stage options together', async () => {
     const out = await run(
-      rewardStages['reward.math'].create({
+      make('reward.math', {
         extraction_order: ['hash', 'answer_tag'],
         name: 'math',
         max_concurrency: 2,
@@ -47,10 +53,10 @@ describe('rewardStages registry', () => {
     );
     expect(col(out, 'reward')).toEqual([1, 1, 0]);
     expect(col(out, 'reward/math')).toEqual([1, 1, 0]);
-    const fmt = await run(rewardStages['reward.format'].create({ mode: 'partial' }));
+    const fmt = await run(make('reward.format', { mode: 'partial' }));
     expect(col(fmt, 'reward')).toEqual([1, 0, 0]);
     const worker = await run(
-      rewardStages['reward.worker'].create({
+      make('reward.worker', {
         module: MJS,
         export: 'containsAnswer',
         num_workers: 1,
@@ -58,9 +64,7 @@ describe('rewardStages registry', () => {
     );
     expect(col(worker, 'reward')).toEqual([1, 1, 0]);
     expect(RewardWorkerPool.liveThreads).toBe(0); // the stage closed the pool it made when the stream ended
-    const js = await run(
-      rewardStages['reward.js'].create({ module: MJS, export: 'containsAnswer' }),
-    );
+    const js = await run(make('reward.js', { module: MJS, export: 'containsAnswer' }));
     expect(col(js, 'reward')).toEqual([1, 1, 0]);
   });
 
@@ -77,7 +81,7 @@ describe('rewardStages registry', () => {
 
   it('builds a weighted composite from typed components', async () => {
     const out = await run(
-      rewardStages['reward.composite'].create({
+      make('reward.composite', {
         components: [
           { name: 'math', type: 'math' },
           { name: 'format', type: 'format', weight: 0.5, options: { mode: 'partial' } },
@@ -88,12 +92,12 @@ describe('rewardStages registry', () => {
     expect(col(out, 'reward/format')).toEqual([1, 0, 0]);
     expect(col(out, 'reward')).toEqual([1.5, 1, 0]);
     expect(() =>
-      rewardStages['reward.composite'].create({
+      make('reward.composite', {
         components: [{ name: 'f', type: 'format', options: { mode: 'lenient' } }],
       }),
     ).toThrow(/components\.0\.options\.mode/);
     expect(() =>
-      rewardStages['reward.composite'].create({
+      make('reward.composite', {
         components: [{ name: 'x', type: 'sympy' as never }],
       }),
     ).toThrow(/type/);

@@ -1,6 +1,12 @@
 import { finalize } from 'rxjs';
 import { z } from 'zod';
-import type { Stage } from '@rxrl/core/base';
+import {
+  COLUMNS,
+  defineStage,
+  type Stage,
+  type StageContext,
+  type StageDefinition,
+} from '@rxrl/core/base';
 import { compositeOptions } from './compositeReward';
 import {
   exactMatchOptions,
@@ -40,11 +46,21 @@ export const rewardFunctions = {
 } satisfies Record<string, RewardFunctionEntry>;
 export type RewardFunctionName = keyof typeof rewardFunctions;
 
-/** A stage registry entry: the pipeline validates YAML options with `schema`, then calls `create`. */
-export interface RewardStageEntry<S extends z.ZodType = z.ZodType> {
-  name: string;
-  schema: S;
-  create(options: z.input<S>, hooks?: RewardStageHooks): Stage;
+/** Per-batch reward metrics (`reward/mean`, `reward/nulls`, ...) go to the graph's context. */
+const hooksOf = (context: StageContext): RewardStageHooks => ({
+  onMetrics: (m) => context.emit({ ...m }),
+});
+
+// Reward functions that compare against the ground truth need the `answer` column.
+const NEEDS_ANSWER = new Set<string>(['math', 'exact_match']);
+
+/** `reward` plus `reward/<name>` when the stage is named, and `reward/<component>` per component. */
+function rewardColumns(o: { name?: string | undefined; components?: { name: string }[] }) {
+  return [
+    COLUMNS.reward,
+    ...(o.name ? [`${COLUMNS.reward}/${o.name}`] : []),
+    ...(o.components ?? []).map((c) => `${COLUMNS.reward}/${c.name}`),
+  ];
 }
 
 /** Ends resources (worker threads) of functions the registry made, when the stream ends or is unsubscribed. */
@@ -72,15 +88,20 @@ function single<K extends RewardFunctionName>(key: K) {
     ...(shape as (typeof rewardFunctions)[K]['schema']['shape']),
     ...rewardStageShape,
   });
-  return {
+  return defineStage({
     name: `reward.${key}`,
+    description: `reward function '${key}' of @rxrl/reward; writes the total as 'reward'`,
     schema,
-    create(options: unknown, hooks?: RewardStageHooks) {
-      const { fn, stage } = split(schema.parse(options) as Record<string, unknown>);
+    requires: NEEDS_ANSWER.has(key)
+      ? [COLUMNS.completionText, COLUMNS.answer]
+      : [COLUMNS.completionText],
+    produces: (o) => rewardColumns(o as { name?: string }),
+    create(options, context) {
+      const { fn, stage } = split(options as Record<string, unknown>);
       const made = entry.create(fn);
-      return owning(rewardStage(made, stage, hooks), [made]);
+      return owning(rewardStage(made, stage, hooksOf(context)), [made]);
     },
-  } as RewardStageEntry<typeof schema>;
+  });
 }
 
 /** A composite component in YAML: `{ name, type, weight, options }`. */
@@ -103,7 +124,7 @@ const compositeStageSchema = z.strictObject({
 });
 
 /**
- * Reward stages by dotted name, each with its zod schema (function options plus
+ * Reward stages by dotted name, each a stage definition with its zod schema (function options plus
  * `max_concurrency`, `on_error`, `name`). `reward.composite` takes typed components, so a
  * recipe can write `{ components: [{ name: math, type: math }, { name: format, type: format, weight: 0.1 }] }`.
  */
@@ -116,11 +137,14 @@ export const rewardStages = {
   'reward.js': single('js'),
   'reward.worker': single('worker'),
   'reward.remote': single('remote'),
-  'reward.composite': {
+  'reward.composite': defineStage({
     name: 'reward.composite',
+    description:
+      "weighted sum of reward functions; each written as 'reward/<name>', the total as 'reward'",
     schema: compositeStageSchema,
-    create(options: z.input<typeof compositeStageSchema>, hooks?: RewardStageHooks) {
-      const o = compositeStageSchema.parse(options);
+    requires: [COLUMNS.completionText],
+    produces: rewardColumns,
+    create(o, context) {
       const components = o.components.map((c, i) => {
         const entry = rewardFunctions[c.type] as RewardFunctionEntry;
         const parsed = entry.schema.safeParse(c.options);
@@ -139,10 +163,15 @@ export const rewardStages = {
       });
       const { components: _c, ...rest } = o;
       return owning(
-        rewardStage(components, rest, hooks),
+        rewardStage(components, rest, hooksOf(context)),
         components.map((c) => c.fn),
       );
     },
-  } satisfies RewardStageEntry<typeof compositeStageSchema>,
+  }),
 };
 export type RewardStageName = keyof typeof rewardStages;
+
+/** The reward stages as definitions for a stage registry. */
+export function rewardStageDefinitions(): StageDefinition[] {
+  return Object.values(rewardStages);
+}

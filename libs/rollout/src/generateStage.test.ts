@@ -8,11 +8,12 @@ import {
   readInt32Column,
   readListColumn,
   type MetricEvent,
+  type StageDefinition,
 } from '@rxrl/core/base';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { generate } from './generate';
 import { generateStage } from './generateStage';
-import { rolloutStages } from './registry';
+import { rolloutStageDefinitions } from './stageDefinitions';
 import { CharTokenizer } from './testing/charTokenizer';
 
 const tok = new CharTokenizer();
@@ -155,12 +156,15 @@ describe('rollout.generate stage', () => {
   });
 });
 
-describe('rolloutStages registry', () => {
-  const entry = rolloutStages['rollout.generate'];
+describe('rollout stage definitions', () => {
+  const [entry, remote] = rolloutStageDefinitions() as [StageDefinition, StageDefinition];
 
-  it('registers local and remote generation under their dotted names', () => {
-    expect(Object.keys(rolloutStages)).toEqual(['rollout.generate', 'rollout.remote']);
-    const remote = rolloutStages['rollout.remote'];
+  it('defines local and remote generation under their dotted names', () => {
+    expect(rolloutStageDefinitions().map((d) => d.name)).toEqual([
+      'rollout.generate',
+      'rollout.remote',
+    ]);
+    expect(remote.produces).toEqual(entry.produces);
     expect(
       remote.schema.parse({ base_url: 'http://127.0.0.1:8000/v1', model: 'policy' }),
     ).toMatchObject({ max_concurrency: 8, max_retries: 5 });
@@ -188,7 +192,10 @@ describe('rolloutStages registry', () => {
   it('creates a working stage', async () => {
     const [out] = await run(
       [promptBatch(['ab'], [3])],
-      entry.create({ max_new_tokens: 2, num_generations_per_prompt: 2 }, { model, tokenizer: tok }),
+      entry.create(entry.schema.parse({ max_new_tokens: 2, num_generations_per_prompt: 2 }), {
+        services: { policy: model, tokenizer: tok },
+        emit: () => {},
+      }),
     );
     expect(out!.numRows).toBe(2);
     expect([...readInt32Column(out!, 'group_id')]).toEqual([3, 3]);

@@ -2,6 +2,7 @@ import { concatMap, defer } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import {
   COLUMNS,
+  batchMeta,
   readListColumn,
   type MetricEvent,
   type Stage,
@@ -30,6 +31,11 @@ export interface GenerateStageContext {
  * Sampling is keyed by `group_id` and how many times that id has come by in
  * this subscription, so a prompt's samples do not depend on its batch mates and
  * a prompt seen again (the next epoch) gets new ones.
+ *
+ * A batch tagged with its training step (`batchMeta`, as a run's batches are)
+ * instead draws from the seed mixed with its step and generation round, keyed by
+ * group within the batch: every step (and every dynamic-sampling refill batch of a
+ * step) gets fresh samples, and a resumed run draws the ones an uninterrupted run drew.
  * Reads `prompt_tokens` (List<Int32>). Batches are generated one at a time
  * (`concatMap`): the stage owns the model while it decodes.
  *
@@ -54,23 +60,29 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
           const promptList: Int32Array[] = [];
           for (let r = 0; r < rows; r++)
             promptList.push(prompts.values.subarray(prompts.offsets[r]!, prompts.offsets[r + 1]!));
-          const groups = groupIds(batch, nextPrompt);
-          nextPrompt += rows;
+          const meta = batchMeta(batch);
+          const groups = groupIds(batch, meta ? 0 : nextPrompt);
+          if (!meta) nextPrompt += rows;
+          const seenHere = meta ? new Map<number, number>() : seen;
 
           const t0 = performance.now();
           const keys = Array.from(groups, (g) => {
-            const k = seen.get(g) ?? 0;
-            seen.set(g, k + 1);
+            const k = seenHere.get(g) ?? 0;
+            seenHere.set(g, k + 1);
             return k === 0 ? g : `${g}#${k}`;
           });
-          const samples = await generate(context.model, context.tokenizer, promptList, opts, {
-            requestKeys: keys,
-          });
+          const samples = await generate(
+            context.model,
+            context.tokenizer,
+            promptList,
+            meta ? { ...opts, seed: stepSeed(opts.seed, meta.step, meta.round) } : opts,
+            { requestKeys: keys },
+          );
           const seconds = (performance.now() - t0) / 1000;
 
           const out = appendCompletions(batch, samples, groups, n);
 
-          const step = batchIndex++;
+          const step = meta?.step ?? batchIndex++;
           context.onMetric?.({ step, name: 'timing/generation_s', value: seconds });
           context.onMetric?.({
             step,
@@ -81,4 +93,12 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
         }),
       );
     });
+}
+
+/**
+ * The sampling seed of a batch of step `step`, generation round `round`: without
+ * the round, a step's refill batches would reuse the first batch's random streams row for row.
+ */
+export function stepSeed(seed: number, step: number, round: number): number {
+  return (seed * 1_000_003 + step * 7_919 + round * 104_729) % 2_147_483_647;
 }

@@ -4,8 +4,12 @@ export {
   type GenerateOptions,
   type GenerateOptionsInput,
 } from './generateOptions';
-export { generateStage, type GenerateStageContext } from './generateStage';
-export { rolloutStages, type RolloutStageEntry, type RolloutStageName } from './registry';
+export { generateStage, stepSeed, type GenerateStageContext } from './generateStage';
+export {
+  rolloutGenerateStage,
+  rolloutRemoteStage,
+  rolloutStageDefinitions,
+} from './stageDefinitions';
 export { tokenMultProbError } from './tokenMultProbError';
 export { sampleToken, policyLogprob, argmax, type SampledToken } from './sampling/sampleToken';
 export { filterTokens, type TokenSupport } from './sampling/filterTokens';
@@ -25,12 +29,7 @@ export { LOG_LEVELS, type LogLevel } from './serve/serveOptions';
 export type { LogWrite } from './serve/serveLog';
 export { TEMPERATURE_FLOOR, type Encoder } from './serve/serveContext';
 export { OpenAIError } from './serve/openaiError';
-export {
-  remoteStage,
-  remoteStages,
-  completionBody,
-  type RemoteStageContext,
-} from './remote/remoteStage';
+export { remoteStage, completionBody, type RemoteStageContext } from './remote/remoteStage';
 export {
   remoteOptionsSchema,
   type RemoteOptions,

@@ -13,11 +13,11 @@ import {
   grpoSections,
   loadPolicy,
   loadPromptSets,
+  builtinStageRegistry,
   promptBatch,
-  registerAlgorithmStages,
   type GrpoConfig,
 } from '@rxrl/algorithms';
-import { buildGraph, stageRegistry, validateGraph } from '@rxrl/pipeline';
+import { buildGraph, validateGraph } from '@rxrl/pipeline';
 import type { BenchCase, BenchRecord } from '../benchCase';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -67,14 +67,16 @@ const QUICK_OVERRIDES = [
  * trainer's own graph has, so the step runs exactly as in `rxrl grpo`.
  */
 function timedGraph(config: GrpoConfig, services: Record<string, unknown>, times: Map<Part, number>): Stage {
-  registerAlgorithmStages(stageRegistry);
+  const registry = builtinStageRegistry();
   const context = { services, emit: () => {} };
   const available: string[] = [...GRPO_SOURCE_COLUMNS];
   const stages = grpoGraphSpec(config).map((node) => {
     const part = STAGE_OF[node.stage];
     if (!part) throw new Error(`grpo_step: no part for graph stage '${node.stage}'`);
-    const stage = buildGraph([node], context, { sourceColumns: available });
-    available.push(...validateGraph([node], { sourceColumns: available }).flatMap((n) => n.produces));
+    const stage = buildGraph([node], context, { sourceColumns: available, registry });
+    available.push(
+      ...validateGraph([node], { sourceColumns: available, registry }).flatMap((n) => n.produces),
+    );
     return concatMap(async (batch: RecordBatch) => {
       const t0 = performance.now();
       const out = await lastValueFrom(of(batch).pipe(stage));

@@ -41,6 +41,56 @@ describe('rxrl config', () => {
     },
   );
 
+  it.each(fs.readdirSync(path.join(root, 'configs')).filter((f) => /^(sft|dpo|grpo)_/.test(f)))(
+    '--graph prints the resolved graph of configs/%s, ending in its loss and optimizer step',
+    async (file) => {
+      const { io, out, err } = fakeIo();
+      expect(await runCli(['config', '--graph', `configs/${file}`], io)).toBe(0);
+      expect(err).toEqual([]);
+      const printed = parse(out.join('\n')) as {
+        algorithm: string;
+        graph: { node: string; kind: string; options: Record<string, unknown> }[];
+      };
+      expect(file.startsWith(`${printed.algorithm}_`)).toBe(true);
+      const names = printed.graph.map((n) => n.node);
+      expect(names.at(-1)).toBe('optimizer.step');
+      expect(names.at(-2)).toMatch(/^loss\./);
+      expect(printed.graph.at(-1)!.options).toHaveProperty('optimizer');
+    },
+  );
+
+  it('--graph resolves GRPO stage options: node options over the keys, defaults filled, filters as stages', async () => {
+    const { io, out } = fakeIo();
+    const args = ['grpo.overlong_filtering=true', 'policy.generation.temperature=0.5'];
+    expect(await runCli(['config', 'configs/grpo_arithmetic.yaml', ...args, '--graph'], io)).toBe(
+      0,
+    );
+    const { graph } = parse(out.join('\n')) as {
+      graph: { node: string; kind: string; options: Record<string, unknown> }[];
+    };
+    expect(graph.map((n) => `${n.kind}:${n.node}`)).toEqual([
+      'stage:rollout.generate',
+      'stage:reward.math',
+      'stage:grouping.advantages',
+      'stage:filter.overlong',
+      'stage:filter.dynamic_sampling',
+      'trainer:loss.clipped_pg',
+      'trainer:optimizer.step',
+    ]);
+    expect(graph[0]!.options).toMatchObject({
+      temperature: 0.5,
+      num_generations_per_prompt: 8,
+      seed: 7,
+      min_p: 0,
+    });
+    expect(graph[5]!.options).toMatchObject({ ratio_clip_min: 0.2, token_level_loss: true });
+    const shared = fakeIo();
+    expect(await runCli(['config', '--graph', 'configs/base.yaml'], shared.io)).toBe(2);
+    expect(shared.err.join('\n')).toMatch(
+      /--graph: configs\/base.yaml is not an algorithm's recipe/,
+    );
+  });
+
   it('the algorithm section may come from defaults:, and --algorithm overrides it', async () => {
     const recipe = path.join(tmp, 'inherits.yaml');
     fs.writeFileSync(

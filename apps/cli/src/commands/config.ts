@@ -8,6 +8,7 @@ import {
 } from '@rxrl/config';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { z } from 'zod';
+import type { DpoConfig, GrpoConfig, SftConfig } from '@rxrl/algorithms';
 import type { Command } from '../command';
 import { configSections } from '../sections';
 import { displayPath } from '../displayPath';
@@ -40,14 +41,14 @@ async function recipeSections(
   recipe: Record<string, unknown>,
   forced: unknown,
   file: string,
-): Promise<ConfigSections<Record<string, z.ZodType>>> {
+): Promise<{ algorithm: Algorithm | null; sections: ConfigSections<Record<string, z.ZodType>> }> {
   const choose = `--algorithm ${ALGORITHMS.join('|')}`;
   if (typeof forced === 'string') {
     if (!isAlgorithm(forced))
       throw new RxrlUsageError(
         `--algorithm must be one of ${ALGORITHMS.join(', ')}, got '${forced}'`,
       );
-    return (await algorithmSections())[forced];
+    return { algorithm: forced, sections: (await algorithmSections())[forced] };
   }
   const keys = Object.keys(recipe);
   const found = keys.filter(isAlgorithm);
@@ -58,13 +59,13 @@ async function recipeSections(
   const shared = Object.keys(configSections.sections);
   const own = keys.filter((k) => !shared.includes(k));
   // shared sections only (configs/base.yaml): no need to load the algorithms
-  if (found.length === 0 && own.length === 0) return configSections;
+  if (found.length === 0 && own.length === 0) return { algorithm: null, sections: configSections };
   const all = await algorithmSections();
-  if (found.length === 1) return all[found[0]!];
+  if (found.length === 1) return { algorithm: found[0]!, sections: all[found[0]!] };
   const algorithmOnly = own.filter((k) =>
     ALGORITHMS.some((a) => Object.hasOwn(all[a].sections, k)),
   );
-  if (algorithmOnly.length === 0) return configSections;
+  if (algorithmOnly.length === 0) return { algorithm: null, sections: configSections };
   throw new RxrlUsageError(
     `cannot tell the algorithm of ${file}: it has ${algorithmOnly.join(', ')} but no ${ALGORITHMS.join(', ')} section; pass ${choose}`,
   );
@@ -75,8 +76,13 @@ export const command: Command = {
   name: 'config',
   summary: "Print the fully resolved config of a recipe, validated as its algorithm's command does",
   usage:
-    'rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>] [--algorithm sft|dpo|grpo|gkd]',
+    'rxrl config <recipe.yaml> [key.path=value ...] [--save <dir>] [--algorithm sft|dpo|grpo|gkd] [--graph]',
   options: {
+    graph: {
+      type: 'boolean',
+      description:
+        'print the resolved training graph instead: every node a batch goes through (stages, loss, optimizer step) with its options',
+    },
     save: {
       type: 'string',
       valueName: 'dir',
@@ -99,8 +105,16 @@ export const command: Command = {
     }
     // defaults: are merged by loadRecipe, so a recipe inherits its algorithm section too
     const loaded = loadRecipe(path.resolve(io.cwd, recipe), { displayRoot: io.cwd });
-    const sections = await recipeSections(loaded.value, values['algorithm'], recipe);
+    const { algorithm, sections } = await recipeSections(loaded.value, values['algorithm'], recipe);
     const config = sections.validate(applyOverrides(loaded, overrides));
+    if (values['graph'] === true) {
+      if (algorithm === null)
+        throw new RxrlUsageError(
+          `--graph: ${recipe} is not an algorithm's recipe (no sft, dpo or grpo section); pass --algorithm`,
+        );
+      io.out(await formatGraph(algorithm, config));
+      return;
+    }
     io.out(formatResolvedConfig(config).trimEnd());
     if (typeof values['save'] === 'string') {
       const file = saveResolvedConfig(path.resolve(io.cwd, values['save']), config);
@@ -108,3 +122,16 @@ export const command: Command = {
     }
   },
 };
+
+/** The resolved training graph as YAML: `graph:` with one `{ node, kind, options }` per node. */
+async function formatGraph(algorithm: Algorithm, config: unknown): Promise<string> {
+  const a = await import('@rxrl/algorithms');
+  // `config` was validated by this algorithm's sections just before
+  const graph =
+    algorithm === 'grpo'
+      ? a.grpoTrainingGraph(config as GrpoConfig, a.builtinStageRegistry())
+      : algorithm === 'sft'
+        ? a.sftTrainingGraph(config as SftConfig)
+        : a.dpoTrainingGraph(config as DpoConfig);
+  return formatResolvedConfig({ algorithm: graph.algorithm, graph: graph.nodes }).trimEnd();
+}

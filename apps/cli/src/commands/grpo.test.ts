@@ -68,6 +68,8 @@ describe('rxrl grpo', () => {
           'grpo.max_num_steps=2',
           '--run-dir',
           runDir,
+          '--export',
+          path.join(tmp, 'exported'),
           '--backend',
           'wasm',
         ],
@@ -93,6 +95,11 @@ describe('rxrl grpo', () => {
       `rxrl: held-out accuracy ${acc[0]!['validation/accuracy']!.toFixed(4)} (step 0) -> ${acc[1]!['validation/accuracy']!.toFixed(4)} (step 2)`,
       `rxrl: run directory ${runDir}; policy ${path.join(runDir, 'policy')}; report ${path.join(runDir, 'report.html')}`,
     ]);
+    // --export writes the same policy again where asked, with its record
+    for (const f of ['config.json', 'model.safetensors', 'rxrl_training.json'])
+      expect(fs.readFileSync(path.join(tmp, 'exported', f))).toEqual(
+        fs.readFileSync(path.join(runDir, 'policy', f)),
+      );
     // the policy records its task, so rxrl eval scores it on the same one
     const record = JSON.parse(
       fs.readFileSync(path.join(runDir, 'policy', 'rxrl_training.json'), 'utf8'),

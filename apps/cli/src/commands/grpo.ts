@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { Command } from '../command';
 import { runEnding } from '../runEnding';
@@ -8,7 +9,7 @@ export const command: Command = {
   name: 'grpo',
   summary: 'GRPO (group relative policy optimisation) with verifiable rewards from a YAML recipe',
   usage:
-    'rxrl grpo --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--resume | --no-resume] [--print-config]',
+    'rxrl grpo --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--resume | --no-resume] [--print-config]',
   options: {
     config: {
       type: 'string',
@@ -21,6 +22,12 @@ export const command: Command = {
       type: 'string',
       valueName: 'dir',
       description: 'run directory (default logger.log_dir, else runs/grpo-<timestamp>)',
+    },
+    export: {
+      type: 'string',
+      valueName: 'dir',
+      description:
+        'also write the trained policy as a Hugging Face model directory here (it is always in <run-dir>/policy)',
     },
     resume: {
       type: 'boolean',
@@ -45,7 +52,8 @@ export const command: Command = {
     if (bad !== undefined)
       throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
     // loaded here: `rxrl --help` should not pay for TensorFlow.js
-    const { grpoSections, runGrpo, checkTrainingMemory } = await import('@rxrl/algorithms');
+    const { grpoSections, runGrpo, checkTrainingMemory, samplesPerPrompt } =
+      await import('@rxrl/algorithms');
     const resume = values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
     const ctx = await setupRun({
       algorithm: 'grpo',
@@ -57,15 +65,27 @@ export const command: Command = {
       backend: global.backend,
       runDir: typeof values['run-dir'] === 'string' ? values['run-dir'] : undefined,
       io,
+      // the samples the resolved graph generates (its rollout node's group size wins over the key)
       checkMemory: (config, backend) =>
-        checkTrainingMemory('grpo', config, backend, io.cwd, io.env),
+        checkTrainingMemory(
+          'grpo',
+          {
+            ...config,
+            grpo: { ...config.grpo, num_generations_per_prompt: samplesPerPrompt(config) },
+          },
+          backend,
+          io.cwd,
+          io.env,
+        ),
     });
     const t0 = performance.now();
     const r = await runGrpo(ctx.config, {
       runDir: ctx.runDir,
       resume,
       log: (l) => io.out(l),
-      baseDir: io.cwd,
+      cwd: io.cwd,
+      exportDir:
+        typeof values['export'] === 'string' ? path.resolve(io.cwd, values['export']) : null,
     });
     io.out(
       `rxrl: ${r.reason} after step ${r.step} in ${((performance.now() - t0) / 60000).toFixed(1)} min`,

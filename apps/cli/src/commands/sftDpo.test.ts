@@ -46,6 +46,13 @@ describe('rxrl sft / rxrl dpo', () => {
       ),
     ).toBe(2);
     expect(d.err.join('\n')).toContain('dpo.loss_type');
+    // the flags of rxrl grpo: --resume requires a checkpoint, and contradicts --no-resume
+    for (const algorithm of ['sft', 'dpo']) {
+      const r = fakeIo();
+      const args = [algorithm, '--config', `configs/${algorithm}_arithmetic.yaml`, '--resume'];
+      expect(await runCli([...args, '--no-resume'], r.io)).toBe(2);
+      expect(r.err.join('\n')).toContain('--resume and --no-resume contradict each other');
+    }
   });
 
   it('sft trains, exports a loadable HF directory; dpo starts from it and resumes from its checkpoint', async () => {

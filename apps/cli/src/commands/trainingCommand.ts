@@ -24,7 +24,7 @@ export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
         exportDir: string | null;
         log: (line: string) => void;
         progress: boolean;
-        resume: false | 'auto';
+        resume: boolean | 'auto';
         cwd: string;
       },
     ): Promise<{ first: Metrics; last: Metrics; seconds: number; modelDir: string }>;
@@ -47,7 +47,7 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
   return {
     name: spec.name,
     summary: spec.summary,
-    usage: `rxrl ${spec.name} --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--no-resume] [--print-config]`,
+    usage: `rxrl ${spec.name} --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--resume | --no-resume] [--print-config]`,
     options: {
       config: {
         type: 'string',
@@ -65,6 +65,11 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
         valueName: 'dir',
         description: 'also write the trained policy as a Hugging Face model directory here',
       },
+      resume: {
+        type: 'boolean',
+        description:
+          "continue from the run directory's latest checkpoint; an error if there is none",
+      },
       'no-resume': {
         type: 'boolean',
         description:
@@ -78,13 +83,16 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
     async run({ values, positionals, global, io }) {
       if (typeof values['config'] !== 'string')
         throw new RxrlUsageError('missing --config <recipe.yaml>');
+      if (values['resume'] === true && values['no-resume'] === true)
+        throw new RxrlUsageError('--resume and --no-resume contradict each other');
       const bad = positionals.find((p) => !p.includes('='));
       if (bad !== undefined)
         throw new RxrlUsageError(
           `unexpected argument '${bad}'; overrides look like key.path=value`,
         );
       const { sections, run, checkMemory } = await spec.load();
-      const resume = values['no-resume'] === true ? false : 'auto';
+      const resume =
+        values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
       const ctx = await setupRun({
         algorithm: spec.name,
         resume,

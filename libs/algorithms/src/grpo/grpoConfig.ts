@@ -7,6 +7,7 @@ import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
 import { mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema } from '@rxrl/rollout';
 import { policySchema } from '../shared/policyOptions';
+import { samplesPerPrompt } from './grpoGraph';
 
 /** `grpo`: the loop (NeMo RL `grpo.*` key names). */
 export const grpoSchema = z.strictObject({
@@ -116,16 +117,30 @@ export const grpoSections = defineSections(
     graph: graphSchema.nullable().default(null),
   },
   (c) => {
-    // NeMo RL: the samples of one step are split into whole optimizer batches
-    const total = c.grpo.num_prompts_per_step * c.grpo.num_generations_per_prompt;
-    return total % c.policy.train_global_batch_size === 0
-      ? []
-      : [
-          {
-            path: ['policy', 'train_global_batch_size'],
-            message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
-          },
-        ];
+    // NeMo RL: the samples of one step are split into whole optimizer batches. The
+    // one check of the group size, on the resolved graph (a rollout node's own
+    // num_generations_per_prompt wins over the grpo key).
+    const n = samplesPerPrompt(c);
+    const where =
+      n === c.grpo.num_generations_per_prompt
+        ? 'grpo.num_generations_per_prompt'
+        : "the graph's rollout num_generations_per_prompt";
+    const total = c.grpo.num_prompts_per_step * n;
+    const issues: { path: (string | number)[]; message: string }[] = [];
+    if (n < 2) {
+      // the key's own schema says so; a graph node can still ask for one sample per prompt
+      const node = (c.graph ?? []).findIndex((g) => g.stage.startsWith('rollout.'));
+      issues.push({
+        path: ['graph', Math.max(node, 0), 'options', 'num_generations_per_prompt'],
+        message: `must be at least 2 in a GRPO graph (a group of one has no baseline: every advantage is 0), got ${n}`,
+      });
+    }
+    if (total % c.policy.train_global_batch_size !== 0)
+      issues.push({
+        path: ['policy', 'train_global_batch_size'],
+        message: `must divide grpo.num_prompts_per_step × ${where} = ${c.grpo.num_prompts_per_step} × ${n} = ${total} samples per step`,
+      });
+    return issues;
   },
 );
 

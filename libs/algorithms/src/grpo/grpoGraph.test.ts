@@ -3,10 +3,10 @@ import { parseRecipe } from '@rxrl/config';
 import { RxrlConfigError } from '@rxrl/core/base';
 import { graphOf } from '@rxrl/pipeline';
 import { grpoSections } from './grpoConfig';
-import { grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
-import { registerAlgorithmStages } from './rolloutStage';
+import { grpoGraphSpec, rolloutOptionsOf, samplesPerPrompt, validateGrpoGraph } from './grpoGraph';
+import { builtinStageRegistry } from '../builtinStages';
 
-registerAlgorithmStages();
+const registry = builtinStageRegistry();
 
 const config = (extra: Record<string, unknown> = {}) =>
   grpoSections.validate({
@@ -28,7 +28,7 @@ describe('GRPO graph', () => {
     ]);
     expect(spec[0]!.options).toMatchObject({ temperature: 0.7, max_new_tokens: 16, seed: 9 });
     expect(spec[2]!.options).toEqual({ scale_rewards: 'none', use_leave_one_out_baseline: true });
-    expect(validateGrpoGraph(spec).map((n) => n.produces)).toEqual([
+    expect(validateGrpoGraph(spec, { registry }).map((n) => n.produces)).toEqual([
       ['group_id', 'completion_tokens', 'completion_text', 'gen_logprobs', 'finish_reason'],
       ['reward'],
       ['advantage'],
@@ -48,8 +48,68 @@ describe('GRPO graph', () => {
     expect(spec[0]!.options).toMatchObject({ temperature: 1.3, num_generations_per_prompt: 6 });
   });
 
+  it('overlong filtering is a stage of the resolved graph, and rollout.remote gets the sampling keys', () => {
+    const spec = grpoGraphSpec(config({ grpo: { overlong_filtering: true } }));
+    expect(spec.map((n) => n.stage)).toEqual([
+      'rollout.generate',
+      'reward.math',
+      'grouping.advantages',
+      'filter.overlong',
+    ]);
+    expect(validateGrpoGraph(spec, { registry }).at(-1)!.produces).toEqual(['sample_mask']);
+    const remote = grpoGraphSpec(
+      config({
+        graph: [
+          { stage: 'rollout.remote', options: { base_url: 'http://h:8000/v1', model: 'm' } },
+          { stage: 'reward.math' },
+          { stage: 'grouping.advantages' },
+        ],
+      }),
+    );
+    expect(rolloutOptionsOf(remote)).toMatchObject({
+      temperature: 0.7,
+      num_generations_per_prompt: 6,
+      seed: 9,
+    });
+    expect(validateGrpoGraph(remote, { registry })).toHaveLength(3);
+  });
+
+  it("checks the samples per step once, against the resolved graph's group size", () => {
+    const graph = (n: number) => [
+      { stage: 'rollout.generate', options: { num_generations_per_prompt: n } },
+      { stage: 'reward.math' },
+      { stage: 'grouping.advantages' },
+    ];
+    const c = config({
+      grpo: { num_prompts_per_step: 4 },
+      policy: { init: { arch: 'llama' }, train_global_batch_size: 8 },
+      graph: graph(4),
+    });
+    expect(samplesPerPrompt(c)).toBe(4);
+    // 4 prompts × the node's 3 samples = 12, which 8 does not divide (the grpo key's 6 × 4 = 24 would pass)
+    expect(() =>
+      config({
+        grpo: { num_prompts_per_step: 4, num_generations_per_prompt: 6 },
+        policy: { init: { arch: 'llama' }, train_global_batch_size: 8 },
+        graph: graph(3),
+      }),
+    ).toThrow(
+      "policy.train_global_batch_size: must divide grpo.num_prompts_per_step × the graph's rollout num_generations_per_prompt = 4 × 3 = 12 samples per step",
+    );
+    expect(() =>
+      config({
+        grpo: { num_prompts_per_step: 4 },
+        policy: { init: { arch: 'llama' }, train_global_batch_size: 4, train_micro_batch_size: 4 },
+        graph: graph(1),
+      }),
+    ).toThrow(
+      'graph.0.options.num_generations_per_prompt: must be at least 2 in a GRPO graph (a group of one has no baseline: every advantage is 0), got 1',
+    );
+  });
+
   it('reports a graph whose output lacks what the update reads, and bad node options with file:line', () => {
-    const bad = () => validateGrpoGraph([{ stage: 'rollout.generate' }, { stage: 'reward.math' }]);
+    const bad = () =>
+      validateGrpoGraph([{ stage: 'rollout.generate' }, { stage: 'reward.math' }], { registry });
     expect(bad).toThrow(RxrlConfigError);
     expect(bad).toThrow(
       `graph: the graph's output lacks 'advantage', which the GRPO policy update reads, got ["rollout.generate","reward.math"]`,
@@ -63,7 +123,7 @@ describe('GRPO graph', () => {
       ].join('\n'),
       'g.yaml',
     );
-    expect(() => validateGrpoGraph(graphOf(loaded)!, { loaded })).toThrow(
+    expect(() => validateGrpoGraph(graphOf(loaded)!, { loaded, registry })).toThrow(
       [
         '2 configuration errors:',
         '  g.yaml:3 graph.0.options.temperature: expected a number >= 0, got -1',

@@ -6,7 +6,15 @@ import {
   type StageRegistry,
   type ValidatedNode,
 } from '@rxrl/pipeline';
+import { exactMatchOptions, mathRewardOptions } from '@rxrl/reward';
+import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
 import type { GrpoConfig } from './grpoConfig';
+
+/** The stages that generate rollouts; a GRPO graph has one. */
+const ROLLOUT_STAGES: Record<string, typeof generateOptionsSchema | typeof remoteOptionsSchema> = {
+  'rollout.generate': generateOptionsSchema,
+  'rollout.remote': remoteOptionsSchema,
+};
 
 /** Columns of the prompt batches entering a GRPO graph. */
 export const GRPO_SOURCE_COLUMNS = [
@@ -26,9 +34,19 @@ export const GRPO_TRAIN_COLUMNS = [
 
 /** Options the recipe's keys give each built-in stage; a graph node's own options win. */
 function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>> {
+  const g = config.policy.generation;
   return {
     'rollout.generate': {
-      ...config.policy.generation,
+      ...g,
+      num_generations_per_prompt: config.grpo.num_generations_per_prompt,
+      seed: config.seed,
+    },
+    // the sampling keys a server takes too (the local engine's batch size is not one of them)
+    'rollout.remote': {
+      temperature: g.temperature,
+      top_p: g.top_p,
+      top_k: g.top_k,
+      max_new_tokens: g.max_new_tokens,
       num_generations_per_prompt: config.grpo.num_generations_per_prompt,
       seed: config.seed,
     },
@@ -38,33 +56,72 @@ function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>
       use_leave_one_out_baseline: config.grpo.use_leave_one_out_baseline,
     },
     'grouping.form_groups': { seed: config.seed, total_steps: config.grpo.max_num_steps },
+    'filter.dynamic_sampling': {
+      target_groups: config.grpo.num_prompts_per_step,
+      max_gen_batches: config.grpo.dynamic_sampling_max_gen_batches,
+    },
   };
 }
 
 /**
- * The per-step graph of a GRPO recipe: its `graph:` section, or by default
- * `rollout.generate → reward.math → grouping.advantages`; each built-in node
- * gets its options from the recipe's keys (`policy.generation`,
+ * The resolved per-step graph of a GRPO recipe: `spec` (default its `graph:`
+ * section, else `rollout.generate → reward.math → grouping.advantages`), each
+ * built-in node given its options from the recipe's keys (`policy.generation`,
  * `grpo.num_generations_per_prompt`, `env.math`, `grpo.normalize_rewards`,
- * `grpo.use_leave_one_out_baseline`, `seed`) under the node's own options.
+ * `grpo.use_leave_one_out_baseline`, `seed`) under the node's own options, and
+ * `filter.overlong` / `filter.dynamic_sampling` appended when
+ * `grpo.overlong_filtering` / `grpo.use_dynamic_sampling` is on and the graph has none. This is the one source of the stages' options: the trainer reads the
+ * rollout's temperature and group size from it, and cross-checks run on it.
  */
-export function grpoGraphSpec(config: GrpoConfig): GraphSpec {
+export function grpoGraphSpec(
+  config: GrpoConfig,
+  spec: GraphSpec | null = config.graph,
+): GraphSpec {
   const defaults = keyDefaults(config);
-  const spec: GraphSpec = config.graph ?? [
+  const nodes: GraphSpec = spec ?? [
     { stage: 'rollout.generate' },
     { stage: 'reward.math' },
     { stage: 'grouping.advantages' },
   ];
-  return spec.map((node) => ({
+  const resolved = nodes.map((node) => ({
     stage: node.stage,
     options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
   }));
+  const append = (stage: string) => {
+    if (!resolved.some((n) => n.stage === stage))
+      resolved.push({ stage, options: { ...(defaults[stage] ?? {}) } });
+  };
+  if (config.grpo.overlong_filtering) append('filter.overlong');
+  if (config.grpo.use_dynamic_sampling) append('filter.dynamic_sampling');
+  return resolved;
+}
+
+/**
+ * The rollout node's options as its stage will see them (parsed, defaults
+ * filled), or null for a graph without a rollout stage or with options the
+ * stage's schema rejects (graph validation reports those).
+ */
+export function rolloutOptionsOf(
+  spec: GraphSpec,
+): { num_generations_per_prompt: number; temperature: number } | null {
+  const node = spec.find((n) => n.stage in ROLLOUT_STAGES);
+  if (!node) return null;
+  const parsed = ROLLOUT_STAGES[node.stage]!.safeParse('options' in node ? node.options : {});
+  return parsed.success ? parsed.data : null;
+}
+
+/** Completions per prompt as the resolved graph generates them (its rollout node wins over `grpo.num_generations_per_prompt`). */
+export function samplesPerPrompt(config: GrpoConfig): number {
+  return (
+    rolloutOptionsOf(grpoGraphSpec(config))?.num_generations_per_prompt ??
+    config.grpo.num_generations_per_prompt
+  );
 }
 
 /** Validates a GRPO graph, including that its output has what the policy update reads. */
 export function validateGrpoGraph(
   spec: GraphSpec,
-  options: { registry?: StageRegistry; loaded?: LoadedConfig } = {},
+  options: { registry: StageRegistry; loaded?: LoadedConfig },
 ): ValidatedNode[] {
   const nodes = validateGraph(spec, { ...options, sourceColumns: GRPO_SOURCE_COLUMNS });
   const out = new Set([...GRPO_SOURCE_COLUMNS, ...nodes.flatMap((n) => n.produces)]);
@@ -81,4 +138,63 @@ export function validateGrpoGraph(
     ]);
   }
   return nodes;
+}
+
+/**
+ * The validation graph of a GRPO recipe: the resolved training graph's rollout
+ * node sampling once per prompt at `grpo.val_temperature` with the recipe's seed,
+ * then the training graph's reward nodes — the reward the recipe names, not a fixed
+ * verifier. A training graph built in code validates with the default nodes.
+ */
+export function grpoValidationSpec(config: GrpoConfig, trainSpec: GraphSpec | null): GraphSpec {
+  const spec = trainSpec ?? grpoGraphSpec(config, null);
+  const rollout = spec.find((n) => n.stage in ROLLOUT_STAGES);
+  const rewards = spec.filter((n) => n.stage.startsWith('reward.'));
+  const options = (node: GraphSpec[number] | undefined) =>
+    node && 'options' in node ? node.options : {};
+  return [
+    {
+      stage: rollout?.stage ?? 'rollout.generate',
+      options: {
+        ...options(rollout),
+        temperature: config.grpo.val_temperature,
+        num_generations_per_prompt: 1,
+        seed: config.seed,
+      },
+    },
+    ...rewards.map((n) => ({ stage: n.stage, options: options(n) })),
+  ];
+}
+
+/** Reward functions that say right or wrong: `validation/accuracy` is the fraction at their `correct_reward`. */
+const VERIFIERS: Record<string, typeof mathRewardOptions | typeof exactMatchOptions> = {
+  math: mathRewardOptions,
+  exact_match: exactMatchOptions,
+};
+
+/**
+ * Where `validation/accuracy` is read: the column of the graph's last reward node
+ * that a verifier wrote (`reward` of `reward.math` / `reward.exact_match`, or
+ * `reward/<name>` of such a `reward.composite` component) and the value that counts
+ * as correct (its `correct_reward`, as float32 like the column); null when no verifier
+ * scores the samples (no accuracy then, only `validation/reward`).
+ */
+export function correctRewardOf(
+  nodes: readonly ValidatedNode[],
+): { column: string; value: number } | null {
+  const reward = nodes.filter((n) => n.name.startsWith('reward.')).at(-1);
+  if (!reward) return null;
+  const kind = reward.name.slice('reward.'.length);
+  if (kind in VERIFIERS) {
+    const o = reward.options as { correct_reward: number };
+    return { column: COLUMNS.reward, value: Math.fround(o.correct_reward) };
+  }
+  if (kind !== 'composite') return null;
+  const components = (
+    reward.options as { components: { name: string; type: string; options: unknown }[] }
+  ).components;
+  const verifier = components.find((c) => c.type in VERIFIERS);
+  if (!verifier) return null;
+  const o = VERIFIERS[verifier.type]!.parse(verifier.options);
+  return { column: `${COLUMNS.reward}/${verifier.name}`, value: Math.fround(o.correct_reward) };
 }

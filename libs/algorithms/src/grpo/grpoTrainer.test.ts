@@ -12,7 +12,8 @@ import { loadPolicy } from '../shared/loadPolicy';
 import { TINY_POLICY_INIT } from './testing/tinyPolicyInit';
 import { withoutTimings } from './testing/withoutTimings';
 import { grpoSections, type GrpoConfig } from './grpoConfig';
-import { GrpoTrainer } from './grpoTrainer';
+import { clippedPgLoss } from '@rxrl/loss';
+import { GrpoTrainer, type GrpoObjective } from './grpoTrainer';
 import { loadPromptSets, promptBatches } from './promptSet';
 
 beforeAll(async () => {
@@ -49,11 +50,12 @@ function tinyConfig(extra: Record<string, unknown> = {}): GrpoConfig {
   return grpoSections.validate(base);
 }
 
-async function setup(config: GrpoConfig) {
+async function setup(config: GrpoConfig, objective?: GrpoObjective) {
   const policy = await loadPolicy(config.policy, config.seed);
   const optimizer = buildOptimizer(policy.model, config.policy);
   const prompts = await loadPromptSets(config, policy.tokenizer);
   const trainer = new GrpoTrainer({
+    ...(objective ? { objective } : {}),
     config,
     model: policy.model,
     tokenizer: policy.tokenizer,
@@ -144,6 +146,93 @@ describe('GrpoTrainer', () => {
     const error = await firstStepProbError(config);
     expect(error).toBeGreaterThanOrEqual(1);
     expect(error).toBeLessThan(1 + 1e-4);
+  });
+
+  it('validation is a graph with the reward the recipe names, at the validation temperature', async () => {
+    const graph = (reward: Record<string, unknown>) =>
+      tinyConfig({
+        graph: [
+          { stage: 'rollout.generate', options: { max_new_tokens: 2 } },
+          reward,
+          { stage: 'grouping.advantages' },
+        ],
+      });
+    const pass = async (config: GrpoConfig) => {
+      const { trainer, dispose } = await setup(config);
+      try {
+        return await trainer.validate();
+      } finally {
+        dispose();
+      }
+    };
+    // a verifier scoring 2 for right: accuracy counts rewards at 2, the mean reward is 2 × accuracy
+    const math = await pass(graph({ stage: 'reward.math', options: { correct_reward: 2 } }));
+    const accuracy = math.metrics['validation/accuracy']!;
+    expect(math.metrics['validation/reward']).toBeCloseTo(2 * accuracy, 6);
+    expect(math.metrics['validation/num_samples']).toBe(6);
+    // the graph's max_new_tokens holds for validation too: greedy, one sample per prompt
+    expect(math.metrics['validation/mean_completion_length']).toBeLessThanOrEqual(2);
+    // a reward that is not a verifier: its mean, and no accuracy
+    const length = await pass(
+      graph({ stage: 'reward.length', options: { target_length: 1, max_length: 2 } }),
+    );
+    expect(length.metrics).not.toHaveProperty('validation/accuracy');
+    expect(length.metrics['validation/reward']).toBeTypeOf('number');
+    expect(length.samples![0]).toHaveProperty('reward');
+    // a composite with a verifier component: accuracy from that component's column
+    const composite = await pass(
+      graph({
+        stage: 'reward.composite',
+        options: {
+          components: [
+            { name: 'answer', type: 'math' },
+            {
+              name: 'short',
+              type: 'length',
+              weight: 0.5,
+              options: { target_length: 1, max_length: 2 },
+            },
+          ],
+        },
+      }),
+    );
+    expect(composite.metrics['validation/accuracy']).toBe(accuracy);
+    expect(composite.samples![0]).toHaveProperty('correct');
+  });
+
+  it('takes a custom objective: the default by hand gives the same step, an extra term another', async () => {
+    const firstStep = async (objective?: GrpoObjective) => {
+      const { trainer, data, dispose, policy } = await setup(tinyConfig(), objective);
+      try {
+        const [batch] = [...(data.batches(0, 0) as Iterable<RecordBatch>)];
+        const m = (await trainer.trainStep(batch!, 1)).metrics;
+        const w = [...policy.model.trainableVariables()].flatMap(([, v]) =>
+          Array.from(v.dataSync()),
+        );
+        return { m, w };
+      } finally {
+        dispose();
+      }
+    };
+    const steps: number[] = [];
+    const byHand = await firstStep((inputs, ctx) => {
+      steps.push(ctx.step);
+      return clippedPgLoss(ctx.options, inputs);
+    });
+    const builtIn = await firstStep();
+    expect(steps.length).toBeGreaterThan(0);
+    expect(new Set(steps)).toEqual(new Set([1]));
+    expect(withoutTimings([byHand.m])).toEqual(withoutTimings([builtIn.m]));
+    expect(byHand.w).toEqual(builtIn.w);
+    // an extra term (the completions' mean log-prob, SFT-like) moves the policy where the clipped
+    // PG alone does not
+    const extra = await firstStep((inputs, ctx) => {
+      const r = clippedPgLoss(ctx.options, inputs);
+      const nll = tf.neg(tf.mean(tf.mul(inputs.currLogprobs, inputs.tokenMask)));
+      return { ...r, loss: tf.add(r.loss, nll) as tf.Scalar };
+    });
+    expect(extra.m['train/grad_norm']).toBeGreaterThan(builtIn.m['train/grad_norm']!);
+    expect(extra.w).not.toEqual(builtIn.w);
   });
 
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {

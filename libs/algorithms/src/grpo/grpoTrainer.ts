@@ -1,19 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { lastValueFrom, of } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import {
-  getColumn,
-  makeRecordBatch,
-  type ColumnInput,
+  COLUMNS,
+  readFloat32Column,
+  readListColumn,
+  withBatchMeta,
   type Stage,
   type Tokenizer,
 } from '@rxrl/core/base';
-import { clippedPgLoss, stopGradient } from '@rxrl/loss';
+import { lastValueFrom, of } from 'rxjs';
+import {
+  clippedPgLoss,
+  stopGradient,
+  type ClippedPgInputs,
+  type ClippedPgLossOptions,
+  type LossResult,
+} from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
   buildGraph,
-  stageRegistry,
+  openGraphSession,
+  validateGraph,
+  pipe,
+  type GraphSession,
   type GraphSpec,
   type MoreBatches,
   type StageRegistry,
@@ -22,11 +32,23 @@ import {
   type TrainingAlgorithm,
 } from '@rxrl/pipeline';
 import { mathReward } from '@rxrl/reward';
-import { generate } from '@rxrl/rollout';
 import { accumulatedStep } from '../shared/accumulatedStep';
 import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
-import { GRPO_SOURCE_COLUMNS, grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
+import {
+  DYNAMIC_SAMPLING_KEEP_COLUMN,
+  overlongFilterStage,
+  readRewardColumn,
+  stepComplete,
+} from '@rxrl/grouping';
+import {
+  correctRewardOf,
+  GRPO_SOURCE_COLUMNS,
+  grpoGraphSpec,
+  grpoValidationSpec,
+  rolloutOptionsOf,
+  validateGrpoGraph,
+} from './grpoGraph';
 import {
   completionLogprobs,
   completionEntropiesHost,
@@ -34,23 +56,40 @@ import {
   policyBatch,
   type PolicyBatch,
 } from './policyBatch';
-import { refillVaryingGroups } from './dynamicSamplingRefill';
-import type { PromptSet } from './promptSet';
-import { readRolloutRows, type RolloutRows } from './rolloutRows';
-import { registerAlgorithmStages, ROUND_METADATA_KEY, STEP_METADATA_KEY } from './rolloutStage';
+import { promptBatch, type PromptSet } from './promptSet';
+import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRows';
+import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
+
+/** What a custom GRPO objective sees besides the micro-batch's tensors. */
+export interface GrpoLossContext {
+  /** the training step (from 1) */
+  step: number;
+  /** the recipe's `loss_fn` options, parsed */
+  options: ClippedPgLossOptions;
+}
+
+/**
+ * The loss of one GRPO micro-batch: by default `clippedPgLoss(loss_fn, inputs)`.
+ * Replace it to change the policy-gradient objective (an extra term through
+ * composeLosses, another clipping rule) without forking the trainer; `loss` is
+ * normalised by the global valid tokens / sequences in `inputs`, as the default is.
+ */
+export type GrpoObjective = (inputs: ClippedPgInputs, ctx: GrpoLossContext) => LossResult;
 
 /** What a GRPO trainer runs on. */
 export interface GrpoTrainerOptions {
+  /** replace the default clipped policy-gradient objective */
+  objective?: GrpoObjective;
   config: GrpoConfig;
   model: CausalLM;
   tokenizer: Tokenizer;
   optimizer: NamedOptimizer;
   /** held-out prompts for `validate` */
   validation: PromptSet;
-  /** the per-step graph: a stage built in code, or a spec; default the recipe's (`grpoGraphSpec`) */
+  /** the per-step graph: a stage built in code, or a spec (resolved with the recipe's keys by `grpoGraphSpec`); default the recipe's */
   graph?: Stage | GraphSpec;
-  /** where graph stage names are looked up (default the process-wide registry) */
+  /** where graph stage names are looked up (default `builtinStageRegistry()`) */
   registry?: StageRegistry;
   /** more services for the graph's stages (e.g. `embedder` for semantic grouping) */
   services?: Record<string, unknown>;
@@ -68,17 +107,6 @@ const mean = (xs: ArrayLike<number>) => {
 };
 
 /**
- * The sampling temperature of the graph's `rollout.generate` node (its own
- * option, which overrides the recipe's), or `fallback` for a graph built in code.
- */
-function rolloutTemperature(spec: GraphSpec | null, fallback: number): number {
-  const node = spec?.find((n) => n.stage === 'rollout.generate');
-  const t =
-    node && 'options' in node ? (node.options as { temperature?: unknown }).temperature : undefined;
-  return typeof t === 'number' ? t : fallback;
-}
-
-/**
  * GRPO with NeMo RL's loop semantics, driven by the pipeline runner: each step
  * runs the prompt batch through the graph (generate `num_generations_per_prompt`
  * completions, reward, group advantages), then the clipped policy-gradient loss
@@ -86,7 +114,10 @@ function rolloutTemperature(spec: GraphSpec | null, fallback: number): number {
  * global-norm clip and one AdamW step per `train_global_batch_size` samples.
  */
 export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
-  private graph: Stage | null = null;
+  /** the graph, subscribed once for the run and fed each step's batches */
+  private session: GraphSession | null = null;
+  /** the resolved spec (null for a graph built in code) */
+  private readonly spec: GraphSpec | null;
   private readonly reference: CausalLM | null;
   private readonly verify;
   private stageMetrics: Record<string, number> = {};
@@ -94,42 +125,34 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
    * The policy trained is the sampler's: log-probs of softmax(logits / T) at the
    * rollout temperature T (as NeMo RL scales logits by the generation
    * temperature), so ratios and `token_mult_prob_error` compare like with like.
-   * T is the graph's `rollout.generate` temperature (a graph built in code: the
+   * T is the resolved graph's rollout temperature (a graph built in code: the
    * recipe's `policy.generation.temperature`). Greedy rollouts (T = 0) train at T = 1.
    */
   private readonly trainTemperature: number;
+  private readonly registry: StageRegistry;
 
   constructor(private readonly o: GrpoTrainerOptions) {
-    registerAlgorithmStages(o.registry ?? stageRegistry);
+    this.registry = o.registry ?? builtinStageRegistry();
     const { config } = o;
-    const total = config.grpo.num_prompts_per_step * config.grpo.num_generations_per_prompt;
-    if (total % config.policy.train_global_batch_size !== 0) {
-      throw new Error(
-        `grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${total} samples per step must be a multiple of policy.train_global_batch_size (${config.policy.train_global_batch_size})`,
-      );
-    }
-    // a graph built in code is opaque; a spec (the recipe's by default) is checked up front
-    const spec = typeof o.graph === 'function' ? null : (o.graph ?? grpoGraphSpec(config));
-    if (spec) validateGrpoGraph(spec, o.registry ? { registry: o.registry } : {});
+    // a graph built in code is opaque; a spec (the recipe's by default) is resolved and checked
+    // up front (samples per step against the optimizer batch: grpoSections' cross-check)
+    this.spec =
+      typeof o.graph === 'function' ? null : grpoGraphSpec(config, o.graph ?? config.graph);
+    if (this.spec) validateGrpoGraph(this.spec, { registry: this.registry });
     // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
     // the base with adapters off (a view of the same weights, no copy)
     this.reference =
       config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.referencePolicy() : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
-    const rolloutT = rolloutTemperature(spec, config.policy.generation.temperature);
+    const rolloutT =
+      (this.spec && rolloutOptionsOf(this.spec)?.temperature) ??
+      config.policy.generation.temperature;
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
   }
 
-  /** The graph, built at the first step so stages that count steps start at the right one after a resume. */
-  private graphFor(step: number): Stage {
-    if (this.graph) return this.graph;
-    const g = this.o.graph;
-    if (typeof g === 'function') return (this.graph = g);
-    const spec = (g ?? grpoGraphSpec(this.o.config)).map((n) =>
-      n.stage === 'grouping.form_groups'
-        ? { ...n, options: { start_step: step - 1, ...n.options } }
-        : n,
-    );
+  /** The graph, built and subscribed once for the run; stages read each batch's step from its metadata. */
+  private graphSession(): GraphSession {
+    if (this.session) return this.session;
     const context = {
       services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
       emit: (m: Record<string, number>) => {
@@ -138,30 +161,38 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
             v;
       },
     };
-    return (this.graph = buildGraph(spec, context, {
-      sourceColumns: GRPO_SOURCE_COLUMNS,
-      ...(this.o.registry ? { registry: this.o.registry } : {}),
-    }));
+    const g = this.o.graph;
+    const graph: Stage = this.spec
+      ? buildGraph(this.spec, context, {
+          sourceColumns: GRPO_SOURCE_COLUMNS,
+          registry: this.registry,
+        })
+      : // a graph built in code gets the recipe's overlong filtering as a last stage
+        this.o.config.grpo.overlong_filtering
+        ? pipe(g as Stage, overlongFilterStage.create({}, context))
+        : (g as Stage);
+    return (this.session = openGraphSession(graph));
   }
 
-  /** Runs one prompt batch through the graph: generation, reward, advantages. `round` counts a step's generation batches. */
-  private async rollout(batch: RecordBatch, step: number, round = 0): Promise<RolloutRows> {
-    const withStep = makeRecordBatch(
-      Object.fromEntries(
-        batch.schema.fields.map((f) => [
-          f.name,
-          getColumn(batch, f.name) as unknown as ColumnInput,
-        ]),
-      ),
-      new Map([
-        [STEP_METADATA_KEY, String(step)],
-        [ROUND_METADATA_KEY, String(round)],
-      ]),
-    );
-    const rows = readRolloutRows(await lastValueFrom(of(withStep).pipe(this.graphFor(step))));
-    if (this.o.config.grpo.overlong_filtering)
-      rows.finishReasons.forEach((f, i) => f === 'length' && (rows.sampleMask[i] = 0));
-    return rows;
+  /**
+   * Runs one prompt batch through the graph (generation, reward, advantages, filters);
+   * `round` counts a step's generation batches. `keep` lists the rows the step trains on
+   * (all of them without `filter.dynamic_sampling`); `complete` is false while that
+   * filter wants more groups for the step.
+   */
+  private async rollout(
+    batch: RecordBatch,
+    step: number,
+    round = 0,
+  ): Promise<{ rows: RolloutRows; keep: number[]; complete: boolean }> {
+    const out = await this.graphSession().push(withBatchMeta(batch, { step, round }));
+    const rows = readRolloutRows(out);
+    const marks = out.getChild(DYNAMIC_SAMPLING_KEEP_COLUMN)
+      ? readRewardColumn(out, DYNAMIC_SAMPLING_KEEP_COLUMN)
+      : null;
+    const keep: number[] = [];
+    for (let i = 0; i < out.numRows; i++) if (!marks || marks[i] === 1) keep.push(i);
+    return { rows, keep, complete: stepComplete(out) };
   }
 
   /** 1 where the math verifier accepts the completion, whatever the reward graph is. */
@@ -177,34 +208,28 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     more?: MoreBatches<RecordBatch>,
   ): Promise<StepResult> {
     const { config, model, optimizer } = this.o;
+    const objective: GrpoObjective =
+      this.o.objective ?? ((inputs, ctx) => clippedPgLoss(ctx.options, inputs));
     this.stageMetrics = {};
     const t0 = performance.now();
-    let train = await this.rollout(batch, step);
-    let generated = [train];
-    const dsMetrics: Record<string, number> = {};
-    if (config.grpo.use_dynamic_sampling) {
-      let round = 0;
-      const ds = await refillVaryingGroups(
-        train,
-        async () => {
-          const b = more ? await more() : undefined;
-          return b ? this.rollout(b, step, ++round) : undefined;
-        },
-        {
-          targetGroups: config.grpo.num_prompts_per_step,
-          maxGenBatches: config.grpo.dynamic_sampling_max_gen_batches,
-        },
-      );
-      train = ds.rows;
-      generated = ds.generated;
-      Object.assign(dsMetrics, {
-        'train/dynamic_sampling_num_gen_batches': ds.generated.length,
-        'train/dynamic_sampling_kept_groups': ds.keptGroups,
-        'train/dynamic_sampling_kept_fraction':
-          ds.generatedGroups === 0 ? 0 : ds.keptGroups / ds.generatedGroups,
-        'train/dynamic_sampling_num_discarded_valid_samples': ds.discardedValidSamples,
-      });
+    // the step's batches: more prompt batches go in (same step, next round) while the
+    // graph's filter.dynamic_sampling wants more groups, until the epoch runs out
+    let out = await this.rollout(batch, step);
+    const generated = [out.rows];
+    const kept = [out.keep];
+    for (let round = 1; !out.complete; round++) {
+      const next = more ? await more() : undefined;
+      if (!next) break;
+      out = await this.rollout(next, step, round);
+      generated.push(out.rows);
+      kept.push(out.keep);
     }
+    const train =
+      generated.length === 1 && kept[0]!.length === generated[0]!.rewards.length
+        ? generated[0]!
+        : joinRolloutRows(
+            generated.map((from, i) => ({ from, rows: kept[i]! })).filter((p) => p.rows.length > 0),
+          );
     const tRollout = (performance.now() - t0) / 1000;
     // reward and accuracy of everything the policy generated this step, filtered or not
     const allRewards = generated.flatMap((g) => Array.from(g.rewards));
@@ -252,21 +277,24 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
           const B = mb.pb.rows;
           const T = mb.pb.width;
           const curr = completionLogprobs(model, mb.pb, this.trainTemperature);
-          return clippedPgLoss(config.loss_fn, {
-            currLogprobs: curr,
-            prevLogprobs: mb.prev
-              ? tf.tensor2d(mb.prev, [B, T])
-              : (stopGradient(curr) as tf.Tensor2D),
-            generationLogprobs: tf.tensor2d(mb.gen, [B, T]),
-            ...(mb.ref ? { refLogprobs: tf.tensor2d(mb.ref, [B, T]) } : {}),
-            advantages: tf.tensor1d(mb.adv),
-            tokenMask: tf.tensor2d(mb.pb.tokenMask, [B, T]),
-            sampleMask: tf.tensor1d(mb.mask),
-            rewards: tf.tensor1d(mb.rewards),
-            globalValidToks: Math.max(globalValidToks, 1),
-            globalValidSeqs: Math.max(globalValidSeqs, 1),
-            ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
-          });
+          return objective(
+            {
+              currLogprobs: curr,
+              prevLogprobs: mb.prev
+                ? tf.tensor2d(mb.prev, [B, T])
+                : (stopGradient(curr) as tf.Tensor2D),
+              generationLogprobs: tf.tensor2d(mb.gen, [B, T]),
+              ...(mb.ref ? { refLogprobs: tf.tensor2d(mb.ref, [B, T]) } : {}),
+              advantages: tf.tensor1d(mb.adv),
+              tokenMask: tf.tensor2d(mb.pb.tokenMask, [B, T]),
+              sampleMask: tf.tensor1d(mb.mask),
+              rewards: tf.tensor1d(mb.rewards),
+              globalValidToks: Math.max(globalValidToks, 1),
+              globalValidSeqs: Math.max(globalValidSeqs, 1),
+              ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
+            },
+            { step, options: config.loss_fn },
+          );
         },
       });
       for (const [k, v] of Object.entries(metrics)) sums[k] = (sums[k] ?? 0) + v / updates.length;
@@ -280,7 +308,6 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     );
     const metrics: Record<string, number> = {
       ...this.stageMetrics,
-      ...dsMetrics,
       // no update (NaN) only when dynamic sampling found no varying group before the epoch ended
       'train/loss': sums['loss'] ?? NaN,
       'train/reward': mean(allRewards),
@@ -355,37 +382,51 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     };
   }
 
+  /**
+   * A validation pass as a graph: the held-out prompts through the rollout node
+   * (once each, at `grpo.val_temperature`) and the recipe's reward nodes, subscribed
+   * for this pass (a pass is one stream of one batch). `validation/reward` is the mean
+   * reward; `validation/accuracy` the fraction at the verifier's `correct_reward`
+   * when the reward is `reward.math` or `reward.exact_match`.
+   */
   async validate(): Promise<StepResult> {
-    const { config, model, tokenizer, validation } = this.o;
-    const gen = config.policy.generation;
-    const samples = await generate(model, tokenizer, validation.tokens, {
-      ...gen,
-      temperature: config.grpo.val_temperature,
-      num_generations_per_prompt: 1,
-      seed: config.seed,
+    const { config, validation } = this.o;
+    const spec = grpoValidationSpec(config, this.spec);
+    const nodes = validateGraph(spec, {
+      registry: this.registry,
+      sourceColumns: GRPO_SOURCE_COLUMNS,
     });
-    const correct = samples.map((s) =>
-      this.verify({
-        prompt: '',
-        completion: s.completionText,
-        answer: validation.answer[s.promptIndex],
-      }) === 1
-        ? 1
-        : 0,
+    const context = {
+      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
+      emit: () => {},
+    };
+    const graph = pipe(...nodes.map((n) => n.definition.create(n.options, context)));
+    const source = promptBatch(
+      validation,
+      Array.from({ length: validation.tokens.length }, (_, i) => i),
     );
-    const lengths = samples.map((s) => s.completionTokens.length);
+    const out = await lastValueFrom(of(source).pipe(graph));
+    const rewards = readFloat32Column(out, COLUMNS.reward);
+    const correctAt = correctRewardOf(nodes);
+    const verdicts = correctAt ? readFloat32Column(out, correctAt.column) : rewards;
+    const correct = Array.from(verdicts, (r) => (r === correctAt?.value ? 1 : 0));
+    const { offsets } = readListColumn(out, COLUMNS.completionTokens, 'int32');
+    const lengths = Array.from({ length: out.numRows }, (_, i) => offsets[i + 1]! - offsets[i]!);
+    const text = (name: string, i: number) => out.getChild(name)?.get(i) as string | null;
+    const shown = Math.min(config.logger.num_val_samples_to_print, out.numRows);
     return {
       metrics: {
-        'validation/accuracy': mean(correct),
+        ...(correctAt !== null ? { 'validation/accuracy': mean(correct) } : {}),
+        'validation/reward': mean(rewards),
         'validation/mean_completion_length': mean(lengths),
-        'validation/num_samples': samples.length,
+        'validation/num_samples': out.numRows,
       },
-      samples: samples.slice(0, config.logger.num_val_samples_to_print).map((s, i) => ({
+      samples: Array.from({ length: shown }, (_, i) => ({
         split: 'validation',
-        prompt: validation.text[s.promptIndex],
-        completion: s.completionText,
-        answer: validation.answer[s.promptIndex],
-        correct: correct[i],
+        prompt: text(COLUMNS.promptText, i),
+        completion: text(COLUMNS.completionText, i),
+        answer: text(COLUMNS.answer, i),
+        ...(correctAt !== null ? { correct: correct[i] } : { reward: rewards[i] }),
       })),
     };
   }
@@ -398,8 +439,9 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     loadPolicyState(this.o.model, this.o.optimizer, files);
   }
 
-  /** Frees the reference policy (the caller owns the policy and optimizer). */
+  /** Ends the graph's subscription and frees the reference policy (the caller owns the policy and optimizer). */
   dispose(): void {
+    this.session?.close();
     this.reference?.dispose();
   }
 }

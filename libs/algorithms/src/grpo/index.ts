@@ -8,21 +8,22 @@ export {
   grpoLoggerSchema,
   type GrpoConfig,
 } from './grpoConfig';
-export { GrpoTrainer, type GrpoTrainerOptions } from './grpoTrainer';
+export {
+  GrpoTrainer,
+  type GrpoTrainerOptions,
+  type GrpoObjective,
+  type GrpoLossContext,
+} from './grpoTrainer';
 export { runGrpo, type RunGrpoOptions } from './runGrpo';
 export {
   grpoGraphSpec,
+  grpoValidationSpec,
+  rolloutOptionsOf,
+  samplesPerPrompt,
   validateGrpoGraph,
   GRPO_SOURCE_COLUMNS,
   GRPO_TRAIN_COLUMNS,
 } from './grpoGraph';
-export {
-  rolloutGenerateStage,
-  registerAlgorithmStages,
-  batchStep,
-  STEP_METADATA_KEY,
-  ROUND_METADATA_KEY,
-} from './rolloutStage';
 export {
   loadPromptSets,
   promptBatch,

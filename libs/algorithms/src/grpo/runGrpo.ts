@@ -12,10 +12,10 @@ import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { GrpoConfig } from './grpoConfig';
-import { GrpoTrainer } from './grpoTrainer';
+import { GrpoTrainer, type GrpoObjective } from './grpoTrainer';
 import { SkipStats } from '@rxrl/data';
 import { loadPromptSets, promptBatches } from './promptSet';
-import { registerAlgorithmStages } from './rolloutStage';
+import { builtinStageRegistry } from '../builtinStages';
 import { validateGrpoGraph, grpoGraphSpec } from './grpoGraph';
 
 /** Options of {@link runGrpo} besides the validated config. */
@@ -29,10 +29,14 @@ export interface RunGrpoOptions {
   /** a per-step graph built in code, replacing the recipe's */
   graph?: Stage | GraphSpec;
   registry?: StageRegistry;
+  /** replace the default clipped policy-gradient objective (see {@link GrpoObjective}) */
+  objective?: GrpoObjective;
   /** status lines */
   log?: (line: string) => void;
-  /** relative paths in the config resolve against this (default cwd) */
-  baseDir?: string;
+  /** relative paths in the config resolve against this (default the process's cwd) */
+  cwd?: string;
+  /** also write the trained policy (HF directory) here, besides `<runDir>/policy` */
+  exportDir?: string | null;
 }
 
 /**
@@ -45,15 +49,14 @@ export async function runGrpo(
   config: GrpoConfig,
   options: RunGrpoOptions,
 ): Promise<RunResult & { policyDir: string }> {
-  const registry = options.registry;
-  registerAlgorithmStages(registry);
+  const registry = options.registry ?? builtinStageRegistry();
   if (typeof options.graph !== 'function') {
-    validateGrpoGraph(options.graph ?? grpoGraphSpec(config), {
-      ...(registry ? { registry } : {}),
+    validateGrpoGraph(grpoGraphSpec(config, options.graph ?? config.graph), {
+      registry,
       ...(options.loaded ? { loaded: options.loaded } : {}),
     });
   }
-  const baseDir = options.baseDir ?? process.cwd();
+  const baseDir = options.cwd ?? process.cwd();
   const policy = await loadPolicy(config.policy, config.seed, baseDir);
   const optimizer = buildOptimizer(policy.model, config.policy);
   let trainer: GrpoTrainer | null = null;
@@ -70,7 +73,8 @@ export async function runGrpo(
       optimizer,
       validation: prompts.validation,
       ...(options.graph ? { graph: options.graph } : {}),
-      ...(registry ? { registry } : {}),
+      ...(options.objective ? { objective: options.objective } : {}),
+      registry,
     });
     const result = await runTraining({
       runDir: options.runDir,
@@ -96,7 +100,7 @@ export async function runGrpo(
       progress: config.logger.progress ? { fields: PROGRESS_FIELDS } : false,
       ...(options.log ? { log: options.log } : {}),
     });
-    const policyDir = await exportPolicy(policy, path.join(path.resolve(options.runDir), 'policy'));
+    const policyDir = path.join(path.resolve(options.runDir), 'policy');
     const record = trainingRecord(
       {
         algorithm: 'grpo',
@@ -112,8 +116,14 @@ export async function runGrpo(
       },
       baseDir,
     );
-    // the adapter directory records its training too: `rxrl eval --adapter` reads it
-    for (const d of exportedDirs(policy, policyDir)) writeTrainingRecord(d, record);
+    for (const dir of [
+      policyDir,
+      ...(options.exportDir ? [path.resolve(baseDir, options.exportDir)] : []),
+    ]) {
+      await exportPolicy(policy, dir);
+      // the adapter directory records its training too: `rxrl eval --adapter` reads it
+      for (const d of exportedDirs(policy, dir)) writeTrainingRecord(d, record);
+    }
     return { ...result, policyDir };
   } finally {
     trainer?.dispose();

@@ -10,7 +10,7 @@ import { runTraining } from '@rxrl/pipeline';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
 import { sftExamples } from './sftExamples';
 import type { sftDataSchema, sftSchema } from './sftOptions';
-import { SftTrainer } from './sftTrainer';
+import { SftTrainer, type SftObjective } from './sftTrainer';
 
 /** A validated SFT recipe. */
 export interface SftConfig {
@@ -35,6 +35,8 @@ export interface RunSftOptions {
   resume?: boolean | 'auto';
   /** relative dataset and model paths resolve against this */
   cwd?: string;
+  /** replace the default NLL / DFT training loss (see {@link SftObjective}) */
+  objective?: SftObjective;
 }
 
 /** What an SFT run measured. */
@@ -86,6 +88,7 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
       val: val.examples,
       seed: config.seed,
       shuffle: config.data.shuffle,
+      ...(options.objective ? { objective: options.objective } : {}),
     });
     const validations: { step: number; metrics: Record<string, number> }[] = [];
     const algorithm = {

@@ -6,7 +6,8 @@ import { CausalLM, LoraAdapter, presetConfig } from '@rxrl/model';
 import { AdamW, SGD } from '@rxrl/optimizer';
 import { sftExamples } from './sftExamples';
 import { sftDataSchema, sftSchema } from './sftOptions';
-import { SftTrainer } from './sftTrainer';
+import { nllLoss } from '@rxrl/loss';
+import { SftTrainer, type SftObjective } from './sftTrainer';
 import { lmBatchArrays, lmBatchTensors } from '../shared/lmBatch';
 
 const tok = new BuiltinTokenizer();
@@ -28,8 +29,16 @@ const sft = sftSchema.parse({
 const task = new ArithmeticTask({ operators: ['+', '-'], max_digits: 2, seed: 3 });
 const examples = (n: number) => sftExamples(tok, task.sftRows('train', n), data, 32).examples;
 
-function trainer(model: CausalLM, opt: SGD | AdamW, train = examples(8), micro = 8, global = 8) {
+function trainer(
+  model: CausalLM,
+  opt: SGD | AdamW,
+  train = examples(8),
+  micro = 8,
+  global = 8,
+  objective?: SftObjective,
+) {
   return new SftTrainer({
+    ...(objective ? { objective } : {}),
     model,
     tokenizer: tok,
     optimizer: opt,
@@ -82,6 +91,35 @@ describe('SftTrainer', () => {
     expect(m['train/loss']).toBeCloseTo(num / n, 5);
     expect(m['train/loss']).toBeLessThan(nll / n); // p < 1 shrinks every token's term
     model.dispose();
+  });
+
+  it('takes a custom objective: the NLL by hand gives the same step, a doubled loss twice the gradient', () => {
+    const train = examples(8);
+    const step = (objective?: SftObjective) => {
+      const model = CausalLM.create(tinyConfig(), { seed: 5 });
+      const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
+      const m = trainer(model, opt, train, 4, 8, objective).trainStep(
+        [0, 1, 2, 3, 4, 5, 6, 7],
+        7,
+      ).metrics;
+      opt.dispose();
+      model.dispose();
+      return m;
+    };
+    const seen: number[] = [];
+    const byHand = step((inputs, ctx) => {
+      seen.push(ctx.step, ctx.examples.length);
+      return nllLoss(inputs);
+    });
+    const builtIn = step();
+    expect(seen).toEqual([7, 4, 7, 4]);
+    for (const k of ['train/loss', 'train/grad_norm', 'train/num_unmasked_tokens'])
+      expect(byHand[k], k).toBe(builtIn[k]);
+    const doubled = step((inputs) => {
+      const r = nllLoss(inputs);
+      return { ...r, loss: tf.mul(r.loss, 2) as tf.Scalar };
+    });
+    expect(doubled['train/grad_norm']! / builtIn['train/grad_norm']!).toBeCloseTo(2, 5);
   });
 
   it('a micro-batched step (4 x 2) equals one full-batch step: loss, grad norm and updated weights', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tokenizer } from '@rxrl/core/base';
-import { dftLoss, nllLoss, readMetricsSync } from '@rxrl/loss';
+import { dftLoss, nllLoss, readMetricsSync, type LossResult, type NllInputs } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import type { StepResult, TrainingAlgorithm } from '@rxrl/pipeline';
@@ -14,8 +14,26 @@ import type { PolicyOptions } from '../shared/policyOptions';
 import type { SftExample } from './sftExamples';
 import type { SftOptions } from './sftOptions';
 
+/** What a custom SFT objective sees besides the micro-batch's tensors. */
+export interface SftLossContext {
+  /** the training step (from 1) */
+  step: number;
+  /** the micro-batch's examples, row i of every tensor is example i */
+  examples: readonly SftExample[];
+}
+
+/**
+ * The training loss of one SFT micro-batch: by default the token NLL (`nllLoss`, or
+ * `dftLoss` with `sft.loss_type: dft`). Replace it (a label-smoothed NLL, an extra
+ * term through composeLosses) without forking the trainer; `loss` is normalised by
+ * `inputs.globalValidToks`, as the default is. `validation/loss` stays the NLL.
+ */
+export type SftObjective = (inputs: NllInputs, ctx: SftLossContext) => LossResult;
+
 /** What an {@link SftTrainer} works on. */
 export interface SftTrainerArgs {
+  /** replace the default NLL / DFT training loss */
+  objective?: SftObjective;
   model: CausalLM;
   tokenizer: Tokenizer;
   optimizer: NamedOptimizer;
@@ -45,18 +63,18 @@ export function sftMicroBatchLoss(
   seqs: readonly SftExample[],
   globalTokens: number,
   padTokenId: number,
-  lossType: 'nll' | 'dft' = 'nll',
+  lossType: 'nll' | 'dft' | SftObjective = 'nll',
+  step = 0,
 ) {
   const a = lmBatchArrays(seqs, padTokenId);
   const t = lmBatchTensors(a);
   const sampleMask = tf.tensor1d(seqs.map((s) => s.weight));
   const logprobs = model.tokenLogProbs(t.ids, t.attention, t.targets);
-  const r = (lossType === 'dft' ? dftLoss : nllLoss)({
-    logprobs,
-    tokenMask: t.tokenMask,
-    sampleMask,
-    globalValidToks: globalTokens,
-  });
+  const inputs = { logprobs, tokenMask: t.tokenMask, sampleMask, globalValidToks: globalTokens };
+  const r =
+    typeof lossType === 'function'
+      ? lossType(inputs, { step, examples: seqs })
+      : (lossType === 'dft' ? dftLoss : nllLoss)(inputs);
   tf.dispose([t.ids, t.attention, t.targets, t.tokenMask, sampleMask, logprobs]);
   return r;
 }
@@ -87,7 +105,7 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
   }
 
   /** One optimizer step; metrics are `train/*` and `performance/tokens_per_sec`. */
-  trainStep(indices: number[], _step: number): StepResult {
+  trainStep(indices: number[], step: number): StepResult {
     const { model, optimizer, policy } = this.args;
     const started = performance.now();
     const batch = indices.map((i) => this.args.train[i]!);
@@ -97,7 +115,14 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
       optimizer,
       microBatches: microBatches(batch, policy.train_micro_batch_size),
       loss: (mb) =>
-        sftMicroBatchLoss(model, mb, globalTokens, this.pad, this.args.sft.loss_type ?? 'nll'),
+        sftMicroBatchLoss(
+          model,
+          mb,
+          globalTokens,
+          this.pad,
+          this.args.objective ?? this.args.sft.loss_type ?? 'nll',
+          step,
+        ),
       maxGradNorm: policy.max_grad_norm,
     });
     const seconds = (performance.now() - started) / 1000;

@@ -17,7 +17,7 @@ const OPT_META = 'optimizer.json';
 const SLOT_SEP = '::';
 
 /**
- * Checkpoint files of a policy and its optimizer, for every algorithm: the
+ * Checkpoint files of a policy and its optimizer, for every trainer (SFT, DPO, GRPO, GKD): the
  * trainable weights (with LoRA only the adapters — the frozen base is not
  * stored again in every checkpoint) and the optimizer slots as safetensors,
  * sharded at 2 GiB, and the optimizer's steps as JSON.
@@ -77,12 +77,19 @@ export function loadPolicyState(
   const slots = tensorsOf(OPT_SLOTS, files);
   for (const [name, v] of model.trainableVariables()) {
     const t = weights.get(name);
-    if (!t || t.data.length !== v.size || t.shape.join() !== v.shape.join())
+    if (!t)
+      throw new RxrlDataError(`checkpoint: weight '${name}' is missing`, {
+        source: `${MODEL}.safetensors`,
+        field: name,
+      });
+    if (t.shape.join() !== v.shape.join())
       throw new RxrlDataError(
-        `checkpoint: weight '${name}' is missing or has shape [${t?.shape ?? ''}], the model [${v.shape}]`,
+        `checkpoint: weight '${name}' has shape [${t.shape}], the model [${v.shape}]`,
         { source: `${MODEL}.safetensors`, field: name },
       );
-    tf.tidy(() => v.assign(tf.tensor(t.data, v.shape, 'float32')));
+    const x = tf.tensor(t.data, v.shape, 'float32');
+    v.assign(x);
+    x.dispose();
   }
   const meta = JSON.parse(new TextDecoder().decode(files[OPT_META])) as {
     kind: string;

@@ -5,3 +5,20 @@ export type { Stage, MetricEvent } from './stage';
 export type { Tokenizer, ChatMessage } from './tokenizer';
 export * from './columns';
 export { SOURCE_CONDITION, isSourceModule, siblingModule, workerExecArgv } from './sourceMode';
+export {
+  type StageDefinition,
+  type StageContext,
+  type ColumnSpec,
+  defineStage,
+  resolveColumns,
+  emptyContext,
+  requireService,
+} from './stageDefinition';
+export {
+  STEP_METADATA_KEY,
+  ROUND_METADATA_KEY,
+  type BatchMeta,
+  batchMeta,
+  batchStep,
+  withBatchMeta,
+} from './batchMeta';

@@ -6,10 +6,12 @@ import {
   listVector,
   makeRecordBatch,
   readInt32Column,
+  withBatchMeta,
   type MetricEvent,
 } from '@rxrl/core/base';
 import { Rng } from '@rxrl/core/base';
-import { groupingStage, groupingStages, readGroupingInput } from './groupingStage';
+import { formGroupsStage } from '../stageDefinitions';
+import { groupingStage, readGroupingInput } from './groupingStage';
 import { formGroups } from './strategyRegistry';
 
 const embeddingRows = [
@@ -34,8 +36,14 @@ function batch(withEmbedding: boolean): RecordBatch {
   return makeRecordBatch(columns);
 }
 
-const runStage = (stage: ReturnType<typeof groupingStage>, batches: RecordBatch[]) =>
-  firstValueFrom(from(batches).pipe(stage, toArray()));
+/** Runs `batches` through the stage as steps `firstStep`, `firstStep + 1`, ... (the step travels in batch metadata). */
+const runStage = (stage: ReturnType<typeof groupingStage>, batches: RecordBatch[], firstStep = 1) =>
+  firstValueFrom(
+    from(batches.map((b, i) => withBatchMeta(b, { step: firstStep + i, round: 0 }))).pipe(
+      stage,
+      toArray(),
+    ),
+  );
 
 describe('grouping.form_groups stage', () => {
   it('adds group_id (Int32) and leaves the input columns as they were', async () => {
@@ -130,8 +138,14 @@ describe('grouping.form_groups stage', () => {
     );
     expect(got).toEqual(expected);
     expect(got[1]).not.toEqual(got[0]);
-    const resumed = await runStage(groupingStage({ ...options, start_step: 2 }), [eight]);
+    // a resumed run's batch carries its own step, so it groups as the uninterrupted run did
+    const resumed = await runStage(groupingStage(options), [eight], 3);
     expect(Array.from(readInt32Column(resumed[0]!, 'group_id'))).toEqual(got[2]);
+    // a refill batch of the same step (round 1) draws its own stream
+    const refill = await firstValueFrom(
+      from([withBatchMeta(eight, { step: 3, round: 1 })]).pipe(groupingStage(options), toArray()),
+    );
+    expect(Array.from(readInt32Column(refill[0]!, 'group_id'))).not.toEqual(got[2]);
   });
 
   it('names the problem when the embedder returns the wrong number of rows', async () => {
@@ -146,9 +160,7 @@ describe('grouping.form_groups stage', () => {
 
   it('reports train/grouping/* metrics per step', async () => {
     const events: MetricEvent[] = [];
-    await runStage(groupingStage({ start_step: 5 }, { onMetrics: (e) => events.push(...e) }), [
-      batch(true),
-    ]);
+    await runStage(groupingStage({}, { onMetrics: (e) => events.push(...e) }), [batch(true)], 6);
     const byName = Object.fromEntries(events.map((e) => [e.name, e]));
     expect(byName['train/grouping/num_groups']).toEqual({
       step: 5,
@@ -161,7 +173,7 @@ describe('grouping.form_groups stage', () => {
   });
 
   it('is in the registry by dotted name with a schema that names bad keys', () => {
-    const entry = groupingStages['grouping.form_groups'];
+    const entry = formGroupsStage;
     expect(entry.name).toBe('grouping.form_groups');
     expect(() => entry.schema.parse({ strategy: 'semantc' })).toThrow(/Did you mean 'semantic'/);
     expect(() => entry.schema.parse({ min_group_size: 4, max_group_size: 2 })).toThrow(
@@ -170,7 +182,7 @@ describe('grouping.form_groups stage', () => {
     expect(() =>
       entry.schema.parse({ strategy: 'adaptive', options: { schedule: [{ strategy: 'random' }] } }),
     ).toThrow(/total_steps/);
-    expect(() => entry.create({ strategy: 'performance', options: { mode: 'sorted' } })).toThrow(
+    expect(() => groupingStage({ strategy: 'performance', options: { mode: 'sorted' } })).toThrow(
       /strategy: grouping strategy 'performance': options\.mode/,
     );
   });

@@ -7,6 +7,7 @@ import {
   RxrlConfigError,
   RxrlDataError,
   addColumns,
+  batchMeta,
   readInt32Column,
   readListColumn,
   type MetricEvent,
@@ -37,8 +38,6 @@ export const groupingStageOptions = z
     seed: z.int().default(42),
     /** Total training steps (`grpo.max_num_steps`), for progress-driven strategies such as `adaptive`. */
     total_steps: z.int().min(1).optional(),
-    /** Step of the first batch (non-zero when resuming); each batch is one step. */
-    start_step: z.int().min(0).default(0),
   })
   .superRefine((o, ctx) => {
     if (o.max_group_size !== undefined && o.max_group_size < o.min_group_size) {
@@ -120,8 +119,8 @@ function replaceInt32Column(batch: RecordBatch, name: string, values: Int32Array
  * A stage never rewrites a column it did not make (DESIGN.md): if the batch already
  * has `group_id` (the rollout stage writes one), the stage fails unless
  * `replace_group_id: true`, which states in the recipe that this grouping supersedes
- * the rollout's. One batch is one step; each step's randomness comes from
- * `Rng(seed).fork('step:<step>')`, so a resumed run groups the same way.
+ * the rollout's. The step comes from the batch's metadata (`batchMeta`); each step's
+ * randomness comes from `Rng(seed).fork('step:<step>')`, so a resumed run groups the same way.
  */
 export function groupingStage(
   options: z.input<typeof groupingStageOptions> = {},
@@ -138,10 +137,15 @@ export function groupingStage(
   const entry = getGroupingStrategy(o.strategy);
   const strategyOptions = parseStrategyOptions(entry, o.options);
   const root = new Rng(o.seed);
-  let step = o.start_step;
-  return (source) => source.pipe(concatMap((batch) => from(groupBatch(batch, step++))));
+  return (source) => source.pipe(concatMap((batch) => from(groupBatch(batch))));
 
-  async function groupBatch(batch: RecordBatch, at: number): Promise<RecordBatch> {
+  async function groupBatch(batch: RecordBatch): Promise<RecordBatch> {
+    // the step travels with the batch (its metadata, counted from 1); progress counts the
+    // steps completed before it, so a run's first step is at 0. Refill batches of one step
+    // (dynamic sampling) share its step and draw their own streams by round.
+    const meta = batchMeta(batch) ?? { step: 1, round: 0 };
+    const at = meta.step - 1;
+    const rngKey = meta.round === 0 ? `step:${at}` : `step:${at}:round:${meta.round}`;
     const hasGroupId = batch.getChild(COLUMNS.groupId) !== null;
     if (hasGroupId && !o.replace_group_id) {
       throw new RxrlDataError(
@@ -172,7 +176,7 @@ export function groupingStage(
         min_group_size: o.min_group_size,
         max_group_size: o.max_group_size,
       },
-      { step: at, totalSteps, rng: root.fork(`step:${at}`) },
+      { step: at, totalSteps, rng: root.fork(rngKey) },
     );
     if (hooks.onMetrics) {
       const metrics = groupQualityMetrics({
@@ -187,13 +191,3 @@ export function groupingStage(
       : addColumns(batch, { [COLUMNS.groupId]: groupIds });
   }
 }
-
-/** Grouping stages by dotted name, each with its zod schema, for the pipeline registry (shape of `rewardStages`). */
-export const groupingStages = {
-  'grouping.form_groups': {
-    name: 'grouping.form_groups',
-    schema: groupingStageOptions,
-    create: (options: z.input<typeof groupingStageOptions>, hooks?: GroupingStageHooks): Stage =>
-      groupingStage(options, hooks),
-  },
-};

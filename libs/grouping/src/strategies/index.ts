@@ -46,7 +46,6 @@ export { groupQualityMetrics, type GroupQualityInput } from './groupQualityMetri
 export {
   groupingStage,
   groupingStageOptions,
-  groupingStages,
   readGroupingInput,
   EMBEDDING_COLUMN,
   type GroupingStageOptions,

@@ -16,7 +16,8 @@ import { CausalLM, presetConfig } from '@rxrl/model';
 import { generateStage } from '../generateStage';
 import { createServer, type RxrlServer } from '../serve/createServer';
 import { CharTokenizer } from '../testing/charTokenizer';
-import { remoteStage, remoteStages } from './remoteStage';
+import { rolloutRemoteStage } from '../stageDefinitions';
+import { remoteStage } from './remoteStage';
 
 const tok = new CharTokenizer();
 let model: CausalLM;
@@ -405,7 +406,7 @@ describe('rollout.remote', () => {
   });
 
   it('is registered with its zod schema under the names users know', () => {
-    const { schema, create, name } = remoteStages.remote;
+    const { schema, create, name } = rolloutRemoteStage;
     expect(name).toBe('rollout.remote');
     const o = schema.parse({ base_url: 'http://h:8000/v1', model: 'm' });
     expect(o).toMatchObject({

@@ -161,8 +161,3 @@ function assemble(
     throw new RxrlDataError(`rollout.remote: ${samples.length} samples for ${rows} prompts × ${n}`);
   return appendCompletions(batch, samples, groups, n);
 }
-
-/** The remote stage's registry entry: `remoteStages.remote.schema` validates YAML options, `create` builds the stage. */
-export const remoteStages = {
-  remote: { name: 'rollout.remote', schema: remoteOptionsSchema, create: remoteStage },
-};

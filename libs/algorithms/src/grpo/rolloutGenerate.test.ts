@@ -2,12 +2,11 @@ import { lastValueFrom, of } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
-import { COLUMNS, makeRecordBatch, getColumn, type ColumnInput } from '@rxrl/core/base';
-import { generateOptionsSchema } from '@rxrl/rollout';
+import { COLUMNS, withBatchMeta } from '@rxrl/core/base';
+import { generateOptionsSchema, rolloutGenerateStage } from '@rxrl/rollout';
 import { loadPolicy } from '../shared/loadPolicy';
 import { grpoSections } from './grpoConfig';
 import { loadPromptSets, promptBatch } from './promptSet';
-import { ROUND_METADATA_KEY, rolloutGenerateStage, STEP_METADATA_KEY } from './rolloutStage';
 import { TINY_POLICY_INIT } from './testing/tinyPolicyInit';
 
 beforeAll(async () => {
@@ -15,15 +14,7 @@ beforeAll(async () => {
 });
 
 const tagged = (batch: RecordBatch, step: number, round: number) =>
-  makeRecordBatch(
-    Object.fromEntries(
-      batch.schema.fields.map((f) => [f.name, getColumn(batch, f.name) as unknown as ColumnInput]),
-    ),
-    new Map([
-      [STEP_METADATA_KEY, String(step)],
-      [ROUND_METADATA_KEY, String(round)],
-    ]),
-  );
+  withBatchMeta(batch, { step, round });
 
 describe('rollout.generate (training graph)', () => {
   it('draws fresh samples for each step and each refill round, the same ones for the same (step, round)', async () => {

@@ -1,8 +1,8 @@
 import { map } from 'rxjs';
 import { z } from 'zod';
-import { COLUMNS } from '@rxrl/core/base';
-import { AdvantageOptionsSchema, addAdvantageColumn } from '@rxrl/grouping';
-import { defineStage } from '../stageDefinition';
+import { COLUMNS, defineStage } from '@rxrl/core/base';
+import { AdvantageOptionsSchema } from './advantages/advantageOptions';
+import { addAdvantageColumn } from './advantages/advantageColumns';
 
 /** Options of `grouping.advantages`: the advantage estimator's options plus the group column. */
 export const advantagesStageSchema = z.strictObject({

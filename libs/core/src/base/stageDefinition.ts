@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Stage } from '@rxrl/core/base';
+import type { Stage } from './stage';
 
 /**
  * What a stage factory gets besides its options: shared services a run owns
@@ -15,8 +15,14 @@ export interface StageContext {
   emit(metrics: Record<string, number>): void;
 }
 
-/** Column names a stage reads or writes; may depend on its validated options (e.g. `reward/<name>`). */
-export type ColumnSpec<O> = readonly string[] | ((options: O) => readonly string[]);
+/**
+ * Column names a stage reads or writes; may depend on its validated options (e.g. `reward/<name>`).
+ * The function is declared as a method so a definition typed by its schema is a
+ * `StageDefinition` as the registry holds it, with no cast: the registry only ever
+ * calls it with options that schema produced.
+ */
+export type ColumnSpec<O> =
+  readonly string[] | { columns(options: O): readonly string[] }['columns'];
 
 /**
  * A stage addressable by a dotted name from a YAML `graph:` or from code. The
@@ -34,7 +40,7 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
   requires: ColumnSpec<z.output<S>>;
   /** columns added to outgoing batches */
   produces: ColumnSpec<z.output<S>>;
-  /** builds the operator from validated options */
+  /** builds the operator from validated options (a method, for the reason given at {@link ColumnSpec}) */
   create(options: z.output<S>, context: StageContext): Stage;
 }
 

@@ -91,6 +91,7 @@ export {
   grpoTrainingGraph,
   sftTrainingGraph,
   dpoTrainingGraph,
+  gkdTrainingGraph,
   type ResolvedTrainingGraph,
   type ResolvedNode,
 } from './trainingGraph';

@@ -1,6 +1,7 @@
 import type { StageRegistry } from '@rxrl/pipeline';
 import { objectiveNeedsReference } from '@rxrl/loss';
 import type { DpoConfig } from './dpo/runDpo';
+import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
 import { dpoLossOptionsOf } from './dpo/dpoOptions';
@@ -18,7 +19,7 @@ export interface ResolvedNode {
 
 /** The resolved training graph of a recipe, in the order a batch meets the nodes. */
 export interface ResolvedTrainingGraph {
-  algorithm: 'sft' | 'dpo' | 'grpo';
+  algorithm: 'sft' | 'dpo' | 'grpo' | 'gkd';
   nodes: ResolvedNode[];
 }
 
@@ -104,6 +105,41 @@ export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
         ? { node: 'loss.dpo', kind: 'trainer', options: dpoLossOptionsOf(c.dpo) }
         : { node: `loss.${objective.name}`, kind: 'trainer', options: { ...objective } },
       optimizerNode(c.policy),
+    ],
+  };
+}
+
+/**
+ * A GKD recipe's batches: data → tokenise → [the student's own samples, with
+ * probability `lmbda`, or the teacher's with `seq_kd`] → the teacher's
+ * next-token distributions → the generalised JSD (`loss.gkd`) → the optimizer step.
+ */
+export function gkdTrainingGraph(config: GkdConfig): ResolvedTrainingGraph {
+  const g = config.gkd;
+  return {
+    algorithm: 'gkd',
+    nodes: [
+      {
+        node: 'data.tokenize',
+        kind: 'trainer',
+        options: {
+          ...config.data,
+          max_total_sequence_length: config.policy.max_total_sequence_length,
+        },
+      },
+      {
+        node: 'gkd.sample_completions',
+        kind: 'trainer',
+        options: {
+          lmbda: g.lmbda,
+          seq_kd: g.seq_kd,
+          temperature: g.temperature,
+          max_new_tokens: g.max_new_tokens,
+        },
+      },
+      { node: 'gkd.teacher_logits', kind: 'trainer', options: { ...g.teacher } },
+      { node: 'loss.gkd', kind: 'trainer', options: { beta: g.beta, temperature: g.temperature } },
+      optimizerNode(config.policy),
     ],
   };
 }

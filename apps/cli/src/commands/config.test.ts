@@ -41,7 +41,7 @@ describe('rxrl config', () => {
     },
   );
 
-  it.each(fs.readdirSync(path.join(root, 'configs')).filter((f) => /^(sft|dpo|grpo)_/.test(f)))(
+  it.each(fs.readdirSync(path.join(root, 'configs')).filter((f) => /^(sft|dpo|grpo|gkd)_/.test(f)))(
     '--graph prints the resolved graph of configs/%s, ending in its loss and optimizer step',
     async (file) => {
       const { io, out, err } = fakeIo();

@@ -8,7 +8,7 @@ import {
 } from '@rxrl/config';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { z } from 'zod';
-import type { DpoConfig, GrpoConfig, SftConfig } from '@rxrl/algorithms';
+import type { DpoConfig, GkdConfig, GrpoConfig, SftConfig } from '@rxrl/algorithms';
 import type { Command } from '../command';
 import { configSections } from '../sections';
 import { displayPath } from '../displayPath';
@@ -110,7 +110,7 @@ export const command: Command = {
     if (values['graph'] === true) {
       if (algorithm === null)
         throw new RxrlUsageError(
-          `--graph: ${recipe} is not an algorithm's recipe (no sft, dpo or grpo section); pass --algorithm`,
+          `--graph: ${recipe} is not an algorithm's recipe (no sft, dpo, grpo or gkd section); pass --algorithm`,
         );
       io.out(await formatGraph(algorithm, config));
       return;
@@ -132,6 +132,8 @@ async function formatGraph(algorithm: Algorithm, config: unknown): Promise<strin
       ? a.grpoTrainingGraph(config as GrpoConfig, a.builtinStageRegistry())
       : algorithm === 'sft'
         ? a.sftTrainingGraph(config as SftConfig)
-        : a.dpoTrainingGraph(config as DpoConfig);
+        : algorithm === 'gkd'
+          ? a.gkdTrainingGraph(config as GkdConfig)
+          : a.dpoTrainingGraph(config as DpoConfig);
   return formatResolvedConfig({ algorithm: graph.algorithm, graph: graph.nodes }).trimEnd();
 }

@@ -20,6 +20,11 @@ export interface GenerateStageContext {
   tokenizer: Tokenizer;
   /** Receives `timing/generation_s` and `performance/generation_tokens_per_s` per batch. */
   onMetric?: (event: MetricEvent) => void;
+  /**
+   * Generation itself, in place of the local `generate` over `model` (e.g. a
+   * worker thread holding a copy of the policy); same arguments, same samples.
+   */
+  generate?: typeof generate;
 }
 
 /**
@@ -63,9 +68,15 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
             seen.set(g, k + 1);
             return k === 0 ? g : `${g}#${k}`;
           });
-          const samples = await generate(context.model, context.tokenizer, promptList, opts, {
-            requestKeys: keys,
-          });
+          const samples = await (context.generate ?? generate)(
+            context.model,
+            context.tokenizer,
+            promptList,
+            opts,
+            {
+              requestKeys: keys,
+            },
+          );
           const seconds = (performance.now() - t0) / 1000;
 
           const out = appendCompletions(batch, samples, groups, n);

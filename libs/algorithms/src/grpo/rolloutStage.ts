@@ -3,7 +3,22 @@ import type { RecordBatch } from 'apache-arrow';
 import { COLUMNS, type Tokenizer } from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
 import { defineStage, requireService, stageRegistry, type StageRegistry } from '@rxrl/pipeline';
-import { generateOptionsSchema, generateStage } from '@rxrl/rollout';
+import {
+  generateOptionsSchema,
+  generateStage,
+  type GenerateExtras,
+  type GenerateOptionsInput,
+  type GeneratedSample,
+} from '@rxrl/rollout';
+
+/** The `generator` service `rollout.generate` uses when the graph's context has one. */
+export interface GeneratorService {
+  generate(
+    prompts: readonly ArrayLike<number>[],
+    options: GenerateOptionsInput,
+    extras?: GenerateExtras,
+  ): Promise<GeneratedSample[]>;
+}
 
 /** Schema metadata key holding the training step of a prompt batch (set by the GRPO trainer). */
 export const STEP_METADATA_KEY = 'rxrl.step';
@@ -53,9 +68,21 @@ export const rolloutGenerateStage = defineStage({
       const round = metadataNumber(batch, ROUND_METADATA_KEY);
       const seed =
         (options.seed * 1_000_003 + batchStep(batch) * 7_919 + round * 104_729) % 2_147_483_647;
+      // an optional `generator` service (a WorkerGenerator) generates instead of this thread
+      const generator = context.services['generator'] as GeneratorService | undefined;
       const stage = generateStage(
         { ...options, seed },
-        { model, tokenizer, onMetric: (e) => context.emit({ [e.name]: e.value }) },
+        {
+          model,
+          tokenizer,
+          onMetric: (e) => context.emit({ [e.name]: e.value }),
+          ...(generator
+            ? {
+                generate: (_m, _t, prompts, o, extras) =>
+                  generator.generate(prompts, o ?? {}, extras),
+              }
+            : {}),
+        },
       );
       return lastValueFrom(of(batch).pipe(stage));
     });

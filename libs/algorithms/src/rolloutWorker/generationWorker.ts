@@ -17,7 +17,7 @@ const port = parentPort!;
 const send = (m: GenerationReply) => port.postMessage(m);
 
 await selectBackend(data.backend as Parameters<typeof selectBackend>[0]);
-const model = CausalLM.fromHfWeights(data.config, data.weights, {
+let model = CausalLM.fromHfWeights(data.config, data.weights, {
   trainable: true,
   source: 'generation worker weights',
 });
@@ -47,6 +47,15 @@ function assignWeights(flat: Float32Array): void {
 async function handle(m: GenerationRequest): Promise<void> {
   if (m.type === 'weights') {
     assignWeights(m.flat);
+    return;
+  }
+  if (m.type === 'merged_weights') {
+    const next = CausalLM.fromHfWeights(data.config, m.weights, {
+      trainable: false,
+      source: 'generation worker merged weights',
+    });
+    model.dispose();
+    model = next;
     return;
   }
   if (m.type === 'memory') {

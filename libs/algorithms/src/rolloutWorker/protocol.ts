@@ -17,6 +17,8 @@ export interface GenerationWorkerData {
 /** Main thread → worker. Handled one at a time, in order. */
 export type GenerationRequest =
   | { type: 'weights'; version: number; flat: Float32Array }
+  /** a policy with an adapter: the whole model again, adapter merged (HF layout) */
+  | { type: 'merged_weights'; version: number; weights: Map<string, HostTensor> }
   | {
       type: 'generate';
       id: number;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { currentBackend } from '@rxrl/core';
-import type { CausalLM } from '@rxrl/model';
+import type { CausalLM, HostTensor } from '@rxrl/model';
 import {
   generateOptionsSchema,
   type GenerateExtras,
@@ -41,7 +41,7 @@ interface Job {
   key: string;
   version: number;
   /** the weights of `version` (they travel with the job's dispatch) */
-  snapshot: Float32Array;
+  snapshot: Snapshot;
   prompts: Int32Array[];
   keys: (number | string)[];
   options: GenerateOptions;
@@ -64,7 +64,7 @@ interface Job {
  */
 export class WorkerGenerator {
   private version = 0;
-  private snapshot: Float32Array;
+  private snapshot: Snapshot;
   private workerVersion = 0;
   private queue: Job[] = [];
   private busy: Job | null = null;
@@ -88,7 +88,7 @@ export class WorkerGenerator {
   private constructor(
     private readonly worker: Worker,
     private readonly layout: { name: string; size: number }[],
-    snapshot: Float32Array,
+    snapshot: Snapshot,
   ) {
     this.snapshot = snapshot;
     worker.on('message', (m: GenerationReply) => this.onReply(m));
@@ -100,15 +100,15 @@ export class WorkerGenerator {
 
   /** Starts the worker with the policy's current weights; resolves once it is ready. */
   static async create(o: WorkerGeneratorOptions): Promise<WorkerGenerator> {
-    if (o.model.adapter !== null)
-      throw new Error(
-        'generation worker: a policy with a LoRA adapter is not supported (turn off grpo.generation_worker)',
-      );
-    const layout = [...o.model.trainableVariables()].map(([name, v]) => ({ name, size: v.size }));
+    // with an adapter the worker holds the merged model and gets it whole after each step
+    const merged = o.model.adapter !== null;
+    const layout = merged
+      ? []
+      : [...o.model.trainableVariables()].map(([name, v]) => ({ name, size: v.size }));
     const data: GenerationWorkerData = {
       backend: o.backend ?? currentBackend()?.backend ?? 'auto',
       config: o.model.config,
-      weights: o.model.exportHfWeights(),
+      weights: o.model.exportHfWeights({ mergeAdapter: merged }),
       tokenizerSource: o.tokenizerSource,
       layout,
     };
@@ -131,12 +131,12 @@ export class WorkerGenerator {
       worker.on('message', onMessage);
       worker.on('error', onError);
     });
-    return new WorkerGenerator(worker, layout, flatWeights(o.model, layout));
+    return new WorkerGenerator(worker, layout, snapshotOf(o.model, layout));
   }
 
   /** The weights generation uses from now on: the policy's, copied to the host. */
   publish(model: CausalLM): void {
-    this.snapshot = flatWeights(model, this.layout);
+    this.snapshot = snapshotOf(model, this.layout);
     this.version++;
   }
 
@@ -247,11 +247,11 @@ export class WorkerGenerator {
     if (!job) return;
     this.busy = job;
     if (this.workerVersion !== job.version) {
-      this.post({
-        type: 'weights',
-        version: job.version,
-        flat: job.snapshot,
-      });
+      this.post(
+        job.snapshot instanceof Float32Array
+          ? { type: 'weights', version: job.version, flat: job.snapshot }
+          : { type: 'merged_weights', version: job.version, weights: job.snapshot },
+      );
       this.workerVersion = job.version;
     }
     this.post({
@@ -295,6 +295,15 @@ export class WorkerGenerator {
     this.prefetched.clear();
     for (const j of pending) j.reject(e);
   }
+}
+
+/** Host weights: flat trainable variables, or (with an adapter) the merged HF weights. */
+type Snapshot = Float32Array | Map<string, HostTensor>;
+
+function snapshotOf(model: CausalLM, layout: { name: string; size: number }[]): Snapshot {
+  return model.adapter !== null
+    ? model.exportHfWeights({ mergeAdapter: true })
+    : flatWeights(model, layout);
 }
 
 /** The trainable variables back to back in `layout` order, on the host. */

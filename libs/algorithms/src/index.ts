@@ -39,6 +39,8 @@ export { greedyDecode, type GreedyDecodeOptions } from './shared/greedyDecode';
 export { EpochSampler } from './shared/epochSampler';
 export { savePolicyState, loadPolicyState } from './shared/policyState';
 export { datasetRows, type DatasetSpec } from './shared/datasetRows';
+// Generation on a worker thread (both cores on a single-threaded backend).
+export * from './rolloutWorker/index';
 export {
   TRAINING_RECORD_FILE,
   readTrainingRecord,

@@ -21,6 +21,11 @@ export interface GenerateStageContext {
   tokenizer: Tokenizer;
   /** Receives `timing/generation_s` and `performance/generation_tokens_per_s` per batch. */
   onMetric?: (event: MetricEvent) => void;
+  /**
+   * Generation itself, in place of the local `generate` over `model` (e.g. a
+   * worker thread holding a copy of the policy); same arguments, same samples.
+   */
+  generate?: typeof generate;
 }
 
 /**
@@ -71,7 +76,7 @@ export function generateStage(options: GenerateOptionsInput, context: GenerateSt
             seenHere.set(g, k + 1);
             return k === 0 ? g : `${g}#${k}`;
           });
-          const samples = await generate(
+          const samples = await (context.generate ?? generate)(
             context.model,
             context.tokenizer,
             promptList,

@@ -9,6 +9,7 @@ export {
   rolloutGenerateStage,
   rolloutRemoteStage,
   rolloutStageDefinitions,
+  type GeneratorService,
 } from './stageDefinitions';
 export { tokenMultProbError } from './tokenMultProbError';
 export { sampleToken, policyLogprob, argmax, type SampledToken } from './sampling/sampleToken';

@@ -8,7 +8,8 @@ import {
   type Tokenizer,
 } from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
-import { generateOptionsSchema } from './generateOptions';
+import type { GenerateExtras, GeneratedSample } from './generate';
+import { generateOptionsSchema, type GenerateOptionsInput } from './generateOptions';
 import { generateStage } from './generateStage';
 import { remoteOptionsSchema } from './remote/remoteOptions';
 import { remoteStage } from './remote/remoteStage';
@@ -21,6 +22,19 @@ const ROLLOUT_COLUMNS = [
   COLUMNS.genLogprobs,
   COLUMNS.finishReason,
 ];
+
+/**
+ * The optional `generator` service of `rollout.generate`: generation somewhere
+ * else than this thread (the GRPO trainer's generation worker), from the
+ * weights it was last sent.
+ */
+export interface GeneratorService {
+  generate(
+    prompts: readonly ArrayLike<number>[],
+    options: GenerateOptionsInput,
+    extras?: GenerateExtras,
+  ): Promise<GeneratedSample[]>;
+}
 
 const metricsTo = (context: StageContext) => (e: MetricEvent) =>
   context.emit({ [e.name]: e.value });
@@ -39,10 +53,16 @@ export const rolloutGenerateStage = defineStage({
   requires: [COLUMNS.promptTokens],
   produces: ROLLOUT_COLUMNS,
   create(options, context) {
+    const generator = context.services['generator'] as GeneratorService | undefined;
     return generateStage(options, {
       model: requireService<CausalLM>(context, 'policy', 'rollout.generate'),
       tokenizer: requireService<Tokenizer>(context, 'tokenizer', 'rollout.generate'),
       onMetric: metricsTo(context),
+      ...(generator
+        ? {
+            generate: (_m, _t, prompts, o, extras) => generator.generate(prompts, o ?? {}, extras),
+          }
+        : {}),
     });
   },
 });

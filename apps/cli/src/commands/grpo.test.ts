@@ -157,7 +157,7 @@ describe('rxrl grpo', () => {
     expect(steps).toEqual([0, 1, 2, 3]);
 
     // a changed learning rate would make the rest a different run: refused, naming the key
-    // (0.00002 is configs/grpo_arithmetic.yaml's lr)
+    // (0.00005 is configs/grpo_arithmetic.yaml's lr)
     const third = fakeIo();
     const lr = 'policy.optimizer.kwargs.lr=0.001';
     const args = [
@@ -168,7 +168,7 @@ describe('rxrl grpo', () => {
       'grpo.max_num_steps=3',
     ];
     expect(await runCli([...args, lr, '--run-dir', runDir, '--backend', 'wasm'], third.io)).toBe(2);
-    expect(third.err.join('\n')).toContain('policy.optimizer.kwargs.lr: 0.00002 -> 0.001');
+    expect(third.err.join('\n')).toContain('policy.optimizer.kwargs.lr: 0.00005 -> 0.001');
     expect(third.err.join('\n')).not.toContain('max_num_steps');
     expect(
       fs
@@ -180,7 +180,7 @@ describe('rxrl grpo', () => {
     const fourth = fakeIo();
     const fresh = [...args, lr, 'grpo.max_num_steps=1', '--no-resume', '--run-dir', runDir];
     expect(await runCli([...fresh, '--backend', 'wasm'], fourth.io)).toBe(0);
-    expect(fs.readFileSync(path.join(runDir, 'config.2.yaml'), 'utf8')).toMatch(/lr: 0\.00002\n/);
+    expect(fs.readFileSync(path.join(runDir, 'config.2.yaml'), 'utf8')).toMatch(/lr: 0\.00005\n/);
     expect(fs.readFileSync(path.join(runDir, 'config.yaml'), 'utf8')).toMatch(/lr: 0\.001\n/);
   });
 

@@ -49,6 +49,19 @@ export const grpoSchema = z.strictObject({
   early_stopping: earlyStoppingSchema.nullable().default(null),
   /** generations per step written to samples.jsonl */
   num_samples_logged: z.int().nonnegative().default(4),
+  /**
+   * generate on a worker thread holding a copy of the policy, so a single-threaded
+   * backend (wasm) uses a second core; `prefetch_batches`: prompt batches generated
+   * ahead while earlier steps train, each with the weights published when it was drawn
+   * (off-policy by the steps it waited, usually one, as NeMo RL's async GRPO; pair with
+   * loss_fn.use_importance_sampling_correction); 0 generates on request only
+   */
+  generation_worker: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      prefetch_batches: z.int().min(0).max(4).default(2),
+    })
+    .prefault({}),
 });
 
 /** `policy.generation`: sampling of rollouts (names of @rxrl/rollout / vLLM SamplingParams). */

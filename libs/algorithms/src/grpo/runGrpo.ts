@@ -17,6 +17,9 @@ import { SkipStats } from '@rxrl/data';
 import { loadPromptSets, promptBatches } from './promptSet';
 import { builtinStageRegistry } from '../builtinStages';
 import { validateGrpoGraph, grpoGraphSpec } from './grpoGraph';
+import { WorkerGenerator } from '../rolloutWorker/workerGenerator';
+import { generationRequestOf, prefetchingSource } from '../rolloutWorker/prefetchingSource';
+import { withGenerationWorker } from '../rolloutWorker/withGenerationWorker';
 
 /** Options of {@link runGrpo} besides the validated config. */
 export interface RunGrpoOptions {
@@ -60,7 +63,18 @@ export async function runGrpo(
   const policy = await loadPolicy(config.policy, config.seed, baseDir);
   const optimizer = buildOptimizer(policy.model, config.policy);
   let trainer: GrpoTrainer | null = null;
+  let generator: WorkerGenerator | null = null;
   try {
+    const worker = config.grpo.generation_worker;
+    if (worker.enabled) {
+      generator = await WorkerGenerator.create({
+        model: policy.model,
+        tokenizerSource: policy.tokenizerSource,
+      });
+      options.log?.(
+        `rxrl: generation on a worker thread${worker.prefetch_batches > 0 ? `, ${worker.prefetch_batches} prompt batches ahead (off-policy by the steps each waits)` : ''}`,
+      );
+    }
     const skipped = new SkipStats();
     const prompts = await loadPromptSets(config, policy.tokenizer, baseDir, skipped);
     const skip = config.data.skip_invalid && config.data.train_data_path !== null;
@@ -72,19 +86,33 @@ export async function runGrpo(
       tokenizer: policy.tokenizer,
       optimizer,
       validation: prompts.validation,
+      ...(generator ? { services: { generator } } : {}),
       ...(options.graph ? { graph: options.graph } : {}),
       ...(options.objective ? { objective: options.objective } : {}),
       registry,
     });
+    const algorithm = skip ? withSkipCount(trainer, skipped) : trainer;
+    const batches = promptBatches(
+      prompts.train,
+      promptsPerGenerationBatch(config),
+      config.seed,
+      config.data.shuffle,
+    );
+    const gen = generator;
     const result = await runTraining({
       runDir: options.runDir,
-      algorithm: skip ? withSkipCount(trainer, skipped) : trainer,
-      data: promptBatches(
-        prompts.train,
-        promptsPerGenerationBatch(config),
-        config.seed,
-        config.data.shuffle,
-      ),
+      algorithm: gen ? withGenerationWorker(algorithm, gen, policy.model) : algorithm,
+      data:
+        gen && worker.prefetch_batches > 0
+          ? prefetchingSource(
+              batches,
+              (b) => {
+                const r = generationRequestOf(b);
+                gen.prefetch(r.prompts, r.keys);
+              },
+              worker.prefetch_batches,
+            )
+          : batches,
       loop: {
         max_num_steps: config.grpo.max_num_steps,
         max_num_epochs: config.grpo.max_num_epochs,
@@ -126,6 +154,7 @@ export async function runGrpo(
     }
     return { ...result, policyDir };
   } finally {
+    await generator?.dispose();
     trainer?.dispose();
     optimizer.dispose();
     policy.model.dispose();

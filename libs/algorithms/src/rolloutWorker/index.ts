@@ -1,0 +1,7 @@
+export {
+  WorkerGenerator,
+  type WorkerGeneratorOptions,
+  type WorkerGeneratorStats,
+} from './workerGenerator';
+export { prefetchingSource, generationRequestOf } from './prefetchingSource';
+export { withGenerationWorker } from './withGenerationWorker';

@@ -13,6 +13,7 @@ import {
   linearTransposed,
   tokenEntropy,
   lmHeadTokenLogProbs,
+  lmHeadTokenEntropies,
   logitsChunkRows,
   positionsFromMask,
   rmsNorm,
@@ -896,6 +897,52 @@ export class CausalLM {
       const lp = lmHeadTokenLogProbs(h, table, tgt, { chunkRows: chunk, temperature, vocabMajor });
       return tf.reshape(lp, [b, t]) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * {@link tokenLogProbs} and the differentiable entropy of the next-token distribution
+   * at every position, both `[B, T]`, from one pass through the layers: what an entropy
+   * bonus (`entropy_coef`) needs. The entropy runs chunked like the log-probs
+   * (`lmHeadTokenEntropies`), so the `[B·T, V]` logits are never held; it costs one more
+   * chunked head product forward and backward.
+   */
+  tokenLogProbsAndEntropies(
+    inputIds: tf.Tensor2D,
+    attentionMask: tf.Tensor2D | null,
+    targets: tf.Tensor2D,
+    options: TokenLogProbsOptions = {},
+  ): { logprobs: tf.Tensor2D; entropies: tf.Tensor2D } {
+    const [b, t] = inputIds.shape;
+    if (targets.shape.join() !== inputIds.shape.join()) {
+      throw new RxrlUsageError(
+        `CausalLM.tokenLogProbsAndEntropies: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`,
+      );
+    }
+    const chunk =
+      options.chunkSize ?? this.logprobChunkSize ?? logitsChunkRows(this.config.vocabSize);
+    const temperature = options.temperature ?? 1;
+    if (
+      !Number.isInteger(chunk) ||
+      chunk <= 0 ||
+      !(temperature > 0) ||
+      !Number.isFinite(temperature)
+    )
+      throw new RxrlConfigError(
+        `tokenLogProbsAndEntropies: chunkSize must be a positive integer and temperature positive, got ${chunk}, ${temperature}`,
+      );
+    const [logprobs, entropies] = tf.tidy(() => {
+      const h = this.hidden(inputIds, attentionMask, undefined, options.packing);
+      const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [
+        b * t,
+      ]) as tf.Tensor1D;
+      const { table, vocabMajor } = this.headTable();
+      const opts = { chunkRows: chunk, temperature, vocabMajor };
+      return [
+        tf.reshape(lmHeadTokenLogProbs(h, table, tgt, opts), [b, t]) as tf.Tensor2D,
+        tf.reshape(lmHeadTokenEntropies(h, table, opts), [b, t]) as tf.Tensor2D,
+      ];
+    });
+    return { logprobs, entropies };
   }
 
   /**

@@ -98,6 +98,8 @@ export const grpoLoggerSchema = z.strictObject({
   num_val_samples_to_print: z.int().nonnegative().default(4),
   /** progress bar / progress lines on stdout */
   progress: z.boolean().default(true),
+  /** every this many steps, log each layer's gradient norm as train/grad_norm/<layer> (layers.<i>, embed_tokens, norm, lm_head); 0: never */
+  grad_norm_per_layer_every: z.int().nonnegative().default(0),
 });
 
 /** Every section of a GRPO recipe. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { summarizeValues } from '@rxrl/logging';
 import { lastValueFrom, of } from 'rxjs';
 import type { RecordBatch } from 'apache-arrow';
 import {
@@ -29,6 +30,7 @@ import type { GrpoConfig } from './grpoConfig';
 import { GRPO_SOURCE_COLUMNS, grpoGraphSpec, validateGrpoGraph } from './grpoGraph';
 import {
   completionLogprobs,
+  completionLogprobsAndEntropies,
   completionEntropiesHost,
   completionLogprobsHost,
   policyBatch,
@@ -248,11 +250,18 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         optimizer,
         microBatches: mbs,
         maxGradNorm: config.policy.max_grad_norm,
+        gradNormPerLayerEvery: config.logger.grad_norm_per_layer_every,
         loss: (mb) => {
           const B = mb.pb.rows;
           const T = mb.pb.width;
-          const curr = completionLogprobs(model, mb.pb, this.trainTemperature);
+          // entropy_coef: the policy's entropies from the same pass, with gradient
+          const withEntropy = config.loss_fn.entropy_coef !== 0;
+          const both = withEntropy
+            ? completionLogprobsAndEntropies(model, mb.pb, this.trainTemperature)
+            : null;
+          const curr = both?.logprobs ?? completionLogprobs(model, mb.pb, this.trainTemperature);
           return clippedPgLoss(config.loss_fn, {
+            ...(both ? { policyEntropies: both.entropies } : {}),
             currLogprobs: curr,
             prevLogprobs: mb.prev
               ? tf.tensor2d(mb.prev, [B, T])
@@ -298,6 +307,16 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };
     if (this.reference) metrics['train/kl_penalty'] = sums['kl_penalty'] ?? NaN;
+    // debugging: the reward's spread next to its mean, and the loss by term
+    const spread = summarizeValues(allRewards);
+    metrics['train/reward_std'] = spread.std;
+    metrics['train/reward_min'] = spread.min;
+    metrics['train/reward_max'] = spread.max;
+    for (const [k, v] of Object.entries(sums))
+      if (k.startsWith('grad_norm/')) metrics[`train/${k}`] = v;
+    for (const k of ['actor_loss', 'kl_loss', 'nll_loss', 'entropy_loss'])
+      metrics[`train/${k}`] = sums[k] ?? NaN;
+    if (config.loss_fn.entropy_coef !== 0) metrics['train/entropy'] = sums['entropy'] ?? NaN;
     const samples = Array.from({ length: Math.min(config.grpo.num_samples_logged, n) }, (_, i) => ({
       split: 'train',
       prompt: train.promptTexts[i],

@@ -5,6 +5,7 @@ import {
   clipCoefficient,
   globalNorm,
   GradientAccumulator,
+  layerGradNorms,
   type NamedOptimizer,
 } from '@rxrl/optimizer';
 import { NonFiniteError } from '@rxrl/pipeline';
@@ -33,6 +34,12 @@ export interface AccumulatedStepOptions<M> {
    * coefficients (composeLosses) are the same in every micro-batch and keep the last.
    */
   reduce?: (key: string) => MetricReduce;
+  /**
+   * Every this many optimizer updates (counting from the first, update 0), also
+   * return the gradient norm of each layer group as `grad_norm/<group>`
+   * (`layerGradNorms`, before clipping); 0 or absent: never.
+   */
+  gradNormPerLayerEvery?: number;
 }
 
 const defaultReduce = (key: string): MetricReduce =>
@@ -77,6 +84,9 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
     const gradScale = maxGradNorm !== null ? clipCoefficient(gradNorm, maxGradNorm) : 1;
     const update = total;
     // a NaN/Inf loss or gradient must never reach the weights or the Adam moments
+    const every = options.gradNormPerLayerEvery ?? 0;
+    if (every > 0 && optimizer.stepCount % every === 0)
+      for (const [k, v] of Object.entries(layerGradNorms(total))) out[`grad_norm/${k}`] = v;
     const lossValue = out['loss'];
     const bad =
       lossValue !== undefined && !Number.isFinite(lossValue)

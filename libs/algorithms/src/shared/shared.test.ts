@@ -50,6 +50,48 @@ describe('EpochSampler', () => {
   });
 });
 
+describe('accumulatedStep per-layer gradient norms', () => {
+  it('every 2nd update: one norm per layer group, combining to grad_norm (before clipping)', () => {
+    const model = CausalLM.create(tiny(), { seed: 1 });
+    const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
+    const step = () =>
+      accumulatedStep({
+        model,
+        optimizer: opt,
+        microBatches: [seqs],
+        maxGradNorm: 1e-3, // clipping must not change what is reported
+        gradNormPerLayerEvery: 2,
+        loss: (mb) => {
+          const t = lmBatchTensors(lmBatchArrays(mb, 0));
+          return nllLoss({
+            logprobs: model.tokenLogProbs(t.ids, t.attention, t.targets),
+            tokenMask: t.tokenMask,
+          });
+        },
+      });
+    const seen = [step(), step(), step()].map((m) =>
+      Object.keys(m).filter((k) => k.startsWith('grad_norm/')),
+    );
+    expect(seen[1]).toEqual([]);
+    expect(seen[2]).toEqual(seen[0]);
+    const layers = model.config.numLayers;
+    expect(seen[0]).toEqual(
+      expect.arrayContaining([
+        ...Array.from({ length: layers }, (_, i) => `grad_norm/layers.${i}`),
+        'grad_norm/embed_tokens',
+        'grad_norm/norm',
+      ]),
+    );
+    const m = step(); // update 3: none; update 4 below
+    expect(Object.keys(m).some((k) => k.startsWith('grad_norm/'))).toBe(false);
+    const m4 = step();
+    const parts = Object.entries(m4).filter(([k]) => k.startsWith('grad_norm/'));
+    expect(Math.hypot(...parts.map(([, v]) => v))).toBeCloseTo(m4['grad_norm']!, 4);
+    expect(m4['grad_norm']!).toBeGreaterThan(1e-3);
+    model.dispose();
+  });
+});
+
 describe('policy state', () => {
   it('a save / load round trip resumes training exactly (weights, AdamW moments, lr schedule)', () => {
     const model = CausalLM.create(tiny(), { seed: 1 });

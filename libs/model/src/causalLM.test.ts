@@ -82,6 +82,34 @@ describe('CausalLM', () => {
     model.dispose();
   });
 
+  it('withProbe sees every named site of a forward pass in order, and only inside withProbe', async () => {
+    const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
+    const ids = ids2d([[3, 9, 27]]);
+    const sites: string[] = [];
+    const lp = model.withProbe(
+      (site) => sites.push(site),
+      () => model.tokenLogProbs(ids, null, ids),
+    );
+    const layer = (i: number) =>
+      ['input_layernorm', 'self_attn', 'self_attn.o_proj', 'post_attention_layernorm', 'mlp'].map(
+        (m) => `model.layers.${i}.${m}`,
+      );
+    expect(sites).toEqual([
+      'model.embed_tokens',
+      ...Array.from({ length: model.config.numLayers }, (_, i) => [
+        ...layer(i),
+        `model.layers.${i}`,
+      ]).flat(),
+      'model.norm',
+      'lm_head',
+    ]);
+    const n = sites.length;
+    tf.dispose([lp, model.tokenLogProbs(ids, null, ids)]);
+    expect(sites).toHaveLength(n);
+    tf.dispose(ids);
+    model.dispose();
+  });
+
   it('tokenLogProbsAndEntropies: one pass gives tokenLogProbs, tokenEntropies and the entropy gradient of full logits', async () => {
     const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
     const ids = ids2d([

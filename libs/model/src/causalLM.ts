@@ -340,6 +340,27 @@ export class CausalLM {
    */
   activationCheckpointing = false;
   private adapterRef: LinearAdapter | null = null;
+  /** set only while {@link withProbe} runs: sees each named intermediate of the forward pass */
+  private probe: ((site: string, x: tf.Tensor) => void) | null = null;
+
+  /**
+   * Run `fn` with `probe` called on every named intermediate of each forward pass
+   * it makes, in order: `model.embed_tokens`, then per layer (Hugging Face module
+   * names) `…input_layernorm`, `…self_attn`, `…self_attn.o_proj` (the residual
+   * after attention), `…post_attention_layernorm`, `…mlp` and the layer output
+   * `model.layers.<i>`, then `model.norm` and `lm_head` (log-probs / entropies).
+   * For debugging (the non-finite locator): a probe that reads values syncs the
+   * device at every site. GPT-2 modules use GPT-2's names.
+   */
+  withProbe<T>(probe: (site: string, x: tf.Tensor) => void, fn: () => T): T {
+    const previous = this.probe;
+    this.probe = probe;
+    try {
+      return fn();
+    } finally {
+      this.probe = previous;
+    }
+  }
   /** A view made by {@link withAdapter}: shares the weights, never frees them, trains nothing. */
   private readonly isView: boolean;
 
@@ -637,8 +658,10 @@ export class CausalLM {
         embedding(this.w('transformer.wte.weight') as tf.Tensor2D, ids),
         embedding(this.w('transformer.wpe.weight') as tf.Tensor2D, tf.tensor1d(positions, 'int32')),
       );
+      this.probe?.('transformer.wte', h);
     } else {
       h = embedding(this.w('model.embed_tokens.weight') as tf.Tensor2D, ids);
+      this.probe?.('model.embed_tokens', h);
       rope = ropeCosSin(positions, b, t, {
         headDim: cfg.headDim,
         ropeTheta: cfg.ropeTheta,
@@ -667,6 +690,10 @@ export class CausalLM {
 
     const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
     const gpt2 = cfg.arch === 'gpt2';
+    const look = <X extends tf.Tensor>(site: string, x: X): X => {
+      this.probe?.(site, x);
+      return x;
+    };
     /** Decoder layer `i` on the residual stream `h`, reading weights through `W`. */
     const layer = (
       i: number,
@@ -687,7 +714,10 @@ export class CausalLM {
         return delta === null ? y : tf.add(y, delta);
       };
       // attention block
-      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W);
+      let x = look(
+        p + (gpt2 ? 'ln_1' : 'input_layernorm'),
+        norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W),
+      );
       let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
       if (gpt2) {
         [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [
@@ -716,9 +746,16 @@ export class CausalLM {
         b * t,
         hq * dh,
       ]) as tf.Tensor2D;
-      h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
+      look(p + (gpt2 ? 'attn' : 'self_attn'), a);
+      h = look(
+        p + (gpt2 ? 'attn.c_proj' : 'self_attn.o_proj'),
+        tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj')),
+      );
       // MLP block
-      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm', W);
+      x = look(
+        p + (gpt2 ? 'ln_2' : 'post_attention_layernorm'),
+        norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm', W),
+      );
       const m =
         cfg.activation === 'silu'
           ? proj(
@@ -726,7 +763,8 @@ export class CausalLM {
               p + 'mlp.down_proj',
             )
           : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
-      return tf.add(h, m);
+      look(p + 'mlp', m);
+      return look(p.slice(0, -1), tf.add(h, m));
     };
     const checkpoint = this.activationCheckpointing && cache === undefined;
     // one scope per layer frees its intermediates as it ends: a gradient tape keeps
@@ -737,7 +775,10 @@ export class CausalLM {
         ? this.checkpointedLayer(i, x, keyMask, rope, own, layer)
         : tf.tidy(() => layer(i, x, own, keyMask, rope));
     }
-    return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
+    return look(
+      gpt2 ? 'transformer.ln_f' : 'model.norm',
+      norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm'),
+    );
   }
 
   /**
@@ -895,6 +936,7 @@ export class CausalLM {
       ]) as tf.Tensor1D;
       const { table, vocabMajor } = this.headTable();
       const lp = lmHeadTokenLogProbs(h, table, tgt, { chunkRows: chunk, temperature, vocabMajor });
+      this.probe?.('lm_head', lp);
       return tf.reshape(lp, [b, t]) as tf.Tensor2D;
     });
   }
@@ -937,10 +979,11 @@ export class CausalLM {
       ]) as tf.Tensor1D;
       const { table, vocabMajor } = this.headTable();
       const opts = { chunkRows: chunk, temperature, vocabMajor };
-      return [
-        tf.reshape(lmHeadTokenLogProbs(h, table, tgt, opts), [b, t]) as tf.Tensor2D,
-        tf.reshape(lmHeadTokenEntropies(h, table, opts), [b, t]) as tf.Tensor2D,
-      ];
+      const lp = lmHeadTokenLogProbs(h, table, tgt, opts);
+      this.probe?.('lm_head', lp);
+      const ent = lmHeadTokenEntropies(h, table, opts);
+      this.probe?.('lm_head.entropy', ent);
+      return [tf.reshape(lp, [b, t]) as tf.Tensor2D, tf.reshape(ent, [b, t]) as tf.Tensor2D];
     });
     return { logprobs, entropies };
   }

@@ -9,6 +9,7 @@ import {
   type NamedOptimizer,
 } from '@rxrl/optimizer';
 import { NonFiniteError } from '@rxrl/pipeline';
+import { locateNonFinite } from './locateNonFinite';
 
 /** How a loss metric combines over micro-batches. */
 export type MetricReduce = 'sum' | 'last';
@@ -40,6 +41,12 @@ export interface AccumulatedStepOptions<M> {
    * (`layerGradNorms`, before clipping); 0 or absent: never.
    */
   gradNormPerLayerEvery?: number;
+  /**
+   * On a non-finite loss or gradient, re-run the forward passes with a finite check
+   * at every model site and add where it first appeared to the NonFiniteError
+   * (`locateNonFinite`); default true.
+   */
+  locateNonFinite?: boolean;
 }
 
 const defaultReduce = (key: string): MetricReduce =>
@@ -95,8 +102,14 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
           ? new NonFiniteError('grad_norm', gradNorm)
           : null;
     if (bad !== null) {
+      // name the first op / layer that produced it (a forward re-run per micro-batch, only now)
+      let located = bad;
+      if (options.locateNonFinite ?? true) {
+        const origin = locateNonFinite(model, options.microBatches, options.loss, update);
+        if (origin !== null) located = bad.withOrigin(origin.message);
+      }
       tf.dispose(Object.values(update));
-      throw bad;
+      throw located;
     }
     const lr = optimizer.lr;
     optimizer.step(update, { gradScale });

@@ -23,6 +23,14 @@ export const METRIC_GLOSSARY: [pattern: RegExp, meaning: string][] = [
     'GRPO: the loss broken into its terms (train/loss = actor_loss + kl_loss + nll_loss + entropy_loss): the clipped policy term, β·KL, the positive-example NLL, −entropy_coef·entropy',
   ],
   [
+    /^train\/schedule\//,
+    'the value a scheduled or controlled coefficient (recipe `schedules:`, by its key path) had at this step',
+  ],
+  [
+    /^train\/grad_norm\/.+/,
+    'gradient norm of one layer group before clipping (logger.grad_norm_per_layer_every); the groups combine to train/grad_norm',
+  ],
+  [
     /^train\/entropy$/,
     'GRPO with loss_fn.entropy_coef: mean entropy (nats) of the policy’s next-token distribution over the valid completion tokens',
   ],

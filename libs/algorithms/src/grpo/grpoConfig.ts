@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineSections } from '@rxrl/config';
 import { checkpointingSchema } from '@rxrl/checkpoint';
 import { ArithmeticOptions, GrpoFormatOptions } from '@rxrl/data';
-import { clippedPgLossOptionsSchema } from '@rxrl/loss';
+import { clippedPgLossOptionsSchema, coefficientSchedulesSchema } from '@rxrl/loss';
 import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
 import { mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema } from '@rxrl/rollout';
@@ -110,6 +110,8 @@ export const grpoSections = defineSections(
     grpo: grpoSchema.prefault({}),
     policy: grpoPolicySchema,
     loss_fn: clippedPgLossOptionsSchema.prefault({}),
+    /** loss_fn coefficients that follow a schedule or a controller: key path → spec (libs/loss schedules) */
+    schedules: coefficientSchedulesSchema,
     env: grpoEnvSchema.prefault({}),
     data: grpoDataSchema.prefault({}),
     logger: grpoLoggerSchema.prefault({}),

@@ -201,6 +201,62 @@ describe('GrpoTrainer', () => {
     expect(error).toBeLessThan(1 + 1e-4);
   });
 
+  it('schedules: a linear entropy_coef and a PI-controlled KL β are applied, logged, and resume exactly', async () => {
+    const schedules = {
+      'loss_fn.entropy_coef': { type: 'linear', start: 0.04, end: 0, start_step: 1, end_step: 3 },
+      // β follows the previous step's measured KL: grows while train/kl_penalty is above 1e-4
+      'loss_fn.reference_policy_kl_penalty': {
+        type: 'pi',
+        initial: 0.01,
+        metric: 'train/kl_penalty',
+        target: 1e-4,
+        kp: 0.001,
+        ki: 0.001,
+        max: 1,
+      },
+    };
+    const run = async (runDir: string, steps: number) => {
+      const config = tinyConfig({
+        grpo: { ...tinyConfig().grpo, max_num_steps: steps },
+        loss_fn: { reference_policy_kl_penalty: 0.01 },
+        schedules,
+      });
+      const s = await setup(config);
+      try {
+        await runTraining({
+          runDir,
+          algorithm: s.trainer,
+          data: s.data,
+          loop: { max_num_steps: steps, max_num_epochs: 1 },
+          checkpointing: { save_period: 1 },
+          progress: false,
+          tensorboard: false,
+          handleSignals: false,
+          report: false,
+        });
+      } finally {
+        s.dispose();
+      }
+    };
+    const full = mkdtempSync(path.join(tmpdir(), 'grpo-sched-full-'));
+    const cut = mkdtempSync(path.join(tmpdir(), 'grpo-sched-cut-'));
+    await run(full, 3);
+    await run(cut, 2);
+    await run(cut, 3);
+    const a = withoutTimings(readMetricsJsonl(path.join(full, 'metrics.jsonl')));
+    const b = withoutTimings(readMetricsJsonl(path.join(cut, 'metrics.jsonl')));
+    const ent = a.map((r) => r['train/schedule/loss_fn.entropy_coef']);
+    expect(ent).toEqual([0.04, 0.02, 0]);
+    // step 1 has no previous metrics: β starts at 0.01; then it moves with the measured KL
+    const beta = a.map((r) => r['train/schedule/loss_fn.reference_policy_kl_penalty'] as number);
+    expect(beta[0]).toBe(0.01);
+    expect(beta[1]).not.toBe(beta[0]);
+    expect(beta[2]).not.toBe(beta[1]);
+    expect(a[0]!['train/entropy_loss']).toBeLessThan(0);
+    expect(a[2]!['train/entropy_loss']).toBe(0);
+    expect(b).toEqual(a);
+  });
+
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {
     const run = async (runDir: string, steps: number) => {
       const config = tinyConfig({ grpo: { ...tinyConfig().grpo, max_num_steps: steps } });

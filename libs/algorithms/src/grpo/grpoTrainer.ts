@@ -9,7 +9,7 @@ import {
   type Stage,
   type Tokenizer,
 } from '@rxrl/core/base';
-import { clippedPgLoss, stopGradient } from '@rxrl/loss';
+import { clippedPgLoss, CoefficientSchedules, stopGradient } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
@@ -100,6 +100,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
    * recipe's `policy.generation.temperature`). Greedy rollouts (T = 0) train at T = 1.
    */
   private readonly trainTemperature: number;
+  /** the recipe's `schedules:` (loss_fn coefficients by step or by metric) */
+  private readonly coefficients: CoefficientSchedules;
+  /** the previous step's metrics, which metric-driven schedules read (checkpointed with them) */
+  private lastMetrics: Record<string, number> = {};
 
   constructor(private readonly o: GrpoTrainerOptions) {
     registerAlgorithmStages(o.registry ?? stageRegistry);
@@ -115,8 +119,14 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     if (spec) validateGrpoGraph(spec, o.registry ? { registry: o.registry } : {});
     // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
     // the base with adapters off (a view of the same weights, no copy)
+    this.coefficients = new CoefficientSchedules(config.schedules, config, (p) =>
+      p.startsWith('loss_fn.'),
+    );
     this.reference =
-      config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.referencePolicy() : null;
+      config.loss_fn.reference_policy_kl_penalty > 0 ||
+      'loss_fn.reference_policy_kl_penalty' in config.schedules
+        ? o.model.referencePolicy()
+        : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
     const rolloutT = rolloutTemperature(spec, config.policy.generation.temperature);
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
@@ -180,6 +190,9 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   ): Promise<StepResult> {
     const { config, model, optimizer } = this.o;
     this.stageMetrics = {};
+    // scheduled coefficients for this step, from the previous step's metrics
+    const coefficients = this.coefficients.values(step, this.lastMetrics);
+    const lossFn = CoefficientSchedules.apply(config, coefficients).loss_fn;
     const t0 = performance.now();
     let train = await this.rollout(batch, step);
     let generated = [train];
@@ -255,12 +268,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
           const B = mb.pb.rows;
           const T = mb.pb.width;
           // entropy_coef: the policy's entropies from the same pass, with gradient
-          const withEntropy = config.loss_fn.entropy_coef !== 0;
+          const withEntropy = lossFn.entropy_coef !== 0;
           const both = withEntropy
             ? completionLogprobsAndEntropies(model, mb.pb, this.trainTemperature)
             : null;
           const curr = both?.logprobs ?? completionLogprobs(model, mb.pb, this.trainTemperature);
-          return clippedPgLoss(config.loss_fn, {
+          return clippedPgLoss(lossFn, {
             ...(both ? { policyEntropies: both.entropies } : {}),
             currLogprobs: curr,
             prevLogprobs: mb.prev
@@ -316,7 +329,9 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       if (k.startsWith('grad_norm/')) metrics[`train/${k}`] = v;
     for (const k of ['actor_loss', 'kl_loss', 'nll_loss', 'entropy_loss'])
       metrics[`train/${k}`] = sums[k] ?? NaN;
-    if (config.loss_fn.entropy_coef !== 0) metrics['train/entropy'] = sums['entropy'] ?? NaN;
+    if (lossFn.entropy_coef !== 0) metrics['train/entropy'] = sums['entropy'] ?? NaN;
+    for (const [path, v] of Object.entries(coefficients)) metrics[`train/schedule/${path}`] = v;
+    this.lastMetrics = metrics;
     const samples = Array.from({ length: Math.min(config.grpo.num_samples_logged, n) }, (_, i) => ({
       split: 'train',
       prompt: train.promptTexts[i],
@@ -410,11 +425,30 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   saveState(): StateFiles {
-    return savePolicyState(this.o.model, this.o.optimizer);
+    const files = savePolicyState(this.o.model, this.o.optimizer);
+    if (this.coefficients.size === 0) return files;
+    // controller values and integrals, and the metrics the next step's update reads
+    const json = JSON.stringify({
+      schedules: this.coefficients.getState(),
+      last_metrics: this.lastMetrics,
+    });
+    return { ...files, 'schedules.json': json };
   }
 
   loadState(files: Record<string, Uint8Array>): void {
     loadPolicyState(this.o.model, this.o.optimizer, files);
+    const saved = files['schedules.json'];
+    if (saved !== undefined && this.coefficients.size > 0) {
+      const { schedules, last_metrics } = JSON.parse(new TextDecoder().decode(saved)) as {
+        schedules: Record<string, Record<string, number | null>>;
+        last_metrics: Record<string, number | null>;
+      };
+      this.coefficients.setState(schedules);
+      // JSON writes NaN as null
+      this.lastMetrics = Object.fromEntries(
+        Object.entries(last_metrics).map(([k, v]) => [k, v ?? NaN]),
+      );
+    }
   }
 
   /** Frees the reference policy (the caller owns the policy and optimizer). */

@@ -99,4 +99,23 @@ describe("the guides' recipes", () => {
       (parse(ok.out.join('\n')) as { loss_fn: { entropy_coef: number } }).loss_fn.entropy_coef,
     ).toBe(0.01);
   });
+
+  it('schedules: a loss_fn coefficient on a schedule loads; a non-numeric key fails with its line', async () => {
+    const file = path.join(tmp, 'sched.yaml');
+    const head = 'defaults: ' + path.join(root, 'configs/grpo_arithmetic.yaml') + '\nschedules:\n';
+    fs.writeFileSync(
+      file,
+      head + '  loss_fn.entropy_coef: { type: cosine, start: 0.01, end: 0, end_step: 10 }\n',
+    );
+    const ok = await config(file);
+    expect(ok.err).toBe('');
+    const c = parse(ok.out.join('\n')) as { schedules: Record<string, { type: string }> };
+    expect(c.schedules['loss_fn.entropy_coef']!.type).toBe('cosine');
+    fs.writeFileSync(file, head + '  loss_fn.use_sapo: { type: constant, value: 1 }\n');
+    const bad = await config(file);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(
+      /sched\.yaml:3 schedules\."loss_fn\.use_sapo": a schedule drives a numeric loss_fn coefficient/,
+    );
+  });
 });

@@ -120,16 +120,29 @@ export const grpoSections = defineSections(
     graph: graphSchema.nullable().default(null),
   },
   (c) => {
+    const issues: { path: string[]; message: string }[] = [];
     // NeMo RL: the samples of one step are split into whole optimizer batches
     const total = c.grpo.num_prompts_per_step * c.grpo.num_generations_per_prompt;
-    return total % c.policy.train_global_batch_size === 0
-      ? []
-      : [
-          {
-            path: ['policy', 'train_global_batch_size'],
-            message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
-          },
-        ];
+    if (total % c.policy.train_global_batch_size !== 0)
+      issues.push({
+        path: ['policy', 'train_global_batch_size'],
+        message: `must divide grpo.num_prompts_per_step × grpo.num_generations_per_prompt = ${c.grpo.num_prompts_per_step} × ${c.grpo.num_generations_per_prompt} = ${total} samples per step`,
+      });
+    // a schedule drives a numeric loss_fn coefficient
+    for (const key of Object.keys(c.schedules)) {
+      const [section, name, ...rest] = key.split('.');
+      const value =
+        section === 'loss_fn' && rest.length === 0
+          ? (c.loss_fn as Record<string, unknown>)[name!]
+          : undefined;
+      if (typeof value !== 'number')
+        issues.push({
+          path: ['schedules', key],
+          message:
+            'a schedule drives a numeric loss_fn coefficient (e.g. loss_fn.entropy_coef, loss_fn.reference_policy_kl_penalty)',
+        });
+    }
+    return issues;
   },
 );
 

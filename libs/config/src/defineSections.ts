@@ -5,6 +5,7 @@ import type { LoadedConfig } from './loadedConfig';
 import { ConfigValidationError, type ConfigIssue } from './configIssue';
 import { isPlainObject } from './plainObject';
 import { findUnknownKeys } from './schemaWalk';
+import { applyForeignKeys, foreignKeyRule, type ForeignKeyVerdict } from './foreignKeys';
 import { formatSource, sourceAt, type SourceMap } from './source';
 import { describeZodIssue } from './zodIssue';
 
@@ -67,23 +68,48 @@ export function defineSections<S extends Record<string, z.ZodType>>(
 ): ConfigSections<S> {
   const schema = z.object(sections);
 
-  function check(config: LoadedConfig | Record<string, unknown>): ConfigIssue[] {
+  /** The config's issues and the value to parse: foreign keys accepted or moved (see foreignKeys.ts). */
+  function analyse(config: LoadedConfig | Record<string, unknown>): {
+    issues: ConfigIssue[];
+    adapted: unknown;
+  } {
     const { value, sources } = isLoaded(config)
       ? config
       : { value: config as unknown, sources: new Map() as SourceMap };
     const issues: ConfigIssue[] = [];
     if (!isPlainObject(value)) {
-      return [
-        {
-          keyPath: [],
-          source: sourceAt(sources, []),
-          problem: 'expected a mapping of sections',
-          value,
-          present: true,
-        },
-      ];
+      return {
+        issues: [
+          {
+            keyPath: [],
+            source: sourceAt(sources, []),
+            problem: 'expected a mapping of sections',
+            value,
+            present: true,
+          },
+        ],
+        adapted: value,
+      };
     }
+    const verdicts: Array<{ keyPath: (string | number)[]; verdict: ForeignKeyVerdict }> = [];
     for (const unknown of findUnknownKeys(schema, value)) {
+      // a key from NeMo RL / TRL / the guides: accepted, moved, or rejected with its own line
+      const rule = foreignKeyRule(unknown.keyPath);
+      if (rule !== undefined) {
+        const found = getAt(value, unknown.keyPath);
+        const verdict = rule.judge(found, unknown.keyPath, value);
+        verdicts.push({ keyPath: unknown.keyPath, verdict });
+        if (verdict.kind === 'reject')
+          issues.push({
+            keyPath: unknown.keyPath,
+            source: sourceAt(sources, unknown.keyPath),
+            problem: verdict.problem,
+            hint: verdict.hint,
+            value: found,
+            present: true,
+          });
+        continue;
+      }
       const key = String(unknown.keyPath[unknown.keyPath.length - 1]);
       const near = closestMatch(key, unknown.known);
       issues.push({
@@ -100,7 +126,8 @@ export function defineSections<S extends Record<string, z.ZodType>>(
         present: true,
       });
     }
-    const result = schema.safeParse(value);
+    const adapted = verdicts.length > 0 ? applyForeignKeys(value, verdicts) : value;
+    const result = schema.safeParse(adapted);
     if (!result.success) {
       for (const issue of result.error.issues) {
         if (issue.code === 'unrecognized_keys') continue; // reported above, one per key, with suggestions
@@ -130,7 +157,11 @@ export function defineSections<S extends Record<string, z.ZodType>>(
         });
       }
     }
-    return sortIssues(issues);
+    return { issues: sortIssues(issues), adapted };
+  }
+
+  function check(config: LoadedConfig | Record<string, unknown>): ConfigIssue[] {
+    return analyse(config).issues;
   }
 
   return {
@@ -138,10 +169,9 @@ export function defineSections<S extends Record<string, z.ZodType>>(
     schema,
     check,
     validate(config) {
-      const issues = check(config);
+      const { issues, adapted } = analyse(config);
       if (issues.length > 0) throw new ConfigValidationError(issues);
-      const value = isLoaded(config) ? config.value : config;
-      return schema.parse(value) as SectionsOutput<S>;
+      return schema.parse(adapted) as SectionsOutput<S>;
     },
     extend(more) {
       for (const name of Object.keys(more)) {

@@ -16,3 +16,4 @@ export {
 } from './htmlReport';
 export { explainMetric, METRIC_GLOSSARY } from './metricGlossary';
 export { groupSamples, type SampleGroup } from './sampleGroups';
+export { summarizeValues, type ValueSummary } from './valueSummary';

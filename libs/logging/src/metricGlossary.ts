@@ -14,6 +14,26 @@ export const METRIC_GLOSSARY: [pattern: RegExp, meaning: string][] = [
     /^train\/reward\/mean$/,
     "GRPO: mean reward the reward stage reports for the last batch it scored this step (with dynamic sampling, only the last refill round's), so it can differ from train/reward",
   ],
+  [
+    /^train\/reward_(std|min|max)$/,
+    'GRPO: standard deviation, lowest and highest reward of this step’s completions (next to train/reward, its mean); min = max means the reward no longer separates them',
+  ],
+  [
+    /^train\/(actor_loss|kl_loss|nll_loss|entropy_loss)$/,
+    'GRPO: the loss broken into its terms (train/loss = actor_loss + kl_loss + nll_loss + entropy_loss): the clipped policy term, β·KL, the positive-example NLL, −entropy_coef·entropy',
+  ],
+  [
+    /^train\/schedule\//,
+    'the value a scheduled or controlled coefficient (recipe `schedules:`, by its key path) had at this step',
+  ],
+  [
+    /^train\/grad_norm\/.+/,
+    'gradient norm of one layer group before clipping (logger.grad_norm_per_layer_every); the groups combine to train/grad_norm',
+  ],
+  [
+    /^train\/entropy$/,
+    'GRPO with loss_fn.entropy_coef: mean entropy (nats) of the policy’s next-token distribution over the valid completion tokens',
+  ],
   [/^train\/reward\/nulls$/, 'completions the reward function could not score (no reward)'],
   [/^train\/reward\/(timeouts|errors)$/, 'reward calls that timed out or threw, this step'],
   [

@@ -171,6 +171,10 @@ const METRICS = [
   'is_oob_ratio',
   'off_policy_mask_ratio',
   'entropy_mask_ratio',
+  'kl_loss',
+  'nll_loss',
+  'entropy_loss',
+  'entropy',
 ];
 
 for (const backend of TEST_BACKENDS) {
@@ -425,6 +429,131 @@ for (const backend of TEST_BACKENDS) {
       expectClose(readMetricsSync(r.metrics)['off_policy_mask_ratio']!, 1 / 3, 1e-6, 'ratio');
       r.loss.dispose();
     });
+
+    it('entropy_coef by hand: H [0.5, 1.5] on valid tokens (+ a masked 9), c 0.1 → entropy 1, loss actor − 0.1', () => {
+      const r = clippedPgLoss(
+        { entropy_coef: 0.1, reference_policy_kl_penalty: 0 },
+        {
+          currLogprobs: t2([[0, 0, 0]]),
+          prevLogprobs: t2([[0, 0, 0]]),
+          advantages: t1([1]),
+          tokenMask: t2([[1, 1, 0]]),
+          policyEntropies: t2([[0.5, 1.5, 9]]),
+        },
+      );
+      const m = readMetricsSync(r.metrics);
+      // actor −A·r = −1 per token → −1; entropy mean 1 → −0.1
+      expectClose(r.loss.dataSync()[0]!, -1.1, 1e-6, 'loss');
+      expectClose(m['entropy']!, 1, 1e-6, 'entropy');
+      expectClose(m['entropy_loss']!, -0.1, 1e-6, 'entropy_loss');
+      expectClose(
+        m['actor_loss']! + m['kl_loss']! + m['nll_loss']! + m['entropy_loss']!,
+        m['loss']!,
+        1e-6,
+        'components add up',
+      );
+      r.loss.dispose();
+      expect(() =>
+        clippedPgLoss(
+          { entropy_coef: 0.1, reference_policy_kl_penalty: 0 },
+          {
+            currLogprobs: t2([[0]]),
+            prevLogprobs: t2([[0]]),
+            advantages: t1([1]),
+            tokenMask: t2([[1]]),
+          },
+        ),
+      ).toThrow(/policyEntropies/);
+    });
+
+    for (const [what, extra] of [
+      ['token mean (dapo)', {}],
+      [
+        'per-sequence mean (grpo), with KL and VAPO NLL',
+        {
+          token_level_loss: false,
+          reference_policy_kl_penalty: 0.05,
+          positive_example_nll_weight: 0.2,
+        },
+      ],
+    ] as const) {
+      it(`entropy_coef ${what}: gradient through the logits equals float64 finite differences of the reference`, () => {
+        // a policy given directly by its logits [B·T, V]: log π of the targets and H = −Σ p log p from the same logits
+        const V = 6;
+        const logits0: M = Array.from({ length: B * T }, (_, i) =>
+          randoms(100 + i, V, -2, 2).map((v) => Math.fround(v)),
+        );
+        const targets = Array.from({ length: B * T }, (_, i) => (i * 5) % V);
+        const lpAndH = (z: M) => {
+          const lp: M = Array.from({ length: B }, () => Array(T).fill(0));
+          const H: M = Array.from({ length: B }, () => Array(T).fill(0));
+          z.forEach((row, i) => {
+            const mx = Math.max(...row);
+            const lse = mx + Math.log(row.reduce((a, v) => a + Math.exp(v - mx), 0));
+            const b = Math.floor(i / T);
+            const t = i % T;
+            lp[b]![t] = row[targets[i]!]! - lse;
+            H[b]![t] = -row.reduce((a, v) => a + Math.exp(v - lse) * (v - lse), 0);
+          });
+          return { lp, H };
+        };
+        const o = clippedPgLossOptionsSchema.parse({ entropy_coef: 0.3, ...extra });
+        const base = lpAndH(logits0);
+        const d: PgData = { ...data, curr: base.lp, policyEntropies: base.H };
+        const refLoss = (z: M) => {
+          const { lp, H } = lpAndH(z);
+          return refClippedPg(o, { ...d, policyEntropies: H }, lp).loss;
+        };
+        const before = tf.memory().numTensors;
+        const tfLoss = (z: tf.Tensor2D) => {
+          const logp = tf.logSoftmax(z);
+          const curr = tf.reshape(
+            tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1),
+            [B, T],
+          ) as tf.Tensor2D;
+          const H = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)), [
+            B,
+            T,
+          ]) as tf.Tensor2D;
+          const { currLogprobs: _c, ...rest } = inputs(d);
+          void _c;
+          return clippedPgLoss(o, { ...rest, currLogprobs: curr, policyEntropies: H });
+        };
+        const r = tf.tidy(() => {
+          const res = tfLoss(t2(logits0));
+          return { loss: res.loss, metrics: res.metrics };
+        });
+        const m = readMetricsSync(r.metrics);
+        const expected = refClippedPg(o, d);
+        expectClose(r.loss.dataSync()[0]!, expected.loss, 2e-5, 'loss');
+        for (const k of ['entropy', 'entropy_loss', 'actor_loss', 'kl_loss', 'nll_loss'])
+          expectClose(m[k]!, expected.metrics[k]!, 2e-5, k);
+        expect(expected.metrics['entropy_loss']).toBeLessThan(-0.1);
+        r.loss.dispose();
+        const g = gradOf((z) => tfLoss(z).loss, logits0);
+        const fd = finiteDiff(refLoss, logits0);
+        expectMatrixClose(g, fd, 2e-3, 'd loss / d logits');
+        // the bonus changes the gradient: without it the two differ
+        const g0 = gradOf(
+          (z) =>
+            clippedPgLoss(
+              { ...o, entropy_coef: 0 },
+              {
+                ...inputs(d),
+                currLogprobs: tf.reshape(
+                  tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1),
+                  [B, T],
+                ) as tf.Tensor2D,
+              },
+            ).loss,
+          logits0,
+        );
+        expect(Math.max(...g.flat().map((v, i) => Math.abs(v - g0.flat()[i]!)))).toBeGreaterThan(
+          1e-3,
+        );
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    }
 
     for (const [name, opts, over] of CASES) {
       it(`${name}: loss, metrics and gradient match the float64 reference`, () => {

@@ -93,6 +93,8 @@ export const clippedPgLossOptionsSchema = z
     top_entropy_quantile: z.number().min(0).max(1).default(1),
     /** weight the KL penalty by π/π_gen (differentiated) so it estimates KL under the current policy */
     use_on_policy_kl_approximation: z.boolean().default(false),
+    /** entropy bonus c: subtract c·(the policy's token entropy, aggregated like the policy term — the mean over valid tokens by default) from the loss, so c > 0 keeps the policy exploring (the guides' and verl's `entropy_coef(f)`; PPO https://arxiv.org/abs/1707.06347 Eq. 9); needs `policyEntropies` with gradient; 0 disables */
+    entropy_coef: z.number().finite().default(0),
     /** VAPO μ: add μ·NLL on tokens of samples with reward > 0 (https://arxiv.org/abs/2504.05118, Eq. 10); 0 disables */
     positive_example_nll_weight: z.number().min(0).default(0),
     /** TRL reduction: grpo (per-sequence mean), bnpo (micro-batch token mean), dr_grpo (sum / (B·max_completion_length)), dapo (global token mean); null follows token_level_loss */
@@ -219,6 +221,12 @@ export interface ClippedPgInputs {
   globalPositiveToks?: number;
   /** entropy of the next-token distribution at each completion token [B, T] (constant), for top_entropy_quantile */
   entropies?: tf.Tensor2D;
+  /**
+   * the current policy's entropy at each completion token [B, T], differentiated
+   * (`CausalLM.tokenLogProbsAndEntropies`), for entropy_coef; when given it is also
+   * reported as the `entropy` metric
+   */
+  policyEntropies?: tf.Tensor2D;
 }
 
 /**
@@ -231,7 +239,9 @@ export interface ClippedPgInputs {
  * `probs_ratio_clamped_min/max`, `kl_penalty`, `token_mult_prob_error`,
  * `gen_kl_error`, `policy_kl_error`, `js_divergence_error`,
  * `sampling_importance_ratio`, `approx_entropy`, `num_valid_samples`,
- * `positive_nll_loss`, for icepop / seq-mask-tis `is_oob_ratio` and, with
+ * `positive_nll_loss`, the components `kl_loss`, `nll_loss`, `entropy_loss`
+ * (loss = actor_loss + kl_loss + nll_loss + entropy_loss), `entropy` with
+ * `policyEntropies`, for icepop / seq-mask-tis `is_oob_ratio` and, with
  * off_policy_mask_threshold, `off_policy_mask_ratio`. SAPO, two-sided `delta`
  * clipping and off-policy sequence masking are TRL's options.
  */
@@ -263,6 +273,12 @@ export function clippedPgLoss(
     );
   }
   expectShape('clippedPgLoss entropies', inputs.entropies, [B, T]);
+  expectShape('clippedPgLoss policyEntropies', inputs.policyEntropies, [B, T]);
+  if (o.entropy_coef !== 0 && !inputs.policyEntropies) {
+    throw new Error(
+      'clippedPgLoss: policyEntropies [B, T] (with gradient) are required when entropy_coef is not 0',
+    );
+  }
   if (o.top_entropy_quantile < 1 && !inputs.entropies) {
     throw new Error('clippedPgLoss: entropies [B, T] are required when top_entropy_quantile < 1');
   }
@@ -450,10 +466,13 @@ export function clippedPgLoss(
       nll = tf.neg(maskedMean(currLogprobs, posMask, den)) as tf.Scalar;
     }
 
-    const loss = tf.add(
-      tf.add(actorLoss, kl),
-      tf.mul(nll, o.positive_example_nll_weight),
-    ) as tf.Scalar;
+    // entropy bonus: −c·H of the current policy, through the same reduction as the policy term
+    const entropyLoss =
+      o.entropy_coef !== 0
+        ? (tf.mul(reduce(inputs.policyEntropies!), -o.entropy_coef) as tf.Scalar)
+        : (tf.scalar(0) as tf.Scalar);
+    const nllLoss = tf.mul(nll, o.positive_example_nll_weight) as tf.Scalar;
+    const loss = tf.add(tf.add(tf.add(actorLoss, kl), nllLoss), entropyLoss) as tf.Scalar;
 
     // metrics (NeMo RL names); all constants
     const cur = stopGradient(currLogprobs);
@@ -471,6 +490,10 @@ export function clippedPgLoss(
     const metrics: Metrics = {
       loss: metric(() => loss, loss),
       actor_loss: metric(() => actorLoss, actorLoss),
+      // the loss's components: loss = actor_loss + kl_loss + nll_loss + entropy_loss
+      kl_loss: metric(() => kl, kl),
+      nll_loss: metric(() => nllLoss, nllLoss),
+      entropy_loss: metric(() => entropyLoss, entropyLoss),
       probs_ratio: metric(() => tokMean(r), r),
       probs_ratio_clamped: metric(() => tokMean(rc), rc),
       probs_ratio_min: maskedExtreme(r, 'min'),
@@ -505,6 +528,14 @@ export function clippedPgLoss(
       ),
       num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
       positive_nll_loss: metric(() => nll, nll),
+      ...(inputs.policyEntropies
+        ? {
+            entropy: metric(
+              () => tokMean(stopGradient(inputs.policyEntropies!)),
+              inputs.policyEntropies,
+            ),
+          }
+        : {}),
       ...isMetrics,
     };
     return { loss, metrics };

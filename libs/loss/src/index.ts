@@ -43,8 +43,17 @@ export {
   constantSchedule,
   linearSchedule,
   controllerSchedule,
+  cosineSchedule,
+  stepSchedule,
+  bandSchedule,
+  piSchedule,
   makeSchedule,
 } from './schedules';
+export {
+  coefficientSchedulesSchema,
+  type CoefficientSchedulesSpec,
+  CoefficientSchedules,
+} from './coefficientSchedules';
 export { type LossTerm, composeLosses } from './composeLosses';
 export { type PairLogpsInputs } from './pairLogps';
 export {

@@ -75,6 +75,7 @@ export interface PgData {
   globalValidSeqs?: number;
   globalPositiveToks?: number;
   entropies?: M;
+  policyEntropies?: M;
 }
 
 /** torch.quantile(values, q) with linear interpolation. */
@@ -254,10 +255,15 @@ export function refClippedPg(
     const den = d.globalPositiveToks ?? sum(pm.map(sum));
     nll = -sum(live.map((r, b) => sum(r.map((v, t) => v * pm[b]![t]!)))) / (den + EPS);
   }
-  const loss = actor + kl + o.positive_example_nll_weight * nll;
+  const entropyLoss = o.entropy_coef !== 0 ? -o.entropy_coef * reduce(d.policyEntropies!) : 0;
+  const loss = actor + kl + o.positive_example_nll_weight * nll + entropyLoss;
+  if (d.policyEntropies) metrics['entropy'] = tokMean(d.policyEntropies);
   Object.assign(metrics, {
     loss,
     actor_loss: actor,
+    kl_loss: kl,
+    nll_loss: o.positive_example_nll_weight * nll,
+    entropy_loss: entropyLoss,
     probs_ratio: tokMean(ratio),
     probs_ratio_clamped: tokMean(clamped),
     kl_penalty: beta !== 0 ? kl / beta : 0,

@@ -82,6 +82,90 @@ describe('CausalLM', () => {
     model.dispose();
   });
 
+  it('withProbe sees every named site of a forward pass in order, and only inside withProbe', async () => {
+    const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
+    const ids = ids2d([[3, 9, 27]]);
+    const sites: string[] = [];
+    const lp = model.withProbe(
+      (site) => sites.push(site),
+      () => model.tokenLogProbs(ids, null, ids),
+    );
+    const layer = (i: number) =>
+      ['input_layernorm', 'self_attn', 'self_attn.o_proj', 'post_attention_layernorm', 'mlp'].map(
+        (m) => `model.layers.${i}.${m}`,
+      );
+    expect(sites).toEqual([
+      'model.embed_tokens',
+      ...Array.from({ length: model.config.numLayers }, (_, i) => [
+        ...layer(i),
+        `model.layers.${i}`,
+      ]).flat(),
+      'model.norm',
+      'lm_head',
+    ]);
+    const n = sites.length;
+    tf.dispose([lp, model.tokenLogProbs(ids, null, ids)]);
+    expect(sites).toHaveLength(n);
+    tf.dispose(ids);
+    model.dispose();
+  });
+
+  it('tokenLogProbsAndEntropies: one pass gives tokenLogProbs, tokenEntropies and the entropy gradient of full logits', async () => {
+    const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
+    const ids = ids2d([
+      [3, 9, 27, 81, 50],
+      [7, 7, 1, 2, 3],
+    ]);
+    const mask = ids2d([
+      [1, 1, 1, 1, 1],
+      [0, 0, 1, 1, 1],
+    ]);
+    const targets = ids2d([
+      [9, 27, 81, 50, 0],
+      [7, 1, 2, 3, 0],
+    ]);
+    const both = model.tokenLogProbsAndEntropies(ids, mask, targets, { chunkSize: 3 });
+    const lp = model.tokenLogProbs(ids, mask, targets);
+    const ent = model.tokenEntropies(ids, mask);
+    const maxDiff = (a: tf.Tensor, b: tf.Tensor) =>
+      Math.max(...Array.from(tf.tidy(() => tf.abs(tf.sub(a, b))).dataSync()));
+    expect(maxDiff(both.logprobs, lp)).toBeLessThan(1e-5);
+    expect(maxDiff(both.entropies, ent)).toBeLessThan(1e-5);
+    tf.dispose([both.logprobs, both.entropies, lp, ent]);
+    const before = tf.memory().numTensors; // after the model's lazily built caches
+    // gradient of Σ H w.r.t. every weight equals that of the unchunked −Σ p log p of model.logits
+    const vars = [...model.trainableVariables().values()];
+    const chunked = tf.variableGrads(
+      () => tf.sum(model.tokenLogProbsAndEntropies(ids, mask, targets, { chunkSize: 2 }).entropies),
+      vars,
+    );
+    const full = tf.variableGrads(() => {
+      const logp = tf.logSoftmax(model.logits(ids, mask));
+      return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp))) as tf.Scalar;
+    }, vars);
+    let num = 0;
+    let den = 0;
+    for (const k of Object.keys(full.grads)) {
+      const a = chunked.grads[k]!.dataSync();
+      const b = full.grads[k]!.dataSync();
+      for (let i = 0; i < a.length; i++) {
+        num += (a[i]! - b[i]!) ** 2;
+        den += b[i]! ** 2;
+      }
+    }
+    expect(den).toBeGreaterThan(0);
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+    tf.dispose([
+      chunked.value,
+      full.value,
+      ...Object.values(chunked.grads),
+      ...Object.values(full.grads),
+    ]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ids, mask, targets]);
+    model.dispose();
+  });
+
   it('tokenLogProbs equals log_softmax(logits)[target] (float64 in JS), for any chunk size', async () => {
     const model = await loadPretrained(path.join(FIXTURE_DIR, 'llama'));
     const V = model.config.vocabSize;

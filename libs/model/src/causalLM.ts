@@ -13,6 +13,7 @@ import {
   linearTransposed,
   tokenEntropy,
   lmHeadTokenLogProbs,
+  lmHeadTokenEntropies,
   logitsChunkRows,
   positionsFromMask,
   rmsNorm,
@@ -339,6 +340,27 @@ export class CausalLM {
    */
   activationCheckpointing = false;
   private adapterRef: LinearAdapter | null = null;
+  /** set only while {@link withProbe} runs: sees each named intermediate of the forward pass */
+  private probe: ((site: string, x: tf.Tensor) => void) | null = null;
+
+  /**
+   * Run `fn` with `probe` called on every named intermediate of each forward pass
+   * it makes, in order: `model.embed_tokens`, then per layer (Hugging Face module
+   * names) `…input_layernorm`, `…self_attn`, `…self_attn.o_proj` (the residual
+   * after attention), `…post_attention_layernorm`, `…mlp` and the layer output
+   * `model.layers.<i>`, then `model.norm` and `lm_head` (log-probs / entropies).
+   * For debugging (the non-finite locator): a probe that reads values syncs the
+   * device at every site. GPT-2 modules use GPT-2's names.
+   */
+  withProbe<T>(probe: (site: string, x: tf.Tensor) => void, fn: () => T): T {
+    const previous = this.probe;
+    this.probe = probe;
+    try {
+      return fn();
+    } finally {
+      this.probe = previous;
+    }
+  }
   /** A view made by {@link withAdapter}: shares the weights, never frees them, trains nothing. */
   private readonly isView: boolean;
 
@@ -636,8 +658,10 @@ export class CausalLM {
         embedding(this.w('transformer.wte.weight') as tf.Tensor2D, ids),
         embedding(this.w('transformer.wpe.weight') as tf.Tensor2D, tf.tensor1d(positions, 'int32')),
       );
+      this.probe?.('transformer.wte', h);
     } else {
       h = embedding(this.w('model.embed_tokens.weight') as tf.Tensor2D, ids);
+      this.probe?.('model.embed_tokens', h);
       rope = ropeCosSin(positions, b, t, {
         headDim: cfg.headDim,
         ropeTheta: cfg.ropeTheta,
@@ -666,6 +690,10 @@ export class CausalLM {
 
     const { numHeads: hq, numKvHeads: hkv, headDim: dh } = cfg;
     const gpt2 = cfg.arch === 'gpt2';
+    const look = <X extends tf.Tensor>(site: string, x: X): X => {
+      this.probe?.(site, x);
+      return x;
+    };
     /** Decoder layer `i` on the residual stream `h`, reading weights through `W`. */
     const layer = (
       i: number,
@@ -686,7 +714,10 @@ export class CausalLM {
         return delta === null ? y : tf.add(y, delta);
       };
       // attention block
-      let x = norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W);
+      let x = look(
+        p + (gpt2 ? 'ln_1' : 'input_layernorm'),
+        norm(h, gpt2 ? p + 'ln_1' : p + 'input_layernorm', W),
+      );
       let q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D;
       if (gpt2) {
         [q, k, v] = tf.split(proj(x, p + 'attn.c_attn'), 3, 1) as [
@@ -715,9 +746,16 @@ export class CausalLM {
         b * t,
         hq * dh,
       ]) as tf.Tensor2D;
-      h = tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj'));
+      look(p + (gpt2 ? 'attn' : 'self_attn'), a);
+      h = look(
+        p + (gpt2 ? 'attn.c_proj' : 'self_attn.o_proj'),
+        tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj')),
+      );
       // MLP block
-      x = norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm', W);
+      x = look(
+        p + (gpt2 ? 'ln_2' : 'post_attention_layernorm'),
+        norm(h, gpt2 ? p + 'ln_2' : p + 'post_attention_layernorm', W),
+      );
       const m =
         cfg.activation === 'silu'
           ? proj(
@@ -725,7 +763,8 @@ export class CausalLM {
               p + 'mlp.down_proj',
             )
           : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
-      return tf.add(h, m);
+      look(p + 'mlp', m);
+      return look(p.slice(0, -1), tf.add(h, m));
     };
     const checkpoint = this.activationCheckpointing && cache === undefined;
     // one scope per layer frees its intermediates as it ends: a gradient tape keeps
@@ -736,7 +775,10 @@ export class CausalLM {
         ? this.checkpointedLayer(i, x, keyMask, rope, own, layer)
         : tf.tidy(() => layer(i, x, own, keyMask, rope));
     }
-    return norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm');
+    return look(
+      gpt2 ? 'transformer.ln_f' : 'model.norm',
+      norm(h, gpt2 ? 'transformer.ln_f' : 'model.norm'),
+    );
   }
 
   /**
@@ -894,8 +936,56 @@ export class CausalLM {
       ]) as tf.Tensor1D;
       const { table, vocabMajor } = this.headTable();
       const lp = lmHeadTokenLogProbs(h, table, tgt, { chunkRows: chunk, temperature, vocabMajor });
+      this.probe?.('lm_head', lp);
       return tf.reshape(lp, [b, t]) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * {@link tokenLogProbs} and the differentiable entropy of the next-token distribution
+   * at every position, both `[B, T]`, from one pass through the layers: what an entropy
+   * bonus (`entropy_coef`) needs. The entropy runs chunked like the log-probs
+   * (`lmHeadTokenEntropies`), so the `[B·T, V]` logits are never held; it costs one more
+   * chunked head product forward and backward.
+   */
+  tokenLogProbsAndEntropies(
+    inputIds: tf.Tensor2D,
+    attentionMask: tf.Tensor2D | null,
+    targets: tf.Tensor2D,
+    options: TokenLogProbsOptions = {},
+  ): { logprobs: tf.Tensor2D; entropies: tf.Tensor2D } {
+    const [b, t] = inputIds.shape;
+    if (targets.shape.join() !== inputIds.shape.join()) {
+      throw new RxrlUsageError(
+        `CausalLM.tokenLogProbsAndEntropies: targets shape [${targets.shape}] differs from inputIds [${inputIds.shape}]`,
+      );
+    }
+    const chunk =
+      options.chunkSize ?? this.logprobChunkSize ?? logitsChunkRows(this.config.vocabSize);
+    const temperature = options.temperature ?? 1;
+    if (
+      !Number.isInteger(chunk) ||
+      chunk <= 0 ||
+      !(temperature > 0) ||
+      !Number.isFinite(temperature)
+    )
+      throw new RxrlConfigError(
+        `tokenLogProbsAndEntropies: chunkSize must be a positive integer and temperature positive, got ${chunk}, ${temperature}`,
+      );
+    const [logprobs, entropies] = tf.tidy(() => {
+      const h = this.hidden(inputIds, attentionMask, undefined, options.packing);
+      const tgt = tf.reshape(targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'), [
+        b * t,
+      ]) as tf.Tensor1D;
+      const { table, vocabMajor } = this.headTable();
+      const opts = { chunkRows: chunk, temperature, vocabMajor };
+      const lp = lmHeadTokenLogProbs(h, table, tgt, opts);
+      this.probe?.('lm_head', lp);
+      const ent = lmHeadTokenEntropies(h, table, opts);
+      this.probe?.('lm_head.entropy', ent);
+      return [tf.reshape(lp, [b, t]) as tf.Tensor2D, tf.reshape(ent, [b, t]) as tf.Tensor2D];
+    });
+    return { logprobs, entropies };
   }
 
   /**

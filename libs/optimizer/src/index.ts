@@ -21,3 +21,4 @@ export {
 export { NemoSchedulerListSchema, nemoSchedulerFactor } from './nemoScheduler';
 export { clipByGlobalNorm, clipCoefficient, globalNorm } from './clipGradNorm';
 export { GradientAccumulator } from './gradientAccumulator';
+export { layerGroup, layerGradNorms } from './layerGradNorms';

@@ -30,10 +30,11 @@ describe('policy.on_nonfinite through rxrl sft', () => {
     const r = await run(dir, ['policy.optimizer.kwargs.lr=1e30']);
     expect(r.code).toBe(1);
     expect(r.out).toContain(
-      'rxrl: non-finite grad_norm (NaN) at step 2; the update was not applied; stopping (policy.on_nonfinite: stop)',
+      // where it started: the forward pass is finite, the backward overflows in these layers
+      'rxrl: non-finite grad_norm (NaN) at step 2; the update was not applied; the forward pass and the loss are finite; the backward pass is not: non-finite gradients in embed_tokens, layers.0; stopping (policy.on_nonfinite: stop)',
     );
     expect(r.err).toContain(
-      'rxrl sft: failed: non-finite grad_norm (NaN) at step 2; the update was not applied',
+      'rxrl sft: failed: non-finite grad_norm (NaN) at step 2; the update was not applied; the forward pass and the loss are finite; the backward pass is not: non-finite gradients in embed_tokens, layers.0',
     );
     expect(
       fs.readdirSync(path.join(dir, 'checkpoints')).filter((d) => d.startsWith('step_')),
@@ -54,7 +55,7 @@ describe('policy.on_nonfinite through rxrl sft', () => {
     expect(r.code).toBe(0);
     for (const step of [2, 3, 4, 5])
       expect(r.out).toContain(
-        `rxrl: non-finite grad_norm (NaN) at step ${step}; the update was not applied; skipped (policy.on_nonfinite: skip_step)`,
+        `rxrl: non-finite grad_norm (NaN) at step ${step}; the update was not applied; the forward pass and the loss are finite; the backward pass is not: non-finite gradients in embed_tokens, layers.0; skipped (policy.on_nonfinite: skip_step)`,
       );
     const rows = metricsRows(dir);
     expect(rows.map((m) => m['step'])).toEqual([1, 2, 3, 4, 5]);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineSections } from '@rxrl/config';
 import { checkpointingSchema } from '@rxrl/checkpoint';
 import { ArithmeticOptions, GrpoFormatOptions } from '@rxrl/data';
-import { clippedPgLossOptionsSchema } from '@rxrl/loss';
+import { clippedPgLossOptionsSchema, coefficientSchedulesSchema } from '@rxrl/loss';
 import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
 import { mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema } from '@rxrl/rollout';
@@ -112,6 +112,8 @@ export const grpoLoggerSchema = z.strictObject({
   num_val_samples_to_print: z.int().nonnegative().default(4),
   /** progress bar / progress lines on stdout */
   progress: z.boolean().default(true),
+  /** every this many steps, log each layer's gradient norm as train/grad_norm/<layer> (layers.<i>, embed_tokens, norm, lm_head); 0: never */
+  grad_norm_per_layer_every: z.int().nonnegative().default(0),
 });
 
 /** Every section of a GRPO recipe. */
@@ -122,6 +124,8 @@ export const grpoSections = defineSections(
     grpo: grpoSchema.prefault({}),
     policy: grpoPolicySchema,
     loss_fn: clippedPgLossOptionsSchema.prefault({}),
+    /** loss_fn coefficients that follow a schedule or a controller: key path → spec (libs/loss schedules) */
+    schedules: coefficientSchedulesSchema,
     env: grpoEnvSchema.prefault({}),
     data: grpoDataSchema.prefault({}),
     logger: grpoLoggerSchema.prefault({}),
@@ -153,6 +157,20 @@ export const grpoSections = defineSections(
         path: ['policy', 'train_global_batch_size'],
         message: `must divide grpo.num_prompts_per_step × ${where} = ${c.grpo.num_prompts_per_step} × ${n} = ${total} samples per step`,
       });
+    // a schedule drives a numeric loss_fn coefficient
+    for (const key of Object.keys(c.schedules)) {
+      const [section, name, ...rest] = key.split('.');
+      const value =
+        section === 'loss_fn' && rest.length === 0
+          ? (c.loss_fn as Record<string, unknown>)[name!]
+          : undefined;
+      if (typeof value !== 'number')
+        issues.push({
+          path: ['schedules', key],
+          message:
+            'a schedule drives a numeric loss_fn coefficient (e.g. loss_fn.entropy_coef, loss_fn.reference_policy_kl_penalty)',
+        });
+    }
     return issues;
   },
 );

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { summarizeValues } from '@rxrl/logging';
 import type { RecordBatch } from 'apache-arrow';
 import {
   COLUMNS,
@@ -11,6 +12,7 @@ import {
 import { lastValueFrom, of } from 'rxjs';
 import {
   clippedPgLoss,
+  CoefficientSchedules,
   stopGradient,
   type ClippedPgInputs,
   type ClippedPgLossOptions,
@@ -51,6 +53,7 @@ import {
 } from './grpoGraph';
 import {
   completionLogprobs,
+  completionLogprobsAndEntropies,
   completionEntropiesHost,
   completionLogprobsHost,
   policyBatch,
@@ -130,6 +133,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
    */
   private readonly trainTemperature: number;
   private readonly registry: StageRegistry;
+  /** the recipe's `schedules:` (loss_fn coefficients by step or by metric) */
+  private readonly coefficients: CoefficientSchedules;
+  /** the previous step's metrics, which metric-driven schedules read (checkpointed with them) */
+  private lastMetrics: Record<string, number> = {};
 
   constructor(private readonly o: GrpoTrainerOptions) {
     this.registry = o.registry ?? builtinStageRegistry();
@@ -141,8 +148,14 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     if (this.spec) validateGrpoGraph(this.spec, { registry: this.registry });
     // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
     // the base with adapters off (a view of the same weights, no copy)
+    this.coefficients = new CoefficientSchedules(config.schedules, config, (p) =>
+      p.startsWith('loss_fn.'),
+    );
     this.reference =
-      config.loss_fn.reference_policy_kl_penalty > 0 ? o.model.referencePolicy() : null;
+      config.loss_fn.reference_policy_kl_penalty > 0 ||
+      'loss_fn.reference_policy_kl_penalty' in config.schedules
+        ? o.model.referencePolicy()
+        : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
     const rolloutT =
       (this.spec && rolloutOptionsOf(this.spec)?.temperature) ??
@@ -211,6 +224,9 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const objective: GrpoObjective =
       this.o.objective ?? ((inputs, ctx) => clippedPgLoss(ctx.options, inputs));
     this.stageMetrics = {};
+    // scheduled coefficients for this step, from the previous step's metrics
+    const coefficients = this.coefficients.values(step, this.lastMetrics);
+    const lossFn = CoefficientSchedules.apply(config, coefficients).loss_fn;
     const t0 = performance.now();
     // the step's batches: more prompt batches go in (same step, next round) while the
     // graph's filter.dynamic_sampling wants more groups, until the epoch runs out
@@ -273,12 +289,19 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         optimizer,
         microBatches: mbs,
         maxGradNorm: config.policy.max_grad_norm,
+        gradNormPerLayerEvery: config.logger.grad_norm_per_layer_every,
         loss: (mb) => {
           const B = mb.pb.rows;
           const T = mb.pb.width;
-          const curr = completionLogprobs(model, mb.pb, this.trainTemperature);
+          // entropy_coef: the policy's entropies from the same pass, with gradient
+          const withEntropy = lossFn.entropy_coef !== 0;
+          const both = withEntropy
+            ? completionLogprobsAndEntropies(model, mb.pb, this.trainTemperature)
+            : null;
+          const curr = both?.logprobs ?? completionLogprobs(model, mb.pb, this.trainTemperature);
           return objective(
             {
+              ...(both ? { policyEntropies: both.entropies } : {}),
               currLogprobs: curr,
               prevLogprobs: mb.prev
                 ? tf.tensor2d(mb.prev, [B, T])
@@ -293,7 +316,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
               globalValidSeqs: Math.max(globalValidSeqs, 1),
               ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
             },
-            { step, options: config.loss_fn },
+            { step, options: lossFn },
           );
         },
       });
@@ -325,6 +348,18 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };
     if (this.reference) metrics['train/kl_penalty'] = sums['kl_penalty'] ?? NaN;
+    // debugging: the reward's spread next to its mean, and the loss by term
+    const spread = summarizeValues(allRewards);
+    metrics['train/reward_std'] = spread.std;
+    metrics['train/reward_min'] = spread.min;
+    metrics['train/reward_max'] = spread.max;
+    for (const [k, v] of Object.entries(sums))
+      if (k.startsWith('grad_norm/')) metrics[`train/${k}`] = v;
+    for (const k of ['actor_loss', 'kl_loss', 'nll_loss', 'entropy_loss'])
+      metrics[`train/${k}`] = sums[k] ?? NaN;
+    if (lossFn.entropy_coef !== 0) metrics['train/entropy'] = sums['entropy'] ?? NaN;
+    for (const [path, v] of Object.entries(coefficients)) metrics[`train/schedule/${path}`] = v;
+    this.lastMetrics = metrics;
     const samples = Array.from({ length: Math.min(config.grpo.num_samples_logged, n) }, (_, i) => ({
       split: 'train',
       prompt: train.promptTexts[i],
@@ -432,11 +467,30 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   saveState(): StateFiles {
-    return savePolicyState(this.o.model, this.o.optimizer);
+    const files = savePolicyState(this.o.model, this.o.optimizer);
+    if (this.coefficients.size === 0) return files;
+    // controller values and integrals, and the metrics the next step's update reads
+    const json = JSON.stringify({
+      schedules: this.coefficients.getState(),
+      last_metrics: this.lastMetrics,
+    });
+    return { ...files, 'schedules.json': json };
   }
 
   loadState(files: Record<string, Uint8Array>): void {
     loadPolicyState(this.o.model, this.o.optimizer, files);
+    const saved = files['schedules.json'];
+    if (saved !== undefined && this.coefficients.size > 0) {
+      const { schedules, last_metrics } = JSON.parse(new TextDecoder().decode(saved)) as {
+        schedules: Record<string, Record<string, number | null>>;
+        last_metrics: Record<string, number | null>;
+      };
+      this.coefficients.setState(schedules);
+      // JSON writes NaN as null
+      this.lastMetrics = Object.fromEntries(
+        Object.entries(last_metrics).map(([k, v]) => [k, v ?? NaN]),
+      );
+    }
   }
 
   /** Ends the graph's subscription and frees the reference policy (the caller owns the policy and optimizer). */

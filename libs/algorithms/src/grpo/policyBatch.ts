@@ -88,6 +88,29 @@ export function completionLogprobs(model: CausalLM, b: PolicyBatch, temperature 
 }
 
 /**
+ * {@link completionLogprobs} and the differentiable entropy of the policy at each
+ * completion token, both `[rows, width]`, from one pass through the layers (for
+ * `loss_fn.entropy_coef`; call inside a tape or tidy).
+ */
+export function completionLogprobsAndEntropies(
+  model: CausalLM,
+  b: PolicyBatch,
+  temperature = 1,
+): { logprobs: tf.Tensor2D; entropies: tf.Tensor2D } {
+  const L = b.promptWidth + b.width;
+  const [logprobs, entropies] = tf.tidy(() => {
+    const ids = tf.tensor2d(b.ids, [b.rows, L], 'int32');
+    const mask = tf.tensor2d(b.attention, [b.rows, L], 'int32');
+    const targets = tf.tensor2d(b.targets, [b.rows, L], 'int32');
+    const both = model.tokenLogProbsAndEntropies(ids, mask, targets, { temperature });
+    const cut = (x: tf.Tensor2D) =>
+      tf.slice(x, [0, b.promptWidth - 1], [b.rows, b.width]) as tf.Tensor2D;
+    return [cut(both.logprobs), cut(both.entropies)];
+  });
+  return { logprobs, entropies };
+}
+
+/**
  * Entropy of the next-token distribution at each completion token, [rows × width] on the
  * host (no gradient), aligned like {@link completionLogprobs}; for `top_entropy_quantile`.
  */

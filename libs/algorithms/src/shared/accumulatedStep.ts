@@ -5,9 +5,11 @@ import {
   clipCoefficient,
   globalNorm,
   GradientAccumulator,
+  layerGradNorms,
   type NamedOptimizer,
 } from '@rxrl/optimizer';
 import { NonFiniteError } from '@rxrl/pipeline';
+import { locateNonFinite } from './locateNonFinite';
 
 /** How a loss metric combines over micro-batches. */
 export type MetricReduce = 'sum' | 'last';
@@ -33,6 +35,18 @@ export interface AccumulatedStepOptions<M> {
    * coefficients (composeLosses) are the same in every micro-batch and keep the last.
    */
   reduce?: (key: string) => MetricReduce;
+  /**
+   * Every this many optimizer updates (counting from the first, update 0), also
+   * return the gradient norm of each layer group as `grad_norm/<group>`
+   * (`layerGradNorms`, before clipping); 0 or absent: never.
+   */
+  gradNormPerLayerEvery?: number;
+  /**
+   * On a non-finite loss or gradient, re-run the forward passes with a finite check
+   * at every model site and add where it first appeared to the NonFiniteError
+   * (`locateNonFinite`); default true.
+   */
+  locateNonFinite?: boolean;
 }
 
 const defaultReduce = (key: string): MetricReduce =>
@@ -77,6 +91,9 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
     const gradScale = maxGradNorm !== null ? clipCoefficient(gradNorm, maxGradNorm) : 1;
     const update = total;
     // a NaN/Inf loss or gradient must never reach the weights or the Adam moments
+    const every = options.gradNormPerLayerEvery ?? 0;
+    if (every > 0 && optimizer.stepCount % every === 0)
+      for (const [k, v] of Object.entries(layerGradNorms(total))) out[`grad_norm/${k}`] = v;
     const lossValue = out['loss'];
     const bad =
       lossValue !== undefined && !Number.isFinite(lossValue)
@@ -85,8 +102,14 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
           ? new NonFiniteError('grad_norm', gradNorm)
           : null;
     if (bad !== null) {
+      // name the first op / layer that produced it (a forward re-run per micro-batch, only now)
+      let located = bad;
+      if (options.locateNonFinite ?? true) {
+        const origin = locateNonFinite(model, options.microBatches, options.loss, update);
+        if (origin !== null) located = bad.withOrigin(origin.message);
+      }
       tf.dispose(Object.values(update));
-      throw bad;
+      throw located;
     }
     const lr = optimizer.lr;
     optimizer.step(update, { gradScale });

@@ -105,7 +105,9 @@ describe('non-finite detection before the update', () => {
     };
     expect(() =>
       accumulatedStep({ model, optimizer, microBatches: [0], loss, maxGradNorm: null }),
-    ).toThrow(/^non-finite grad_norm \(NaN\); the update was not applied$/);
+    ).toThrow(
+      /^non-finite grad_norm \(NaN\); the update was not applied; the forward pass and the loss are finite; the backward pass is not: non-finite gradients in embed_tokens, layers\.0, norm, lm_head$/,
+    );
     expect(() =>
       accumulatedStep({ model, optimizer, microBatches: [0], loss, maxGradNorm: 1 }),
     ).toThrow(NonFiniteError);
@@ -139,7 +141,8 @@ describe('policy.on_nonfinite through the runner', () => {
     expect(rows[2]!['train/loss']).toBeUndefined();
     for (const i of [0, 1, 3]) expect(Number.isFinite(rows[i]!['train/loss'])).toBe(true);
     expect(lines).toContain(
-      'rxrl: non-finite loss (NaN) at step 3; the update was not applied; skipped (policy.on_nonfinite: skip_step)',
+      // the NaN sample weight: activations finite, the loss terms that read the weights are not
+      "rxrl: non-finite loss (NaN) at step 3; the update was not applied; first non-finite value: micro-batch 0, the model's activations and log-probs are finite; the loss is not (loss, num_unmasked_tokens, num_valid_samples); skipped (policy.on_nonfinite: skip_step)",
     );
     // reference: the same three good batches applied directly, in order, batch 3 never applied
     const ref = setup();
@@ -175,7 +178,7 @@ describe('policy.on_nonfinite through the runner', () => {
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).step).toBe(3);
     expect((err as NonFiniteError).message).toBe(
-      'non-finite loss (NaN) at step 3; the update was not applied',
+      "non-finite loss (NaN) at step 3; the update was not applied; first non-finite value: micro-batch 0, the model's activations and log-probs are finite; the loss is not (loss, num_unmasked_tokens, num_valid_samples)",
     );
     expect(
       fs.readdirSync(path.join(runDir, 'checkpoints')).filter((d) => d.startsWith('step_')),

@@ -21,3 +21,4 @@ export {
   lmHeadTokenLogProbs,
   logitsChunkRows,
 } from './lmHeadLogProbs';
+export { lmHeadTokenEntropies } from './lmHeadEntropies';

@@ -160,6 +160,6 @@ export function lmHeadTokenLogProbs(
 }
 
 /** `aᵀ·b` for 2-D operands: a transposed product where that is fast, else a materialised transpose. */
-function matMulAT(a: tf.Tensor2D, b: tf.Tensor2D, fast: boolean): tf.Tensor2D {
+export function matMulAT(a: tf.Tensor2D, b: tf.Tensor2D, fast: boolean): tf.Tensor2D {
   return fast ? tf.matMul(a, b, true, false) : tf.matMul(tf.transpose(a), b);
 }

@@ -19,15 +19,22 @@ export class NonFiniteError extends RxrlError {
     readonly value: number,
     /** the runner step, once known */
     readonly step: number | null = null,
+    /** where it first appeared, e.g. `micro-batch 0, forward, at model.layers.3.mlp` (a located fault) */
+    readonly origin: string | null = null,
   ) {
     super(
-      `non-finite ${metric} (${String(value)})${step === null ? '' : ` at step ${step}`}; the update was not applied`,
+      `non-finite ${metric} (${String(value)})${step === null ? '' : ` at step ${step}`}; the update was not applied${origin === null ? '' : `; ${origin}`}`,
     );
   }
 
   /** The same fault, tagged with the runner step where it appeared. */
   atStep(step: number): NonFiniteError {
-    return new NonFiniteError(this.metric, this.value, step);
+    return new NonFiniteError(this.metric, this.value, step, this.origin);
+  }
+
+  /** The same fault with where it first appeared. */
+  withOrigin(origin: string): NonFiniteError {
+    return new NonFiniteError(this.metric, this.value, this.step, origin);
   }
 }
 

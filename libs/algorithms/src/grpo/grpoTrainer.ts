@@ -431,8 +431,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       registry: this.registry,
       sourceColumns: GRPO_SOURCE_COLUMNS,
     });
+    // validation generates here, not on a generation worker: the trainer waits for it anyway,
+    // and the worker meanwhile keeps sampling the next training batches (whose options its
+    // prefetches copy from the requests it serves: greedy validation requests would spoil them)
+    const { generator: _worker, ...services } = this.o.services ?? {};
     const context = {
-      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
+      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...services },
       emit: () => {},
     };
     const graph = pipe(...nodes.map((n) => n.definition.create(n.options, context)));

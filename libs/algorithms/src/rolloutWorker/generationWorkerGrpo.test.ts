@@ -12,15 +12,17 @@ beforeAll(async () => {
   await useBackend('wasm');
 });
 
-const config = (worker: { enabled: boolean; prefetch_batches?: number }) =>
+type Worker = { enabled: boolean; prefetch_batches?: number };
+type Validation = { val_period: number; val_at_start: boolean; max_num_steps: number };
+const NO_VALIDATION: Validation = { val_period: 0, val_at_start: false, max_num_steps: 4 };
+
+const config = (worker: Worker, v: Validation = NO_VALIDATION) =>
   grpoSections.validate({
     seed: 5,
     grpo: {
       num_prompts_per_step: 4,
       num_generations_per_prompt: 4,
-      max_num_steps: 4,
-      val_period: 0,
-      val_at_start: false,
+      ...v,
       val_at_end: false,
       max_val_samples: 4,
       num_samples_logged: 0,
@@ -49,10 +51,10 @@ const LEARNING = ['train/reward', 'train/loss', 'train/grad_norm', 'train/num_va
 const pick = (rows: Record<string, number>[]) =>
   rows.map((r) => Object.fromEntries(LEARNING.map((k) => [k, r[k]])));
 
-async function run(worker: { enabled: boolean; prefetch_batches?: number }) {
+async function run(worker: Worker, v: Validation = NO_VALIDATION) {
   const runDir = mkdtempSync(path.join(tmpdir(), 'grpo-worker-'));
-  const r = await runGrpo(config(worker), { runDir, resume: false });
-  expect(r).toMatchObject({ step: 4, reason: 'max_num_steps' });
+  const r = await runGrpo(config(worker, v), { runDir, resume: false });
+  expect(r).toMatchObject({ step: v.max_num_steps, reason: 'max_num_steps' });
   return readMetricsJsonl(path.join(runDir, 'metrics.jsonl'));
 }
 
@@ -86,5 +88,30 @@ describe('runGrpo with grpo.generation_worker', () => {
       expect(r['train/generation_worker/mean_staleness']).toBeLessThanOrEqual(2);
     }
     expect(rows.every((r) => Number.isFinite(r['train/loss']))).toBe(true);
+  });
+
+  it('validation (greedy, here on the main thread) leaves the prefetched training batches usable, and a run repeats exactly', async () => {
+    // the bug this guards: greedy validation requests became the prefetch template, and the
+    // batches drawn with it were never asked for yet held every prefetch place (94% misses)
+    const v = { val_period: 2, val_at_start: true, max_num_steps: 6 };
+    const rows = await run({ enabled: true, prefetch_batches: 2 }, v);
+    const train = rows.filter((r) => r['train/loss'] !== undefined);
+    expect(train).toHaveLength(6);
+    const misses = train.map((r) => r['train/generation_worker/prefetch_misses']!);
+    expect(misses.slice(1)).toEqual([0, 0, 0, 0, 0]);
+    expect(train.slice(1).every((r) => r['train/generation_worker/prefetch_dropped'] === 0)).toBe(
+      true,
+    );
+    expect(rows.filter((r) => r['validation/reward'] !== undefined)).toHaveLength(4);
+    // which weights each batch is sampled with follows the program, not the threads' timing
+    const again = await run({ enabled: true, prefetch_batches: 2 }, v);
+    const twice = again.filter((r) => r['train/loss'] !== undefined);
+    expect(pick(twice).map((r) => r['train/reward'])).toEqual(
+      pick(train).map((r) => r['train/reward']),
+    );
+    twice.forEach((r, i) => expect(r['train/loss']).toBeCloseTo(train[i]!['train/loss']!, 6));
+    expect(twice.map((r) => r['train/generation_worker/mean_staleness'])).toEqual(
+      train.map((r) => r['train/generation_worker/mean_staleness']),
+    );
   });
 });

@@ -113,4 +113,27 @@ describe('WorkerGenerator', () => {
     expect(tf.memory().numTensors).toBe(mainBefore);
     gen.maxPrefetched = 4;
   });
+
+  it('a finished prefetch nobody asks for gives its place to a newer one', async () => {
+    gen.maxPrefetched = 2;
+    // greedy requests (as validation makes) become the template: two batches drawn greedily
+    await gen.generate(prompts, { ...options, temperature: 0 });
+    gen.prefetch([prompts[0]!], [0]);
+    gen.prefetch([prompts[1]!], [1]);
+    // let both finish: the old rule dropped only batches not yet started, so these held both places
+    const worker = gen as unknown as { busy: unknown; queue: unknown[] };
+    while (worker.busy !== null || worker.queue.length > 0)
+      await new Promise((r) => setTimeout(r, 5));
+    // the trainer's sampled requests again: their batch drawn ahead is served
+    await gen.generate(prompts, options);
+    const before = { ...gen.counters };
+    gen.prefetch([prompts[2]!], [2]);
+    gen.prefetch([prompts[3]!], [3]);
+    expect(gen.counters.dropped - before.dropped).toBe(2);
+    await gen.generate([prompts[2]!], options, { requestKeys: [2] });
+    await gen.generate([prompts[3]!], options, { requestKeys: [3] });
+    expect(gen.counters.hits - before.hits).toBe(2);
+    expect(gen.counters.misses - before.misses).toBe(0);
+    gen.maxPrefetched = 4;
+  });
 });

@@ -148,8 +148,9 @@ export class WorkerGenerator {
   /**
    * Starts generating a batch ahead of the request for it, with the options of
    * the latest request (nothing before the first) and a seed drawn from it. At
-   * most `maxPrefetched` prefetched batches wait; the oldest not yet started is
-   * dropped beyond that.
+   * most `maxPrefetched` prefetched batches wait; beyond that the oldest is
+   * dropped (one never asked for, e.g. drawn with options the trainer no longer
+   * uses, must not hold a place for good).
    */
   prefetch(prompts: Int32Array[], keys: (number | string)[]): void {
     if (this.failure) return;
@@ -165,11 +166,15 @@ export class WorkerGenerator {
     this.prefetched.set(job.key, job);
     this.queue.push(job);
     while (this.prefetched.size > this.maxPrefetched) {
-      const oldest = [...this.prefetched.values()].find((j) => this.queue.includes(j));
-      if (!oldest) break;
-      this.queue.splice(this.queue.indexOf(oldest), 1);
+      // Map order is insertion order: the first entry is the oldest
+      const oldest = this.prefetched.values().next().value!;
       this.prefetched.delete(oldest.key);
-      oldest.reject(new Error('dropped'));
+      const queued = this.queue.indexOf(oldest);
+      // one running or done simply goes unused; one still queued never runs
+      if (queued >= 0) {
+        this.queue.splice(queued, 1);
+        oldest.reject(new Error('dropped'));
+      }
       this.counters.dropped++;
     }
     this.dispatch();

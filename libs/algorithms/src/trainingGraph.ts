@@ -1,10 +1,13 @@
-import type { StageRegistry } from '@rxrl/pipeline';
-import { objectiveNeedsReference } from '@rxrl/loss';
+import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
 import type { DpoConfig } from './dpo/runDpo';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
-import { dpoLossOptionsOf } from './dpo/dpoOptions';
+import { dpoGraphSpec } from './dpo/dpoGraph';
+import { PREFERENCE_SOURCE_COLUMNS } from './dpo/pairBatch';
+import { SFT_SOURCE_COLUMNS } from './sft/sftBatch';
+import { sftGraphSpec } from './sft/sftGraph';
+import { validateStepGraph } from './shared/stepGraph';
 import type { PolicyOptions } from './shared/policyOptions';
 import type { SftConfig } from './sft/runSft';
 
@@ -12,8 +15,11 @@ import type { SftConfig } from './sft/runSft';
 export interface ResolvedNode {
   /** a registered stage (`rollout.generate`) or a trainer node (`loss.clipped_pg`, `optimizer.step`) */
   node: string;
-  /** `stage`: a graph stage, subscribed once per run; `trainer`: run by the algorithm's trainer */
-  kind: 'stage' | 'trainer';
+  /**
+   * `source`: how the data source makes the batches; `stage`: a registered graph stage,
+   * subscribed once per run; `trainer`: run by the algorithm's trainer
+   */
+  kind: 'source' | 'stage' | 'trainer';
   options: Record<string, unknown>;
 }
 
@@ -23,18 +29,25 @@ export interface ResolvedTrainingGraph {
   nodes: ResolvedNode[];
 }
 
-/** The optimizer step as the policy section resolves it. */
-function optimizerNode(policy: PolicyOptions): ResolvedNode {
+/**
+ * The optimizer step of an algorithm whose trainer runs it (GRPO, GKD): the
+ * registered `optimizer.step` node's options, parsed by its schema from the policy keys.
+ */
+function optimizerNode(
+  registry: StageRegistry,
+  policy: PolicyOptions,
+  gradNormPerLayerEvery = 0,
+): ResolvedNode {
+  const step = registry.get('optimizer.step');
   return {
-    node: 'optimizer.step',
+    node: step.name,
     kind: 'trainer',
-    options: {
+    options: step.schema.parse({
       optimizer: policy.optimizer,
       scheduler: policy.scheduler,
       max_grad_norm: policy.max_grad_norm,
-      train_global_batch_size: policy.train_global_batch_size,
-      train_micro_batch_size: policy.train_micro_batch_size,
-    },
+      grad_norm_per_layer_every: gradNormPerLayerEvery,
+    }) as Record<string, unknown>,
   };
 }
 
@@ -58,53 +71,65 @@ export function grpoTrainingGraph(
     nodes: [
       ...stages,
       { node: 'loss.clipped_pg', kind: 'trainer', options: { ...c.loss_fn } },
-      optimizerNode(c.policy),
+      optimizerNode(registry, c.policy, c.logger.grad_norm_per_layer_every),
     ],
   };
 }
 
-/** An SFT recipe's batches: data → tokenise / pack → the loss (`sft.loss_type`) → the optimizer step. */
-export function sftTrainingGraph(config: SftConfig): ResolvedTrainingGraph {
-  const c = config;
+/** The per-step nodes of a resolved SFT / DPO graph as the registry's definitions parse them. */
+function stepNodes(
+  spec: GraphSpec,
+  registry: StageRegistry,
+  sourceColumns: readonly string[],
+): ResolvedNode[] {
+  return validateStepGraph(spec, { registry, sourceColumns }).map((n) => ({
+    node: n.name,
+    kind: 'stage',
+    options: n.options as Record<string, unknown>,
+  }));
+}
+
+/** How the source makes a recipe's batches: its rows tokenised once (`data`, the length limit). */
+function tokenizeNode(data: object, maxLength: number): ResolvedNode {
+  return {
+    node: 'data.tokenize',
+    kind: 'source',
+    options: { ...data, max_total_sequence_length: maxLength },
+  };
+}
+
+/**
+ * An SFT recipe's graph: the source's batches of tokenised examples, then the
+ * per-step stages (`sftGraphSpec`: the loss node, `optimizer.step`) with their
+ * options as the registry's schemas resolve them.
+ */
+export function sftTrainingGraph(
+  config: SftConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
   return {
     algorithm: 'sft',
     nodes: [
-      {
-        node: 'data.tokenize',
-        kind: 'trainer',
-        options: { ...c.data, max_total_sequence_length: c.policy.max_total_sequence_length },
-      },
-      { node: `loss.${c.sft.loss_type}`, kind: 'trainer', options: {} },
-      optimizerNode(c.policy),
+      tokenizeNode(config.data, config.policy.max_total_sequence_length),
+      ...stepNodes(sftGraphSpec(config), registry, SFT_SOURCE_COLUMNS),
     ],
   };
 }
 
 /**
- * A DPO recipe's batches: data → tokenise → π_ref's log-probs (when the objective
- * needs them) → the loss (`loss.dpo` with the dpo keys, or the named `dpo.objective`) →
- * the optimizer step.
+ * A DPO recipe's graph: the source's batches of tokenised pairs, then the per-step
+ * stages (`dpoGraphSpec`: π_ref's log-probs when the objective reads them, the loss
+ * node, `optimizer.step`) with their options as the registry's schemas resolve them.
  */
-export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
-  const c = config;
-  const objective = c.dpo.objective;
-  const needsReference =
-    objective === null ? !c.dpo.reference_free : objectiveNeedsReference(objective);
+export function dpoTrainingGraph(
+  config: DpoConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
   return {
     algorithm: 'dpo',
     nodes: [
-      {
-        node: 'data.tokenize',
-        kind: 'trainer',
-        options: { ...c.data, max_total_sequence_length: c.policy.max_total_sequence_length },
-      },
-      ...(needsReference
-        ? [{ node: 'policy.reference_logprobs', kind: 'trainer' as const, options: {} }]
-        : []),
-      objective === null
-        ? { node: 'loss.dpo', kind: 'trainer', options: dpoLossOptionsOf(c.dpo) }
-        : { node: `loss.${objective.name}`, kind: 'trainer', options: { ...objective } },
-      optimizerNode(c.policy),
+      tokenizeNode(config.data, config.policy.max_total_sequence_length),
+      ...stepNodes(dpoGraphSpec(config), registry, PREFERENCE_SOURCE_COLUMNS),
     ],
   };
 }
@@ -114,19 +139,15 @@ export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
  * probability `lmbda`, or the teacher's with `seq_kd`] → the teacher's
  * next-token distributions → the generalised JSD (`loss.gkd`) → the optimizer step.
  */
-export function gkdTrainingGraph(config: GkdConfig): ResolvedTrainingGraph {
+export function gkdTrainingGraph(
+  config: GkdConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
   const g = config.gkd;
   return {
     algorithm: 'gkd',
     nodes: [
-      {
-        node: 'data.tokenize',
-        kind: 'trainer',
-        options: {
-          ...config.data,
-          max_total_sequence_length: config.policy.max_total_sequence_length,
-        },
-      },
+      tokenizeNode(config.data, config.policy.max_total_sequence_length),
       {
         node: 'gkd.sample_completions',
         kind: 'trainer',
@@ -139,7 +160,7 @@ export function gkdTrainingGraph(config: GkdConfig): ResolvedTrainingGraph {
       },
       { node: 'gkd.teacher_logits', kind: 'trainer', options: { ...g.teacher } },
       { node: 'loss.gkd', kind: 'trainer', options: { beta: g.beta, temperature: g.temperature } },
-      optimizerNode(config.policy),
+      optimizerNode(registry, config.policy),
     ],
   };
 }

@@ -76,19 +76,6 @@ export function grpoTrainingGraph(
   };
 }
 
-/** The per-step nodes of a resolved SFT / DPO graph as the registry's definitions parse them. */
-function stepNodes(
-  spec: GraphSpec,
-  registry: StageRegistry,
-  sourceColumns: readonly string[],
-): ResolvedNode[] {
-  return validateStepGraph(spec, { registry, sourceColumns }).map((n) => ({
-    node: n.name,
-    kind: 'stage',
-    options: n.options as Record<string, unknown>,
-  }));
-}
-
 /** How the source makes a recipe's batches: its rows tokenised once (`data`, the length limit). */
 function tokenizeNode(data: object, maxLength: number): ResolvedNode {
   return {
@@ -99,39 +86,45 @@ function tokenizeNode(data: object, maxLength: number): ResolvedNode {
 }
 
 /**
- * An SFT recipe's graph: the source's batches of tokenised examples, then the
- * per-step stages (`sftGraphSpec`: the loss node, `optimizer.step`) with their
- * options as the registry's schemas resolve them.
+ * An SFT or DPO recipe's graph: the source's batches of tokenised examples or
+ * pairs, then the per-step stages of `spec` (`sftGraphSpec` / `dpoGraphSpec`: π_ref's
+ * log-probs when the objective reads them, the loss node, `optimizer.step`) with
+ * their options as the registry's schemas resolve them.
  */
-export function sftTrainingGraph(
-  config: SftConfig,
+function stepTrainingGraph(
+  algorithm: 'sft' | 'dpo',
+  config: SftConfig | DpoConfig,
+  spec: GraphSpec,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
+  const sourceColumns = algorithm === 'sft' ? SFT_SOURCE_COLUMNS : PREFERENCE_SOURCE_COLUMNS;
   return {
-    algorithm: 'sft',
+    algorithm,
     nodes: [
       tokenizeNode(config.data, config.policy.max_total_sequence_length),
-      ...stepNodes(sftGraphSpec(config), registry, SFT_SOURCE_COLUMNS),
+      ...validateStepGraph(spec, { registry, sourceColumns }).map((n): ResolvedNode => ({
+        node: n.name,
+        kind: 'stage',
+        options: n.options as Record<string, unknown>,
+      })),
     ],
   };
 }
 
-/**
- * A DPO recipe's graph: the source's batches of tokenised pairs, then the per-step
- * stages (`dpoGraphSpec`: π_ref's log-probs when the objective reads them, the loss
- * node, `optimizer.step`) with their options as the registry's schemas resolve them.
- */
+/** What `rxrl config --graph` prints for an SFT recipe (see `stepTrainingGraph`). */
+export function sftTrainingGraph(
+  config: SftConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
+  return stepTrainingGraph('sft', config, sftGraphSpec(config), registry);
+}
+
+/** What `rxrl config --graph` prints for a DPO recipe (see `stepTrainingGraph`). */
 export function dpoTrainingGraph(
   config: DpoConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  return {
-    algorithm: 'dpo',
-    nodes: [
-      tokenizeNode(config.data, config.policy.max_total_sequence_length),
-      ...stepNodes(dpoGraphSpec(config), registry, PREFERENCE_SOURCE_COLUMNS),
-    ],
-  };
+  return stepTrainingGraph('dpo', config, dpoGraphSpec(config), registry);
 }
 
 /**

@@ -1,7 +1,6 @@
 import { defineSections } from '@rxrl/config';
 import { graphSchema } from '@rxrl/pipeline';
-import { builtinStageRegistry } from '../builtinStages';
-import { stepGraphIssues } from '../shared/stepGraph';
+import { stepGraphCheck } from '../shared/stepGraph';
 import { PREFERENCE_SOURCE_COLUMNS } from './pairBatch';
 import { dpoGraphSpec } from './dpoGraph';
 import { checkpointingSchema } from '@rxrl/checkpoint';
@@ -22,10 +21,5 @@ export const dpoSections = defineSections(
     graph: graphSchema.nullable().default(null),
   },
   // the cross-checks, once, on the resolved graph
-  (c) =>
-    stepGraphIssues(dpoGraphSpec(c), c.graph, {
-      registry: builtinStageRegistry(),
-      sourceColumns: PREFERENCE_SOURCE_COLUMNS,
-      globalBatchSize: c.policy.train_global_batch_size,
-    }),
+  stepGraphCheck(dpoGraphSpec, PREFERENCE_SOURCE_COLUMNS),
 );

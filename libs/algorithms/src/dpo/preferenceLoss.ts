@@ -15,10 +15,12 @@ import {
   dpoLossOptionsSchema,
   ktoLossOptionsSchema,
   objectiveNeedsMismatchedKl,
+  objectiveNeedsReference,
   orpoLossOptionsSchema,
   preferenceObjectiveLoss,
   type DpoInputs,
   type LossResult,
+  type PreferenceObjectiveInput,
 } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import { lmBatchTensors } from '../shared/lmBatch';
@@ -287,40 +289,45 @@ export const dpoLossStage = preferenceLossStage(
   (o) => (inputs) => dpoLoss(objectiveOptions(o), inputs),
 );
 
+/** The loss node of a preference objective `dpo.objective` can name, with its TRL options. */
+function namedObjectiveStage(
+  name: PreferenceObjectiveInput['name'],
+  description: string,
+  schema: z.ZodObject,
+) {
+  const spec = (o: Record<string, unknown>) =>
+    ({ ...objectiveOptions(o as { micro_batch_size: number }), name }) as PreferenceObjectiveInput;
+  return preferenceLossStage(
+    {
+      name: `loss.${name}`,
+      description,
+      // the objective's own schema (strict) with the node's micro-batch size
+      schema: schema.extend(microBatchShape) as unknown as z.ZodType<
+        { micro_batch_size: number } & Record<string, unknown>
+      >,
+      needsReference: () => objectiveNeedsReference({ name }),
+      mismatchedKl: (o) => objectiveNeedsMismatchedKl(spec(o)),
+    },
+    (o) => (inputs, ctx) => preferenceObjectiveLoss(spec(o), inputs, ctx),
+  );
+}
+
 /** `loss.orpo`, `loss.cpo`, `loss.kto`: the preference objectives `dpo.objective` names, with TRL's options. */
 export const preferenceObjectiveStages = [
-  preferenceLossStage(
-    {
-      name: 'loss.orpo',
-      description: 'ORPO: NLL + odds-ratio term, no reference model',
-      schema: orpoLossOptionsSchema.extend(microBatchShape),
-      needsReference: () => false,
-      mismatchedKl: () => false,
-    },
-    (o) => (inputs, ctx) =>
-      preferenceObjectiveLoss({ ...objectiveOptions(o), name: 'orpo' }, inputs, ctx),
+  namedObjectiveStage(
+    'orpo',
+    'ORPO: NLL + odds-ratio term, no reference model',
+    orpoLossOptionsSchema,
   ),
-  preferenceLossStage(
-    {
-      name: 'loss.cpo',
-      description: 'CPO / SimPO: reference-free pair loss + cpo_alpha·NLL',
-      schema: cpoLossOptionsSchema.extend(microBatchShape),
-      needsReference: () => false,
-      mismatchedKl: () => false,
-    },
-    (o) => (inputs, ctx) =>
-      preferenceObjectiveLoss({ ...objectiveOptions(o), name: 'cpo' }, inputs, ctx),
+  namedObjectiveStage(
+    'cpo',
+    'CPO / SimPO: reference-free pair loss + cpo_alpha·NLL',
+    cpoLossOptionsSchema,
   ),
-  preferenceLossStage(
-    {
-      name: 'loss.kto',
-      description: 'KTO on pairs: chosen desirable, rejected undesirable',
-      schema: ktoLossOptionsSchema.extend(microBatchShape),
-      needsReference: () => true,
-      mismatchedKl: (o) => objectiveNeedsMismatchedKl({ ...o, name: 'kto' }),
-    },
-    (o) => (inputs, ctx) =>
-      preferenceObjectiveLoss({ ...objectiveOptions(o), name: 'kto' }, inputs, ctx),
+  namedObjectiveStage(
+    'kto',
+    'KTO on pairs: chosen desirable, rejected undesirable (z₀ from mismatched pairs with loss_type kto)',
+    ktoLossOptionsSchema,
   ),
 ];
 

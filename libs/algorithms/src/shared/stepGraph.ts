@@ -15,6 +15,7 @@ import {
   type StageRegistry,
   type ValidatedNode,
 } from '@rxrl/pipeline';
+import { builtinStageRegistry } from '../builtinStages';
 import { PendingUpdate } from './accumulatedStep';
 import type { TrainingServices } from './trainingServices';
 
@@ -137,37 +138,40 @@ export class StepGraph {
 }
 
 /**
- * The cross-checks of an SFT or DPO recipe, run once on its resolved graph (a
- * sections check): every node valid against `registry` (unknown stage, bad
- * options, a column read before it is made, the loss and optimizer nodes), and
- * each node's `micro_batch_size` dividing `policy.train_global_batch_size` where
- * the graph sets its own (the policy section checks its key).
+ * The cross-checks of an SFT or DPO recipe (its sections check), run once on the
+ * graph `resolve` makes of it: every node valid against the built-in registry
+ * (unknown stage, bad options, a column read before it is made, the loss and
+ * optimizer nodes), and each node's `micro_batch_size` dividing
+ * `policy.train_global_batch_size` where the recipe's `graph:` sets its own (the
+ * policy section checks its key).
  */
-export function stepGraphIssues(
-  spec: GraphSpec,
-  graph: GraphSpec | null,
-  options: { registry: StageRegistry; sourceColumns: readonly string[]; globalBatchSize: number },
-): CrossSectionIssue[] {
-  let nodes: ValidatedNode[];
-  try {
-    nodes = validateStepGraph(spec, options);
-  } catch (err) {
-    if (!(err instanceof ConfigValidationError)) throw err;
-    return err.issues.map((i) => ({
-      path: [...i.keyPath],
-      message: `${i.problem}${i.hint ? ` (${i.hint})` : ''}`,
-    }));
-  }
-  const issues: CrossSectionIssue[] = [];
-  nodes.forEach((n, i) => {
-    const own = graph?.[i] && 'options' in graph[i]! ? graph[i]!.options : undefined;
-    const size = (n.options as { micro_batch_size?: number }).micro_batch_size;
-    if (own?.['micro_batch_size'] === undefined || size === undefined) return;
-    if (options.globalBatchSize % size !== 0)
+export function stepGraphCheck<
+  C extends { graph: GraphSpec | null; policy: { train_global_batch_size: number } },
+>(resolve: (config: C) => GraphSpec, sourceColumns: readonly string[]) {
+  return (config: C): CrossSectionIssue[] => {
+    const registry = builtinStageRegistry();
+    let nodes: ValidatedNode[];
+    try {
+      nodes = validateStepGraph(resolve(config), { registry, sourceColumns });
+    } catch (err) {
+      if (!(err instanceof ConfigValidationError)) throw err;
+      return err.issues.map((i) => ({
+        path: [...i.keyPath],
+        message: `${i.problem}${i.hint ? ` (${i.hint})` : ''}`,
+      }));
+    }
+    const global = config.policy.train_global_batch_size;
+    const issues: CrossSectionIssue[] = [];
+    nodes.forEach((n, i) => {
+      const node = config.graph?.[i];
+      const own = node && 'options' in node ? node.options?.['micro_batch_size'] : undefined;
+      const size = (n.options as { micro_batch_size?: number }).micro_batch_size;
+      if (own === undefined || size === undefined || global % size === 0) return;
       issues.push({
         path: ['graph', i, 'options', 'micro_batch_size'],
-        message: `must divide policy.train_global_batch_size (${options.globalBatchSize}), got ${size}`,
+        message: `must divide policy.train_global_batch_size (${global}), got ${size}`,
       });
-  });
-  return issues;
+    });
+    return issues;
+  };
 }

@@ -39,7 +39,7 @@ const boundaries = {
     },
     {
       sourceTag: 'stage:parallel',
-      onlyDependOnLibsWithTags: ['layer:core', 'lib:model', 'lib:optimizer'],
+      onlyDependOnLibsWithTags: ['layer:core', 'lib:model', 'lib:optimizer', 'lib:loss'],
     },
     {
       sourceTag: 'layer:pipeline',

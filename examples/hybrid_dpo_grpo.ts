@@ -170,11 +170,11 @@ const trainer = new DpoTrainer({
 const before = { math: await heldOutAccuracy(prompts.validation), ...trainer.validate(0).metrics };
 let step = 0;
 const t0 = performance.now();
-for (const indices of trainer.sampler.batches(0, 0)) {
+for (const batch of trainer.sampler.batches(0, 0)) {
   if (step === STEPS) break;
   step++;
   current = await rollout(step);
-  const m = trainer.trainStep(indices, step).metrics;
+  const m = (await trainer.trainStep(batch, step)).metrics;
   const f = (k: string, d = 4) => (m[`train/${k}`] ?? NaN).toFixed(d);
   console.log(
     `step ${step}: loss ${f('loss')} = ${f('dpo/weight', 3)}·dpo/loss ${f('dpo/loss')} + ${f('grpo/weight', 3)}·grpo/loss ${f('grpo/loss')}` +

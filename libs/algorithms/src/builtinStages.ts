@@ -3,18 +3,40 @@ import { groupingStageDefinitions } from '@rxrl/grouping';
 import { StageRegistry } from '@rxrl/pipeline';
 import { rewardStageDefinitions } from '@rxrl/reward';
 import { rolloutStageDefinitions } from '@rxrl/rollout';
+import { dpoLossStage, preferenceObjectiveStages } from './dpo/preferenceLoss';
+import { referenceLogprobsStage } from './dpo/referenceLogprobs';
+import { optimizerStepStage } from './shared/optimizerStepStage';
+import { dftLossStage, nllLossStage } from './sft/sftLoss';
+
+/**
+ * The training stages of SFT and DPO graphs, defined here because they join the
+ * model, loss and optimizer libraries: `loss.nll`, `loss.dft`, `loss.dpo`,
+ * `loss.orpo`, `loss.cpo`, `loss.kto`, `policy.reference_logprobs`, `optimizer.step`.
+ */
+export function trainingStageDefinitions(): StageDefinition[] {
+  return [
+    nllLossStage,
+    dftLossStage,
+    dpoLossStage,
+    ...preferenceObjectiveStages,
+    referenceLogprobsStage,
+    optimizerStepStage,
+  ];
+}
 
 /**
  * Every built-in stage a recipe's `graph:` may name: the definitions each stage
- * library exports (reward, grouping, rollout), gathered here explicitly, plus
- * `extra` (a user's stages; a taken name throws unless it is meant to replace,
- * which `registry.register(def, { replace: true })` says).
+ * library exports (reward, grouping, rollout), the training stages
+ * ({@link trainingStageDefinitions}), gathered here explicitly, plus `extra`
+ * (a user's stages; a taken name throws unless it is meant to replace, which
+ * `registry.register(def, { replace: true })` says).
  */
 export function builtinStageRegistry(extra: readonly StageDefinition[] = []): StageRegistry {
   return new StageRegistry([
     ...rewardStageDefinitions(),
     ...groupingStageDefinitions(),
     ...rolloutStageDefinitions(),
+    ...trainingStageDefinitions(),
     ...extra,
   ]);
 }

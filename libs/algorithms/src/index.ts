@@ -1,5 +1,21 @@
 // @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
-export { builtinStageRegistry } from './builtinStages';
+export { builtinStageRegistry, trainingStageDefinitions } from './builtinStages';
+// The per-step graph of SFT and DPO: resolved specs, the training stages' services, the shared step
+export {
+  StepGraph,
+  validateStepGraph,
+  withKeyDefaults,
+  withLossNode,
+  type KeyDefaults,
+} from './shared/stepGraph';
+export { PendingUpdate } from './shared/accumulatedStep';
+export { type TrainingServices } from './shared/trainingServices';
+export {
+  optimizerStepStage,
+  optimizerStepOptionsSchema,
+  optimizerStepOptionsOf,
+  type OptimizerStepOptions,
+} from './shared/optimizerStepStage';
 // Shared by SFT and DPO (GRPO may reuse): policy section, loading/export, micro-batched steps, greedy decoding.
 export {
   policySchema,
@@ -59,13 +75,18 @@ export {
 } from './sft/sftOptions';
 export { sftSections } from './sft/sftSections';
 export { sftExamples, type SftExample } from './sft/sftExamples';
+export { SftTrainer, type SftTrainerArgs } from './sft/sftTrainer';
 export {
-  SftTrainer,
   sftMicroBatchLoss,
-  type SftTrainerArgs,
+  sftLossStage,
+  nllLossStage,
+  dftLossStage,
+  sftLossOptionsSchema,
   type SftObjective,
   type SftLossContext,
-} from './sft/sftTrainer';
+} from './sft/sftLoss';
+export { sftBatch, sftExamplesOf, SFT_SOURCE_COLUMNS } from './sft/sftBatch';
+export { sftGraphSpec } from './sft/sftGraph';
 export { runSft, type SftConfig, type RunSftOptions, type SftRunResult } from './sft/runSft';
 // GRPO
 export * from './grpo/index';
@@ -79,13 +100,30 @@ export {
 } from './dpo/dpoOptions';
 export { dpoSections } from './dpo/dpoSections';
 export { preferencePairs, type PreferencePair } from './dpo/dpoExamples';
-export { pairBatchArrays, pairTokenLogps, splitPairs } from './dpo/pairBatch';
 export {
-  DpoTrainer,
-  type DpoTrainerArgs,
+  pairBatchArrays,
+  pairTokenLogps,
+  splitPairs,
+  preferenceBatch,
+  pairsOf,
+  PREFERENCE_SOURCE_COLUMNS,
+} from './dpo/pairBatch';
+export { DpoTrainer, type DpoTrainerArgs } from './dpo/dpoTrainer';
+export {
+  preferenceLossStage,
+  dpoLossStage,
+  preferenceObjectiveStages,
+  codeObjectiveStage,
+  type PreferenceLossDefinition,
   type DpoObjective,
   type DpoLossContext,
-} from './dpo/dpoTrainer';
+} from './dpo/preferenceLoss';
+export {
+  referenceLogprobsStage,
+  REFERENCE_CHOSEN_LOGPS,
+  REFERENCE_REJECTED_LOGPS,
+} from './dpo/referenceLogprobs';
+export { dpoGraphSpec } from './dpo/dpoGraph';
 export { runDpo, type DpoConfig, type RunDpoOptions, type DpoRunResult } from './dpo/runDpo';
 // GKD (on-policy distillation)
 export * from './gkd/index';

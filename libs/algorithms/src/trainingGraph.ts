@@ -1,10 +1,13 @@
-import type { StageRegistry } from '@rxrl/pipeline';
-import { objectiveNeedsReference } from '@rxrl/loss';
+import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
 import type { DpoConfig } from './dpo/runDpo';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
-import { dpoLossOptionsOf } from './dpo/dpoOptions';
+import { dpoGraphSpec } from './dpo/dpoGraph';
+import { PREFERENCE_SOURCE_COLUMNS } from './dpo/pairBatch';
+import { SFT_SOURCE_COLUMNS } from './sft/sftBatch';
+import { sftGraphSpec } from './sft/sftGraph';
+import { validateStepGraph } from './shared/stepGraph';
 import type { PolicyOptions } from './shared/policyOptions';
 import type { SftConfig } from './sft/runSft';
 
@@ -12,8 +15,11 @@ import type { SftConfig } from './sft/runSft';
 export interface ResolvedNode {
   /** a registered stage (`rollout.generate`) or a trainer node (`loss.clipped_pg`, `optimizer.step`) */
   node: string;
-  /** `stage`: a graph stage, subscribed once per run; `trainer`: run by the algorithm's trainer */
-  kind: 'stage' | 'trainer';
+  /**
+   * `source`: how the data source makes the batches; `stage`: a registered graph stage,
+   * subscribed once per run; `trainer`: run by the algorithm's trainer
+   */
+  kind: 'source' | 'stage' | 'trainer';
   options: Record<string, unknown>;
 }
 
@@ -23,18 +29,25 @@ export interface ResolvedTrainingGraph {
   nodes: ResolvedNode[];
 }
 
-/** The optimizer step as the policy section resolves it. */
-function optimizerNode(policy: PolicyOptions): ResolvedNode {
+/**
+ * The optimizer step of an algorithm whose trainer runs it (GRPO, GKD): the
+ * registered `optimizer.step` node's options, parsed by its schema from the policy keys.
+ */
+function optimizerNode(
+  registry: StageRegistry,
+  policy: PolicyOptions,
+  gradNormPerLayerEvery = 0,
+): ResolvedNode {
+  const step = registry.get('optimizer.step');
   return {
-    node: 'optimizer.step',
+    node: step.name,
     kind: 'trainer',
-    options: {
+    options: step.schema.parse({
       optimizer: policy.optimizer,
       scheduler: policy.scheduler,
       max_grad_norm: policy.max_grad_norm,
-      train_global_batch_size: policy.train_global_batch_size,
-      train_micro_batch_size: policy.train_micro_batch_size,
-    },
+      grad_norm_per_layer_every: gradNormPerLayerEvery,
+    }) as Record<string, unknown>,
   };
 }
 
@@ -58,55 +71,60 @@ export function grpoTrainingGraph(
     nodes: [
       ...stages,
       { node: 'loss.clipped_pg', kind: 'trainer', options: { ...c.loss_fn } },
-      optimizerNode(c.policy),
+      optimizerNode(registry, c.policy, c.logger.grad_norm_per_layer_every),
     ],
   };
 }
 
-/** An SFT recipe's batches: data → tokenise / pack → the loss (`sft.loss_type`) → the optimizer step. */
-export function sftTrainingGraph(config: SftConfig): ResolvedTrainingGraph {
-  const c = config;
+/** How the source makes a recipe's batches: its rows tokenised once (`data`, the length limit). */
+function tokenizeNode(data: object, maxLength: number): ResolvedNode {
   return {
-    algorithm: 'sft',
-    nodes: [
-      {
-        node: 'data.tokenize',
-        kind: 'trainer',
-        options: { ...c.data, max_total_sequence_length: c.policy.max_total_sequence_length },
-      },
-      { node: `loss.${c.sft.loss_type}`, kind: 'trainer', options: {} },
-      optimizerNode(c.policy),
-    ],
+    node: 'data.tokenize',
+    kind: 'source',
+    options: { ...data, max_total_sequence_length: maxLength },
   };
 }
 
 /**
- * A DPO recipe's batches: data → tokenise → π_ref's log-probs (when the objective
- * needs them) → the loss (`loss.dpo` with the dpo keys, or the named `dpo.objective`) →
- * the optimizer step.
+ * An SFT or DPO recipe's graph: the source's batches of tokenised examples or
+ * pairs, then the per-step stages of `spec` (`sftGraphSpec` / `dpoGraphSpec`: π_ref's
+ * log-probs when the objective reads them, the loss node, `optimizer.step`) with
+ * their options as the registry's schemas resolve them.
  */
-export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
-  const c = config;
-  const objective = c.dpo.objective;
-  const needsReference =
-    objective === null ? !c.dpo.reference_free : objectiveNeedsReference(objective);
+function stepTrainingGraph(
+  algorithm: 'sft' | 'dpo',
+  config: SftConfig | DpoConfig,
+  spec: GraphSpec,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
+  const sourceColumns = algorithm === 'sft' ? SFT_SOURCE_COLUMNS : PREFERENCE_SOURCE_COLUMNS;
   return {
-    algorithm: 'dpo',
+    algorithm,
     nodes: [
-      {
-        node: 'data.tokenize',
-        kind: 'trainer',
-        options: { ...c.data, max_total_sequence_length: c.policy.max_total_sequence_length },
-      },
-      ...(needsReference
-        ? [{ node: 'policy.reference_logprobs', kind: 'trainer' as const, options: {} }]
-        : []),
-      objective === null
-        ? { node: 'loss.dpo', kind: 'trainer', options: dpoLossOptionsOf(c.dpo) }
-        : { node: `loss.${objective.name}`, kind: 'trainer', options: { ...objective } },
-      optimizerNode(c.policy),
+      tokenizeNode(config.data, config.policy.max_total_sequence_length),
+      ...validateStepGraph(spec, { registry, sourceColumns }).map((n): ResolvedNode => ({
+        node: n.name,
+        kind: 'stage',
+        options: n.options as Record<string, unknown>,
+      })),
     ],
   };
+}
+
+/** What `rxrl config --graph` prints for an SFT recipe (see `stepTrainingGraph`). */
+export function sftTrainingGraph(
+  config: SftConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
+  return stepTrainingGraph('sft', config, sftGraphSpec(config), registry);
+}
+
+/** What `rxrl config --graph` prints for a DPO recipe (see `stepTrainingGraph`). */
+export function dpoTrainingGraph(
+  config: DpoConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
+  return stepTrainingGraph('dpo', config, dpoGraphSpec(config), registry);
 }
 
 /**
@@ -114,19 +132,15 @@ export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
  * probability `lmbda`, or the teacher's with `seq_kd`] → the teacher's
  * next-token distributions → the generalised JSD (`loss.gkd`) → the optimizer step.
  */
-export function gkdTrainingGraph(config: GkdConfig): ResolvedTrainingGraph {
+export function gkdTrainingGraph(
+  config: GkdConfig,
+  registry: StageRegistry,
+): ResolvedTrainingGraph {
   const g = config.gkd;
   return {
     algorithm: 'gkd',
     nodes: [
-      {
-        node: 'data.tokenize',
-        kind: 'trainer',
-        options: {
-          ...config.data,
-          max_total_sequence_length: config.policy.max_total_sequence_length,
-        },
-      },
+      tokenizeNode(config.data, config.policy.max_total_sequence_length),
       {
         node: 'gkd.sample_completions',
         kind: 'trainer',
@@ -139,7 +153,7 @@ export function gkdTrainingGraph(config: GkdConfig): ResolvedTrainingGraph {
       },
       { node: 'gkd.teacher_logits', kind: 'trainer', options: { ...g.teacher } },
       { node: 'loss.gkd', kind: 'trainer', options: { beta: g.beta, temperature: g.temperature } },
-      optimizerNode(config.policy),
+      optimizerNode(registry, config.policy),
     ],
   };
 }

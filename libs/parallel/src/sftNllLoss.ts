@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RxrlDataError } from '@rxrl/core/base';
+import { nllLoss } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { TrainBatch } from './trainBatch';
-
-/** Added to the normaliser as NeMo RL does, so an all-masked batch gives 0, not NaN. */
-const NORM_EPS = 1e-8;
 
 function column<T extends Int32Array | Float32Array | Uint8Array>(
   shard: TrainBatch,
@@ -60,12 +58,13 @@ export function sftNllLoss(model: CausalLM, shard: TrainBatch): tf.Scalar {
   if (rows === 0 || t === 0) return tf.scalar(0);
   return tf.tidy(() => {
     const shape: [number, number] = [rows, t];
-    const lp = model.tokenLogProbs(
+    const logprobs = model.tokenLogProbs(
       tf.tensor2d(ids, shape, 'int32'),
       att ? tf.tensor2d(att, shape, 'int32') : null,
       tf.tensor2d(targets, shape, 'int32'),
     );
-    return tf.div(tf.neg(tf.sum(tf.mul(lp, tf.tensor2d(mask, shape)))), n + NORM_EPS) as tf.Scalar;
+    // the loss library's NLL (NeMo RL's NLLLoss), normalised by the global batch's tokens
+    return nllLoss({ logprobs, tokenMask: tf.tensor2d(mask, shape), globalValidToks: n }).loss;
   });
 }
 

@@ -91,6 +91,93 @@ describe('rxrl config', () => {
     );
   });
 
+  it('--graph resolves SFT / DPO graphs from the registry: node options over the keys; a bad graph exits 2 at file:line', async () => {
+    const keys = fakeIo();
+    expect(
+      await runCli(
+        ['config', '--graph', 'configs/dpo_orpo_arithmetic.yaml', 'dpo.objective.name=kto'],
+        keys.io,
+      ),
+    ).toBe(0);
+    const printed = (
+      parse(keys.out.join('\n')) as {
+        graph: { node: string; kind: string; options: Record<string, unknown> }[];
+      }
+    ).graph;
+    // kto reads π_ref, so the keys' default graph scores with it first
+    expect(printed.map((n) => `${n.kind}:${n.node}`)).toEqual([
+      'source:data.tokenize',
+      'stage:policy.reference_logprobs',
+      'stage:loss.kto',
+      'stage:optimizer.step',
+    ]);
+    expect(printed[2]!.options).toMatchObject({
+      beta: 0.5,
+      loss_type: 'kto',
+      micro_batch_size: 16,
+    });
+
+    const recipe = path.join(tmp, 'dpo_graph.yaml');
+    fs.writeFileSync(
+      recipe,
+      `defaults: ${path.join(root, 'configs/dpo_arithmetic.yaml')}
+graph:
+  - stage: loss.dpo
+    options: { reference_free: true, loss_type: ipo, micro_batch_size: 4 }
+  - stage: optimizer.step
+    options: { max_grad_norm: 0.5 }
+`,
+    );
+    const own = makeFakeIo(tmp);
+    expect(await runCli(['config', '--graph', 'dpo_graph.yaml'], own.io)).toBe(0);
+    const graph = (
+      parse(own.out.join('\n')) as {
+        graph: { node: string; options: Record<string, unknown> }[];
+      }
+    ).graph;
+    expect(graph.map((n) => n.node)).toEqual(['data.tokenize', 'loss.dpo', 'optimizer.step']);
+    // the node's options win; the keys fill the rest (dpo.reference_policy_kl_penalty, policy.optimizer)
+    expect(graph[1]!.options).toMatchObject({
+      loss_type: 'ipo',
+      micro_batch_size: 4,
+      reference_free: true,
+      reference_policy_kl_penalty: 0.1,
+    });
+    expect(graph[2]!.options).toMatchObject({
+      max_grad_norm: 0.5,
+      optimizer: { name: 'torch.optim.AdamW', kwargs: { lr: 1e-4 } },
+    });
+
+    fs.writeFileSync(
+      recipe,
+      `defaults: ${path.join(root, 'configs/sft_arithmetic.yaml')}
+graph:
+  - stage: loss.nll
+    options: { micro_batch_size: 3 }
+  - stage: optimizer.stp
+`,
+    );
+    const bad = makeFakeIo(tmp);
+    expect(await runCli(['config', 'dpo_graph.yaml'], bad.io)).toBe(2);
+    expect(bad.err.join('\n')).toMatch(
+      /dpo_graph\.yaml:5 graph\.1\.stage: unknown stage \(did you mean 'optimizer\.step'\?\)/,
+    );
+    fs.writeFileSync(
+      recipe,
+      `defaults: ${path.join(root, 'configs/sft_arithmetic.yaml')}
+graph:
+  - stage: loss.nll
+    options: { micro_batch_size: 3 }
+  - stage: optimizer.step
+`,
+    );
+    const micro = makeFakeIo(tmp);
+    expect(await runCli(['config', 'dpo_graph.yaml'], micro.io)).toBe(2);
+    expect(micro.err.join('\n')).toMatch(
+      /dpo_graph\.yaml:4 graph\.0\.options\.micro_batch_size: must divide policy\.train_global_batch_size \(128\), got 3/,
+    );
+  });
+
   it('the algorithm section may come from defaults:, and --algorithm overrides it', async () => {
     const recipe = path.join(tmp, 'inherits.yaml');
     fs.writeFileSync(

@@ -127,13 +127,14 @@ export const command: Command = {
 async function formatGraph(algorithm: Algorithm, config: unknown): Promise<string> {
   const a = await import('@rxrl/algorithms');
   // `config` was validated by this algorithm's sections just before
+  const registry = a.builtinStageRegistry();
   const graph =
     algorithm === 'grpo'
-      ? a.grpoTrainingGraph(config as GrpoConfig, a.builtinStageRegistry())
+      ? a.grpoTrainingGraph(config as GrpoConfig, registry)
       : algorithm === 'sft'
-        ? a.sftTrainingGraph(config as SftConfig)
+        ? a.sftTrainingGraph(config as SftConfig, registry)
         : algorithm === 'gkd'
-          ? a.gkdTrainingGraph(config as GkdConfig)
-          : a.dpoTrainingGraph(config as DpoConfig);
+          ? a.gkdTrainingGraph(config as GkdConfig, registry)
+          : a.dpoTrainingGraph(config as DpoConfig, registry);
   return formatResolvedConfig({ algorithm: graph.algorithm, graph: graph.nodes }).trimEnd();
 }

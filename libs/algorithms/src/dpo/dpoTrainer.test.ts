@@ -89,7 +89,7 @@ beforeAll(async () => {
 });
 
 describe('DpoTrainer', () => {
-  it('dpo.objective kto: z₀ from mismatched pairs (prompt i, completions of i + 1) and the KTO loss by hand', () => {
+  it('dpo.objective kto: z₀ from mismatched pairs (prompt i, completions of i + 1) and the KTO loss by hand', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 21 });
     const other = CausalLM.create(tinyConfig(), { seed: 22 });
     const reference = other.frozenCopy();
@@ -127,7 +127,7 @@ describe('DpoTrainer', () => {
       valPairs: PAIRS,
       seed: 0,
     });
-    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    const m = (await t.trainStep([0, 1, 2, 3], 1)).metrics;
     expect(z0).toBeGreaterThan(0); // the case exercises the reference point
     expect(m['train/kl']).toBeCloseTo(z0, 4);
     expect(m['train/loss']).toBeCloseTo(loss / (2 * n), 5);
@@ -136,7 +136,7 @@ describe('DpoTrainer', () => {
     opt.dispose();
   });
 
-  it('dpo.objective orpo: micro-batches 3 + 1 give the hand-computed global ORPO loss', () => {
+  it('dpo.objective orpo: micro-batches 3 + 1 give the hand-computed global ORPO loss', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 13 });
     const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
     const beta = 0.5;
@@ -166,7 +166,7 @@ describe('DpoTrainer', () => {
       valPairs: PAIRS,
       seed: 0,
     });
-    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    const m = (await t.trainStep([0, 1, 2, 3], 1)).metrics;
     expect(m['train/nll_loss']).toBeCloseTo(nll / toks, 4);
     expect(m['train/loss']).toBeCloseTo(nll / toks - (beta * ratio) / PAIRS.length, 4);
     expect(() => dpoSchema.parse({ objective: { name: 'kto', beta: 0 } })).toThrow(/beta/);
@@ -174,7 +174,7 @@ describe('DpoTrainer', () => {
     opt.dispose();
   });
 
-  it('step metrics match a hand computation of the DPO loss, rewards, accuracy and margin', () => {
+  it('step metrics match a hand computation of the DPO loss, rewards, accuracy and margin', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 11 });
     const other = CausalLM.create(tinyConfig(), { seed: 12 });
     const reference = other.frozenCopy();
@@ -197,7 +197,7 @@ describe('DpoTrainer', () => {
     }
     const n = PAIRS.length;
     const t = trainer(model, reference, opt, PAIRS, 3, beta);
-    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    const m = (await t.trainStep([0, 1, 2, 3], 1)).metrics;
     expect(m['train/preference_loss']).toBeCloseTo(loss / n, 4);
     expect(m['train/accuracy']).toBeCloseTo(acc / n, 6);
     expect(m['train/rewards_chosen_mean']).toBeCloseTo(rc / n, 4);
@@ -211,7 +211,7 @@ describe('DpoTrainer', () => {
     model.dispose();
   });
 
-  it('raises preference accuracy and margin on a tiny set; the frozen reference never moves', () => {
+  it('raises preference accuracy and margin on a tiny set; the frozen reference never moves', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 3 });
     const reference = model.frozenCopy();
     const refBefore = [...reference.variables()].map(
@@ -228,7 +228,7 @@ describe('DpoTrainer', () => {
     expect(before['validation/accuracy']).toBe(0);
     expect(Math.abs(before['validation/reward_margin']!)).toBeLessThan(1e-5);
     expect(before['validation/preference_loss']).toBeCloseTo(Math.log(2), 4);
-    for (let s = 1; s <= 15; s++) t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s);
+    for (let s = 1; s <= 15; s++) await t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s);
     const after = t.validate(15).metrics;
     expect(after['validation/accuracy']).toBe(1);
     expect(after['validation/reward_margin']).toBeGreaterThan(1);
@@ -245,22 +245,23 @@ describe('DpoTrainer', () => {
     model.dispose();
   });
 
-  it('a micro-batched step equals the full-batch step', () => {
-    const run = (micro: number) => {
+  it('a micro-batched step equals the full-batch step', async () => {
+    const run = async (micro: number) => {
       const model = CausalLM.create(tinyConfig(), { seed: 4 });
       const reference = CausalLM.create(tinyConfig(), { seed: 5 });
       const frozen = reference.frozenCopy();
       reference.dispose();
       const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
-      const m = trainer(model, frozen, opt, PAIRS, micro).trainStep([0, 1, 2, 3], 1).metrics;
+      const m = (await trainer(model, frozen, opt, PAIRS, micro).trainStep([0, 1, 2, 3], 1))
+        .metrics;
       const w = [...model.trainableVariables().values()].map((v) => v.dataSync().slice());
       opt.dispose();
       frozen.dispose();
       model.dispose();
       return { m, w };
     };
-    const a = run(4);
-    const b = run(1);
+    const a = await run(4);
+    const b = await run(1);
     for (const k of ['train/loss', 'train/accuracy', 'train/reward_margin', 'train/grad_norm'])
       expect(Math.abs(a.m[k]! - b.m[k]!)).toBeLessThan(1e-5);
     let d = 0;
@@ -268,16 +269,16 @@ describe('DpoTrainer', () => {
     expect(d).toBeLessThan(1e-5);
   });
 
-  it('keeps tf.memory().numTensors flat over steps and validations', () => {
+  it('keeps tf.memory().numTensors flat over steps and validations', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 3 });
     const reference = model.frozenCopy();
     const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
     const t = trainer(model, reference, opt, PAIRS, 2);
-    t.trainStep([0, 1, 2, 3], 1);
+    await t.trainStep([0, 1, 2, 3], 1);
     t.validate(1);
     const n0 = tf.memory().numTensors;
     for (let s = 2; s <= 4; s++) {
-      t.trainStep([0, 1, 2, 3], s);
+      await t.trainStep([0, 1, 2, 3], s);
       t.validate(s);
     }
     expect(tf.memory().numTensors).toBe(n0);

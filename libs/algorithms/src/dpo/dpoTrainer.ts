@@ -1,48 +1,40 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Tokenizer } from '@rxrl/core/base';
-import {
-  dpoLoss,
-  readMetricsSync,
-  type DpoInputs,
-  type DpoLossOptionsInput,
-  type LossResult,
-} from '@rxrl/loss';
+import type { RecordBatch } from 'apache-arrow';
+import { COLUMNS, readListColumn, type Tokenizer } from '@rxrl/core/base';
+import { dpoLoss, readMetricsSync, type DpoLossOptionsInput } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
-import type { StepResult, TrainingAlgorithm } from '@rxrl/pipeline';
-import { accumulatedStep } from '../shared/accumulatedStep';
+import type {
+  BatchSource,
+  GraphSpec,
+  StageRegistry,
+  StepResult,
+  TrainingAlgorithm,
+} from '@rxrl/pipeline';
+import { builtinStageRegistry } from '../builtinStages';
 import { EpochSampler } from '../shared/epochSampler';
-import { lmBatchTensors } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
+import { StepGraph, validateStepGraph, withLossNode } from '../shared/stepGraph';
+import { padTokenOf } from '../shared/trainingServices';
 import type { PreferencePair } from './dpoExamples';
-import { pairBatchArrays, pairTokenLogps, splitPairs } from './pairBatch';
+import {
+  pairBatchArrays,
+  pairTokenLogps,
+  preferenceBatch,
+  PREFERENCE_SOURCE_COLUMNS,
+} from './pairBatch';
+import {
+  asPreferenceLoss,
+  chosenTokens,
+  codeObjectiveStage,
+  klReferencePoint,
+  pairMicroBatchLoss,
+  type DpoObjective,
+} from './preferenceLoss';
 
-/** What a custom DPO objective sees for one micro-batch. */
-export interface DpoLossContext {
-  /** the optimizer step (0 in validation before training) */
-  step: number;
-  /** the micro-batch's pairs, row i of every tensor is pair i */
-  pairs: readonly PreferencePair[];
-  /** metrics of the previous training step (for controllers such as an adaptive β) */
-  previous: Record<string, number>;
-  /** true in validation */
-  validation: boolean;
-  /**
-   * KTO's reference point z₀ = max(0, mean over the global batch of log π − log π_ref on
-   * mismatched (prompt, completion) pairs), set when the trainer has `mismatchedKl`
-   */
-  klReferencePoint?: number;
-}
-
-/**
- * The objective of one micro-batch: by default `dpoLoss(options, inputs)`.
- * Replace it to change the loss (a reward bonus, extra terms via composeLosses,
- * a scheduled β) without touching the loop. Metrics come back prefixed
- * `train/` or `validation/`; `reward_gap` is also reported as `reward_margin`.
- */
-export type DpoObjective = (inputs: DpoInputs, ctx: DpoLossContext) => LossResult;
+export type { DpoObjective, DpoLossContext } from './preferenceLoss';
 
 /** What a {@link DpoTrainer} works on. */
 export interface DpoTrainerArgs {
@@ -68,6 +60,14 @@ export interface DpoTrainerArgs {
   valPairs: PreferencePair[];
   seed: number;
   shuffle?: boolean;
+  /**
+   * the per-step graph, resolved (`dpoGraphSpec` of a recipe); default
+   * [`policy.reference_logprobs` with a reference] → `loss.dpo` with `loss` →
+   * `optimizer.step` with the `policy` sizes above. An `objective` replaces its loss node.
+   */
+  graph?: GraphSpec;
+  /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
+  registry?: StageRegistry;
 }
 
 function prefixed(prefix: string, m: Record<string, number>): Record<string, number> {
@@ -77,173 +77,143 @@ function prefixed(prefix: string, m: Record<string, number>): Record<string, num
   return out;
 }
 
-function completionTokens(pairs: readonly PreferencePair[]): number {
-  return pairs.reduce((n, p) => n + p.weight * p.chosen.length, 0);
+/** The default per-step graph of a {@link DpoTrainer}. */
+function defaultSpec(args: DpoTrainerArgs): GraphSpec {
+  const micro_batch_size = args.policy.train_micro_batch_size;
+  return [
+    ...(args.reference
+      ? [{ stage: 'policy.reference_logprobs', options: { micro_batch_size } }]
+      : []),
+    { stage: 'loss.dpo', options: { ...args.loss, micro_batch_size } },
+    { stage: 'optimizer.step', options: { max_grad_norm: args.policy.max_grad_norm } },
+  ];
 }
 
 /**
- * DPO as the pipeline runner drives it. Per step: reference log-probs of the
- * whole global batch computed once, without gradients (frozen model); then per
- * micro-batch the policy's log-probs and the objective normalised by the global
- * pair and chosen-token counts, gradients accumulated, one clipped update.
+ * DPO as the pipeline runner drives it: each step's batch of pairs (an Arrow record
+ * batch from {@link sampler}) goes through the per-step graph, subscribed once per
+ * run: `policy.reference_logprobs` (the frozen reference's log-probs of the whole
+ * batch, without gradients), the loss node (`loss.dpo`, or `loss.orpo` / `loss.cpo` /
+ * `loss.kto`, or an objective given in code: per micro-batch the policy's log-probs
+ * and the objective normalised by the batch's pair and chosen-token counts,
+ * gradients accumulated), then `optimizer.step` (one clipped update).
  */
-export class DpoTrainer implements TrainingAlgorithm<number[]> {
-  readonly sampler: EpochSampler;
+export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
+  /** the epochs' batches of pair indices (seeded shuffles, last partial batch dropped) */
+  readonly epochs: EpochSampler;
+  /** the training batches, epoch by epoch, as record batches (the runner's data source) */
+  readonly sampler: BatchSource<RecordBatch>;
   private readonly pad: number;
   private previous: Record<string, number> = {};
+  private readonly graph: StepGraph;
+  /** the graph's objective, which validation scores with, and whether it takes KTO's z₀ */
+  private readonly scoring: { objective: DpoObjective; mismatchedKl: boolean };
 
   constructor(private readonly args: DpoTrainerArgs) {
-    this.sampler = new EpochSampler(
+    this.epochs = new EpochSampler(
       args.trainPairs.length,
       args.policy.train_global_batch_size,
       args.seed,
       args.shuffle ?? true,
     );
-    this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
+    const epochs = this.epochs;
+    this.sampler = {
+      *batches(epoch, position) {
+        for (const indices of epochs.batches(epoch, position))
+          yield preferenceBatch(args.trainPairs, indices);
+      },
+    };
+    this.pad = padTokenOf(args.tokenizer);
     if (args.reference && args.reference.trainableVariables().size > 0) {
       throw new Error(
         'DpoTrainer: the reference model must be frozen (use model.referencePolicy())',
       );
     }
-  }
-
-  private objective(inputs: DpoInputs, ctx: DpoLossContext): LossResult {
-    return this.args.objective ? this.args.objective(inputs, ctx) : dpoLoss(this.args.loss, inputs);
+    const spec = args.graph ?? defaultSpec(args);
+    const registry =
+      args.registry ??
+      builtinStageRegistry(
+        args.objective ? [codeObjectiveStage(args.objective, args.mismatchedKl ?? false)] : [],
+      );
+    const nodes = validateStepGraph(args.objective ? withLossNode(spec, 'loss.objective') : spec, {
+      registry,
+      sourceColumns: PREFERENCE_SOURCE_COLUMNS,
+    });
+    const loss = nodes.find((n) => n.name.startsWith('loss.'))!;
+    const def = asPreferenceLoss(loss.definition);
+    this.scoring = def
+      ? { objective: def.objectiveOf(loss.options), mismatchedKl: def.mismatchedKl(loss.options) }
+      : {
+          objective: (inputs) => dpoLoss(this.args.loss, inputs),
+          mismatchedKl: args.mismatchedKl ?? false,
+        };
+    this.graph = new StepGraph(nodes, {
+      policy: args.model,
+      optimizer: args.optimizer,
+      tokenizer: args.tokenizer,
+      reference: args.reference,
+      previousMetrics: () => this.previous,
+    });
   }
 
   /**
-   * KTO's z₀ over `pairs` (TRL's KL dataset): prompt i with the completions of pair i + 1
-   * (cyclically), both sides, scored by policy and reference without gradients; the
-   * weighted mean of Σ_t (log π − log π_ref) per completion, clamped at 0.
+   * One optimizer step on a batch of pairs (a record batch of {@link sampler}, or
+   * indices of the training pairs); `train/*` metrics are those of the policy before the update.
    */
-  private klReferencePoint(pairs: readonly PreferencePair[]): number | undefined {
-    const ref = this.args.reference;
-    if (!this.args.mismatchedKl || !ref || pairs.length === 0) return undefined;
-    const n = pairs.length;
-    const shifted = pairs.map((p, i) => ({
-      ...p,
-      chosen: pairs[(i + 1) % n]!.chosen,
-      rejected: pairs[(i + 1) % n]!.rejected,
-    }));
-    let sum = 0;
-    let count = 0;
-    for (const mb of microBatches(shifted, this.args.policy.train_micro_batch_size)) {
-      const a = pairBatchArrays(mb, this.pad);
-      const perRow = tf.tidy(() => {
-        const mask = lmBatchTensors(a).tokenMask;
-        const diff = tf.sub(pairTokenLogps(this.args.model, a), pairTokenLogps(ref, a));
-        return tf.sum(tf.mul(diff, mask), -1).dataSync();
-      });
-      perRow.forEach((v, r) => {
-        const w = mb[r % mb.length]!.weight;
-        sum += w * v;
-        count += w;
-      });
-    }
-    return count > 0 ? Math.max(0, sum / count) : 0;
-  }
-
-  /** Reference per-token log-probs of each micro-batch, computed once per batch (kept; the caller disposes). */
-  private referenceLogps(mbs: readonly (readonly PreferencePair[])[]): (tf.Tensor2D | null)[] {
-    const ref = this.args.reference;
-    return mbs.map((mb) => (ref ? pairTokenLogps(ref, pairBatchArrays(mb, this.pad)) : null));
-  }
-
-  /** The objective of one micro-batch at the current policy (inside a gradient tape or tf.tidy). */
-  private microBatchLoss(
-    mb: readonly PreferencePair[],
-    refLogps: tf.Tensor2D | null,
-    globalPairs: number,
-    globalChosenToks: number,
-    ctx: DpoLossContext,
-  ): LossResult {
-    const a = pairBatchArrays(mb, this.pad);
-    const t = lmBatchTensors(a);
-    const logps = this.args.model.tokenLogProbs(t.ids, t.attention, t.targets);
-    const pol = splitPairs(logps);
-    const mask = splitPairs(t.tokenMask);
-    const ref = refLogps ? splitPairs(refLogps) : null;
-    const sampleMask = tf.tensor1d(mb.map((p) => p.weight));
-    return this.objective(
-      {
-        policyChosenLogps: pol.chosen,
-        policyRejectedLogps: pol.rejected,
-        referenceChosenLogps: ref?.chosen,
-        referenceRejectedLogps: ref?.rejected,
-        chosenMask: mask.chosen,
-        rejectedMask: mask.rejected,
-        sampleMask,
-        globalValidPairs: globalPairs,
-        globalChosenToks,
-      },
-      ctx,
-    );
-  }
-
-  /** One optimizer step over the pairs `indices`; `train/*` metrics are those of the policy before the update. */
-  trainStep(indices: number[], step: number): StepResult {
+  async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const batch = indices.map((i) => this.args.trainPairs[i]!);
-    const mbs = microBatches(batch, this.args.policy.train_micro_batch_size);
-    const refs = this.referenceLogps(mbs);
-    const globalPairs = batch.reduce((n, p) => n + p.weight, 0);
-    const globalToks = completionTokens(batch);
-    const klReferencePoint = this.klReferencePoint(batch);
-    try {
-      const m = accumulatedStep({
-        model: this.args.model,
-        optimizer: this.args.optimizer,
-        microBatches: mbs,
-        loss: (mb, i) =>
-          this.microBatchLoss(mb, refs[i]!, globalPairs, globalToks, {
-            step,
-            pairs: mb,
-            previous: this.previous,
-            validation: false,
-            klReferencePoint,
-          }),
-        maxGradNorm: this.args.policy.max_grad_norm,
-      });
-      const seconds = (performance.now() - started) / 1000;
-      const tokens = batch.reduce(
-        (n, p) => n + 2 * p.prompt.length + p.chosen.length + p.rejected.length,
-        0,
-      );
-      const metrics = {
-        ...prefixed('train/', m),
-        'performance/tokens_per_sec': tokens / seconds,
-        'timing/train_step_s': seconds,
-      };
-      this.previous = metrics;
-      return { metrics };
-    } finally {
-      tf.dispose(refs.filter((r): r is tf.Tensor2D => r !== null));
-    }
+    const b = Array.isArray(batch)
+      ? preferenceBatch(this.args.trainPairs, batch)
+      : (batch as RecordBatch);
+    const m = await this.graph.run(b, step);
+    const seconds = (performance.now() - started) / 1000;
+    const count = (name: string) => readListColumn(b, name, 'int32').values.length;
+    const tokens =
+      2 * count(COLUMNS.promptTokens) + count(COLUMNS.chosenTokens) + count(COLUMNS.rejectedTokens);
+    const metrics = {
+      ...prefixed('train/', m),
+      'performance/tokens_per_sec': tokens / seconds,
+      'timing/train_step_s': seconds,
+    };
+    this.previous = metrics;
+    return { metrics };
   }
 
   /** The objective's metrics on held-out pairs (`validation/*`), normalised over all of them. */
   validate(step: number): StepResult {
-    const { val } = this.args;
+    const { val, model, reference } = this.args;
     const n =
       val.val_batches === null
         ? this.args.valPairs.length
         : Math.min(this.args.valPairs.length, val.val_batches * val.val_global_batch_size);
     const pairs = this.args.valPairs.slice(0, n);
-    const globalPairs = pairs.reduce((k, p) => k + p.weight, 0);
-    const globalToks = completionTokens(pairs);
-    const klReferencePoint = this.klReferencePoint(pairs);
+    const global = {
+      pairs: pairs.reduce((k, p) => k + p.weight, 0),
+      chosenToks: chosenTokens(pairs),
+    };
+    const kl =
+      this.scoring.mismatchedKl && reference
+        ? klReferencePoint(
+            model,
+            reference,
+            pairs,
+            this.args.policy.train_micro_batch_size,
+            this.pad,
+          )
+        : undefined;
+    const objective = this.scoring.objective;
     const sums: Record<string, number> = {};
     for (const mb of microBatches(pairs, val.val_micro_batch_size)) {
-      const [ref] = this.referenceLogps([mb]);
+      const ref = reference ? pairTokenLogps(reference, pairBatchArrays(mb, this.pad)) : null;
       const m = readMetricsSync(
         tf.tidy(
           () =>
-            this.microBatchLoss(mb, ref ?? null, globalPairs, globalToks, {
+            pairMicroBatchLoss(model, mb, ref, this.pad, global, objective, {
               step,
               pairs: mb,
               previous: this.previous,
               validation: true,
-              klReferencePoint,
+              klReferencePoint: kl,
             }).metrics,
         ),
       );
@@ -261,5 +231,10 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
 
   loadState(files: Record<string, Uint8Array>): void {
     loadPolicyState(this.args.model, this.args.optimizer, files);
+  }
+
+  /** Ends the graph's subscription (the caller owns the models and the optimizer). */
+  dispose(): void {
+    this.graph.close();
   }
 }

@@ -1,4 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { RecordBatch } from 'apache-arrow';
+import {
+  COLUMNS,
+  listVectorFromRows,
+  makeRecordBatch,
+  readFloat32Column,
+  readListColumn,
+} from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
 import {
   lmBatchArrays,
@@ -45,4 +53,47 @@ export function splitPairs<T extends tf.Tensor2D>(
 ): { chosen: tf.Tensor2D; rejected: tf.Tensor2D } {
   const m = x.shape[0] / 2;
   return { chosen: tf.slice(x, [0, 0], [m, -1]), rejected: tf.slice(x, [m, 0], [m, -1]) };
+}
+
+/** Columns of the preference batches a run's graph receives. */
+export const PREFERENCE_SOURCE_COLUMNS = [
+  COLUMNS.promptTokens,
+  COLUMNS.chosenTokens,
+  COLUMNS.rejectedTokens,
+  COLUMNS.sampleMask,
+];
+
+/** Pairs `indices` of `pairs` as one record batch: `prompt_tokens`, `chosen_tokens`, `rejected_tokens`, `sample_mask` (the weight). */
+export function preferenceBatch(
+  pairs: readonly PreferencePair[],
+  indices: readonly number[],
+): RecordBatch {
+  const rows = indices.map((i) => pairs[i]!);
+  const column = (side: 'prompt' | 'chosen' | 'rejected') =>
+    listVectorFromRows(rows.map((p) => p[side]));
+  return makeRecordBatch({
+    [COLUMNS.promptTokens]: column('prompt'),
+    [COLUMNS.chosenTokens]: column('chosen'),
+    [COLUMNS.rejectedTokens]: column('rejected'),
+    [COLUMNS.sampleMask]: Float32Array.from(rows, (p) => p.weight),
+  });
+}
+
+/** The pairs of a preference batch (views of its columns, no copy). */
+export function pairsOf(batch: RecordBatch): PreferencePair[] {
+  const list = (name: string) => readListColumn(batch, name, 'int32');
+  const [prompt, chosen, rejected] = [
+    list(COLUMNS.promptTokens),
+    list(COLUMNS.chosenTokens),
+    list(COLUMNS.rejectedTokens),
+  ];
+  const weight = readFloat32Column(batch, COLUMNS.sampleMask);
+  const row = (c: { values: Int32Array; offsets: Int32Array }, i: number) =>
+    c.values.subarray(c.offsets[i]!, c.offsets[i + 1]!);
+  return Array.from({ length: batch.numRows }, (_, i) => ({
+    prompt: row(prompt, i),
+    chosen: row(chosen, i),
+    rejected: row(rejected, i),
+    weight: weight[i]!,
+  }));
 }

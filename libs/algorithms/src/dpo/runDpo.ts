@@ -1,12 +1,11 @@
 import * as path from 'node:path';
+import type { RecordBatch } from 'apache-arrow';
 import type { z } from 'zod';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
-import {
-  objectiveNeedsMismatchedKl,
-  objectiveNeedsReference,
-  preferenceObjectiveLoss,
-} from '@rxrl/loss';
-import { runTraining } from '@rxrl/pipeline';
+import { objectiveNeedsMismatchedKl } from '@rxrl/loss';
+import { runTraining, type GraphSpec } from '@rxrl/pipeline';
+import { optimizerStepOptionsOf } from '../shared/optimizerStepStage';
+import { dpoGraphSpec } from './dpoGraph';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
@@ -24,6 +23,8 @@ export interface DpoConfig {
   dpo: z.infer<typeof dpoSchema>;
   data: z.infer<typeof dpoDataSchema>;
   checkpointing: z.input<typeof checkpointingSchema>;
+  /** the per-step graph; null: the default the keys make (`dpoGraphSpec`) */
+  graph: GraphSpec | null;
 }
 
 /** Options of {@link runDpo}. */
@@ -54,13 +55,12 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const cwd = options.cwd ?? process.cwd();
   const started = performance.now();
   const policy = await loadPolicy(config.policy, config.seed, cwd);
-  const loss = dpoLossOptionsOf(config.dpo);
+  const graph = dpoGraphSpec(config);
+  // π_ref is loaded for a graph that scores with it
+  const reference = graph.some((n) => n.stage === 'policy.reference_logprobs')
+    ? policy.model.referencePolicy()
+    : null;
   const named = config.dpo.objective;
-  const needsReference = named ? objectiveNeedsReference(named) : !config.dpo.reference_free;
-  const reference = needsReference ? policy.model.referencePolicy() : null;
-  const objective: DpoObjective | undefined =
-    options.objective ??
-    (named ? (inputs, ctx) => preferenceObjectiveLoss(named, inputs, ctx) : undefined);
   try {
     const skipped = new SkipStats();
     const rows = await datasetRows(config.data, 'preference', cwd, skipped);
@@ -84,17 +84,22 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
     log(
       `rxrl: dpo on ${train.pairs.length} pairs (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.pairs.length} held out`,
     );
-    const optimizer = buildOptimizer(policy.model, config.policy);
+    const optimizer = buildOptimizer(policy.model, optimizerStepOptionsOf(graph));
     const trainer = new DpoTrainer({
+      graph,
       model: policy.model,
       reference,
       tokenizer: policy.tokenizer,
       optimizer,
       policy: config.policy,
       val: config.dpo,
-      loss,
-      objective,
-      mismatchedKl: named !== null && objectiveNeedsMismatchedKl(named),
+      loss: dpoLossOptionsOf(config.dpo),
+      ...(options.objective
+        ? {
+            objective: options.objective,
+            mismatchedKl: named !== null && objectiveNeedsMismatchedKl(named),
+          }
+        : {}),
       trainPairs: train.pairs,
       valPairs: val.pairs,
       seed: config.seed,
@@ -106,7 +111,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       result = await runTraining({
         runDir: options.runDir,
         algorithm: {
-          trainStep: async (b: number[], step: number) => {
+          trainStep: async (b: RecordBatch, step: number) => {
             const r = await trainer.trainStep(b, step);
             if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
             return r;
@@ -134,6 +139,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
         log,
       });
     } finally {
+      trainer.dispose();
       optimizer.dispose();
     }
     const modelDir = path.join(options.runDir, 'final_model');

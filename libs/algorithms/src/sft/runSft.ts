@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { RecordBatch } from 'apache-arrow';
 import type { z } from 'zod';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
@@ -6,11 +7,13 @@ import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import type { policySchema } from '../shared/policyOptions';
-import { runTraining } from '@rxrl/pipeline';
+import { runTraining, type GraphSpec } from '@rxrl/pipeline';
 import type { checkpointingSchema } from '@rxrl/checkpoint';
 import { sftExamples } from './sftExamples';
 import type { sftDataSchema, sftSchema } from './sftOptions';
+import { sftGraphSpec } from './sftGraph';
 import { SftTrainer, type SftObjective } from './sftTrainer';
+import { optimizerStepOptionsOf } from '../shared/optimizerStepStage';
 
 /** A validated SFT recipe. */
 export interface SftConfig {
@@ -19,6 +22,8 @@ export interface SftConfig {
   sft: z.infer<typeof sftSchema>;
   data: z.infer<typeof sftDataSchema>;
   checkpointing: z.input<typeof checkpointingSchema>;
+  /** the per-step graph; null: the default the keys make (`sftGraphSpec`) */
+  graph: GraphSpec | null;
 }
 
 /** Options of {@link runSft}. */
@@ -77,8 +82,10 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
     log(
       `rxrl: sft on ${train.examples.length} examples (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.examples.length} held out`,
     );
-    const optimizer = buildOptimizer(policy.model, config.policy);
+    const graph = sftGraphSpec(config);
+    const optimizer = buildOptimizer(policy.model, optimizerStepOptionsOf(graph));
     const trainer = new SftTrainer({
+      graph,
       model: policy.model,
       tokenizer: policy.tokenizer,
       optimizer,
@@ -92,8 +99,8 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
     });
     const validations: { step: number; metrics: Record<string, number> }[] = [];
     const algorithm = {
-      trainStep: (b: number[], step: number) => {
-        const r = trainer.trainStep(b, step);
+      trainStep: async (b: RecordBatch, step: number) => {
+        const r = await trainer.trainStep(b, step);
         if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
         return r;
       },
@@ -133,6 +140,7 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
         log,
       });
     } finally {
+      trainer.dispose();
       optimizer.dispose();
     }
     const modelDir = path.join(options.runDir, 'final_model');

@@ -55,7 +55,7 @@ beforeAll(async () => {
 });
 
 describe('SftTrainer', () => {
-  it('sft.loss_type dft: the step loss is Σ p·(−log p) over the loss tokens / their count, micro-batched', () => {
+  it('sft.loss_type dft: the step loss is Σ p·(−log p) over the loss tokens / their count, micro-batched', async () => {
     const train = examples(8);
     const model = CausalLM.create(tinyConfig(), { seed: 9 });
     // by hand from the model's token log-probs before the step
@@ -87,50 +87,49 @@ describe('SftTrainer', () => {
       val: examples(6),
       seed: 0,
     });
-    const m = t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1).metrics;
+    const m = (await t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1)).metrics;
     expect(m['train/loss']).toBeCloseTo(num / n, 5);
     expect(m['train/loss']).toBeLessThan(nll / n); // p < 1 shrinks every token's term
     model.dispose();
   });
 
-  it('takes a custom objective: the NLL by hand gives the same step, a doubled loss twice the gradient', () => {
+  it('takes a custom objective: the NLL by hand gives the same step, a doubled loss twice the gradient', async () => {
     const train = examples(8);
-    const step = (objective?: SftObjective) => {
+    const step = async (objective?: SftObjective) => {
       const model = CausalLM.create(tinyConfig(), { seed: 5 });
       const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
-      const m = trainer(model, opt, train, 4, 8, objective).trainStep(
-        [0, 1, 2, 3, 4, 5, 6, 7],
-        7,
+      const m = (
+        await trainer(model, opt, train, 4, 8, objective).trainStep([0, 1, 2, 3, 4, 5, 6, 7], 7)
       ).metrics;
       opt.dispose();
       model.dispose();
       return m;
     };
     const seen: number[] = [];
-    const byHand = step((inputs, ctx) => {
+    const byHand = await step((inputs, ctx) => {
       seen.push(ctx.step, ctx.examples.length);
       return nllLoss(inputs);
     });
-    const builtIn = step();
+    const builtIn = await step();
     expect(seen).toEqual([7, 4, 7, 4]);
     for (const k of ['train/loss', 'train/grad_norm', 'train/num_unmasked_tokens'])
       expect(byHand[k], k).toBe(builtIn[k]);
-    const doubled = step((inputs) => {
+    const doubled = await step((inputs) => {
       const r = nllLoss(inputs);
       return { ...r, loss: tf.mul(r.loss, 2) as tf.Scalar };
     });
     expect(doubled['train/grad_norm']! / builtIn['train/grad_norm']!).toBeCloseTo(2, 5);
   });
 
-  it('a micro-batched step (4 x 2) equals one full-batch step: loss, grad norm and updated weights', () => {
+  it('a micro-batched step (4 x 2) equals one full-batch step: loss, grad norm and updated weights', async () => {
     const train = examples(8);
     // different lengths in one batch: the global token normaliser is what makes micro-batches add up
     expect(new Set(train.map((e) => e.tokens.length)).size).toBeGreaterThan(1);
-    const run = (micro: number) => {
+    const run = async (micro: number) => {
       const model = CausalLM.create(tinyConfig(), { seed: 5 });
       const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
       const t = trainer(model, opt, train, micro, 8);
-      const m = t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1).metrics;
+      const m = (await t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], 1)).metrics;
       const w = new Map(
         [...model.trainableVariables()].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]),
       );
@@ -144,8 +143,8 @@ describe('SftTrainer', () => {
       model.dispose();
       return { m, w, moved };
     };
-    const full = run(8);
-    const micro = run(2);
+    const full = await run(8);
+    const micro = await run(2);
     expect(full.moved).toBeGreaterThan(1e-4); // the step really changed the weights
     expect(Math.abs(micro.m['train/loss']! - full.m['train/loss']!)).toBeLessThan(1e-5);
     expect(Math.abs(micro.m['train/grad_norm']! - full.m['train/grad_norm']!)).toBeLessThan(1e-5);
@@ -158,7 +157,7 @@ describe('SftTrainer', () => {
     expect(maxDiff).toBeLessThan(1e-5);
   });
 
-  it('the loss is the token-mean NLL of the completion tokens (checked against tokenLogProbs by hand)', () => {
+  it('the loss is the token-mean NLL of the completion tokens (checked against tokenLogProbs by hand)', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 2 });
     const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 1e-9 });
     const train = examples(4);
@@ -182,14 +181,14 @@ describe('SftTrainer', () => {
         count++;
       }
     }
-    const m = t.trainStep([0, 1, 2, 3], 1).metrics;
+    const m = (await t.trainStep([0, 1, 2, 3], 1)).metrics;
     expect(m['train/num_unmasked_tokens']).toBe(count);
     expect(m['train/loss']).toBeCloseTo(nll / count, 5);
     opt.dispose();
     model.dispose();
   });
 
-  it('overfits a tiny set: training loss falls below a third of its start', () => {
+  it('overfits a tiny set: training loss falls below a third of its start', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 1 });
     const opt = new AdamW(Object.fromEntries(model.trainableVariables()), {
       lr: 1e-2,
@@ -198,23 +197,23 @@ describe('SftTrainer', () => {
     const t = trainer(model, opt, examples(8), 4, 8);
     const losses: number[] = [];
     for (let s = 1; s <= 40; s++)
-      losses.push(t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s).metrics['train/loss']!);
+      losses.push((await t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s)).metrics['train/loss']!);
     expect(losses[0]).toBeGreaterThan(3);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 3);
     opt.dispose();
     model.dispose();
   });
 
-  it('keeps tf.memory().numTensors flat over train steps and validations', () => {
+  it('keeps tf.memory().numTensors flat over train steps and validations', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 1 });
     const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
     const t = trainer(model, opt, examples(8), 2, 4);
-    t.trainStep([0, 1, 2, 3], 1); // creates the optimizer slots
+    await t.trainStep([0, 1, 2, 3], 1); // creates the optimizer slots
     const v0 = t.validate(1).metrics;
     expect(v0['validation/accuracy']).toBeGreaterThanOrEqual(0);
     const n0 = tf.memory().numTensors;
     for (let s = 2; s <= 4; s++) {
-      t.trainStep([4, 5, 6, 7], s);
+      await t.trainStep([4, 5, 6, 7], s);
       t.validate(s);
     }
     expect(tf.memory().numTensors).toBe(n0);
@@ -224,7 +223,7 @@ describe('SftTrainer', () => {
 });
 
 describe('SftTrainer with LoRA', () => {
-  it('a short SFT with adapters on the built-in task lowers the loss; the base weights stay bit-identical', () => {
+  it('a short SFT with adapters on the built-in task lowers the loss; the base weights stay bit-identical', async () => {
     // a frozen random head of std 0.02 bounds the logits (|logit| < 0.02·D): a wider init leaves the adapters room
     const model = CausalLM.create({ ...tinyConfig(), initializerRange: 0.2 }, { seed: 1 });
     const base = new Map(
@@ -246,7 +245,7 @@ describe('SftTrainer with LoRA', () => {
     const t = trainer(model, opt, examples(8), 4, 8);
     const losses: number[] = [];
     for (let s = 1; s <= 30; s++)
-      losses.push(t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s).metrics['train/loss']!);
+      losses.push((await t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s)).metrics['train/loss']!);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 3);
     for (const [k, v] of model.variables()) {
       if (!base.has(k)) continue;

@@ -1,34 +1,30 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Tokenizer } from '@rxrl/core/base';
-import { dftLoss, nllLoss, readMetricsSync, type LossResult, type NllInputs } from '@rxrl/loss';
+import type { RecordBatch } from 'apache-arrow';
+import { COLUMNS, readListColumn, type Tokenizer } from '@rxrl/core/base';
+import { readMetricsSync } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
-import type { StepResult, TrainingAlgorithm } from '@rxrl/pipeline';
+import type {
+  BatchSource,
+  GraphSpec,
+  StageRegistry,
+  StepResult,
+  TrainingAlgorithm,
+} from '@rxrl/pipeline';
+import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
-import { accumulatedStep } from '../shared/accumulatedStep';
 import { EpochSampler } from '../shared/epochSampler';
 import { greedyDecode } from '../shared/greedyDecode';
-import { countLossTokens, lmBatchArrays, lmBatchTensors } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
+import { StepGraph, validateStepGraph, withLossNode } from '../shared/stepGraph';
+import { padTokenOf } from '../shared/trainingServices';
+import { SFT_SOURCE_COLUMNS, sftBatch } from './sftBatch';
 import type { SftExample } from './sftExamples';
+import { sftLossStage, sftMicroBatchLoss, weightedTokens, type SftObjective } from './sftLoss';
 import type { SftOptions } from './sftOptions';
 
-/** What a custom SFT objective sees besides the micro-batch's tensors. */
-export interface SftLossContext {
-  /** the training step (from 1) */
-  step: number;
-  /** the micro-batch's examples, row i of every tensor is example i */
-  examples: readonly SftExample[];
-}
-
-/**
- * The training loss of one SFT micro-batch: by default the token NLL (`nllLoss`, or
- * `dftLoss` with `sft.loss_type: dft`). Replace it (a label-smoothed NLL, an extra
- * term through composeLosses) without forking the trainer; `loss` is normalised by
- * `inputs.globalValidToks`, as the default is. `validation/loss` stays the NLL.
- */
-export type SftObjective = (inputs: NllInputs, ctx: SftLossContext) => LossResult;
+export type { SftObjective, SftLossContext } from './sftLoss';
 
 /** What an {@link SftTrainer} works on. */
 export interface SftTrainerArgs {
@@ -52,81 +48,87 @@ export interface SftTrainerArgs {
   seed: number;
   /** reshuffle every epoch */
   shuffle?: boolean;
+  /**
+   * the per-step graph, resolved (`sftGraphSpec` of a recipe); default `loss.<sft.loss_type>`
+   * → `optimizer.step` with the `policy` sizes above. An `objective` replaces its loss node.
+   */
+  graph?: GraphSpec;
+  /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
+  registry?: StageRegistry;
+}
+
+/** The default per-step graph of an {@link SftTrainer}: its loss, then the optimizer step. */
+function defaultSpec(args: SftTrainerArgs): GraphSpec {
+  return [
+    {
+      stage: `loss.${args.sft.loss_type ?? 'nll'}`,
+      options: { micro_batch_size: args.policy.train_micro_batch_size },
+    },
+    { stage: 'optimizer.step', options: { max_grad_norm: args.policy.max_grad_norm } },
+  ];
 }
 
 /**
- * Sum of the token-level NLL (or, with `lossType` dft, the probability-weighted NLL) of
- * `seqs` over `globalTokens` valid tokens (micro-batch of a global batch).
+ * Supervised fine-tuning as the pipeline runner drives it: each step's batch of
+ * tokenised examples (an Arrow record batch from {@link sampler}) goes through the
+ * per-step graph, subscribed once per run: `loss.nll` / `loss.dft` (micro-batched
+ * forward and backward, normalised by the batch's valid tokens, NeMo RL's NLLLoss)
+ * then `optimizer.step` (one clipped update). `validate(step)` reports held-out
+ * token NLL and greedy exact-match accuracy.
  */
-export function sftMicroBatchLoss(
-  model: CausalLM,
-  seqs: readonly SftExample[],
-  globalTokens: number,
-  padTokenId: number,
-  lossType: 'nll' | 'dft' | SftObjective = 'nll',
-  step = 0,
-) {
-  const a = lmBatchArrays(seqs, padTokenId);
-  const t = lmBatchTensors(a);
-  const sampleMask = tf.tensor1d(seqs.map((s) => s.weight));
-  const logprobs = model.tokenLogProbs(t.ids, t.attention, t.targets);
-  const inputs = { logprobs, tokenMask: t.tokenMask, sampleMask, globalValidToks: globalTokens };
-  const r =
-    typeof lossType === 'function'
-      ? lossType(inputs, { step, examples: seqs })
-      : (lossType === 'dft' ? dftLoss : nllLoss)(inputs);
-  tf.dispose([t.ids, t.attention, t.targets, t.tokenMask, sampleMask, logprobs]);
-  return r;
-}
-
-function weightedTokens(seqs: readonly SftExample[]): number {
-  return seqs.reduce((n, s) => n + s.weight * countLossTokens([s]), 0);
-}
-
-/**
- * Supervised fine-tuning as the pipeline runner drives it: `trainStep(indices, step)`
- * (one optimizer step over a global batch, micro-batched with gradient
- * accumulation; loss normalised by the global batch's valid tokens, NeMo RL's
- * NLLLoss) and `validate(step)` (held-out token NLL and greedy exact-match accuracy).
- */
-export class SftTrainer implements TrainingAlgorithm<number[]> {
-  /** batches of training-example indices, epoch by epoch (the runner's data source) */
-  readonly sampler: EpochSampler;
+export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
+  /** the epochs' batches of example indices (seeded shuffles, last partial batch dropped) */
+  readonly epochs: EpochSampler;
+  /** the training batches, epoch by epoch, as record batches (the runner's data source) */
+  readonly sampler: BatchSource<RecordBatch>;
   private readonly pad: number;
+  private readonly graph: StepGraph;
 
   constructor(private readonly args: SftTrainerArgs) {
-    this.sampler = new EpochSampler(
+    this.epochs = new EpochSampler(
       args.train.length,
       args.policy.train_global_batch_size,
       args.seed,
       args.shuffle ?? true,
     );
-    this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
+    const epochs = this.epochs;
+    this.sampler = {
+      *batches(epoch, position) {
+        for (const indices of epochs.batches(epoch, position)) yield sftBatch(args.train, indices);
+      },
+    };
+    this.pad = padTokenOf(args.tokenizer);
+    const spec = args.graph ?? defaultSpec(args);
+    const registry =
+      args.registry ??
+      builtinStageRegistry(
+        args.objective
+          ? [sftLossStage('loss.objective', 'an SFT objective given in code', args.objective)]
+          : [],
+      );
+    const nodes = validateStepGraph(args.objective ? withLossNode(spec, 'loss.objective') : spec, {
+      registry,
+      sourceColumns: SFT_SOURCE_COLUMNS,
+    });
+    this.graph = new StepGraph(nodes, {
+      policy: args.model,
+      optimizer: args.optimizer,
+      tokenizer: args.tokenizer,
+      reference: null,
+      previousMetrics: () => ({}),
+    });
   }
 
-  /** One optimizer step; metrics are `train/*` and `performance/tokens_per_sec`. */
-  trainStep(indices: number[], step: number): StepResult {
-    const { model, optimizer, policy } = this.args;
+  /**
+   * One optimizer step on a batch of examples (a record batch of {@link sampler}, or
+   * indices of the training examples); metrics are `train/*` and `performance/tokens_per_sec`.
+   */
+  async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const batch = indices.map((i) => this.args.train[i]!);
-    const globalTokens = weightedTokens(batch);
-    const m = accumulatedStep({
-      model,
-      optimizer,
-      microBatches: microBatches(batch, policy.train_micro_batch_size),
-      loss: (mb) =>
-        sftMicroBatchLoss(
-          model,
-          mb,
-          globalTokens,
-          this.pad,
-          this.args.objective ?? this.args.sft.loss_type ?? 'nll',
-          step,
-        ),
-      maxGradNorm: policy.max_grad_norm,
-    });
+    const b = Array.isArray(batch) ? sftBatch(this.args.train, batch) : (batch as RecordBatch);
+    const m = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
-    const tokens = batch.reduce((n, s) => n + s.tokens.length, 0);
+    const tokens = readListColumn(b, COLUMNS.inputTokens, 'int32').values.length;
     return {
       metrics: {
         'train/loss': m['loss']!,
@@ -196,5 +198,10 @@ export class SftTrainer implements TrainingAlgorithm<number[]> {
   /** Restore a checkpoint written by {@link saveState}. */
   loadState(files: Record<string, Uint8Array>): void {
     loadPolicyState(this.args.model, this.args.optimizer, files);
+  }
+
+  /** Ends the graph's subscription (the caller owns the policy and optimizer). */
+  dispose(): void {
+    this.graph.close();
   }
 }

@@ -3,6 +3,7 @@
 // process RSS bounded. RSS alone is a poor leak signal: between collections V8's heap
 // swings by 50-100 MB on this workload (more garbage per second as steps got faster).
 import * as tf from '@tensorflow/tfjs-core';
+import type { RecordBatch } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { ArithmeticTask, BuiltinTokenizer } from '@rxrl/data';
@@ -20,7 +21,7 @@ beforeAll(async () => {
 });
 
 describe.skipIf(!process.env['RXRL_SLOW_TESTS'])('long run', () => {
-  it(`${STEPS} steps of the tiny preset: numTensors, wasm memory and collected heap flat; RSS bounded`, () => {
+  it(`${STEPS} steps of the tiny preset: numTensors, wasm memory and collected heap flat; RSS bounded`, async () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc)
       throw new Error('run with node --expose-gc (libs/algorithms/vitest.config.ts sets it)');
@@ -53,9 +54,9 @@ describe.skipIf(!process.env['RXRL_SLOW_TESTS'])('long run', () => {
     let step = 0;
     const started = performance.now();
     outer: for (let epoch = 0; ; epoch++) {
-      for (const batch of trainer.sampler.batches(epoch, 0)) {
+      for (const batch of trainer.sampler.batches(epoch, 0) as Iterable<RecordBatch>) {
         step++;
-        const m = trainer.trainStep(batch, step).metrics;
+        const m = (await trainer.trainStep(batch, step)).metrics;
         expect(Number.isFinite(m['train/loss'])).toBe(true);
         if (step === WARMUP) {
           gc();

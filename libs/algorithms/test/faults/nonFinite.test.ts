@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import type { RecordBatch } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { ArithmeticTask, BuiltinTokenizer } from '@rxrl/data';
@@ -72,14 +73,14 @@ beforeAll(async () => {
 });
 
 describe('non-finite detection before the update', () => {
-  it('a poisoned batch (NaN sample weight) throws NonFiniteError(loss) and leaves weights and AdamW state untouched', () => {
+  it('a poisoned batch (NaN sample weight) throws NonFiniteError(loss) and leaves weights and AdamW state untouched', async () => {
     const { model, optimizer, trainer } = setup();
-    trainer.trainStep([0, 1, 2, 3], 1); // a good step first, so the Adam moments are non-zero
+    await trainer.trainStep([0, 1, 2, 3], 1); // a good step first, so the Adam moments are non-zero
     const before = bytes(savePolicyState(model, optimizer));
     const tensors = tf.memory().numTensors;
     let caught: unknown;
     try {
-      trainer.trainStep([8, 9, 10, 11], 2);
+      await trainer.trainStep([8, 9, 10, 11], 2);
     } catch (e) {
       caught = e;
     }
@@ -146,9 +147,9 @@ describe('policy.on_nonfinite through the runner', () => {
     );
     // reference: the same three good batches applied directly, in order, batch 3 never applied
     const ref = setup();
-    ref.trainer.trainStep([0, 1, 2, 3], 1);
-    ref.trainer.trainStep([4, 5, 6, 7], 2);
-    ref.trainer.trainStep([12, 13, 14, 15], 4);
+    await ref.trainer.trainStep([0, 1, 2, 3], 1);
+    await ref.trainer.trainStep([4, 5, 6, 7], 2);
+    await ref.trainer.trainStep([12, 13, 14, 15], 4);
     expect(bytes(savePolicyState(model, optimizer))).toEqual(
       bytes(savePolicyState(ref.model, ref.optimizer)),
     );
@@ -190,7 +191,7 @@ describe('policy.on_nonfinite through the runner', () => {
     const b = setup(clean());
     const loaded: Record<string, string>[] = [];
     const algorithm = {
-      trainStep: (batch: number[], step: number) => {
+      trainStep: (batch: RecordBatch, step: number) => {
         if (step === 3) loaded.push(bytes(savePolicyState(b.model, b.optimizer)));
         return b.trainer.trainStep(batch, step);
       },

@@ -1,0 +1,177 @@
+import type { RecordBatch } from 'apache-arrow';
+import {
+  ConfigValidationError,
+  type CrossSectionIssue,
+  type KeyPath,
+  type LoadedConfig,
+} from '@rxrl/config';
+import { withBatchMeta } from '@rxrl/core/base';
+import {
+  openGraphSession,
+  pipe,
+  validateGraph,
+  type GraphSession,
+  type GraphSpec,
+  type StageRegistry,
+  type ValidatedNode,
+} from '@rxrl/pipeline';
+import { builtinStageRegistry } from '../builtinStages';
+import { PendingUpdate } from './accumulatedStep';
+import type { TrainingServices } from './trainingServices';
+
+/** Options a recipe's keys give built-in nodes, by stage name; a node's own options win. */
+export type KeyDefaults = Record<string, Record<string, unknown>>;
+
+/** `spec` with each node's options over the `defaults` of its stage (the one place recipe keys meet a graph). */
+export function withKeyDefaults(spec: GraphSpec, defaults: KeyDefaults): GraphSpec {
+  return spec.map((node) => ({
+    stage: node.stage,
+    options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
+  }));
+}
+
+/**
+ * `spec` with its loss node replaced by `stage` (an objective given in code), which
+ * keeps the node's `micro_batch_size`.
+ */
+export function withLossNode(spec: GraphSpec, stage: string): GraphSpec {
+  return spec.map((node) => {
+    if (!node.stage.startsWith('loss.')) return node;
+    const size = ('options' in node ? node.options : {})?.['micro_batch_size'];
+    return { stage, options: size === undefined ? {} : { micro_batch_size: size } };
+  });
+}
+
+/**
+ * Validates the per-step graph of a training run (SFT, DPO): every node known and
+ * its options valid, every column made before it is read, one `loss.*` node and
+ * `optimizer.step` last (the loss node's gradients must reach an update).
+ */
+export function validateStepGraph(
+  spec: GraphSpec,
+  options: {
+    registry: StageRegistry;
+    sourceColumns: readonly string[];
+    loaded?: LoadedConfig;
+    keyPath?: KeyPath;
+  },
+): ValidatedNode[] {
+  const nodes = validateGraph(spec, options);
+  const names = nodes.map((n) => n.name);
+  const losses = names.filter((n) => n.startsWith('loss.'));
+  const problem =
+    losses.length !== 1
+      ? `a training graph has one loss node (loss.*), this one has ${losses.length === 0 ? 'none' : losses.join(', ')}`
+      : names.at(-1) !== 'optimizer.step' ||
+          names.indexOf('optimizer.step') < names.indexOf(losses[0]!)
+        ? 'a training graph ends with optimizer.step, after its loss node'
+        : null;
+  if (problem !== null)
+    throw new ConfigValidationError([
+      {
+        keyPath: options.keyPath ?? ['graph'],
+        source: undefined,
+        problem,
+        present: true,
+        value: names,
+      },
+    ]);
+  return nodes;
+}
+
+/** The options of the graph's node `name` (validated, defaults filled), or undefined. */
+export function nodeOptions<T>(nodes: readonly ValidatedNode[], name: string): T | undefined {
+  return nodes.find((n) => n.name === name)?.options as T | undefined;
+}
+
+/**
+ * A training run's per-step graph, built and subscribed once and fed one batch
+ * per step (tagged with its step through batch metadata); `run` resolves with the
+ * metrics the nodes emitted for that batch. A node's error (a non-finite update)
+ * ends the subscription, as an RxJS error does: the next step subscribes the
+ * graph again, so `policy.on_nonfinite: skip_step` goes on with the next batch.
+ */
+export class StepGraph {
+  private session: GraphSession | null = null;
+  private metrics: Record<string, number> = {};
+  private readonly update = new PendingUpdate();
+
+  constructor(
+    private readonly nodes: readonly ValidatedNode[],
+    private readonly services: Omit<TrainingServices, 'update'>,
+  ) {}
+
+  private open(): GraphSession {
+    const context = {
+      services: {
+        ...this.services,
+        previous_metrics: this.services.previousMetrics,
+        update: this.update,
+      },
+      emit: (m: Record<string, number>) => Object.assign(this.metrics, m),
+    };
+    return openGraphSession(
+      pipe(...this.nodes.map((n) => n.definition.create(n.options, context))),
+    );
+  }
+
+  /** Runs the step's batch through the graph; the metrics its nodes emitted (loss terms, `grad_norm`, `lr`). */
+  async run(batch: RecordBatch, step: number): Promise<Record<string, number>> {
+    this.session ??= this.open();
+    this.metrics = {};
+    try {
+      await this.session.push(withBatchMeta(batch, { step, round: 0 }));
+    } catch (err) {
+      this.close();
+      throw err;
+    } finally {
+      this.update.reset();
+    }
+    return this.metrics;
+  }
+
+  /** Completes the graph's input. */
+  close(): void {
+    this.session?.close();
+    this.session = null;
+  }
+}
+
+/**
+ * The cross-checks of an SFT or DPO recipe (its sections check), run once on the
+ * graph `resolve` makes of it: every node valid against the built-in registry
+ * (unknown stage, bad options, a column read before it is made, the loss and
+ * optimizer nodes), and each node's `micro_batch_size` dividing
+ * `policy.train_global_batch_size` where the recipe's `graph:` sets its own (the
+ * policy section checks its key).
+ */
+export function stepGraphCheck<
+  C extends { graph: GraphSpec | null; policy: { train_global_batch_size: number } },
+>(resolve: (config: C) => GraphSpec, sourceColumns: readonly string[]) {
+  return (config: C): CrossSectionIssue[] => {
+    const registry = builtinStageRegistry();
+    let nodes: ValidatedNode[];
+    try {
+      nodes = validateStepGraph(resolve(config), { registry, sourceColumns });
+    } catch (err) {
+      if (!(err instanceof ConfigValidationError)) throw err;
+      return err.issues.map((i) => ({
+        path: [...i.keyPath],
+        message: `${i.problem}${i.hint ? ` (${i.hint})` : ''}`,
+      }));
+    }
+    const global = config.policy.train_global_batch_size;
+    const issues: CrossSectionIssue[] = [];
+    nodes.forEach((n, i) => {
+      const node = config.graph?.[i];
+      const own = node && 'options' in node ? node.options?.['micro_batch_size'] : undefined;
+      const size = (n.options as { micro_batch_size?: number }).micro_batch_size;
+      if (own === undefined || size === undefined || global % size === 0) return;
+      issues.push({
+        path: ['graph', i, 'options', 'micro_batch_size'],
+        message: `must divide policy.train_global_batch_size (${global}), got ${size}`,
+      });
+    });
+    return issues;
+  };
+}

@@ -141,6 +141,7 @@ export class UnlikelihoodSft implements TrainingAlgorithm<UnlikelihoodOptions, n
         let nll = 0;
         let tokens = 0;
         let wins = 0;
+        let margin = 0;
         const answer = (p: PreferencePair, c: Int32Array): LmSequence => {
           const mask = new Uint8Array(p.prompt.length + c.length);
           mask.fill(1, p.prompt.length);
@@ -156,6 +157,7 @@ export class UnlikelihoodSft implements TrainingAlgorithm<UnlikelihoodOptions, n
             return [tf.sub(c, r).dataSync(), -tf.sum(c).dataSync()[0]!] as const;
           });
           wins += Array.from(margins).filter((d) => d > 0).length;
+          margin += Array.from(margins).reduce((a, d) => a + d, 0);
           nll += chosenNll;
           tokens += countLossTokens(chosen);
         }
@@ -163,6 +165,8 @@ export class UnlikelihoodSft implements TrainingAlgorithm<UnlikelihoodOptions, n
           metrics: {
             'validation/loss': nll / Math.max(1, tokens),
             'validation/preference_accuracy': wins / Math.max(1, val.length),
+            // mean log π(chosen) − log π(rejected): what the unlikelihood term pushes up
+            'validation/logp_margin': margin / Math.max(1, val.length),
           },
         };
       },

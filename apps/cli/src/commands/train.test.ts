@@ -112,5 +112,9 @@ describe('rxrl train (algorithm plugins)', () => {
     expect(t.err.join('\n')).toMatch(
       /typo\.yaml:5 unlikelihood\.alpah: unknown key.*did you mean `alpha`/,
     );
+    // rxrl config resolves a plugin recipe with the plugin's own section and the loop keys
+    const c = makeFakeIo(root);
+    expect(await runCli(['config', 'examples/unlikelihood_plugin.yaml'], c.io)).toBe(0);
+    expect(c.out.join('\n')).toMatch(/unlikelihood:\n  max_num_steps: 20\n[\s\S]*  alpha: 0\.5/);
   });
 });

@@ -145,13 +145,13 @@ export const command: Command = {
       throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
     if (values['seed'] !== undefined && values['random'] === undefined)
       throw new RxrlUsageError('--seed draws the --random runs; it needs --random N');
+    if (values['seed'] !== undefined && !Number.isInteger(Number(values['seed'])))
+      throw new RxrlUsageError(`--seed ${String(values['seed'])}: expected a whole number`);
     const axes = parseGrid(gridTexts);
     const points =
       values['random'] !== undefined
         ? randomPoints(axes, Number(values['random']), Number(values['seed'] ?? 0))
         : gridPoints(axes);
-    if (values['seed'] !== undefined && !Number.isInteger(Number(values['seed'])))
-      throw new RxrlUsageError(`--seed ${String(values['seed'])}: expected a whole number`);
 
     // check the recipe and every setting before the first run: a typo fails now, not in run 5
     const recipeFile = path.resolve(io.cwd, values['config']);

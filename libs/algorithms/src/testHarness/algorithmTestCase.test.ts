@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
-import { nllLoss } from '@rxrl/loss';
+import { clippedPgLoss, composeLosses, nllLoss } from '@rxrl/loss';
 import { AlgorithmTestCase } from './algorithmTestCase';
 
 beforeAll(async () => {
@@ -34,6 +34,29 @@ describe('AlgorithmTestCase', () => {
     const t = await AlgorithmTestCase.run({ algorithm: 'grpo' });
     t.assertTrains(0.2);
     expect(t.report.metric).toBe('train/reward');
+    expect(t.report.microBatching.relativeDiff).toBeLessThan(1e-4);
+  });
+
+  it('GRPO with a custom objective (the stock clipped loss plus a weighted NLL of the samples) goes through the same checks', async () => {
+    const t = await AlgorithmTestCase.run({
+      algorithm: 'grpo',
+      objective: (inputs, ctx) =>
+        composeLosses(
+          {
+            pg: { result: clippedPgLoss(ctx.options, inputs) },
+            nll: {
+              result: nllLoss({
+                logprobs: inputs.currLogprobs,
+                tokenMask: inputs.tokenMask,
+                globalValidToks: inputs.globalValidToks!,
+              }),
+              weight: 0.01,
+            },
+          },
+          { step: ctx.step },
+        ),
+    });
+    t.assertTrains(0.2);
     expect(t.report.microBatching.relativeDiff).toBeLessThan(1e-4);
   });
 

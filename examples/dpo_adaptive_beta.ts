@@ -11,10 +11,12 @@
 import { controllerSchedule, dpoLoss, linearSchedule, type Schedule } from '@rxrl/loss';
 import type { DpoObjective } from '@rxrl/algorithms';
 import { runDpoExample, summary } from './dpo_setup';
+import { exampleSteps, isMain } from './isMain';
 
-const STEPS = 15;
+const STEPS = exampleSteps(15);
 
-function withBeta(schedule: Schedule): DpoObjective {
+/** DPO whose β is `schedule`'s value at each step (a controller reads the previous step's reward margin). */
+export function withBeta(schedule: Schedule): DpoObjective {
   return (inputs, ctx) => {
     // the controller reads the previous step's metrics; asking again within a step does not update it twice
     const beta = schedule.value(ctx.step, {
@@ -32,29 +34,36 @@ const betas = (label: string) => (step: number, m: Record<string, number>) => {
     );
 };
 
-console.log('(a) linear schedule 0.05 -> 0.5');
-const linear = await runDpoExample({
-  steps: STEPS,
-  objective: withBeta(linearSchedule({ start: 0.05, end: 0.5, end_step: STEPS })),
-  log: betas('linear'),
-});
-console.log(`  ${summary(linear.before, linear.after)}`);
+/** The reward-gap controller: raises β while the margin is below 1.0, lowers it above (β from 0.1, in [0.01, 1]). */
+export function rewardGapController(): Schedule {
+  return controllerSchedule({
+    type: 'controller',
+    initial: 0.1,
+    metric: 'reward_margin',
+    target: 1.0,
+    horizon: 2,
+    clip: 0.5,
+    direction: -1,
+    min: 0.01,
+    max: 1,
+  });
+}
 
-console.log('(b) reward-gap controller: target margin 1.0, beta starts at 0.1');
-const controller = controllerSchedule({
-  type: 'controller',
-  initial: 0.1,
-  metric: 'reward_margin',
-  target: 1.0,
-  horizon: 2,
-  clip: 0.5,
-  direction: -1,
-  min: 0.01,
-  max: 1,
-});
-const adaptive = await runDpoExample({
-  steps: STEPS,
-  objective: withBeta(controller),
-  log: betas('controller'),
-});
-console.log(`  ${summary(adaptive.before, adaptive.after)}`);
+if (isMain(import.meta.url)) {
+  console.log('(a) linear schedule 0.05 -> 0.5');
+  const linear = await runDpoExample({
+    steps: STEPS,
+    objective: withBeta(linearSchedule({ start: 0.05, end: 0.5, end_step: STEPS })),
+    log: betas('linear'),
+  });
+  console.log(`  ${summary(linear.before, linear.after)}`);
+
+  console.log('(b) reward-gap controller: target margin 1.0, beta starts at 0.1');
+  const controller = rewardGapController();
+  const adaptive = await runDpoExample({
+    steps: STEPS,
+    objective: withBeta(controller),
+    log: betas('controller'),
+  });
+  console.log(`  ${summary(adaptive.before, adaptive.after)}`);
+}

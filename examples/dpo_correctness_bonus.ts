@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { dpoLoss } from '@rxrl/loss';
 import type { PreferencePair } from '@rxrl/algorithms';
 import { runDpoExample, summary } from './dpo_setup';
+import { exampleSteps } from './isMain';
 
 const BETA = 0.1;
 const BONUS = 2;
@@ -27,12 +28,17 @@ const flipTwoInFive = (pairs: PreferencePair[]) =>
     return q;
   });
 
-const plain = await runDpoExample({ beta: BETA, steps: 20, lr: 2e-4, mapTrain: flipTwoInFive });
+const plain = await runDpoExample({
+  beta: BETA,
+  steps: exampleSteps(20),
+  lr: 2e-4,
+  mapTrain: flipTwoInFive,
+});
 console.log(`plain DPO on 2/5 flipped labels:   ${summary(plain.before, plain.after)}`);
 
 const bonus = await runDpoExample({
   beta: BETA,
-  steps: 20,
+  steps: exampleSteps(20),
   lr: 2e-4,
   mapTrain: flipTwoInFive,
   objective: (inputs, ctx) => {

@@ -15,6 +15,7 @@ import { selectBackend } from '@rxrl/core';
 import { registerGroupingStrategy } from '@rxrl/grouping';
 import { grpoSections, runGrpo } from '@rxrl/algorithms';
 import { readMetricsJsonl } from '@rxrl/logging';
+import { exampleSteps } from './isMain';
 
 // 1. The strategy: one group id per sample; prompts are pooled in order of first appearance.
 registerGroupingStrategy(
@@ -38,7 +39,7 @@ const config = grpoSections.validate({
   grpo: {
     num_prompts_per_step: 8,
     num_generations_per_prompt: 4,
-    max_num_steps: 4,
+    max_num_steps: exampleSteps(4),
     val_period: 2,
     max_val_samples: 6, // one-digit sums: 100 problems, about 7 of them held out
   },

@@ -38,8 +38,9 @@ import {
   type PolicyBatch,
   type PromptSet,
 } from '@rxrl/algorithms';
+import { exampleSteps } from './isMain';
 
-const STEPS = 20;
+const STEPS = exampleSteps(20);
 const PROMPTS = 16; // GRPO prompts per step
 const GROUP = 8; // completions per prompt
 const PAIRS = 32; // DPO pairs per step (one micro-batch, so the GRPO term is added once per step)

@@ -135,3 +135,22 @@ export {
   type ResolvedTrainingGraph,
   type ResolvedNode,
 } from './trainingGraph';
+// Custom algorithms as plugins (`algorithm: ./my_algo.ts#MyAlgo` in a recipe, run by `rxrl train`)
+export type {
+  TrainingAlgorithm,
+  AlgorithmBuildContext,
+  AlgorithmSteps,
+} from './plugin/trainingAlgorithm';
+export {
+  pluginSections,
+  pluginLoopShape,
+  runAlgorithmPlugin,
+  type PluginConfig,
+  type RunAlgorithmPluginOptions,
+  type PluginRunResult,
+} from './plugin/runAlgorithmPlugin';
+export {
+  loadAlgorithmPlugin,
+  parsePluginReference,
+  pluginShapeProblems,
+} from './plugin/loadAlgorithmPlugin';

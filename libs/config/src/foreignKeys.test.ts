@@ -98,9 +98,15 @@ describe('foreign recipe keys (NeMo RL, TRL, the customisation guides)', () => {
     expect(sections.validate({ loss_fn: { entropy_coef: 0.01 } }).loss_fn.entropy_coef).toBe(0.01);
   });
 
-  it('a top-level algorithm: section says the command names the algorithm', () => {
+  it('a top-level algorithm: section says the command names the algorithm; a plugin name points to rxrl train', () => {
     expect(issueLines({ algorithm: { name: 'custom_grpo' } })[0]).toMatch(
-      /^algorithm: rxrl recipes have no `algorithm:` section.*rxrl grpo --config/,
+      /^algorithm: rxrl recipes have no `algorithm:` section.*rxrl grpo --config.*rxrl train/,
+    );
+    expect(issueLines({ algorithm: './my_algo.ts#MyAlgo' })[0]).toMatch(
+      /^algorithm: `algorithm:` names a plugin module.*rxrl train --config/,
+    );
+    expect(issueLines({ custom_algorithm: { enabled: true } })[0]).toMatch(
+      /^custom_algorithm: a custom algorithm is a plugin here.*algorithm: \.\/my_algo\.ts#MyAlgo/,
     );
   });
 

@@ -128,10 +128,24 @@ export const FOREIGN_KEYS: readonly ForeignKeyRule[] = [
   {
     key: 'algorithm',
     under: [],
+    judge: (v) =>
+      typeof v === 'string'
+        ? reject(
+            '`algorithm:` names a plugin module (./my_algo.ts#MyAlgo), which `rxrl train` runs; this command is a built-in algorithm',
+            'run `rxrl train --config …`, or remove the key',
+          )
+        : reject(
+            'rxrl recipes have no `algorithm:` section: the command names the algorithm and reads its own section',
+            `use \`rxrl grpo --config …\` with a \`grpo:\` section (or ${ALGORITHM_SECTIONS.filter((s) => s !== 'grpo').join(', ')}); a custom algorithm is a plugin: \`algorithm: ./my_algo.ts#MyAlgo\` run by \`rxrl train\``,
+          ),
+  },
+  {
+    key: 'custom_algorithm',
+    under: [],
     judge: () =>
       reject(
-        'rxrl recipes have no `algorithm:` section: the command names the algorithm and reads its own section',
-        `use \`rxrl grpo --config …\` with a \`grpo:\` section (or ${ALGORITHM_SECTIONS.filter((s) => s !== 'grpo').join(', ')})`,
+        'a custom algorithm is a plugin here, not a `custom_algorithm:` section',
+        'write a module exporting a TrainingAlgorithm, name it as `algorithm: ./my_algo.ts#MyAlgo` and run `rxrl train --config …` (examples/unlikelihood_plugin.yaml)',
       ),
   },
 ];

@@ -17,3 +17,29 @@ export {
 export { explainMetric, METRIC_GLOSSARY } from './metricGlossary';
 export { groupSamples, type SampleGroup } from './sampleGroups';
 export { summarizeValues, type ValueSummary } from './valueSummary';
+export {
+  compareRuns,
+  comparisonLines,
+  defaultMetrics,
+  groupRuns,
+  renderComparison,
+  IGNORED_KEYS,
+  type Comparison,
+  type ComparedRun,
+  type FinalComparison,
+  type RunGroup,
+} from './compareRuns';
+export {
+  logGamma,
+  regularizedBeta,
+  studentTCdf,
+  studentTQuantile,
+  studentTTwoSided,
+} from './stats/studentT';
+export {
+  meanConfidenceInterval,
+  summarizeSample,
+  welchTTest,
+  type SampleSummary,
+  type WelchResult,
+} from './stats/welchTTest';

@@ -2,6 +2,8 @@
 export interface Series {
   name: string;
   points: [number, number][];
+  /** a shaded band around the line, `[step, low, high]` (e.g. a confidence interval) */
+  band?: [number, number, number][];
 }
 
 const COLORS = [
@@ -75,7 +77,15 @@ export function lineChart(
 ): string {
   const width = options.width ?? 460;
   const plotHeight = options.plotHeight ?? 180;
-  const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
+  const pts = series
+    .flatMap((s) => [
+      ...s.points,
+      ...(s.band ?? []).flatMap(([x, lo, hi]): [number, number][] => [
+        [x, lo],
+        [x, hi],
+      ]),
+    ])
+    .filter(([, y]) => Number.isFinite(y));
   if (pts.length === 0) return '';
   const pad = { l: 62, r: 14 };
   const rows = legendRows(
@@ -123,7 +133,21 @@ export function lineChart(
               )
               .join('')
           : '';
-      return `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${p.join(' ')}"><title>${escapeHtml(s.name)}</title></polyline>${dots}`;
+      const band = (s.band ?? []).filter(
+        ([, lo, hi]) => Number.isFinite(lo) && Number.isFinite(hi),
+      );
+      // the band's upper edge left to right, then its lower edge back
+      const shade =
+        band.length > 0
+          ? `<polygon fill="${color}" fill-opacity="0.18" stroke="none" points="${[
+              ...band.map(([x, , hi]) => `${sx(x).toFixed(1)},${sy(hi).toFixed(1)}`),
+              ...band
+                .slice()
+                .reverse()
+                .map(([x, lo]) => `${sx(x).toFixed(1)},${sy(lo).toFixed(1)}`),
+            ].join(' ')}"/>`
+          : '';
+      return `${shade}<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${p.join(' ')}"><title>${escapeHtml(s.name)}</title></polyline>${dots}`;
     })
     .join('');
   const legend = rows

@@ -2,9 +2,12 @@ import * as path from 'node:path';
 import {
   applyOverrides,
   formatResolvedConfig,
+  formatSource,
   loadRecipe,
   saveResolvedConfig,
+  sourceAt,
   type ConfigSections,
+  type LoadedConfig,
 } from '@rxrl/config';
 import { RxrlUsageError } from '@rxrl/core/base';
 import type { z } from 'zod';
@@ -71,6 +74,20 @@ async function recipeSections(
   );
 }
 
+/** The sections of a plugin recipe (`algorithm: ./my_algo.ts#MyAlgo`): the plugin is imported to know its own. */
+async function pluginRecipeSections(
+  loaded: LoadedConfig,
+  cwd: string,
+  recipe: string,
+): Promise<{ algorithm: null; sections: ConfigSections<Record<string, z.ZodType>> }> {
+  const source = sourceAt(loaded.sources, ['algorithm']);
+  const where = formatSource(source) || recipe;
+  const base = source?.kind === 'file' ? path.resolve(cwd, source.file) : path.resolve(cwd, recipe);
+  const { loadAlgorithmPlugin, pluginSections } = await import('@rxrl/algorithms');
+  const plugin = await loadAlgorithmPlugin(loaded.value['algorithm'] as string, base, where);
+  return { algorithm: null, sections: pluginSections(plugin) };
+}
+
 /** `rxrl config`: print a recipe fully resolved (defaults, overrides, schema defaults) and validated. */
 export const command: Command = {
   name: 'config',
@@ -105,7 +122,12 @@ export const command: Command = {
     }
     // defaults: are merged by loadRecipe, so a recipe inherits its algorithm section too
     const loaded = loadRecipe(path.resolve(io.cwd, recipe), { displayRoot: io.cwd });
-    const { algorithm, sections } = await recipeSections(loaded.value, values['algorithm'], recipe);
+    const plugin =
+      typeof loaded.value['algorithm'] === 'string' && values['algorithm'] === undefined
+        ? await pluginRecipeSections(loaded, io.cwd, recipe)
+        : null;
+    const { algorithm, sections } =
+      plugin ?? (await recipeSections(loaded.value, values['algorithm'], recipe));
     const config = sections.validate(applyOverrides(loaded, overrides));
     if (values['graph'] === true) {
       if (algorithm === null)

@@ -13,3 +13,6 @@ export { command as report } from './report';
 export { command as eval } from './eval';
 export { command as generate } from './generate';
 export { command as mergeAdapter } from './mergeAdapter';
+export { command as train } from './train';
+export { command as compare } from './compare';
+export { command as sweep } from './sweep';

@@ -1,0 +1,20 @@
+// The vitest config Stryker runs (tools/mutation/stryker.config.mjs): the target
+// library's own config with its root set to the library, as `npm test` runs it
+// from there, and without its JSON reporter, which would write outside the sandbox.
+import { fileURLToPath } from 'node:url';
+import loss from '../../libs/loss/vitest.config.ts';
+import grouping from '../../libs/grouping/vitest.config.ts';
+import optimizer from '../../libs/optimizer/vitest.config.ts';
+import core from '../../libs/core/vitest.config.ts';
+import { targets } from './targets.mjs';
+
+const configs = { loss, grouping, optimizer, core };
+const name = process.env.RXRL_MUTATION_TARGET;
+const base = configs[name];
+const root = fileURLToPath(new URL(`../../${targets[name].dir}/`, import.meta.url));
+
+export default {
+  ...base,
+  root,
+  test: { ...base.test, reporters: ['default'] },
+};

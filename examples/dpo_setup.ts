@@ -74,7 +74,7 @@ export async function runDpoExample(o: DpoExampleOptions = {}) {
   });
   const before = trainer.validate(0).metrics;
   let step = 0;
-  for (const batch of trainer.sampler.batches(0, 0)) {
+  for await (const batch of trainer.sampler.batches(0, 0)) {
     if (++step > (o.steps ?? 10)) break;
     const metrics = (await trainer.trainStep(batch, step)).metrics;
     o.log?.(step, metrics);

@@ -18,9 +18,20 @@ function dataLine(data: SummaryFields['data']): string {
   const name = data?.dataset_name ?? null;
   if (name === 'builtin:arithmetic' || name === 'arithmetic') {
     const a = data?.arithmetic ?? {};
+    // a recipe section that does not resolve the task's options (a plugin's) names what it has
     const digits =
-      a.min_digits === a.max_digits ? `${a.min_digits}` : `${a.min_digits}-${a.max_digits}`;
-    return `builtin:arithmetic (${(a.operators ?? []).join(' ')} on ${digits} digit operands, ${a.operand_sampling ?? 'uniform'})`;
+      a.min_digits === undefined || a.max_digits === undefined
+        ? null
+        : a.min_digits === a.max_digits
+          ? `${a.min_digits}`
+          : `${a.min_digits}-${a.max_digits}`;
+    const parts = [
+      [(a.operators ?? []).join(' '), digits === null ? '' : `on ${digits} digit operands`]
+        .filter((x) => x !== '')
+        .join(' '),
+      a.operand_sampling ?? (digits === null ? '' : 'uniform'),
+    ].filter((x) => x !== '');
+    return parts.length > 0 ? `builtin:arithmetic (${parts.join(', ')})` : 'builtin:arithmetic';
   }
   return name ?? data?.train_data_path ?? 'the recipe’s data';
 }

@@ -1,4 +1,5 @@
 import { getAt } from './deepMerge';
+import { describeValue } from './describeValue';
 import { isPlainObject, setOwn } from './plainObject';
 import type { KeyPath } from './source';
 
@@ -84,8 +85,8 @@ export const FOREIGN_KEYS: readonly ForeignKeyRule[] = [
       const top = config['seed'];
       if (top === undefined || top === v) return { kind: 'move', to: ['seed'] };
       return reject(
-        `the run has one seed, the top-level \`seed\` (${JSON.stringify(top)}), and this differs`,
-        `keep one: remove ${section}.seed or set seed: ${JSON.stringify(v)}`,
+        `the run has one seed, the top-level \`seed\` (${describeValue(top)}), and this differs`,
+        `keep one: remove ${section}.seed or set seed: ${describeValue(v)}`,
       );
     },
   })),

@@ -107,10 +107,21 @@ export const FOREIGN_KEYS: readonly ForeignKeyRule[] = [
   },
   {
     key: 'similarity_threshold',
+    judge: (_v, keyPath) =>
+      keyPath.length === 2 && String(keyPath[0]) === 'grpo'
+        ? { kind: 'move', to: ['grpo', 'grouping', 'similarity_threshold'] }
+        : reject(
+            'similarity_threshold belongs to GRPO semantic grouping',
+            'set `grpo.group_strategy: semantic` and `grpo.grouping.similarity_threshold` in a GRPO recipe',
+          ),
+  },
+  {
+    key: 'group_size',
+    under: ['grpo'],
     judge: () =>
       reject(
-        'semantic grouping from a recipe (similarity_threshold) is in progress (issue 16); GRPO groups by prompt',
-        "remove the key; the grouping library's semanticGroups works from code with embeddings you supply",
+        'a GRPO group is the generations of one prompt unless grpo.group_strategy says otherwise',
+        'set `grpo.num_generations_per_prompt` (by prompt), or `grpo.grouping.group_size` with another grpo.group_strategy',
       ),
   },
   {

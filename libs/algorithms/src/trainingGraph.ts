@@ -5,6 +5,7 @@ import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
 import { dpoLossOptionsOf } from './dpo/dpoOptions';
+import { validateDpoGraph } from './dpo/pairColumns';
 import type { PolicyOptions } from './shared/policyOptions';
 import type { SftConfig } from './sft/runSft';
 
@@ -81,11 +82,15 @@ export function sftTrainingGraph(config: SftConfig): ResolvedTrainingGraph {
 }
 
 /**
- * A DPO recipe's batches: data → tokenise → π_ref's log-probs (when the objective
- * needs them) → the loss (`loss.dpo` with the dpo keys, or the named `dpo.objective`) →
- * the optimizer step.
+ * A DPO recipe's batches: data → tokenise → the recipe's `graph:` stages over the pairs
+ * (bonus and margin columns, made once) → π_ref's log-probs (when the objective needs
+ * them) → the loss (`loss.dpo` with the dpo keys, or the named `dpo.objective`) → the
+ * optimizer step. The graph's stages are looked up in `registry` (needed with a graph).
  */
-export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
+export function dpoTrainingGraph(
+  config: DpoConfig,
+  registry?: StageRegistry,
+): ResolvedTrainingGraph {
   const c = config;
   const objective = c.dpo.objective;
   const needsReference =
@@ -98,6 +103,13 @@ export function dpoTrainingGraph(config: DpoConfig): ResolvedTrainingGraph {
         kind: 'trainer',
         options: { ...c.data, max_total_sequence_length: c.policy.max_total_sequence_length },
       },
+      ...(c.graph && c.graph.length > 0 && registry
+        ? validateDpoGraph(c.graph, { registry }).map((n): ResolvedNode => ({
+            node: n.name,
+            kind: 'stage',
+            options: n.options as Record<string, unknown>,
+          }))
+        : []),
       ...(needsReference
         ? [{ node: 'policy.reference_logprobs', kind: 'trainer' as const, options: {} }]
         : []),

@@ -134,6 +134,6 @@ async function formatGraph(algorithm: Algorithm, config: unknown): Promise<strin
         ? a.sftTrainingGraph(config as SftConfig)
         : algorithm === 'gkd'
           ? a.gkdTrainingGraph(config as GkdConfig)
-          : a.dpoTrainingGraph(config as DpoConfig);
+          : a.dpoTrainingGraph(config as DpoConfig, a.builtinStageRegistry());
   return formatResolvedConfig({ algorithm: graph.algorithm, graph: graph.nodes }).trimEnd();
 }

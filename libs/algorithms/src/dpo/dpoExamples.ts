@@ -15,6 +15,12 @@ export interface PreferencePair {
   rejected: Int32Array;
   /** 0 drops the pair from the loss (over-length under truncation `keep`) */
   weight: number;
+  /** the dataset row it came from */
+  row?: number;
+  /** bonuses on each side's implicit reward by name (the `bonus/<name>/*` columns of a DPO graph's `reward.pair` stages) */
+  bonuses?: Record<string, { chosen: number; rejected: number }>;
+  /** margins by name (`margin/<name>` columns), subtracted from the pair's logit */
+  margins?: Record<string, number>;
 }
 
 /** Tokenise preference rows into pairs (format and truncation from `data`). */
@@ -47,6 +53,7 @@ export function preferencePairs(
       chosen: list(arr.chosen_tokens, i),
       rejected: list(arr.rejected_tokens, i),
       weight: arr.sample_mask[i]!,
+      row: arr.row_index[i]!,
     });
   }
   return { pairs, stats: arr.stats };

@@ -164,8 +164,25 @@ export class DpoTrainer implements TrainingAlgorithm<number[]> {
     const mask = splitPairs(t.tokenMask);
     const ref = refLogps ? splitPairs(refLogps) : null;
     const sampleMask = tf.tensor1d(mb.map((p) => p.weight));
+    // the graph's per-pair columns: bonuses on each side's implicit reward, margins
+    const bonusNames = Object.keys(mb[0]?.bonuses ?? {});
+    const marginNames = Object.keys(mb[0]?.margins ?? {});
+    const bonuses = Object.fromEntries(
+      bonusNames.map((n) => [
+        n,
+        {
+          chosen: tf.tensor1d(mb.map((p) => p.bonuses?.[n]?.chosen ?? 0)),
+          rejected: tf.tensor1d(mb.map((p) => p.bonuses?.[n]?.rejected ?? 0)),
+        },
+      ]),
+    );
+    const margins = Object.fromEntries(
+      marginNames.map((n) => [n, tf.tensor1d(mb.map((p) => p.margins?.[n] ?? 0))]),
+    );
     return this.objective(
       {
+        ...(bonusNames.length > 0 ? { bonuses } : {}),
+        ...(marginNames.length > 0 ? { margins } : {}),
         policyChosenLogps: pol.chosen,
         policyRejectedLogps: pol.rejected,
         referenceChosenLogps: ref?.chosen,

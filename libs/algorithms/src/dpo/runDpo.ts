@@ -6,7 +6,10 @@ import {
   objectiveNeedsReference,
   preferenceObjectiveLoss,
 } from '@rxrl/loss';
-import { runTraining } from '@rxrl/pipeline';
+import type { LoadedConfig } from '@rxrl/config';
+import { runTraining, type GraphSpec, type StageRegistry } from '@rxrl/pipeline';
+import { builtinStageRegistry } from '../builtinStages';
+import { scorePairs, validateDpoGraph } from './pairColumns';
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { SkipStats } from '@rxrl/data';
 import { datasetRows, locatingGuard } from '../shared/datasetRows';
@@ -24,6 +27,8 @@ export interface DpoConfig {
   dpo: z.infer<typeof dpoSchema>;
   data: z.infer<typeof dpoDataSchema>;
   checkpointing: z.input<typeof checkpointingSchema>;
+  /** stages run once over the pairs before training (`reward.pair` bonus / margin columns); null or absent: none */
+  graph?: GraphSpec | null;
 }
 
 /** Options of {@link runDpo}. */
@@ -37,6 +42,10 @@ export interface RunDpoOptions {
   cwd?: string;
   /** replace the default dpoLoss objective (wins over the recipe's dpo.objective) */
   objective?: DpoObjective;
+  /** the recipe as loaded, so graph errors carry file:line */
+  loaded?: LoadedConfig;
+  /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
+  registry?: StageRegistry;
 }
 
 /** What a DPO run measured. */
@@ -53,6 +62,10 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
   const log = options.log ?? (() => {});
   const cwd = options.cwd ?? process.cwd();
   const started = performance.now();
+  const registry = options.registry ?? builtinStageRegistry();
+  const graph = config.graph ?? null;
+  if (graph)
+    validateDpoGraph(graph, { registry, ...(options.loaded ? { loaded: options.loaded } : {}) });
   const policy = await loadPolicy(config.policy, config.seed, cwd);
   const loss = dpoLossOptionsOf(config.dpo);
   const named = config.dpo.objective;
@@ -80,6 +93,22 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
       maxLen,
       locatingGuard(rows.val, skip, skipped),
     );
+    if (graph) {
+      // the per-pair columns (bonuses, margins) are made once, before training
+      for (const [name, set, source] of [
+        ['train', train, rows.train],
+        ['held-out', val, rows.val],
+      ] as const) {
+        const seen: Record<string, number> = {};
+        set.pairs = await scorePairs(graph, set.pairs, source, policy.tokenizer, registry, (m) =>
+          Object.assign(seen, m),
+        );
+        const shown = Object.entries(seen)
+          .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`)
+          .join(', ');
+        log(`rxrl: graph over the ${set.pairs.length} ${name} pairs: ${shown}`);
+      }
+    }
     if (skip) log(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     log(
       `rxrl: dpo on ${train.pairs.length} pairs (${train.stats.dropped} dropped, ${train.stats.truncated} truncated), ${val.pairs.length} held out`,

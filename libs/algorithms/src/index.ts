@@ -81,6 +81,12 @@ export { dpoSections } from './dpo/dpoSections';
 export { preferencePairs, type PreferencePair } from './dpo/dpoExamples';
 export { pairBatchArrays, pairTokenLogps, splitPairs } from './dpo/pairBatch';
 export {
+  DPO_PAIR_SOURCE_COLUMNS,
+  pairBatch,
+  scorePairs,
+  validateDpoGraph,
+} from './dpo/pairColumns';
+export {
   DpoTrainer,
   type DpoTrainerArgs,
   type DpoObjective,

@@ -88,18 +88,19 @@ describe('PromptEmbedder', () => {
     expect(spy).toHaveBeenCalledTimes(1);
     expect(first[1]).toBe(first[0]);
     expect(embedder.stats).toEqual({ hits: 0, misses: 2, forwardPasses: 1 });
-    // the same prompts again: all four rows from the cache, no forward pass
+    // the same prompts again: both from the cache (all four rows), no forward pass
     const again = embedder.embedBatch(promptBatch([b, b, a, a]));
     expect(spy).toHaveBeenCalledTimes(1);
     expect(again[2]).toBe(first[0]);
-    expect(embedder.stats).toEqual({ hits: 4, misses: 2, forwardPasses: 1 });
+    expect(again[0]).toBe(first[2]);
+    expect(embedder.stats).toEqual({ hits: 2, misses: 2, forwardPasses: 1 });
     // a third prompt evicts the least recently used (b, last used before a); a stays, b is recomputed
     embedder.embedBatch(promptBatch([c]));
     embedder.embedBatch(promptBatch([a]));
     expect(spy).toHaveBeenCalledTimes(2);
     embedder.embedBatch(promptBatch([b]));
     expect(spy).toHaveBeenCalledTimes(3);
-    expect(embedder.stats).toEqual({ hits: 5, misses: 4, forwardPasses: 3 });
+    expect(embedder.stats).toEqual({ hits: 3, misses: 4, forwardPasses: 3 });
     // five new prompts with micro-batches of two: three passes
     embedder.embedBatch(promptBatch([[11], [12], [13], [14], [15]]));
     expect(spy).toHaveBeenCalledTimes(6);

@@ -16,9 +16,9 @@ export interface PromptEmbedderOptions {
 
 /** Counts since the embedder was made; the trainer logs them per step. */
 export interface PromptEmbedderStats {
-  /** prompt rows answered from the cache (a batch's repeated prompt counts once per row) */
+  /** distinct prompts of a batch answered from the cache */
   hits: number;
-  /** distinct prompts computed */
+  /** distinct prompts of a batch computed */
   misses: number;
   /** forward passes of the model (one per micro-batch of missed prompts) */
   forwardPasses: number;
@@ -89,35 +89,36 @@ export class PromptEmbedder {
     return this.embedPrompts(prompts);
   }
 
-  /** One row per prompt, each given as its key and token ids. */
+  /** One row per prompt, each given as its key and token ids; a repeated key shares its row. */
   embedPrompts(prompts: readonly { key: string; ids: ArrayLike<number> }[]): Float32Array[] {
     const out = new Array<Float32Array>(prompts.length);
-    const missing = new Map<string, number[]>();
-    const idsOf = new Map<string, ArrayLike<number>>();
+    // the batch's distinct prompts, each with its rows (the generations of one prompt)
+    const distinct = new Map<string, number[]>();
     prompts.forEach((p, i) => {
-      const hit = this.cache.get(p.key);
-      if (hit) {
-        // refresh its place: the least recently used leave first
-        this.cache.delete(p.key);
-        this.cache.set(p.key, hit);
-        this.stats.hits++;
-        out[i] = hit;
-        return;
-      }
-      const rows = missing.get(p.key);
+      const rows = distinct.get(p.key);
       if (rows) rows.push(i);
-      else {
-        missing.set(p.key, [i]);
-        idsOf.set(p.key, p.ids);
-      }
+      else distinct.set(p.key, [i]);
     });
-    const keys = [...missing.keys()];
-    for (let at = 0; at < keys.length; at += this.options.microBatchSize) {
-      const chunk = keys.slice(at, at + this.options.microBatchSize);
-      const rows = this.pooled(chunk.map((k) => idsOf.get(k)!));
+    const missing: string[] = [];
+    for (const [key, rows] of distinct) {
+      const hit = this.cache.get(key);
+      if (!hit) {
+        missing.push(key);
+        continue;
+      }
+      // refresh its place: the least recently used leave first
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      this.stats.hits++;
+      for (const i of rows) out[i] = hit;
+    }
+    for (let at = 0; at < missing.length; at += this.options.microBatchSize) {
+      const chunk = missing.slice(at, at + this.options.microBatchSize);
+      // a prompt's ids are read (for text: tokenised) only here, on a miss
+      const rows = this.pooled(chunk.map((k) => prompts[distinct.get(k)![0]!]!.ids));
       chunk.forEach((key, j) => {
         this.stats.misses++;
-        for (const i of missing.get(key)!) out[i] = rows[j]!;
+        for (const i of distinct.get(key)!) out[i] = rows[j]!;
         this.remember(key, rows[j]!);
       });
     }

@@ -67,6 +67,7 @@ export {
   pairRewardColumns,
   pairBonusColumn,
   pairMarginColumn,
+  parsePairColumn,
   PAIR_TEXT_COLUMNS,
   type PairRewardOptions,
   type PairSide,

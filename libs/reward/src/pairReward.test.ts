@@ -1,7 +1,13 @@
 import { firstValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { makeRecordBatch, readFloat32Column } from '@rxrl/core/base';
-import { pairRewardStage, pairRewardStageDefinition } from './pairReward';
+import {
+  pairBonusColumn,
+  pairMarginColumn,
+  pairRewardStage,
+  pairRewardStageDefinition,
+  parsePairColumn,
+} from './pairReward';
 import { rewardStageDefinitions } from './registry';
 
 // three arithmetic pairs: the first two label the right answer chosen, the third is flipped
@@ -67,5 +73,16 @@ describe('reward.pair', () => {
     expect(() =>
       def.schema.parse({ name: 'm', type: 'math', output: 'margin', sides: ['chosen'] }),
     ).toThrow(/a margin compares both responses/);
+  });
+
+  it('column names and their parse round-trip; other columns are not pair columns', () => {
+    expect(parsePairColumn(pairBonusColumn('a.b', 'rejected'))).toEqual({
+      kind: 'bonus',
+      name: 'a.b',
+      side: 'rejected',
+    });
+    expect(parsePairColumn(pairMarginColumn('gap'))).toEqual({ kind: 'margin', name: 'gap' });
+    expect(parsePairColumn('reward/math')).toBeNull();
+    expect(parsePairColumn('bonus/x/other')).toBeNull();
   });
 });

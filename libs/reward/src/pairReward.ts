@@ -26,6 +26,16 @@ export function pairMarginColumn(name: string): string {
   return `margin/${name}`;
 }
 
+/** What a column a `reward.pair` stage writes is: a bonus of one side, or a margin; null for any other column. */
+export function parsePairColumn(
+  column: string,
+): { kind: 'bonus'; name: string; side: PairSide } | { kind: 'margin'; name: string } | null {
+  const bonus = /^bonus\/(.+)\/(chosen|rejected)$/.exec(column);
+  if (bonus) return { kind: 'bonus', name: bonus[1]!, side: bonus[2] as PairSide };
+  const margin = /^margin\/(.+)$/.exec(column);
+  return margin ? { kind: 'margin', name: margin[1]! } : null;
+}
+
 const functionNames = Object.keys(rewardFunctions) as [RewardFunctionName, ...RewardFunctionName[]];
 const { name: _named, ...scoringShape } = rewardStageShape;
 

@@ -10,7 +10,7 @@ import {
 } from '@rxrl/core/base';
 import type { Row } from '@rxrl/data';
 import { buildGraph, validateGraph, type GraphSpec, type StageRegistry } from '@rxrl/pipeline';
-import { PAIR_TEXT_COLUMNS } from '@rxrl/reward';
+import { PAIR_TEXT_COLUMNS, parsePairColumn } from '@rxrl/reward';
 import type { PreferencePair } from './dpoExamples';
 
 /**
@@ -26,10 +26,6 @@ export const DPO_PAIR_SOURCE_COLUMNS = [
   PAIR_TEXT_COLUMNS.rejected,
   COLUMNS.answer,
 ];
-
-/** Whether a column a DPO graph writes is a bonus (`bonus/<name>/chosen|rejected`) or a margin (`margin/<name>`) the loss reads. */
-const BONUS = /^bonus\/(.+)\/(chosen|rejected)$/;
-const MARGIN = /^margin\/(.+)$/;
 
 /** Validates a DPO recipe's `graph:` (its stages see {@link DPO_PAIR_SOURCE_COLUMNS}). */
 export function validateDpoGraph(
@@ -95,16 +91,13 @@ export async function scorePairs(
   const out = await lastValueFrom(of(pairBatch(pairs, rows, tokenizer)).pipe(graph));
   const bonuses: { name: string; side: 'chosen' | 'rejected'; values: Float32Array }[] = [];
   const margins: { name: string; values: Float32Array }[] = [];
+  // the loss reads the bonus (`bonus/<name>/chosen|rejected`) and margin (`margin/<name>`) columns
   for (const f of out.schema.fields) {
-    const b = BONUS.exec(f.name);
-    const m = MARGIN.exec(f.name);
-    if (b)
-      bonuses.push({
-        name: b[1]!,
-        side: b[2] as 'chosen' | 'rejected',
-        values: readFloat32Column(out, f.name),
-      });
-    else if (m) margins.push({ name: m[1]!, values: readFloat32Column(out, f.name) });
+    const c = parsePairColumn(f.name);
+    if (c?.kind === 'bonus')
+      bonuses.push({ name: c.name, side: c.side, values: readFloat32Column(out, f.name) });
+    else if (c?.kind === 'margin')
+      margins.push({ name: c.name, values: readFloat32Column(out, f.name) });
   }
   return pairs.map((p, i) => {
     const scored: PreferencePair = { ...p };

@@ -374,7 +374,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };
     if (this.reference) metrics['train/kl_penalty'] = sums['kl_penalty'] ?? NaN;
-    // prompt embeddings this step: rows from the cache, prompts computed, forward passes
+    // prompt embeddings this step: distinct prompts from the cache / computed, forward passes
     if (cacheBefore && this.embedder instanceof PromptEmbedder) {
       const now = this.embedder.stats;
       if (now.hits + now.misses > cacheBefore.hits + cacheBefore.misses) {

@@ -72,14 +72,14 @@ export async function runDpoExample(o: DpoExampleOptions = {}) {
     valPairs: val,
     seed: 1,
   });
-  const before = trainer.validate(0).metrics;
+  const before = (await trainer.validate(0)).metrics;
   let step = 0;
   for await (const batch of trainer.sampler.batches(0, 0)) {
     if (++step > (o.steps ?? 10)) break;
     const metrics = (await trainer.trainStep(batch, step)).metrics;
     o.log?.(step, metrics);
   }
-  const after = trainer.validate(step - 1).metrics;
+  const after = (await trainer.validate(step - 1)).metrics;
   optimizer.dispose();
   reference.dispose();
   policy.model.dispose();

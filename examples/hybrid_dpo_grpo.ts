@@ -168,10 +168,13 @@ const trainer = new DpoTrainer({
   },
 });
 
-const before = { math: await heldOutAccuracy(prompts.validation), ...trainer.validate(0).metrics };
+const before = {
+  math: await heldOutAccuracy(prompts.validation),
+  ...(await trainer.validate(0)).metrics,
+};
 let step = 0;
 const t0 = performance.now();
-for (const batch of trainer.sampler.batches(0, 0)) {
+for await (const batch of trainer.sampler.batches(0, 0)) {
   if (step === STEPS) break;
   step++;
   current = await rollout(step);
@@ -186,7 +189,7 @@ for (const batch of trainer.sampler.batches(0, 0)) {
 const seconds = (performance.now() - t0) / 1000;
 const after = {
   math: await heldOutAccuracy(prompts.validation),
-  ...trainer.validate(step).metrics,
+  ...(await trainer.validate(step)).metrics,
 };
 const v = (m: Record<string, number>, k: string) => m[`validation/${k}`]!.toFixed(3);
 console.log(`${step} hybrid steps in ${seconds.toFixed(1)} s`);

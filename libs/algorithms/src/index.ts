@@ -109,6 +109,14 @@ export {
   PREFERENCE_SOURCE_COLUMNS,
 } from './dpo/pairBatch';
 export { DpoTrainer, type DpoTrainerArgs } from './dpo/dpoTrainer';
+export { PAIR_TEXT_SOURCE_COLUMNS, pairTextColumns, graphReadsPairTexts } from './dpo/pairColumns';
+export {
+  pairShiftsOf,
+  pairShiftProblems,
+  writesPairShifts,
+  type PairShifts,
+  type PairShiftProblem,
+} from './dpo/pairShifts';
 export {
   preferenceLossStage,
   dpoLossStage,

@@ -92,10 +92,34 @@ describe('foreign recipe keys (NeMo RL, TRL, the customisation guides)', () => {
       /policy\.optimizer\.kwargs\.lr/,
     );
     expect(lines.find((l) => l.startsWith('dpo.similarity_threshold:'))).toMatch(
-      /semantic grouping.*in progress/,
+      /GRPO semantic grouping.*`grpo\.grouping\.similarity_threshold`/,
     );
     // where the key is known it is the real setting, not a foreign one
     expect(sections.validate({ loss_fn: { entropy_coef: 0.01 } }).loss_fn.entropy_coef).toBe(0.01);
+  });
+
+  it('grpo.similarity_threshold moves to grpo.grouping.similarity_threshold; grpo.group_size names the two keys', () => {
+    const grpo = defineSections({
+      grpo: z
+        .object({
+          grouping: z
+            .object({ similarity_threshold: z.number().nullable().default(null) })
+            .prefault({}),
+        })
+        .prefault({}),
+    });
+    expect(grpo.validate({ grpo: { similarity_threshold: 0.8 } })).toEqual({
+      grpo: { grouping: { similarity_threshold: 0.8 } },
+    });
+    try {
+      grpo.validate({ grpo: { group_size: 4 } });
+      expect.unreachable();
+    } catch (e) {
+      const [issue] = (e as ConfigValidationError).issues;
+      expect(`${issue!.keyPath.join('.')}: ${issue!.problem}; ${issue!.hint}`).toMatch(
+        /^grpo\.group_size: .*`grpo\.num_generations_per_prompt`.*`grpo\.grouping\.group_size`/,
+      );
+    }
   });
 
   it('a top-level algorithm: section says the command names the algorithm; a plugin name points to rxrl train', () => {

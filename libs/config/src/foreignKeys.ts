@@ -1,4 +1,5 @@
 import { getAt } from './deepMerge';
+import { describeValue } from './describeValue';
 import { isPlainObject, setOwn } from './plainObject';
 import type { KeyPath } from './source';
 
@@ -84,8 +85,8 @@ export const FOREIGN_KEYS: readonly ForeignKeyRule[] = [
       const top = config['seed'];
       if (top === undefined || top === v) return { kind: 'move', to: ['seed'] };
       return reject(
-        `the run has one seed, the top-level \`seed\` (${JSON.stringify(top)}), and this differs`,
-        `keep one: remove ${section}.seed or set seed: ${JSON.stringify(v)}`,
+        `the run has one seed, the top-level \`seed\` (${describeValue(top)}), and this differs`,
+        `keep one: remove ${section}.seed or set seed: ${describeValue(v)}`,
       );
     },
   })),
@@ -106,10 +107,21 @@ export const FOREIGN_KEYS: readonly ForeignKeyRule[] = [
   },
   {
     key: 'similarity_threshold',
+    judge: (_v, keyPath) =>
+      keyPath.length === 2 && String(keyPath[0]) === 'grpo'
+        ? { kind: 'move', to: ['grpo', 'grouping', 'similarity_threshold'] }
+        : reject(
+            'similarity_threshold belongs to GRPO semantic grouping',
+            'set `grpo.group_strategy: semantic` and `grpo.grouping.similarity_threshold` in a GRPO recipe',
+          ),
+  },
+  {
+    key: 'group_size',
+    under: ['grpo'],
     judge: () =>
       reject(
-        'semantic grouping from a recipe (similarity_threshold) is in progress (issue 16); GRPO groups by prompt',
-        "remove the key; the grouping library's semanticGroups works from code with embeddings you supply",
+        'a GRPO group is the generations of one prompt unless grpo.group_strategy says otherwise',
+        'set `grpo.num_generations_per_prompt` (by prompt), or `grpo.grouping.group_size` with another grpo.group_strategy',
       ),
   },
   {

@@ -50,6 +50,75 @@ for (const backend of TEST_BACKENDS) {
       await useBackend(backend);
     });
 
+    it("bonuses and margins (the guide's MathDPOTrainer): loss, gradient and each term's metric as derived by hand", () => {
+      // β = 0.1; log-ratios chosen [0.5, 0], rejected [−0.5, 0.5]: β·Δ = [0.1, −0.05].
+      // bonus math: chosen [2, 0], rejected [0, 0]; margin m: [0.5, 0.25]
+      // h = β·Δ + (b_c − b_r) − m = [0.1 + 2 − 0.5, −0.05 + 0 − 0.25] = [1.6, −0.3]
+      // loss = mean(−log σ(h)) = (log(1 + e^−1.6) + log(1 + e^0.3)) / 2
+      const h = [1.6, -0.3];
+      const expected = (Math.log1p(Math.exp(-h[0]!)) + Math.log1p(Math.exp(-h[1]!))) / 2;
+      const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+      const f = (x: tf.Tensor2D) => {
+        const [c, r] = tf.unstack(x);
+        return dpoLoss(
+          { reference_policy_kl_penalty: 0.1 },
+          {
+            policyChosenLogps: c!,
+            policyRejectedLogps: r!,
+            referenceChosenLogps: t1([-1.5, -2]),
+            referenceRejectedLogps: t1([-2.5, -1.5]),
+            bonuses: { math_correctness: { chosen: t1([2, 0]), rejected: t1([0, 0]) } },
+            margins: { m: t1([0.5, 0.25]) },
+          },
+        );
+      };
+      const x = [
+        [-1, -2],
+        [-3, -1],
+      ];
+      const before = tf.memory().numTensors;
+      const r = tf.tidy(() => f(t2(x)));
+      expectClose(r.loss.dataSync()[0]!, expected, 1e-6, 'loss');
+      r.loss.dispose();
+      const m = readMetricsSync(r.metrics);
+      expectClose(m['bonus/math_correctness']!, 1, 1e-6, 'bonus');
+      expectClose(m['bonus/math_correctness/chosen']!, 1, 1e-6, 'bonus chosen');
+      expectClose(m['bonus/math_correctness/rejected']!, 0, 1e-6, 'bonus rejected');
+      expectClose(m['margin/m']!, 0.375, 1e-6, 'margin');
+      expectClose(m['implicit_reward_gap']!, 0.025, 1e-6, 'β·Δ');
+      expectClose(m['total_reward_gap']!, 0.65, 1e-6, 'h');
+      expectClose(m['total_accuracy']!, 0.5, 1e-6, 'h > 0');
+      // the log-ratio accuracy and gap are the policy's alone, as without bonuses
+      expectClose(m['accuracy']!, 0.5, 1e-6, 'accuracy');
+      expectClose(m['reward_gap']!, 0.25, 1e-6, 'Δ');
+      // ∂loss/∂log π_c = −β·σ(−h)/B, ∂/∂log π_r = +β·σ(−h)/B; the bonus takes no gradient
+      const g = gradOf((v) => f(v).loss, x);
+      expectMatrixClose(
+        g,
+        [h.map((v) => (-0.1 * sigmoid(-v)) / 2), h.map((v) => (0.1 * sigmoid(-v)) / 2)],
+        1e-6,
+        'gradient',
+      );
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it('bonuses need a loss type of the pair logit β·Δ', () => {
+      const inputs = {
+        policyChosenLogps: t1([-1]),
+        policyRejectedLogps: t1([-2]),
+        referenceChosenLogps: t1([-1]),
+        referenceRejectedLogps: t1([-2]),
+        bonuses: { b: { chosen: t1([1]), rejected: t1([0]) } },
+        chosenLengths: t1([1]),
+        rejectedLengths: t1([1]),
+      };
+      expect(() => dpoLoss({ loss_type: 'ipo' }, inputs)).toThrow(
+        /bonuses and margins shift the pair logit β·Δ, which loss_type ipo does not use; use sigmoid, hinge/,
+      );
+      expect(() => dpoLoss({ loss_type: ['sigmoid', 'sft'] }, inputs)).toThrow(/per-token/);
+      tf.dispose(Object.values(inputs).filter((v): v is tf.Tensor1D => v instanceof tf.Tensor));
+    });
+
     it('β = 0 is accepted (NeMo RL): sigmoid loss log 2 with zero gradient; the SFT term still trains', () => {
       // −log σ(0·Δ) = log 2 per pair; with sft_loss_weight 0.5 the loss adds 0.5·mean(−log π_c)
       // and ∂/∂log π_c = −0.5/B, ∂/∂log π_r = 0

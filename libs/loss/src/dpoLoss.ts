@@ -131,7 +131,28 @@ export interface DpoInputs {
   bcoState?: BcoState;
   /** also return {@link DpoPerPair}: each pair's loss, rewards and log-probs (detached, [B]) */
   returnPerPair?: boolean;
+  /**
+   * Per-pair bonuses on the implicit rewards, by name, [B] each (the columns
+   * `bonus/<name>/chosen|rejected` a `reward.pair` node of the DPO graph writes into the
+   * step's batch, which `loss.dpo` reads): the chosen side's is added to
+   * β·(log π − log π_ref)(chosen), the rejected side's to the rejected one, so the pair's
+   * logit is h = β·Δ + Σ_k (bonus_k(chosen) − bonus_k(rejected)) − Σ_j margin_j.
+   * Constants: no gradient flows into them.
+   */
+  bonuses?: Readonly<Record<string, { chosen: tf.Tensor1D; rejected: tf.Tensor1D }>>;
+  /** Per-pair margins by name, [B] each (`margin/<name>` columns), subtracted from the logit h. */
+  margins?: Readonly<Record<string, tf.Tensor1D>>;
 }
+
+/** Loss types whose loss is a function of the pair's logit β·Δ, which bonuses and margins shift (`sft` has no pair logit and is left alone). */
+export const DPO_SHIFTABLE_LOSS_TYPES: readonly DpoLossType[] = [
+  'sigmoid',
+  'hinge',
+  'robust',
+  'exo_pair',
+  'apo_down',
+  'discopop',
+];
 
 /**
  * Per-pair outputs (TRL's unreduced `losses`, `chosen_rewards`, `rejected_rewards` and
@@ -233,6 +254,22 @@ export function dpoLoss(
     );
   }
   expectShape('dpoLoss sampleMask', inputs.sampleMask, [B]);
+  const bonusNames = Object.keys(inputs.bonuses ?? {});
+  const marginNames = Object.keys(inputs.margins ?? {});
+  const shifted = bonusNames.length + marginNames.length > 0;
+  if (shifted) {
+    const other = types.filter((t) => t !== 'sft' && !DPO_SHIFTABLE_LOSS_TYPES.includes(t));
+    if (other.length > 0 || types.every((t) => t === 'sft'))
+      throw new Error(
+        `dpoLoss: bonuses and margins shift the pair logit β·Δ, which loss_type ${(other.length > 0 ? other : types).join(', ')} does not use; use ${DPO_SHIFTABLE_LOSS_TYPES.join(', ')} (with sft beside them if you like)`,
+      );
+    for (const [name, b] of Object.entries(inputs.bonuses ?? {})) {
+      expectShape(`dpoLoss bonuses.${name}.chosen`, b.chosen, [B]);
+      expectShape(`dpoLoss bonuses.${name}.rejected`, b.rejected, [B]);
+    }
+    for (const [name, m] of Object.entries(inputs.margins ?? {}))
+      expectShape(`dpoLoss margins.${name}`, m, [B]);
+  }
   let bcoState: BcoState | undefined;
 
   const result = tf.tidy(() => {
@@ -300,7 +337,13 @@ export function dpoLoss(
     const cs = score(chosenLr);
     const rs = score(rejectedLr);
     const delta = tf.sub(cs, rs);
-    const bd = tf.mul(delta, beta);
+    // the pair logit: β·Δ, shifted by the bonuses (chosen − rejected) and the margins
+    let shift: tf.Tensor = tf.zeros([B]);
+    for (const b of Object.values(inputs.bonuses ?? {}))
+      shift = tf.add(shift, tf.sub(b.chosen, b.rejected));
+    for (const m of Object.values(inputs.margins ?? {})) shift = tf.sub(shift, m);
+    shift = stopGradient(shift);
+    const bd = shifted ? tf.add(tf.mul(delta, beta), shift) : tf.mul(delta, beta);
     const eps = o.label_smoothing;
     const smoothedSigmoid = (d: tf.Tensor) =>
       tf.sub(tf.mul(tf.neg(logSigmoid(d)), 1 - eps), tf.mul(logSigmoid(tf.neg(d)), eps));
@@ -459,6 +502,24 @@ export function dpoLoss(
       logps_rejected_mean: metric(() => meanPairs(prD), prD),
       num_valid_samples: metric(() => tf.sum(sampleMask), sampleMask),
     });
+    if (shifted) {
+      // each term of the pair logit, averaged over valid pairs
+      for (const [name, b] of Object.entries(inputs.bonuses ?? {})) {
+        const c = stopGradient(b.chosen);
+        const r = stopGradient(b.rejected);
+        metrics[`bonus/${name}`] = metric(() => meanPairs(tf.sub(c, r)), c, r);
+        metrics[`bonus/${name}/chosen`] = metric(() => meanPairs(c), c);
+        metrics[`bonus/${name}/rejected`] = metric(() => meanPairs(r), r);
+      }
+      for (const [name, m] of Object.entries(inputs.margins ?? {})) {
+        const v = stopGradient(m);
+        metrics[`margin/${name}`] = metric(() => meanPairs(v), v);
+      }
+      const h = stopGradient(bd);
+      metrics['implicit_reward_gap'] = metric(() => meanPairs(tf.mul(delta, beta)), delta);
+      metrics['total_reward_gap'] = metric(() => meanPairs(h), h);
+      metrics['total_accuracy'] = metric(() => meanPairs(tf.cast(tf.greater(h, 0), 'float32')), h);
+    }
     if (!inputs.returnPerPair) return { loss, metrics };
     const perPairLoss = tf.add(
       tf.mul(preferenceVec, o.preference_loss_weight),

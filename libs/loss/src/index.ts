@@ -21,6 +21,7 @@ export {
   type DpoPerPair,
   type BcoState,
   dpoLoss,
+  DPO_SHIFTABLE_LOSS_TYPES,
 } from './dpoLoss';
 export {
   LOSS_AGGREGATIONS,

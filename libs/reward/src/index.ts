@@ -60,3 +60,15 @@ export {
   type RewardStageName,
   type RewardFunctionName,
 } from './registry';
+export {
+  pairRewardStage,
+  pairRewardStageDefinition,
+  pairRewardOptions,
+  pairRewardColumns,
+  pairBonusColumn,
+  pairMarginColumn,
+  parsePairColumn,
+  PAIR_TEXT_COLUMNS,
+  type PairRewardOptions,
+  type PairSide,
+} from './pairReward';

@@ -35,6 +35,7 @@ describe('rewardStages registry', () => {
         'js',
         'length',
         'math',
+        'pair',
         'regex_match',
         'remote',
         'worker',

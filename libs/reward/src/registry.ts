@@ -1,58 +1,22 @@
-import { finalize } from 'rxjs';
 import { z } from 'zod';
-import {
-  COLUMNS,
-  defineStage,
-  type Stage,
-  type StageContext,
-  type StageDefinition,
-} from '@rxrl/core/base';
+import { COLUMNS, defineStage, type StageContext, type StageDefinition } from '@rxrl/core/base';
 import { compositeOptions } from './compositeReward';
-import {
-  exactMatchOptions,
-  exactMatchReward,
-  regexMatchOptions,
-  regexMatchReward,
-} from './matchReward';
-import { formatReward, formatRewardOptions } from './formatReward';
-import { jsFunctionOptions, jsModuleReward } from './jsFunctionReward';
-import { lengthPenalty, lengthPenaltyOptions } from './lengthPenalty';
-import { mathReward, mathRewardOptions } from './mathReward';
-import { remoteReward, remoteRewardOptions } from './remoteReward';
+import { pairRewardStageDefinition } from './pairReward';
 import { rewardStage, rewardStageShape, type RewardStageHooks } from './rewardStage';
-import type { RewardFn } from './sample';
-import { workerPoolOptions } from './workerPool';
-import { workerReward } from './workerReward';
+import {
+  NEEDS_ANSWER,
+  owning,
+  rewardFunctions,
+  type RewardFunctionEntry,
+  type RewardFunctionName,
+} from './rewardFunctions';
 
-/** A reward function constructor addressable by name. */
-interface RewardFunctionEntry {
-  schema: z.ZodObject;
-  create(options: any): RewardFn;
-}
-
-/** Reward functions by short name, for YAML: `type: math` in a composite, or the stage `reward.math`. */
-export const rewardFunctions = {
-  math: { schema: mathRewardOptions, create: mathReward },
-  exact_match: { schema: exactMatchOptions, create: exactMatchReward },
-  regex_match: { schema: regexMatchOptions, create: regexMatchReward },
-  format: { schema: formatRewardOptions, create: formatReward },
-  length: { schema: lengthPenaltyOptions, create: lengthPenalty },
-  js: { schema: jsFunctionOptions, create: jsModuleReward },
-  worker: { schema: workerPoolOptions, create: workerReward },
-  remote: {
-    schema: remoteRewardOptions,
-    create: (o: z.input<typeof remoteRewardOptions>) => remoteReward(o),
-  },
-} satisfies Record<string, RewardFunctionEntry>;
-export type RewardFunctionName = keyof typeof rewardFunctions;
+export { rewardFunctions, type RewardFunctionName } from './rewardFunctions';
 
 /** Per-batch reward metrics (`reward/mean`, `reward/nulls`, ...) go to the graph's context. */
 const hooksOf = (context: StageContext): RewardStageHooks => ({
   onMetrics: (m) => context.emit({ ...m }),
 });
-
-// Reward functions that compare against the ground truth need the `answer` column.
-const NEEDS_ANSWER = new Set<string>(['math', 'exact_match']);
 
 /** `reward` plus `reward/<name>` when the stage is named, and `reward/<component>` per component. */
 function rewardColumns(o: { name?: string | undefined; components?: { name: string }[] }) {
@@ -61,15 +25,6 @@ function rewardColumns(o: { name?: string | undefined; components?: { name: stri
     ...(o.name ? [`${COLUMNS.reward}/${o.name}`] : []),
     ...(o.components ?? []).map((c) => `${COLUMNS.reward}/${c.name}`),
   ];
-}
-
-/** Ends resources (worker threads) of functions the registry made, when the stream ends or is unsubscribed. */
-function owning(stage: Stage, fns: RewardFn[]): Stage {
-  const closers = fns
-    .map((f) => (f as { close?: () => Promise<void> }).close)
-    .filter((c) => c !== undefined);
-  if (closers.length === 0) return stage;
-  return (source) => stage(source).pipe(finalize(() => closers.forEach((c) => void c())));
 }
 
 const stageKeys = Object.keys(rewardStageShape) as (keyof typeof rewardStageShape)[];
@@ -137,6 +92,7 @@ export const rewardStages = {
   'reward.js': single('js'),
   'reward.worker': single('worker'),
   'reward.remote': single('remote'),
+  'reward.pair': pairRewardStageDefinition,
   'reward.composite': defineStage({
     name: 'reward.composite',
     description:

@@ -71,7 +71,7 @@ describe("the guides' recipes", () => {
     );
   });
 
-  it("custom_grpo.yaml's keys inside a grpo recipe: value_loss_coef, entropy_coef, similarity_threshold, clip_ratio, learning_rate each one line", async () => {
+  it("custom_grpo.yaml's keys inside a grpo recipe: value_loss_coef, entropy_coef, clip_ratio, learning_rate each one line; similarity_threshold loads", async () => {
     const file = path.join(tmp, 'grpo_keys.yaml');
     fs.writeFileSync(
       file,
@@ -82,15 +82,13 @@ describe("the guides' recipes", () => {
     const lines = err.split('\n').filter((l) => / grpo\./.test(l));
     expect(err).toMatch(/policy: missing/); // a grpo recipe needs its policy; the rest are the guide's keys
     expect(lines.map((l) => l.replace(/^.*grpo_keys\.yaml:\d+ /, '').split(':')[0])).toEqual([
-      'grpo.similarity_threshold',
       'grpo.learning_rate',
       'grpo.clip_ratio',
       'grpo.value_loss_coef',
       'grpo.entropy_coef',
     ]);
-    expect(lines[0]).toMatch(/semantic grouping .* in progress/);
-    expect(lines[3]).toMatch(/no critic/);
-    expect(lines[4]).toMatch(/`loss_fn\.entropy_coef`/);
+    expect(lines[2]).toMatch(/no critic/);
+    expect(lines[3]).toMatch(/`loss_fn\.entropy_coef`/);
     // and where it belongs, entropy_coef loads
     fs.writeFileSync(file, 'grpo: {}\npolicy:\n  model_name: m\nloss_fn:\n  entropy_coef: 0.01\n');
     const ok = await config(file);
@@ -98,6 +96,30 @@ describe("the guides' recipes", () => {
     expect(
       (parse(ok.out.join('\n')) as { loss_fn: { entropy_coef: number } }).loss_fn.entropy_coef,
     ).toBe(0.01);
+  });
+
+  it("custom_grpo.yaml's grouping keys under grpo: load as written; its group_size names the two keys", async () => {
+    const file = path.join(tmp, 'grpo_grouping.yaml');
+    const grouping =
+      'grpo:\n  group_strategy: semantic  # or performance, random\n  grouping:\n    similarity_threshold: 0.8\n    max_group_size: 6\n    min_group_size: 2\npolicy:\n  model_name: m\n';
+    fs.writeFileSync(file, grouping);
+    const ok = await config(file);
+    expect(ok.err).toBe('');
+    const c = parse(ok.out.join('\n')) as {
+      grpo: { group_strategy: string; grouping: Record<string, unknown> };
+    };
+    expect(c.grpo.group_strategy).toBe('semantic');
+    expect(c.grpo.grouping).toMatchObject({
+      similarity_threshold: 0.8,
+      max_group_size: 6,
+      min_group_size: 2,
+    });
+    fs.writeFileSync(file, grouping.replace('grpo:\n', 'grpo:\n  group_size: 4\n'));
+    const bad = await config(file);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(
+      /grpo_grouping\.yaml:2 grpo\.group_size: .*`grpo\.num_generations_per_prompt`.*`grpo\.grouping\.group_size`/,
+    );
   });
 
   it('schedules: a loss_fn coefficient on a schedule loads; a non-numeric key fails with its line', async () => {

@@ -15,6 +15,10 @@ export interface PreferencePair {
   rejected: Int32Array;
   /** 0 drops the pair from the loss (over-length under truncation `keep`) */
   weight: number;
+  /** index of the dataset row it came from (the `prompt_id` column) */
+  row?: number;
+  /** that row: its `answer` and other scalar fields become columns for a graph stage that scores pairs */
+  source?: Readonly<Row>;
 }
 
 /** Tokenise preference rows into pairs (format and truncation from `data`). */
@@ -47,6 +51,8 @@ export function preferencePairs(
       chosen: list(arr.chosen_tokens, i),
       rejected: list(arr.rejected_tokens, i),
       weight: arr.sample_mask[i]!,
+      row: arr.row_index[i]!,
+      source: rows[arr.row_index[i]!],
     });
   }
   return { pairs, stats: arr.stats };

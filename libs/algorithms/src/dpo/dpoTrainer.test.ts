@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { RecordBatch } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
 import { BuiltinTokenizer } from '@rxrl/data';
@@ -211,6 +212,102 @@ describe('DpoTrainer', () => {
     model.dispose();
   });
 
+  it("a reward.pair node before loss.dpo: the step's bonus and margin columns enter h = β·Δ + bonus_c − bonus_r − margin, in training and validation", async () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 11 });
+    const other = CausalLM.create(tinyConfig(), { seed: 12 });
+    const reference = other.frozenCopy();
+    other.dispose();
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const beta = 0.5;
+    // the third pair's row says its chosen answer is wrong (and its rejected one right)
+    const answers = ['3', '21', '2', '45'];
+    const pairs = PAIRS.map((p, i) => ({ ...p, row: i, source: { answer: answers[i] } }));
+    const bonusC = [2, 2, 0, 2]; // math, weight 2, chosen side only
+    const margin = [0.5, 0.5, -0.5, 0.5]; // exact_match, weight 0.5: score_c − score_r
+    let loss = 0;
+    let total = 0;
+    pairs.forEach((p, i) => {
+      const dc = seqLogp(model, p.prompt, p.chosen) - seqLogp(reference, p.prompt, p.chosen);
+      const dr = seqLogp(model, p.prompt, p.rejected) - seqLogp(reference, p.prompt, p.rejected);
+      const h = beta * (dc - dr) + bonusC[i]! - margin[i]!;
+      loss += Math.log1p(Math.exp(-h));
+      total += h;
+    });
+    const n = pairs.length;
+    const t = new DpoTrainer({
+      model,
+      reference,
+      tokenizer: tok,
+      optimizer: opt,
+      policy: { train_global_batch_size: 4, train_micro_batch_size: 3, max_grad_norm: null },
+      val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
+      loss: {},
+      graph: [
+        { stage: 'policy.reference_logprobs', options: { micro_batch_size: 3 } },
+        {
+          stage: 'reward.pair',
+          options: { name: 'math', type: 'math', weight: 2, sides: ['chosen'] },
+        },
+        {
+          stage: 'reward.pair',
+          options: { name: 'exact', type: 'exact_match', weight: 0.5, output: 'margin' },
+        },
+        {
+          stage: 'loss.dpo',
+          options: { reference_policy_kl_penalty: beta, sft_loss_weight: 0, micro_batch_size: 3 },
+        },
+        { stage: 'optimizer.step', options: { max_grad_norm: null } },
+      ],
+      trainPairs: pairs,
+      valPairs: pairs,
+      seed: 0,
+      shuffle: false,
+    });
+    // the source's batches carry the texts the scoring nodes read
+    const [first] = t.sampler.batches(0, 0) as Iterable<RecordBatch>;
+    expect(first!.getChild('chosen_text')!.toArray()).toEqual(['3', '21', '-2', '45']);
+    const v = (await t.validate(0)).metrics;
+    const n0 = tf.memory().numTensors;
+    const m = (await t.trainStep([0, 1, 2, 3], 1)).metrics;
+    for (const [prefix, r] of [
+      ['train/', m],
+      ['validation/', v],
+    ] as const) {
+      expect(r[`${prefix}loss`]).toBeCloseTo(loss / n, 4);
+      expect(r[`${prefix}bonus/math/chosen`]).toBeCloseTo(6 / 4, 5);
+      expect(r[`${prefix}bonus/math/rejected`]).toBe(0);
+      expect(r[`${prefix}margin/exact`]).toBeCloseTo(1 / 4, 5);
+      expect(r[`${prefix}total_reward_gap`]).toBeCloseTo(total / n, 4);
+      expect(r[`${prefix}pair/math/chosen_mean`]).toBeCloseTo(3 / 4, 6);
+    }
+    // no tensor left behind by the columns' tensors, in steps or validations
+    await t.validate(1);
+    for (let s = 2; s <= 3; s++) await t.trainStep([0, 1, 2, 3], s);
+    expect(tf.memory().numTensors).toBe(n0);
+    t.dispose();
+    opt.dispose();
+    reference.dispose();
+    model.dispose();
+  });
+
+  it("the default graph's batches carry the token columns only (no texts decoded)", () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 3 });
+    const reference = model.frozenCopy();
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const t = trainer(model, reference, opt, PAIRS, 2);
+    const [first] = t.sampler.batches(0, 0) as Iterable<RecordBatch>;
+    expect(first!.schema.fields.map((f) => f.name)).toEqual([
+      'prompt_tokens',
+      'chosen_tokens',
+      'rejected_tokens',
+      'sample_mask',
+    ]);
+    t.dispose();
+    opt.dispose();
+    reference.dispose();
+    model.dispose();
+  });
+
   it('raises preference accuracy and margin on a tiny set; the frozen reference never moves', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 3 });
     const reference = model.frozenCopy();
@@ -223,13 +320,13 @@ describe('DpoTrainer', () => {
     });
     const pairs = [...PAIRS, ...MORE];
     const t = trainer(model, reference, opt, pairs, 4, 0.5);
-    const before = t.validate(0).metrics;
+    const before = (await t.validate(0)).metrics;
     // policy == reference: every implicit reward is 0, so no pair is ranked right yet
     expect(before['validation/accuracy']).toBe(0);
     expect(Math.abs(before['validation/reward_margin']!)).toBeLessThan(1e-5);
     expect(before['validation/preference_loss']).toBeCloseTo(Math.log(2), 4);
     for (let s = 1; s <= 15; s++) await t.trainStep([0, 1, 2, 3, 4, 5, 6, 7], s);
-    const after = t.validate(15).metrics;
+    const after = (await t.validate(15)).metrics;
     expect(after['validation/accuracy']).toBe(1);
     expect(after['validation/reward_margin']).toBeGreaterThan(1);
     expect(after['validation/preference_loss']).toBeLessThan(0.5);
@@ -275,11 +372,11 @@ describe('DpoTrainer', () => {
     const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
     const t = trainer(model, reference, opt, PAIRS, 2);
     await t.trainStep([0, 1, 2, 3], 1);
-    t.validate(1);
+    await t.validate(1);
     const n0 = tf.memory().numTensors;
     for (let s = 2; s <= 4; s++) {
       await t.trainStep([0, 1, 2, 3], s);
-      t.validate(s);
+      await t.validate(s);
     }
     expect(tf.memory().numTensors).toBe(n0);
     opt.dispose();

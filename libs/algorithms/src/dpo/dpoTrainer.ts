@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RecordBatch } from 'apache-arrow';
+import { lastValueFrom, of } from 'rxjs';
 import { COLUMNS, readListColumn, type Tokenizer } from '@rxrl/core/base';
 import { dpoLoss, readMetricsSync, type DpoLossOptionsInput } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
@@ -10,15 +11,19 @@ import type {
   StageRegistry,
   StepResult,
   TrainingAlgorithm,
+  ValidatedNode,
 } from '@rxrl/pipeline';
+import { pipe } from '@rxrl/pipeline';
 import { builtinStageRegistry } from '../builtinStages';
 import { EpochSampler } from '../shared/epochSampler';
 import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
 import { StepGraph, validateStepGraph, withLossNode } from '../shared/stepGraph';
-import { padTokenOf } from '../shared/trainingServices';
+import { padTokenOf, type TrainingServices } from '../shared/trainingServices';
 import type { PreferencePair } from './dpoExamples';
+import { graphReadsPairTexts } from './pairColumns';
+import { pairShiftProblems, pairShiftsOf } from './pairShifts';
 import {
   pairBatchArrays,
   pairTokenLogps,
@@ -64,6 +69,8 @@ export interface DpoTrainerArgs {
    * the per-step graph, resolved (`dpoGraphSpec` of a recipe); default
    * [`policy.reference_logprobs` with a reference] → `loss.dpo` with `loss` →
    * `optimizer.step` with the `policy` sizes above. An `objective` replaces its loss node.
+   * A pair-scoring node before the loss (`reward.pair`) adds bonus / margin columns the
+   * loss reads; the pairs' texts and `source` fields are then columns of each batch.
    */
   graph?: GraphSpec;
   /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
@@ -96,7 +103,9 @@ function defaultSpec(args: DpoTrainerArgs): GraphSpec {
  * batch, without gradients), the loss node (`loss.dpo`, or `loss.orpo` / `loss.cpo` /
  * `loss.kto`, or an objective given in code: per micro-batch the policy's log-probs
  * and the objective normalised by the batch's pair and chosen-token counts,
- * gradients accumulated), then `optimizer.step` (one clipped update).
+ * gradients accumulated), then `optimizer.step` (one clipped update). Nodes between
+ * them that score pairs (`reward.pair`) write bonus and margin columns that the loss
+ * adds to each pair's logit; validation runs them once over the held-out pairs.
  */
 export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
   /** the epochs' batches of pair indices (seeded shuffles, last partial batch dropped) */
@@ -108,6 +117,17 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
   private readonly graph: StepGraph;
   /** the graph's objective, which validation scores with, and whether it takes KTO's z₀ */
   private readonly scoring: { objective: DpoObjective; mismatchedKl: boolean };
+  /** the tokenizer that decodes the batches' text columns, for a graph that reads them */
+  private readonly texts: Tokenizer | undefined;
+  private readonly services: Omit<TrainingServices, 'update'>;
+  /** the graph's nodes that validation runs over the held-out pairs (pair-scoring stages) */
+  private readonly validationNodes: readonly ValidatedNode[];
+  /** the held-out pairs' batch after {@link validationNodes}, and what they emitted (made once) */
+  private validationBatch: {
+    n: number;
+    batch: RecordBatch;
+    metrics: Record<string, number>;
+  } | null = null;
 
   constructor(private readonly args: DpoTrainerArgs) {
     this.epochs = new EpochSampler(
@@ -116,13 +136,6 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    const epochs = this.epochs;
-    this.sampler = {
-      *batches(epoch, position) {
-        for (const indices of epochs.batches(epoch, position))
-          yield preferenceBatch(args.trainPairs, indices);
-      },
-    };
     this.pad = padTokenOf(args.tokenizer);
     if (args.reference && args.reference.trainableVariables().size > 0) {
       throw new Error(
@@ -139,7 +152,26 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
       registry,
       sourceColumns: PREFERENCE_SOURCE_COLUMNS,
     });
-    const loss = nodes.find((n) => n.name.startsWith('loss.'))!;
+    const problems = pairShiftProblems(nodes);
+    if (problems.length > 0)
+      throw new Error(`DpoTrainer: ${problems.map((p) => p.message).join('; ')}`);
+    // the texts are decoded only for a graph with a stage that reads them
+    const texts = graphReadsPairTexts(nodes) ? args.tokenizer : undefined;
+    this.texts = texts;
+    const epochs = this.epochs;
+    this.sampler = {
+      *batches(epoch, position) {
+        for (const indices of epochs.batches(epoch, position))
+          yield preferenceBatch(args.trainPairs, indices, texts);
+      },
+    };
+    const lossAt = nodes.findIndex((n) => n.name.startsWith('loss.'));
+    const loss = nodes[lossAt]!;
+    // validation scores π_ref per micro-batch itself; the other nodes before the loss
+    // (pair-scoring stages) run over the held-out pairs
+    this.validationNodes = nodes
+      .slice(0, lossAt)
+      .filter((n) => n.name !== 'policy.reference_logprobs');
     const def = asPreferenceLoss(loss.definition);
     this.scoring = def
       ? { objective: def.objectiveOf(loss.options), mismatchedKl: def.mismatchedKl(loss.options) }
@@ -147,13 +179,14 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
           objective: (inputs) => dpoLoss(this.args.loss, inputs),
           mismatchedKl: args.mismatchedKl ?? false,
         };
-    this.graph = new StepGraph(nodes, {
+    this.services = {
       policy: args.model,
       optimizer: args.optimizer,
       tokenizer: args.tokenizer,
       reference: args.reference,
       previousMetrics: () => this.previous,
-    });
+    };
+    this.graph = new StepGraph(nodes, this.services);
   }
 
   /**
@@ -163,7 +196,7 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
     const b = Array.isArray(batch)
-      ? preferenceBatch(this.args.trainPairs, batch)
+      ? preferenceBatch(this.args.trainPairs, batch, this.texts)
       : (batch as RecordBatch);
     const m = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
@@ -179,8 +212,38 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
     return { metrics };
   }
 
-  /** The objective's metrics on held-out pairs (`validation/*`), normalised over all of them. */
-  validate(step: number): StepResult {
+  /**
+   * The held-out pairs' batch after the graph's pair-scoring nodes (their bonus and
+   * margin columns), made on the first validation; null for a graph without such nodes.
+   */
+  private async scoredValidation(
+    n: number,
+  ): Promise<{ batch: RecordBatch; metrics: Record<string, number> } | null> {
+    if (this.validationNodes.length === 0 || n === 0) return null;
+    if (this.validationBatch?.n === n) return this.validationBatch;
+    const metrics: Record<string, number> = {};
+    const context = {
+      services: { ...this.services, previous_metrics: this.services.previousMetrics },
+      emit: (m: Record<string, number>) => Object.assign(metrics, m),
+    };
+    const stages = this.validationNodes.map((node) =>
+      node.definition.create(node.options, context),
+    );
+    const input = preferenceBatch(
+      this.args.valPairs,
+      Array.from({ length: n }, (_, i) => i),
+      this.texts,
+    );
+    const batch = await lastValueFrom(of(input).pipe(pipe(...stages)));
+    this.validationBatch = { n, batch, metrics };
+    return this.validationBatch;
+  }
+
+  /**
+   * The objective's metrics on held-out pairs (`validation/*`), normalised over all of
+   * them; with pair-scoring nodes in the graph, their bonuses and margins enter it too.
+   */
+  async validate(step: number): Promise<StepResult> {
     const { val, model, reference } = this.args;
     const n =
       val.val_batches === null
@@ -202,19 +265,31 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
           )
         : undefined;
     const objective = this.scoring.objective;
-    const sums: Record<string, number> = {};
-    for (const mb of microBatches(pairs, val.val_micro_batch_size)) {
+    const scored = await this.scoredValidation(n);
+    const sums: Record<string, number> = { ...scored?.metrics };
+    const indices = Array.from({ length: n }, (_, i) => i);
+    for (const rows of microBatches(indices, val.val_micro_batch_size)) {
+      const mb = rows.map((i) => pairs[i]!);
       const ref = reference ? pairTokenLogps(reference, pairBatchArrays(mb, this.pad)) : null;
       const m = readMetricsSync(
         tf.tidy(
           () =>
-            pairMicroBatchLoss(model, mb, ref, this.pad, global, objective, {
-              step,
-              pairs: mb,
-              previous: this.previous,
-              validation: true,
-              klReferencePoint: kl,
-            }).metrics,
+            pairMicroBatchLoss(
+              model,
+              mb,
+              ref,
+              this.pad,
+              global,
+              objective,
+              {
+                step,
+                pairs: mb,
+                previous: this.previous,
+                validation: true,
+                klReferencePoint: kl,
+              },
+              scored ? pairShiftsOf(scored.batch, rows) : {},
+            ).metrics,
         ),
       );
       ref?.dispose();

@@ -6,6 +6,7 @@ import {
   makeRecordBatch,
   readFloat32Column,
   readListColumn,
+  type Tokenizer,
 } from '@rxrl/core/base';
 import type { CausalLM } from '@rxrl/model';
 import {
@@ -15,6 +16,7 @@ import {
   type LmSequence,
 } from '../shared/lmBatch';
 import type { PreferencePair } from './dpoExamples';
+import { PAIR_TEXT_SOURCE_COLUMNS, pairTextColumns } from './pairColumns';
 
 /**
  * Both sides of `pairs` as one right-padded next-token batch: rows 0..m-1 are
@@ -55,18 +57,28 @@ export function splitPairs<T extends tf.Tensor2D>(
   return { chosen: tf.slice(x, [0, 0], [m, -1]), rejected: tf.slice(x, [m, 0], [m, -1]) };
 }
 
-/** Columns of the preference batches a run's graph receives. */
+/**
+ * Columns of the preference batches a run's graph receives: the tokens and weights,
+ * and for a graph with a stage that reads them ({@link graphReadsPairTexts}) the
+ * pairs' texts, `answer` and the rows' other scalar fields ({@link PAIR_TEXT_SOURCE_COLUMNS}).
+ */
 export const PREFERENCE_SOURCE_COLUMNS = [
   COLUMNS.promptTokens,
   COLUMNS.chosenTokens,
   COLUMNS.rejectedTokens,
   COLUMNS.sampleMask,
+  ...PAIR_TEXT_SOURCE_COLUMNS,
 ];
 
-/** Pairs `indices` of `pairs` as one record batch: `prompt_tokens`, `chosen_tokens`, `rejected_tokens`, `sample_mask` (the weight). */
+/**
+ * Pairs `indices` of `pairs` as one record batch: `prompt_tokens`, `chosen_tokens`,
+ * `rejected_tokens`, `sample_mask` (the weight); with `texts`, the text columns too,
+ * decoded with that tokenizer ({@link pairTextColumns}).
+ */
 export function preferenceBatch(
   pairs: readonly PreferencePair[],
   indices: readonly number[],
+  texts?: Tokenizer,
 ): RecordBatch {
   const rows = indices.map((i) => pairs[i]!);
   const column = (side: 'prompt' | 'chosen' | 'rejected') =>
@@ -76,6 +88,7 @@ export function preferenceBatch(
     [COLUMNS.chosenTokens]: column('chosen'),
     [COLUMNS.rejectedTokens]: column('rejected'),
     [COLUMNS.sampleMask]: Float32Array.from(rows, (p) => p.weight),
+    ...(texts ? pairTextColumns(rows, texts) : {}),
   });
 }
 

@@ -28,6 +28,7 @@ import { microBatches } from '../shared/microBatches';
 import { padTokenOf, trainingServices } from '../shared/trainingServices';
 import type { PreferencePair } from './dpoExamples';
 import { pairBatchArrays, pairsOf, pairTokenLogps, splitPairs } from './pairBatch';
+import { pairShiftsOf, type PairShifts } from './pairShifts';
 import { REFERENCE_CHOSEN_LOGPS, REFERENCE_REJECTED_LOGPS } from './referenceLogprobs';
 
 /** What a custom DPO objective sees for one micro-batch. */
@@ -100,7 +101,8 @@ export function klReferencePoint(
 /**
  * The objective of one micro-batch of pairs at the current policy (inside a
  * gradient tape or tf.tidy): the policy's per-token log-probs of both sides in
- * one forward pass, the reference's (`refLogps`, [2m, T]) when given.
+ * one forward pass, the reference's (`refLogps`, [2m, T]) when given, and the
+ * pairs' bonuses and margins (`shifts`, from the batch's columns) when it has any.
  */
 export function pairMicroBatchLoss(
   model: CausalLM,
@@ -110,6 +112,7 @@ export function pairMicroBatchLoss(
   global: { pairs: number; chosenToks: number },
   objective: DpoObjective,
   ctx: DpoLossContext,
+  shifts: PairShifts = {},
 ): LossResult {
   const a = pairBatchArrays(mb, pad);
   const t = lmBatchTensors(a);
@@ -120,6 +123,7 @@ export function pairMicroBatchLoss(
   const sampleMask = tf.tensor1d(mb.map((p) => p.weight));
   return objective(
     {
+      ...shifts,
       policyChosenLogps: pol.chosen,
       policyRejectedLogps: pol.rejected,
       referenceChosenLogps: ref?.chosen,
@@ -201,7 +205,9 @@ function preferenceColumns(reference: boolean): string[] {
  * micro-batch, the policy's log-probs and `objectiveOf(options)` normalised by
  * the batch's pair and chosen-token counts, gradients added to the `update`
  * service for `optimizer.step`. π_ref's log-probs come from the batch's
- * `reference_*_logps` columns (`policy.reference_logprobs`) when it has them;
+ * `reference_*_logps` columns (`policy.reference_logprobs`) when it has them, the
+ * pairs' bonuses and margins from its `bonus/<name>/chosen|rejected` and
+ * `margin/<name>` columns (a `reward.pair` node before it) when it has those;
  * with `mismatchedKl(options)` it also takes KTO's z₀ over the batch. Emits the
  * objective's metrics summed over micro-batches.
  */
@@ -252,13 +258,16 @@ export function preferenceLossStage<S extends z.ZodType<{ micro_batch_size: numb
               const mb = rows.map((i) => pairs[i]!);
               const width = pairBatchArrays(mb, pad).seqLen;
               const ref = referenceRows(batch, rows[0]!, rows.length, width);
-              return pairMicroBatchLoss(s.policy, mb, ref, pad, global, objective, {
-                step,
-                pairs: mb,
-                previous,
-                validation: false,
-                klReferencePoint: kl,
-              });
+              return pairMicroBatchLoss(
+                s.policy,
+                mb,
+                ref,
+                pad,
+                global,
+                objective,
+                { step, pairs: mb, previous, validation: false, klReferencePoint: kl },
+                pairShiftsOf(batch, rows),
+              );
             },
           }),
         );

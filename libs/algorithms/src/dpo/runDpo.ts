@@ -116,8 +116,8 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
             if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
             return r;
           },
-          validate: (step: number) => {
-            const r = trainer.validate(step);
+          validate: async (step: number) => {
+            const r = await trainer.validate(step);
             validations.push(r.metrics);
             return r;
           },

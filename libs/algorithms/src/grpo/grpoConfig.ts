@@ -7,7 +7,30 @@ import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
 import { mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema } from '@rxrl/rollout';
 import { policySchema } from '../shared/policyOptions';
-import { samplesPerPrompt } from './grpoGraph';
+import { groupingIssues, samplesPerPrompt } from './grpoGraph';
+
+/**
+ * `grpo.grouping`: the guides' group-formation keys, for `grpo.group_strategy` other than
+ * `by_prompt` (run as the `grouping.form_groups` stage before the advantages).
+ */
+export const grpoGroupingSchema = z.strictObject({
+  /** semantic grouping (also an adaptive schedule's semantic phase): a sample joins a group when its prompt embedding's cosine similarity to the group's first sample is at least this; null: spherical k-means */
+  similarity_threshold: z.number().min(-1).max(1).nullable().default(null),
+  /** samples per group for the strategies that cut groups themselves (random, performance, semantic, multi_criteria); null: samples per prompt */
+  group_size: z.int().min(1).nullable().default(null),
+  /** smallest group: smaller ones are merged into others */
+  min_group_size: z.int().min(1).default(1),
+  /** largest group: larger ones are split; null: no limit */
+  max_group_size: z.int().min(1).nullable().default(null),
+  /** more options of the strategy (libs/grouping README), e.g. adaptive's `schedule` or semantic's `max_iter` */
+  options: z.record(z.string(), z.unknown()).default({}),
+  /** embeddings for semantic grouping from this Hugging Face model directory (its last hidden state mean-pooled over the prompt's tokens, its own tokenizer); null: the policy's hidden states over the prompt tokens */
+  embedding_model: z.string().min(1).nullable().default(null),
+  /** prompt embeddings kept (least recently used dropped first); 0: recompute every time */
+  embedding_cache_size: z.int().min(0).default(4096),
+  /** prompts per embedding forward pass */
+  embedding_micro_batch_size: z.int().min(1).default(32),
+});
 
 /** `grpo`: the loop (NeMo RL `grpo.*` key names). */
 export const grpoSchema = z.strictObject({
@@ -33,6 +56,15 @@ export const grpoSchema = z.strictObject({
   normalize_rewards: z.boolean().default(true),
   /** baseline (and std) over the other samples of the group (RLOO-style) */
   use_leave_one_out_baseline: z.boolean().default(false),
+  /**
+   * how samples form the groups advantages are measured in: `by_prompt` (NeMo RL: the
+   * generations of one prompt), or a strategy of @rxrl/grouping — `random`,
+   * `performance`, `semantic` (prompt embeddings), `multi_criteria`, `adaptive` (the guides'
+   * random → performance → semantic by training progress) or one registered in code
+   */
+  group_strategy: z.string().min(1).default('by_prompt'),
+  /** options of group_strategy (the guides' `grouping:` keys) */
+  grouping: grpoGroupingSchema.prefault({}),
   /** samples that hit max_new_tokens (finish_reason length) get sample_mask 0: no loss, still in the group baseline */
   overlong_filtering: z.boolean().default(false),
   /**
@@ -157,6 +189,7 @@ export const grpoSections = defineSections(
         path: ['policy', 'train_global_batch_size'],
         message: `must divide grpo.num_prompts_per_step × ${where} = ${c.grpo.num_prompts_per_step} × ${n} = ${total} samples per step`,
       });
+    issues.push(...groupingIssues(c));
     // a schedule drives a numeric loss_fn coefficient
     for (const key of Object.keys(c.schedules)) {
       const [section, name, ...rest] = key.split('.');

@@ -131,4 +131,109 @@ describe('GRPO graph', () => {
       ].join('\n'),
     );
   });
+
+  describe("the guides' grouping keys (grpo.group_strategy, grpo.grouping)", () => {
+    it('semantic: a grouping.form_groups stage before the advantages, similarity_threshold and group_size in its options', () => {
+      const c = config({
+        grpo: {
+          num_generations_per_prompt: 4,
+          group_strategy: 'semantic',
+          grouping: {
+            similarity_threshold: 0.8,
+            group_size: 8,
+            min_group_size: 2,
+            max_group_size: 8,
+          },
+        },
+      });
+      const spec = grpoGraphSpec(c);
+      expect(spec.map((n) => n.stage)).toEqual([
+        'rollout.generate',
+        'reward.math',
+        'grouping.form_groups',
+        'grouping.advantages',
+      ]);
+      expect(spec[2]!.options).toEqual({
+        seed: 9,
+        total_steps: 100,
+        strategy: 'semantic',
+        options: { similarity_threshold: 0.8, group_size: 8 },
+        min_group_size: 2,
+        max_group_size: 8,
+        replace_group_id: true,
+      });
+      expect(validateGrpoGraph(spec, { registry })[2]!.produces).toEqual(['group_id']);
+    });
+
+    it("adaptive: the guides' schedule by default, the threshold in its semantic phase only", () => {
+      const c = config({
+        grpo: {
+          group_strategy: 'adaptive',
+          grouping: { similarity_threshold: 0.9, group_size: 6 },
+        },
+      });
+      expect((grpoGraphSpec(c)[2]!.options as { options: unknown }).options).toEqual({
+        schedule: [
+          { until: 0.3, strategy: 'random', options: { group_size: 6 } },
+          { until: 0.7, strategy: 'performance', options: { group_size: 6 } },
+          { strategy: 'semantic', options: { similarity_threshold: 0.9, group_size: 6 } },
+        ],
+      });
+      // a phase's own options win
+      const own = config({
+        grpo: {
+          group_strategy: 'adaptive',
+          grouping: {
+            similarity_threshold: 0.9,
+            options: {
+              schedule: [
+                { until: 0.5, strategy: 'by_prompt' },
+                { strategy: 'semantic', options: { similarity_threshold: 0.5 } },
+              ],
+            },
+          },
+        },
+      });
+      expect((grpoGraphSpec(own)[2]!.options as { options: unknown }).options).toEqual({
+        schedule: [
+          { until: 0.5, strategy: 'by_prompt', options: {} },
+          { strategy: 'semantic', options: { similarity_threshold: 0.5 } },
+        ],
+      });
+    });
+
+    it('by_prompt (the default) adds no stage; a threshold without a semantic step, or a bad strategy, fails at its key', () => {
+      expect(grpoGraphSpec(config()).map((n) => n.stage)).not.toContain('grouping.form_groups');
+      expect(() => config({ grpo: { grouping: { similarity_threshold: 0.8 } } })).toThrow(
+        /grpo\.grouping\.similarity_threshold: applies to semantic grouping: set grpo\.group_strategy: semantic/,
+      );
+      expect(() =>
+        config({ grpo: { group_strategy: 'random', grouping: { similarity_threshold: 0.8 } } }),
+      ).toThrow(
+        /similarity_threshold: applies to semantic grouping, and grpo\.group_strategy random has no semantic step/,
+      );
+      expect(() => config({ grpo: { group_strategy: 'semantik' } })).toThrow(
+        /grpo\.group_strategy: unknown grouping strategy 'semantik'\. Did you mean 'semantic'\?/,
+      );
+      expect(() =>
+        config({ grpo: { group_strategy: 'semantic', grouping: { options: { max_iters: 3 } } } }),
+      ).toThrow(/grpo\.group_strategy: grouping strategy 'semantic': options: .*max_iters/);
+    });
+
+    it('a size bound alone groups by prompt within the bounds', () => {
+      const spec = grpoGraphSpec(config({ grpo: { grouping: { max_group_size: 3 } } }));
+      expect(spec[2]).toEqual({
+        stage: 'grouping.form_groups',
+        options: {
+          seed: 9,
+          total_steps: 100,
+          strategy: 'by_prompt',
+          options: {},
+          min_group_size: 1,
+          max_group_size: 3,
+          replace_group_id: true,
+        },
+      });
+    });
+  });
 });

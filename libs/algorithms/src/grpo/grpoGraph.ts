@@ -6,6 +6,7 @@ import {
   type StageRegistry,
   type ValidatedNode,
 } from '@rxrl/pipeline';
+import { GUIDE_ADAPTIVE_SCHEDULE, getGroupingStrategy, groupingStageOptions } from '@rxrl/grouping';
 import { exactMatchOptions, mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
 import type { GrpoConfig } from './grpoConfig';
@@ -55,7 +56,11 @@ function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>
       scale_rewards: config.grpo.normalize_rewards ? 'group' : 'none',
       use_leave_one_out_baseline: config.grpo.use_leave_one_out_baseline,
     },
-    'grouping.form_groups': { seed: config.seed, total_steps: config.grpo.max_num_steps },
+    'grouping.form_groups': {
+      seed: config.seed,
+      total_steps: config.grpo.max_num_steps,
+      ...(groupsFromKeys(config) ? formGroupsOptionsOf(config) : {}),
+    },
     'filter.dynamic_sampling': {
       target_groups: config.grpo.num_prompts_per_step,
       max_gen_batches: config.grpo.dynamic_sampling_max_gen_batches,
@@ -63,12 +68,122 @@ function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>
   };
 }
 
+/** Whether the recipe's grouping keys ask for a `grouping.form_groups` stage (anything but plain by-prompt groups). */
+export function groupsFromKeys(config: GrpoConfig): boolean {
+  const { group_strategy, grouping } = config.grpo;
+  return (
+    group_strategy !== 'by_prompt' ||
+    grouping.min_group_size > 1 ||
+    grouping.max_group_size !== null
+  );
+}
+
+/** Whether a registered strategy's options take `group_size`. */
+function takesGroupSize(strategy: string): boolean {
+  try {
+    const schema = getGroupingStrategy(strategy).schema as { shape?: Record<string, unknown> };
+    return schema.shape !== undefined && 'group_size' in schema.shape;
+  } catch {
+    return false; // an unknown name is reported where the options are checked
+  }
+}
+
+type Phase = { until?: number; strategy: string; options?: Record<string, unknown> };
+
+/**
+ * The `grouping.form_groups` options the recipe's keys give: `grpo.group_strategy`
+ * with `grpo.grouping.options`, the guides' `similarity_threshold` put in the semantic
+ * strategy's options (each semantic phase of an adaptive schedule without its own),
+ * `group_size` in those of strategies that cut groups, the size bounds, and
+ * `replace_group_id` (the grouping supersedes the rollout's by-prompt groups).
+ */
+export function formGroupsOptionsOf(config: GrpoConfig): Record<string, unknown> {
+  const g = config.grpo.grouping;
+  const strategy = config.grpo.group_strategy;
+  const withKeys = (name: string, own: Record<string, unknown>) => ({
+    ...(name === 'semantic' && g.similarity_threshold !== null
+      ? { similarity_threshold: g.similarity_threshold }
+      : {}),
+    ...(g.group_size !== null && takesGroupSize(name) ? { group_size: g.group_size } : {}),
+    ...own,
+  });
+  const options =
+    strategy === 'adaptive'
+      ? {
+          ...g.options,
+          schedule: (
+            (g.options['schedule'] as Phase[] | undefined) ??
+            (GUIDE_ADAPTIVE_SCHEDULE as readonly Phase[])
+          ).map((p) => ({ ...p, options: withKeys(p.strategy, p.options ?? {}) })),
+        }
+      : withKeys(strategy, g.options);
+  return {
+    strategy,
+    options,
+    min_group_size: g.min_group_size,
+    ...(g.max_group_size !== null ? { max_group_size: g.max_group_size } : {}),
+    replace_group_id: true,
+  };
+}
+
+/** The strategies a grouping node runs: its own, or each phase of an adaptive schedule. */
+function strategiesOf(options: Record<string, unknown>): string[] {
+  const strategy = String(options['strategy'] ?? 'by_prompt');
+  if (strategy !== 'adaptive') return [strategy];
+  const schedule = (options['options'] as { schedule?: Phase[] } | undefined)?.schedule;
+  return (schedule ?? [...GUIDE_ADAPTIVE_SCHEDULE]).map((p) => p.strategy);
+}
+
+/**
+ * Problems with the recipe's grouping keys, at their key paths: the strategy and its
+ * options as the `grouping.form_groups` stage will parse them, and a
+ * `similarity_threshold` that no semantic strategy or phase reads.
+ */
+export function groupingIssues(
+  config: GrpoConfig,
+): { path: (string | number)[]; message: string }[] {
+  if (!groupsFromKeys(config)) {
+    return config.grpo.grouping.similarity_threshold !== null
+      ? [
+          {
+            path: ['grpo', 'grouping', 'similarity_threshold'],
+            message:
+              "applies to semantic grouping: set grpo.group_strategy: semantic (or adaptive, whose default schedule ends semantic); by_prompt groups each prompt's generations",
+          },
+        ]
+      : [];
+  }
+  const options = formGroupsOptionsOf(config);
+  const parsed = groupingStageOptions.safeParse({ ...options, total_steps: 1 });
+  if (!parsed.success)
+    return parsed.error.issues.map((i) => ({
+      path:
+        i.path[0] === 'strategy'
+          ? ['grpo', 'group_strategy']
+          : ['grpo', 'grouping', ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+      message: i.message,
+    }));
+  if (
+    config.grpo.grouping.similarity_threshold !== null &&
+    !strategiesOf(options).includes('semantic')
+  )
+    return [
+      {
+        path: ['grpo', 'grouping', 'similarity_threshold'],
+        message: `applies to semantic grouping, and grpo.group_strategy ${config.grpo.group_strategy} has no semantic step`,
+      },
+    ];
+  return [];
+}
+
 /**
  * The resolved per-step graph of a GRPO recipe: `spec` (default its `graph:`
  * section, else `rollout.generate → reward.math → grouping.advantages`), each
  * built-in node given its options from the recipe's keys (`policy.generation`,
  * `grpo.num_generations_per_prompt`, `env.math`, `grpo.normalize_rewards`,
- * `grpo.use_leave_one_out_baseline`, `seed`) under the node's own options, and
+ * `grpo.use_leave_one_out_baseline`, `grpo.group_strategy` / `grpo.grouping`, `seed`)
+ * under the node's own options, `grouping.form_groups` inserted before
+ * `grouping.advantages` when `grpo.group_strategy` (or a size bound) asks for it, and
  * `filter.overlong` / `filter.dynamic_sampling` appended when
  * `grpo.overlong_filtering` / `grpo.use_dynamic_sampling` is on and the graph has none. This is the one source of the stages' options: the trainer reads the
  * rollout's temperature and group size from it, and cross-checks run on it.
@@ -91,6 +206,16 @@ export function grpoGraphSpec(
     if (!resolved.some((n) => n.stage === stage))
       resolved.push({ stage, options: { ...(defaults[stage] ?? {}) } });
   };
+  // grpo.group_strategy / grpo.grouping: a grouping stage right before the advantages
+  if (groupsFromKeys(config) && !resolved.some((n) => n.stage === 'grouping.form_groups')) {
+    const at = resolved.findIndex((n) => n.stage === 'grouping.advantages');
+    const node = {
+      stage: 'grouping.form_groups',
+      options: { ...defaults['grouping.form_groups']! },
+    };
+    if (at < 0) resolved.push(node);
+    else resolved.splice(at, 0, node);
+  }
   if (config.grpo.overlong_filtering) append('filter.overlong');
   if (config.grpo.use_dynamic_sampling) append('filter.dynamic_sampling');
   return resolved;

@@ -123,6 +123,33 @@ describe('GrpoTrainer', () => {
     dispose();
   });
 
+  it("semantic grouping from the recipe's keys: the policy embeds each prompt once, groups are pooled, no tensor leak", async () => {
+    // 4 prompts × 4 generations a step; at threshold −1 every prompt is similar enough, so a
+    // group (group_size 8) is the anchor prompt's 4 samples and the 4 of the prompt most
+    // similar to it (one prompt's samples share its embedding), the rest the other group
+    const config = tinyConfig({
+      grpo: {
+        ...tinyConfig().grpo,
+        group_strategy: 'semantic',
+        grouping: { similarity_threshold: -1, group_size: 8 },
+      },
+    });
+    const { trainer, data, dispose } = await setup(config);
+    const batches = [...(data.batches(0, 0) as Iterable<RecordBatch>)].slice(0, 3);
+    const first = (await trainer.trainStep(batches[0]!, 1)).metrics;
+    expect(first['train/grouping/num_groups']).toBe(2);
+    expect(first['train/grouping/group_size_mean']).toBe(8);
+    expect(first['train/grouping/embedding_cache_misses']).toBe(4);
+    expect(first['train/grouping/embedding_cache_hits']).toBe(0);
+    expect(first['train/grouping/embedding_forward_passes']).toBe(1);
+    expect(first['train/grouping/embedding_spread']).toBeGreaterThan(0);
+    expect(Number.isFinite(first['train/loss']!)).toBe(true);
+    const before = tf.memory().numTensors;
+    for (let s = 2; s <= 3; s++) await trainer.trainStep(batches[s - 1]!, s);
+    expect(tf.memory().numTensors).toBe(before);
+    dispose();
+  });
+
   it('entropy_coef and the debugging metrics: entropy, the loss by term, reward spread, per-layer gradient norms', async () => {
     const coef = 0.05;
     const config = tinyConfig({

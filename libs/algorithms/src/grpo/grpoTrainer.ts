@@ -40,6 +40,7 @@ import type { GrpoConfig } from './grpoConfig';
 import {
   DYNAMIC_SAMPLING_KEEP_COLUMN,
   overlongFilterStage,
+  type Embedder,
   readRewardColumn,
   stepComplete,
 } from '@rxrl/grouping';
@@ -60,6 +61,7 @@ import {
   type PolicyBatch,
 } from './policyBatch';
 import { promptBatch, type PromptSet } from './promptSet';
+import { PromptEmbedder } from './promptEmbedder';
 import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRows';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
@@ -94,8 +96,14 @@ export interface GrpoTrainerOptions {
   graph?: Stage | GraphSpec;
   /** where graph stage names are looked up (default `builtinStageRegistry()`) */
   registry?: StageRegistry;
-  /** more services for the graph's stages (e.g. `embedder` for semantic grouping) */
+  /** more services for the graph's stages; an `embedder` here wins over {@link embedder} */
   services?: Record<string, unknown>;
+  /**
+   * prompt embeddings for grouping strategies that read them (semantic, multi_criteria,
+   * an adaptive phase): default the policy's hidden states mean-pooled over the prompt
+   * tokens (`PromptEmbedder.forPolicy`, cached per `grpo.grouping.embedding_cache_size`)
+   */
+  embedder?: PromptEmbedder | Embedder;
 }
 
 const mean = (xs: ArrayLike<number>) => {
@@ -137,6 +145,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   private readonly coefficients: CoefficientSchedules;
   /** the previous step's metrics, which metric-driven schedules read (checkpointed with them) */
   private lastMetrics: Record<string, number> = {};
+  /** prompt embeddings for the grouping stage (a PromptEmbedder's cache counts are logged) */
+  private readonly embedder: PromptEmbedder | Embedder;
+  /** the services the graph's stages get */
+  private readonly services: Record<string, unknown>;
 
   constructor(private readonly o: GrpoTrainerOptions) {
     this.registry = o.registry ?? builtinStageRegistry();
@@ -161,13 +173,26 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       (this.spec && rolloutOptionsOf(this.spec)?.temperature) ??
       config.policy.generation.temperature;
     this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
+    const g = config.grpo.grouping;
+    this.embedder =
+      o.embedder ??
+      PromptEmbedder.forPolicy(o.model, {
+        cacheSize: g.embedding_cache_size,
+        microBatchSize: g.embedding_micro_batch_size,
+      });
+    this.services = {
+      policy: o.model,
+      tokenizer: o.tokenizer,
+      embedder: this.embedder instanceof PromptEmbedder ? this.embedder.embed : this.embedder,
+      ...o.services,
+    };
   }
 
   /** The graph, built and subscribed once for the run; stages read each batch's step from its metadata. */
   private graphSession(): GraphSession {
     if (this.session) return this.session;
     const context = {
-      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...this.o.services },
+      services: this.services,
       emit: (m: Record<string, number>) => {
         for (const [k, v] of Object.entries(m))
           this.stageMetrics[/^(train|validation|timing|performance)\//.test(k) ? k : `train/${k}`] =
@@ -228,6 +253,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const coefficients = this.coefficients.values(step, this.lastMetrics);
     const lossFn = CoefficientSchedules.apply(config, coefficients).loss_fn;
     const t0 = performance.now();
+    const cacheBefore = this.embedder instanceof PromptEmbedder ? { ...this.embedder.stats } : null;
     // the step's batches: more prompt batches go in (same step, next round) while the
     // graph's filter.dynamic_sampling wants more groups, until the epoch runs out
     let out = await this.rollout(batch, step);
@@ -348,6 +374,16 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };
     if (this.reference) metrics['train/kl_penalty'] = sums['kl_penalty'] ?? NaN;
+    // prompt embeddings this step: distinct prompts from the cache / computed, forward passes
+    if (cacheBefore && this.embedder instanceof PromptEmbedder) {
+      const now = this.embedder.stats;
+      if (now.hits + now.misses > cacheBefore.hits + cacheBefore.misses) {
+        metrics['train/grouping/embedding_cache_hits'] = now.hits - cacheBefore.hits;
+        metrics['train/grouping/embedding_cache_misses'] = now.misses - cacheBefore.misses;
+        metrics['train/grouping/embedding_forward_passes'] =
+          now.forwardPasses - cacheBefore.forwardPasses;
+      }
+    }
     // debugging: the reward's spread next to its mean, and the loss by term
     const spread = summarizeValues(allRewards);
     metrics['train/reward_std'] = spread.std;
@@ -434,11 +470,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     // validation generates here, not on a generation worker: the trainer waits for it anyway,
     // and the worker meanwhile keeps sampling the next training batches (whose options its
     // prefetches copy from the requests it serves: greedy validation requests would spoil them)
-    const { generator: _worker, ...services } = this.o.services ?? {};
-    const context = {
-      services: { policy: this.o.model, tokenizer: this.o.tokenizer, ...services },
-      emit: () => {},
-    };
+    const { generator: _worker, ...services } = this.services;
+    const context = { services, emit: () => {} };
     const graph = pipe(...nodes.map((n) => n.definition.create(n.options, context)));
     const source = promptBatch(
       validation,

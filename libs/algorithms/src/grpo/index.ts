@@ -6,6 +6,7 @@ export {
   grpoDataSchema,
   grpoEnvSchema,
   grpoLoggerSchema,
+  grpoGroupingSchema,
   type GrpoConfig,
 } from './grpoConfig';
 export {
@@ -21,6 +22,8 @@ export {
   rolloutOptionsOf,
   samplesPerPrompt,
   validateGrpoGraph,
+  formGroupsOptionsOf,
+  groupsFromKeys,
   GRPO_SOURCE_COLUMNS,
   GRPO_TRAIN_COLUMNS,
 } from './grpoGraph';
@@ -37,3 +40,8 @@ export {
   completionLogprobsHost,
   type PolicyBatch,
 } from './policyBatch';
+export {
+  PromptEmbedder,
+  type PromptEmbedderOptions,
+  type PromptEmbedderStats,
+} from './promptEmbedder';

@@ -20,6 +20,7 @@ import { validateGrpoGraph, grpoGraphSpec } from './grpoGraph';
 import { WorkerGenerator } from '../rolloutWorker/workerGenerator';
 import { generationRequestOf, prefetchingSource } from '../rolloutWorker/prefetchingSource';
 import { withGenerationWorker } from '../rolloutWorker/withGenerationWorker';
+import { PromptEmbedder } from './promptEmbedder';
 
 /** Options of {@link runGrpo} besides the validated config. */
 export interface RunGrpoOptions {
@@ -64,7 +65,22 @@ export async function runGrpo(
   const optimizer = buildOptimizer(policy.model, config.policy);
   let trainer: GrpoTrainer | null = null;
   let generator: WorkerGenerator | null = null;
+  let embedder: PromptEmbedder | null = null;
   try {
+    const grouping = config.grpo.grouping;
+    if (grouping.embedding_model !== null) {
+      embedder = await PromptEmbedder.fromDirectory(
+        grouping.embedding_model,
+        {
+          cacheSize: grouping.embedding_cache_size,
+          microBatchSize: grouping.embedding_micro_batch_size,
+        },
+        baseDir,
+      );
+      options.log?.(
+        `rxrl: prompt embeddings for grouping from ${grouping.embedding_model} (hidden size ${embedder.dimension})`,
+      );
+    }
     const worker = config.grpo.generation_worker;
     if (worker.enabled) {
       generator = await WorkerGenerator.create({
@@ -87,6 +103,7 @@ export async function runGrpo(
       optimizer,
       validation: prompts.validation,
       ...(generator ? { services: { generator } } : {}),
+      ...(embedder ? { embedder } : {}),
       ...(options.graph ? { graph: options.graph } : {}),
       ...(options.objective ? { objective: options.objective } : {}),
       registry,
@@ -156,6 +173,7 @@ export async function runGrpo(
   } finally {
     await generator?.dispose();
     trainer?.dispose();
+    embedder?.dispose();
     optimizer.dispose();
     policy.model.dispose();
   }

@@ -143,11 +143,15 @@ export class StepGraph {
  * (unknown stage, bad options, a column read before it is made, the loss and
  * optimizer nodes), and each node's `micro_batch_size` dividing
  * `policy.train_global_batch_size` where the recipe's `graph:` sets its own (the
- * policy section checks its key).
+ * policy section checks its key); then the algorithm's own checks of the valid graph (`more`).
  */
 export function stepGraphCheck<
   C extends { graph: GraphSpec | null; policy: { train_global_batch_size: number } },
->(resolve: (config: C) => GraphSpec, sourceColumns: readonly string[]) {
+>(
+  resolve: (config: C) => GraphSpec,
+  sourceColumns: readonly string[],
+  more: (config: C, nodes: readonly ValidatedNode[]) => CrossSectionIssue[] = () => [],
+) {
   return (config: C): CrossSectionIssue[] => {
     const registry = builtinStageRegistry();
     let nodes: ValidatedNode[];
@@ -172,6 +176,6 @@ export function stepGraphCheck<
         message: `must divide policy.train_global_batch_size (${global}), got ${size}`,
       });
     });
-    return issues;
+    return [...issues, ...more(config, nodes)];
   };
 }

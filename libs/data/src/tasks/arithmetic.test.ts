@@ -182,8 +182,11 @@ describe('ArithmeticTask', () => {
     const pairs = task.preferenceRows('train', 300) as {
       chosen: string;
       rejected: string;
+      answer: string;
       error_kind: string;
     }[];
+    // the ground truth travels with the pair (the chosen is it)
+    for (const p of pairs) expect(p.answer).toBe(p.chosen);
     const kinds = new Set(pairs.map((p) => p.error_kind));
     expect(kinds).toEqual(new Set(['off_by_one', 'digit_swap', 'wrong_carry']));
     for (const p of pairs) {

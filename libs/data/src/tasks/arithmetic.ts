@@ -172,7 +172,8 @@ export class ArithmeticTask {
   /**
    * Preference pairs: the correct answer chosen over a plausible wrong one
    * (`error_kind`: off by one, two adjacent digits swapped, or a carry error of
-   * ±10^k), as `{prompt, chosen, rejected, error_kind}`.
+   * ±10^k), as `{prompt, chosen, rejected, answer, error_kind}` (`answer` is the ground
+   * truth, for a verifier that scores both responses, e.g. the `reward.pair` DPO stage).
    */
   preferenceRows(
     split: ArithmeticSplit,
@@ -187,6 +188,7 @@ export class ArithmeticTask {
         prompt: this.options.chat ? [user(p.prompt)] : p.prompt,
         chosen: p.answer,
         rejected: value.toString(),
+        answer: p.answer,
         error_kind: used,
       };
     });

@@ -12,11 +12,19 @@ const phaseSchema = z.strictObject({
   options: z.record(z.string(), z.unknown()).default({}),
 });
 
+/** The guides' adaptive grouping: random for the first 30% of training, performance-based to 70%, then semantic. */
+export const GUIDE_ADAPTIVE_SCHEDULE = [
+  { until: 0.3, strategy: 'random' },
+  { until: 0.7, strategy: 'performance' },
+  { strategy: 'semantic' },
+] as const;
+
 export const adaptiveGroupsOptions = z.strictObject({
-  /** Phases in training order, e.g. `[{until: 0.3, strategy: random}, {until: 0.7, strategy: performance}, {strategy: semantic}]`. */
+  /** Phases in training order; default the guides' `[{until: 0.3, strategy: random}, {until: 0.7, strategy: performance}, {strategy: semantic}]`. */
   schedule: z
     .array(phaseSchema)
     .min(1)
+    .default(GUIDE_ADAPTIVE_SCHEDULE.map((p) => ({ ...p, options: {} })))
     .superRefine((phases, ctx) => {
       phases.forEach((p, i) => {
         const last = i === phases.length - 1;

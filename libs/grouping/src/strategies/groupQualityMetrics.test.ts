@@ -28,6 +28,19 @@ describe('groupQualityMetrics', () => {
     });
   });
 
+  it('distinct_completion_fraction: distinct trimmed completions over group size, averaged over groups', () => {
+    const m = groupQualityMetrics({
+      groupIds: [0, 0, 0, 0, 1, 1, 2],
+      rewards: new Float32Array(7),
+      // group 0: '12', '12 ' (same once trimmed), '13', null -> 3 distinct of 4; group 1: 1 of 2; group 2: 1 of 1
+      completionTexts: ['12', '12 ', '13', null, 'x', 'x', 'y'],
+    });
+    expect(m['train/grouping/distinct_completion_fraction']).toBeCloseTo(
+      (3 / 4 + 1 / 2 + 1) / 3,
+      12,
+    );
+  });
+
   it('treats a float32 residue of equal rewards as zero std, like the advantage estimators', () => {
     const a = Math.fround(0.1);
     const bits = Float32Array.of(a);

@@ -8,6 +8,8 @@ export interface GroupQualityInput {
   /** NaN rewards are missing and left out of the std. */
   rewards: ArrayLike<number>;
   embeddings?: readonly Float32Array[];
+  /** completion texts; null counts as the empty completion */
+  completionTexts?: readonly (string | null)[];
 }
 
 /**
@@ -18,7 +20,10 @@ export interface GroupQualityInput {
  * - `zero_std_fraction`: fraction of groups whose rewards are all equal (or have fewer
  *   than two valid rewards) — GRPO gets no gradient from them;
  * - `embedding_spread` (with embeddings): mean over groups of two or more of the mean
- *   pairwise cosine distance `1 - cos` within the group.
+ *   pairwise cosine distance `1 - cos` within the group;
+ * - `distinct_completion_fraction` (with completion texts): mean over groups of the
+ *   number of distinct completions (whitespace-trimmed) divided by the group's size —
+ *   1 when every sample answered differently, 1/size when all gave the same answer.
  */
 export function groupQualityMetrics(input: GroupQualityInput): Record<string, number> {
   const groups = groupMembers(input.groupIds);
@@ -68,6 +73,13 @@ export function groupQualityMetrics(input: GroupQualityInput): Record<string, nu
       counted++;
     }
     out['train/grouping/embedding_spread'] = counted > 0 ? spreadSum / counted : 0;
+  }
+  const texts = input.completionTexts;
+  if (texts) {
+    let fractionSum = 0;
+    for (const members of groups)
+      fractionSum += new Set(members.map((i) => (texts[i] ?? '').trim())).size / members.length;
+    out['train/grouping/distinct_completion_fraction'] = fractionSum / g;
   }
   return out;
 }

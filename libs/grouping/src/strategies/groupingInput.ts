@@ -14,6 +14,8 @@ export interface GroupingInput {
   embeddings?: readonly Float32Array[];
   /** Completion length in tokens per sample, when known. */
   completionLengths?: Int32Array;
+  /** `completion_text` per sample, when the batch has it (for the distinct-completion metric). */
+  completionTexts?: readonly (string | null)[];
 }
 
 /** Group-size bounds every strategy respects (inclusive; `max` may be Infinity). */
@@ -47,9 +49,10 @@ export type GroupingStrategy<O = any> = (
 
 /**
  * Computes one embedding row per sample of a batch, for strategies that need
- * embeddings when the batch has no `embedding` column. In a training pipeline the
- * algorithm layer supplies the policy's mean-pooled last hidden state
- * (`CausalLM.meanPooledHidden` in `@rxrl/model`) over prompt + completion; any
- * sentence encoder works as long as it returns `batch.numRows` rows of equal length.
+ * embeddings when the batch has no `embedding` column. In a GRPO run the algorithm
+ * layer supplies one (`PromptEmbedder` in `@rxrl/algorithms`): the last hidden state of
+ * the policy, or of an embedding model directory, mean-pooled over each prompt's tokens
+ * and cached per prompt; any sentence encoder works as long as it returns
+ * `batch.numRows` rows of equal length.
  */
 export type Embedder = (batch: RecordBatch) => Promise<Float32Array[]>;

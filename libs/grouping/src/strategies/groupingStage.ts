@@ -70,7 +70,7 @@ export interface GroupingStageHooks {
   onMetrics?: (events: MetricEvent[]) => void;
 }
 
-/** Reads a {@link GroupingInput} from a batch: `prompt_id`, `reward`, and `embedding` / `completion_tokens` when present. */
+/** Reads a {@link GroupingInput} from a batch: `prompt_id`, `reward`, and `embedding` / `completion_tokens` / `completion_text` when present. */
 export function readGroupingInput(batch: RecordBatch): GroupingInput {
   const input: GroupingInput = {
     promptIds: readInt32Column(batch, COLUMNS.promptId),
@@ -82,6 +82,8 @@ export function readGroupingInput(batch: RecordBatch): GroupingInput {
       values.subarray(offsets[i]!, offsets[i + 1]!),
     );
   }
+  const texts = batch.getChild(COLUMNS.completionText);
+  if (texts) input.completionTexts = texts.toArray() as (string | null)[];
   if (batch.getChild(COLUMNS.completionTokens)) {
     const { offsets } = readListColumn(batch, COLUMNS.completionTokens, 'int32');
     input.completionLengths = Int32Array.from(
@@ -182,7 +184,8 @@ export function groupingStage(
       const metrics = groupQualityMetrics({
         groupIds,
         rewards: input.rewards,
-        embeddings: input.embeddings,
+        ...(input.embeddings ? { embeddings: input.embeddings } : {}),
+        ...(input.completionTexts ? { completionTexts: input.completionTexts } : {}),
       });
       hooks.onMetrics(Object.entries(metrics).map(([name, value]) => ({ step: at, name, value })));
     }

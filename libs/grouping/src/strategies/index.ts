@@ -28,7 +28,7 @@ export {
 export { byPrompt, byPromptOptions } from './byPrompt';
 export { randomGroups, randomGroupsOptions } from './randomGroups';
 export { performanceGroups, performanceGroupsOptions } from './performanceGroups';
-export { semanticGroups, semanticGroupsOptions } from './semanticGroups';
+export { semanticGroups, semanticGroupsOptions, anchoredGroups } from './semanticGroups';
 export {
   multiCriteriaGroups,
   multiCriteriaGroupsOptions,
@@ -39,6 +39,7 @@ export {
 export {
   adaptiveGroups,
   adaptiveGroupsOptions,
+  GUIDE_ADAPTIVE_SCHEDULE,
   activePhase,
   trainingProgress,
 } from './adaptiveGroups';

@@ -8,6 +8,16 @@ export const semanticGroupsOptions = z.strictObject({
   ...groupSizeShape,
   /** Most Lloyd iterations of spherical k-means after the k-means++ seeding. */
   max_iter: z.int().min(0).default(25),
+  /**
+   * The guides' `similarity_threshold`: instead of k-means, anchored grouping — each group
+   * starts at the first sample not yet grouped and takes the ungrouped samples whose cosine
+   * similarity to it is at least this, most similar first, up to `group_size` members
+   * (given) or `max_group_size`. A sample with no partner that similar forms a group alone
+   * (advantage 0: it teaches nothing, like the samples the guide's code drops) unless
+   * `min_group_size` merges it as the size fitting does (into another undersized group
+   * first, else the most similar group with room). null: k-means.
+   */
+  similarity_threshold: z.number().min(-1).max(1).nullable().default(null),
 });
 
 /**
@@ -27,6 +37,13 @@ export const semanticGroups: GroupingStrategy<z.infer<typeof semanticGroupsOptio
   const n = rows.length;
   const out = new Int32Array(n);
   if (n === 0) return out;
+  if (options.similarity_threshold !== null) {
+    return anchoredGroups(
+      rows,
+      options.similarity_threshold,
+      Math.min(options.group_size ?? Number.POSITIVE_INFINITY, ctx.bounds.max),
+    );
+  }
   const k = groupCountFor(samples, options.group_size, ctx);
   let next = 0;
   const place = (members: number[], parts: number) => {
@@ -136,6 +153,35 @@ function capacityAssign(rows: Float64Array[], centers: Float64Array[], cap: numb
     out[i] = c;
     load[c]!++;
     left--;
+  }
+  return out;
+}
+
+/**
+ * The guides' semantic grouping with a similarity threshold: in batch order, each
+ * ungrouped sample anchors a group of itself and the ungrouped samples j with
+ * cos(anchor, j) >= `threshold`, most similar first (ties: lower index), at most `cap` in all.
+ */
+export function anchoredGroups(
+  rows: readonly Float64Array[],
+  threshold: number,
+  cap: number,
+): Int32Array {
+  const n = rows.length;
+  const out = new Int32Array(n).fill(-1);
+  let next = 0;
+  for (let a = 0; a < n; a++) {
+    if (out[a] !== -1) continue;
+    const near: { j: number; s: number }[] = [];
+    for (let j = a + 1; j < n; j++) {
+      if (out[j] !== -1) continue;
+      const s = dot(rows[a]!, rows[j]!);
+      if (s >= threshold) near.push({ j, s });
+    }
+    near.sort((x, y) => y.s - x.s || x.j - y.j);
+    out[a] = next;
+    for (const { j } of near.slice(0, Math.max(0, cap - 1))) out[j] = next;
+    next++;
   }
   return out;
 }

@@ -121,6 +121,55 @@ describe('semantic', () => {
     expect(run(input, { strategy: 'semantic' }, 3)).toEqual(a);
     expect(new Set(a).size).toBe(5);
   });
+  describe("similarity_threshold (the guides' anchored grouping)", () => {
+    // unit vectors at 0°, 10°, 30° and 90°: cos(0°,10°) = 0.985, cos(0°,30°) = 0.866,
+    // cos(10°,30°) = 0.940, cos(30°,90°) = 0.5, cos(0°,90°) = 0
+    const deg = (d: number) => f32(Math.cos((d * Math.PI) / 180), Math.sin((d * Math.PI) / 180));
+    const four: GroupingInput = {
+      promptIds: i32(0, 1, 2, 3),
+      rewards: new Float32Array(4),
+      embeddings: [deg(0), deg(10), deg(30), deg(90)],
+    };
+    const at = (t: number, more: Partial<FormGroupsRequest> = {}, options = {}) =>
+      run(four, {
+        strategy: 'semantic',
+        options: { similarity_threshold: t, ...options },
+        ...more,
+      });
+    it('a sample joins the anchor of its group when cos >= threshold', () => {
+      // 0.95: 0° anchors {0°, 10°}; 30° (0.866 to 0°) anchors alone; 90° alone
+      expect(at(0.95)).toEqual([0, 0, 1, 2]);
+      // 0.8: 30° (0.866) joins too; 90° still alone
+      expect(at(0.8)).toEqual([0, 0, 0, 1]);
+      // 0.866 is cos 30° itself (inclusive); 0.99 leaves everyone alone
+      expect(at(Math.fround(Math.cos(Math.PI / 6)) - 1e-7)).toEqual([0, 0, 0, 1]);
+      expect(at(0.99)).toEqual([0, 1, 2, 3]);
+      expect(at(-1)).toEqual([0, 0, 0, 0]);
+    });
+    it('the most similar join first, up to group_size (or max_group_size)', () => {
+      // 0.8 with two per group: 0° takes 10° (0.985) before 30° (0.866); 30° then anchors
+      expect(at(0.8, {}, { group_size: 2 })).toEqual([0, 0, 1, 2]);
+      expect(at(0.8, { max_group_size: 2 })).toEqual([0, 0, 1, 2]);
+    });
+    it('min_group_size 2 merges lone samples as the size fitting does (undersized groups first)', () => {
+      // 0.95 leaves 30° and 90° alone; the fitting dissolves 30° into the other undersized
+      // group, so both reach the minimum
+      expect(at(0.95, { min_group_size: 2 })).toEqual([0, 0, 1, 1]);
+      // one lone sample joins a group with room: 0.8 leaves only 90° alone
+      expect(at(0.8, { min_group_size: 2 })).toEqual([0, 0, 0, 0]);
+      expect(at(0.99, { min_group_size: 3 })).toEqual([0, 0, 0, 0]);
+    });
+    it('the generations of a prompt share its embedding, so they stay together', () => {
+      const input: GroupingInput = {
+        promptIds: i32(0, 0, 1, 1, 2, 2),
+        rewards: new Float32Array(6),
+        embeddings: [deg(0), deg(0), deg(90), deg(90), deg(5), deg(5)],
+      };
+      expect(run(input, { strategy: 'semantic', options: { similarity_threshold: 0.9 } })).toEqual([
+        0, 0, 1, 1, 0, 0,
+      ]);
+    });
+  });
   it('names the missing input when there are no embeddings', () => {
     expect(() => run(eight, { strategy: 'semantic' })).toThrow(
       /needs embeddings.*'embedding' List<Float32> column.*embedder/,
@@ -197,6 +246,17 @@ describe('adaptive', () => {
       expect(run(clustered, request, 11, step)).toEqual(run(clustered, { strategy }, 11, step));
     }
     expect(run(clustered, request, 11, 8)).toEqual([0, 1, 0, 1, 1, 0, 1, 0]);
+  });
+  it("defaults to the guides' schedule: random to 30%, performance to 70%, then semantic", () => {
+    for (const [step, strategy] of [
+      [2, 'random'],
+      [5, 'performance'],
+      [8, 'semantic'],
+    ] as const) {
+      expect(run(clustered, { strategy: 'adaptive' }, 11, step)).toEqual(
+        run(clustered, { strategy }, 11, step),
+      );
+    }
   });
   it('rejects a bad schedule with the key path', () => {
     const bad = (s: unknown) => () =>

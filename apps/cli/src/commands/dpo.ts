@@ -4,7 +4,7 @@ import { trainingCommand } from './trainingCommand';
 export const command = trainingCommand({
   name: 'dpo',
   summary: 'Direct preference optimisation (DPO and TRL variants) from a YAML recipe',
-  sectionsHelp: 'seed, logger, policy, dpo, data, checkpointing',
+  sectionsHelp: 'seed, logger, policy, dpo, data, checkpointing, graph',
   async load() {
     const { dpoSections, runDpo, checkTrainingMemory } = await import('@rxrl/algorithms');
     return {

@@ -6,6 +6,8 @@ export {
   grpoDataSchema,
   grpoEnvSchema,
   grpoLoggerSchema,
+  grpoTrainFile,
+  isBuiltinArithmetic,
   type GrpoConfig,
 } from './grpoConfig';
 export {

@@ -8,6 +8,7 @@ import {
 } from '@rxrl/pipeline';
 import { exactMatchOptions, mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
+import { withKeyDefaults, type KeyDefaults } from '../shared/stepGraph';
 import type { GrpoConfig } from './grpoConfig';
 
 /** The stages that generate rollouts; a GRPO graph has one. */
@@ -33,7 +34,7 @@ export const GRPO_TRAIN_COLUMNS = [
 ];
 
 /** Options the recipe's keys give each built-in stage; a graph node's own options win. */
-function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>> {
+function keyDefaults(config: GrpoConfig): KeyDefaults {
   const g = config.policy.generation;
   return {
     'rollout.generate': {
@@ -83,10 +84,7 @@ export function grpoGraphSpec(
     { stage: 'reward.math' },
     { stage: 'grouping.advantages' },
   ];
-  const resolved = nodes.map((node) => ({
-    stage: node.stage,
-    options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
-  }));
+  const resolved = withKeyDefaults(nodes, defaults);
   const append = (stage: string) => {
     if (!resolved.some((n) => n.stage === stage))
       resolved.push({ stage, options: { ...(defaults[stage] ?? {}) } });

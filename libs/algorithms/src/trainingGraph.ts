@@ -1,5 +1,6 @@
 import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
 import type { DpoConfig } from './dpo/runDpo';
+import { gkdGraphSpec } from './gkd/gkdTrainer';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
@@ -16,10 +17,11 @@ export interface ResolvedNode {
   /** a registered stage (`rollout.generate`) or a trainer node (`loss.clipped_pg`, `optimizer.step`) */
   node: string;
   /**
-   * `source`: how the data source makes the batches; `stage`: a registered graph stage,
-   * subscribed once per run; `trainer`: run by the algorithm's trainer
+   * `source`: how the data source makes the batches; `service`: a model the stages
+   * use (GKD's teacher); `stage`: a registered graph stage, subscribed once per run;
+   * `trainer`: run by the algorithm's trainer
    */
-  kind: 'source' | 'stage' | 'trainer';
+  kind: 'source' | 'service' | 'stage' | 'trainer';
   options: Record<string, unknown>;
 }
 
@@ -92,12 +94,12 @@ function tokenizeNode(data: object, maxLength: number): ResolvedNode {
  * their options as the registry's schemas resolve them.
  */
 function stepTrainingGraph(
-  algorithm: 'sft' | 'dpo',
-  config: SftConfig | DpoConfig,
+  algorithm: 'sft' | 'dpo' | 'gkd',
+  config: SftConfig | DpoConfig | GkdConfig,
   spec: GraphSpec,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const sourceColumns = algorithm === 'sft' ? SFT_SOURCE_COLUMNS : PREFERENCE_SOURCE_COLUMNS;
+  const sourceColumns = algorithm === 'dpo' ? PREFERENCE_SOURCE_COLUMNS : SFT_SOURCE_COLUMNS;
   return {
     algorithm,
     nodes: [
@@ -128,32 +130,23 @@ export function dpoTrainingGraph(
 }
 
 /**
- * A GKD recipe's batches: data → tokenise → [the student's own samples, with
- * probability `lmbda`, or the teacher's with `seq_kd`] → the teacher's
- * next-token distributions → the generalised JSD (`loss.gkd`) → the optimizer step.
+ * A GKD recipe's graph: the source's batches of tokenised examples, the teacher the
+ * stages score with, then the per-step stages (`gkdGraphSpec`: the student's or the
+ * teacher's samples with probability `lmbda` / `seq_kd`, the generalised JSD
+ * `loss.gkd`, `optimizer.step`) with their options as the registry's schemas resolve them.
  */
 export function gkdTrainingGraph(
   config: GkdConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const g = config.gkd;
+  const graph = stepTrainingGraph('gkd', config, gkdGraphSpec(config), registry);
+  const [source, ...stages] = graph.nodes;
   return {
-    algorithm: 'gkd',
+    ...graph,
     nodes: [
-      tokenizeNode(config.data, config.policy.max_total_sequence_length),
-      {
-        node: 'gkd.sample_completions',
-        kind: 'trainer',
-        options: {
-          lmbda: g.lmbda,
-          seq_kd: g.seq_kd,
-          temperature: g.temperature,
-          max_new_tokens: g.max_new_tokens,
-        },
-      },
-      { node: 'gkd.teacher_logits', kind: 'trainer', options: { ...g.teacher } },
-      { node: 'loss.gkd', kind: 'trainer', options: { beta: g.beta, temperature: g.temperature } },
-      optimizerNode(registry, config.policy),
+      source!,
+      { node: 'gkd.teacher', kind: 'service', options: { ...config.gkd.teacher } },
+      ...stages,
     ],
   };
 }

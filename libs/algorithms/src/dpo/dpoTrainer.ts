@@ -165,7 +165,7 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const b = Array.isArray(batch)
       ? preferenceBatch(this.args.trainPairs, batch)
       : (batch as RecordBatch);
-    const m = await this.graph.run(b, step);
+    const { metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
     const count = (name: string) => readListColumn(b, name, 'int32').values.length;
     const tokens =

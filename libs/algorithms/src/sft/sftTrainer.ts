@@ -126,7 +126,7 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
     const b = Array.isArray(batch) ? sftBatch(this.args.train, batch) : (batch as RecordBatch);
-    const m = await this.graph.run(b, step);
+    const { metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
     const tokens = readListColumn(b, COLUMNS.inputTokens, 'int32').values.length;
     return {

@@ -211,6 +211,42 @@ describe('loss.nll → optimizer.step, as marbles', () => {
   });
 });
 
+describe('PendingUpdate', () => {
+  it('keeps what a loss reads until the update is applied or dropped: a non-finite one is located with it, then it is freed', () => {
+    const s = setup();
+    const kept = tf.keep(tf.scalar(1));
+    let released = 0;
+    const batch = examples.slice(0, 2);
+    s.update.accumulate({
+      model: s.model,
+      optimizer: s.optimizer,
+      microBatches: [batch],
+      // reads `kept` again when apply re-runs it to locate the NaN (NaN weight: the loss terms)
+      loss: (mb) => {
+        const r = sftMicroBatchLoss(
+          s.model,
+          mb.map((e) => ({ ...e, weight: NaN })),
+          4,
+          0,
+        );
+        return { ...r, loss: tf.mul(r.loss, kept) as tf.Scalar };
+      },
+      release: () => {
+        released++;
+        kept.dispose();
+      },
+    });
+    expect(released).toBe(0);
+    expect(() =>
+      s.update.apply({ model: s.model, optimizer: s.optimizer, maxGradNorm: null }),
+    ).toThrow(/non-finite loss \(NaN\).*first non-finite value: micro-batch 0/);
+    expect(released).toBe(1);
+    expect(kept.isDisposed).toBe(true);
+    expect(s.optimizer.stepCount).toBe(0);
+    s.dispose();
+  });
+});
+
 describe('policy.reference_logprobs, as marbles', () => {
   const pairs = preferencePairs(
     tok,

@@ -116,13 +116,7 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    const epochs = this.epochs;
-    this.sampler = {
-      *batches(epoch, position) {
-        for (const indices of epochs.batches(epoch, position))
-          yield preferenceBatch(args.trainPairs, indices);
-      },
-    };
+    this.sampler = this.epochs.source((indices) => preferenceBatch(args.trainPairs, indices));
     this.pad = padTokenOf(args.tokenizer);
     if (args.reference && args.reference.trainableVariables().size > 0) {
       throw new Error(

@@ -91,12 +91,7 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    const epochs = this.epochs;
-    this.sampler = {
-      *batches(epoch, position) {
-        for (const indices of epochs.batches(epoch, position)) yield sftBatch(args.train, indices);
-      },
-    };
+    this.sampler = this.epochs.source((indices) => sftBatch(args.train, indices));
     this.pad = padTokenOf(args.tokenizer);
     const spec = args.graph ?? defaultSpec(args);
     const registry =

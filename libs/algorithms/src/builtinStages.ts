@@ -6,6 +6,7 @@ import { rolloutStageDefinitions } from '@rxrl/rollout';
 import { dpoLossStage, preferenceObjectiveStages } from './dpo/preferenceLoss';
 import { referenceLogprobsStage } from './dpo/referenceLogprobs';
 import { gkdLossStage, sampleCompletionsStage } from './gkd/gkdStages';
+import { clippedPgLossStage } from './grpo/clippedPgLossStage';
 import { optimizerStepStage } from './shared/optimizerStepStage';
 import { dftLossStage, nllLossStage } from './sft/sftLoss';
 
@@ -24,6 +25,7 @@ export function trainingStageDefinitions(): StageDefinition[] {
     referenceLogprobsStage,
     sampleCompletionsStage,
     gkdLossStage,
+    clippedPgLossStage,
     optimizerStepStage,
   ];
 }

@@ -3,25 +3,24 @@ import type { DpoConfig } from './dpo/runDpo';
 import { gkdGraphSpec } from './gkd/gkdTrainer';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
-import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
+import { GRPO_UPDATE_COLUMNS, grpoUpdateSpec } from './grpo/clippedPgLossStage';
+import { grpoGraphSpec, grpoTrainTemperature, validateGrpoGraph } from './grpo/grpoGraph';
 import { dpoGraphSpec } from './dpo/dpoGraph';
 import { PREFERENCE_SOURCE_COLUMNS } from './dpo/pairBatch';
 import { SFT_SOURCE_COLUMNS } from './sft/sftBatch';
 import { sftGraphSpec } from './sft/sftGraph';
 import { validateStepGraph } from './shared/stepGraph';
-import type { PolicyOptions } from './shared/policyOptions';
 import type { SftConfig } from './sft/runSft';
 
 /** One node of a resolved training graph: its name and its options with every default filled. */
 export interface ResolvedNode {
-  /** a registered stage (`rollout.generate`) or a trainer node (`loss.clipped_pg`, `optimizer.step`) */
+  /** a registered stage (`rollout.generate`, `loss.clipped_pg`, `optimizer.step`), the data source or a service */
   node: string;
   /**
    * `source`: how the data source makes the batches; `service`: a model the stages
-   * use (GKD's teacher); `stage`: a registered graph stage, subscribed once per run;
-   * `trainer`: run by the algorithm's trainer
+   * use (GKD's teacher); `stage`: a registered graph stage, subscribed once per run
    */
-  kind: 'source' | 'service' | 'stage' | 'trainer';
+  kind: 'source' | 'service' | 'stage';
   options: Record<string, unknown>;
 }
 
@@ -32,49 +31,28 @@ export interface ResolvedTrainingGraph {
 }
 
 /**
- * The optimizer step of an algorithm whose trainer runs it (GRPO, GKD): the
- * registered `optimizer.step` node's options, parsed by its schema from the policy keys.
- */
-function optimizerNode(
-  registry: StageRegistry,
-  policy: PolicyOptions,
-  gradNormPerLayerEvery = 0,
-): ResolvedNode {
-  const step = registry.get('optimizer.step');
-  return {
-    node: step.name,
-    kind: 'trainer',
-    options: step.schema.parse({
-      optimizer: policy.optimizer,
-      scheduler: policy.scheduler,
-      max_grad_norm: policy.max_grad_norm,
-      grad_norm_per_layer_every: gradNormPerLayerEvery,
-    }) as Record<string, unknown>,
-  };
-}
-
-/**
  * What `rxrl config --graph` prints for a GRPO recipe: its per-batch stages (the
- * validated graph: node options over the recipe's keys, schema defaults filled),
- * then the loss and the optimizer step as the trainer runs them.
+ * validated graph: node options over the recipe's keys, schema defaults filled), then
+ * the policy update's graph (`loss.clipped_pg` → `optimizer.step`), all as the
+ * registry's schemas resolve them.
  */
 export function grpoTrainingGraph(
   config: GrpoConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const c = config;
-  const stages = validateGrpoGraph(grpoGraphSpec(c), { registry }).map((n): ResolvedNode => ({
-    node: n.name,
-    kind: 'stage',
-    options: n.options as Record<string, unknown>,
-  }));
+  const spec = grpoGraphSpec(config);
+  const rollout = validateGrpoGraph(spec, { registry });
+  const update = validateStepGraph(grpoUpdateSpec(config, grpoTrainTemperature(config, spec)), {
+    registry,
+    sourceColumns: GRPO_UPDATE_COLUMNS,
+  });
   return {
     algorithm: 'grpo',
-    nodes: [
-      ...stages,
-      { node: 'loss.clipped_pg', kind: 'trainer', options: { ...c.loss_fn } },
-      optimizerNode(registry, c.policy, c.logger.grad_norm_per_layer_every),
-    ],
+    nodes: [...rollout, ...update].map((n) => ({
+      node: n.name,
+      kind: 'stage',
+      options: n.options as Record<string, unknown>,
+    })),
   };
 }
 

@@ -108,6 +108,16 @@ export function rolloutOptionsOf(
   return parsed.success ? parsed.data : null;
 }
 
+/**
+ * The temperature the policy trains at: the resolved graph's rollout temperature (a
+ * graph built in code, `spec` null: `policy.generation.temperature`), so log-probs are
+ * of the sampler's softmax(logits / T); greedy rollouts (T = 0) train at T = 1.
+ */
+export function grpoTrainTemperature(config: GrpoConfig, spec: GraphSpec | null): number {
+  const t = (spec && rolloutOptionsOf(spec)?.temperature) ?? config.policy.generation.temperature;
+  return t > 0 ? t : 1;
+}
+
 /** Completions per prompt as the resolved graph generates them (its rollout node wins over `grpo.num_generations_per_prompt`). */
 export function samplesPerPrompt(config: GrpoConfig): number {
   return (

@@ -5,13 +5,16 @@ import { rewardStageDefinitions } from '@rxrl/reward';
 import { rolloutStageDefinitions } from '@rxrl/rollout';
 import { dpoLossStage, preferenceObjectiveStages } from './dpo/preferenceLoss';
 import { referenceLogprobsStage } from './dpo/referenceLogprobs';
+import { gkdLossStage, sampleCompletionsStage } from './gkd/gkdStages';
+import { clippedPgLossStage } from './grpo/clippedPgLossStage';
 import { optimizerStepStage } from './shared/optimizerStepStage';
 import { dftLossStage, nllLossStage } from './sft/sftLoss';
 
 /**
  * The training stages of SFT and DPO graphs, defined here because they join the
  * model, loss and optimizer libraries: `loss.nll`, `loss.dft`, `loss.dpo`,
- * `loss.orpo`, `loss.cpo`, `loss.kto`, `policy.reference_logprobs`, `optimizer.step`.
+ * `loss.orpo`, `loss.cpo`, `loss.kto`, `loss.gkd`, `policy.reference_logprobs`,
+ * `gkd.sample_completions`, `optimizer.step`.
  */
 export function trainingStageDefinitions(): StageDefinition[] {
   return [
@@ -20,6 +23,9 @@ export function trainingStageDefinitions(): StageDefinition[] {
     dpoLossStage,
     ...preferenceObjectiveStages,
     referenceLogprobsStage,
+    sampleCompletionsStage,
+    gkdLossStage,
+    clippedPgLossStage,
     optimizerStepStage,
   ];
 }

@@ -1,25 +1,26 @@
 import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
 import type { DpoConfig } from './dpo/runDpo';
+import { gkdGraphSpec } from './gkd/gkdTrainer';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
-import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
+import { GRPO_UPDATE_COLUMNS, grpoUpdateSpec } from './grpo/clippedPgLossStage';
+import { grpoGraphSpec, grpoTrainTemperature, validateGrpoGraph } from './grpo/grpoGraph';
 import { dpoGraphSpec } from './dpo/dpoGraph';
 import { PREFERENCE_SOURCE_COLUMNS } from './dpo/pairBatch';
 import { SFT_SOURCE_COLUMNS } from './sft/sftBatch';
 import { sftGraphSpec } from './sft/sftGraph';
 import { validateStepGraph } from './shared/stepGraph';
-import type { PolicyOptions } from './shared/policyOptions';
 import type { SftConfig } from './sft/runSft';
 
 /** One node of a resolved training graph: its name and its options with every default filled. */
 export interface ResolvedNode {
-  /** a registered stage (`rollout.generate`) or a trainer node (`loss.clipped_pg`, `optimizer.step`) */
+  /** a registered stage (`rollout.generate`, `loss.clipped_pg`, `optimizer.step`), the data source or a service */
   node: string;
   /**
-   * `source`: how the data source makes the batches; `stage`: a registered graph stage,
-   * subscribed once per run; `trainer`: run by the algorithm's trainer
+   * `source`: how the data source makes the batches; `service`: a model the stages
+   * use (GKD's teacher); `stage`: a registered graph stage, subscribed once per run
    */
-  kind: 'source' | 'stage' | 'trainer';
+  kind: 'source' | 'service' | 'stage';
   options: Record<string, unknown>;
 }
 
@@ -30,49 +31,28 @@ export interface ResolvedTrainingGraph {
 }
 
 /**
- * The optimizer step of an algorithm whose trainer runs it (GRPO, GKD): the
- * registered `optimizer.step` node's options, parsed by its schema from the policy keys.
- */
-function optimizerNode(
-  registry: StageRegistry,
-  policy: PolicyOptions,
-  gradNormPerLayerEvery = 0,
-): ResolvedNode {
-  const step = registry.get('optimizer.step');
-  return {
-    node: step.name,
-    kind: 'trainer',
-    options: step.schema.parse({
-      optimizer: policy.optimizer,
-      scheduler: policy.scheduler,
-      max_grad_norm: policy.max_grad_norm,
-      grad_norm_per_layer_every: gradNormPerLayerEvery,
-    }) as Record<string, unknown>,
-  };
-}
-
-/**
  * What `rxrl config --graph` prints for a GRPO recipe: its per-batch stages (the
- * validated graph: node options over the recipe's keys, schema defaults filled),
- * then the loss and the optimizer step as the trainer runs them.
+ * validated graph: node options over the recipe's keys, schema defaults filled), then
+ * the policy update's graph (`loss.clipped_pg` → `optimizer.step`), all as the
+ * registry's schemas resolve them.
  */
 export function grpoTrainingGraph(
   config: GrpoConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const c = config;
-  const stages = validateGrpoGraph(grpoGraphSpec(c), { registry }).map((n): ResolvedNode => ({
-    node: n.name,
-    kind: 'stage',
-    options: n.options as Record<string, unknown>,
-  }));
+  const spec = grpoGraphSpec(config);
+  const rollout = validateGrpoGraph(spec, { registry });
+  const update = validateStepGraph(grpoUpdateSpec(config, grpoTrainTemperature(config, spec)), {
+    registry,
+    sourceColumns: GRPO_UPDATE_COLUMNS,
+  });
   return {
     algorithm: 'grpo',
-    nodes: [
-      ...stages,
-      { node: 'loss.clipped_pg', kind: 'trainer', options: { ...c.loss_fn } },
-      optimizerNode(registry, c.policy, c.logger.grad_norm_per_layer_every),
-    ],
+    nodes: [...rollout, ...update].map((n) => ({
+      node: n.name,
+      kind: 'stage',
+      options: n.options as Record<string, unknown>,
+    })),
   };
 }
 
@@ -92,12 +72,12 @@ function tokenizeNode(data: object, maxLength: number): ResolvedNode {
  * their options as the registry's schemas resolve them.
  */
 function stepTrainingGraph(
-  algorithm: 'sft' | 'dpo',
-  config: SftConfig | DpoConfig,
+  algorithm: 'sft' | 'dpo' | 'gkd',
+  config: SftConfig | DpoConfig | GkdConfig,
   spec: GraphSpec,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const sourceColumns = algorithm === 'sft' ? SFT_SOURCE_COLUMNS : PREFERENCE_SOURCE_COLUMNS;
+  const sourceColumns = algorithm === 'dpo' ? PREFERENCE_SOURCE_COLUMNS : SFT_SOURCE_COLUMNS;
   return {
     algorithm,
     nodes: [
@@ -128,32 +108,23 @@ export function dpoTrainingGraph(
 }
 
 /**
- * A GKD recipe's batches: data → tokenise → [the student's own samples, with
- * probability `lmbda`, or the teacher's with `seq_kd`] → the teacher's
- * next-token distributions → the generalised JSD (`loss.gkd`) → the optimizer step.
+ * A GKD recipe's graph: the source's batches of tokenised examples, the teacher the
+ * stages score with, then the per-step stages (`gkdGraphSpec`: the student's or the
+ * teacher's samples with probability `lmbda` / `seq_kd`, the generalised JSD
+ * `loss.gkd`, `optimizer.step`) with their options as the registry's schemas resolve them.
  */
 export function gkdTrainingGraph(
   config: GkdConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const g = config.gkd;
+  const graph = stepTrainingGraph('gkd', config, gkdGraphSpec(config), registry);
+  const [source, ...stages] = graph.nodes;
   return {
-    algorithm: 'gkd',
+    ...graph,
     nodes: [
-      tokenizeNode(config.data, config.policy.max_total_sequence_length),
-      {
-        node: 'gkd.sample_completions',
-        kind: 'trainer',
-        options: {
-          lmbda: g.lmbda,
-          seq_kd: g.seq_kd,
-          temperature: g.temperature,
-          max_new_tokens: g.max_new_tokens,
-        },
-      },
-      { node: 'gkd.teacher_logits', kind: 'trainer', options: { ...g.teacher } },
-      { node: 'loss.gkd', kind: 'trainer', options: { beta: g.beta, temperature: g.temperature } },
-      optimizerNode(registry, config.policy),
+      source!,
+      { node: 'gkd.teacher', kind: 'service', options: { ...config.gkd.teacher } },
+      ...stages,
     ],
   };
 }

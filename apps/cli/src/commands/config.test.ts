@@ -74,8 +74,8 @@ describe('rxrl config', () => {
       'stage:grouping.advantages',
       'stage:filter.overlong',
       'stage:filter.dynamic_sampling',
-      'trainer:loss.clipped_pg',
-      'trainer:optimizer.step',
+      'stage:loss.clipped_pg',
+      'stage:optimizer.step',
     ]);
     expect(graph[0]!.options).toMatchObject({
       temperature: 0.5,
@@ -83,7 +83,13 @@ describe('rxrl config', () => {
       seed: 7,
       min_p: 0,
     });
-    expect(graph[5]!.options).toMatchObject({ ratio_clip_min: 0.2, token_level_loss: true });
+    // the policy update's loss node: the loss_fn keys, the micro-batch size, the rollout's temperature
+    expect(graph[5]!.options).toMatchObject({
+      ratio_clip_min: 0.2,
+      token_level_loss: true,
+      micro_batch_size: 128,
+      temperature: 0.5,
+    });
     const shared = fakeIo();
     expect(await runCli(['config', '--graph', 'configs/base.yaml'], shared.io)).toBe(2);
     expect(shared.err.join('\n')).toMatch(

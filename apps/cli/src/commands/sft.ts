@@ -4,7 +4,7 @@ import { trainingCommand } from './trainingCommand';
 export const command = trainingCommand({
   name: 'sft',
   summary: 'Supervised fine-tuning (token-level NLL) from a YAML recipe',
-  sectionsHelp: 'seed, logger, policy, sft, data, checkpointing',
+  sectionsHelp: 'seed, logger, policy, sft, data, checkpointing, graph',
   async load() {
     const { sftSections, runSft, checkTrainingMemory } = await import('@rxrl/algorithms');
     return {

@@ -6,11 +6,19 @@ import type { Command } from '../command';
 import { runEnding } from '../runEnding';
 import { setupRun } from '../runSetup';
 
-type Metrics = Record<string, number> | null;
+/** What a training run tells the command when it ends. */
+export interface TrainingOutcome {
+  /** where the trained policy is (the run directory's copy) */
+  modelDir: string;
+  /** a line on how and when it stopped, when the runner did not log one */
+  summary?: string;
+  /** stopped by SIGINT / SIGTERM after checkpointing: the command exits 130 */
+  interrupted?: boolean;
+}
 
-/** What `rxrl sft`, `rxrl dpo` and `rxrl gkd` differ in; everything else is this one command shape. */
+/** What `rxrl sft`, `rxrl dpo`, `rxrl gkd` and `rxrl grpo` differ in; everything else is this one command shape. */
 export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
-  name: 'sft' | 'dpo' | 'gkd';
+  name: 'sft' | 'dpo' | 'gkd' | 'grpo';
   summary: string;
   /** the sections the recipe may have, for --help */
   sectionsHelp: string;
@@ -27,7 +35,7 @@ export interface TrainingCommandSpec<S extends Record<string, z.ZodType>> {
         resume: boolean | 'auto';
         cwd: string;
       },
-    ): Promise<{ first: Metrics; last: Metrics; seconds: number; modelDir: string }>;
+    ): Promise<TrainingOutcome>;
     /** the memory estimate against the backend's limit (see setupRun) */
     checkMemory(
       config: SectionsOutput<S>,
@@ -63,7 +71,8 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
       export: {
         type: 'string',
         valueName: 'dir',
-        description: 'also write the trained policy as a Hugging Face model directory here',
+        description:
+          'also write the trained policy as a Hugging Face model directory here (the run directory always has one)',
       },
       resume: {
         type: 'boolean',
@@ -114,8 +123,11 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
         resume,
         cwd: io.cwd,
       });
+      if (r.summary !== undefined) io.out(r.summary);
       // the runner has said how and when it stopped; what remains is what it came to
       for (const line of runEnding(ctx.runDir, io.cwd, spec.headline, r.modelDir)) io.out(line);
+      // 130: stopped by SIGINT/SIGTERM after checkpointing, as shells expect of an interrupted command
+      return r.interrupted === true ? 130 : 0;
     },
   };
 }

@@ -27,13 +27,19 @@ export const dpoSchema = z
     objective: preferenceObjectiveSchema.nullable().default(null),
   })
   .strict()
-  .superRefine((o, ctx) => {
-    const loss = dpoLossOptionsSchema.safeParse(dpoLossOptionsOf(o));
-    if (!loss.success)
-      for (const issue of loss.error.issues)
-        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-  });
+  .superRefine(checkDpoLossKeys);
 export type DpoOptions = z.infer<typeof dpoSchema>;
+
+/**
+ * dpoLoss's own checks (one `loss_weights` entry per `loss_type`, β > 0 for ipo) on the
+ * loss keys of `o` (the `dpo` section, or a `loss.dpo` graph node's options).
+ */
+export function checkDpoLossKeys(o: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const loss = dpoLossOptionsSchema.safeParse(dpoLossOptionsOf(o));
+  if (!loss.success)
+    for (const issue of loss.error.issues)
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+}
 
 /** The `dpoLoss` options inside a `dpo` section. */
 export function dpoLossOptionsOf(o: Record<string, unknown>): Record<string, unknown> {

@@ -158,13 +158,9 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
     // the texts are decoded only for a graph with a stage that reads them
     const texts = graphReadsPairTexts(nodes) ? args.tokenizer : undefined;
     this.texts = texts;
-    const epochs = this.epochs;
-    this.sampler = {
-      *batches(epoch, position) {
-        for (const indices of epochs.batches(epoch, position))
-          yield preferenceBatch(args.trainPairs, indices, texts);
-      },
-    };
+    this.sampler = this.epochs.source((indices) =>
+      preferenceBatch(args.trainPairs, indices, texts),
+    );
     const lossAt = nodes.findIndex((n) => n.name.startsWith('loss.'));
     const loss = nodes[lossAt]!;
     // validation scores π_ref per micro-batch itself; the other nodes before the loss
@@ -198,7 +194,7 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const b = Array.isArray(batch)
       ? preferenceBatch(this.args.trainPairs, batch, this.texts)
       : (batch as RecordBatch);
-    const m = await this.graph.run(b, step);
+    const { metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
     const count = (name: string) => readListColumn(b, name, 'int32').values.length;
     const tokens =

@@ -27,6 +27,7 @@ import { lmBatchTensors } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
 import { padTokenOf, trainingServices } from '../shared/trainingServices';
 import type { PreferencePair } from './dpoExamples';
+import { checkDpoLossKeys } from './dpoOptions';
 import { pairBatchArrays, pairsOf, pairTokenLogps, splitPairs } from './pairBatch';
 import { pairShiftsOf, type PairShifts } from './pairShifts';
 import { REFERENCE_CHOSEN_LOGPS, REFERENCE_REJECTED_LOGPS } from './referenceLogprobs';
@@ -286,12 +287,7 @@ export const dpoLossStage = preferenceLossStage(
     // dpoLoss's own checks (loss_weights per loss_type, β > 0 for ipo) on the node's options
     schema: z
       .strictObject({ ...dpoLossOptionsSchema.shape, ...microBatchShape })
-      .superRefine((o, ctx) => {
-        const loss = dpoLossOptionsSchema.safeParse(objectiveOptions(o));
-        if (!loss.success)
-          for (const issue of loss.error.issues)
-            ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      }),
+      .superRefine(checkDpoLossKeys),
     needsReference: (o) => !o.reference_free,
     mismatchedKl: () => false,
   },

@@ -1,19 +1,31 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type Tokenizer } from '@rxrl/core/base';
-import { gkdLoss, readMetricsSync } from '@rxrl/loss';
+import type { RecordBatch } from 'apache-arrow';
+import type { Tokenizer } from '@rxrl/core/base';
+import { readMetricsSync } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
-import type { StepResult, TrainingAlgorithm } from '@rxrl/pipeline';
-import { accumulatedStep } from '../shared/accumulatedStep';
+import type {
+  BatchSource,
+  GraphSpec,
+  StageRegistry,
+  StepResult,
+  TrainingAlgorithm,
+} from '@rxrl/pipeline';
+import { builtinStageRegistry } from '../builtinStages';
 import { EpochSampler } from '../shared/epochSampler';
-import { lmBatchArrays, lmBatchTensors, type LmSequence } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
+import { StepGraph, validateStepGraph } from '../shared/stepGraph';
+import { padTokenOf } from '../shared/trainingServices';
+import { SFT_SOURCE_COLUMNS, sftBatch } from '../sft/sftBatch';
 import type { SftExample } from '../sft/sftExamples';
 import { SftTrainer } from '../sft/sftTrainer';
+import { gkdMicroBatchLoss, lossTokens, teacherLogits } from './gkdLoss';
 import type { GkdOptions } from './gkdOptions';
-import { sampledCompletions } from './sampledCompletions';
+import { gkdSequences } from './gkdStages';
+
+export { gkdMicroBatchLoss, teacherLogits } from './gkdLoss';
 
 /** What a {@link GkdTrainer} works on. */
 export interface GkdTrainerArgs {
@@ -48,72 +60,59 @@ export interface GkdTrainerArgs {
   /** seed of the epoch shuffles, the per-step on-policy draw and the sampling */
   seed: number;
   shuffle?: boolean;
-}
-
-/** A sequence with a training weight (0 drops it, as SFT's over-length examples). */
-type Weighted = LmSequence & { weight: number };
-
-function lossTokens(seqs: readonly Weighted[]): number {
-  let n = 0;
-  for (const s of seqs) {
-    if (s.weight === 0) continue;
-    for (let t = 1; t < s.mask.length; t++) if (s.mask[t]) n += s.weight;
-  }
-  return n;
+  /** the per-step graph, resolved; default `gkd.sample_completions` → `loss.gkd` → `optimizer.step` from the options above */
+  graph?: GraphSpec;
+  /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
+  registry?: StageRegistry;
 }
 
 /**
- * The teacher's logits `[N, V]` at every next-token position of `seqs` (N = batch · length),
- * computed outside any gradient tape: they are constants of the student's loss.
+ * The per-step graph of a GKD run from its options (a recipe's `gkd`, `policy` and
+ * `seed`): `gkd.sample_completions` → `loss.gkd` → `optimizer.step`.
  */
-export function teacherLogits(teacher: CausalLM, seqs: readonly LmSequence[], pad: number) {
-  const a = lmBatchArrays(seqs, pad);
-  return tf.tidy(() => {
-    const t = lmBatchTensors(a);
-    return tf.reshape(teacher.logits(t.ids, t.attention), [
-      a.batch * a.seqLen,
-      teacher.config.vocabSize,
-    ]) as tf.Tensor2D;
-  });
-}
-
-/**
- * GKD's loss of one micro-batch: the generalised JSD between the student's and the
- * teacher's next-token distributions at the sequences' loss tokens, summed over them and
- * divided by the global batch's count (`globalTokens`), so micro-batches add up.
- */
-export function gkdMicroBatchLoss(
-  student: CausalLM,
-  seqs: readonly Weighted[],
-  teacher: tf.Tensor2D,
-  globalTokens: number,
-  pad: number,
-  o: Pick<GkdOptions, 'beta' | 'temperature'>,
-) {
-  const a = lmBatchArrays(seqs, pad);
-  const t = lmBatchTensors(a);
-  const n = a.batch * a.seqLen;
-  const weights = new Float32Array(n);
-  seqs.forEach((s, b) => {
-    for (let i = 0; i < a.seqLen; i++)
-      weights[b * a.seqLen + i] = a.tokenMask[b * a.seqLen + i]! * s.weight;
-  });
-  const mask = tf.tensor1d(weights);
-  const logits = tf.reshape(student.logits(t.ids, t.attention), [
-    n,
-    student.config.vocabSize,
-  ]) as tf.Tensor2D;
-  const r = gkdLoss(
-    { beta: o.beta, temperature: o.temperature },
+export function gkdGraphSpec(args: {
+  gkd: Pick<
+    GkdOptions,
+    'lmbda' | 'beta' | 'temperature' | 'max_new_tokens' | 'seq_kd' | 'generation_batch_size'
+  >;
+  policy: Pick<
+    PolicyOptions,
+    'train_micro_batch_size' | 'max_grad_norm' | 'max_total_sequence_length'
+  > &
+    Partial<Pick<PolicyOptions, 'optimizer' | 'scheduler'>>;
+  seed: number;
+}): GraphSpec {
+  const g = args.gkd;
+  return [
     {
-      studentLogits: logits,
-      teacherLogits: teacher,
-      tokenMask: mask,
-      globalValidToks: globalTokens,
+      stage: 'gkd.sample_completions',
+      options: {
+        lmbda: g.lmbda,
+        seq_kd: g.seq_kd,
+        temperature: g.temperature,
+        max_new_tokens: g.max_new_tokens,
+        max_length: args.policy.max_total_sequence_length,
+        generation_batch_size: g.generation_batch_size,
+        seed: args.seed,
+      },
     },
-  );
-  tf.dispose([t.ids, t.attention, t.targets, t.tokenMask, mask, logits]);
-  return r;
+    {
+      stage: 'loss.gkd',
+      options: {
+        beta: g.beta,
+        temperature: g.temperature,
+        micro_batch_size: args.policy.train_micro_batch_size,
+      },
+    },
+    {
+      stage: 'optimizer.step',
+      options: {
+        ...(args.policy.optimizer ? { optimizer: args.policy.optimizer } : {}),
+        ...(args.policy.scheduler ? { scheduler: args.policy.scheduler } : {}),
+        max_grad_norm: args.policy.max_grad_norm,
+      },
+    },
+  ];
 }
 
 /**
@@ -127,20 +126,25 @@ export function gkdMicroBatchLoss(
  * JSD on the held-out reference completions (teacher-forced, as TRL evaluates),
  * `validation/nll` the student's token NLL of them, `validation/accuracy` greedy exact match.
  */
-export class GkdTrainer implements TrainingAlgorithm<number[]> {
-  readonly sampler: EpochSampler;
+export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
+  /** the epochs' batches of example indices (seeded shuffles, last partial batch dropped) */
+  readonly epochs: EpochSampler;
+  /** the training batches, epoch by epoch, as record batches (the runner's data source) */
+  readonly sampler: BatchSource<RecordBatch>;
   private readonly pad: number;
   /** the SFT trainer's validation (NLL and greedy accuracy) on the same student */
   private readonly sftValidation: SftTrainer;
+  private readonly graph: StepGraph;
 
   constructor(private readonly args: GkdTrainerArgs) {
-    this.sampler = new EpochSampler(
+    this.epochs = new EpochSampler(
       args.train.length,
       args.policy.train_global_batch_size,
       args.seed,
       args.shuffle ?? true,
     );
-    this.pad = args.tokenizer.padTokenId ?? args.tokenizer.eosTokenId ?? 0;
+    this.sampler = this.epochs.source((indices) => sftBatch(args.train, indices));
+    this.pad = padTokenOf(args.tokenizer);
     this.sftValidation = new SftTrainer({
       model: args.model,
       tokenizer: args.tokenizer,
@@ -152,58 +156,33 @@ export class GkdTrainer implements TrainingAlgorithm<number[]> {
       seed: args.seed,
       shuffle: false,
     });
-  }
-
-  /** Which sequences a step trains on: the student's or teacher's samples, or the dataset's. */
-  private async stepSequences(
-    batch: SftExample[],
-    step: number,
-  ): Promise<{ seqs: Weighted[]; onPolicy: boolean; teacherSampled: boolean }> {
-    const { gkd, model, teacher, tokenizer, policy, seed } = this.args;
-    const rng = new Rng(seed).fork(`gkd/step/${step}`);
-    // TRL draws once per batch: `random.random() <= lmbda`; lmbda 0 never, 1 always
-    const onPolicy = gkd.lmbda > 0 && rng.float() < gkd.lmbda;
-    const source = onPolicy ? model : gkd.seq_kd ? teacher : null;
-    if (source === null) return { seqs: batch, onPolicy, teacherSampled: false };
-    const seqs = await sampledCompletions(
-      source,
-      tokenizer,
-      batch.map((e) => e.prompt),
+    const nodes = validateStepGraph(args.graph ?? gkdGraphSpec(args), {
+      registry: args.registry ?? builtinStageRegistry(),
+      sourceColumns: SFT_SOURCE_COLUMNS,
+    });
+    this.graph = new StepGraph(
+      nodes,
       {
-        temperature: gkd.temperature,
-        maxNewTokens: gkd.max_new_tokens,
-        maxLength: policy.max_total_sequence_length,
-        seed: rng.uint32(),
-        batchSize: gkd.generation_batch_size,
+        policy: args.model,
+        optimizer: args.optimizer,
+        tokenizer: args.tokenizer,
+        reference: null,
+        previousMetrics: () => ({}),
       },
+      { teacher: args.teacher },
     );
-    // an example SFT dropped from the loss stays dropped
-    seqs.forEach((s, i) => (s.weight = batch[i]!.weight));
-    return { seqs, onPolicy, teacherSampled: !onPolicy };
   }
 
-  /** One optimizer step; metrics `train/loss` (the JSD), `train/on_policy`, `train/mean_completion_length`, … */
-  async trainStep(indices: number[], step: number): Promise<StepResult> {
-    const { model, teacher, optimizer, policy, gkd } = this.args;
+  /**
+   * One optimizer step on a batch of examples (a record batch of {@link sampler}, or
+   * indices of the training examples); metrics `train/loss` (the JSD), `train/on_policy`,
+   * `train/mean_completion_length`, …
+   */
+  async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const batch = indices.map((i) => this.args.train[i]!);
-    const { seqs, onPolicy, teacherSampled } = await this.stepSequences(batch, step);
-    const generated = performance.now();
-    const global = lossTokens(seqs);
-    const mbs = microBatches(seqs, policy.train_micro_batch_size);
-    const teacherParts = mbs.map((mb) => teacherLogits(teacher, mb, this.pad));
-    let m: Record<string, number>;
-    try {
-      m = accumulatedStep({
-        model,
-        optimizer,
-        microBatches: mbs,
-        loss: (mb, i) => gkdMicroBatchLoss(model, mb, teacherParts[i]!, global, this.pad, gkd),
-        maxGradNorm: policy.max_grad_norm,
-      });
-    } finally {
-      tf.dispose(teacherParts);
-    }
+    const b = Array.isArray(batch) ? sftBatch(this.args.train, batch) : (batch as RecordBatch);
+    const { out, metrics: m } = await this.graph.run(b, step);
+    const seqs = gkdSequences(out);
     const seconds = (performance.now() - started) / 1000;
     const completion = seqs.reduce((n, s) => n + countOnes(s.mask), 0) / seqs.length;
     return {
@@ -212,11 +191,11 @@ export class GkdTrainer implements TrainingAlgorithm<number[]> {
         'train/grad_norm': m['grad_norm']!,
         'train/lr': m['lr']!,
         'train/num_unmasked_tokens': m['num_unmasked_tokens']!,
-        'train/on_policy': onPolicy ? 1 : 0,
-        'train/teacher_sampled': teacherSampled ? 1 : 0,
+        'train/on_policy': m['on_policy']!,
+        'train/teacher_sampled': m['teacher_sampled']!,
         'train/mean_completion_length': completion,
         'performance/tokens_per_sec': seqs.reduce((n, s) => n + s.tokens.length, 0) / seconds,
-        'timing/generation_s': (generated - started) / 1000,
+        'timing/generation_s': m['timing/generation_s']!,
         'timing/train_step_s': seconds,
       },
     };
@@ -259,6 +238,11 @@ export class GkdTrainer implements TrainingAlgorithm<number[]> {
 
   loadState(files: Record<string, Uint8Array>): void {
     loadPolicyState(this.args.model, this.args.optimizer, files);
+  }
+
+  /** Ends the graph's subscription (the caller owns the models and the optimizer). */
+  dispose(): void {
+    this.graph.close();
   }
 }
 

@@ -1,6 +1,13 @@
 export { gkdSchema, gkdTeacherSchema, type GkdOptions, type GkdOptionsInput } from './gkdOptions';
 export { gkdSections } from './gkdSections';
-export { GkdTrainer, gkdMicroBatchLoss, teacherLogits, type GkdTrainerArgs } from './gkdTrainer';
+export {
+  GkdTrainer,
+  gkdGraphSpec,
+  gkdMicroBatchLoss,
+  teacherLogits,
+  type GkdTrainerArgs,
+} from './gkdTrainer';
+export { sampleCompletionsStage, gkdLossStage, GKD_TOKENS, GKD_LOSS_MASK } from './gkdStages';
 export { sampledCompletions, type SampledSequence } from './sampledCompletions';
 export {
   runGkd,

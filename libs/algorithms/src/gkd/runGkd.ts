@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { RecordBatch } from 'apache-arrow';
 import type { z } from 'zod';
 import { RxrlConfigError } from '@rxrl/core/base';
 import { SkipStats } from '@rxrl/data';
@@ -114,7 +115,7 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
       result = await runTraining({
         runDir: options.runDir,
         algorithm: {
-          trainStep: (b: number[], step: number) => trainer.trainStep(b, step),
+          trainStep: (b: RecordBatch, step: number) => trainer.trainStep(b, step),
           validate: (step: number) => {
             const r = trainer.validate(step);
             validations.push(r.metrics);
@@ -146,6 +147,7 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
         log,
       });
     } finally {
+      trainer.dispose();
       optimizer.dispose();
     }
     const modelDir = path.join(options.runDir, 'final_model');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineSections } from '@rxrl/config';
 import { checkpointingSchema } from '@rxrl/checkpoint';
 import { ArithmeticOptions, GrpoFormatOptions } from '@rxrl/data';
+import { BUILTIN_ARITHMETIC } from '../shared/datasetSchema';
 import { clippedPgLossOptionsSchema, coefficientSchedulesSchema } from '@rxrl/loss';
 import { earlyStoppingSchema, graphSchema } from '@rxrl/pipeline';
 import { mathRewardOptions } from '@rxrl/reward';
@@ -108,25 +109,65 @@ export const grpoPolicySchema = policySchema.safeExtend({
 });
 
 /** `data`: the built-in arithmetic task, or JSONL / Parquet prompt files. */
-export const grpoDataSchema = z.strictObject({
-  ...GrpoFormatOptions.shape,
-  /** `arithmetic`: the built-in task (options in `arithmetic`); null: read `train_data_path` / `val_data_path` */
-  dataset_name: z.enum(['arithmetic']).nullable().default('arithmetic'),
-  /** difficulty of the built-in arithmetic task */
-  arithmetic: ArithmeticOptions.prefault({}),
-  /** training prompts drawn from the arithmetic task */
-  num_train_prompts: z.int().positive().default(4096),
-  /** JSONL / Parquet / Arrow file of training prompts (`prompt` or `messages`, `answer`) */
-  train_data_path: z.string().min(1).nullable().default(null),
-  /** held-out prompts; null with a train file: the last `max_val_samples` rows of it are held out */
-  val_data_path: z.string().min(1).nullable().default(null),
-  /** longest prompt in tokens; longer prompts are dropped */
-  max_input_seq_length: z.int().positive().default(256),
-  /** shuffle the training prompts each epoch */
-  shuffle: z.boolean().default(true),
-  /** prompt files: skip (and count, as `train/data/skipped_invalid`) rows that are malformed or miss a field instead of failing the run */
-  skip_invalid: z.boolean().default(false),
-});
+export const grpoDataSchema = z
+  .strictObject({
+    ...GrpoFormatOptions.shape,
+    /**
+     * the dataset spec SFT and DPO recipes take: `builtin:arithmetic` (`arithmetic`, the
+     * older name, is the same) for the built-in task with the options in `arithmetic`, or
+     * a JSONL / Parquet / Arrow file of training prompts; null: read `train_data_path`
+     */
+    dataset_name: z
+      .string()
+      .min(1)
+      .refine((n) => !n.startsWith('builtin:') || n === BUILTIN_ARITHMETIC, {
+        message: `not a built-in dataset; expected '${BUILTIN_ARITHMETIC}' or a file path`,
+      })
+      .nullable()
+      .default('arithmetic'),
+    /** difficulty of the built-in arithmetic task */
+    arithmetic: ArithmeticOptions.prefault({}),
+    /** training prompts drawn from the arithmetic task */
+    num_train_prompts: z.int().positive().default(4096),
+    /** JSONL / Parquet / Arrow file of training prompts (`prompt` or `messages`, `answer`) */
+    train_data_path: z.string().min(1).nullable().default(null),
+    /** held-out prompts; null with a train file: the last `max_val_samples` rows of it are held out */
+    val_data_path: z.string().min(1).nullable().default(null),
+    /** longest prompt in tokens; longer prompts are dropped */
+    max_input_seq_length: z.int().positive().default(256),
+    /** shuffle the training prompts each epoch */
+    shuffle: z.boolean().default(true),
+    /** prompt files: skip (and count, as `train/data/skipped_invalid`) rows that are malformed or miss a field instead of failing the run */
+    skip_invalid: z.boolean().default(false),
+  })
+  .superRefine((d, ctx) => {
+    if (
+      d.train_data_path !== null &&
+      d.dataset_name !== null &&
+      !isBuiltinArithmetic(d.dataset_name)
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train_data_path'],
+        message: `the training file is data.dataset_name (${d.dataset_name}); give it once`,
+      });
+  });
+
+/** Whether a GRPO `data.dataset_name` names the built-in arithmetic task (either spelling). */
+export function isBuiltinArithmetic(name: string | null): boolean {
+  return name === BUILTIN_ARITHMETIC || name === 'arithmetic';
+}
+
+/** The training prompts' file of a GRPO `data` section (`dataset_name` or `train_data_path`), or null for the built-in task. */
+export function grpoTrainFile(data: {
+  dataset_name: string | null;
+  train_data_path: string | null;
+}): string | null {
+  if (data.train_data_path !== null) return data.train_data_path;
+  return data.dataset_name === null || isBuiltinArithmetic(data.dataset_name)
+    ? null
+    : data.dataset_name;
+}
 
 /** `env`: the reward of the default graph (`reward.math` over `answer`). */
 export const grpoEnvSchema = z.strictObject({

@@ -9,6 +9,7 @@ import {
 import { GUIDE_ADAPTIVE_SCHEDULE, getGroupingStrategy, groupingStageOptions } from '@rxrl/grouping';
 import { exactMatchOptions, mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
+import { withKeyDefaults, type KeyDefaults } from '../shared/stepGraph';
 import type { GrpoConfig } from './grpoConfig';
 
 /** The stages that generate rollouts; a GRPO graph has one. */
@@ -34,7 +35,7 @@ export const GRPO_TRAIN_COLUMNS = [
 ];
 
 /** Options the recipe's keys give each built-in stage; a graph node's own options win. */
-function keyDefaults(config: GrpoConfig): Record<string, Record<string, unknown>> {
+function keyDefaults(config: GrpoConfig): KeyDefaults {
   const g = config.policy.generation;
   return {
     'rollout.generate': {
@@ -198,10 +199,7 @@ export function grpoGraphSpec(
     { stage: 'reward.math' },
     { stage: 'grouping.advantages' },
   ];
-  const resolved = nodes.map((node) => ({
-    stage: node.stage,
-    options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
-  }));
+  const resolved = withKeyDefaults(nodes, defaults);
   const append = (stage: string) => {
     if (!resolved.some((n) => n.stage === stage))
       resolved.push({ stage, options: { ...(defaults[stage] ?? {}) } });
@@ -233,6 +231,16 @@ export function rolloutOptionsOf(
   if (!node) return null;
   const parsed = ROLLOUT_STAGES[node.stage]!.safeParse('options' in node ? node.options : {});
   return parsed.success ? parsed.data : null;
+}
+
+/**
+ * The temperature the policy trains at: the resolved graph's rollout temperature (a
+ * graph built in code, `spec` null: `policy.generation.temperature`), so log-probs are
+ * of the sampler's softmax(logits / T); greedy rollouts (T = 0) train at T = 1.
+ */
+export function grpoTrainTemperature(config: GrpoConfig, spec: GraphSpec | null): number {
+  const t = (spec && rolloutOptionsOf(spec)?.temperature) ?? config.policy.generation.temperature;
+  return t > 0 ? t : 1;
 }
 
 /** Completions per prompt as the resolved graph generates them (its rollout node wins over `grpo.num_generations_per_prompt`). */

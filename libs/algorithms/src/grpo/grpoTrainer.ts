@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { summarizeValues } from '@rxrl/logging';
 import type { RecordBatch } from 'apache-arrow';
 import {
@@ -10,14 +9,7 @@ import {
   type Tokenizer,
 } from '@rxrl/core/base';
 import { lastValueFrom, of } from 'rxjs';
-import {
-  clippedPgLoss,
-  CoefficientSchedules,
-  stopGradient,
-  type ClippedPgInputs,
-  type ClippedPgLossOptions,
-  type LossResult,
-} from '@rxrl/loss';
+import { CoefficientSchedules } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import {
@@ -34,7 +26,6 @@ import {
   type TrainingAlgorithm,
 } from '@rxrl/pipeline';
 import { mathReward } from '@rxrl/reward';
-import { accumulatedStep } from '../shared/accumulatedStep';
 import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
 import {
@@ -49,38 +40,24 @@ import {
   GRPO_SOURCE_COLUMNS,
   grpoGraphSpec,
   grpoValidationSpec,
-  rolloutOptionsOf,
+  grpoTrainTemperature,
   validateGrpoGraph,
 } from './grpoGraph';
-import {
-  completionLogprobs,
-  completionLogprobsAndEntropies,
-  completionEntropiesHost,
-  completionLogprobsHost,
-  policyBatch,
-  type PolicyBatch,
-} from './policyBatch';
 import { promptBatch, type PromptSet } from './promptSet';
 import { PromptEmbedder } from './promptEmbedder';
 import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRows';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
+import { StepGraph, validateStepGraph } from '../shared/stepGraph';
+import {
+  GRPO_UPDATE_COLUMNS,
+  grpoUpdateSpec,
+  updateBatch,
+  withUpdatesInStep,
+  type GrpoObjective,
+} from './clippedPgLossStage';
 
-/** What a custom GRPO objective sees besides the micro-batch's tensors. */
-export interface GrpoLossContext {
-  /** the training step (from 1) */
-  step: number;
-  /** the recipe's `loss_fn` options, parsed */
-  options: ClippedPgLossOptions;
-}
-
-/**
- * The loss of one GRPO micro-batch: by default `clippedPgLoss(loss_fn, inputs)`.
- * Replace it to change the policy-gradient objective (an extra term through
- * composeLosses, another clipping rule) without forking the trainer; `loss` is
- * normalised by the global valid tokens / sequences in `inputs`, as the default is.
- */
-export type GrpoObjective = (inputs: ClippedPgInputs, ctx: GrpoLossContext) => LossResult;
+export type { GrpoObjective, GrpoLossContext } from './clippedPgLossStage';
 
 /** What a GRPO trainer runs on. */
 export interface GrpoTrainerOptions {
@@ -149,6 +126,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   private readonly embedder: PromptEmbedder | Embedder;
   /** the services the graph's stages get */
   private readonly services: Record<string, unknown>;
+  /** the policy update, `loss.clipped_pg` → `optimizer.step`, subscribed once and fed each update's samples */
+  private readonly updateGraph: StepGraph;
+  /** this step's scheduled `loss_fn` coefficients, which the loss node reads */
+  private stepCoefficients: Record<string, number> = {};
 
   constructor(private readonly o: GrpoTrainerOptions) {
     this.registry = o.registry ?? builtinStageRegistry();
@@ -169,10 +150,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         ? o.model.referencePolicy()
         : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
-    const rolloutT =
-      (this.spec && rolloutOptionsOf(this.spec)?.temperature) ??
-      config.policy.generation.temperature;
-    this.trainTemperature = rolloutT > 0 ? rolloutT : 1;
+    this.trainTemperature = grpoTrainTemperature(config, this.spec);
     const g = config.grpo.grouping;
     this.embedder =
       o.embedder ??
@@ -186,6 +164,24 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       embedder: this.embedder instanceof PromptEmbedder ? this.embedder.embed : this.embedder,
       ...o.services,
     };
+    const updateNodes = validateStepGraph(grpoUpdateSpec(config, this.trainTemperature), {
+      registry: this.registry,
+      sourceColumns: GRPO_UPDATE_COLUMNS,
+    });
+    this.updateGraph = new StepGraph(
+      updateNodes,
+      {
+        policy: o.model,
+        optimizer: o.optimizer,
+        tokenizer: o.tokenizer,
+        reference: this.reference,
+        previousMetrics: () => this.lastMetrics,
+      },
+      {
+        step_coefficients: () => this.stepCoefficients,
+        ...(o.objective ? { grpo_objective: o.objective } : {}),
+      },
+    );
   }
 
   /** The graph, built and subscribed once for the run; stages read each batch's step from its metadata. */
@@ -245,9 +241,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     step: number,
     more?: MoreBatches<RecordBatch>,
   ): Promise<StepResult> {
-    const { config, model, optimizer } = this.o;
-    const objective: GrpoObjective =
-      this.o.objective ?? ((inputs, ctx) => clippedPgLoss(ctx.options, inputs));
+    const { config } = this.o;
     this.stageMetrics = {};
     // scheduled coefficients for this step, from the previous step's metrics
     const coefficients = this.coefficients.values(step, this.lastMetrics);
@@ -278,9 +272,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const allCorrect = generated.flatMap((g) => this.correctness(g));
     const n = train.rewards.length;
     const {
-      prompts,
       completions,
-      genLogprobs: gen,
       rewards,
       advantages,
       sampleMask,
@@ -290,64 +282,24 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     } = train;
 
     const t1 = performance.now();
-    const gbs = config.policy.train_global_batch_size;
-    const all = Array.from({ length: n }, (_, i) => i);
-    const updates = microBatches(all, gbs);
+    // the policy update is its own graph (loss.clipped_pg → optimizer.step), fed one batch
+    // per optimizer update: `train_global_batch_size` samples each
+    this.stepCoefficients = coefficients;
+    const updates = microBatches(
+      Array.from({ length: n }, (_, i) => i),
+      config.policy.train_global_batch_size,
+    );
     const sums: Record<string, number> = {};
     let trainedTokens = 0;
     for (const rows of updates) {
-      const mbs = microBatches(rows, config.policy.train_micro_batch_size).map((r) =>
-        this.hostBatch(
-          r,
-          prompts,
-          completions,
-          gen,
-          advantages,
-          sampleMask,
-          rewards,
-          updates.length > 1,
-        ),
+      const part = updates.length === 1 ? train : joinRolloutRows([{ from: train, rows }]);
+      const { metrics } = await this.updateGraph.run(
+        withUpdatesInStep(updateBatch(part), updates.length),
+        step,
       );
-      const globalValidToks = mbs.reduce((s, m) => s + m.validToks, 0);
-      const globalValidSeqs = mbs.reduce((s, m) => s + m.validSeqs, 0);
-      const metrics = accumulatedStep({
-        model,
-        optimizer,
-        microBatches: mbs,
-        maxGradNorm: config.policy.max_grad_norm,
-        gradNormPerLayerEvery: config.logger.grad_norm_per_layer_every,
-        loss: (mb) => {
-          const B = mb.pb.rows;
-          const T = mb.pb.width;
-          // entropy_coef: the policy's entropies from the same pass, with gradient
-          const withEntropy = lossFn.entropy_coef !== 0;
-          const both = withEntropy
-            ? completionLogprobsAndEntropies(model, mb.pb, this.trainTemperature)
-            : null;
-          const curr = both?.logprobs ?? completionLogprobs(model, mb.pb, this.trainTemperature);
-          return objective(
-            {
-              ...(both ? { policyEntropies: both.entropies } : {}),
-              currLogprobs: curr,
-              prevLogprobs: mb.prev
-                ? tf.tensor2d(mb.prev, [B, T])
-                : (stopGradient(curr) as tf.Tensor2D),
-              generationLogprobs: tf.tensor2d(mb.gen, [B, T]),
-              ...(mb.ref ? { refLogprobs: tf.tensor2d(mb.ref, [B, T]) } : {}),
-              advantages: tf.tensor1d(mb.adv),
-              tokenMask: tf.tensor2d(mb.pb.tokenMask, [B, T]),
-              sampleMask: tf.tensor1d(mb.mask),
-              rewards: tf.tensor1d(mb.rewards),
-              globalValidToks: Math.max(globalValidToks, 1),
-              globalValidSeqs: Math.max(globalValidSeqs, 1),
-              ...(mb.ent ? { entropies: tf.tensor2d(mb.ent, [B, T]) } : {}),
-            },
-            { step, options: lossFn },
-          );
-        },
-      });
-      for (const [k, v] of Object.entries(metrics)) sums[k] = (sums[k] ?? 0) + v / updates.length;
-      trainedTokens += mbs.reduce((s, m) => s + m.pb.rows * (m.pb.promptWidth + m.pb.width), 0);
+      const { trained_tokens: tokens, ...update } = metrics;
+      trainedTokens += tokens!;
+      for (const [k, v] of Object.entries(update)) sums[k] = (sums[k] ?? 0) + v / updates.length;
     }
     const tTrain = (performance.now() - t1) / 1000;
 
@@ -408,48 +360,6 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       metrics,
       samples,
       histograms: { 'train/reward': rewards, 'train/advantage': advantages },
-    };
-  }
-
-  /** One micro-batch's inputs as host arrays; reference and old-policy log-probs computed here, outside the tape. */
-  private hostBatch(
-    rows: number[],
-    prompts: { values: Int32Array; offsets: Int32Array },
-    completions: { values: Int32Array; offsets: Int32Array },
-    gen: { values: Float32Array; offsets: Int32Array },
-    advantages: Float32Array,
-    sampleMask: Float32Array,
-    rewards: Float32Array,
-    needPrev: boolean,
-  ) {
-    const pb: PolicyBatch = policyBatch(
-      rows,
-      prompts,
-      completions,
-      this.o.tokenizer.padTokenId ?? 0,
-    );
-    const mask = Float32Array.from(rows, (r) => sampleMask[r]!);
-    let validToks = 0;
-    for (let i = 0; i < rows.length; i++)
-      for (let t = 0; t < pb.width; t++) validToks += pb.tokenMask[i * pb.width + t]! * mask[i]!;
-    return {
-      pb,
-      mask,
-      validToks,
-      validSeqs: mask.reduce((a, b) => a + b, 0),
-      adv: Float32Array.from(rows, (r) => advantages[r]!),
-      rewards: Float32Array.from(rows, (r) => (Number.isNaN(rewards[r]!) ? 0 : rewards[r]!)),
-      gen: pb.align(gen.values, gen.offsets),
-      ref: this.reference
-        ? completionLogprobsHost(this.reference, pb, this.trainTemperature)
-        : null,
-      // with several updates per rollout, π_old must be fixed before the first one
-      prev: needPrev ? completionLogprobsHost(this.o.model, pb, this.trainTemperature) : null,
-      // top_entropy_quantile: the policy's token entropies before this update
-      ent:
-        this.o.config.loss_fn.top_entropy_quantile < 1
-          ? completionEntropiesHost(this.o.model, pb, this.trainTemperature)
-          : null,
     };
   }
 
@@ -530,9 +440,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     }
   }
 
-  /** Ends the graph's subscription and frees the reference policy (the caller owns the policy and optimizer). */
+  /** Ends the graphs' subscriptions and frees the reference policy (the caller owns the policy and optimizer). */
   dispose(): void {
     this.session?.close();
+    this.updateGraph.close();
     this.reference?.dispose();
   }
 }

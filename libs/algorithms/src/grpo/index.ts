@@ -7,6 +7,8 @@ export {
   grpoEnvSchema,
   grpoLoggerSchema,
   grpoGroupingSchema,
+  grpoTrainFile,
+  isBuiltinArithmetic,
   type GrpoConfig,
 } from './grpoConfig';
 export {

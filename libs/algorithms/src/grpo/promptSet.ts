@@ -18,7 +18,7 @@ import {
 } from '@rxrl/data';
 import { locatingGuard, readFileRows } from '../shared/datasetRows';
 import type { BatchSource } from '@rxrl/pipeline';
-import type { GrpoConfig } from './grpoConfig';
+import { grpoTrainFile, isBuiltinArithmetic, type GrpoConfig } from './grpoConfig';
 
 /** Tokenised GRPO prompts with their ground truth, in dataset order. */
 export interface PromptSet {
@@ -58,7 +58,8 @@ export function tokenizePrompts(
 /**
  * The training and held-out prompts of a recipe: the built-in arithmetic task
  * (`data.arithmetic`, train and validation splits never share a problem) or
- * JSONL / Parquet / Arrow files (`data.train_data_path`, `data.val_data_path`).
+ * JSONL / Parquet / Arrow files (`data.dataset_name` or `data.train_data_path`, and
+ * `data.val_data_path`).
  */
 export async function loadPromptSets(
   config: Pick<GrpoConfig, 'data' | 'grpo'>,
@@ -68,16 +69,17 @@ export async function loadPromptSets(
   stats: SkipStats = new SkipStats(),
 ): Promise<{ train: PromptSet; validation: PromptSet }> {
   const { data, grpo } = config;
-  if (data.train_data_path !== null) {
+  const trainFile = grpoTrainFile(data);
+  if (trainFile !== null) {
     const skip = data.skip_invalid;
-    const trainRows = await readFileRows(path.resolve(baseDir, data.train_data_path), skip, stats);
+    const trainRows = await readFileRows(path.resolve(baseDir, trainFile), skip, stats);
     let valRows: Record<string, unknown>[];
     if (data.val_data_path !== null)
       valRows = await readFileRows(path.resolve(baseDir, data.val_data_path), skip, stats);
     else {
       if (trainRows.length <= grpo.max_val_samples) {
         throw new RxrlConfigError(
-          `data.train_data_path has ${trainRows.length} rows; holding out grpo.max_val_samples = ${grpo.max_val_samples} leaves none to train on (set data.val_data_path)`,
+          `${trainFile} has ${trainRows.length} rows; holding out grpo.max_val_samples = ${grpo.max_val_samples} leaves none to train on (set data.val_data_path)`,
         );
       }
       valRows = trainRows.splice(trainRows.length - grpo.max_val_samples);
@@ -88,8 +90,10 @@ export async function loadPromptSets(
       validation: tokenizePrompts(tokenizer, heldOut, data, locatingGuard(heldOut, skip, stats)),
     };
   }
-  if (data.dataset_name !== 'arithmetic')
-    throw new RxrlConfigError('data: set dataset_name: arithmetic or a train_data_path');
+  if (!isBuiltinArithmetic(data.dataset_name))
+    throw new RxrlConfigError(
+      'data: set dataset_name to builtin:arithmetic or a prompt file (or give train_data_path)',
+    );
   const task = new ArithmeticTask(data.arithmetic);
   return {
     train: tokenizePrompts(tokenizer, task.grpoRows('train', data.num_train_prompts), data),

@@ -11,7 +11,8 @@ import {
 import { buildOptimizer } from '../shared/buildOptimizer';
 import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
-import type { GrpoConfig } from './grpoConfig';
+import { grpoTrainFile, type GrpoConfig } from './grpoConfig';
+import { BUILTIN_ARITHMETIC } from '../shared/datasetSchema';
 import { GrpoTrainer, type GrpoObjective } from './grpoTrainer';
 import { SkipStats } from '@rxrl/data';
 import { loadPromptSets, promptBatches } from './promptSet';
@@ -93,7 +94,7 @@ export async function runGrpo(
     }
     const skipped = new SkipStats();
     const prompts = await loadPromptSets(config, policy.tokenizer, baseDir, skipped);
-    const skip = config.data.skip_invalid && config.data.train_data_path !== null;
+    const skip = config.data.skip_invalid && grpoTrainFile(config.data) !== null;
     if (skip)
       options.log?.(`rxrl: ${skipped.skipped} invalid data rows skipped (data.skip_invalid)`);
     trainer = new GrpoTrainer({
@@ -150,10 +151,7 @@ export async function runGrpo(
       {
         algorithm: 'grpo',
         // a recipe's own prompt files are not redrawn; the built-in task is
-        dataset:
-          config.data.dataset_name === 'arithmetic'
-            ? 'builtin:arithmetic'
-            : (config.data.train_data_path ?? 'unknown'),
+        dataset: grpoTrainFile(config.data) ?? BUILTIN_ARITHMETIC,
         arithmetic: config.data.arithmetic,
         rows: 'grpo',
         num_train: config.data.num_train_prompts,

@@ -91,12 +91,7 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    const epochs = this.epochs;
-    this.sampler = {
-      *batches(epoch, position) {
-        for (const indices of epochs.batches(epoch, position)) yield sftBatch(args.train, indices);
-      },
-    };
+    this.sampler = this.epochs.source((indices) => sftBatch(args.train, indices));
     this.pad = padTokenOf(args.tokenizer);
     const spec = args.graph ?? defaultSpec(args);
     const registry =
@@ -126,7 +121,7 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
     const b = Array.isArray(batch) ? sftBatch(this.args.train, batch) : (batch as RecordBatch);
-    const m = await this.graph.run(b, step);
+    const { metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
     const tokens = readListColumn(b, COLUMNS.inputTokens, 'int32').values.length;
     return {

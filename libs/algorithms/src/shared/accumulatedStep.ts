@@ -56,7 +56,13 @@ const defaultReduce = (key: string): MetricReduce =>
 export type AccumulateOptions<M> = Pick<
   AccumulatedStepOptions<M>,
   'model' | 'optimizer' | 'microBatches' | 'loss' | 'reduce'
->;
+> & {
+  /**
+   * Frees what `loss` reads (e.g. a teacher's logits) once the update is applied or
+   * dropped: a non-finite update re-runs `loss` to say where it started.
+   */
+  release?: () => void;
+};
 
 /** Options of {@link PendingUpdate.apply}: the clip and the update. */
 export type ApplyUpdateOptions = Pick<
@@ -80,6 +86,7 @@ export class PendingUpdate {
     microBatches: readonly unknown[];
     loss: (mb: unknown, i: number) => LossResult;
   }[] = [];
+  private readonly releases: (() => void)[] = [];
 
   /** whether gradients wait for an update */
   get pending(): boolean {
@@ -100,6 +107,7 @@ export class PendingUpdate {
     const { model, optimizer } = options;
     const reduce = options.reduce ?? defaultReduce;
     const out: Record<string, number> = {};
+    if (options.release) this.releases.push(options.release);
     try {
       options.microBatches.forEach((mb, i) => {
         let metrics: Metrics = {};
@@ -185,11 +193,12 @@ export class PendingUpdate {
     }
   }
 
-  /** Drops pending gradients and metrics. */
+  /** Drops pending gradients and metrics, and frees what the losses read. */
   reset(): void {
     this.acc.reset();
     this.metrics = {};
     this.losses.length = 0;
+    for (const release of this.releases.splice(0)) release();
   }
 }
 

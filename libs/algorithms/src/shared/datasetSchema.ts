@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
+/** The dataset spec of the built-in arithmetic task, in every algorithm's `data.dataset_name`. */
+export const BUILTIN_ARITHMETIC = 'builtin:arithmetic';
+
 /** Dataset keys shared by the SFT and DPO `data` sections. */
 export const datasetShape = {
   /** `builtin:arithmetic`, or a JSONL / Parquet / Arrow IPC file of rows */
-  dataset_name: z.string().min(1).default('builtin:arithmetic'),
+  dataset_name: z.string().min(1).default(BUILTIN_ARITHMETIC),
   /** held-out rows file; null: the built-in validation split, or the last `val_fraction` of the file */
   val_data_path: z.string().min(1).nullable().default(null),
   /** share of a file dataset held out for validation when `val_data_path` is null */

@@ -39,4 +39,14 @@ export class EpochSampler implements BatchSource<number[]> {
       yield Array.from(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
     }
   }
+
+  /** The same epochs and cursor, each batch of indices made into what `make` builds (a record batch). */
+  source<B>(make: (indices: number[]) => B): BatchSource<B> {
+    const indexBatches = (epoch: number, position: number) => this.batches(epoch, position);
+    return {
+      *batches(epoch, position) {
+        for (const indices of indexBatches(epoch, position)) yield make(indices);
+      },
+    };
+  }
 }

@@ -99,11 +99,14 @@ export class StepGraph {
   constructor(
     private readonly nodes: readonly ValidatedNode[],
     private readonly services: Omit<TrainingServices, 'update'>,
+    /** more services for the graph's stages (GKD's `teacher`) */
+    private readonly extra: Record<string, unknown> = {},
   ) {}
 
   private open(): GraphSession {
     const context = {
       services: {
+        ...this.extra,
         ...this.services,
         previous_metrics: this.services.previousMetrics,
         update: this.update,
@@ -115,19 +118,25 @@ export class StepGraph {
     );
   }
 
-  /** Runs the step's batch through the graph; the metrics its nodes emitted (loss terms, `grad_norm`, `lr`). */
-  async run(batch: RecordBatch, step: number): Promise<Record<string, number>> {
+  /**
+   * Runs the step's batch through the graph: the batch it came out as and the metrics
+   * its nodes emitted (loss terms, `grad_norm`, `lr`, ...).
+   */
+  async run(
+    batch: RecordBatch,
+    step: number,
+  ): Promise<{ out: RecordBatch; metrics: Record<string, number> }> {
     this.session ??= this.open();
     this.metrics = {};
     try {
-      await this.session.push(withBatchMeta(batch, { step, round: 0 }));
+      const out = await this.session.push(withBatchMeta(batch, { step, round: 0 }));
+      return { out, metrics: this.metrics };
     } catch (err) {
       this.close();
       throw err;
     } finally {
       this.update.reset();
     }
-    return this.metrics;
   }
 
   /** Completes the graph's input. */

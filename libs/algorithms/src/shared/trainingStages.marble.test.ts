@@ -18,6 +18,7 @@ import { sftBatch } from '../sft/sftBatch';
 import { sftExamples } from '../sft/sftExamples';
 import { nllLossStage, sftLossStage, sftMicroBatchLoss, weightedTokens } from '../sft/sftLoss';
 import { sftDataSchema } from '../sft/sftOptions';
+import { clippedPgLossStage, updateBatch } from '../grpo/clippedPgLossStage';
 import { accumulatedStep, PendingUpdate } from './accumulatedStep';
 import { microBatches } from './microBatches';
 import { optimizerStepStage } from './optimizerStepStage';
@@ -208,6 +209,96 @@ describe('loss.nll → optimizer.step, as marbles', () => {
     const direct = run(false);
     expect(stages.m).toEqual(direct.m);
     expect(stages.w).toEqual(direct.w);
+  });
+});
+
+describe('loss.clipped_pg → optimizer.step, as marbles', () => {
+  /** two samples of one group: advantages ±a (NaN poisons the loss) */
+  const samples = (a: number, step: number) =>
+    withBatchMeta(
+      updateBatch({
+        prompts: { values: Int32Array.of(5, 6, 7), offsets: Int32Array.of(0, 2, 3) },
+        completions: { values: Int32Array.of(8, 9, 10), offsets: Int32Array.of(0, 2, 3) },
+        genLogprobs: { values: Float32Array.of(-2, -2, -2), offsets: Int32Array.of(0, 2, 3) },
+        advantages: Float32Array.of(a, -a),
+        rewards: Float32Array.of(1, 0),
+        sampleMask: Float32Array.of(1, 1),
+      }),
+      { step, round: 0 },
+    );
+
+  it('one update per batch in order, completing with the source; a NaN advantage errors the stream at its batch', () => {
+    const s = setup();
+    const graph = pipe(
+      s.make(clippedPgLossStage, { micro_batch_size: 1, reference_policy_kl_penalty: 0 }),
+      s.make(optimizerStepStage, { max_grad_norm: null }),
+    );
+    scheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a-b|', { a: samples(1, 1), b: samples(0.5, 2) });
+      expectObservable(
+        source.pipe(
+          graph,
+          map(() => s.optimizer.stepCount),
+        ),
+      ).toBe('a-b|', {
+        a: 1,
+        b: 2,
+      });
+    });
+    expect(s.emitted.filter((m) => 'grad_norm' in m)).toHaveLength(2);
+    // the loss node reports what it trained on: one sample a pass, prompt + completion widths 2 + 2, then 1 + 1
+    expect(s.emitted[0]).toMatchObject({ trained_tokens: 4 + 2 });
+    scheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a-n-b|', { a: samples(1, 3), n: samples(NaN, 4), b: samples(1, 5) });
+      expectObservable(
+        source.pipe(
+          graph,
+          map((): number | string => s.optimizer.stepCount),
+          catchError((e: unknown) =>
+            of(e instanceof NonFiniteError ? `non-finite ${e.metric}` : String(e)),
+          ),
+        ),
+      ).toBe('a-(E|)', { a: 3, E: 'non-finite loss' });
+    });
+    expect(s.optimizer.stepCount).toBe(3);
+    expect(s.update.pending).toBe(false);
+    s.dispose();
+  });
+});
+
+describe('PendingUpdate', () => {
+  it('keeps what a loss reads until the update is applied or dropped: a non-finite one is located with it, then it is freed', () => {
+    const s = setup();
+    const kept = tf.keep(tf.scalar(1));
+    let released = 0;
+    const batch = examples.slice(0, 2);
+    s.update.accumulate({
+      model: s.model,
+      optimizer: s.optimizer,
+      microBatches: [batch],
+      // reads `kept` again when apply re-runs it to locate the NaN (NaN weight: the loss terms)
+      loss: (mb) => {
+        const r = sftMicroBatchLoss(
+          s.model,
+          mb.map((e) => ({ ...e, weight: NaN })),
+          4,
+          0,
+        );
+        return { ...r, loss: tf.mul(r.loss, kept) as tf.Scalar };
+      },
+      release: () => {
+        released++;
+        kept.dispose();
+      },
+    });
+    expect(released).toBe(0);
+    expect(() =>
+      s.update.apply({ model: s.model, optimizer: s.optimizer, maxGradNorm: null }),
+    ).toThrow(/non-finite loss \(NaN\).*first non-finite value: micro-batch 0/);
+    expect(released).toBe(1);
+    expect(kept.isDisposed).toBe(true);
+    expect(s.optimizer.stepCount).toBe(0);
+    s.dispose();
   });
 });
 

@@ -3,14 +3,9 @@ import type { Tokenizer } from '@rxrl/core/base';
 import { cut, leadingSpecials } from './affixes';
 import type { Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
+import { tokenizeEach } from './tokenizeEach';
 import { GrpoFormatOptions, parseGrpoRowWith, type GrpoExample } from './grpoFormat';
-import {
-  emptyStats,
-  throwingGuard,
-  Truncation,
-  type RowGuard,
-  type TokenizeStats,
-} from './truncation';
+import { throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
 
 /** How GRPO prompts become prompt tokens. */
 export const GrpoTokenizeOptions = GrpoFormatOptions.extend({
@@ -67,57 +62,36 @@ export function tokenizeGrpoRows(
   guard: RowGuard = throwingGuard,
 ): GrpoBatchArrays {
   const o = GrpoTokenizeOptions.parse(options);
-  const stats = emptyStats();
   const out = new FlatListBuilder(Int32Array);
   const promptText: string[] = [];
   const answer: string[] = [];
   const extra: Row[] = [];
-  const sampleMask: number[] = [];
-  const rowIndex: number[] = [];
-  rows.forEach((row, i) => {
-    stats.rows += 1;
-    const res = guard(i, () => {
+  const { stats, sample_mask, row_index } = tokenizeEach(rows, o, guard, {
+    tokenize: (row, i) => {
       const ex = parseGrpoRowWith(row, o, firstRow + i);
       return { ex, ...tokenizeGrpoPrompt(tokenizer, ex) };
-    });
-    if (res === undefined) {
-      stats.invalid += 1;
-      return;
-    }
-    const { ex } = res;
-    let { text, tokens } = res;
-    stats.longest = Math.max(stats.longest, tokens.length);
-    let weight = 1;
-    if (o.max_length !== null && tokens.length > o.max_length) {
-      if (o.truncation === 'drop') {
-        stats.dropped += 1;
-        return;
-      }
-      if (o.truncation === 'keep') {
-        weight = 0;
-        stats.masked += 1;
-      } else {
-        tokens = cut(tokens, o.max_length, o.truncation === 'truncate_right');
-        text = tokenizer.decode(tokens);
-        stats.truncated += 1;
-      }
-    }
-    out.push(tokens);
-    promptText.push(text);
-    answer.push(ex.answer);
-    extra.push(ex.extra);
-    sampleMask.push(weight);
-    rowIndex.push(i);
-    stats.emitted += 1;
-    stats.tokens += tokens.length;
+    },
+    length: (e) => e.tokens.length,
+    // a cut prompt is what the model sees: its text is decoded from the kept tokens
+    cut: (e, max, keepStart) => {
+      const tokens = cut(e.tokens, max, keepStart);
+      return { ...e, tokens, text: tokenizer.decode(tokens) };
+    },
+    emit: ({ ex, text, tokens }) => {
+      out.push(tokens);
+      promptText.push(text);
+      answer.push(ex.answer);
+      extra.push(ex.extra);
+      return tokens.length;
+    },
   });
   return {
     prompt_tokens: out.finish(),
     prompt_text: promptText,
     answer,
     extra,
-    sample_mask: Float32Array.from(sampleMask),
-    row_index: Int32Array.from(rowIndex),
+    sample_mask,
+    row_index,
     stats,
   };
 }

@@ -4,18 +4,13 @@ import { asMessages, cut, leadingSpecials } from './affixes';
 import { tokenizeConversation } from './conversation';
 import { dataError, type Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
+import { tokenizeEach } from './tokenizeEach';
 import {
   parsePreferenceRowWith,
   PreferenceFormatOptions,
   type PreferenceExample,
 } from './preferenceFormat';
-import {
-  emptyStats,
-  throwingGuard,
-  Truncation,
-  type RowGuard,
-  type TokenizeStats,
-} from './truncation';
+import { throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
 
 /** How preference pairs become prompt / chosen / rejected tokens. */
 export const PreferenceTokenizeOptions = PreferenceFormatOptions.extend({
@@ -135,60 +130,46 @@ export function tokenizePreferenceRows(
   guard: RowGuard = throwingGuard,
 ): PreferenceBatchArrays {
   const o = PreferenceTokenizeOptions.parse(options);
-  const stats = emptyStats();
   const p = new FlatListBuilder(Int32Array);
   const c = new FlatListBuilder(Int32Array);
   const r = new FlatListBuilder(Int32Array);
-  const sampleMask: number[] = [];
-  const rowIndex: number[] = [];
-  rows.forEach((row, i) => {
-    const at = firstRow + i;
-    stats.rows += 1;
-    const res = guard(i, () =>
-      tokenizePreferenceWith(tokenizer, parsePreferenceRowWith(row, o, at), o, at),
-    );
-    if (res === undefined) {
-      stats.invalid += 1;
-      return;
-    }
-    let { prompt, chosen, rejected } = res;
-    const longest = prompt.length + Math.max(chosen.length, rejected.length);
-    stats.longest = Math.max(stats.longest, longest);
-    let weight = 1;
-    if (o.max_length !== null && longest > o.max_length) {
-      const max = o.max_length;
-      if (o.truncation === 'keep') {
-        weight = 0;
-        stats.masked += 1;
-      } else if (
-        o.truncation === 'truncate_left' &&
-        max - Math.max(chosen.length, rejected.length) >= 1
-      ) {
-        prompt = cut(prompt, max - Math.max(chosen.length, rejected.length), false);
-        stats.truncated += 1;
-      } else if (o.truncation === 'truncate_right' && max - prompt.length >= 1) {
-        chosen = cut(chosen, max - prompt.length, true);
-        rejected = cut(rejected, max - prompt.length, true);
-        stats.truncated += 1;
-      } else {
-        stats.dropped += 1;
-        return;
-      }
-    }
-    p.push(prompt);
-    c.push(chosen);
-    r.push(rejected);
-    sampleMask.push(weight);
-    rowIndex.push(i);
-    stats.emitted += 1;
-    stats.tokens += prompt.length + chosen.length + rejected.length;
+  const side = (e: PreferenceTokens) => Math.max(e.chosen.length, e.rejected.length);
+  const { stats, sample_mask, row_index } = tokenizeEach(rows, o, guard, {
+    tokenize: (row, i) =>
+      tokenizePreferenceWith(
+        tokenizer,
+        parsePreferenceRowWith(row, o, firstRow + i),
+        o,
+        firstRow + i,
+      ),
+    length: (e) => e.prompt.length + side(e),
+    // truncate_left shortens the prompt, truncate_right both completions; a pair with no
+    // room left for one token of what is kept is dropped
+    cut: (e, max, keepStart) =>
+      keepStart
+        ? max - e.prompt.length >= 1
+          ? {
+              ...e,
+              chosen: cut(e.chosen, max - e.prompt.length, true),
+              rejected: cut(e.rejected, max - e.prompt.length, true),
+            }
+          : null
+        : max - side(e) >= 1
+          ? { ...e, prompt: cut(e.prompt, max - side(e), false) }
+          : null,
+    emit: ({ prompt, chosen, rejected }) => {
+      p.push(prompt);
+      c.push(chosen);
+      r.push(rejected);
+      return prompt.length + chosen.length + rejected.length;
+    },
   });
   return {
     prompt_tokens: p.finish(),
     chosen_tokens: c.finish(),
     rejected_tokens: r.finish(),
-    sample_mask: Float32Array.from(sampleMask),
-    row_index: Int32Array.from(rowIndex),
+    sample_mask,
+    row_index,
     stats,
   };
 }

@@ -4,14 +4,9 @@ import { asMessages, cut, leadingSpecials } from './affixes';
 import { tokenizeConversation } from './conversation';
 import { dataError, type Row } from './fields';
 import { FlatListBuilder } from './flatBuilder';
+import { tokenizeEach } from './tokenizeEach';
 import { parseSftRowWith, SftFormatOptions, type SftExample } from './sftFormat';
-import {
-  emptyStats,
-  throwingGuard,
-  Truncation,
-  type RowGuard,
-  type TokenizeStats,
-} from './truncation';
+import { throwingGuard, Truncation, type RowGuard, type TokenizeStats } from './truncation';
 
 /** How SFT examples become tokens and loss masks. */
 export const SftTokenizeOptions = SftFormatOptions.extend({
@@ -154,52 +149,28 @@ export function tokenizeSftRows(
   guard: RowGuard = throwingGuard,
 ): SftBatchArrays {
   const o = SftTokenizeOptions.parse(options);
-  const stats = emptyStats();
   const tokensOut = new FlatListBuilder(Int32Array);
   const maskOut = new FlatListBuilder(Uint8Array);
-  const sampleMask: number[] = [];
-  const rowIndex: number[] = [];
-  rows.forEach((row, i) => {
-    const at = firstRow + i;
-    stats.rows += 1;
-    const res = guard(i, () =>
-      tokenizeSftExampleWith(tokenizer, parseSftRowWith(row, o, at), o, at),
-    );
-    if (res === undefined) {
-      stats.invalid += 1;
-      return;
-    }
-    let { tokens, mask } = res;
-    stats.longest = Math.max(stats.longest, tokens.length);
-    let weight = 1;
-    if (o.max_length !== null && tokens.length > o.max_length) {
-      if (o.truncation === 'drop') {
-        stats.dropped += 1;
-        return;
-      }
-      if (o.truncation === 'keep') {
-        weight = 0;
-        stats.masked += 1;
-      } else {
-        const keepStart = o.truncation === 'truncate_right';
-        tokens = cut(tokens, o.max_length, keepStart);
-        mask = cut(mask, o.max_length, keepStart);
-        stats.truncated += 1;
-      }
-    }
-    if (!mask.includes(1)) stats.no_loss_tokens += 1;
-    tokensOut.push(tokens);
-    maskOut.push(mask);
-    sampleMask.push(weight);
-    rowIndex.push(i);
-    stats.emitted += 1;
-    stats.tokens += tokens.length;
+  const { stats, sample_mask, row_index } = tokenizeEach(rows, o, guard, {
+    tokenize: (row, i) =>
+      tokenizeSftExampleWith(tokenizer, parseSftRowWith(row, o, firstRow + i), o, firstRow + i),
+    length: (e) => e.tokens.length,
+    cut: (e, max, keepStart) => ({
+      tokens: cut(e.tokens, max, keepStart),
+      mask: cut(e.mask, max, keepStart),
+    }),
+    emit: ({ tokens, mask }, _weight, counts) => {
+      if (!mask.includes(1)) counts.no_loss_tokens += 1;
+      tokensOut.push(tokens);
+      maskOut.push(mask);
+      return tokens.length;
+    },
   });
   return {
     input_tokens: tokensOut.finish(),
     loss_mask: maskOut.finish(),
-    sample_mask: Float32Array.from(sampleMask),
-    row_index: Int32Array.from(rowIndex),
+    sample_mask,
+    row_index,
     stats,
   };
 }

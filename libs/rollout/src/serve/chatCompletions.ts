@@ -2,15 +2,14 @@ import type { ChatMessage } from '@rxrl/core/base';
 import { CancelledError, type SequenceState } from './engine';
 import { badParam, parseRequest } from './openaiError';
 import { chatRequestSchema } from './requestSchemas';
+import { responseFrame, runChoices, usageOf } from './choiceStream';
 import {
   checkContext,
   checkIds,
   checkMaxTokens,
   checkModel,
   encodeText,
-  requestId,
   samplingSetup,
-  streamableLength,
   tokenString,
   type EventSink,
   type RequestScope,
@@ -99,94 +98,58 @@ export async function handleChatCompletion(
   checkContext(ctx, ids.length, Math.max(maxTokens, 1), 'messages');
   const asIds = req.return_tokens_as_token_ids ?? false;
   const specs = Array.from({ length: n }, (_, j) => sampling.make(ids, maxTokens, `0/${j}`, k));
-  const id = requestId('chatcmpl');
-  const created = Math.floor(Date.now() / 1000);
-  const usageOf = (states: SequenceState[]) => {
-    const completion = states.reduce((a, s) => a + s.tokens.length, 0);
-    return {
-      prompt_tokens: ids.length,
-      completion_tokens: completion,
-      total_tokens: ids.length + completion,
-    };
-  };
-
-  // a client that hangs up (a timed-out remote stage) frees the worker
-  for (const spec of specs) spec.cancelled = () => scope.gone();
-  if (sink === null) {
-    const states = await ctx.engine.generate(specs);
-    const choices = states.map((s, i) => ({
-      index: i,
-      message: { role: 'assistant', content: s.text },
-      logprobs: k === null ? null : { content: contentLogprobs(ctx, s, 0, asIds) },
-      finish_reason: s.finishReason,
-      stop_reason: null,
-      ...(req.return_token_ids ? { prompt_token_ids: ids, token_ids: s.tokens } : {}),
-    }));
-    return {
-      id,
-      object: 'chat.completion',
-      created,
-      model: ctx.modelName,
-      choices,
-      usage: usageOf(states),
-    };
-  }
-
-  const chunk = (choices: unknown[], usage?: unknown) => ({
-    id,
-    object: 'chat.completion.chunk',
-    created,
-    model: ctx.modelName,
-    choices,
-    ...(usage ? { usage } : {}),
+  const frame = responseFrame(ctx, 'chatcmpl', {
+    whole: 'chat.completion',
+    chunk: 'chat.completion.chunk',
   });
-  specs.forEach((_, i) =>
-    sink.send(
-      chunk([
-        {
-          index: i,
-          delta: { role: 'assistant', content: '' },
-          logprobs: null,
-          finish_reason: null,
-        },
-      ]),
-    ),
-  );
-  const sent = specs.map(() => ({ text: 0, tokens: 0, finished: false }));
-  const emit = (i: number, s: SequenceState) => {
-    const mark = sent[i]!;
-    if (mark.finished) return;
-    const finished = s.finishReason !== null;
-    const end = streamableLength(s.text, finished, specs[i]!.stop);
-    const delta = end > mark.text ? s.text.slice(mark.text, end) : '';
-    mark.text = Math.max(mark.text, end);
-    const lp = k === null ? null : contentLogprobs(ctx, s, mark.tokens, asIds);
-    mark.tokens = s.tokens.length;
-    mark.finished = finished;
-    if (delta !== '' || (lp && lp.length > 0)) {
+  // streamed: each choice opens with the assistant role, then its content as it becomes final
+  if (sink !== null)
+    specs.forEach((_, i) =>
       sink.send(
-        chunk([
+        frame.chunk([
           {
             index: i,
-            delta: { content: delta },
-            logprobs: lp ? { content: lp } : null,
+            delta: { role: 'assistant', content: '' },
+            logprobs: null,
             finish_reason: null,
           },
         ]),
-      );
-    }
-    if (finished)
-      sink.send(
-        chunk([
-          { index: i, delta: {}, logprobs: null, finish_reason: s.finishReason, stop_reason: null },
-        ]),
-      );
-  };
-  specs.forEach((spec, i) => {
-    spec.onToken = (s) => emit(i, s);
+      ),
+    );
+  return runChoices(ctx, specs, scope, sink, {
+    whole: (states) =>
+      frame.whole(
+        states.map((s, i) => ({
+          index: i,
+          message: { role: 'assistant', content: s.text },
+          logprobs: k === null ? null : { content: contentLogprobs(ctx, s, 0, asIds) },
+          finish_reason: s.finishReason,
+          stop_reason: null,
+          ...(req.return_token_ids ? { prompt_token_ids: ids, token_ids: s.tokens } : {}),
+        })),
+        usageOf(ids.length, states),
+      ),
+    delta: ({ index, state: s, text, fromToken, finished }) => {
+      const lp = k === null ? null : contentLogprobs(ctx, s, fromToken, asIds);
+      if (text !== '' || (lp && lp.length > 0))
+        sink!.send(
+          frame.chunk([
+            {
+              index,
+              delta: { content: text },
+              logprobs: lp ? { content: lp } : null,
+              finish_reason: null,
+            },
+          ]),
+        );
+      if (finished)
+        sink!.send(
+          frame.chunk([
+            { index, delta: {}, logprobs: null, finish_reason: s.finishReason, stop_reason: null },
+          ]),
+        );
+    },
+    usageChunk: (states) =>
+      req.stream_options?.include_usage ? frame.chunk([], usageOf(ids.length, states)) : null,
   });
-  const states = await ctx.engine.generate(specs);
-  states.forEach((s, i) => emit(i, s));
-  if (req.stream_options?.include_usage) sink.send(chunk([], usageOf(states)));
-  return undefined;
 }

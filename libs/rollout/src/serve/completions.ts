@@ -1,16 +1,14 @@
-import type { SequenceState } from './engine';
 import { CancelledError, promptLogprobs } from './engine';
 import { badParam, parseRequest } from './openaiError';
 import { completionRequestSchema, type CompletionRequest } from './requestSchemas';
+import { responseFrame, runChoices, usageOf } from './choiceStream';
 import {
   checkContext,
   checkIds,
   checkMaxTokens,
   checkModel,
   encodeText,
-  requestId,
   samplingSetup,
-  streamableLength,
   tokenString,
   type EventSink,
   type RequestScope,
@@ -145,16 +143,7 @@ export async function handleCompletion(
   const list = await readPrompts(ctx, req.prompt, maxTokens, scope);
   if (scope.gone()) throw new CancelledError();
   const gone = () => scope.gone();
-  const id = requestId('cmpl');
-  const created = Math.floor(Date.now() / 1000);
-  const chunk = (choices: unknown[], usage?: unknown) => ({
-    id,
-    object: 'text_completion',
-    created,
-    model: ctx.modelName,
-    choices,
-    ...(usage ? { usage } : {}),
-  });
+  const frame = responseFrame(ctx, 'cmpl', { whole: 'text_completion', chunk: 'text_completion' });
 
   const scored =
     echo && k !== null
@@ -178,84 +167,63 @@ export async function handleCompletion(
       return sampling.make(p.ids, maxTokens, `${pi}/${j}`, k);
     }),
   );
-  const usageOf = (states: SequenceState[]) => {
-    const prompt = list.reduce((a, p) => a + p.ids.length, 0);
-    const completion = states.reduce((a, s) => a + s.tokens.length, 0);
-    return {
-      prompt_tokens: prompt,
-      completion_tokens: completion,
-      total_tokens: prompt + completion,
-    };
-  };
-
-  // a client that hangs up (a timed-out remote stage) frees the worker
-  for (const spec of specs) spec.cancelled = gone;
-  if (sink === null) {
-    const states = await ctx.engine.generate(specs);
-    const choices = states.map((s, i) => {
-      const b = builders[i];
-      if (b) s.tokens.forEach((tok, t) => b.add(tok, s.logprobs[t]!, s.top[t]!));
-      return {
-        index: i,
-        text: echoText[Math.floor(i / n)]! + s.text,
-        logprobs: b ? b.out : null,
-        finish_reason: s.finishReason,
-        stop_reason: null,
-        ...(req.return_token_ids
-          ? { prompt_token_ids: list[Math.floor(i / n)]!.ids, token_ids: s.tokens }
-          : {}),
-      };
-    });
-    return { ...chunk(choices), usage: usageOf(states) };
-  }
+  const promptTokens = list.reduce((a, p) => a + p.ids.length, 0);
 
   // streaming: the echoed prompt first, then text as it becomes final
-  const sent = specs.map(() => ({ text: 0, tokens: 0, finished: false }));
-  specs.forEach((_, i) => {
-    const b = builders[i];
-    if (echoText[Math.floor(i / n)] || (b && b.out.tokens.length > 0)) {
-      sink.send(
-        chunk([
-          {
+  if (sink !== null)
+    specs.forEach((_, i) => {
+      const b = builders[i];
+      if (echoText[Math.floor(i / n)] || (b && b.out.tokens.length > 0)) {
+        sink.send(
+          frame.chunk([
+            {
+              index: i,
+              text: echoText[Math.floor(i / n)],
+              logprobs: b ? b.take() : null,
+              finish_reason: null,
+            },
+          ]),
+        );
+      }
+    });
+  return runChoices(ctx, specs, scope, sink, {
+    whole: (states) =>
+      frame.whole(
+        states.map((s, i) => {
+          const b = builders[i];
+          if (b) s.tokens.forEach((tok, t) => b.add(tok, s.logprobs[t]!, s.top[t]!));
+          return {
             index: i,
-            text: echoText[Math.floor(i / n)],
+            text: echoText[Math.floor(i / n)]! + s.text,
+            logprobs: b ? b.out : null,
+            finish_reason: s.finishReason,
+            stop_reason: null,
+            ...(req.return_token_ids
+              ? { prompt_token_ids: list[Math.floor(i / n)]!.ids, token_ids: s.tokens }
+              : {}),
+          };
+        }),
+        usageOf(promptTokens, states),
+      ),
+    delta: ({ index, state: s, text, fromToken, finished }) => {
+      const b = builders[index];
+      if (b)
+        for (let t = fromToken; t < s.tokens.length; t++)
+          b.add(s.tokens[t]!, s.logprobs[t]!, s.top[t]!);
+      if (text === '' && !finished && (!b || b.out.tokens.length === 0)) return;
+      sink!.send(
+        frame.chunk([
+          {
+            index,
+            text,
             logprobs: b ? b.take() : null,
-            finish_reason: null,
+            finish_reason: finished ? s.finishReason : null,
+            stop_reason: null,
           },
         ]),
       );
-    }
+    },
+    usageChunk: (states) =>
+      req.stream_options?.include_usage ? frame.chunk([], usageOf(promptTokens, states)) : null,
   });
-  const emit = (i: number, s: SequenceState) => {
-    const mark = sent[i]!;
-    if (mark.finished) return;
-    const b = builders[i];
-    const finished = s.finishReason !== null;
-    const end = streamableLength(s.text, finished, specs[i]!.stop);
-    const delta = end > mark.text ? s.text.slice(mark.text, end) : '';
-    mark.text = Math.max(mark.text, end);
-    if (b)
-      for (; mark.tokens < s.tokens.length; mark.tokens++)
-        b.add(s.tokens[mark.tokens]!, s.logprobs[mark.tokens]!, s.top[mark.tokens]!);
-    mark.finished = finished;
-    if (delta === '' && !finished && (!b || b.out.tokens.length === 0)) return;
-    sink.send(
-      chunk([
-        {
-          index: i,
-          text: delta,
-          logprobs: b ? b.take() : null,
-          finish_reason: finished ? s.finishReason : null,
-          stop_reason: null,
-        },
-      ]),
-    );
-  };
-  specs.forEach((spec, i) => {
-    spec.onToken = (s) => emit(i, s);
-  });
-  const states = await ctx.engine.generate(specs);
-  states.forEach((s, i) => emit(i, s));
-  if (req.stream_options?.include_usage) sink.send(chunk([], usageOf(states)));
-  return undefined;
 }

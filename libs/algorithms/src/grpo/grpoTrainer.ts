@@ -34,7 +34,7 @@ import {
   type TrainingAlgorithm,
 } from '@rxrl/pipeline';
 import { mathReward } from '@rxrl/reward';
-import { accumulatedStep } from '../shared/accumulatedStep';
+import { accumulatedStep, type StepTimings } from '../shared/accumulatedStep';
 import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
 import {
@@ -269,7 +269,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const updates = microBatches(all, gbs);
     const sums: Record<string, number> = {};
     let trainedTokens = 0;
+    const timings: StepTimings = { lossBackwardMs: 0, optimizerMs: 0 };
+    let logprobsMs = 0;
     for (const rows of updates) {
+      const tLogprobs = performance.now();
       const mbs = microBatches(rows, config.policy.train_micro_batch_size).map((r) =>
         this.hostBatch(
           r,
@@ -282,6 +285,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
           updates.length > 1,
         ),
       );
+      logprobsMs += performance.now() - tLogprobs;
       const globalValidToks = mbs.reduce((s, m) => s + m.validToks, 0);
       const globalValidSeqs = mbs.reduce((s, m) => s + m.validSeqs, 0);
       const metrics = accumulatedStep({
@@ -290,6 +294,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         microBatches: mbs,
         maxGradNorm: config.policy.max_grad_norm,
         gradNormPerLayerEvery: config.logger.grad_norm_per_layer_every,
+        timings,
         loss: (mb) => {
           const B = mb.pb.rows;
           const T = mb.pb.width;
@@ -344,6 +349,13 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       'train/num_valid_samples': sampleMask.reduce((a, b) => a + b, 0),
       'timing/rollout_and_reward': tRollout,
       'timing/policy_training': tTrain,
+      // policy_training by part: the log-prob passes outside the tape (π_ref for the KL
+      // penalty, π_old with several updates per rollout, entropies for top_entropy_quantile;
+      // NeMo RL's name), forward + loss + backward of every micro-batch, and the
+      // gradient norm, clip and AdamW update
+      'timing/policy_and_reference_logprobs': logprobsMs / 1000,
+      'timing/loss_and_backward': timings.lossBackwardMs / 1000,
+      'timing/optimizer_step': timings.optimizerMs / 1000,
       'performance/tokens_per_sec':
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };

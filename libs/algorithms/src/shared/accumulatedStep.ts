@@ -47,6 +47,20 @@ export interface AccumulatedStepOptions<M> {
    * (`locateNonFinite`); default true.
    */
   locateNonFinite?: boolean;
+  /** wall time of the step's parts, added to (ms): a trainer reports them as `timing/…` metrics */
+  timings?: StepTimings;
+}
+
+/**
+ * Where an optimizer step's wall time went (ms, accumulated over calls):
+ * forward, loss and backward of every micro-batch, then the gradient norm,
+ * clip and optimizer update. The first part ends on the loss metrics read
+ * back to the host; the CPU backends run every op when it is called, so the
+ * update's time is its own (a GPU backend could queue work past the timer).
+ */
+export interface StepTimings {
+  lossBackwardMs: number;
+  optimizerMs: number;
 }
 
 const defaultReduce = (key: string): MetricReduce =>
@@ -64,6 +78,7 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
   const reduce = options.reduce ?? defaultReduce;
   const acc = new GradientAccumulator();
   const out: Record<string, number> = {};
+  const t0 = performance.now();
   try {
     options.microBatches.forEach((mb, i) => {
       let metrics: Metrics = {};
@@ -83,6 +98,8 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
         out[k] = reduce(k) === 'sum' ? (out[k] ?? 0) + v : v;
       }
     });
+    const t1 = performance.now();
+    if (options.timings) options.timings.lossBackwardMs += t1 - t0;
     const total = acc.take();
     const norm = globalNorm(total);
     const gradNorm = norm.dataSync()[0]!;
@@ -114,6 +131,7 @@ export function accumulatedStep<M>(options: AccumulatedStepOptions<M>): Record<s
     const lr = optimizer.lr;
     optimizer.step(update, { gradScale });
     tf.dispose(Object.values(update));
+    if (options.timings) options.timings.optimizerMs += performance.now() - t1;
     out['grad_norm'] = gradNorm;
     out['lr'] = lr;
     return out;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BenchCase, BenchContext, BenchRecord } from '../benchCase';
@@ -36,8 +37,16 @@ interface GrpoSide {
 const GRPO_PHASES = ['generation', 'logprobs', 'loss_backward', 'optimizer'] as const;
 type GrpoPhase = (typeof GRPO_PHASES)[number];
 
-/** One measurement in a child process of its own, so its peak RSS is its own. */
-async function measure<T = Side>(side: 'rxrl' | 'pytorch', spec: object): Promise<T> {
+/**
+ * One measurement in a child process of its own, so its peak RSS is its own;
+ * `load` is the 1-minute load average as it started and ended (on a shared
+ * machine, which side ran in a busier minute).
+ */
+async function measure<T = Side>(
+  side: 'rxrl' | 'pytorch',
+  spec: object,
+): Promise<Measured<T>> {
+  const loadBefore = loadavg()[0]!;
   const [cmd, args] =
     side === 'rxrl'
       ? [process.execPath, ['--import', 'tsx', join(ROOT, 'tools/bench/real/ours.ts')]]
@@ -47,8 +56,15 @@ async function measure<T = Side>(side: 'rxrl' | 'pytorch', spec: object): Promis
     maxBuffer: 1 << 24,
     timeout: 1_800_000,
   });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+  const out = JSON.parse(stdout.trim().split('\n').pop()!) as T;
+  return { ...out, load: [loadBefore, loadavg()[0]!] };
 }
+
+type Measured<T> = T & { load: [number, number] };
+
+/** `load 21.2→20.2`: the 1-minute load average over a measurement. */
+const loadNote = (m: Measured<object>) =>
+  `load ${m.load[0].toFixed(1)}→${m.load[1].toFixed(1)}`;
 
 const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 
@@ -85,7 +101,7 @@ async function grpoRecords(ctx: BenchContext): Promise<BenchRecord[]> {
   const rows = prompts * generations;
   const spec = { mode: 'grpo', prompts, generations, prompt, new_tokens: newTokens, kl: 0.01, iters: 1 };
   const base = { backend: ctx.backend, preset: 'qwen2.5-0.5b', batch: rows, seqLen: prompt + newTokens };
-  let ours: GrpoSide;
+  let ours: Measured<GrpoSide>;
   try {
     ours = await measure<GrpoSide>('rxrl', spec);
   } catch (err) {
@@ -94,7 +110,7 @@ async function grpoRecords(ctx: BenchContext): Promise<BenchRecord[]> {
     console.log(`  real_grpo_step: ${notes}`);
     return [{ ...base, name: 'real_grpo_step', value: NaN, unit: 'tokens/s', notes }];
   }
-  let torch: GrpoSide | null = null;
+  let torch: Measured<GrpoSide> | null = null;
   try {
     torch = await measure<GrpoSide>('pytorch', spec);
   } catch (err) {
@@ -125,7 +141,10 @@ async function grpoRecords(ctx: BenchContext): Promise<BenchRecord[]> {
     value: ms(ours.phases.total),
     unit: 'ms',
     ...(t !== undefined ? { pytorch: ms(t), vsPytorch: t / ours.phases.total } : {}),
-    notes: `${ms(ours.phases.other).toFixed(0)} ms outside the phases (reward, advantages, batch assembly); median of ${ours.steps} after 1 warm-up`,
+    notes:
+      `${ms(ours.phases.other).toFixed(0)} ms outside the phases (reward, advantages, batch assembly); median of ${ours.steps} after 1 warm-up; ` +
+      `${loadNote(ours)} (ours)` +
+      (torch ? `, ${loadNote(torch)} (PyTorch, after ours)` : ''),
   });
   records.push({
     ...base,
@@ -215,9 +234,9 @@ export const realCase: BenchCase = {
     ];
     const records: BenchRecord[] = [];
     // the LoRA row compares with the full fine-tune PyTorch already measured
-    const torchRuns = new Map<string, Side>();
+    const torchRuns = new Map<string, Measured<Side>>();
     for (const s of specs) {
-      let ours: Side;
+      let ours: Measured<Side>;
       try {
         ours = await measure('rxrl', s.spec);
       } catch (err) {
@@ -236,7 +255,7 @@ export const realCase: BenchCase = {
         continue;
       }
       const torchKey = JSON.stringify({ ...s.spec, lora: undefined });
-      let torch: Side | null = torchRuns.get(torchKey) ?? null;
+      let torch: Measured<Side> | null = torchRuns.get(torchKey) ?? null;
       try {
         torch ??= await measure<Side>('pytorch', s.spec);
         torchRuns.set(torchKey, torch);
@@ -260,7 +279,8 @@ export const realCase: BenchCase = {
             ? ` vs PyTorch ${gb(torch.peak_rss)} (${(ours.peak_rss / torch.peak_rss).toFixed(2)}×)`
             : '') +
           estimateNote(ours) +
-          `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : s.spec['lora'] ? `LoRA r 16 all-linear (${((ours.trainable ?? 0) / 1e6).toFixed(1)}M trainable) vs PyTorch full fine-tune` : 'full fine-tune: forward, NLL, backward, AdamW'}`,
+          `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : s.spec['lora'] ? `LoRA r 16 all-linear (${((ours.trainable ?? 0) / 1e6).toFixed(1)}M trainable) vs PyTorch full fine-tune` : 'full fine-tune: forward, NLL, backward, AdamW'}; ${loadNote(ours)}` +
+          (torch ? `, PyTorch ${loadNote(torch)}` : ''),
       });
       if (torch && records.length === 1)
         console.log(`\n  pytorch: ${torch.threads} threads, ${torch.blas}`);

@@ -9,6 +9,7 @@
  *   npm run bench -- --only train_step  # that case (or cases containing the text); a,b for several
  *   npm run bench -- --no-torch         # skip the PyTorch comparison
  *   npm run bench -- --only real        # real size: the Qwen2.5-0.5B layout vs PyTorch (opt-in, slow)
+ *   npm run bench -- --only real_grpo   # its GRPO step by phase only
  *
  * After each case, the records that name a PyTorch measurement (or that
  * pytorch.ts pairs by their fields) are measured by

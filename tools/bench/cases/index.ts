@@ -4,7 +4,7 @@ import { dataThroughputCase } from './dataThroughput';
 import { generation } from './generation';
 import { grpoStepCase } from './grpoStep';
 import { pipelineOverheadCase } from './pipelineOverhead';
-import { realCase } from './real';
+import { realCase, realGrpoCase } from './real';
 import { refLogProbsCase } from './refLogProbs';
 import { trainProfileCase } from './trainProfile';
 import { trainStepCase } from './trainStep';
@@ -20,4 +20,5 @@ export const cases: BenchCase[] = [
   dataParallelCase,
   grpoStepCase,
   realCase,
+  realGrpoCase,
 ];

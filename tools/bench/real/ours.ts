@@ -5,16 +5,29 @@
  *
  *   npx tsx tools/bench/real/ours.ts DIR '{"mode":"generate","batch":1,"prompt":32,"new_tokens":32}'
  *   npx tsx tools/bench/real/ours.ts DIR '{"mode":"train","batch":1,"seq":512,"iters":2}'
+ *   npx tsx tools/bench/real/ours.ts DIR '{"mode":"grpo","prompts":2,"generations":4,"prompt":32,"new_tokens":32,"kl":0.01}'
+ *
+ * Each also prints `estimate`: what estimateRunMemory (the check `rxrl` runs
+ * before loading) predicts for the same shapes, next to the measured peak RSS.
  */
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type Tokenizer } from '@rxrl/core/base';
 import { describeBackend, selectBackend } from '@rxrl/core';
-import { LoraAdapter, loadPretrained } from '@rxrl/model';
+import {
+  LoraAdapter,
+  estimateRunMemory,
+  loadPretrained,
+  loraParameterCount,
+  readModelConfig,
+  type RunMemoryConfig,
+} from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
 import { generate } from '@rxrl/rollout';
+import { grpoStep, type GrpoSpec } from './grpoStep';
 
-interface Spec {
-  mode: 'generate' | 'train';
+interface Spec extends Partial<GrpoSpec> {
+  mode: 'generate' | 'train' | 'grpo';
   batch: number;
   prompt?: number;
   new_tokens?: number;
@@ -31,6 +44,41 @@ const [dir, raw] = process.argv.slice(2);
 if (!dir || !raw) throw new Error('usage: ours.ts MODEL_DIR SPEC_JSON');
 const spec = JSON.parse(raw) as Spec;
 const choice = await selectBackend(spec.backend ?? 'native');
+const cfg = await readModelConfig(dir);
+
+if (spec.mode === 'grpo') {
+  const out = await grpoStep(path.resolve(dir), spec as GrpoSpec, choice.backend);
+  console.log(
+    JSON.stringify({
+      side: 'rxrl',
+      backend: describeBackend(choice),
+      mode: spec.mode,
+      ...out,
+      peak_rss: process.resourceUsage().maxRSS * 1024,
+    }),
+  );
+  process.exit(0);
+}
+
+// the shapes `rxrl generate` / `rxrl sft` would check before loading
+const memoryRun: RunMemoryConfig =
+  spec.mode === 'generate'
+    ? {
+        backend: choice.backend,
+        train: null,
+        generation: { batch: spec.batch, maxLen: spec.prompt! + spec.new_tokens! },
+      }
+    : {
+        backend: choice.backend,
+        train: {
+          microBatch: spec.batch,
+          seqLen: spec.seq!,
+          activationCheckpointing: spec.checkpointing === true,
+          ...(spec.lora ? { trainableParams: loraParameterCount(cfg, spec.lora).trainable } : {}),
+        },
+        ...(spec.lora ? { adapterParams: loraParameterCount(cfg, spec.lora).adapter } : {}),
+      };
+const estimate = estimateRunMemory(cfg, memoryRun).totalBytes;
 const t0 = performance.now();
 const model = await loadPretrained(dir);
 const loadS = (performance.now() - t0) / 1000;
@@ -100,5 +148,6 @@ console.log(
     tokens_per_s: tokens / seconds,
     trainable: spec.mode === 'train' ? [...model.trainableVariables().values()].reduce((n, v) => n + v.size, 0) : undefined,
     peak_rss: process.resourceUsage().maxRSS * 1024,
+    estimate,
   }),
 );

@@ -6,6 +6,7 @@ Loads the same files rxrl loads, so both sides compute with the same weights.
 
   /usr/bin/python3 tools/bench/real/torch_real.py DIR '{"mode":"generate","batch":1,"prompt":32,"new_tokens":32}'
   /usr/bin/python3 tools/bench/real/torch_real.py DIR '{"mode":"train","batch":1,"seq":512,"iters":2}'
+  /usr/bin/python3 tools/bench/real/torch_real.py DIR '{"mode":"grpo","prompts":2,"generations":4,"prompt":32,"new_tokens":32,"kl":0.01}'
 
 Prints one JSON object: tokens_per_s, seconds per iteration, peak RSS (bytes,
 getrusage) and the threads and BLAS in use.
@@ -143,6 +144,69 @@ def openblas_core():
     return "BLAS: no OpenBLAS mapped"
 
 
+def completion_logprobs(model, ids, prompt_len):
+    """log p(token | prefix) of each completion token, [B, N]: the head over every position, as HF does."""
+    h = model.forward(ids)[:, :-1]
+    logits = h @ model.head.T
+    lp = logits.log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return lp[:, prompt_len - 1 :]
+
+
+def grpo_steps(cfg, W, spec):
+    """GRPO steps as the recipe runs them (one update per rollout, so pi_old is the policy
+    itself): sample `generations` completions per prompt at temperature 1 with a KV cache;
+    group-normalised advantages of the reward (0 for every random completion, as rxrl's
+    verifier gives); pi_ref's log-probs without gradient; the clipped surrogate plus the
+    k3 KL estimate, token-level mean; backward; clip to norm 1; AdamW. Returns each phase's
+    seconds per measured step (after one warm-up step)."""
+    P, G, Tp, N = spec["prompts"], spec["generations"], spec["prompt"], spec["new_tokens"]
+    kl_coef, eps = spec["kl"], 0.2
+    model = Model(cfg, W)
+    ref = Model(cfg, {k: v.detach().clone() for k, v in W.items()}) if kl_coef > 0 else None
+    for p in model.params():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(model.params(), lr=1e-6, weight_decay=0.01)
+    V = cfg["vocab_size"]
+    out = []
+    for _ in range(spec.get("iters", 1) + 1):
+        prompts = torch.randint(0, V, (P, Tp)).repeat_interleave(G, 0)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            cache, toks, gen_lp = [], [], []
+            h = model.forward(prompts, cache)
+            for i in range(N):
+                logp = (h[:, -1] @ model.head.T).log_softmax(-1)
+                nxt = torch.multinomial(logp.exp(), 1)
+                toks.append(nxt)
+                gen_lp.append(logp.gather(-1, nxt))
+                if i < N - 1:
+                    h = model.forward(nxt, cache)
+        ids = torch.cat([prompts] + toks, 1)
+        rewards = torch.zeros(P, G)
+        adv = ((rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-6)).reshape(-1, 1)
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            ref_lp = completion_logprobs(ref, ids, Tp) if ref is not None else None
+        t2 = time.perf_counter()
+        lp = completion_logprobs(model, ids, Tp)
+        ratio = torch.exp(lp - lp.detach())
+        per_token = -torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
+        if ref_lp is not None:
+            d = ref_lp - lp
+            per_token = per_token + kl_coef * (torch.exp(d) - d - 1)
+        loss = per_token.mean()
+        loss.backward()
+        t3 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.params(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        t4 = time.perf_counter()
+        out.append({"generation": t1 - t0, "logprobs": t2 - t1, "loss_backward": t3 - t2,
+                    "optimizer": t4 - t3, "other": 0.0, "total": t4 - t0})
+    steps = out[1:]
+    return {k: sorted(s[k] for s in steps)[len(steps) // 2] for k in steps[0]}, len(steps)
+
+
 def main():
     dir_, spec = sys.argv[1], json.loads(sys.argv[2])
     torch.set_num_threads(int(spec.get("threads", os.cpu_count())))
@@ -155,6 +219,21 @@ def main():
     mode = spec["mode"]
     iters = spec.get("iters", 2)
     times = []
+    if mode == "grpo":
+        del model
+        phases, steps = grpo_steps(cfg, W, spec)
+        print(json.dumps({
+            "side": "pytorch",
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "blas": openblas_core(),
+            "mode": mode,
+            "load_s": load_s,
+            "phases": phases,
+            "steps": steps,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        }))
+        return
     if mode == "generate":
         B, P, N = spec["batch"], spec["prompt"], spec["new_tokens"]
         ids = torch.randint(0, V, (B, P))

@@ -105,10 +105,22 @@ describe('GrpoTrainer', () => {
       'timing/rollout_and_reward',
       'timing/policy_training',
       'timing/generation_s',
+      'timing/policy_and_reference_logprobs',
+      'timing/loss_and_backward',
+      'timing/optimizer_step',
     ]) {
       expect(first.metrics[k], k).toBeTypeOf('number');
       expect(Number.isFinite(first.metrics[k]), k).toBe(true);
     }
+    // policy_training by part: π_ref (KL on) and π_old (two updates) passes, two backward
+    // passes and two updates all take time, and the parts fit inside policy_training
+    const parts = ['policy_and_reference_logprobs', 'loss_and_backward', 'optimizer_step'].map(
+      (p) => first.metrics[`timing/${p}`]!,
+    );
+    for (const t of parts) expect(t).toBeGreaterThan(0);
+    expect(parts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(
+      first.metrics['timing/policy_training']!,
+    );
     expect(first.metrics['train/lr']).toBeCloseTo(1e-2, 8);
     // nothing changed between generation and the first update: the generation log-probs are the training ones
     expect(first.metrics['train/token_mult_prob_error']).toBeGreaterThanOrEqual(1);

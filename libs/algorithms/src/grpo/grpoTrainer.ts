@@ -282,6 +282,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     } = train;
 
     const t1 = performance.now();
+    const before = { ...this.updateGraph.updateTimings };
     // the policy update is its own graph (loss.clipped_pg → optimizer.step), fed one batch
     // per optimizer update: `train_global_batch_size` samples each
     this.stepCoefficients = coefficients;
@@ -302,6 +303,9 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       for (const [k, v] of Object.entries(update)) sums[k] = (sums[k] ?? 0) + v / updates.length;
     }
     const tTrain = (performance.now() - t1) / 1000;
+    const after = this.updateGraph.updateTimings;
+    const lossBackward = (after.lossBackwardMs - before.lossBackwardMs) / 1000;
+    const optimizerStep = (after.optimizerMs - before.optimizerMs) / 1000;
 
     const lengths = Array.from(
       { length: n },
@@ -322,6 +326,13 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       'train/num_valid_samples': sampleMask.reduce((a, b) => a + b, 0),
       'timing/rollout_and_reward': tRollout,
       'timing/policy_training': tTrain,
+      // policy_training by part: forward + loss + backward of every micro-batch; the
+      // gradient norm, clip and AdamW update; and the rest of the update graph — the
+      // log-prob passes outside the tape (π_ref for the KL penalty, π_old with several
+      // updates per rollout, entropies for top_entropy_quantile; NeMo RL's name)
+      'timing/loss_and_backward': lossBackward,
+      'timing/optimizer_step': optimizerStep,
+      'timing/policy_and_reference_logprobs': Math.max(0, tTrain - lossBackward - optimizerStep),
       'performance/tokens_per_sec':
         (trainedTokens + lengths.reduce((a, b) => a + b, 0)) / (tRollout + tTrain),
     };

@@ -79,6 +79,13 @@ export type ApplyUpdateOptions = Pick<
  * {@link accumulatedStep} is the two calls in a row.
  */
 export class PendingUpdate {
+  /**
+   * Wall time (ms, summed over the instance's life): forward + loss + backward of
+   * every micro-batch accumulated, and the norm, clip and optimizer update of every
+   * applied update. The first part ends on the loss metrics read back to the host;
+   * the CPU backends run every op when it is called, so each part's time is its own.
+   */
+  readonly timings = { lossBackwardMs: 0, optimizerMs: 0 };
   private readonly acc = new GradientAccumulator();
   private metrics: Record<string, number> = {};
   /** each accumulated loss, so a non-finite update can re-run its forward passes */
@@ -108,6 +115,7 @@ export class PendingUpdate {
     const reduce = options.reduce ?? defaultReduce;
     const out: Record<string, number> = {};
     if (options.release) this.releases.push(options.release);
+    const t0 = performance.now();
     try {
       options.microBatches.forEach((mb, i) => {
         let metrics: Metrics = {};
@@ -131,6 +139,7 @@ export class PendingUpdate {
       this.reset();
       throw err;
     }
+    this.timings.lossBackwardMs += performance.now() - t0;
     Object.assign(this.metrics, out);
     this.losses.push({
       microBatches: options.microBatches,
@@ -149,6 +158,7 @@ export class PendingUpdate {
   apply(options: ApplyUpdateOptions): Record<string, number> {
     const { model, optimizer, maxGradNorm } = options;
     const out = this.metrics;
+    const t0 = performance.now();
     try {
       const total = this.acc.take();
       const norm = globalNorm(total);
@@ -185,6 +195,7 @@ export class PendingUpdate {
       const lr = optimizer.lr;
       optimizer.step(update, { gradScale });
       tf.dispose(Object.values(update));
+      this.timings.optimizerMs += performance.now() - t0;
       out['grad_norm'] = gradNorm;
       out['lr'] = lr;
       return out;

@@ -103,6 +103,11 @@ export class StepGraph {
     private readonly extra: Record<string, unknown> = {},
   ) {}
 
+  /** where the graph's updates spent their time so far (ms; {@link PendingUpdate.timings}) */
+  get updateTimings(): Readonly<PendingUpdate['timings']> {
+    return this.update.timings;
+  }
+
   private open(): GraphSession {
     const context = {
       services: {

@@ -395,6 +395,18 @@ export const handMutants = [
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 
+/** Runs `tests` (paths from the repository root) from the target library's folder; true when they pass. */
+function testsPass(target, tests) {
+  // from the library's folder, as `npm test` runs it (its config's paths are relative to it)
+  const dir = join(root, targets[target].dir);
+  const r = spawnSync(
+    process.execPath,
+    [vitest, 'run', '--reporter=dot', ...tests.map((t) => relative(dir, join(root, t)))],
+    { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, CI: '1' } },
+  );
+  return r.status === 0;
+}
+
 function runOne(m) {
   const path = join(root, m.file);
   const original = readFileSync(path, 'utf8');
@@ -411,14 +423,7 @@ function runOne(m) {
   process.once('SIGTERM', onSignal);
   try {
     writeFileSync(path, original.slice(0, at) + m.to + original.slice(at + m.from.length));
-    // from the library's folder, as `npm test` runs it (its config's paths are relative to it)
-    const dir = join(root, targets[m.target].dir);
-    const r = spawnSync(
-      process.execPath,
-      [vitest, 'run', '--reporter=dot', ...m.tests.map((t) => relative(dir, join(root, t)))],
-      { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, CI: '1' } },
-    );
-    const killed = r.status !== 0;
+    const killed = !testsPass(m.target, m.tests);
     return { status: killed ? 'killed' : 'survived', detail: killed ? '' : 'tests passed' };
   } finally {
     restore();
@@ -433,7 +438,22 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     (m) => want.length === 0 || want.includes(m.target) || want.includes(m.id),
   );
   const results = [];
+  // a mutant only counts as killed by tests that pass on the unmutated code
+  const baseline = new Map();
   for (const m of chosen) {
+    const key = `${m.target} ${m.tests.join(' ')}`;
+    if (!baseline.has(key)) baseline.set(key, testsPass(m.target, m.tests));
+    if (!baseline.get(key)) {
+      results.push({
+        id: m.id,
+        target: m.target,
+        file: m.file,
+        status: 'stale',
+        detail: 'tests fail unmutated',
+      });
+      console.log(`stale    ${m.id}: its tests fail on the unmutated code`);
+      continue;
+    }
     const t0 = Date.now();
     const r = runOne(m);
     results.push({ id: m.id, target: m.target, file: m.file, ...r });

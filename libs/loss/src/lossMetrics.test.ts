@@ -2,7 +2,17 @@
 // worked out by hand from the formulas in their doc comments.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
-import { cpoLoss, gkdLoss, ktoLoss, preferenceLoss, readMetricsSync } from './index';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  cpoLoss,
+  disposeLossResult,
+  gkdLoss,
+  keepMetrics,
+  ktoLoss,
+  preferenceLoss,
+  readMetrics,
+  readMetricsSync,
+} from './index';
 import { expectClose, t1, t2 } from '../test/helpers';
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
@@ -117,5 +127,22 @@ describe('loss metrics by hand', () => {
     expect(m['nll_loss']).toBe(0);
     expect(m['num_valid_samples']).toBe(2);
     expectClose(m['loss']!, m['preference_loss']!, 1e-7, 'loss = preference');
+  });
+
+  it('readMetrics reads numbers and tensors and disposes the tensors; keepMetrics keeps them', async () => {
+    const before = tf.memory().numTensors;
+    const kept = tf.tidy(() => keepMetrics({ a: tf.scalar(1.5) as tf.Scalar, n: 3 }));
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(await readMetrics(kept)).toEqual({ a: 1.5, n: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('disposeLossResult disposes the loss and every tensor metric', () => {
+    const before = tf.memory().numTensors;
+    disposeLossResult({
+      loss: tf.scalar(1) as tf.Scalar,
+      metrics: { a: tf.scalar(2) as tf.Scalar, n: 4 },
+    });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -149,6 +149,14 @@ describe('options reach every estimator', () => {
     close(g, [-1.2247449, 1.2247449, 0, 0], 3);
   });
 
+  it('grpo uses zero_std_rtol: a spread under rtol·max|r| is only centred', () => {
+    const r = computeAdvantages(
+      { rewards: Float32Array.of(1000, 1000.01), groupIds: Int32Array.of(0, 0) },
+      { zero_std_rtol: 1e-3 },
+    );
+    close(r.advantages, [-0.005, 0.005], 3);
+  });
+
   it('REINFORCE++ uses zero_std_rtol: a residue spread is only centred', () => {
     const r = computeAdvantages(
       { rewards: Float32Array.of(1000, 1000.01), groupIds: Int32Array.of(0, 1) },

@@ -235,6 +235,48 @@ export const handMutants = [
     to: 'Math.min(spec.clip, (m - spec.target) / scale)',
     tests: [`${L}schedules.test.ts`],
   },
+  // ---- loss: mutants Stryker reports as surviving although the tests kill them (module-level
+  // schemas built once in loss's shared module cache, and runs it reused from an earlier pass)
+  {
+    id: 'schedule-constant-schema-empty',
+    target: 'loss',
+    file: `${L}schedules.ts`,
+    from: "      type: z.literal('constant'),\n      /** the coefficient */\n      value: z.number(),",
+    to: "      type: z.literal('constant'),",
+    tests: [`${L}schedules.test.ts`],
+  },
+  {
+    id: 'schedule-band-min-bound',
+    target: 'loss',
+    file: `${L}schedules.ts`,
+    from: '      factor: z.number().gt(1).default(1.1),\n      direction: z.union([z.literal(1), z.literal(-1)]).default(1),\n      min: z.number().min(0).default(0),',
+    to: '      factor: z.number().gt(1).default(1.1),\n      direction: z.union([z.literal(1), z.literal(-1)]).default(1),\n      min: z.number().default(0),',
+    tests: [`${L}schedules.test.ts`],
+  },
+  {
+    id: 'key-path-regex-unanchored',
+    target: 'loss',
+    file: `${L}coefficientSchedules.ts`,
+    from: 'z.string().regex(/^[A-Za-z_]\\w*(\\.\\w+)+$/,',
+    to: 'z.string().regex(/[A-Za-z_]\\w*(\\.\\w+)+/,',
+    tests: [`${L}coefficientSchedules.test.ts`],
+  },
+  {
+    id: 'compose-spec-taken-for-schedule',
+    target: 'loss',
+    file: `${L}composeLosses.ts`,
+    from: "return typeof w === 'object' && w !== null && typeof (w as Schedule).value === 'function';",
+    to: "return typeof w === 'object' && w !== null;",
+    tests: [`${L}composeLosses.test.ts`],
+  },
+  {
+    id: 'coefficient-set-state-ignored',
+    target: 'loss',
+    file: `${L}coefficientSchedules.ts`,
+    from: 'for (const [p, s] of this.schedules) if (state[p] !== undefined) s.setState(state[p]);',
+    to: 'void state;',
+    tests: [`${L}coefficientSchedules.test.ts`],
+  },
   // ---- grouping: advantages
   {
     id: 'bessel-dropped',

@@ -124,16 +124,17 @@ describe('CoefficientSchedules state and key paths', () => {
     const a = new CoefficientSchedules(spec, config);
     expect(a.size).toBe(2);
     a.values(1, { m: 2 });
+    a.values(2, { m: 2 });
     const state = JSON.parse(JSON.stringify(a.getState()));
     expect(state).toEqual({
-      'loss_fn.kl': { value: expect.closeTo(0.102, 12), last_step: 1 },
-      'loss_fn.entropy_coef': { value: expect.closeTo(1.1, 12), last_step: 1 },
+      'loss_fn.kl': { value: expect.closeTo(0.10404, 12), last_step: 2 },
+      'loss_fn.entropy_coef': { value: expect.closeTo(1.21, 12), last_step: 2 },
     });
     const b = new CoefficientSchedules(spec, config);
     b.setState({ 'loss_fn.kl': state['loss_fn.kl'] });
-    expect(b.values(1, { m: 2 })).toEqual({
-      'loss_fn.kl': expect.closeTo(0.102, 12), // restored, step 1 already counted
-      'loss_fn.entropy_coef': expect.closeTo(1.1, 12), // fresh: updates now
+    expect(b.values(2, { m: 2 })).toEqual({
+      'loss_fn.kl': expect.closeTo(0.10404, 12), // restored, step 2 already counted
+      'loss_fn.entropy_coef': expect.closeTo(1.1, 12), // fresh: its first update
     });
   });
 

@@ -232,6 +232,16 @@ describe('options schema', () => {
     expect(ok({ overlong_buffer_length: 4, max_response_length: 4 })).toBe(false);
     expect(ok({ max_response_length: 4 })).toBe(false);
     expect(ok({})).toBe(true);
+    const issues = (o: object) =>
+      RewardShapingOptionsSchema.safeParse(o).error?.issues.map((i) => i.message) ?? [];
+    // one issue each, with its own message
+    expect(issues({ overlong_buffer_length: 4 })).toEqual([
+      'overlong_buffer_length, overlong_buffer_penalty and max_response_length must be set together',
+    ]);
+    expect(issues({ max_response_length: 4 })).toHaveLength(1);
+    expect(issues({ ...dapo, overlong_buffer_length: 5 })).toEqual([
+      'overlong_buffer_length must be <= max_response_length',
+    ]);
   });
 
   it('reward shaping needs finish reasons and lengths for every sample', () => {
@@ -307,6 +317,10 @@ describe('statistics helpers', () => {
     const v = Float64Array.of(1, 1.02, 100);
     whitenWeightedInPlace(v, [1, 1, 0], 0, 0.005);
     close(v, [-1, 1, 9899], 4);
+    // the scale is the largest |a|, not the last: std 0.01 ≤ 0.0099·1.02, so only centred
+    const m = Float64Array.of(1.02, 1);
+    whitenWeightedInPlace(m, undefined, 0, 0.0099);
+    close(m, [0.01, -0.01], 9);
     const z = Float64Array.of(1, 2);
     expect(whitenWeightedInPlace(z, [0, 0])).toEqual({ mean: 0, std: 0 });
     expect(Array.from(z)).toEqual([1, 2]);

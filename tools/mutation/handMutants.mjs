@@ -342,6 +342,32 @@ export const handMutants = [
     to: '  for (let i = 0; i < n; i++) if (Number.isNaN(sum[i]!)) sum[i] = 0;',
     tests: [`${G}computeAdvantages.test.ts`],
   },
+  // ---- grouping: survivors of a Stryker run, kept here as hand mutants with the tests that
+  // kill them (the first one Stryker still reports as surviving; see libs/grouping/README.md)
+  {
+    id: 'reward-column-always-in-place',
+    target: 'grouping',
+    file: `${G}advantageColumns.ts`,
+    from: 'if (chunks.length === 1 && column.nullCount === 0) {',
+    to: 'if (true) {',
+    tests: [`${G}advantageEdges.test.ts`],
+  },
+  {
+    id: 'missing-reward-gets-a-baseline',
+    target: 'grouping',
+    file: `${G}groupStats.ts`,
+    from: '      if (Number.isNaN(r)) {\n        baseline[i] = Number.NaN;',
+    to: '      if (false) {\n        baseline[i] = Number.NaN;',
+    tests: [`${G}advantageEdges.test.ts`],
+  },
+  {
+    id: 'gdpo-rtol-ignored',
+    target: 'grouping',
+    file: `${G}gdpoAdvantages.ts`,
+    from: 'const rtol = p.zeroStdRtol ?? DEFAULT_ZERO_STD_RTOL;',
+    to: 'const rtol = p.zeroStdRtol && DEFAULT_ZERO_STD_RTOL;',
+    tests: [`${G}advantageEdges.test.ts`],
+  },
   // ---- optimizer
   {
     id: 'adam-bias-correction-2-unsquared',

@@ -139,14 +139,15 @@ describe('options reach every estimator', () => {
       ).advantages,
       [-a / s, a / s, 0, 0],
     );
-    // a spread of 0.01 on rewards near 100 is a zero std under rtol 1e-3 (0.1), so only centred
-    const near = Float32Array.of(100, 100.01, 50, 50);
-    const g = gdpoAdvantages([near], indexGroups(groupIds, 4), {
-      scale: 'group',
-      zeroStdRtol: 1e-3,
-    });
-    // centred ±0.005 per group, then batch whitening: Bessel std of (−0.005, 0.005, 0, 0) = 0.005·√(2/3)
-    close(g, [-1.2247449, 1.2247449, 0, 0], 3);
+    // a spread of 0.01 on rewards near 100 is a zero std under rtol 1e-3 (0.1), so that group is
+    // only centred (±0.005) while the group [0, 2] is divided by its std (±0.7071); the batch
+    // whitening then keeps their ratio (with the default rtol both would be ±1.2247 / ±0.866)
+    const g = gdpoAdvantages(
+      [Float32Array.of(100, 100.01, 0, 2)],
+      indexGroups(Int32Array.of(0, 0, 1, 1), 4),
+      { scale: 'group', zeroStdRtol: 1e-3 },
+    );
+    close(g, [-0.0086619, 0.0086619, -1.2247142, 1.2247142], 4);
   });
 
   it('grpo uses zero_std_rtol: a spread under rtol·max|r| is only centred', () => {
@@ -287,6 +288,14 @@ describe('statistics helpers', () => {
   });
 
   it('baselineAndStd: a missing reward has baseline NaN; a lone sample its own reward', () => {
+    // two valid rewards and a missing one: the missing one still gets no baseline
+    const three = baselineAndStd(
+      Float32Array.of(Number.NaN, 1, 3),
+      indexGroups(Int32Array.of(0, 0, 0), 3),
+      false,
+    );
+    expect(Number.isNaN(three.baseline[0]!)).toBe(true);
+    expect(Array.from(three.zeroStd)).toEqual([1, 0, 0]);
     const rewards = Float32Array.of(Number.NaN, 2, 5, 1, Number.NaN);
     const groups = indexGroups(Int32Array.of(0, 0, 1, 2, 2), 5);
     const s = baselineAndStd(rewards, groups, false);

@@ -135,6 +135,14 @@ describe('lr schedules and NeMo RL scheduler lists', () => {
     expect(f(2)).toBeCloseTo(0.55, 12);
   });
 
+  it('cosine warmup from start_factor; start_factor in [0, 1]', () => {
+    const f = lrFactor({ name: 'cosine', total_steps: 6, warmup_steps: 2, start_factor: 0.5 }, 1);
+    expect([0, 1, 2].map(f)).toEqual([0.5, 0.75, 1]);
+    expect(() =>
+      lrFactor({ name: 'cosine', total_steps: 6, warmup_steps: 2, start_factor: 1.5 }, 1),
+    ).toThrow(/start_factor/);
+  });
+
   it('linear warmup: start_factor in [0, 1]', () => {
     const f = lrFactor({ name: 'linear_warmup', warmup_steps: 4, start_factor: 0.5 }, 1);
     expect([0, 2, 4].map(f)).toEqual([0.5, 0.75, 1]);
@@ -218,5 +226,6 @@ describe('parameter groups and layer names', () => {
     expect(layerGroup('xlayers.3.mlp.weight')).toBe('xlayers.3.mlp');
     expect(layerGroup('lm.model.head.weight')).toBe('lm.model.head');
     expect(layerGroup('model.weight_proj')).toBe('weight_proj');
+    expect(layerGroup('lm_head.weight.scale')).toBe('lm_head.weight.scale');
   });
 });

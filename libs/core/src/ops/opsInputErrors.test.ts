@@ -6,6 +6,7 @@ import { useBackend } from '../testing';
 import { embedding } from './embedding';
 import { layerNorm } from './layerNorm';
 import { linear, linearTransposed } from './linear';
+import { logSoftmax } from './logSoftmax';
 import { rmsNorm } from './rmsNorm';
 import { applyRope, positionsFromMask, ropeCosSin, ropeInvFreq } from './rope';
 import { tokenLogProbs } from './tokenLogProbs';
@@ -38,6 +39,34 @@ describe('op input errors', () => {
       0,
     );
     expect(Array.from(y.dataSync()).map((v) => Math.round(v * 1e5) / 1e5)).toEqual([-1, 1, -1, 1]);
+  });
+
+  it('layerNorm and logSoftmax reduce the last axis of a rank-3 input, not axis 1', () => {
+    const y = layerNorm(
+      tf.tensor3d([
+        [
+          [1, 3],
+          [2, 6],
+        ],
+      ]),
+      tf.tensor1d([1, 1]),
+      tf.tensor1d([0, 0]),
+      0,
+    );
+    expect(Array.from(y.dataSync()).map((v) => Math.round(v * 1e5) / 1e5)).toEqual([-1, 1, -1, 1]);
+    // log_softmax of [0, ln 3] is [−ln 4, ln 3 − ln 4]
+    const l = logSoftmax(
+      tf.tensor3d([
+        [
+          [0, Math.log(3)],
+          [0, 0],
+        ],
+      ]),
+    );
+    const v = Array.from(l.dataSync());
+    [-Math.log(4), Math.log(3) - Math.log(4), -Math.LN2, -Math.LN2].forEach((w, i) =>
+      expect(v[i]).toBeCloseTo(w, 5),
+    );
   });
 
   it('rmsNorm: weight is [d]', () => {

@@ -2,13 +2,18 @@
 // library at a time (targets.mjs), reports in reports/mutation/<target>/.
 // `npm run mutation -- hand [<target>]` applies the hand-made mutants instead
 // (handMutants.mjs). Slow (minutes to an hour a library on 2 cores), so not part of `npm test`.
+// Options after the targets go to Stryker, e.g. `npm run mutation -- loss --force` (rerun every
+// mutant, not only those whose code or tests changed) or `--mutate libs/loss/src/masked.ts`.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { targets } from './targets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const firstOption = argv.findIndex((a) => a.startsWith('-'));
+const args = firstOption < 0 ? argv : argv.slice(0, firstOption);
+const strykerOptions = firstOption < 0 ? [] : argv.slice(firstOption);
 const hand = args[0] === 'hand';
 const names = hand ? args.slice(1) : args;
 const chosen = names.length > 0 ? names : Object.keys(targets);
@@ -37,6 +42,7 @@ for (const name of chosen) {
       join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'),
       'run',
       'tools/mutation/stryker.config.mjs',
+      ...strykerOptions,
     ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, RXRL_MUTATION_TARGET: name } },
   );

@@ -112,3 +112,47 @@ describe('CoefficientSchedules', () => {
     ).toBe(false);
   });
 });
+
+describe('CoefficientSchedules state and key paths', () => {
+  const config = { loss_fn: { entropy_coef: 0, kl: 0.1, nested: null as null | number } };
+
+  it('size, getState and setState round-trip each schedule; a missing key keeps its start', () => {
+    const spec = {
+      'loss_fn.kl': { type: 'controller', initial: 0.1, metric: 'm', target: 1, horizon: 10 },
+      'loss_fn.entropy_coef': { type: 'band', initial: 1, metric: 'm', target: 1 },
+    } as const;
+    const a = new CoefficientSchedules(spec, config);
+    expect(a.size).toBe(2);
+    a.values(1, { m: 2 });
+    a.values(2, { m: 2 });
+    const state = JSON.parse(JSON.stringify(a.getState()));
+    expect(state).toEqual({
+      'loss_fn.kl': { value: expect.closeTo(0.10404, 12), last_step: 2 },
+      'loss_fn.entropy_coef': { value: expect.closeTo(1.21, 12), last_step: 2 },
+    });
+    const b = new CoefficientSchedules(spec, config);
+    b.setState({ 'loss_fn.kl': state['loss_fn.kl'] });
+    expect(b.values(2, { m: 2 })).toEqual({
+      'loss_fn.kl': expect.closeTo(0.10404, 12), // restored, step 2 already counted
+      'loss_fn.entropy_coef': expect.closeTo(1.1, 12), // fresh: its first update
+    });
+  });
+
+  it('key paths: dotted identifiers only, the whole key', () => {
+    const ok = (k: string) =>
+      coefficientSchedulesSchema.safeParse({ [k]: { type: 'constant', value: 1 } }).success;
+    expect(ok('loss_fn.entropy_coef')).toBe(true);
+    expect(ok('a.b.c')).toBe(true);
+    expect(ok('1loss.x')).toBe(false);
+    expect(ok('loss_fn.kl extra')).toBe(false);
+    expect(ok(' loss_fn.kl')).toBe(false);
+  });
+
+  it('a path through a null or a number is not a coefficient', () => {
+    const c = { loss_fn: { kl: 0.1, nested: null } };
+    for (const path of ['loss_fn.nested.x', 'loss_fn.kl.x'])
+      expect(() => new CoefficientSchedules({ [path]: { type: 'constant', value: 1 } }, c)).toThrow(
+        /not a numeric coefficient/,
+      );
+  });
+});

@@ -227,3 +227,49 @@ describe('composeLosses', () => {
     ).toThrow(/makeSchedule/);
   });
 });
+
+describe('composeLosses weights', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
+  const term = (v: number, metrics: Record<string, number> = {}) => ({
+    result: { loss: tf.scalar(v) as tf.Scalar, metrics },
+  });
+
+  it('a schedule spec weight is built and evaluated at ctx.step; a number is used as is', () => {
+    const r = composeLosses(
+      {
+        a: { ...term(2), weight: { type: 'linear', start: 0, end: 2, end_step: 4 } },
+        b: { ...term(3), weight: 0.5 },
+      },
+      { step: 1 },
+    );
+    expect(r.loss.dataSync()[0]).toBeCloseTo(2 * 0.5 + 3 * 0.5, 6);
+    const m = readMetricsSync(r.metrics);
+    expect(m['a/weight']).toBe(0.5);
+    expect(m['b/weight']).toBe(0.5);
+    r.loss.dispose();
+  });
+
+  it('without ctx the step is 0; a non-finite weight is an error naming the term', () => {
+    const r = composeLosses({
+      a: { ...term(2), weight: { type: 'linear', start: 1, end: 3, end_step: 4 } },
+    });
+    expect(r.loss.dataSync()[0]).toBe(2);
+    readMetricsSync(r.metrics);
+    r.loss.dispose();
+    expect(() => composeLosses({ a: { ...term(1), weight: Number.NaN } })).toThrow(
+      "composeLosses: weight of 'a' is NaN; expected a finite number",
+    );
+  });
+
+  it("a term's own loss metric is kept, not replaced by its loss value", () => {
+    const r = composeLosses({ a: term(2, { loss: 7, acc: 0.5 }) });
+    const m = readMetricsSync(r.metrics);
+    expect(m).toEqual({ 'a/loss': 7, 'a/acc': 0.5, 'a/weight': 1, loss: 2 });
+    r.loss.dispose();
+    const r2 = composeLosses({ a: term(2, { acc: 0.5 }) });
+    expect(readMetricsSync(r2.metrics)['a/loss']).toBe(2);
+    r2.loss.dispose();
+  });
+});

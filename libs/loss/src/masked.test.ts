@@ -181,6 +181,11 @@ describe('masked reductions', () => {
       expect(() => expectShape('mask', t1([1, 2]), [1, 2])).toThrow(
         'mask: expected shape [1, 2], got [2]',
       );
+      // same sizes, different rank
+      expect(() => expectShape('mask', t1([5]), [1, 1])).toThrow(
+        'mask: expected shape [1, 1], got [1]',
+      );
+      expect(() => expectShape('mask', t1([5]), [1])).not.toThrow();
       expect(() => expectShape('mask', undefined, [1])).not.toThrow();
       expect(() => expectShape('mask', t2([[1, 2]]), [1, 2])).not.toThrow();
     });

@@ -238,3 +238,69 @@ describe('scheduleSchema', () => {
     ).toThrow();
   });
 });
+
+describe('schedule edge cases', () => {
+  it('a controller updates on its first call even at step 0', () => {
+    const s = controller({ initial: 1, metric: 'm', target: 1, horizon: 10 });
+    expect(s.value(0, { m: 1.1 })).toBeCloseTo(1.01, 12);
+  });
+
+  it('cosine: end_step equal to start_step is an error too', () => {
+    expect(() =>
+      cosineSchedule({ type: 'cosine', start: 0, end: 1, start_step: 3, end_step: 3 }),
+    ).toThrow(/end_step \(3\) must be after start_step \(3\)/);
+  });
+
+  it('cosine and step schedules have an empty state', () => {
+    expect(makeSchedule({ type: 'cosine', start: 1, end: 0, end_step: 2 }).getState()).toEqual({});
+    expect(makeSchedule({ type: 'step', initial: 1, milestones: [1] }).getState()).toEqual({});
+  });
+
+  it('band and PI hold without metrics, with a non-finite metric and with the metric missing', () => {
+    for (const spec of [
+      { type: 'band', initial: 1, metric: 'kl', target: 1 },
+      { type: 'pi', initial: 1, metric: 'kl', target: 1 },
+    ] as const) {
+      const s = makeSchedule(spec);
+      expect(s.value(0)).toBe(1);
+      expect(s.value(1, { kl: Number.NaN })).toBe(1);
+      expect(s.value(2, { other: 5 })).toBe(1);
+      expect(s.getState()['last_step']).toBeNull();
+    }
+  });
+
+  it('PI anti-windup tests the integral with this step’s error added: saturated → held', () => {
+    // e = 0.5: 0.1 + 1·(0 + 0.5) = 0.6 > max 0.5, so Σe stays 0 and c = 0.1 + 0 = 0.1 (clamped)
+    const s = makeSchedule({
+      type: 'pi',
+      initial: 0.1,
+      metric: 'm',
+      target: 1,
+      kp: 0,
+      ki: 1,
+      min: -10,
+      max: 0.5,
+    });
+    expect(s.value(1, { m: 1.5 })).toBeCloseTo(0.1, 12);
+    expect(s.getState()['integral']).toBe(0);
+  });
+
+  it('schema bounds: band min ≥ 0, metric names of any length, start_step ≥ 0', () => {
+    expect(
+      makeSchedule({
+        type: 'band',
+        initial: 1,
+        metric: 'train/kl_penalty',
+        target: 1,
+        min: 0.5,
+      }).value(0, { 'train/kl_penalty': 0 }),
+    ).toBeCloseTo(1 / 1.1, 12);
+    expect(() =>
+      makeSchedule({ type: 'band', initial: 1, metric: 'm', target: 1, min: -1 }),
+    ).toThrow();
+    expect(() => makeSchedule({ type: 'band', initial: 1, metric: '', target: 1 })).toThrow();
+    expect(() =>
+      makeSchedule({ type: 'linear', start: 0, end: 1, start_step: -1, end_step: 3 }),
+    ).toThrow();
+  });
+});

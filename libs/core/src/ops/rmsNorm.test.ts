@@ -29,6 +29,13 @@ describe.each(TEST_BACKENDS)('rmsNorm on %s', (backend) => {
     y.dispose();
   });
 
+  it('adds eps to the mean square: a row at the scale of eps is not blown up', () => {
+    // row [1e-3, −1e-3]: mean square 1e-6; with eps 1e-6, y = x / sqrt(2e-6) = ±0.7071068 (±1 without eps)
+    const y = tf.tidy(() => rmsNorm(tf.tensor2d([[1e-3, -1e-3]]), tf.tensor1d([1, 1]), 1e-6));
+    expect(maxAbsDiff(y.dataSync(), [Math.SQRT1_2, -Math.SQRT1_2])).toBeLessThan(1e-4);
+    y.dispose();
+  });
+
   it('gradient (x and weight, rank-4 input) matches float64 finite differences', () => {
     const rng = new Rng(7);
     const shape = [2, 2, 2, 4];

@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { applyOverrides, formatSource, loadRecipe, sourceAt } from '@rxrl/config';
-import { RxrlConfigError, RxrlUsageError } from '@rxrl/core/base';
+import { RxrlConfigError } from '@rxrl/core/base';
 import type { Command } from '../command';
 import { runEnding } from '../runEnding';
 import { setupRun } from '../runSetup';
+import { runArgs, runOptions } from './trainingCommand';
 
 const BUILTIN = ['sft', 'dpo', 'grpo', 'gkd'];
 
@@ -14,59 +15,24 @@ export const command: Command = {
     'Train with a custom algorithm plugin the recipe names (algorithm: ./my_algo.ts#MyAlgo, relative to the recipe)',
   usage:
     'rxrl train --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--resume | --no-resume] [--print-config]',
-  options: {
-    config: {
-      type: 'string',
-      short: 'c',
-      valueName: 'recipe.yaml',
-      description:
-        "the recipe (sections algorithm, seed, logger, policy, checkpointing and the plugin's own)",
-    },
-    'run-dir': {
-      type: 'string',
-      valueName: 'dir',
-      description: 'run directory (default logger.log_dir, else runs/<plugin name>-<timestamp>)',
-    },
-    export: {
-      type: 'string',
-      valueName: 'dir',
-      description:
-        'also write the trained policy as a Hugging Face model directory here (it is always in <run-dir>/final_model)',
-    },
-    resume: {
-      type: 'boolean',
-      description: "continue from the run directory's latest checkpoint; an error if there is none",
-    },
-    'no-resume': {
-      type: 'boolean',
-      description:
-        'start fresh even if the run directory has a checkpoint (default: resume from it)',
-    },
-    'print-config': {
-      type: 'boolean',
-      description: 'print the resolved config (it is always saved to <run-dir>/config.yaml)',
-    },
-  },
+  options: runOptions(
+    "the recipe (sections algorithm, seed, logger, policy, checkpointing and the plugin's own)",
+    'run directory (default logger.log_dir, else runs/<plugin name>-<timestamp>)',
+  ),
   async run({ values, positionals, global, io }) {
-    if (typeof values['config'] !== 'string')
-      throw new RxrlUsageError('missing --config <recipe.yaml>');
-    if (values['resume'] === true && values['no-resume'] === true)
-      throw new RxrlUsageError('--resume and --no-resume contradict each other');
-    const bad = positionals.find((p) => !p.includes('='));
-    if (bad !== undefined)
-      throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
-    const recipe = path.resolve(io.cwd, values['config']);
+    const { config, resume } = runArgs(values, positionals);
+    const recipe = path.resolve(io.cwd, config);
     const loaded = applyOverrides(loadRecipe(recipe, { displayRoot: io.cwd }), positionals);
     const ref = loaded.value['algorithm'];
     const source = sourceAt(loaded.sources, ['algorithm']);
-    const where = formatSource(source) || values['config'];
+    const where = formatSource(source) || config;
     if (typeof ref !== 'string' || ref === '')
       throw new RxrlConfigError(
         `${where}: algorithm: ${ref === undefined ? 'missing' : JSON.stringify(ref)}; name the plugin as algorithm: ./my_algo.ts#MyAlgo (relative to the recipe)`,
       );
     if (BUILTIN.includes(ref))
       throw new RxrlConfigError(
-        `${where} algorithm: ${ref} is built in: run it with rxrl ${ref} --config ${values['config']} (a ${ref}: section, no algorithm: key)`,
+        `${where} algorithm: ${ref} is built in: run it with rxrl ${ref} --config ${config} (a ${ref}: section, no algorithm: key)`,
       );
     // relative to the file that says it (a recipe it extends may), else to the working directory
     const base =
@@ -76,12 +42,11 @@ export const command: Command = {
     const { loadAlgorithmPlugin, pluginSections, runAlgorithmPlugin } =
       await import('@rxrl/algorithms');
     const plugin = await loadAlgorithmPlugin(ref, base, where);
-    const resume = values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
     const ctx = await setupRun({
       algorithm: plugin.name,
       resume,
       printConfig: values['print-config'] === true,
-      recipe: values['config'],
+      recipe: config,
       overrides: positionals,
       sections: pluginSections(plugin),
       backend: global.backend,

@@ -56,57 +56,18 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
     name: spec.name,
     summary: spec.summary,
     usage: `rxrl ${spec.name} --config <recipe.yaml> [key.path=value ...] [--run-dir <dir>] [--export <dir>] [--resume | --no-resume] [--print-config]`,
-    options: {
-      config: {
-        type: 'string',
-        short: 'c',
-        valueName: 'recipe.yaml',
-        description: `the recipe (sections ${spec.sectionsHelp})`,
-      },
-      'run-dir': {
-        type: 'string',
-        valueName: 'dir',
-        description: `run directory (default logger.log_dir, else runs/${spec.name}-<timestamp>)`,
-      },
-      export: {
-        type: 'string',
-        valueName: 'dir',
-        description:
-          'also write the trained policy as a Hugging Face model directory here (the run directory always has one)',
-      },
-      resume: {
-        type: 'boolean',
-        description:
-          "continue from the run directory's latest checkpoint; an error if there is none",
-      },
-      'no-resume': {
-        type: 'boolean',
-        description:
-          'start fresh even if the run directory has a checkpoint (default: resume from it)',
-      },
-      'print-config': {
-        type: 'boolean',
-        description: 'print the resolved config (it is always saved to <run-dir>/config.yaml)',
-      },
-    },
+    options: runOptions(
+      `the recipe (sections ${spec.sectionsHelp})`,
+      `run directory (default logger.log_dir, else runs/${spec.name}-<timestamp>)`,
+    ),
     async run({ values, positionals, global, io }) {
-      if (typeof values['config'] !== 'string')
-        throw new RxrlUsageError('missing --config <recipe.yaml>');
-      if (values['resume'] === true && values['no-resume'] === true)
-        throw new RxrlUsageError('--resume and --no-resume contradict each other');
-      const bad = positionals.find((p) => !p.includes('='));
-      if (bad !== undefined)
-        throw new RxrlUsageError(
-          `unexpected argument '${bad}'; overrides look like key.path=value`,
-        );
+      const { config: recipe, resume } = runArgs(values, positionals);
       const { sections, run, checkMemory } = await spec.load();
-      const resume =
-        values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
       const ctx = await setupRun({
         algorithm: spec.name,
         resume,
         printConfig: values['print-config'] === true,
-        recipe: values['config'],
+        recipe,
         overrides: positionals,
         sections,
         backend: global.backend,
@@ -130,4 +91,50 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
       return r.interrupted === true ? 130 : 0;
     },
   };
+}
+
+/**
+ * The options every training command takes (`rxrl sft|dpo|gkd|grpo|train`), with the
+ * recipe's and the run directory's help lines of the command.
+ */
+export function runOptions(configHelp: string, runDirHelp: string): Command['options'] {
+  return {
+    config: { type: 'string', short: 'c', valueName: 'recipe.yaml', description: configHelp },
+    'run-dir': { type: 'string', valueName: 'dir', description: runDirHelp },
+    export: {
+      type: 'string',
+      valueName: 'dir',
+      description:
+        'also write the trained policy as a Hugging Face model directory here (the run directory always has one)',
+    },
+    resume: {
+      type: 'boolean',
+      description: "continue from the run directory's latest checkpoint; an error if there is none",
+    },
+    'no-resume': {
+      type: 'boolean',
+      description:
+        'start fresh even if the run directory has a checkpoint (default: resume from it)',
+    },
+    'print-config': {
+      type: 'boolean',
+      description: 'print the resolved config (it is always saved to <run-dir>/config.yaml)',
+    },
+  };
+}
+
+/** The recipe path and resume mode of a training command's arguments, checked ({@link runOptions}). */
+export function runArgs(
+  values: Record<string, unknown>,
+  positionals: readonly string[],
+): { config: string; resume: boolean | 'auto' } {
+  const config = values['config'];
+  if (typeof config !== 'string') throw new RxrlUsageError('missing --config <recipe.yaml>');
+  if (values['resume'] === true && values['no-resume'] === true)
+    throw new RxrlUsageError('--resume and --no-resume contradict each other');
+  const bad = positionals.find((p) => !p.includes('='));
+  if (bad !== undefined)
+    throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
+  const resume = values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
+  return { config, resume };
 }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { RxrlUsageError } from '@rxrl/core/base';
-import { NATIVE_BACKEND } from '@rxrl/core';
 
 /** Options of {@link KVCache}. */
 export const KVCacheOptionsSchema = z.object({
@@ -241,12 +240,14 @@ export class KVCache {
       this.headDim,
     ];
     if (this.batch === 1) return tf.tensor4d(buf.subarray(0, this.len * width), shape);
-    // Backends other than cpu copy on tensor creation, so one scratch array is
+    // wasm and tensorflow copy on tensor creation, so one scratch array is
     // reused; a fresh array per step would be megabytes of garbage per layer.
+    // cpu and native keep the array as the tensor's storage, and webgpu keeps
+    // it until its first upload: there k and v would share one scratch.
     const n = this.batch * this.len * width;
     let packed: Float32Array;
-    if (tf.getBackend() === 'cpu' || tf.getBackend() === NATIVE_BACKEND)
-      packed = new Float32Array(n);
+    const backend = tf.getBackend();
+    if (backend !== 'wasm' && backend !== 'tensorflow') packed = new Float32Array(n);
     else {
       if (this.scratch.length < n) this.scratch = new Float32Array(this.batch * this.cap * width);
       packed = this.scratch.subarray(0, n);

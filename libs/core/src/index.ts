@@ -31,6 +31,14 @@ export {
 } from './backend/nativeBackend';
 export { NATIVE_BACKEND } from './backend/nativeNames';
 export {
+  probeWebgpu,
+  registerWebgpuBackend,
+  adapterLine,
+  WEBGPU_INSTALL_HINT,
+  type WebgpuAdapter,
+  type WebgpuStatus,
+} from './backend/webgpuBackend';
+export {
   adamUpdateInPlace,
   nativeInPlaceCalls,
   sumSquares,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { selectBackend } from './backend/selectBackend';
 import { NATIVE_MATMUL_ADDON_PATH } from './backend/nativeMatmul';
 
-export type TestBackend = 'cpu' | 'wasm' | 'native';
+export type TestBackend = 'cpu' | 'wasm' | 'native' | 'webgpu';
 
 /**
  * Whether the tests run on the native backend too: when its addon is built.
@@ -31,8 +31,9 @@ export const TEST_BACKENDS: readonly TestBackend[] = nativeTestBackendAvailable(
 
 /**
  * For tests: switch to `name`. Suites written for the default backend ask for
- * `wasm`; `RXRL_TEST_BACKEND=native` runs those same suites on another
- * backend instead (`npm run test:native`), with the same tolerances.
+ * `wasm`; `RXRL_TEST_BACKEND=native` (or `webgpu`) runs those same suites on
+ * another backend instead (`npm run test:native`, tools/gpu/test-webgpu.sh),
+ * with the same tolerances.
  */
 export async function useBackend(name: TestBackend): Promise<void> {
   const override = process.env['RXRL_TEST_BACKEND'] as TestBackend | undefined;

@@ -29,7 +29,7 @@ describe('parity with the PyTorch reference (wasm)', () => {
       const noMask = model.logits(fx.ids);
       const errNoMask = relativeError(noMask.dataSync(), fx.logits, fx.shape);
       console.log(
-        `${arch} wasm: rel err unpadded ${errPlain.toExponential(2)}, padded ${errPadded.toExponential(2)}`,
+        `${arch} ${tf.getBackend()}: rel err unpadded ${errPlain.toExponential(2)}, padded ${errPadded.toExponential(2)}`,
       );
       expect(errPlain).toBeLessThan(1e-4);
       expect(errPadded).toBeLessThan(1e-4);

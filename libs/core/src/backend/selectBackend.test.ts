@@ -8,6 +8,7 @@ import {
   selectBackend,
   TENSORFLOW_INSTALL_HINT,
 } from './selectBackend';
+import { probeWebgpu } from './webgpuBackend';
 
 const saved = process.env['RXRL_BACKEND'];
 afterEach(() => {
@@ -19,8 +20,18 @@ describe('selectBackend', () => {
   it('auto picks native when its addon is built, else wasm, and says why', async () => {
     delete process.env['RXRL_BACKEND'];
     const choice = await selectBackend();
+    const gpu = await probeWebgpu();
+    if (gpu.available && !gpu.adapter.software) {
+      // a GPU machine: auto takes it through WebGPU (webgpuBackend.test.ts covers that backend)
+      expect(choice.backend).toBe('webgpu');
+      expect(choice.reason).toMatch(/^auto: WebGPU adapter /);
+      return;
+    }
     const native = existsSync(NATIVE_MATMUL_ADDON_PATH);
     expect(choice.backend).toBe(native ? 'native' : 'wasm');
+    // one line, ending with why no GPU was taken
+    expect(choice.reason).not.toContain('\n');
+    expect(choice.reason).toMatch(/; no GPU through webgpu: .+$/);
     expect(tf.getBackend()).toBe(choice.backend);
     if (native) {
       expect(describeBackend(choice)).toMatch(
@@ -35,12 +46,14 @@ describe('selectBackend', () => {
 
   it('auto keeps models below 100M parameters on wasm and takes larger ones to native', async () => {
     delete process.env['RXRL_BACKEND'];
+    const gpu = await probeWebgpu();
+    if (gpu.available && !gpu.adapter.software) return; // auto takes the GPU at every size
     const tiny = await selectBackend(null, { parameters: 90_000 });
     expect(tiny.backend).toBe('wasm');
     const big = await selectBackend(null, { parameters: 494e6 });
     if (existsSync(NATIVE_MATMUL_ADDON_PATH)) {
-      expect(tiny.reason).toBe(
-        'auto: a 90k-parameter model steps faster on wasm (XNNPACK, SIMD) than on native; native takes models from 100M',
+      expect(tiny.reason).toMatch(
+        /^auto: a 90k-parameter model steps faster on wasm \(XNNPACK, SIMD\) than on native; native takes models from 100M; no GPU through webgpu: [^\n]+$/,
       );
       expect(big.backend).toBe('native');
     } else expect(big.backend).toBe('wasm');
@@ -81,7 +94,7 @@ describe('selectBackend', () => {
 
   it('rejects unknown names, naming the source of the bad value', () => {
     expect(() => requestedBackend('gpu')).toThrow(
-      "--backend: unknown backend 'gpu'; expected one of auto, tensorflow, native, wasm, cpu",
+      "--backend: unknown backend 'gpu'; expected one of auto, tensorflow, webgpu, native, wasm, cpu",
     );
     process.env['RXRL_BACKEND'] = 'webgl';
     expect(() => requestedBackend()).toThrow(/RXRL_BACKEND: unknown backend 'webgl'/);

@@ -2,18 +2,27 @@ import * as tf from '@tensorflow/tfjs-core';
 import { RxrlConfigError } from '../base/errors';
 import { enableNativeMatmulFromEnv, type NativeMatmulStatus } from './nativeMatmul';
 import { NATIVE_BACKEND } from './nativeNames';
+import {
+  adapterLine,
+  probeWebgpu,
+  registerWebgpuBackend,
+  type WebgpuAdapter,
+  type WebgpuStatus,
+} from './webgpuBackend';
 
 /** Backends rxrl can run on, plus `auto`. */
-export const BACKEND_NAMES = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendChoice {
   /** what tfjs reports after selection */
-  backend: 'tensorflow' | 'native' | 'wasm' | 'cpu';
+  backend: 'tensorflow' | 'webgpu' | 'native' | 'wasm' | 'cpu';
   /** for `tensorflow`: which package provided it */
   provider?: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node';
   /** one human sentence: why this backend */
   reason: string;
+  /** on `webgpu`: the adapter Dawn runs it on */
+  adapter?: WebgpuAdapter;
   /** on `wasm`: whether matMuls run on the optional native OpenBLAS kernel, and why (not) */
   nativeMatmul?: NativeMatmulStatus;
 }
@@ -113,12 +122,14 @@ export function requestedBackend(explicit?: string | null): BackendName {
 /**
  * Select and initialise the tensor backend.
  *
- * `auto` prefers `tensorflow` (tfjs-node-gpu, then tfjs-node) when one is
- * installed, else `native` (the cpu backend with OpenBLAS kernels, no 4 GiB
- * ceiling) when its addon is built — except for models the hint says are
- * below AUTO_NATIVE_MIN_PARAMETERS, which run faster on wasm — else `wasm`,
- * else `cpu`. Asking for `tensorflow` explicitly when
- * neither package loads is an error that says how to install one.
+ * `auto` prefers a GPU: tfjs-node-gpu when it loads, else `webgpu` when Dawn
+ * finds a hardware adapter (a CPU implementation such as lavapipe is only
+ * used when asked for by name), else tfjs-node when installed, else `native`
+ * (the cpu backend with OpenBLAS kernels, no 4 GiB ceiling) when its addon is
+ * built — except for models the hint says are below
+ * AUTO_NATIVE_MIN_PARAMETERS, which run faster on wasm — else `wasm`, else
+ * `cpu`. Asking for `tensorflow` or `webgpu` explicitly when it cannot run is
+ * an error that says why in one line.
  */
 export async function selectBackend(
   requested?: string | null,
@@ -129,8 +140,18 @@ export async function selectBackend(
     requested != null ? '--backend' : process.env['RXRL_BACKEND'] ? 'RXRL_BACKEND' : 'auto';
   let choice: BackendChoice | null = null;
 
+  let webgpuSkipped: string | null = null;
   if (name === 'tensorflow' || name === 'auto') {
     for (const provider of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const) {
+      if (provider === '@tensorflow/tfjs-node' && name === 'auto') {
+        // a GPU through WebGPU beats TensorFlow's CPU build
+        const gpu = await useWebgpu(false);
+        if (gpu.available) {
+          choice = webgpuChoice(gpu, 'auto: ');
+          break;
+        }
+        webgpuSkipped = gpu.reason;
+      }
       if ((await tryImport(provider)) && (await tf.setBackend('tensorflow'))) {
         choice = {
           backend: 'tensorflow',
@@ -145,6 +166,14 @@ export async function selectBackend(
         `backend 'tensorflow' was requested (${via}) but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node could be loaded. ${TENSORFLOW_INSTALL_HINT}`,
       );
     }
+  }
+  if (name === 'webgpu') {
+    const gpu = await useWebgpu(true);
+    if (!gpu.available)
+      throw new RxrlConfigError(
+        `backend 'webgpu' was requested (${via}) but cannot run: ${gpu.reason}`,
+      );
+    choice = webgpuChoice(gpu, `requested by ${via}: `);
   }
   const small =
     name === 'auto' &&
@@ -188,12 +217,34 @@ export async function selectBackend(
           : 'auto: wasm failed to initialise, falling back to plain JS',
     };
   }
+  if (webgpuSkipped && choice.backend !== 'tensorflow')
+    choice.reason += `; no GPU through webgpu: ${webgpuSkipped}`;
   await tf.ready();
   // The native kernel (libs/core/native) replaces wasm's matMul when it was built;
   // RXRL_NATIVE_MATMUL=0 keeps XNNPACK.
   if (choice.backend === 'wasm') choice.nativeMatmul = enableNativeMatmulFromEnv();
   current = choice;
   return choice;
+}
+
+/**
+ * Bring up webgpu. Under `auto` (`allowSoftware` false) a CPU implementation
+ * of WebGPU is refused before TensorFlow.js is touched: it is far slower than
+ * the native and wasm backends.
+ */
+async function useWebgpu(allowSoftware: boolean): Promise<WebgpuStatus> {
+  const probe = await probeWebgpu();
+  if (probe.available && probe.adapter.software && !allowSoftware)
+    return {
+      available: false,
+      reason: `the only adapter is ${adapterLine(probe.adapter)}, used only with --backend webgpu`,
+    };
+  if (!probe.available) return probe;
+  return registerWebgpuBackend();
+}
+
+function webgpuChoice(gpu: WebgpuStatus & { available: true }, prefix: string): BackendChoice {
+  return { backend: 'webgpu', adapter: gpu.adapter, reason: `${prefix}${gpu.reason}` };
 }
 
 /** The line every run prints: which backend it got and why. */

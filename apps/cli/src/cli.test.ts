@@ -69,7 +69,7 @@ describe('runCli', () => {
     expect(out.join('\n')).toContain(
       'Commands:\n  echo    Print the arguments\n  usage   Fail with a usage error\n',
     );
-    expect(out.join('\n')).toContain('--backend <auto|tensorflow|native|wasm|cpu>');
+    expect(out.join('\n')).toContain('--backend <auto|tensorflow|webgpu|native|wasm|cpu>');
     const help = fakeIo();
     expect(await runCli(['help'], help.io, commands)).toBe(0);
     expect(help.out).toEqual(out);

@@ -133,6 +133,11 @@ describe('rxrl binary', () => {
     const first = r.stdout.split('\n')[0];
     if (tensorflowInstalled)
       expect(first).toMatch(/^rxrl: backend tensorflow \(@tensorflow\/tfjs-node(-gpu)?\) — auto: /);
+    else if (first.startsWith('rxrl: backend webgpu'))
+      // a GPU machine: auto takes a hardware adapter, never a CPU implementation of WebGPU
+      expect(first).toMatch(
+        /^rxrl: backend webgpu — auto: WebGPU adapter (?!.*a CPU implementation)/,
+      );
     else if (nativeBuilt)
       expect(first).toMatch(
         /^rxrl: backend native — auto: no @tensorflow\/tfjs-node\(-gpu\) installed; the native addon is built: C kernels \(OpenBLAS sgemm on \d+ thread\(s\)\)/,

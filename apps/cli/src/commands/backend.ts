@@ -4,7 +4,7 @@ import type { Command } from '../command';
 export const command: Command = {
   name: 'backend',
   summary: 'Show which tensor backend a run would use, and why',
-  usage: 'rxrl backend [--backend auto|tensorflow|native|wasm|cpu]',
+  usage: 'rxrl backend [--backend auto|tensorflow|webgpu|native|wasm|cpu]',
   options: {},
   async run({ positionals, global, io }) {
     if (positionals.length > 0) {
@@ -15,8 +15,12 @@ export const command: Command = {
     const { selectBackend, describeBackend, TENSORFLOW_INSTALL_HINT } = await import('@rxrl/core');
     const choice = await selectBackend(global.backend ?? null);
     io.out(describeBackend(choice));
-    // auto fell back from tensorflow: say how to get it
-    if (choice.backend !== 'tensorflow' && choice.reason.startsWith('auto'))
+    // auto fell back to a CPU backend: say how to get a native one
+    if (
+      choice.backend !== 'tensorflow' &&
+      choice.backend !== 'webgpu' &&
+      choice.reason.startsWith('auto')
+    )
       io.out(`rxrl: for a native backend: ${TENSORFLOW_INSTALL_HINT}`);
   },
 };

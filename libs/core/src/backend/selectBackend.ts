@@ -5,6 +5,7 @@ import { NATIVE_BACKEND } from './nativeNames';
 import {
   adapterLine,
   probeWebgpu,
+  probeWebgpuIsolated,
   registerWebgpuBackend,
   type WebgpuAdapter,
   type WebgpuStatus,
@@ -233,7 +234,7 @@ export async function selectBackend(
  * the native and wasm backends.
  */
 async function useWebgpu(allowSoftware: boolean): Promise<WebgpuStatus> {
-  const probe = await probeWebgpu();
+  const probe = allowSoftware ? await probeWebgpu() : probeWebgpuIsolated();
   if (probe.available && probe.adapter.software && !allowSoftware)
     return {
       available: false,

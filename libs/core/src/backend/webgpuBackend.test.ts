@@ -4,7 +4,7 @@ import { Rng } from '../base/rng';
 import { lmHeadTokenLogProbs } from '../ops/lmHeadLogProbs';
 import '../ops/kernelGradients';
 import { selectBackend } from './selectBackend';
-import { probeWebgpu } from './webgpuBackend';
+import { probeWebgpu, probeWebgpuIsolated } from './webgpuBackend';
 
 // Runs in the default suite: without the optional packages or an adapter it
 // only checks the one-line reason (a fraction of a second); with an adapter —
@@ -63,6 +63,13 @@ describe('webgpu backend', () => {
       );
     },
   );
+
+  it("auto's probe in a child process finds what the in-process probe finds", () => {
+    const isolated = probeWebgpuIsolated();
+    expect(isolated.available).toBe(available);
+    if (isolated.available && status.available) expect(isolated.adapter).toEqual(status.adapter);
+    else expect(isolated.reason).toBe(status.reason);
+  });
 
   it.runIf(available)('--backend webgpu runs on the adapter it names', async () => {
     const choice = await selectBackend('webgpu');

@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { canPumpDawn, mapReadSync, watchDawnMethods, watchDawnScheduling } from './webgpuSyncRead';
 
 /**
@@ -94,6 +97,75 @@ export async function probeWebgpu(): Promise<WebgpuStatus> {
   return probed;
 }
 
+// What the isolated probe's child prints: the adapter as WebGPU describes it, or why not.
+const PROBE_CHILD = `
+const { create } = await import(process.argv[1]);
+const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
+const info = adapter?.info ?? {};
+process.stdout.write(JSON.stringify(adapter ? {
+  info: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+  isFallbackAdapter: adapter.isFallbackAdapter === true,
+  limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
+} : null));
+process.exit(0);
+`;
+
+let probedIsolated: WebgpuStatus | null = null;
+
+/**
+ * {@link probeWebgpu} in a child process, for \`auto\`: Dawn is loaded into
+ * this process only when its adapter will be used. A CPU-only machine then
+ * never carries dawn.node, never prints Vulkan's warnings (lavapipe's limit
+ * notes, a missing driver's loader errors) on this process's stderr, and a
+ * driver that crashes on enumeration fails the probe, not the run. Costs one
+ * short-lived node process (about 0.1–0.5 s).
+ */
+export function probeWebgpuIsolated(): WebgpuStatus {
+  if (probedIsolated) return probedIsolated;
+  probedIsolated = probeIsolatedOnce();
+  return probedIsolated;
+}
+
+function probeIsolatedOnce(): WebgpuStatus {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve('webgpu');
+  } catch {
+    return {
+      available: false,
+      reason: `the optional package \`webgpu\` (Dawn) is not installed; ${WEBGPU_INSTALL_HINT}`,
+    };
+  }
+  const child = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', PROBE_CHILD, pathToFileURL(entry).href],
+    { encoding: 'utf8', timeout: 30_000, env: process.env },
+  );
+  if (child.status !== 0) {
+    const how = child.error
+      ? child.error.message
+      : child.signal
+        ? `killed by ${child.signal}`
+        : `exit ${child.status}: ${child.stderr.trim().split('\n').pop() ?? ''}`;
+    return { available: false, reason: `Dawn's adapter probe failed (${how})` };
+  }
+  const raw = JSON.parse(child.stdout) as DawnAdapter | null;
+  if (!raw) return NO_ADAPTER;
+  const described = describeAdapter(raw);
+  return {
+    available: true,
+    adapter: described,
+    reason: `WebGPU adapter ${adapterLine(described)}`,
+  };
+}
+
+const NO_ADAPTER: WebgpuStatus = {
+  available: false,
+  reason:
+    'Dawn found no WebGPU adapter (no Vulkan driver for a GPU; on a machine without one, ' +
+    'tools/gpu/setup-lavapipe.sh installs a CPU implementation for tests)',
+};
+
 async function probeOnce(): Promise<WebgpuStatus> {
   // dawn.node may look setImmediate up once, when loaded: watch it first
   watchDawnScheduling();
@@ -118,14 +190,7 @@ async function probeOnce(): Promise<WebgpuStatus> {
   } catch (e) {
     return { available: false, reason: `Dawn found no WebGPU adapter: ${firstLine(e)}` };
   }
-  if (!adapter) {
-    return {
-      available: false,
-      reason:
-        'Dawn found no WebGPU adapter (no Vulkan driver for a GPU; on a machine without one, ' +
-        'tools/gpu/setup-lavapipe.sh installs a CPU implementation for tests)',
-    };
-  }
+  if (!adapter) return NO_ADAPTER;
   dawn = { module, gpu };
   const described = describeAdapter(adapter);
   return {

@@ -200,6 +200,45 @@ describe('webgpu backend', () => {
     tf.dispose([x, m, ...outs]);
   });
 
+  it.runIf(available)(
+    'addN of more tensors than a shader may bind (22, as a gradient norm over a model) sums them all',
+    async () => {
+      await selectBackend('webgpu');
+      const parts = Array.from({ length: 22 }, (_, i) => tf.fill([3, 5], i + 1));
+      const before = tf.memory();
+      const sum = tf.addN(parts);
+      // Σ_{i=1..22} i = 253 in every entry
+      expect(Array.from(sum.dataSync())).toEqual(new Array(15).fill(253));
+      sum.dispose();
+      // the partial sums are released, not leaked
+      expect(tf.memory().numTensors).toBe(before.numTensors);
+      expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+      tf.dispose(parts);
+    },
+  );
+
+  it.runIf(available)(
+    'work the GPU rejects makes the next read throw instead of returning stale values',
+    async () => {
+      await selectBackend('webgpu');
+      const device = (tf.backend() as unknown as { device: { createBuffer(d: object): unknown } })
+        .device;
+      // a buffer with no usage is invalid: Dawn reports it as an uncaptured validation error
+      device.createBuffer({ size: 16, usage: 0 });
+      const x = tf.add(tf.ones([4]), 1);
+      expect(() => x.dataSync()).toThrow(
+        /^webgpu: the GPU rejected queued work, so its results are not valid: /,
+      );
+      // reported once: the next read is clean
+      const y = tf.add(tf.ones([4]), 2);
+      expect(Array.from(await y.data())).toEqual([3, 3, 3, 3]);
+      device.createBuffer({ size: 16, usage: 0 });
+      const z = tf.add(tf.ones([4]), 3);
+      await expect(z.data()).rejects.toThrow(/the GPU rejected queued work/);
+      tf.dispose([x, y, z]);
+    },
+  );
+
   it.runIf(available)('100 synchronous reads leave numTensors flat', async () => {
     await selectBackend('webgpu');
     const x = tf.randomNormal([128, 128], 0, 1, 'float32', 8);

@@ -229,6 +229,8 @@ interface WebgpuBackendInternals {
   endComputePassEncoder(): void;
   submitQueue(): void;
   readSync(id: tf.DataId): tf.backend_util.BackendValues;
+  read(id: tf.DataId): Promise<tf.backend_util.BackendValues>;
+  device: { addEventListener(type: 'uncapturederror', listener: (event: unknown) => void): void };
 }
 
 /**
@@ -275,6 +277,41 @@ function installSyncRead(backend: WebgpuBackendInternals, usage: Record<string, 
 }
 
 /**
+ * WebGPU reports invalid work (a pipeline the device cannot bind, a buffer it
+ * cannot allocate) as an `uncapturederror` event on the device and skips the
+ * work, so results would silently be zeros or stale. Every read — the
+ * synchronous one here and tfjs's own async one — throws the first such
+ * error seen since the previous read instead of returning those values.
+ */
+function surfaceGpuErrors(backend: WebgpuBackendInternals): void {
+  let pending: string | null = null;
+  backend.device.addEventListener('uncapturederror', (event) => {
+    const message = (event as { error?: { message?: string } }).error?.message;
+    pending ??= (message ?? 'an unnamed error').trim().split('\n')[0]!;
+  });
+  const check = (): void => {
+    if (pending === null) return;
+    const message = pending;
+    pending = null;
+    throw new Error(
+      `webgpu: the GPU rejected queued work, so its results are not valid: ${message}`,
+    );
+  };
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId) => {
+    const values = readSync(dataId);
+    check();
+    return values;
+  };
+  const read = backend.read.bind(backend);
+  backend.read = async (dataId) => {
+    const values = await read(dataId);
+    check();
+    return values;
+  };
+}
+
+/**
  * tfjs-backend-webgpu 4.22 gives argMax / argMin of a 1-D tensor the shape [1]
  * instead of a scalar (its program pads an empty output shape), which breaks
  * any later op that checks shapes (`addN`, broadcasting into [B]). The
@@ -297,6 +334,53 @@ function fixReductionShapes(): void {
       },
     });
   }
+}
+
+/**
+ * tfjs-backend-webgpu 4.22 sums all of AddN's inputs in one shader with one
+ * storage buffer each, so more inputs than the device's per-stage limit (8 by
+ * default: 7 inputs and the output) fail validation — e.g. a gradient norm
+ * over a model's 22 parameter tensors. Its Concat splits the same way; this
+ * AddN sums chunks of at most that many and then the partial sums.
+ */
+function chunkAddN(): void {
+  const original = tf.getKernel('AddN', 'webgpu');
+  if (!original) return;
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as {
+        device: { limits: { maxStorageBuffersPerShaderStage: number } };
+        disposeData(id: tf.DataId): void;
+      };
+      const max = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
+      const run = (inputs: tf.TensorInfo[]) =>
+        original.kernelFunc({
+          ...args,
+          inputs: inputs as unknown as tf.NamedTensorInfoMap,
+        }) as tf.TensorInfo;
+      let inputs = args.inputs as unknown as tf.TensorInfo[];
+      const partials: tf.TensorInfo[] = [];
+      while (inputs.length > max) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < inputs.length; i += max) {
+          const chunk = inputs.slice(i, i + max);
+          if (chunk.length === 1) next.push(chunk[0]!);
+          else {
+            const sum = run(chunk);
+            partials.push(sum);
+            next.push(sum);
+          }
+        }
+        inputs = next;
+      }
+      const out = run(inputs);
+      // released once the queued shaders that read them have been submitted
+      for (const p of partials) backend.disposeData(p.dataId);
+      return out;
+    },
+  });
 }
 
 /**
@@ -347,11 +431,14 @@ async function registerOnce(): Promise<WebgpuStatus> {
   }
   if (!ok) return { available: false, reason: 'the webgpu backend failed to initialise' };
   fixReductionShapes();
+  chunkAddN();
   const globals = dawn.module.globals;
-  installSyncRead(tf.backend() as unknown as WebgpuBackendInternals, {
+  const backend = tf.backend() as unknown as WebgpuBackendInternals;
+  installSyncRead(backend, {
     ...(globals['GPUBufferUsage'] as Record<string, number>),
     READ: (globals['GPUMapMode'] as Record<string, number>)['READ']!,
   });
+  surfaceGpuErrors(backend);
   const sync = canPumpDawn() ? '' : '; synchronous reads unavailable (dawn.node changed)';
   return { ...probe, reason: `${probe.reason}${sync}` };
 }

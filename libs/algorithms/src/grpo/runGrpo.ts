@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { LoadedConfig } from '@rxrl/config';
 import type { Stage } from '@rxrl/core/base';
+import { currentBackend } from '@rxrl/core';
 import {
   runTraining,
   type GraphSpec,
@@ -83,7 +84,15 @@ export async function runGrpo(
       );
     }
     const worker = config.grpo.generation_worker;
-    if (worker.enabled) {
+    // Dawn (webgpu) in a worker thread aborts the whole process when that thread
+    // exits (measured: a fatal napi error at the end of a 2-step run); on a GPU the
+    // second thread buys nothing anyway, so generation stays on the main thread.
+    const onGpu = currentBackend()?.backend === 'webgpu';
+    if (worker.enabled && onGpu)
+      options.log?.(
+        'rxrl: generation on the main thread (grpo.generation_worker is not used on the webgpu backend)',
+      );
+    if (worker.enabled && !onGpu) {
       generator = await WorkerGenerator.create({
         model: policy.model,
         tokenizerSource: policy.tokenizerSource,

@@ -32,6 +32,7 @@ export {
 export { NATIVE_BACKEND } from './backend/nativeNames';
 export {
   probeWebgpu,
+  probeWebgpuIsolated,
   registerWebgpuBackend,
   adapterLine,
   WEBGPU_INSTALL_HINT,

@@ -125,6 +125,9 @@ say "webgpu:"
 adapter=$(node --import tsx tools/gpu/adapter.ts 2>"$out/adapter.log")
 have_adapter=$?
 say "  $adapter"
+case "$adapter" in
+*"a CPU implementation"*) say "  note: a CPU implementation of WebGPU, not a GPU — figures below check correctness, not GPU speed" ;;
+esac
 node --import tsx tools/gpu/adapter.ts --json >"$out/adapter.json" 2>>"$out/adapter.log"
 if [ $have_adapter -eq 0 ]; then
   step parity-webgpu 150 bash -c 'parity webgpu'

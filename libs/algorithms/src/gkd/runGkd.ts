@@ -37,6 +37,8 @@ export interface RunGkdOptions {
 
 /** What a GKD run measured. */
 export interface GkdRunResult {
+  /** the signal (SIGINT / SIGTERM) that stopped the run after a checkpoint, else null */
+  signal: NodeJS.Signals | null;
   steps: number;
   first: Record<string, number> | null;
   last: Record<string, number> | null;
@@ -175,6 +177,7 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
     );
     return {
       steps: result.step,
+      signal: result.signal,
       first: validations[0] ?? null,
       last: result.lastValidation,
       seconds,

@@ -9,6 +9,8 @@ import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRow
 
 /** What one GRPO step generated and what it trains on. */
 export interface StepRollout {
+  /** the step's generation batches as the rollout stages made them */
+  batches: RecordBatch[];
   /** every generation batch of the step, in order (more than one when dynamic sampling refilled it) */
   generated: RolloutRows[];
   /** the rows of each generation batch the step trains on (all, without `filter.dynamic_sampling`) */
@@ -54,7 +56,7 @@ export function stepRollout(rounds: readonly RecordBatch[]): StepRollout {
       : joinRolloutRows(
           generated.map((from, i) => ({ from, rows: kept[i]! })).filter((p) => p.rows.length > 0),
         );
-  return { generated, kept, train };
+  return { batches: [...rounds], generated, kept, train };
 }
 
 /**

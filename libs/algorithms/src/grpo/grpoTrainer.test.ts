@@ -294,6 +294,32 @@ describe('GrpoTrainer', () => {
     expect(composite.samples![0]).toHaveProperty('correct');
   });
 
+  it("train/accuracy is the recipe's verifier reward's, none without a verifier", async () => {
+    const graph = (reward: Record<string, unknown>) =>
+      tinyConfig({
+        graph: [{ stage: 'rollout.generate' }, reward, { stage: 'grouping.advantages' }],
+      });
+    const step = async (config: GrpoConfig) => {
+      const { trainer, data, dispose } = await setup(config);
+      try {
+        const [batch] = [...(data.batches(0, 0) as Iterable<RecordBatch>)];
+        return (await trainer.trainStep(batch!, 1)).metrics;
+      } finally {
+        dispose();
+      }
+    };
+    // exact match scoring 3 for right, 1 for wrong: accuracy = (mean reward − 1) / 2
+    const exact = await step(
+      graph({ stage: 'reward.exact_match', options: { correct_reward: 3, incorrect_reward: 1 } }),
+    );
+    expect(exact['train/accuracy']).toBeCloseTo((exact['train/reward']! - 1) / 2, 6);
+    const length = await step(
+      graph({ stage: 'reward.length', options: { target_length: 1, max_length: 2 } }),
+    );
+    expect(length).not.toHaveProperty('train/accuracy');
+    expect(length['train/reward']).toBeTypeOf('number');
+  });
+
   it('takes a custom objective: the default by hand gives the same step, an extra term another', async () => {
     const firstStep = async (objective?: GrpoObjective) => {
       const { trainer, data, dispose, policy } = await setup(tinyConfig(), objective);

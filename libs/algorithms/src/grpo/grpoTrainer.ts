@@ -98,6 +98,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   /** the resolved spec (null for a graph built in code) */
   private readonly spec: GraphSpec | null;
   private readonly reference: CausalLM | null;
+  /**
+   * Where `train/accuracy` is read: the column of the graph's verifier reward and its
+   * `correct_reward` (`correctRewardOf`), null without one (no accuracy then); a graph
+   * built in code declares no reward, so the math verifier scores its completions.
+   */
+  private readonly correctAt: { column: string; value: number } | null | 'math';
   private readonly verify;
   private stageMetrics: Record<string, number> = {};
   /**
@@ -152,6 +158,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         ? o.model.referencePolicy()
         : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
+    this.correctAt = nodes ? correctRewardOf(nodes) : 'math';
     this.trainTemperature = grpoTrainTemperature(config, this.spec);
     const g = config.grpo.grouping;
     this.embedder =
@@ -237,11 +244,15 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     ));
   }
 
-  /** 1 where the math verifier accepts the completion, whatever the reward graph is. */
-  private correctness(rows: RolloutRows): number[] {
-    return rows.completionTexts.map((c, i) =>
-      this.verify({ prompt: '', completion: c, answer: rows.answers[i] }) === 1 ? 1 : 0,
-    );
+  /** 1 where the recipe's verifier reward says right (see {@link correctAt}), per row of a generation batch. */
+  private correctness(batch: RecordBatch, rows: RolloutRows): number[] {
+    const at = this.correctAt;
+    if (at === 'math')
+      return rows.completionTexts.map((c, i) =>
+        this.verify({ prompt: '', completion: c, answer: rows.answers[i] }) === 1 ? 1 : 0,
+      );
+    const verdicts = readFloat32Column(batch, at!.column);
+    return Array.from(verdicts, (r) => (r === at!.value ? 1 : 0));
   }
 
   async trainStep(
@@ -275,11 +286,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       this.more = undefined;
     }
     const t2 = performance.now();
-    const { generated, train } = this.current.rollout!;
+    const { batches, generated, train } = this.current.rollout!;
     const tRollout = (this.current.updatesAt - t0) / 1000;
     // reward and accuracy of everything the policy generated this step, filtered or not
     const allRewards = generated.flatMap((g) => Array.from(g.rewards));
-    const allCorrect = generated.flatMap((g) => this.correctness(g));
+    const allCorrect =
+      this.correctAt === null ? [] : generated.flatMap((g, i) => this.correctness(batches[i]!, g));
     const n = train.rewards.length;
     const {
       completions,
@@ -312,7 +324,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       // no update (NaN) only when dynamic sampling found no varying group before the epoch ended
       'train/loss': sums['loss'] ?? NaN,
       'train/reward': mean(allRewards),
-      'train/accuracy': mean(allCorrect),
+      // the fraction the recipe's verifier reward calls right (none without a verifier)
+      ...(this.correctAt !== null ? { 'train/accuracy': mean(allCorrect) } : {}),
       'train/grad_norm': sums['grad_norm'] ?? NaN,
       'train/lr': sums['lr'] ?? NaN,
       'train/probs_ratio': sums['probs_ratio'] ?? NaN,

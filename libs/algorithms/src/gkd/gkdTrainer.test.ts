@@ -139,7 +139,7 @@ describe('GkdTrainer', () => {
     'the JSD falls over 20 steps, in training and on held-out completions: %s',
     async (_name, opts) => {
       const s = setup(opts, 4, 8, 2e-2);
-      const held0 = s.trainer.validate(0).metrics['validation/loss']!;
+      const held0 = (await s.trainer.validate(0)).metrics['validation/loss']!;
       const losses: number[] = [];
       const flags = new Set<number>();
       for (let step = 1; step <= 20; step++) {
@@ -147,7 +147,7 @@ describe('GkdTrainer', () => {
         losses.push(m['train/loss']!);
         flags.add(m['train/on_policy']! + 2 * m['train/teacher_sampled']!);
       }
-      const held = s.trainer.validate(20).metrics['validation/loss']!;
+      const held = (await s.trainer.validate(20)).metrics['validation/loss']!;
       expect(flags).toEqual(new Set([opts.lmbda === 1 ? 1 : 'seq_kd' in opts ? 2 : 0]));
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       expect(losses[0]).toBeGreaterThan(0.05);
@@ -163,7 +163,7 @@ describe('GkdTrainer', () => {
   it('keeps tf.memory().numTensors flat over steps (on- and off-policy) and validations', async () => {
     const s = setup({ lmbda: 0.5 }, 2, 4);
     await s.trainer.trainStep([0, 1, 2, 3], 1); // creates the optimizer slots
-    const v = s.trainer.validate(1).metrics;
+    const v = (await s.trainer.validate(1)).metrics;
     expect(v['validation/loss']).toBeGreaterThan(0);
     expect(v['validation/nll']).toBeGreaterThan(0);
     expect(v['validation/accuracy']).toBeGreaterThanOrEqual(0);
@@ -171,7 +171,7 @@ describe('GkdTrainer', () => {
     const kinds = new Set<number>();
     for (let step = 2; step <= 7; step++) {
       kinds.add((await s.trainer.trainStep([4, 5, 6, 7], step)).metrics['train/on_policy']!);
-      s.trainer.validate(step);
+      await s.trainer.validate(step);
     }
     expect(kinds).toEqual(new Set([0, 1])); // lmbda 0.5 drew both kinds of step
     expect(tf.memory().numTensors).toBe(n0);

@@ -155,6 +155,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
       val: args.val,
       seed: args.seed,
       shuffle: false,
+      ...(args.registry ? { registry: args.registry } : {}),
     });
     const nodes = validateStepGraph(args.graph ?? gkdGraphSpec(args), {
       registry: args.registry ?? builtinStageRegistry(),
@@ -202,7 +203,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   /** `validation/loss` (JSD on reference completions), `validation/nll`, `validation/accuracy`. */
-  validate(step: number): StepResult {
+  async validate(step: number): Promise<StepResult> {
     const { model, teacher, gkd, val } = this.args;
     const started = performance.now();
     const n =
@@ -218,7 +219,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
       t.dispose();
       jsd += readMetricsSync(r)['loss']!;
     }
-    const sft = this.sftValidation.validate(step);
+    const sft = await this.sftValidation.validate(step);
     const { 'validation/loss': nll, 'timing/validation_s': _t, ...rest } = sft.metrics;
     return {
       metrics: {

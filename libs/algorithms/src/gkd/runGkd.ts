@@ -118,8 +118,8 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
         runDir: options.runDir,
         algorithm: {
           trainStep: (b: RecordBatch, step: number) => trainer.trainStep(b, step),
-          validate: (step: number) => {
-            const r = trainer.validate(step);
+          validate: async (step: number) => {
+            const r = await trainer.validate(step);
             validations.push(r.metrics);
             return r;
           },

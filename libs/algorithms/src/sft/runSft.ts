@@ -106,8 +106,8 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
         if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
         return r;
       },
-      validate: (step: number) => {
-        const r = trainer.validate(step);
+      validate: async (step: number) => {
+        const r = await trainer.validate(step);
         validations.push({ step, metrics: r.metrics });
         return r;
       },

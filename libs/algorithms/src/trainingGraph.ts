@@ -1,6 +1,6 @@
 import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
 import type { DpoConfig } from './dpo/runDpo';
-import { gkdGraphSpec } from './gkd/gkdTrainer';
+import { gkdRecipeGraphSpec } from './gkd/gkdTrainer';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
@@ -110,7 +110,7 @@ export function gkdTrainingGraph(
   config: GkdConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const graph = stepTrainingGraph('gkd', config, gkdGraphSpec(config), registry);
+  const graph = stepTrainingGraph('gkd', config, gkdRecipeGraphSpec(config), registry);
   const [source, ...stages] = graph.nodes;
   return {
     ...graph,

@@ -1,3 +1,6 @@
+import type { GraphSpec } from '@rxrl/pipeline';
+import { optimizerStepOptionsOf } from '../shared/optimizerStepStage';
+import type { GkdObjective } from './gkdLoss';
 import * as path from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import type { z } from 'zod';
@@ -14,7 +17,7 @@ import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import { sftExamples } from '../sft/sftExamples';
 import type { sftDataSchema } from '../sft/sftOptions';
 import type { gkdSchema } from './gkdOptions';
-import { GkdTrainer } from './gkdTrainer';
+import { GkdTrainer, gkdRecipeGraphSpec } from './gkdTrainer';
 
 /** A validated GKD recipe. */
 export interface GkdConfig {
@@ -23,6 +26,8 @@ export interface GkdConfig {
   gkd: z.infer<typeof gkdSchema>;
   data: z.infer<typeof sftDataSchema>;
   checkpointing: z.input<typeof checkpointingSchema>;
+  /** the per-step graph; null: the keys' (`gkdRecipeGraphSpec`) */
+  graph: GraphSpec | null;
 }
 
 /** Options of {@link runGkd} (as `runSft` takes them). */
@@ -33,6 +38,8 @@ export interface RunGkdOptions {
   progress?: boolean;
   resume?: boolean | 'auto';
   cwd?: string;
+  /** replace the generalised JSD the student trains on (see {@link GkdObjective}) */
+  objective?: GkdObjective;
 }
 
 /** What a GKD run measured. */
@@ -98,7 +105,8 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
     log(
       `rxrl: gkd on ${train.examples.length} prompts (${train.stats.dropped} dropped), ${val.examples.length} held out; teacher ${config.gkd.teacher.model_name}, lmbda ${config.gkd.lmbda}, beta ${config.gkd.beta}`,
     );
-    const optimizer = buildOptimizer(policy.model, config.policy);
+    const graph = gkdRecipeGraphSpec(config);
+    const optimizer = buildOptimizer(policy.model, optimizerStepOptionsOf(graph));
     const trainer = new GkdTrainer({
       model: policy.model,
       teacher,
@@ -110,6 +118,8 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
       val: val.examples,
       seed: config.seed,
       shuffle: config.data.shuffle,
+      graph,
+      ...(options.objective ? { objective: options.objective } : {}),
     });
     const validations: Record<string, number>[] = [];
     let result;

@@ -411,6 +411,47 @@ describe('GrpoTrainer', () => {
     expect(b).toEqual(a);
   });
 
+  it('a non-finite update under skip_step: the step is skipped, the graph is subscribed again and the next step trains', async () => {
+    // step 2's objective is NaN: optimizer.step refuses the update and the graph's stream errors
+    const nanAt =
+      (bad: number): GrpoObjective =>
+      (inputs, ctx) => {
+        const r = clippedPgLoss(ctx.options, inputs);
+        return ctx.step === bad ? { ...r, loss: tf.mul(r.loss, NaN) as tf.Scalar } : r;
+      };
+    const run = async (runDir: string, bad: number) => {
+      const s = await setup(tinyConfig(), nanAt(bad));
+      try {
+        await runTraining({
+          runDir,
+          algorithm: s.trainer,
+          data: s.data,
+          loop: { max_num_steps: 3, max_num_epochs: 1, on_nonfinite: 'skip_step' },
+          checkpointing: { enabled: false },
+          progress: false,
+          tensorboard: false,
+          handleSignals: false,
+          report: false,
+        });
+      } finally {
+        s.dispose();
+      }
+    };
+    const skipped = mkdtempSync(path.join(tmpdir(), 'grpo-skip-'));
+    const never = mkdtempSync(path.join(tmpdir(), 'grpo-never-'));
+    await run(skipped, 2);
+    await run(never, 99);
+    const a = withoutTimings(readMetricsJsonl(path.join(skipped, 'metrics.jsonl')));
+    const b = withoutTimings(readMetricsJsonl(path.join(never, 'metrics.jsonl')));
+    expect(a.map((r) => r['step'])).toEqual([1, 2, 3]);
+    expect(a[1]).not.toHaveProperty('train/loss');
+    expect(Object.keys(a[1]!).some((k) => k.startsWith('train/nonfinite'))).toBe(true);
+    // step 1 as the unbroken run; step 3 samples from the policy step 2 left unchanged
+    expect(a[0]).toEqual(b[0]);
+    expect(Number.isFinite(a[2]!['train/loss'])).toBe(true);
+    expect(a[2]!['train/reward']).toBeTypeOf('number');
+  });
+
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {
     const run = async (runDir: string, steps: number) => {
       const config = tinyConfig({ grpo: { ...tinyConfig().grpo, max_num_steps: steps } });

@@ -1,10 +1,9 @@
 import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
 import type { DpoConfig } from './dpo/runDpo';
-import { gkdGraphSpec } from './gkd/gkdTrainer';
+import { gkdRecipeGraphSpec } from './gkd/gkdTrainer';
 import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
-import { GRPO_UPDATE_COLUMNS, grpoUpdateSpec } from './grpo/clippedPgLossStage';
-import { grpoGraphSpec, grpoTrainTemperature, validateGrpoGraph } from './grpo/grpoGraph';
+import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
 import { dpoGraphSpec } from './dpo/dpoGraph';
 import { PREFERENCE_SOURCE_COLUMNS } from './dpo/pairBatch';
 import { SFT_SOURCE_COLUMNS } from './sft/sftBatch';
@@ -31,24 +30,18 @@ export interface ResolvedTrainingGraph {
 }
 
 /**
- * What `rxrl config --graph` prints for a GRPO recipe: its per-batch stages (the
- * validated graph: node options over the recipe's keys, schema defaults filled), then
- * the policy update's graph (`loss.clipped_pg` → `optimizer.step`), all as the
- * registry's schemas resolve them.
+ * What `rxrl config --graph` prints for a GRPO recipe: its one graph (`grpoGraphSpec`),
+ * validated: the stages each prompt batch goes through (generation, reward,
+ * advantages, filters), then the policy update's (`loss.clipped_pg` →
+ * `optimizer.step`), node options over the recipe's keys and schema defaults filled.
  */
 export function grpoTrainingGraph(
   config: GrpoConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const spec = grpoGraphSpec(config);
-  const rollout = validateGrpoGraph(spec, { registry });
-  const update = validateStepGraph(grpoUpdateSpec(config, grpoTrainTemperature(config, spec)), {
-    registry,
-    sourceColumns: GRPO_UPDATE_COLUMNS,
-  });
   return {
     algorithm: 'grpo',
-    nodes: [...rollout, ...update].map((n) => ({
+    nodes: validateGrpoGraph(grpoGraphSpec(config), { registry }).map((n) => ({
       node: n.name,
       kind: 'stage',
       options: n.options as Record<string, unknown>,
@@ -117,7 +110,7 @@ export function gkdTrainingGraph(
   config: GkdConfig,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const graph = stepTrainingGraph('gkd', config, gkdGraphSpec(config), registry);
+  const graph = stepTrainingGraph('gkd', config, gkdRecipeGraphSpec(config), registry);
   const [source, ...stages] = graph.nodes;
   return {
     ...graph,

@@ -49,6 +49,8 @@ export interface ValidateGraphOptions {
   loaded?: LoadedConfig;
   /** key path of the graph in the recipe; default `['graph']` */
   keyPath?: KeyPath;
+  /** the recipe index of the spec's first node (a part of a longer graph); default 0 */
+  firstIndex?: number;
 }
 
 /**
@@ -78,7 +80,7 @@ export function validateGraph(spec: GraphSpec, options: ValidateGraphOptions): V
     ]);
   }
   spec.forEach((raw, i) => {
-    const nodePath = [...base, i];
+    const nodePath = [...base, i + (options.firstIndex ?? 0)];
     const node = graphNodeSchema.safeParse(raw);
     if (!node.success) {
       issues.push({

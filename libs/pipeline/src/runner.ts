@@ -63,6 +63,8 @@ export interface RunResult {
   /** steps completed in total (including those before a resume) */
   step: number;
   reason: StopReason;
+  /** the signal that stopped the run (reason `signal`), else null */
+  signal: NodeJS.Signals | null;
   /** the step the run resumed from, or null */
   resumedFrom: number | null;
   /** the last validation metrics, if any */
@@ -166,7 +168,7 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
   const sinks = new MultiSink(sinkList);
   const samplesPath = path.join(runDir, 'samples.jsonl');
 
-  let signalled: string | null = null;
+  let signalled: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled !== null) process.exit(130);
     signalled = signal;
@@ -345,7 +347,14 @@ export async function runTraining<B>(options: RunTrainingOptions<B>): Promise<Ru
   }
   log(`rxrl: stopped after step ${state.step} (${reason})`);
   const report = (options.report ?? true) ? writeReport(runDir) : null;
-  return { step: state.step, reason, resumedFrom, lastValidation, report };
+  return {
+    step: state.step,
+    reason,
+    signal: reason === 'signal' ? signalled : null,
+    resumedFrom,
+    lastValidation,
+    report,
+  };
 }
 
 /** Keeps the JSONL rows whose `step` is at most `step`; returns them. */

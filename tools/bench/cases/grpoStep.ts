@@ -10,6 +10,7 @@ import {
   GrpoTrainer,
   buildOptimizer,
   grpoGraphSpec,
+  splitGrpoGraph,
   grpoSections,
   loadPolicy,
   loadPromptSets,
@@ -70,7 +71,7 @@ function timedGraph(config: GrpoConfig, services: Record<string, unknown>, times
   const registry = builtinStageRegistry();
   const context = { services, emit: () => {} };
   const available: string[] = [...GRPO_SOURCE_COLUMNS];
-  const stages = grpoGraphSpec(config).map((node) => {
+  const stages = splitGrpoGraph(grpoGraphSpec(config)).rollout.map((node) => {
     const part = STAGE_OF[node.stage];
     if (!part) throw new Error(`grpo_step: no part for graph stage '${node.stage}'`);
     const stage = buildGraph([node], context, { sourceColumns: available, registry });

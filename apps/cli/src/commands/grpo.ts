@@ -23,7 +23,7 @@ export const command = trainingCommand({
         return {
           modelDir: r.policyDir,
           summary: `rxrl: ${r.reason} after step ${r.step} in ${((performance.now() - t0) / 60000).toFixed(1)} min`,
-          interrupted: r.reason === 'signal',
+          signal: r.signal,
         };
       },
       // the samples the resolved graph generates (its rollout node's group size wins over the key)

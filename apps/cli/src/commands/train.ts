@@ -4,7 +4,7 @@ import { RxrlConfigError } from '@rxrl/core/base';
 import type { Command } from '../command';
 import { runEnding } from '../runEnding';
 import { setupRun } from '../runSetup';
-import { runArgs, runOptions } from './trainingCommand';
+import { exitCodeOf, runArgs, runOptions } from './trainingCommand';
 
 const BUILTIN = ['sft', 'dpo', 'grpo', 'gkd'];
 
@@ -70,6 +70,6 @@ export const command: Command = {
       .filter((k) => k.startsWith('validation/') && !k.startsWith('validation/timing'))
       .map((k) => [k.slice('validation/'.length), k] as [string, string]);
     for (const line of runEnding(ctx.runDir, io.cwd, headline, r.modelDir)) io.out(line);
-    return r.reason === 'signal' ? 130 : 0;
+    return exitCodeOf(r.signal);
   },
 };

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import type { ConfigSections, SectionsOutput } from '@rxrl/config';
@@ -12,8 +13,8 @@ export interface TrainingOutcome {
   modelDir: string;
   /** a line on how and when it stopped, when the runner did not log one */
   summary?: string;
-  /** stopped by SIGINT / SIGTERM after checkpointing: the command exits 130 */
-  interrupted?: boolean;
+  /** the signal that stopped the run after its checkpoint (the command exits 128 + its number), else null */
+  signal: NodeJS.Signals | null;
 }
 
 /** What `rxrl sft`, `rxrl dpo`, `rxrl gkd` and `rxrl grpo` differ in; everything else is this one command shape. */
@@ -87,8 +88,7 @@ export function trainingCommand<S extends Record<string, z.ZodType>>(
       if (r.summary !== undefined) io.out(r.summary);
       // the runner has said how and when it stopped; what remains is what it came to
       for (const line of runEnding(ctx.runDir, io.cwd, spec.headline, r.modelDir)) io.out(line);
-      // 130: stopped by SIGINT/SIGTERM after checkpointing, as shells expect of an interrupted command
-      return r.interrupted === true ? 130 : 0;
+      return exitCodeOf(r.signal);
     },
   };
 }
@@ -137,4 +137,14 @@ export function runArgs(
     throw new RxrlUsageError(`unexpected argument '${bad}'; overrides look like key.path=value`);
   const resume = values['resume'] === true ? true : values['no-resume'] === true ? false : 'auto';
   return { config, resume };
+}
+
+/**
+ * A training command's exit status: 0 when the run came to its end (steps, epochs,
+ * early stopping), 128 + the signal's number when SIGINT (130) or SIGTERM (143)
+ * stopped it after its checkpoint, as a shell reports a command a signal ended, so
+ * `rxrl sft … && rxrl eval …` does not go on with an unfinished run (resume it instead).
+ */
+export function exitCodeOf(signal: NodeJS.Signals | null): number {
+  return signal === null ? 0 : 128 + constants.signals[signal];
 }

@@ -42,6 +42,8 @@ export interface RunDpoOptions {
 
 /** What a DPO run measured. */
 export interface DpoRunResult {
+  /** the signal (SIGINT / SIGTERM) that stopped the run after a checkpoint, else null */
+  signal: NodeJS.Signals | null;
   steps: number;
   first: Record<string, number> | null;
   last: Record<string, number> | null;
@@ -168,6 +170,7 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
     );
     return {
       steps: result.step,
+      signal: result.signal,
       first: validations[0] ?? null,
       last: result.lastValidation,
       seconds,

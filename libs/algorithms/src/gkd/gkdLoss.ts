@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gkdLoss } from '@rxrl/loss';
+import { gkdLoss, type GkdInputs, type LossResult } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import { lmBatchArrays, lmBatchTensors, type LmSequence } from '../shared/lmBatch';
 import type { GkdOptions } from './gkdOptions';
@@ -37,6 +37,22 @@ export function teacherLogits(teacher: CausalLM, seqs: readonly LmSequence[], pa
  * teacher's next-token distributions at the sequences' loss tokens, summed over them and
  * divided by the global batch's count (`globalTokens`), so micro-batches add up.
  */
+/** What a custom GKD objective sees besides the micro-batch's logits. */
+export interface GkdLossContext {
+  /** the training step (from 1; 0 in validation) */
+  step: number;
+  /** the recipe's `gkd.beta` and `gkd.temperature` */
+  options: Pick<GkdOptions, 'beta' | 'temperature'>;
+}
+
+/**
+ * The loss of one GKD micro-batch: by default `gkdLoss(options, inputs)`. Replace it to
+ * change the distillation objective (another divergence, an extra term through
+ * composeLosses) without forking the trainer; `loss` is normalised by the batch's
+ * weighted loss tokens (`inputs.globalValidToks`), as the default is.
+ */
+export type GkdObjective = (inputs: GkdInputs, ctx: GkdLossContext) => LossResult;
+
 export function gkdMicroBatchLoss(
   student: CausalLM,
   seqs: readonly Weighted[],
@@ -44,6 +60,8 @@ export function gkdMicroBatchLoss(
   globalTokens: number,
   pad: number,
   o: Pick<GkdOptions, 'beta' | 'temperature'>,
+  objective?: GkdObjective,
+  step = 0,
 ) {
   const a = lmBatchArrays(seqs, pad);
   const t = lmBatchTensors(a);
@@ -58,15 +76,14 @@ export function gkdMicroBatchLoss(
     n,
     student.config.vocabSize,
   ]) as tf.Tensor2D;
-  const r = gkdLoss(
-    { beta: o.beta, temperature: o.temperature },
-    {
-      studentLogits: logits,
-      teacherLogits: teacher,
-      tokenMask: mask,
-      globalValidToks: globalTokens,
-    },
-  );
+  const inputs = {
+    studentLogits: logits,
+    teacherLogits: teacher,
+    tokenMask: mask,
+    globalValidToks: globalTokens,
+  };
+  const options = { beta: o.beta, temperature: o.temperature };
+  const r = objective ? objective(inputs, { step, options }) : gkdLoss(options, inputs);
   tf.dispose([t.ids, t.attention, t.targets, t.tokenMask, mask, logits]);
   return r;
 }

@@ -19,7 +19,7 @@ import type { LmSequence } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
 import { padTokenOf, trainingServices } from '../shared/trainingServices';
 import { sftExamplesOf } from '../sft/sftBatch';
-import { gkdMicroBatchLoss, lossTokens, teacherLogits } from './gkdLoss';
+import { gkdMicroBatchLoss, lossTokens, teacherLogits, type GkdObjective } from './gkdLoss';
 import { sampledCompletions } from './sampledCompletions';
 
 /** The sequences a GKD step trains on (prompt + completion: sampled, or the dataset's). */
@@ -117,7 +117,8 @@ export function gkdSequences(batch: RecordBatch) {
  * `loss.gkd`: the generalised JSD between the student's and the frozen teacher's
  * (`teacher` service) next-token distributions at each sequence's loss tokens, per
  * micro-batch of `micro_batch_size`, divided by the batch's weighted loss tokens;
- * gradients added to the `update` service for `optimizer.step`.
+ * gradients added to the `update` service for `optimizer.step`. A `gkd_objective`
+ * service (a {@link GkdObjective}) replaces `gkdLoss`.
  */
 export const gkdLossStage = defineStage({
   name: 'loss.gkd',
@@ -132,7 +133,9 @@ export const gkdLossStage = defineStage({
     const s = trainingServices(context, 'loss.gkd');
     const teacher = requireService<CausalLM>(context, 'teacher', 'loss.gkd');
     const pad = padTokenOf(s.tokenizer);
+    const objective = context.services['gkd_objective'] as GkdObjective | undefined;
     return map((batch) => {
+      const step = batchStep(batch);
       const seqs = gkdSequences(batch);
       const global = lossTokens(seqs);
       const mbs = microBatches(seqs, o.micro_batch_size);
@@ -144,7 +147,8 @@ export const gkdLossStage = defineStage({
           model: s.policy,
           optimizer: s.optimizer,
           microBatches: mbs,
-          loss: (mb, i) => gkdMicroBatchLoss(s.policy, mb, parts[i]!, global, pad, o),
+          loss: (mb, i) =>
+            gkdMicroBatchLoss(s.policy, mb, parts[i]!, global, pad, o, objective, step),
           release: () => tf.dispose(parts),
         }),
       );

@@ -1,3 +1,5 @@
+import { gkdLoss } from '@rxrl/loss';
+import type { GkdObjective } from './gkdLoss';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +16,8 @@ import { lmBatchArrays } from '../shared/lmBatch';
 import { sftExamples } from '../sft/sftExamples';
 import { sftDataSchema } from '../sft/sftOptions';
 import { gkdSchema, type GkdOptionsInput } from './gkdOptions';
-import { GkdTrainer } from './gkdTrainer';
+import { GkdTrainer, gkdRecipeGraphSpec } from './gkdTrainer';
+import { gkdSections } from './gkdSections';
 
 const tok = new BuiltinTokenizer();
 const tinyConfig = () => ({
@@ -32,7 +35,13 @@ const task = new ArithmeticTask({ operators: ['+', '-'], max_digits: 2, seed: 3 
 const examples = (n: number, split: 'train' | 'validation' = 'train') =>
   sftExamples(tok, task.sftRows(split, n), data, 32).examples;
 
-function setup(gkd: Partial<GkdOptionsInput>, micro = 4, global = 8, lr = 1e-2) {
+function setup(
+  gkd: Partial<GkdOptionsInput>,
+  micro = 4,
+  global = 8,
+  lr = 1e-2,
+  objective?: GkdObjective,
+) {
   // the teacher: a different random model with a wider init, so its distributions are far from uniform
   const teacher = CausalLM.create({ ...tinyConfig(), initializerRange: 0.5 }, { seed: 7 });
   const model = CausalLM.create(tinyConfig(), { seed: 1 });
@@ -41,6 +50,7 @@ function setup(gkd: Partial<GkdOptionsInput>, micro = 4, global = 8, lr = 1e-2) 
     weight_decay: 0,
   });
   const trainer = new GkdTrainer({
+    ...(objective ? { objective } : {}),
     model,
     teacher,
     tokenizer: tok,
@@ -77,6 +87,55 @@ beforeAll(async () => {
 });
 
 describe('GkdTrainer', () => {
+  it("a recipe's graph: node options win over the keys; the cross-checks run on the resolved graph", () => {
+    const recipe = (graph: unknown) =>
+      gkdSections.validate({
+        seed: 4,
+        policy: { init: { arch: 'llama' }, train_micro_batch_size: 4 },
+        gkd: { teacher: { model_name: 'teacher' }, beta: 0.3, lmbda: 0.5 },
+        graph,
+      });
+    const spec = gkdRecipeGraphSpec(
+      recipe([
+        { stage: 'gkd.sample_completions', options: { lmbda: 1 } },
+        { stage: 'loss.gkd' },
+        { stage: 'optimizer.step', options: { max_grad_norm: 0.5 } },
+      ]),
+    );
+    expect(spec.map((n) => n.options)).toMatchObject([
+      { lmbda: 1, seed: 4 },
+      { beta: 0.3, micro_batch_size: 4 },
+      { max_grad_norm: 0.5 },
+    ]);
+    // no graph: the keys' own
+    expect(gkdRecipeGraphSpec(recipe(null))[0]!.options).toMatchObject({ lmbda: 0.5 });
+    expect(() => recipe([{ stage: 'gkd.sample_completions' }, { stage: 'loss.gkd' }])).toThrow(
+      'a training graph ends with optimizer.step, after its loss node',
+    );
+  });
+
+  it('takes a custom objective: gkdLoss by hand gives the same step, a doubled loss twice the gradient', async () => {
+    const step = async (objective?: GkdObjective) => {
+      const s = setup({ lmbda: 0, beta: 0.5 }, 4, 8, 1e-2, objective);
+      const m = (await s.trainer.trainStep(ALL, 3)).metrics;
+      s.dispose();
+      return m;
+    };
+    const seen: number[] = [];
+    const byHand = await step((inputs, ctx) => {
+      seen.push(ctx.step, ctx.options.beta);
+      return gkdLoss(ctx.options, inputs);
+    });
+    const builtIn = await step();
+    expect(seen).toEqual([3, 0.5, 3, 0.5]);
+    for (const k of ['train/loss', 'train/grad_norm']) expect(byHand[k], k).toBe(builtIn[k]);
+    const doubled = await step((inputs, ctx) => {
+      const r = gkdLoss(ctx.options, inputs);
+      return { ...r, loss: tf.mul(r.loss, 2) as tf.Scalar };
+    });
+    expect(doubled['train/grad_norm']! / builtIn['train/grad_norm']!).toBeCloseTo(2, 5);
+  });
+
   it('β = 0 at temperature 1: the step loss is KL(teacher ‖ student) averaged over completion tokens, by hand in float64', async () => {
     const s = setup({ lmbda: 0, beta: 0, temperature: 1 });
     const seqs = s.trainer['args'].train;
@@ -139,7 +198,7 @@ describe('GkdTrainer', () => {
     'the JSD falls over 20 steps, in training and on held-out completions: %s',
     async (_name, opts) => {
       const s = setup(opts, 4, 8, 2e-2);
-      const held0 = s.trainer.validate(0).metrics['validation/loss']!;
+      const held0 = (await s.trainer.validate(0)).metrics['validation/loss']!;
       const losses: number[] = [];
       const flags = new Set<number>();
       for (let step = 1; step <= 20; step++) {
@@ -147,7 +206,7 @@ describe('GkdTrainer', () => {
         losses.push(m['train/loss']!);
         flags.add(m['train/on_policy']! + 2 * m['train/teacher_sampled']!);
       }
-      const held = s.trainer.validate(20).metrics['validation/loss']!;
+      const held = (await s.trainer.validate(20)).metrics['validation/loss']!;
       expect(flags).toEqual(new Set([opts.lmbda === 1 ? 1 : 'seq_kd' in opts ? 2 : 0]));
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       expect(losses[0]).toBeGreaterThan(0.05);
@@ -163,7 +222,7 @@ describe('GkdTrainer', () => {
   it('keeps tf.memory().numTensors flat over steps (on- and off-policy) and validations', async () => {
     const s = setup({ lmbda: 0.5 }, 2, 4);
     await s.trainer.trainStep([0, 1, 2, 3], 1); // creates the optimizer slots
-    const v = s.trainer.validate(1).metrics;
+    const v = (await s.trainer.validate(1)).metrics;
     expect(v['validation/loss']).toBeGreaterThan(0);
     expect(v['validation/nll']).toBeGreaterThan(0);
     expect(v['validation/accuracy']).toBeGreaterThanOrEqual(0);
@@ -171,7 +230,7 @@ describe('GkdTrainer', () => {
     const kinds = new Set<number>();
     for (let step = 2; step <= 7; step++) {
       kinds.add((await s.trainer.trainStep([4, 5, 6, 7], step)).metrics['train/on_policy']!);
-      s.trainer.validate(step);
+      await s.trainer.validate(step);
     }
     expect(kinds).toEqual(new Set([0, 1])); // lmbda 0.5 drew both kinds of step
     expect(tf.memory().numTensors).toBe(n0);

@@ -16,12 +16,12 @@ import { EpochSampler } from '../shared/epochSampler';
 import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
-import { StepGraph, validateStepGraph } from '../shared/stepGraph';
+import { StepGraph, validateStepGraph, withKeyDefaults } from '../shared/stepGraph';
 import { padTokenOf } from '../shared/trainingServices';
 import { SFT_SOURCE_COLUMNS, sftBatch } from '../sft/sftBatch';
 import type { SftExample } from '../sft/sftExamples';
 import { SftTrainer } from '../sft/sftTrainer';
-import { gkdMicroBatchLoss, lossTokens, teacherLogits } from './gkdLoss';
+import { gkdMicroBatchLoss, lossTokens, teacherLogits, type GkdObjective } from './gkdLoss';
 import type { GkdOptions } from './gkdOptions';
 import { gkdSequences } from './gkdStages';
 
@@ -64,7 +64,11 @@ export interface GkdTrainerArgs {
   graph?: GraphSpec;
   /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
   registry?: StageRegistry;
+  /** replace the generalised JSD of the graph's `loss.gkd` node (training; validation/loss stays the JSD) */
+  objective?: GkdObjective;
 }
+
+export type { GkdObjective, GkdLossContext } from './gkdLoss';
 
 /**
  * The per-step graph of a GKD run from its options (a recipe's `gkd`, `policy` and
@@ -116,6 +120,23 @@ export function gkdGraphSpec(args: {
 }
 
 /**
+ * The resolved graph of a GKD recipe: its `graph:` section (`spec`), each node's options
+ * over what the keys give that stage in {@link gkdGraphSpec}, else that graph. What the run
+ * trains on, builds its optimizer from, and `rxrl config --graph` prints.
+ */
+export function gkdRecipeGraphSpec(
+  config: Parameters<typeof gkdGraphSpec>[0] & { graph: GraphSpec | null },
+  spec: GraphSpec | null = config.graph,
+): GraphSpec {
+  const keys = gkdGraphSpec(config);
+  if (spec === null) return keys;
+  return withKeyDefaults(
+    spec,
+    Object.fromEntries(keys.map((n) => [n.stage, 'options' in n ? (n.options ?? {}) : {}])),
+  );
+}
+
+/**
  * Generalised knowledge distillation (GKD, on-policy distillation; Agarwal et al. 2024,
  * TRL's `GKDTrainer`) as the pipeline runner drives it. Each step, with probability
  * `lmbda`, the batch's completions are replaced by the student's own samples (at
@@ -155,6 +176,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
       val: args.val,
       seed: args.seed,
       shuffle: false,
+      ...(args.registry ? { registry: args.registry } : {}),
     });
     const nodes = validateStepGraph(args.graph ?? gkdGraphSpec(args), {
       registry: args.registry ?? builtinStageRegistry(),
@@ -169,7 +191,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
         reference: null,
         previousMetrics: () => ({}),
       },
-      { teacher: args.teacher },
+      { teacher: args.teacher, ...(args.objective ? { gkd_objective: args.objective } : {}) },
     );
   }
 
@@ -202,7 +224,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   /** `validation/loss` (JSD on reference completions), `validation/nll`, `validation/accuracy`. */
-  validate(step: number): StepResult {
+  async validate(step: number): Promise<StepResult> {
     const { model, teacher, gkd, val } = this.args;
     const started = performance.now();
     const n =
@@ -218,7 +240,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
       t.dispose();
       jsd += readMetricsSync(r)['loss']!;
     }
-    const sft = this.sftValidation.validate(step);
+    const sft = await this.sftValidation.validate(step);
     const { 'validation/loss': nll, 'timing/validation_s': _t, ...rest } = sft.metrics;
     return {
       metrics: {

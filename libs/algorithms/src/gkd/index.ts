@@ -4,6 +4,8 @@ export {
   GkdTrainer,
   gkdGraphSpec,
   gkdMicroBatchLoss,
+  type GkdObjective,
+  type GkdLossContext,
   teacherLogits,
   type GkdTrainerArgs,
 } from './gkdTrainer';

@@ -1,3 +1,6 @@
+import type { GraphSpec } from '@rxrl/pipeline';
+import { optimizerStepOptionsOf } from '../shared/optimizerStepStage';
+import type { GkdObjective } from './gkdLoss';
 import * as path from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import type { z } from 'zod';
@@ -14,7 +17,7 @@ import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import { sftExamples } from '../sft/sftExamples';
 import type { sftDataSchema } from '../sft/sftOptions';
 import type { gkdSchema } from './gkdOptions';
-import { GkdTrainer } from './gkdTrainer';
+import { GkdTrainer, gkdRecipeGraphSpec } from './gkdTrainer';
 
 /** A validated GKD recipe. */
 export interface GkdConfig {
@@ -23,6 +26,8 @@ export interface GkdConfig {
   gkd: z.infer<typeof gkdSchema>;
   data: z.infer<typeof sftDataSchema>;
   checkpointing: z.input<typeof checkpointingSchema>;
+  /** the per-step graph; null: the keys' (`gkdRecipeGraphSpec`) */
+  graph: GraphSpec | null;
 }
 
 /** Options of {@link runGkd} (as `runSft` takes them). */
@@ -33,10 +38,14 @@ export interface RunGkdOptions {
   progress?: boolean;
   resume?: boolean | 'auto';
   cwd?: string;
+  /** replace the generalised JSD the student trains on (see {@link GkdObjective}) */
+  objective?: GkdObjective;
 }
 
 /** What a GKD run measured. */
 export interface GkdRunResult {
+  /** the signal (SIGINT / SIGTERM) that stopped the run after a checkpoint, else null */
+  signal: NodeJS.Signals | null;
   steps: number;
   first: Record<string, number> | null;
   last: Record<string, number> | null;
@@ -96,7 +105,8 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
     log(
       `rxrl: gkd on ${train.examples.length} prompts (${train.stats.dropped} dropped), ${val.examples.length} held out; teacher ${config.gkd.teacher.model_name}, lmbda ${config.gkd.lmbda}, beta ${config.gkd.beta}`,
     );
-    const optimizer = buildOptimizer(policy.model, config.policy);
+    const graph = gkdRecipeGraphSpec(config);
+    const optimizer = buildOptimizer(policy.model, optimizerStepOptionsOf(graph));
     const trainer = new GkdTrainer({
       model: policy.model,
       teacher,
@@ -108,6 +118,8 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
       val: val.examples,
       seed: config.seed,
       shuffle: config.data.shuffle,
+      graph,
+      ...(options.objective ? { objective: options.objective } : {}),
     });
     const validations: Record<string, number>[] = [];
     let result;
@@ -116,8 +128,8 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
         runDir: options.runDir,
         algorithm: {
           trainStep: (b: RecordBatch, step: number) => trainer.trainStep(b, step),
-          validate: (step: number) => {
-            const r = trainer.validate(step);
+          validate: async (step: number) => {
+            const r = await trainer.validate(step);
             validations.push(r.metrics);
             return r;
           },
@@ -175,6 +187,7 @@ export async function runGkd(config: GkdConfig, options: RunGkdOptions): Promise
     );
     return {
       steps: result.step,
+      signal: result.signal,
       first: validations[0] ?? null,
       last: result.lastValidation,
       seconds,

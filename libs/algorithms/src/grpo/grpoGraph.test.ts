@@ -3,7 +3,13 @@ import { parseRecipe } from '@rxrl/config';
 import { RxrlConfigError } from '@rxrl/core/base';
 import { graphOf } from '@rxrl/pipeline';
 import { grpoSections } from './grpoConfig';
-import { grpoGraphSpec, rolloutOptionsOf, samplesPerPrompt, validateGrpoGraph } from './grpoGraph';
+import {
+  grpoGraphSpec,
+  rolloutOptionsOf,
+  samplesPerPrompt,
+  splitGrpoGraph,
+  validateGrpoGraph,
+} from './grpoGraph';
 import { builtinStageRegistry } from '../builtinStages';
 
 const registry = builtinStageRegistry();
@@ -17,7 +23,7 @@ const config = (extra: Record<string, unknown> = {}) =>
   });
 
 describe('GRPO graph', () => {
-  it('defaults to generate → math reward → advantages with options from the recipe keys', () => {
+  it('defaults to generate → math reward → advantages → clipped PG loss → optimizer step with options from the recipe keys', () => {
     const spec = grpoGraphSpec(
       config({ grpo: { normalize_rewards: false, use_leave_one_out_baseline: true } }),
     );
@@ -25,6 +31,8 @@ describe('GRPO graph', () => {
       'rollout.generate',
       'reward.math',
       'grouping.advantages',
+      'loss.clipped_pg',
+      'optimizer.step',
     ]);
     expect(spec[0]!.options).toMatchObject({ temperature: 0.7, max_new_tokens: 16, seed: 9 });
     expect(spec[2]!.options).toEqual({ scale_rewards: 'none', use_leave_one_out_baseline: true });
@@ -32,7 +40,68 @@ describe('GRPO graph', () => {
       ['group_id', 'completion_tokens', 'completion_text', 'gen_logprobs', 'finish_reason'],
       ['reward'],
       ['advantage'],
+      [],
+      [],
     ]);
+    // the loss trains at the rollout's temperature
+    expect(spec[3]!.options).toMatchObject({ temperature: 0.7, micro_batch_size: 8 });
+    expect(splitGrpoGraph(spec).update.map((n) => n.stage)).toEqual([
+      'loss.clipped_pg',
+      'optimizer.step',
+    ]);
+  });
+
+  it("a graph's own update nodes get the recipe's keys under their options, and are checked where they stand", () => {
+    const spec = grpoGraphSpec(
+      config({
+        loss_fn: { ratio_clip_min: 0.1 },
+        graph: [
+          { stage: 'rollout.generate', options: { temperature: 0.5 } },
+          { stage: 'reward.math' },
+          { stage: 'grouping.advantages' },
+          { stage: 'loss.clipped_pg', options: { ratio_clip_max: 0.3 } },
+          { stage: 'optimizer.step', options: { max_grad_norm: 0.5 } },
+        ],
+      }),
+    );
+    const nodes = validateGrpoGraph(spec, { registry });
+    expect(nodes.map((n) => n.name)).toEqual([
+      'rollout.generate',
+      'reward.math',
+      'grouping.advantages',
+      'loss.clipped_pg',
+      'optimizer.step',
+    ]);
+    expect(nodes[3]!.options).toMatchObject({
+      ratio_clip_min: 0.1,
+      ratio_clip_max: 0.3,
+      temperature: 0.5,
+    });
+    expect(nodes[4]!.options).toMatchObject({ max_grad_norm: 0.5 });
+    // an update node's problem names its index in the whole graph
+    expect(() =>
+      validateGrpoGraph(
+        [
+          { stage: 'rollout.generate' },
+          { stage: 'reward.math' },
+          { stage: 'grouping.advantages' },
+          { stage: 'loss.clipped_pg', options: { micro_batch_size: 0 } },
+          { stage: 'optimizer.step' },
+        ],
+        { registry },
+      ),
+    ).toThrow(/graph\.3\.options\.micro_batch_size/);
+    expect(() =>
+      validateGrpoGraph(
+        [
+          { stage: 'rollout.generate' },
+          { stage: 'reward.math' },
+          { stage: 'grouping.advantages' },
+          { stage: 'loss.clipped_pg' },
+        ],
+        { registry },
+      ),
+    ).toThrow('a training graph ends with optimizer.step, after its loss node');
   });
 
   it("a graph node's own options win over the recipe keys", () => {
@@ -55,8 +124,10 @@ describe('GRPO graph', () => {
       'reward.math',
       'grouping.advantages',
       'filter.overlong',
+      'loss.clipped_pg',
+      'optimizer.step',
     ]);
-    expect(validateGrpoGraph(spec, { registry }).at(-1)!.produces).toEqual(['sample_mask']);
+    expect(validateGrpoGraph(spec, { registry })[3]!.produces).toEqual(['sample_mask']);
     const remote = grpoGraphSpec(
       config({
         graph: [
@@ -71,7 +142,7 @@ describe('GRPO graph', () => {
       num_generations_per_prompt: 6,
       seed: 9,
     });
-    expect(validateGrpoGraph(remote, { registry })).toHaveLength(3);
+    expect(validateGrpoGraph(remote, { registry })).toHaveLength(5);
   });
 
   it("checks the samples per step once, against the resolved graph's group size", () => {
@@ -152,6 +223,8 @@ describe('GRPO graph', () => {
         'reward.math',
         'grouping.form_groups',
         'grouping.advantages',
+        'loss.clipped_pg',
+        'optimizer.step',
       ]);
       expect(spec[2]!.options).toEqual({
         seed: 9,

@@ -7,9 +7,9 @@ import {
   type ValidatedNode,
 } from '@rxrl/pipeline';
 import { GUIDE_ADAPTIVE_SCHEDULE, getGroupingStrategy, groupingStageOptions } from '@rxrl/grouping';
-import { exactMatchOptions, mathRewardOptions } from '@rxrl/reward';
 import { generateOptionsSchema, remoteOptionsSchema } from '@rxrl/rollout';
-import { withKeyDefaults, type KeyDefaults } from '../shared/stepGraph';
+import { validateStepGraph, withKeyDefaults, type KeyDefaults } from '../shared/stepGraph';
+import { GRPO_UPDATE_COLUMNS, grpoUpdateSpec } from './clippedPgLossStage';
 import type { GrpoConfig } from './grpoConfig';
 
 /** The stages that generate rollouts; a GRPO graph has one. */
@@ -178,28 +178,36 @@ export function groupingIssues(
 }
 
 /**
- * The resolved per-step graph of a GRPO recipe: `spec` (default its `graph:`
- * section, else `rollout.generate → reward.math → grouping.advantages`), each
- * built-in node given its options from the recipe's keys (`policy.generation`,
- * `grpo.num_generations_per_prompt`, `env.math`, `grpo.normalize_rewards`,
- * `grpo.use_leave_one_out_baseline`, `grpo.group_strategy` / `grpo.grouping`, `seed`)
- * under the node's own options, `grouping.form_groups` inserted before
- * `grouping.advantages` when `grpo.group_strategy` (or a size bound) asks for it, and
- * `filter.overlong` / `filter.dynamic_sampling` appended when
- * `grpo.overlong_filtering` / `grpo.use_dynamic_sampling` is on and the graph has none. This is the one source of the stages' options: the trainer reads the
- * rollout's temperature and group size from it, and cross-checks run on it.
+ * The resolved graph of a GRPO recipe, one list from prompts to the optimizer: `spec`
+ * (default its `graph:` section, else `rollout.generate → reward.math →
+ * grouping.advantages`), each built-in node given its options from the recipe's keys
+ * (`policy.generation`, `grpo.num_generations_per_prompt`, `env.math`,
+ * `grpo.normalize_rewards`, `grpo.use_leave_one_out_baseline`, `grpo.group_strategy` /
+ * `grpo.grouping`, `seed`) under the node's own options, `grouping.form_groups`
+ * inserted before `grouping.advantages` when `grpo.group_strategy` (or a size bound)
+ * asks for it, `filter.overlong` / `filter.dynamic_sampling` added after the rollout
+ * stages when `grpo.overlong_filtering` / `grpo.use_dynamic_sampling` is on and the
+ * graph has none; then the policy update, `loss.clipped_pg` (the `loss_fn` section,
+ * `policy.train_micro_batch_size`, the rollout's temperature) → `optimizer.step`
+ * (`policy.optimizer`, `policy.scheduler`, `policy.max_grad_norm`,
+ * `logger.grad_norm_per_layer_every`), the graph's own update nodes given the same keys
+ * under their options, else appended. This is the one source of the stages' options:
+ * the trainer reads the rollout's temperature and group size from it, the run builds
+ * its optimizer from it, and cross-checks run on it.
  */
 export function grpoGraphSpec(
   config: GrpoConfig,
   spec: GraphSpec | null = config.graph,
 ): GraphSpec {
   const defaults = keyDefaults(config);
-  const nodes: GraphSpec = spec ?? [
-    { stage: 'rollout.generate' },
-    { stage: 'reward.math' },
-    { stage: 'grouping.advantages' },
-  ];
-  const resolved = withKeyDefaults(nodes, defaults);
+  const parts = splitGrpoGraph(
+    spec ?? [
+      { stage: 'rollout.generate' },
+      { stage: 'reward.math' },
+      { stage: 'grouping.advantages' },
+    ],
+  );
+  const resolved = withKeyDefaults(parts.rollout, defaults);
   const append = (stage: string) => {
     if (!resolved.some((n) => n.stage === stage))
       resolved.push({ stage, options: { ...(defaults[stage] ?? {}) } });
@@ -216,7 +224,32 @@ export function grpoGraphSpec(
   }
   if (config.grpo.overlong_filtering) append('filter.overlong');
   if (config.grpo.use_dynamic_sampling) append('filter.dynamic_sampling');
-  return resolved;
+  // the update's keys, at the temperature the rollout samples at
+  const updateKeys = grpoUpdateSpec(config, grpoTrainTemperature(config, resolved));
+  const update =
+    parts.update.length > 0
+      ? withKeyDefaults(
+          parts.update,
+          Object.fromEntries(
+            updateKeys.map((n) => [n.stage, 'options' in n ? (n.options ?? {}) : {}]),
+          ),
+        )
+      : updateKeys;
+  return [...resolved, ...update];
+}
+
+/**
+ * A GRPO graph cut where the policy update starts: the stages a prompt batch goes
+ * through (`rollout`: generation, reward, advantages, filters) and, from its first
+ * `loss.*` node on, the stages each optimizer batch of the step's samples goes
+ * through (`update`: the loss, `optimizer.step`); `update` is empty for a graph
+ * without a loss node (a recipe's `graph:` may leave it to the keys).
+ */
+export function splitGrpoGraph(spec: GraphSpec): { rollout: GraphSpec; update: GraphSpec } {
+  const at = spec.findIndex((n) => n.stage.startsWith('loss.'));
+  return at < 0
+    ? { rollout: [...spec], update: [] }
+    : { rollout: spec.slice(0, at), update: spec.slice(at) };
 }
 
 /**
@@ -251,12 +284,18 @@ export function samplesPerPrompt(config: GrpoConfig): number {
   );
 }
 
-/** Validates a GRPO graph, including that its output has what the policy update reads. */
+/**
+ * Validates a GRPO graph: its rollout stages from the prompt columns, including that
+ * their output has what the policy update reads, then its update stages
+ * (`validateStepGraph`: one `loss.*` node, `optimizer.step` last) from the columns of
+ * the optimizer batches the step's samples are cut into.
+ */
 export function validateGrpoGraph(
   spec: GraphSpec,
   options: { registry: StageRegistry; loaded?: LoadedConfig },
 ): ValidatedNode[] {
-  const nodes = validateGraph(spec, { ...options, sourceColumns: GRPO_SOURCE_COLUMNS });
+  const parts = splitGrpoGraph(spec);
+  const nodes = validateGraph(parts.rollout, { ...options, sourceColumns: GRPO_SOURCE_COLUMNS });
   const out = new Set([...GRPO_SOURCE_COLUMNS, ...nodes.flatMap((n) => n.produces)]);
   const missing = GRPO_TRAIN_COLUMNS.filter((c) => !out.has(c));
   if (missing.length > 0) {
@@ -270,7 +309,15 @@ export function validateGrpoGraph(
       },
     ]);
   }
-  return nodes;
+  if (parts.update.length === 0) return nodes;
+  return [
+    ...nodes,
+    ...validateStepGraph(parts.update, {
+      ...options,
+      sourceColumns: GRPO_UPDATE_COLUMNS,
+      firstIndex: parts.rollout.length,
+    }),
+  ];
 }
 
 /**
@@ -299,35 +346,4 @@ export function grpoValidationSpec(config: GrpoConfig, trainSpec: GraphSpec | nu
   ];
 }
 
-/** Reward functions that say right or wrong: `validation/accuracy` is the fraction at their `correct_reward`. */
-const VERIFIERS: Record<string, typeof mathRewardOptions | typeof exactMatchOptions> = {
-  math: mathRewardOptions,
-  exact_match: exactMatchOptions,
-};
-
-/**
- * Where `validation/accuracy` is read: the column of the graph's last reward node
- * that a verifier wrote (`reward` of `reward.math` / `reward.exact_match`, or
- * `reward/<name>` of such a `reward.composite` component) and the value that counts
- * as correct (its `correct_reward`, as float32 like the column); null when no verifier
- * scores the samples (no accuracy then, only `validation/reward`).
- */
-export function correctRewardOf(
-  nodes: readonly ValidatedNode[],
-): { column: string; value: number } | null {
-  const reward = nodes.filter((n) => n.name.startsWith('reward.')).at(-1);
-  if (!reward) return null;
-  const kind = reward.name.slice('reward.'.length);
-  if (kind in VERIFIERS) {
-    const o = reward.options as { correct_reward: number };
-    return { column: COLUMNS.reward, value: Math.fround(o.correct_reward) };
-  }
-  if (kind !== 'composite') return null;
-  const components = (
-    reward.options as { components: { name: string; type: string; options: unknown }[] }
-  ).components;
-  const verifier = components.find((c) => c.type in VERIFIERS);
-  if (!verifier) return null;
-  const o = VERIFIERS[verifier.type]!.parse(verifier.options);
-  return { column: `${COLUMNS.reward}/${verifier.name}`, value: Math.fround(o.correct_reward) };
-}
+export { correctRewardOf } from '../shared/verifierColumn';

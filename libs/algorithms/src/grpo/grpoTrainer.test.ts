@@ -294,6 +294,32 @@ describe('GrpoTrainer', () => {
     expect(composite.samples![0]).toHaveProperty('correct');
   });
 
+  it("train/accuracy is the recipe's verifier reward's, none without a verifier", async () => {
+    const graph = (reward: Record<string, unknown>) =>
+      tinyConfig({
+        graph: [{ stage: 'rollout.generate' }, reward, { stage: 'grouping.advantages' }],
+      });
+    const step = async (config: GrpoConfig) => {
+      const { trainer, data, dispose } = await setup(config);
+      try {
+        const [batch] = [...(data.batches(0, 0) as Iterable<RecordBatch>)];
+        return (await trainer.trainStep(batch!, 1)).metrics;
+      } finally {
+        dispose();
+      }
+    };
+    // exact match scoring 3 for right, 1 for wrong: accuracy = (mean reward − 1) / 2
+    const exact = await step(
+      graph({ stage: 'reward.exact_match', options: { correct_reward: 3, incorrect_reward: 1 } }),
+    );
+    expect(exact['train/accuracy']).toBeCloseTo((exact['train/reward']! - 1) / 2, 6);
+    const length = await step(
+      graph({ stage: 'reward.length', options: { target_length: 1, max_length: 2 } }),
+    );
+    expect(length).not.toHaveProperty('train/accuracy');
+    expect(length['train/reward']).toBeTypeOf('number');
+  });
+
   it('takes a custom objective: the default by hand gives the same step, an extra term another', async () => {
     const firstStep = async (objective?: GrpoObjective) => {
       const { trainer, data, dispose, policy } = await setup(tinyConfig(), objective);
@@ -383,6 +409,47 @@ describe('GrpoTrainer', () => {
     expect(a[0]!['train/entropy_loss']).toBeLessThan(0);
     expect(a[2]!['train/entropy_loss']).toBe(0);
     expect(b).toEqual(a);
+  });
+
+  it('a non-finite update under skip_step: the step is skipped, the graph is subscribed again and the next step trains', async () => {
+    // step 2's objective is NaN: optimizer.step refuses the update and the graph's stream errors
+    const nanAt =
+      (bad: number): GrpoObjective =>
+      (inputs, ctx) => {
+        const r = clippedPgLoss(ctx.options, inputs);
+        return ctx.step === bad ? { ...r, loss: tf.mul(r.loss, NaN) as tf.Scalar } : r;
+      };
+    const run = async (runDir: string, bad: number) => {
+      const s = await setup(tinyConfig(), nanAt(bad));
+      try {
+        await runTraining({
+          runDir,
+          algorithm: s.trainer,
+          data: s.data,
+          loop: { max_num_steps: 3, max_num_epochs: 1, on_nonfinite: 'skip_step' },
+          checkpointing: { enabled: false },
+          progress: false,
+          tensorboard: false,
+          handleSignals: false,
+          report: false,
+        });
+      } finally {
+        s.dispose();
+      }
+    };
+    const skipped = mkdtempSync(path.join(tmpdir(), 'grpo-skip-'));
+    const never = mkdtempSync(path.join(tmpdir(), 'grpo-never-'));
+    await run(skipped, 2);
+    await run(never, 99);
+    const a = withoutTimings(readMetricsJsonl(path.join(skipped, 'metrics.jsonl')));
+    const b = withoutTimings(readMetricsJsonl(path.join(never, 'metrics.jsonl')));
+    expect(a.map((r) => r['step'])).toEqual([1, 2, 3]);
+    expect(a[1]).not.toHaveProperty('train/loss');
+    expect(Object.keys(a[1]!).some((k) => k.startsWith('train/nonfinite'))).toBe(true);
+    // step 1 as the unbroken run; step 3 samples from the policy step 2 left unchanged
+    expect(a[0]).toEqual(b[0]);
+    expect(Number.isFinite(a[2]!['train/loss'])).toBe(true);
+    expect(a[2]!['train/reward']).toBeTypeOf('number');
   });
 
   it('resuming from a checkpoint gives the same metrics as an uninterrupted run', async () => {

@@ -24,38 +24,29 @@ import {
   type StateFiles,
   type StepResult,
   type TrainingAlgorithm,
+  type ValidatedNode,
 } from '@rxrl/pipeline';
 import { mathReward } from '@rxrl/reward';
-import { microBatches } from '../shared/microBatches';
 import type { GrpoConfig } from './grpoConfig';
-import {
-  DYNAMIC_SAMPLING_KEEP_COLUMN,
-  overlongFilterStage,
-  type Embedder,
-  readRewardColumn,
-  stepComplete,
-} from '@rxrl/grouping';
+import { overlongFilterStage, type Embedder } from '@rxrl/grouping';
 import {
   correctRewardOf,
   GRPO_SOURCE_COLUMNS,
   grpoGraphSpec,
   grpoValidationSpec,
   grpoTrainTemperature,
+  splitGrpoGraph,
   validateGrpoGraph,
 } from './grpoGraph';
 import { promptBatch, type PromptSet } from './promptSet';
 import { PromptEmbedder } from './promptEmbedder';
-import { joinRolloutRows, readRolloutRows, type RolloutRows } from './rolloutRows';
+import type { RolloutRows } from './rolloutRows';
+import { grpoStepLoop, type StepRollout } from './grpoStepLoop';
+import { PendingUpdate } from '../shared/accumulatedStep';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
-import { StepGraph, validateStepGraph } from '../shared/stepGraph';
-import {
-  GRPO_UPDATE_COLUMNS,
-  grpoUpdateSpec,
-  updateBatch,
-  withUpdatesInStep,
-  type GrpoObjective,
-} from './clippedPgLossStage';
+import { validateStepGraph } from '../shared/stepGraph';
+import { GRPO_UPDATE_COLUMNS, grpoUpdateSpec, type GrpoObjective } from './clippedPgLossStage';
 
 export type { GrpoObjective, GrpoLossContext } from './clippedPgLossStage';
 
@@ -107,6 +98,12 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   /** the resolved spec (null for a graph built in code) */
   private readonly spec: GraphSpec | null;
   private readonly reference: CausalLM | null;
+  /**
+   * Where `train/accuracy` is read: the column of the graph's verifier reward and its
+   * `correct_reward` (`correctRewardOf`), null without one (no accuracy then); a graph
+   * built in code declares no reward, so the math verifier scores its completions.
+   */
+  private readonly correctAt: { column: string; value: number } | null | 'math';
   private readonly verify;
   private stageMetrics: Record<string, number> = {};
   /**
@@ -126,19 +123,30 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
   private readonly embedder: PromptEmbedder | Embedder;
   /** the services the graph's stages get */
   private readonly services: Record<string, unknown>;
-  /** the policy update, `loss.clipped_pg` → `optimizer.step`, subscribed once and fed each update's samples */
-  private readonly updateGraph: StepGraph;
+  /** the graph's update nodes (`loss.clipped_pg` → `optimizer.step`), validated */
+  private readonly updateNodes: ValidatedNode[];
+  /** gradients the loss node adds and `optimizer.step` applies */
+  private readonly pending = new PendingUpdate();
   /** this step's scheduled `loss_fn` coefficients, which the loss node reads */
   private stepCoefficients: Record<string, number> = {};
+  /** the runner's `more` of the step in progress (dynamic sampling's refills) */
+  private more: MoreBatches<RecordBatch> | undefined;
+  /** the step in progress: its rollout, when its updates started, each update's metrics */
+  private current: {
+    rollout: StepRollout | null;
+    updatesAt: number;
+    updates: Record<string, number>[];
+  } = { rollout: null, updatesAt: 0, updates: [] };
 
   constructor(private readonly o: GrpoTrainerOptions) {
     this.registry = o.registry ?? builtinStageRegistry();
     const { config } = o;
     // a graph built in code is opaque; a spec (the recipe's by default) is resolved and checked
     // up front (samples per step against the optimizer batch: grpoSections' cross-check)
-    this.spec =
+    const spec =
       typeof o.graph === 'function' ? null : grpoGraphSpec(config, o.graph ?? config.graph);
-    if (this.spec) validateGrpoGraph(this.spec, { registry: this.registry });
+    const nodes = spec ? validateGrpoGraph(spec, { registry: this.registry }) : null;
+    this.spec = spec && splitGrpoGraph(spec).rollout;
     // π_ref is the policy as training starts (before any checkpoint is loaded); with LoRA,
     // the base with adapters off (a view of the same weights, no copy)
     this.coefficients = new CoefficientSchedules(config.schedules, config, (p) =>
@@ -150,6 +158,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         ? o.model.referencePolicy()
         : null;
     this.verify = mathReward({ ...config.env.math, correct_reward: 1, incorrect_reward: 0 });
+    this.correctAt = nodes ? correctRewardOf(nodes) : 'math';
     this.trainTemperature = grpoTrainTemperature(config, this.spec);
     const g = config.grpo.grouping;
     this.embedder =
@@ -164,27 +173,22 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       embedder: this.embedder instanceof PromptEmbedder ? this.embedder.embed : this.embedder,
       ...o.services,
     };
-    const updateNodes = validateStepGraph(grpoUpdateSpec(config, this.trainTemperature), {
-      registry: this.registry,
-      sourceColumns: GRPO_UPDATE_COLUMNS,
-    });
-    this.updateGraph = new StepGraph(
-      updateNodes,
-      {
-        policy: o.model,
-        optimizer: o.optimizer,
-        tokenizer: o.tokenizer,
-        reference: this.reference,
-        previousMetrics: () => this.lastMetrics,
-      },
-      {
-        step_coefficients: () => this.stepCoefficients,
-        ...(o.objective ? { grpo_objective: o.objective } : {}),
-      },
-    );
+    // a graph built in code is the rollout part: the recipe's keys give its update
+    this.updateNodes =
+      nodes?.slice(this.spec!.length) ??
+      validateStepGraph(grpoUpdateSpec(config, this.trainTemperature), {
+        registry: this.registry,
+        sourceColumns: GRPO_UPDATE_COLUMNS,
+      });
   }
 
-  /** The graph, built and subscribed once for the run; stages read each batch's step from its metadata. */
+  /**
+   * The graph, built and subscribed once for the run (again after a step failed, as an
+   * RxJS error ends a subscription): prompt batches in, through the rollout stages
+   * (generation, reward, advantages, filters), the step's samples through the update
+   * stages (`loss.clipped_pg` → `optimizer.step`) in the same stream (`grpoStepLoop`).
+   * Stages read each batch's step from its metadata.
+   */
   private graphSession(): GraphSession {
     if (this.session) return this.session;
     const context = {
@@ -196,7 +200,7 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       },
     };
     const g = this.o.graph;
-    const graph: Stage = this.spec
+    const rollout: Stage = this.spec
       ? buildGraph(this.spec, context, {
           sourceColumns: GRPO_SOURCE_COLUMNS,
           registry: this.registry,
@@ -205,35 +209,50 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
         this.o.config.grpo.overlong_filtering
         ? pipe(g as Stage, overlongFilterStage.create({}, context))
         : (g as Stage);
-    return (this.session = openGraphSession(graph));
-  }
-
-  /**
-   * Runs one prompt batch through the graph (generation, reward, advantages, filters);
-   * `round` counts a step's generation batches. `keep` lists the rows the step trains on
-   * (all of them without `filter.dynamic_sampling`); `complete` is false while that
-   * filter wants more groups for the step.
-   */
-  private async rollout(
-    batch: RecordBatch,
-    step: number,
-    round = 0,
-  ): Promise<{ rows: RolloutRows; keep: number[]; complete: boolean }> {
-    const out = await this.graphSession().push(withBatchMeta(batch, { step, round }));
-    const rows = readRolloutRows(out);
-    const marks = out.getChild(DYNAMIC_SAMPLING_KEEP_COLUMN)
-      ? readRewardColumn(out, DYNAMIC_SAMPLING_KEEP_COLUMN)
-      : null;
-    const keep: number[] = [];
-    for (let i = 0; i < out.numRows; i++) if (!marks || marks[i] === 1) keep.push(i);
-    return { rows, keep, complete: stepComplete(out) };
-  }
-
-  /** 1 where the math verifier accepts the completion, whatever the reward graph is. */
-  private correctness(rows: RolloutRows): number[] {
-    return rows.completionTexts.map((c, i) =>
-      this.verify({ prompt: '', completion: c, answer: rows.answers[i] }) === 1 ? 1 : 0,
+    const updateContext = {
+      services: {
+        ...(this.o.objective ? { grpo_objective: this.o.objective } : {}),
+        step_coefficients: () => this.stepCoefficients,
+        policy: this.o.model,
+        optimizer: this.o.optimizer,
+        tokenizer: this.o.tokenizer,
+        reference: this.reference,
+        previous_metrics: () => this.lastMetrics,
+        update: this.pending,
+      },
+      // one record per update: the step's metrics are their mean
+      emit: (m: Record<string, number>) => Object.assign(this.current.updates.at(-1)!, m),
+    };
+    const update = pipe(
+      ...this.updateNodes.map((n) => n.definition.create(n.options, updateContext)),
     );
+    return (this.session = openGraphSession(
+      grpoStepLoop(rollout, {
+        update,
+        globalBatchSize: this.o.config.policy.train_global_batch_size,
+        more: async () => (this.more ? await this.more() : undefined),
+        onRollout: (rollout) => {
+          this.current.rollout = rollout;
+          this.current.updatesAt = performance.now();
+        },
+        beforeUpdate: () => {
+          // nothing pending from an update that failed
+          this.pending.reset();
+          this.current.updates.push({});
+        },
+      }),
+    ));
+  }
+
+  /** 1 where the recipe's verifier reward says right (see {@link correctAt}), per row of a generation batch. */
+  private correctness(batch: RecordBatch, rows: RolloutRows): number[] {
+    const at = this.correctAt;
+    if (at === 'math')
+      return rows.completionTexts.map((c, i) =>
+        this.verify({ prompt: '', completion: c, answer: rows.answers[i] }) === 1 ? 1 : 0,
+      );
+    const verdicts = readFloat32Column(batch, at!.column);
+    return Array.from(verdicts, (r) => (r === at!.value ? 1 : 0));
   }
 
   async trainStep(
@@ -248,28 +267,31 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     const lossFn = CoefficientSchedules.apply(config, coefficients).loss_fn;
     const t0 = performance.now();
     const cacheBefore = this.embedder instanceof PromptEmbedder ? { ...this.embedder.stats } : null;
-    // the step's batches: more prompt batches go in (same step, next round) while the
-    // graph's filter.dynamic_sampling wants more groups, until the epoch runs out
-    let out = await this.rollout(batch, step);
-    const generated = [out.rows];
-    const kept = [out.keep];
-    for (let round = 1; !out.complete; round++) {
-      const next = more ? await more() : undefined;
-      if (!next) break;
-      out = await this.rollout(next, step, round);
-      generated.push(out.rows);
-      kept.push(out.keep);
+    // the step through the graph: its prompt batch (and, while filter.dynamic_sampling
+    // wants more groups, the epoch's next ones) through the rollout stages, then its
+    // samples through the update stages, `train_global_batch_size` per optimizer update
+    this.stepCoefficients = coefficients;
+    this.more = more;
+    this.current = { rollout: null, updatesAt: t0, updates: [] };
+    const before = { ...this.pending.timings };
+    try {
+      await this.graphSession().push(withBatchMeta(batch, { step, round: 0 }));
+    } catch (err) {
+      // the failed subscription is over: the next step subscribes the graph again
+      this.session?.close();
+      this.session = null;
+      throw err;
+    } finally {
+      this.pending.reset();
+      this.more = undefined;
     }
-    const train =
-      generated.length === 1 && kept[0]!.length === generated[0]!.rewards.length
-        ? generated[0]!
-        : joinRolloutRows(
-            generated.map((from, i) => ({ from, rows: kept[i]! })).filter((p) => p.rows.length > 0),
-          );
-    const tRollout = (performance.now() - t0) / 1000;
+    const t2 = performance.now();
+    const { batches, generated, train } = this.current.rollout!;
+    const tRollout = (this.current.updatesAt - t0) / 1000;
     // reward and accuracy of everything the policy generated this step, filtered or not
     const allRewards = generated.flatMap((g) => Array.from(g.rewards));
-    const allCorrect = generated.flatMap((g) => this.correctness(g));
+    const allCorrect =
+      this.correctAt === null ? [] : generated.flatMap((g, i) => this.correctness(batches[i]!, g));
     const n = train.rewards.length;
     const {
       completions,
@@ -280,30 +302,16 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       completionTexts: texts,
       answers,
     } = train;
-
-    const t1 = performance.now();
-    const before = { ...this.updateGraph.updateTimings };
-    // the policy update is its own graph (loss.clipped_pg → optimizer.step), fed one batch
-    // per optimizer update: `train_global_batch_size` samples each
-    this.stepCoefficients = coefficients;
-    const updates = microBatches(
-      Array.from({ length: n }, (_, i) => i),
-      config.policy.train_global_batch_size,
-    );
+    const updates = this.current.updates;
     const sums: Record<string, number> = {};
     let trainedTokens = 0;
-    for (const rows of updates) {
-      const part = updates.length === 1 ? train : joinRolloutRows([{ from: train, rows }]);
-      const { metrics } = await this.updateGraph.run(
-        withUpdatesInStep(updateBatch(part), updates.length),
-        step,
-      );
+    for (const metrics of updates) {
       const { trained_tokens: tokens, ...update } = metrics;
       trainedTokens += tokens!;
       for (const [k, v] of Object.entries(update)) sums[k] = (sums[k] ?? 0) + v / updates.length;
     }
-    const tTrain = (performance.now() - t1) / 1000;
-    const after = this.updateGraph.updateTimings;
+    const tTrain = (t2 - this.current.updatesAt) / 1000;
+    const after = this.pending.timings;
     const lossBackward = (after.lossBackwardMs - before.lossBackwardMs) / 1000;
     const optimizerStep = (after.optimizerMs - before.optimizerMs) / 1000;
 
@@ -316,7 +324,8 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
       // no update (NaN) only when dynamic sampling found no varying group before the epoch ended
       'train/loss': sums['loss'] ?? NaN,
       'train/reward': mean(allRewards),
-      'train/accuracy': mean(allCorrect),
+      // the fraction the recipe's verifier reward calls right (none without a verifier)
+      ...(this.correctAt !== null ? { 'train/accuracy': mean(allCorrect) } : {}),
       'train/grad_norm': sums['grad_norm'] ?? NaN,
       'train/lr': sums['lr'] ?? NaN,
       'train/probs_ratio': sums['probs_ratio'] ?? NaN,
@@ -451,10 +460,10 @@ export class GrpoTrainer implements TrainingAlgorithm<RecordBatch> {
     }
   }
 
-  /** Ends the graphs' subscriptions and frees the reference policy (the caller owns the policy and optimizer). */
+  /** Ends the graph's subscription and frees the reference policy (the caller owns the policy and optimizer). */
   dispose(): void {
     this.session?.close();
-    this.updateGraph.close();
+    this.session = null;
     this.reference?.dispose();
   }
 }

@@ -19,7 +19,14 @@ export {
 } from './grpoTrainer';
 export { runGrpo, type RunGrpoOptions } from './runGrpo';
 export {
+  grpoStepLoop,
+  stepRollout,
+  type GrpoStepLoopOptions,
+  type StepRollout,
+} from './grpoStepLoop';
+export {
   grpoGraphSpec,
+  splitGrpoGraph,
   grpoValidationSpec,
   rolloutOptionsOf,
   samplesPerPrompt,

@@ -10,6 +10,7 @@ import {
   type StageRegistry,
 } from '@rxrl/pipeline';
 import { buildOptimizer } from '../shared/buildOptimizer';
+import { optimizerStepOptionsOf } from '../shared/optimizerStepStage';
 import { exportedDirs, exportPolicy, loadPolicy } from '../shared/loadPolicy';
 import { trainingRecord, writeTrainingRecord } from '../shared/trainingRecord';
 import { grpoTrainFile, type GrpoConfig } from './grpoConfig';
@@ -56,15 +57,20 @@ export async function runGrpo(
   options: RunGrpoOptions,
 ): Promise<RunResult & { policyDir: string }> {
   const registry = options.registry ?? builtinStageRegistry();
+  // the resolved graph; one built in code is its rollout part, the keys give its update
+  const graph = grpoGraphSpec(
+    config,
+    typeof options.graph === 'function' ? null : (options.graph ?? config.graph),
+  );
   if (typeof options.graph !== 'function') {
-    validateGrpoGraph(grpoGraphSpec(config, options.graph ?? config.graph), {
+    validateGrpoGraph(graph, {
       registry,
       ...(options.loaded ? { loaded: options.loaded } : {}),
     });
   }
   const baseDir = options.cwd ?? process.cwd();
   const policy = await loadPolicy(config.policy, config.seed, baseDir);
-  const optimizer = buildOptimizer(policy.model, config.policy);
+  const optimizer = buildOptimizer(policy.model, optimizerStepOptionsOf(graph));
   let trainer: GrpoTrainer | null = null;
   let generator: WorkerGenerator | null = null;
   let embedder: PromptEmbedder | null = null;

@@ -113,6 +113,8 @@ export interface RunAlgorithmPluginOptions {
 
 /** What a plugin run came to. */
 export interface PluginRunResult {
+  /** the signal (SIGINT / SIGTERM) that stopped the run after a checkpoint, else null */
+  signal: NodeJS.Signals | null;
   steps: number;
   reason: string;
   first: Record<string, number> | null;
@@ -209,6 +211,7 @@ export async function runAlgorithmPlugin(
     );
     return {
       steps: result.step,
+      signal: result.signal,
       reason: result.reason,
       first: validations[0] ?? null,
       last: result.lastValidation,

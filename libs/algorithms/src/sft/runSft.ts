@@ -46,6 +46,8 @@ export interface RunSftOptions {
 
 /** What an SFT run measured. */
 export interface SftRunResult {
+  /** the signal (SIGINT / SIGTERM) that stopped the run after a checkpoint, else null */
+  signal: NodeJS.Signals | null;
   steps: number;
   first: Record<string, number> | null;
   last: Record<string, number> | null;
@@ -104,8 +106,8 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
         if (skip) r.metrics['train/data/skipped_invalid'] = skipped.skipped;
         return r;
       },
-      validate: (step: number) => {
-        const r = trainer.validate(step);
+      validate: async (step: number) => {
+        const r = await trainer.validate(step);
         validations.push({ step, metrics: r.metrics });
         return r;
       },
@@ -169,7 +171,7 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
     log(
       `rxrl: sft done (${result.reason}): ${result.step} steps in ${(seconds / 60).toFixed(1)} min; policy written to ${modelDir}`,
     );
-    return { steps: result.step, first, last, seconds, modelDir };
+    return { steps: result.step, signal: result.signal, first, last, seconds, modelDir };
   } finally {
     policy.model.dispose();
   }

@@ -1,14 +1,17 @@
 import { z } from 'zod';
 import { SftTokenizeOptions } from '@rxrl/data';
 import { datasetShape } from '../shared/datasetSchema';
+import { validationRewardSchema } from '../shared/generationValidation';
 
-/** `sft.val_generation`: greedy decoding of held-out prompts for exact-match accuracy. */
+/** `sft.val_generation`: the validation graph — greedy decoding of held-out prompts, scored by the reward it names (default exact match). */
 export const valGenerationSchema = z
   .object({
     /** held-out prompts decoded per validation (0 disables validation/accuracy) */
     num_prompts: z.number().int().nonnegative().default(128),
     /** longest generated answer in tokens */
     max_new_tokens: z.number().int().positive().default(16),
+    /** the validation graph's reward node: `validation/accuracy` where it is a verifier, else `validation/reward` */
+    reward: validationRewardSchema,
   })
   .strict();
 

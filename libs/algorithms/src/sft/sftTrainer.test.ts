@@ -9,6 +9,7 @@ import { sftDataSchema, sftSchema } from './sftOptions';
 import { nllLoss } from '@rxrl/loss';
 import { SftTrainer, type SftObjective } from './sftTrainer';
 import { lmBatchArrays, lmBatchTensors } from '../shared/lmBatch';
+import { greedyDecode } from '../shared/greedyDecode';
 
 const tok = new BuiltinTokenizer();
 const tinyConfig = () => ({
@@ -209,12 +210,12 @@ describe('SftTrainer', () => {
     const opt = new AdamW(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
     const t = trainer(model, opt, examples(8), 2, 4);
     await t.trainStep([0, 1, 2, 3], 1); // creates the optimizer slots
-    const v0 = t.validate(1).metrics;
+    const v0 = (await t.validate(1)).metrics;
     expect(v0['validation/accuracy']).toBeGreaterThanOrEqual(0);
     const n0 = tf.memory().numTensors;
     for (let s = 2; s <= 4; s++) {
       await t.trainStep([4, 5, 6, 7], s);
-      t.validate(s);
+      await t.validate(s);
     }
     expect(tf.memory().numTensors).toBe(n0);
     opt.dispose();
@@ -256,6 +257,60 @@ describe('SftTrainer with LoRA', () => {
     // the adapter moved: B is no longer zero
     const b = model.variables().get('model.layers.0.mlp.down_proj.lora_B.weight')!;
     expect(Math.max(...Array.from(b.dataSync()).map(Math.abs))).toBeGreaterThan(0);
+    opt.dispose();
+    model.dispose();
+  });
+
+  it("validation is a graph: greedy completions as greedyDecode's, scored by the reward the recipe names", async () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 4 });
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 1e-3 });
+    const pad = tok.padTokenId ?? tok.eosTokenId ?? 0;
+    // the reference: greedy decoding by hand; every other answer set to what it decodes
+    const val = examples(6);
+    const greedy = greedyDecode(
+      model,
+      val.map((e) => Array.from(e.prompt)),
+      { maxNewTokens: 4, eosTokenId: tok.eosTokenId, padTokenId: pad },
+    ).map((c) => tok.decode(c, { skipSpecialTokens: true }));
+    const rigged = val.map((e, i) => ({ ...e, answer: i % 2 === 0 ? ` ${greedy[i]} ` : 'none' }));
+    const withReward = (reward?: Record<string, unknown>) =>
+      new SftTrainer({
+        model,
+        tokenizer: tok,
+        optimizer: opt,
+        policy: { train_global_batch_size: 2, train_micro_batch_size: 2, max_grad_norm: null },
+        sft: sftSchema.parse({
+          val_micro_batch_size: 3,
+          val_generation: { num_prompts: 6, max_new_tokens: 4, ...(reward ? { reward } : {}) },
+        }),
+        train: examples(2),
+        val: rigged,
+        seed: 0,
+      });
+    // default reward.exact_match (trimmed): the even rows match, the odd ones do not
+    const exact = await withReward().validate(0);
+    expect(exact.metrics['validation/accuracy']).toBe(0.5);
+    expect(exact.samples!.map((x) => x['correct'])).toEqual([true, false, true, false]);
+    expect(exact.samples!.map((x) => x['completion'])).toEqual(greedy.slice(0, 4));
+    // exact match without trimming: the padded answers no longer match
+    const untrimmed = await withReward({
+      stage: 'reward.exact_match',
+      options: { trim: false },
+    }).validate(0);
+    expect(untrimmed.metrics['validation/accuracy']).toBe(0);
+    // a reward that is not a verifier: its mean, no accuracy (linear length penalty on characters)
+    const length = await withReward({
+      stage: 'reward.length',
+      options: { target_length: 0, max_length: 100, unit: 'chars' },
+    }).validate(0);
+    expect(length.metrics).not.toHaveProperty('validation/accuracy');
+    const byHand = greedy.reduce((a, g) => a - Math.min(1, g.length / 100), 0) / greedy.length;
+    expect(length.metrics['validation/reward']).toBeCloseTo(byHand, 6);
+    expect(length.samples![0]).toHaveProperty('reward');
+    // a stage that is no reward is refused at its key
+    expect(() =>
+      sftSchema.parse({ val_generation: { reward: { stage: 'rollout.generate' } } }),
+    ).toThrow(/must name a reward stage/);
     opt.dispose();
     model.dispose();
   });

@@ -14,7 +14,7 @@ import type {
 import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
 import { EpochSampler } from '../shared/epochSampler';
-import { greedyDecode } from '../shared/greedyDecode';
+import { generationValidation, generationValidationSpec } from '../shared/generationValidation';
 import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { StepGraph, validateStepGraph, withLossNode } from '../shared/stepGraph';
@@ -83,6 +83,8 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
   readonly sampler: BatchSource<RecordBatch>;
   private readonly pad: number;
   private readonly graph: StepGraph;
+  /** where the training and validation graphs' stages are looked up */
+  private readonly registry: StageRegistry;
 
   constructor(private readonly args: SftTrainerArgs) {
     this.epochs = new EpochSampler(
@@ -94,13 +96,13 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
     this.sampler = this.epochs.source((indices) => sftBatch(args.train, indices));
     this.pad = padTokenOf(args.tokenizer);
     const spec = args.graph ?? defaultSpec(args);
-    const registry =
+    const registry = (this.registry =
       args.registry ??
       builtinStageRegistry(
         args.objective
           ? [sftLossStage('loss.objective', 'an SFT objective given in code', args.objective)]
           : [],
-      );
+      ));
     const nodes = validateStepGraph(args.objective ? withLossNode(spec, 'loss.objective') : spec, {
       registry,
       sourceColumns: SFT_SOURCE_COLUMNS,
@@ -136,8 +138,14 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
     };
   }
 
-  /** Held-out `validation/loss` (token-mean NLL) and `validation/accuracy` (greedy exact match). */
-  validate(_step: number): StepResult {
+  /**
+   * Held-out `validation/loss` (token-mean NLL), then the validation graph
+   * (`generationValidationSpec`): up to `val_generation.num_prompts` held-out prompts
+   * with an answer, generated greedily and scored by the reward the recipe names
+   * (`val_generation.reward`, default `reward.exact_match`): `validation/accuracy` for a
+   * verifier, else `validation/reward`.
+   */
+  async validate(_step: number): Promise<StepResult> {
     const { model, sft, val, tokenizer } = this.args;
     const started = performance.now();
     const n =
@@ -153,33 +161,20 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       ]!;
     }
     const out: Record<string, number> = { 'validation/loss': loss };
-    const samples: Record<string, unknown>[] = [];
-    const scored = val.filter((e) => e.answer !== null).slice(0, sft.val_generation.num_prompts);
+    let samples: Record<string, unknown>[] = [];
+    const scored = val
+      .filter((e): e is SftExample & { answer: string } => e.answer !== null)
+      .slice(0, sft.val_generation.num_prompts);
     if (scored.length > 0) {
-      const completions = greedyDecode(
+      const pass = await generationValidation({
+        spec: generationValidationSpec(sft.val_generation, this.args.seed),
+        registry: this.registry,
         model,
-        scored.map((e) => Array.from(e.prompt)),
-        {
-          maxNewTokens: sft.val_generation.max_new_tokens,
-          eosTokenId: tokenizer.eosTokenId,
-          padTokenId: this.pad,
-        },
-      );
-      let hits = 0;
-      completions.forEach((c, i) => {
-        const text = tokenizer.decode(c, { skipSpecialTokens: true });
-        const ok = text.trim() === scored[i]!.answer!.trim();
-        if (ok) hits++;
-        if (i < 4)
-          samples.push({
-            split: 'validation',
-            prompt: tokenizer.decode(scored[i]!.prompt, { skipSpecialTokens: true }),
-            completion: text,
-            answer: scored[i]!.answer,
-            correct: ok,
-          });
+        tokenizer,
+        examples: scored,
       });
-      out['validation/accuracy'] = hits / scored.length;
+      Object.assign(out, pass.metrics);
+      samples = pass.samples;
     }
     out['timing/validation_s'] = (performance.now() - started) / 1000;
     return { metrics: out, samples };

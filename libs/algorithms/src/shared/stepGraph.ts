@@ -54,6 +54,8 @@ export function validateStepGraph(
     sourceColumns: readonly string[];
     loaded?: LoadedConfig;
     keyPath?: KeyPath;
+    /** the recipe index of the spec's first node (GRPO's update part); default 0 */
+    firstIndex?: number;
   },
 ): ValidatedNode[] {
   const nodes = validateGraph(spec, options);

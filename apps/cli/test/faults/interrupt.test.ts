@@ -90,10 +90,12 @@ describe('interrupted rxrl sft', () => {
       expect(first.out).toContain(`rxrl: stopped after step ${k} (signal)`);
       expect(checkpoints(dir)).toEqual([`step_${String(k).padStart(8, '0')}`]);
 
+      // the in-process reference must be finished first: two runs in one process would share
+      // TF.js's engine, and a second backend initialisation supersedes a pending first one
+      const ref = await reference;
       const second = await cli(args(dir, ['checkpointing.save_period=5']));
       expect(second.code).toBe(0);
       expect(second.out).toContain(`(step ${k}, epoch `);
-      const ref = await reference;
       expect(ref.r.code).toBe(0);
       const got = metricsRows(dir);
       expect(got.map((m) => m['step'])).toEqual(ref.rows.map((m) => m['step']));

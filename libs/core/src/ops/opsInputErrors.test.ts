@@ -112,6 +112,10 @@ describe('op input errors', () => {
     expect(() => tokenLogProbs(logits, tf.tensor2d([[0, 1]], [1, 2], 'int32') as never)).toThrow(
       msg,
     );
+    // rank 2 with N rows: the row count alone would pass it (and broadcasting would too)
+    expect(() => tokenLogProbs(logits, tf.tensor2d([[0], [1]], [2, 1], 'int32') as never)).toThrow(
+      msg,
+    );
     expect(() => tokenLogProbs(logits, tf.tensor1d([0, 1], 'float32'))).toThrow(msg);
     expect(() => tokenLogProbs(logits, tf.tensor1d([0, 1, 2], 'int32'))).toThrow(msg);
   });

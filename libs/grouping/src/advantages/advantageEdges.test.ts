@@ -3,7 +3,7 @@
 // handed through to every estimator, and the statistics helpers on their own.
 // Expected values by hand from the formulas in the doc comments.
 import { describe, expect, it } from 'vitest';
-import { Float32, Float64, Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { Dictionary, Float32, Float64, Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { makeRecordBatch, readFloat32Column, RxrlDataError } from '@rxrl/core/base';
 import {
   addAdvantageColumn,
@@ -114,6 +114,22 @@ describe('reward columns', () => {
       );
       expect((e as RxrlDataError).location.field).toBe('finish_reason');
     }
+  });
+
+  it('finish reasons: Dictionary<Utf8> is read; a dictionary of numbers is an error', () => {
+    const dict = makeRecordBatch({
+      finish_reason: vectorFromArray(
+        ['stop', 'length', 'stop', null],
+        new Dictionary(new Utf8(), new Int32()),
+      ),
+    });
+    expect(readFinishReasons(dict)).toEqual(['stop', 'length', 'stop', null]);
+    const codes = makeRecordBatch({
+      finish_reason: vectorFromArray([3, 7, 3], new Dictionary(new Int32(), new Int32())),
+    });
+    expect(() => readFinishReasons(codes)).toThrow(
+      /column 'finish_reason' is Dictionary<Int32, Int32>, expected Utf8 or Dictionary<Utf8>/,
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 // The vitest config Stryker runs (tools/mutation/stryker.config.mjs): the target
 // library's own config with its root set to the library, as `npm test` runs it
-// from there, and without its JSON reporter, which would write outside the sandbox.
+// from there, without its JSON reporter, which would write outside the sandbox, and
+// with only the target's test files where it names them (targets.mjs `include`).
 import { fileURLToPath } from 'node:url';
 import loss from '../../libs/loss/vitest.config.ts';
 import grouping from '../../libs/grouping/vitest.config.ts';
@@ -10,11 +11,12 @@ import { targets } from './targets.mjs';
 
 const configs = { loss, grouping, optimizer, core };
 const name = process.env.RXRL_MUTATION_TARGET;
-const base = configs[name];
-const root = fileURLToPath(new URL(`../../${targets[name].dir}/`, import.meta.url));
+const target = targets[name];
+const base = configs[target.lib];
+const root = fileURLToPath(new URL(`../../${target.dir}/`, import.meta.url));
 
 export default {
   ...base,
   root,
-  test: { ...base.test, reporters: ['default'] },
+  test: { ...base.test, include: target.include ?? base.test.include, reporters: ['default'] },
 };

@@ -44,6 +44,14 @@ describe('reward columns', () => {
     expect(Array.from(r)).toEqual([1, Number.NaN, 3, Number.NaN, 5]);
   });
 
+  it('a column of several chunks without nulls is read whole, not only its first chunk', () => {
+    const table = new Table([
+      makeRecordBatch({ reward: Float32Array.of(1, 2) }),
+      makeRecordBatch({ reward: Float32Array.of(3, 4, 5) }),
+    ]);
+    expect(Array.from(readRewardColumn(table, 'reward'))).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('a reward column that is not Float32 is an error naming it', () => {
     const batch = makeRecordBatch({ reward: vectorFromArray([1], new Float64()) });
     expect(() => readRewardColumn(batch, 'reward')).toThrow(

@@ -2,7 +2,8 @@
 // library's own config with its root set to the library, as `npm test` runs it
 // from there, without its JSON reporter, which would write outside the sandbox,
 // with only the target's test files where it names them (targets.mjs `include`), and
-// with a test file that fails to load counted as a failed test (./loadFailureReporter.mjs).
+// with a test file that fails to load counted as a failed test (./loadFailureReporter.mjs),
+// each test file in a fresh module registry.
 import { fileURLToPath } from 'node:url';
 import loss from '../../libs/loss/vitest.config.ts';
 import grouping from '../../libs/grouping/vitest.config.ts';
@@ -23,6 +24,10 @@ export default {
   test: {
     ...base.test,
     include: target.include ?? base.test.include,
+    // a fresh module registry for every test file: loss shares one (`isolate: false`) to load
+    // tfjs once, but then a module-level value (a zod schema) keeps the variant first loaded and
+    // its static mutants are never tested
+    isolate: true,
     reporters: ['default', new LoadFailureReporter()],
   },
 };

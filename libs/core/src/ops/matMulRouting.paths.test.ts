@@ -129,6 +129,10 @@ describe('matMul routing on cpu', () => {
 
   it('transposed and batched products are used as they are', async () => {
     expect(directMatMulIsFast()).toBe(true);
+    // with or without the native matMul kernel (which only wasm's routing asks about)
+    disableNativeMatmul();
+    expect(directMatMulIsFast()).toBe(true);
+    enableNativeMatmulFromEnv();
     const a = rand([3, 256, 128]);
     const b = rand([3, 256, 128]);
     const [k] = await route(

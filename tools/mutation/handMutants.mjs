@@ -498,6 +498,22 @@ export const handMutants = [
     to: "if (targets.dtype !== 'int32'",
     tests: [`${C}opsInputErrors.test.ts`],
   },
+  {
+    id: 'log-softmax-backward-axis-1',
+    target: 'core',
+    file: `${C}logSoftmax.ts`,
+    from: 'tf.sum(dy as tf.Tensor, -1, true)))];',
+    to: 'tf.sum(dy as tf.Tensor, 1, true)))];',
+    tests: [`${C}logSoftmax.test.ts`],
+  },
+  {
+    id: 'direct-matmul-fast-needs-native',
+    target: 'core',
+    file: `${C}matMulRouting.ts`,
+    from: "return tf.getBackend() !== 'wasm' || isNativeMatmulEnabled();",
+    to: "return tf.getBackend() !== 'wasm' && isNativeMatmulEnabled();",
+    tests: [`${C}matMulRouting.paths.test.ts`],
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');

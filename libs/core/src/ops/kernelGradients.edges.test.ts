@@ -132,13 +132,17 @@ describe('BatchMatMul gradient on plain wasm (XNNPACK, no native kernel)', () =>
       const r = f32(randn(rng, batch * m * n));
       const ta = tf.tensor3d(Float32Array.from(a), [batch, aShape[0], aShape[1]]);
       const tb = tf.tensor2d(Float32Array.from(b), [bShape[0], bShape[1]]);
+      const rt = tf.tensor1d(Float32Array.from(r));
       const prof = await tf.profile(() =>
-        tfGrads((xs) => tf.matMul(xs[0], xs[1], tA, tB), [ta, tb], r),
+        tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+          tf.sum(tf.mul(tf.reshape(tf.matMul(x, y, tA, tB), [-1]), rt)),
+        )([ta, tb]),
       );
-      const [ga, gb] = prof.result as unknown as Float64Array[];
+      const gs = prof.result as tf.Tensor[];
+      const [ga, gb] = gs.map((g) => Float64Array.from(g.dataSync()));
       // the products on plain wasm are non-transposed: transposes are their own kernels
       if (tA || tB) expect(prof.kernels.map((x) => x.name)).toContain('Transpose');
-      tf.dispose([ta, tb]);
+      tf.dispose([ta, tb, rt, ...gs]);
       const [opB] = op(b, bShape[0], bShape[1], tB);
       const wantA = new Float64Array(a.length);
       const wantB = new Float64Array(b.length);

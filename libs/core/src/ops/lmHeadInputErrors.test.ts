@@ -8,7 +8,7 @@ import { useBackend } from '../testing';
 import { lmHeadTokenEntropies } from './lmHeadEntropies';
 import { lmHeadTokenLogProbs } from './lmHeadLogProbs';
 
-const z = (...shape: number[]) => tf.zeros(shape) as tf.Tensor2D;
+const z = (...shape: number[]) => tf.zeros<tf.Rank>(shape) as tf.Tensor2D;
 
 describe('lm head input errors', () => {
   let h: tf.Tensor2D;

@@ -343,13 +343,29 @@ export const handMutants = [
     tests: [`${G}computeAdvantages.test.ts`],
   },
   // ---- grouping: survivors of a Stryker run, kept here as hand mutants with the tests that
-  // kill them (the first one Stryker still reports as surviving; see libs/grouping/README.md)
+  // kill them (see libs/grouping/README.md)
   {
     id: 'reward-column-always-in-place',
     target: 'grouping',
     file: `${G}advantageColumns.ts`,
     from: 'if (chunks.length === 1 && column.nullCount === 0) {',
     to: 'if (true) {',
+    tests: [`${G}advantageEdges.test.ts`],
+  },
+  {
+    id: 'reward-column-first-chunk-only',
+    target: 'grouping',
+    file: `${G}advantageColumns.ts`,
+    from: 'if (chunks.length === 1 && column.nullCount === 0) {',
+    to: 'if (column.nullCount === 0) {',
+    tests: [`${G}advantageEdges.test.ts`],
+  },
+  {
+    id: 'finish-reason-any-dictionary',
+    target: 'grouping',
+    file: `${G}advantageColumns.ts`,
+    from: '(DataType.isDictionary(t) && DataType.isUtf8(t.dictionary))',
+    to: 'DataType.isDictionary(t)',
     tests: [`${G}advantageEdges.test.ts`],
   },
   {
@@ -400,6 +416,14 @@ export const handMutants = [
     from: 'return floor + ((1 - floor) * (1 + Math.cos(Math.PI * progress))) / 2;',
     to: 'return floor + ((1 - floor) * (1 + Math.cos(Math.PI * progress))) / 4;',
     tests: [`${O}lrSchedule.test.ts`],
+  },
+  {
+    id: 'sgd-nesterov-with-dampening',
+    target: 'optimizer',
+    file: `${O}optimizerOptions.ts`,
+    from: '.refine((o) => !o.nesterov || (o.momentum > 0 && o.dampening === 0), {',
+    to: '.refine((o) => !o.nesterov || o.momentum > 0, {',
+    tests: [`${O}optimizerEdges.test.ts`],
   },
   // ---- core ops
   {
@@ -457,6 +481,38 @@ export const handMutants = [
     from: 'inv[i] = 1 / Math.pow(ropeTheta, (2 * i) / headDim);',
     to: 'inv[i] = 1 / Math.pow(ropeTheta, i / headDim);',
     tests: [`${C}rope.test.ts`],
+  },
+  {
+    id: 'llama3-low-wavelen-product',
+    target: 'core',
+    file: `${C}rope.ts`,
+    from: 'const lowWavelen = s.original_max_position_embeddings / s.low_freq_factor;',
+    to: 'const lowWavelen = s.original_max_position_embeddings * s.low_freq_factor;',
+    tests: [`${C}rope.test.ts`],
+  },
+  {
+    id: 'token-log-probs-targets-any-rank',
+    target: 'core',
+    file: `${C}tokenLogProbs.ts`,
+    from: "if (targets.rank !== 1 || targets.dtype !== 'int32'",
+    to: "if (targets.dtype !== 'int32'",
+    tests: [`${C}opsInputErrors.test.ts`],
+  },
+  {
+    id: 'log-softmax-backward-axis-1',
+    target: 'core',
+    file: `${C}logSoftmax.ts`,
+    from: 'tf.sum(dy as tf.Tensor, -1, true)))];',
+    to: 'tf.sum(dy as tf.Tensor, 1, true)))];',
+    tests: [`${C}logSoftmax.test.ts`],
+  },
+  {
+    id: 'direct-matmul-fast-needs-native',
+    target: 'core',
+    file: `${C}matMulRouting.ts`,
+    from: "return tf.getBackend() !== 'wasm' || isNativeMatmulEnabled();",
+    to: "return tf.getBackend() !== 'wasm' && isNativeMatmulEnabled();",
+    tests: [`${C}matMulRouting.paths.test.ts`],
   },
 ];
 

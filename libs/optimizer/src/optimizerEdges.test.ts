@@ -70,6 +70,13 @@ describe('optimizer edges', () => {
     expect(r.success).toBe(false);
     expect(r.error!.issues[0]!.path).toEqual(['nesterov']);
     expect(SgdOptionsSchema.safeParse({ nesterov: true, momentum: 0.9 }).success).toBe(true);
+    // torch.optim.SGD: "Nesterov momentum requires a momentum and zero dampening"
+    const damped = SgdOptionsSchema.safeParse({ nesterov: true, momentum: 0.9, dampening: 0.1 });
+    expect(damped.success).toBe(false);
+    expect(damped.error!.issues[0]!.path).toEqual(['nesterov']);
+    expect(
+      () => new SGD(vars(), { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }),
+    ).toThrow(/nesterov/);
   });
 
   it('getState copies by default; loadState checks shapes and slot sizes', () => {

@@ -26,6 +26,18 @@ describe.each(TEST_BACKENDS)('logSoftmax on %s', (backend) => {
     y.dispose();
   });
 
+  it('the gradient of a rank-3 input reduces its last axis (float64 finite differences)', () => {
+    const rng = new Rng(53);
+    const x = f32(randn(rng, 2 * 3 * 4));
+    const r = f32(randn(rng, 2 * 3 * 4));
+    // [2, 3, 4] row-major is 6 rows of 4 along the last axis
+    const fd = fdGrads((xs) => dot(logSoftmaxRef(xs[0], 6, 4), r), [x]);
+    const xt = tf.tensor3d(Float32Array.from(x), [2, 3, 4]);
+    const [g] = tfGrads((xs) => logSoftmax(xs[0]), [xt], r);
+    xt.dispose();
+    expect(relErr(g, fd[0])).toBeLessThan(1e-4);
+  });
+
   it('is stable for logits around 1e4', () => {
     const y = tf.tidy(() =>
       logSoftmax(

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../testing';
+import { attention } from './attention';
 import { embedding } from './embedding';
 import { layerNorm } from './layerNorm';
 import { linear, linearTransposed } from './linear';
@@ -112,8 +113,43 @@ describe('op input errors', () => {
     expect(() => tokenLogProbs(logits, tf.tensor2d([[0, 1]], [1, 2], 'int32') as never)).toThrow(
       msg,
     );
+    // rank 2 with N rows: the row count alone would pass it (and broadcasting would too)
+    expect(() => tokenLogProbs(logits, tf.tensor2d([[0], [1]], [2, 1], 'int32') as never)).toThrow(
+      msg,
+    );
     expect(() => tokenLogProbs(logits, tf.tensor1d([0, 1], 'float32'))).toThrow(msg);
     expect(() => tokenLogProbs(logits, tf.tensor1d([0, 1, 2], 'int32'))).toThrow(msg);
+  });
+
+  it('attention: k and v [B, S, Hkv, Dh] alike; Hq a multiple of Hkv; keyMask [B, S]; segments need T = S', () => {
+    const q = z(2, 3, 4, 8) as tf.Tensor4D;
+    const kv = z(2, 5, 2, 8) as tf.Tensor4D;
+    const shapes = /attention: expected k and v \[2,S,Hkv,8\] with equal shapes/;
+    expect(() => attention(q, z(1, 5, 2, 8) as tf.Tensor4D, z(1, 5, 2, 8) as tf.Tensor4D)).toThrow(
+      shapes,
+    );
+    expect(() => attention(q, z(2, 5, 2, 4) as tf.Tensor4D, z(2, 5, 2, 4) as tf.Tensor4D)).toThrow(
+      shapes,
+    );
+    expect(() => attention(q, kv, z(2, 6, 2, 8) as tf.Tensor4D)).toThrow(shapes);
+    expect(() => attention(q, z(2, 5, 3, 8) as tf.Tensor4D, z(2, 5, 3, 8) as tf.Tensor4D)).toThrow(
+      'attention: query heads (4) must be a multiple of kv heads (3)',
+    );
+    const mask = /attention: expected keyMask \[2,5\], got /;
+    expect(() => attention(q, kv, kv, { keyMask: z(2, 5, 1) as tf.Tensor2D })).toThrow(mask);
+    expect(() => attention(q, kv, kv, { keyMask: z(1, 5) as tf.Tensor2D })).toThrow(mask);
+    expect(() => attention(q, kv, kv, { keyMask: z(2, 4) as tf.Tensor2D })).toThrow(mask);
+    // a cached decode (T 3 < S 5) cannot take segments, even with B·S ids
+    expect(() => attention(q, kv, kv, { segmentIds: new Int32Array(10).fill(1) })).toThrow(
+      'attention: segmentIds needs self-attention (T = S) and length B·S = 10, got T 3, S 5, length 10',
+    );
+    const self = z(2, 5, 2, 8) as tf.Tensor4D;
+    expect(() => attention(self, self, self, { segmentIds: new Int32Array(9).fill(1) })).toThrow(
+      'attention: segmentIds needs self-attention (T = S) and length B·S = 10, got T 5, S 5, length 9',
+    );
+    expect(() =>
+      attention(q, kv, kv, { keyMask: tf.ones([2, 5]) as tf.Tensor2D }).dispose(),
+    ).not.toThrow();
   });
 
   it('embedding: table [V, D], ids a 1-D int32 tensor', () => {

@@ -87,6 +87,27 @@ describe('rope frequencies and positions', () => {
     expect(medium.length).toBeGreaterThan(0);
   });
 
+  it('llama3 band edges are original_max_position_embeddings / low_freq_factor and / high_freq_factor', () => {
+    // θ = 10⁴, d = 8: plain frequencies 1, 0.1, 0.01, 0.001, wavelengths 2π·(1, 10, 100, 1000).
+    // Edges 1000 / 2 = 500 and 1000 / 20 = 50 (factors ≠ 1, so a product in place of the
+    // quotient moves them): 2π stays, 20π is interpolated, 200π and 2000π are divided by 4.
+    const inv = ropeInvFreq({
+      headDim: 8,
+      ropeTheta: 10000,
+      ropeScaling: {
+        rope_type: 'llama3',
+        factor: 4,
+        low_freq_factor: 2,
+        high_freq_factor: 20,
+        original_max_position_embeddings: 1000,
+      },
+    });
+    const smooth = (1000 / (20 * Math.PI) - 2) / (20 - 2); // (orig / wavelength − low) / (high − low)
+    const want = [1, 0.1 * ((1 - smooth) / 4 + smooth), 0.01 / 4, 0.001 / 4];
+    expect(smooth).toBeCloseTo(0.773083, 6);
+    for (let i = 0; i < 4; i++) expect(Math.abs(inv[i] - want[i]) / want[i]).toBeLessThan(1e-12);
+  });
+
   it('positions from a left-padded mask are cumsum − 1 clamped at 0', () => {
     expect(Array.from(positionsFromMask([0, 0, 1, 1, 1, 1, 1, 1, 1, 1], 2, 5))).toEqual([
       0, 0, 0, 1, 2, 0, 1, 2, 3, 4,

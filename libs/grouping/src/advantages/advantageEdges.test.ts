@@ -3,7 +3,7 @@
 // handed through to every estimator, and the statistics helpers on their own.
 // Expected values by hand from the formulas in the doc comments.
 import { describe, expect, it } from 'vitest';
-import { Float32, Float64, Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { Dictionary, Float32, Float64, Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { makeRecordBatch, readFloat32Column, RxrlDataError } from '@rxrl/core/base';
 import {
   addAdvantageColumn,
@@ -42,6 +42,14 @@ describe('reward columns', () => {
     ]);
     const r = readRewardColumn(table, 'reward');
     expect(Array.from(r)).toEqual([1, Number.NaN, 3, Number.NaN, 5]);
+  });
+
+  it('a column of several chunks without nulls is read whole, not only its first chunk', () => {
+    const table = new Table([
+      makeRecordBatch({ reward: Float32Array.of(1, 2) }),
+      makeRecordBatch({ reward: Float32Array.of(3, 4, 5) }),
+    ]);
+    expect(Array.from(readRewardColumn(table, 'reward'))).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('a reward column that is not Float32 is an error naming it', () => {
@@ -114,6 +122,22 @@ describe('reward columns', () => {
       );
       expect((e as RxrlDataError).location.field).toBe('finish_reason');
     }
+  });
+
+  it('finish reasons: Dictionary<Utf8> is read; a dictionary of numbers is an error', () => {
+    const dict = makeRecordBatch({
+      finish_reason: vectorFromArray(
+        ['stop', 'length', 'stop', null],
+        new Dictionary(new Utf8(), new Int32()),
+      ),
+    });
+    expect(readFinishReasons(dict)).toEqual(['stop', 'length', 'stop', null]);
+    const codes = makeRecordBatch({
+      finish_reason: vectorFromArray([3, 7, 3], new Dictionary(new Int32(), new Int32())),
+    });
+    expect(() => readFinishReasons(codes)).toThrow(
+      /column 'finish_reason' is Dictionary<Int32, Int32>, expected Utf8 or Dictionary<Utf8>/,
+    );
   });
 });
 

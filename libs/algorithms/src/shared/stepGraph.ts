@@ -17,6 +17,7 @@ import {
 } from '@rxrl/pipeline';
 import { builtinStageRegistry } from '../builtinStages';
 import { PendingUpdate } from './accumulatedStep';
+import { datasetShape } from './datasetSchema';
 import type { TrainingServices } from './trainingServices';
 
 /** Options a recipe's keys give built-in nodes, by stage name; a node's own options win. */
@@ -28,6 +29,26 @@ export function withKeyDefaults(spec: GraphSpec, defaults: KeyDefaults): GraphSp
     stage: node.stage,
     options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
   }));
+}
+
+/**
+ * `spec` starting at raw rows: as written when it names `data.tokenize`, else with
+ * `data.tokenize` first (a recipe's `graph:` that lists only the training stages).
+ */
+export function withDataTokenize(spec: GraphSpec): GraphSpec {
+  return spec.some((n) => n.stage === 'data.tokenize')
+    ? spec
+    : [{ stage: 'data.tokenize' }, ...spec];
+}
+
+/** What a recipe's `data` section gives `data.tokenize`: its format keys, without the dataset's. */
+export function tokenizeKeys(
+  data: Record<string, unknown>,
+  maxLength: number,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) if (!(k in datasetShape)) out[k] = v;
+  return { ...out, max_length: maxLength };
 }
 
 /**
@@ -170,9 +191,12 @@ export function stepGraphCheck<
 ) {
   return (config: C): CrossSectionIssue[] => {
     const registry = builtinStageRegistry();
+    const spec = resolve(config);
+    // nodes the resolution put before the recipe's own `graph:` (data.tokenize), so issues name its indices
+    const shift = config.graph ? spec.length - config.graph.length : 0;
     let nodes: ValidatedNode[];
     try {
-      nodes = validateStepGraph(resolve(config), { registry, sourceColumns });
+      nodes = validateStepGraph(spec, { registry, sourceColumns, firstIndex: -shift });
     } catch (err) {
       if (!(err instanceof ConfigValidationError)) throw err;
       return err.issues.map((i) => ({
@@ -183,15 +207,15 @@ export function stepGraphCheck<
     const global = config.policy.train_global_batch_size;
     const issues: CrossSectionIssue[] = [];
     nodes.forEach((n, i) => {
-      const node = config.graph?.[i];
+      const node = config.graph?.[i - shift];
       const own = node && 'options' in node ? node.options?.['micro_batch_size'] : undefined;
       const size = (n.options as { micro_batch_size?: number }).micro_batch_size;
       if (own === undefined || size === undefined || global % size === 0) return;
       issues.push({
-        path: ['graph', i, 'options', 'micro_batch_size'],
+        path: ['graph', i - shift, 'options', 'micro_batch_size'],
         message: `must divide policy.train_global_batch_size (${global}), got ${size}`,
       });
     });
-    return [...issues, ...more(config, nodes)];
+    return [...issues, ...more(config, nodes.slice(shift))];
   };
 }

@@ -166,6 +166,27 @@ describe('data.tokenize', () => {
         { registry, sourceColumns: [COLUMNS.promptId] },
       ),
     ).toThrow(/graph\.0\.options\.max_lenght/);
+    // it reads raw rows, so nothing comes before it
+    expect(() =>
+      validateStepGraph(
+        [
+          { stage: 'reward.pair', options: { name: 'm', type: 'math' } },
+          { stage: 'data.tokenize', options: { rows: 'preference' } },
+          { stage: 'loss.dpo', options: { reference_free: true } },
+          { stage: 'optimizer.step' },
+        ],
+        {
+          registry,
+          sourceColumns: [
+            COLUMNS.promptId,
+            'prompt_text',
+            'chosen_text',
+            'rejected_text',
+            'answer',
+          ],
+        },
+      ),
+    ).toThrow(/data\.tokenize reads the source's raw rows, so it is the graph's first node/);
     // a key of the other kind of row is named as such
     expect(() =>
       validateStepGraph(

@@ -66,7 +66,8 @@ export function withLossNode(spec: GraphSpec, stage: string): GraphSpec {
 /**
  * Validates the per-step graph of a training run (SFT, DPO): every node known and
  * its options valid, every column made before it is read, one `loss.*` node and
- * `optimizer.step` last (the loss node's gradients must reach an update).
+ * `optimizer.step` last (the loss node's gradients must reach an update), and
+ * `data.tokenize`, where the graph has it, first.
  */
 export function validateStepGraph(
   spec: GraphSpec,
@@ -88,7 +89,9 @@ export function validateStepGraph(
       : names.at(-1) !== 'optimizer.step' ||
           names.indexOf('optimizer.step') < names.indexOf(losses[0]!)
         ? 'a training graph ends with optimizer.step, after its loss node'
-        : null;
+        : names.includes('data.tokenize') && names[0] !== 'data.tokenize'
+          ? "data.tokenize reads the source's raw rows, so it is the graph's first node"
+          : null;
   if (problem !== null)
     throw new ConfigValidationError([
       {

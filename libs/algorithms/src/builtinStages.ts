@@ -7,6 +7,7 @@ import { dpoLossStage, preferenceObjectiveStages } from './dpo/preferenceLoss';
 import { referenceLogprobsStage } from './dpo/referenceLogprobs';
 import { gkdLossStage, sampleCompletionsStage } from './gkd/gkdStages';
 import { clippedPgLossStage } from './grpo/clippedPgLossStage';
+import { dataStageDefinitions } from './shared/dataStages';
 import { optimizerStepStage } from './shared/optimizerStepStage';
 import { dftLossStage, nllLossStage } from './sft/sftLoss';
 
@@ -32,8 +33,8 @@ export function trainingStageDefinitions(): StageDefinition[] {
 
 /**
  * Every built-in stage a recipe's `graph:` may name: the definitions each stage
- * library exports (reward, grouping, rollout), the training stages
- * ({@link trainingStageDefinitions}), gathered here explicitly, plus `extra`
+ * library exports (reward, grouping, rollout), the data stages (`data.tokenize`,
+ * `data.pad`, `data.pack`), the training stages ({@link trainingStageDefinitions}), gathered here explicitly, plus `extra`
  * (a user's stages; a taken name throws unless it is meant to replace, which
  * `registry.register(def, { replace: true })` says).
  */
@@ -42,6 +43,7 @@ export function builtinStageRegistry(extra: readonly StageDefinition[] = []): St
     ...rewardStageDefinitions(),
     ...groupingStageDefinitions(),
     ...rolloutStageDefinitions(),
+    ...dataStageDefinitions(),
     ...trainingStageDefinitions(),
     ...extra,
   ]);

@@ -1,5 +1,16 @@
 // @rxrl/algorithms: SFT, DPO and GRPO on the @rxrl/pipeline runner.
 export { builtinStageRegistry, trainingStageDefinitions } from './builtinStages';
+export {
+  dataStageDefinitions,
+  dataTokenizeStage,
+  dataPadStage,
+  dataPackStage,
+  rawRowsBatch,
+  INPUT_IDS,
+  ATTENTION_MASK,
+  POSITION_IDS,
+  SEGMENT_IDS,
+} from './shared/dataStages';
 // The per-step graph of SFT and DPO: resolved specs, the training stages' services, the shared step
 export {
   StepGraph,

@@ -1,4 +1,6 @@
+import { COLUMNS } from '@rxrl/core/base';
 import type { GraphSpec, StageRegistry } from '@rxrl/pipeline';
+import { datasetShape } from './shared/datasetSchema';
 import type { DpoConfig } from './dpo/runDpo';
 import { gkdRecipeGraphSpec } from './gkd/gkdTrainer';
 import type { GkdConfig } from './gkd/runGkd';
@@ -49,7 +51,7 @@ export function grpoTrainingGraph(
   };
 }
 
-/** How the source makes a recipe's batches: its rows tokenised once (`data`, the length limit). */
+/** How GKD's source makes its batches: its rows tokenised once (`data`, the length limit). */
 function tokenizeNode(data: object, maxLength: number): ResolvedNode {
   return {
     node: 'data.tokenize',
@@ -59,8 +61,19 @@ function tokenizeNode(data: object, maxLength: number): ResolvedNode {
 }
 
 /**
- * An SFT or DPO recipe's graph: the source's batches of tokenised examples or
- * pairs, then the per-step stages of `spec` (`sftGraphSpec` / `dpoGraphSpec`: π_ref's
+ * The source of an SFT or DPO graph: the dataset's raw rows (the `data` keys that
+ * pick them), in epochs of `train_global_batch_size` rows; the rows the length limit
+ * drops are left out of the epochs, so every batch is full.
+ */
+function rowsNode(data: Record<string, unknown>, batchSize: number): ResolvedNode {
+  const options: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) if (k in datasetShape) options[k] = v;
+  return { node: 'data.rows', kind: 'source', options: { ...options, batch_size: batchSize } };
+}
+
+/**
+ * An SFT or DPO recipe's graph: the source's batches of raw rows, then the per-step
+ * stages of `spec` (`sftGraphSpec` / `dpoGraphSpec`: `data.tokenize`, π_ref's
  * log-probs when the objective reads them, the loss node, `optimizer.step`) with
  * their options as the registry's schemas resolve them.
  */
@@ -70,11 +83,18 @@ function stepTrainingGraph(
   spec: GraphSpec,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const sourceColumns = algorithm === 'dpo' ? PREFERENCE_SOURCE_COLUMNS : SFT_SOURCE_COLUMNS;
+  const raw = spec[0]?.stage === 'data.tokenize';
+  const sourceColumns = raw
+    ? [COLUMNS.promptId]
+    : algorithm === 'dpo'
+      ? PREFERENCE_SOURCE_COLUMNS
+      : SFT_SOURCE_COLUMNS;
   return {
     algorithm,
     nodes: [
-      tokenizeNode(config.data, config.policy.max_total_sequence_length),
+      raw
+        ? rowsNode(config.data, config.policy.train_global_batch_size)
+        : tokenizeNode(config.data, config.policy.max_total_sequence_length),
       ...validateStepGraph(spec, { registry, sourceColumns }).map((n): ResolvedNode => ({
         node: n.name,
         kind: 'stage',

@@ -56,6 +56,18 @@ describe('rxrl config', () => {
       expect(names.at(-1)).toBe('optimizer.step');
       expect(names.at(-2)).toMatch(/^loss\./);
       expect(printed.graph.at(-1)!.options).toHaveProperty('optimizer');
+      // SFT and DPO graphs start at the source's raw rows, tokenised by a graph stage
+      if (/^(sft|dpo)_/.test(file)) {
+        expect(printed.graph.slice(0, 2).map((n) => `${n.kind}:${n.node}`)).toEqual([
+          'source:data.rows',
+          'stage:data.tokenize',
+        ]);
+        expect(printed.graph[1]!.options).toMatchObject({
+          rows: file.startsWith('sft_') ? 'sft' : 'preference',
+          max_length: expect.any(Number),
+          truncation: expect.any(String),
+        });
+      }
     },
   );
 
@@ -112,12 +124,20 @@ describe('rxrl config', () => {
     ).graph;
     // kto reads π_ref, so the keys' default graph scores with it first
     expect(printed.map((n) => `${n.kind}:${n.node}`)).toEqual([
-      'source:data.tokenize',
+      'source:data.rows',
+      'stage:data.tokenize',
       'stage:policy.reference_logprobs',
       'stage:loss.kto',
       'stage:optimizer.step',
     ]);
-    expect(printed[2]!.options).toMatchObject({
+    // data.tokenize's options are the recipe's data keys and policy.max_total_sequence_length
+    expect(printed[1]!.options).toMatchObject({
+      rows: 'preference',
+      max_length: 32,
+      truncation: 'drop',
+      pair_texts: false,
+    });
+    expect(printed[3]!.options).toMatchObject({
       beta: 0.5,
       loss_type: 'kto',
       micro_batch_size: 16,
@@ -141,15 +161,20 @@ graph:
         graph: { node: string; options: Record<string, unknown> }[];
       }
     ).graph;
-    expect(graph.map((n) => n.node)).toEqual(['data.tokenize', 'loss.dpo', 'optimizer.step']);
+    expect(graph.map((n) => n.node)).toEqual([
+      'data.rows',
+      'data.tokenize',
+      'loss.dpo',
+      'optimizer.step',
+    ]);
     // the node's options win; the keys fill the rest (dpo.reference_policy_kl_penalty, policy.optimizer)
-    expect(graph[1]!.options).toMatchObject({
+    expect(graph[2]!.options).toMatchObject({
       loss_type: 'ipo',
       micro_batch_size: 4,
       reference_free: true,
       reference_policy_kl_penalty: 0.1,
     });
-    expect(graph[2]!.options).toMatchObject({
+    expect(graph[3]!.options).toMatchObject({
       max_grad_norm: 0.5,
       optimizer: { name: 'torch.optim.AdamW', kwargs: { lr: 1e-4 } },
     });

@@ -33,6 +33,7 @@ describe("rxrl dpo with the guide's MathDPOTrainer as a recipe", () => {
     );
     // one graph: π_ref's log-probs, the bonus, the loss (with the dpo keys' β), the step
     expect([...printed.matchAll(/- node: (\S+)/g)].map((m) => m[1])).toEqual([
+      'data.rows',
       'data.tokenize',
       'policy.reference_logprobs',
       'reward.pair',

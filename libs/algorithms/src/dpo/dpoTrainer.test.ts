@@ -175,6 +175,72 @@ describe('DpoTrainer', () => {
     opt.dispose();
   });
 
+  it('validation is a graph (π_ref → loss.dpo over the held-out pairs, micro-batches 3 + 1): its metrics match a hand computation, and raw rows through data.tokenize give the same', async () => {
+    const model = CausalLM.create(tinyConfig(), { seed: 21 });
+    const other = CausalLM.create(tinyConfig(), { seed: 22 });
+    const reference = other.frozenCopy();
+    other.dispose();
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.1 });
+    const beta = 0.5;
+    let loss = 0;
+    let acc = 0;
+    let sft = 0;
+    for (const p of MORE) {
+      const dc = seqLogp(model, p.prompt, p.chosen) - seqLogp(reference, p.prompt, p.chosen);
+      const dr = seqLogp(model, p.prompt, p.rejected) - seqLogp(reference, p.prompt, p.rejected);
+      loss += Math.log1p(Math.exp(-beta * (dc - dr)));
+      acc += dc > dr ? 1 : 0;
+      sft -= seqLogp(model, p.prompt, p.chosen);
+    }
+    const n = MORE.length;
+    const base = {
+      model,
+      reference,
+      tokenizer: tok,
+      optimizer: opt,
+      policy: { train_global_batch_size: 4, train_micro_batch_size: 2, max_grad_norm: null },
+      val: { val_batches: null, val_global_batch_size: 64, val_micro_batch_size: 3 },
+      loss: { reference_policy_kl_penalty: beta, sft_loss_weight: 0.3 },
+      seed: 0,
+    };
+    const tokens = new DpoTrainer({ ...base, trainPairs: PAIRS, valPairs: MORE });
+    const v = (await tokens.validate(0)).metrics;
+    expect(v['validation/preference_loss']).toBeCloseTo(loss / n, 4);
+    expect(v['validation/accuracy']).toBeCloseTo(acc / n, 6);
+    expect(v['validation/sft_loss']).toBeCloseTo(sft / n, 4);
+    expect(v['validation/loss']).toBeCloseTo(loss / n + 0.3 * (sft / n), 4);
+    // the same pairs as dataset rows, tokenised by the graphs' data.tokenize node
+    const rowsOf = (ps: PreferencePair[]) =>
+      ps.map((p) => ({
+        prompt: tok.decode(p.prompt, { skipSpecialTokens: true }),
+        chosen: tok.decode(p.chosen, { skipSpecialTokens: true }),
+        rejected: tok.decode(p.rejected, { skipSpecialTokens: true }),
+      }));
+    const numbered = (ps: PreferencePair[]) => ps.map((p, i) => ({ ...p, row: i }));
+    const raw = new DpoTrainer({
+      ...base,
+      graph: [
+        { stage: 'data.tokenize', options: { rows: 'preference', max_length: 32 } },
+        { stage: 'policy.reference_logprobs', options: { micro_batch_size: 2 } },
+        {
+          stage: 'loss.dpo',
+          options: { reference_policy_kl_penalty: beta, sft_loss_weight: 0.3, micro_batch_size: 2 },
+        },
+        { stage: 'optimizer.step', options: { max_grad_norm: null } },
+      ],
+      trainPairs: numbered(PAIRS),
+      valPairs: numbered(MORE),
+      trainRows: rowsOf(PAIRS),
+      valRows: rowsOf(MORE),
+    });
+    expect((await raw.validate(0)).metrics).toEqual(v);
+    tokens.dispose();
+    raw.dispose();
+    opt.dispose();
+    reference.dispose();
+    model.dispose();
+  });
+
   it('step metrics match a hand computation of the DPO loss, rewards, accuracy and margin', async () => {
     const model = CausalLM.create(tinyConfig(), { seed: 11 });
     const other = CausalLM.create(tinyConfig(), { seed: 12 });

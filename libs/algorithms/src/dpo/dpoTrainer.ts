@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { RecordBatch } from 'apache-arrow';
-import { lastValueFrom, of } from 'rxjs';
 import { COLUMNS, readListColumn, type Tokenizer } from '@rxrl/core/base';
-import { dpoLoss, readMetricsSync, type DpoLossOptionsInput } from '@rxrl/loss';
+import type { Row } from '@rxrl/data';
+import type { DpoLossOptionsInput } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import type {
@@ -13,31 +12,18 @@ import type {
   TrainingAlgorithm,
   ValidatedNode,
 } from '@rxrl/pipeline';
-import { pipe } from '@rxrl/pipeline';
 import { builtinStageRegistry } from '../builtinStages';
+import { rawRowsBatch } from '../shared/dataStages';
 import { EpochSampler } from '../shared/epochSampler';
-import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
 import { StepGraph, validateStepGraph, withLossNode } from '../shared/stepGraph';
-import { padTokenOf, type TrainingServices } from '../shared/trainingServices';
 import type { PreferencePair } from './dpoExamples';
 import { graphReadsPairTexts } from './pairColumns';
-import { pairShiftProblems, pairShiftsOf } from './pairShifts';
-import {
-  pairBatchArrays,
-  pairTokenLogps,
-  preferenceBatch,
-  PREFERENCE_SOURCE_COLUMNS,
-} from './pairBatch';
-import {
-  asPreferenceLoss,
-  chosenTokens,
-  codeObjectiveStage,
-  klReferencePoint,
-  pairMicroBatchLoss,
-  type DpoObjective,
-} from './preferenceLoss';
+import { pairShiftProblems } from './pairShifts';
+import { preferenceBatch, PREFERENCE_SOURCE_COLUMNS } from './pairBatch';
+import { codeObjectiveStage, type DpoObjective } from './preferenceLoss';
+import { referenceLogprobsStage } from './referenceLogprobs';
 
 export type { DpoObjective, DpoLossContext } from './preferenceLoss';
 
@@ -63,6 +49,12 @@ export interface DpoTrainerArgs {
   mismatchedKl?: boolean;
   trainPairs: PreferencePair[];
   valPairs: PreferencePair[];
+  /**
+   * the dataset rows the pairs were tokenised from (each pair's `row`): a graph that
+   * starts with `data.tokenize` is fed these rows, raw, and tokenises them itself
+   */
+  trainRows?: readonly Row[];
+  valRows?: readonly Row[];
   seed: number;
   shuffle?: boolean;
   /**
@@ -82,6 +74,35 @@ function prefixed(prefix: string, m: Record<string, number>): Record<string, num
   for (const [k, v] of Object.entries(m)) out[prefix + k] = v;
   if ('reward_gap' in m) out[prefix + 'reward_margin'] = m['reward_gap']!;
   return out;
+}
+
+/**
+ * The validation graph of a training graph: its nodes up to the loss node (data,
+ * pair scoring, π_ref's log-probs, the loss; `policy.reference_logprobs` added before
+ * the loss where the trainer has a reference and the graph does not score with it),
+ * each node's `micro_batch_size` the validation's.
+ */
+function validationNodes(nodes: readonly ValidatedNode[], args: DpoTrainerArgs): ValidatedNode[] {
+  const lossAt = nodes.findIndex((n) => n.name.startsWith('loss.'));
+  const size = args.val.val_micro_batch_size;
+  const resized = (n: ValidatedNode): ValidatedNode => {
+    const o = n.options as Record<string, unknown>;
+    return 'micro_batch_size' in o ? { ...n, options: { ...o, micro_batch_size: size } } : n;
+  };
+  const before = nodes.slice(0, lossAt);
+  const reference: ValidatedNode[] =
+    args.reference && !before.some((n) => n.name === referenceLogprobsStage.name)
+      ? [
+          {
+            name: referenceLogprobsStage.name,
+            definition: referenceLogprobsStage,
+            options: { micro_batch_size: size },
+            requires: [],
+            produces: [],
+          },
+        ]
+      : [];
+  return [...before.map(resized), ...reference, resized(nodes[lossAt]!)];
 }
 
 /** The default per-step graph of a {@link DpoTrainer}. */
@@ -105,29 +126,27 @@ function defaultSpec(args: DpoTrainerArgs): GraphSpec {
  * and the objective normalised by the batch's pair and chosen-token counts,
  * gradients accumulated), then `optimizer.step` (one clipped update). Nodes between
  * them that score pairs (`reward.pair`) write bonus and margin columns that the loss
- * adds to each pair's logit; validation runs them once over the held-out pairs.
+ * adds to each pair's logit. Validation is a graph too: the same nodes up to the
+ * loss, run over the held-out pairs with the loss node scoring without gradients.
  */
 export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
   /** the epochs' batches of pair indices (seeded shuffles, last partial batch dropped) */
   readonly epochs: EpochSampler;
   /** the training batches, epoch by epoch, as record batches (the runner's data source) */
   readonly sampler: BatchSource<RecordBatch>;
-  private readonly pad: number;
   private previous: Record<string, number> = {};
   private readonly graph: StepGraph;
-  /** the graph's objective, which validation scores with, and whether it takes KTO's z₀ */
-  private readonly scoring: { objective: DpoObjective; mismatchedKl: boolean };
   /** the tokenizer that decodes the batches' text columns, for a graph that reads them */
   private readonly texts: Tokenizer | undefined;
-  private readonly services: Omit<TrainingServices, 'update'>;
-  /** the graph's nodes that validation runs over the held-out pairs (pair-scoring stages) */
-  private readonly validationNodes: readonly ValidatedNode[];
-  /** the held-out pairs' batch after {@link validationNodes}, and what they emitted (made once) */
-  private validationBatch: {
-    n: number;
-    batch: RecordBatch;
-    metrics: Record<string, number>;
-  } | null = null;
+  /** whether the graphs start at raw rows (`data.tokenize`) */
+  private readonly raw: boolean;
+  /**
+   * the validation graph, subscribed once per run: the training graph up to its loss
+   * node (`data.tokenize`, pair-scoring nodes, `policy.reference_logprobs`, the loss)
+   * with `val_micro_batch_size` pairs per forward pass, the loss node scoring without
+   * gradients over all the held-out pairs
+   */
+  private readonly validation: StepGraph;
 
   constructor(private readonly args: DpoTrainerArgs) {
     this.epochs = new EpochSampler(
@@ -136,7 +155,6 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    this.pad = padTokenOf(args.tokenizer);
     if (args.reference && args.reference.trainableVariables().size > 0) {
       throw new Error(
         'DpoTrainer: the reference model must be frozen (use model.referencePolicy())',
@@ -148,9 +166,20 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
       builtinStageRegistry(
         args.objective ? [codeObjectiveStage(args.objective, args.mismatchedKl ?? false)] : [],
       );
+    // a graph from raw rows (data.tokenize first) is fed the pairs' dataset rows
+    const raw = (this.raw = spec[0]?.stage === 'data.tokenize');
+    if (
+      raw &&
+      (!args.trainRows ||
+        !args.valRows ||
+        [...args.trainPairs, ...args.valPairs].some((p) => p.row === undefined))
+    )
+      throw new Error(
+        'DpoTrainer: a graph starting with data.tokenize needs trainRows and valRows',
+      );
     const nodes = validateStepGraph(args.objective ? withLossNode(spec, 'loss.objective') : spec, {
       registry,
-      sourceColumns: PREFERENCE_SOURCE_COLUMNS,
+      sourceColumns: raw ? [COLUMNS.promptId] : PREFERENCE_SOURCE_COLUMNS,
     });
     const problems = pairShiftProblems(nodes);
     if (problems.length > 0)
@@ -158,31 +187,29 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
     // the texts are decoded only for a graph with a stage that reads them
     const texts = graphReadsPairTexts(nodes) ? args.tokenizer : undefined;
     this.texts = texts;
-    this.sampler = this.epochs.source((indices) =>
-      preferenceBatch(args.trainPairs, indices, texts),
-    );
-    const lossAt = nodes.findIndex((n) => n.name.startsWith('loss.'));
-    const loss = nodes[lossAt]!;
-    // validation scores π_ref per micro-batch itself; the other nodes before the loss
-    // (pair-scoring stages) run over the held-out pairs
-    this.validationNodes = nodes
-      .slice(0, lossAt)
-      .filter((n) => n.name !== 'policy.reference_logprobs');
-    const def = asPreferenceLoss(loss.definition);
-    this.scoring = def
-      ? { objective: def.objectiveOf(loss.options), mismatchedKl: def.mismatchedKl(loss.options) }
-      : {
-          objective: (inputs) => dpoLoss(this.args.loss, inputs),
-          mismatchedKl: args.mismatchedKl ?? false,
-        };
-    this.services = {
+    this.sampler = this.epochs.source((indices) => this.batchOf('train', indices));
+    const services = {
       policy: args.model,
       optimizer: args.optimizer,
       tokenizer: args.tokenizer,
       reference: args.reference,
       previousMetrics: () => this.previous,
     };
-    this.graph = new StepGraph(nodes, this.services);
+    this.graph = new StepGraph(nodes, services);
+    this.validation = new StepGraph(validationNodes(nodes, args), services, {
+      validation: { kl_micro_batch_size: args.policy.train_micro_batch_size },
+    });
+  }
+
+  /** Pairs `indices` of the training or held-out pairs as the graphs' first node takes them. */
+  private batchOf(split: 'train' | 'val', indices: readonly number[]): RecordBatch {
+    const pairs = split === 'train' ? this.args.trainPairs : this.args.valPairs;
+    if (!this.raw) return preferenceBatch(pairs, indices, this.texts);
+    const rows = (split === 'train' ? this.args.trainRows : this.args.valRows)!;
+    return rawRowsBatch(
+      rows,
+      indices.map((i) => pairs[i]!.row!),
+    );
   }
 
   /**
@@ -191,12 +218,10 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
    */
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const b = Array.isArray(batch)
-      ? preferenceBatch(this.args.trainPairs, batch, this.texts)
-      : (batch as RecordBatch);
-    const { metrics: m } = await this.graph.run(b, step);
+    const b = Array.isArray(batch) ? this.batchOf('train', batch) : (batch as RecordBatch);
+    const { out, metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
-    const count = (name: string) => readListColumn(b, name, 'int32').values.length;
+    const count = (name: string) => readListColumn(out, name, 'int32').values.length;
     const tokens =
       2 * count(COLUMNS.promptTokens) + count(COLUMNS.chosenTokens) + count(COLUMNS.rejectedTokens);
     const metrics = {
@@ -209,90 +234,26 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   /**
-   * The held-out pairs' batch after the graph's pair-scoring nodes (their bonus and
-   * margin columns), made on the first validation; null for a graph without such nodes.
-   */
-  private async scoredValidation(
-    n: number,
-  ): Promise<{ batch: RecordBatch; metrics: Record<string, number> } | null> {
-    if (this.validationNodes.length === 0 || n === 0) return null;
-    if (this.validationBatch?.n === n) return this.validationBatch;
-    const metrics: Record<string, number> = {};
-    const context = {
-      services: { ...this.services, previous_metrics: this.services.previousMetrics },
-      emit: (m: Record<string, number>) => Object.assign(metrics, m),
-    };
-    const stages = this.validationNodes.map((node) =>
-      node.definition.create(node.options, context),
-    );
-    const input = preferenceBatch(
-      this.args.valPairs,
-      Array.from({ length: n }, (_, i) => i),
-      this.texts,
-    );
-    const batch = await lastValueFrom(of(input).pipe(pipe(...stages)));
-    this.validationBatch = { n, batch, metrics };
-    return this.validationBatch;
-  }
-
-  /**
-   * The objective's metrics on held-out pairs (`validation/*`), normalised over all of
-   * them; with pair-scoring nodes in the graph, their bonuses and margins enter it too.
+   * The objective's metrics on held-out pairs (`validation/*`): the first
+   * `val_batches · val_global_batch_size` of them (all with `val_batches` null) through
+   * the validation graph as one batch, normalised over all of them; with pair-scoring
+   * nodes in the graph, their bonuses and margins enter it too.
    */
   async validate(step: number): Promise<StepResult> {
-    const { val, model, reference } = this.args;
+    const { val } = this.args;
     const n =
       val.val_batches === null
         ? this.args.valPairs.length
         : Math.min(this.args.valPairs.length, val.val_batches * val.val_global_batch_size);
-    const pairs = this.args.valPairs.slice(0, n);
-    const global = {
-      pairs: pairs.reduce((k, p) => k + p.weight, 0),
-      chosenToks: chosenTokens(pairs),
-    };
-    const kl =
-      this.scoring.mismatchedKl && reference
-        ? klReferencePoint(
-            model,
-            reference,
-            pairs,
-            this.args.policy.train_micro_batch_size,
-            this.pad,
-          )
-        : undefined;
-    const objective = this.scoring.objective;
-    const scored = await this.scoredValidation(n);
-    const sums: Record<string, number> = { ...scored?.metrics };
-    const indices = Array.from({ length: n }, (_, i) => i);
-    for (const rows of microBatches(indices, val.val_micro_batch_size)) {
-      const mb = rows.map((i) => pairs[i]!);
-      const ref = reference ? pairTokenLogps(reference, pairBatchArrays(mb, this.pad)) : null;
-      const m = readMetricsSync(
-        tf.tidy(
-          () =>
-            pairMicroBatchLoss(
-              model,
-              mb,
-              ref,
-              this.pad,
-              global,
-              objective,
-              {
-                step,
-                pairs: mb,
-                previous: this.previous,
-                validation: true,
-                klReferencePoint: kl,
-              },
-              scored ? pairShiftsOf(scored.batch, rows) : {},
-            ).metrics,
-        ),
-      );
-      ref?.dispose();
-      for (const [k, v] of Object.entries(m))
-        sums[k] = k.endsWith('weight') ? v : (sums[k] ?? 0) + v;
-    }
-    return { metrics: prefixed('validation/', sums) };
+    if (n === 0) return { metrics: {} };
+    const { metrics } = await this.validation.run(
+      this.batchOf(
+        'val',
+        Array.from({ length: n }, (_, i) => i),
+      ),
+      step,
+    );
+    return { metrics: prefixed('validation/', metrics) };
   }
 
   /** Policy weights and optimizer state (the reference is the starting policy and never changes). */
@@ -304,8 +265,9 @@ export class DpoTrainer implements TrainingAlgorithm<RecordBatch> {
     loadPolicyState(this.args.model, this.args.optimizer, files);
   }
 
-  /** Ends the graph's subscription (the caller owns the models and the optimizer). */
+  /** Ends the graphs' subscriptions (the caller owns the models and the optimizer). */
   dispose(): void {
     this.graph.close();
+    this.validation.close();
   }
 }

@@ -18,6 +18,7 @@ import {
   objectiveNeedsReference,
   orpoLossOptionsSchema,
   preferenceObjectiveLoss,
+  readMetricsSync,
   type DpoInputs,
   type LossResult,
   type PreferenceObjectiveInput,
@@ -176,6 +177,16 @@ export function asPreferenceLoss(definition: StageDefinition): PreferenceLossDef
   return 'objectiveOf' in definition ? (definition as PreferenceLossDefinition) : null;
 }
 
+/**
+ * The `validation` service of a DPO validation graph: with it a preference loss node
+ * scores its batch without gradients (no update) and emits the objective's metrics
+ * summed over the micro-batches.
+ */
+export interface PreferenceValidation {
+  /** pairs per forward pass of KTO's z₀ (the training micro-batch size, as training computes it) */
+  kl_micro_batch_size: number;
+}
+
 /** Options every preference loss node has besides its objective's. */
 const microBatchShape = {
   /** pairs per forward/backward pass (a recipe's `policy.train_micro_batch_size`); gradients add up over them */
@@ -234,6 +245,7 @@ export function preferenceLossStage<S extends z.ZodType<{ micro_batch_size: numb
       const pad = padTokenOf(s.tokenizer);
       const objective = objectiveOf(options);
       const size = options.micro_batch_size;
+      const validation = context.services['validation'] as PreferenceValidation | undefined;
       return map((batch) => {
         const step = batchStep(batch);
         const pairs = pairsOf(batch);
@@ -243,33 +255,57 @@ export function preferenceLossStage<S extends z.ZodType<{ micro_batch_size: numb
         };
         const kl =
           def.mismatchedKl(options) && s.reference
-            ? klReferencePoint(s.policy, s.reference, pairs, size, pad)
+            ? klReferencePoint(
+                s.policy,
+                s.reference,
+                pairs,
+                validation?.kl_micro_batch_size ?? size,
+                pad,
+              )
             : undefined;
         const previous = s.previousMetrics();
         const mbs = microBatches(
           pairs.map((_, i) => i),
           size,
         );
+        const loss = (rows: number[]) => {
+          const mb = rows.map((i) => pairs[i]!);
+          const width = pairBatchArrays(mb, pad).seqLen;
+          const ref = referenceRows(batch, rows[0]!, rows.length, width);
+          return pairMicroBatchLoss(
+            s.policy,
+            mb,
+            ref,
+            pad,
+            global,
+            objective,
+            {
+              step,
+              pairs: mb,
+              previous,
+              validation: validation !== undefined,
+              klReferencePoint: kl,
+            },
+            pairShiftsOf(batch, rows),
+          );
+        };
+        if (validation) {
+          // validation: the objective's metrics without gradients, summed over the micro-batches
+          const sums: Record<string, number> = {};
+          for (const rows of mbs) {
+            const m = readMetricsSync(tf.tidy(() => loss(rows).metrics));
+            for (const [k, v] of Object.entries(m))
+              sums[k] = k.endsWith('weight') ? v : (sums[k] ?? 0) + v;
+          }
+          context.emit(sums);
+          return batch;
+        }
         context.emit(
           s.update.accumulate({
             model: s.policy,
             optimizer: s.optimizer,
             microBatches: mbs,
-            loss: (rows) => {
-              const mb = rows.map((i) => pairs[i]!);
-              const width = pairBatchArrays(mb, pad).seqLen;
-              const ref = referenceRows(batch, rows[0]!, rows.length, width);
-              return pairMicroBatchLoss(
-                s.policy,
-                mb,
-                ref,
-                pad,
-                global,
-                objective,
-                { step, pairs: mb, previous, validation: false, klReferencePoint: kl },
-                pairShiftsOf(batch, rows),
-              );
-            },
+            loss,
           }),
         );
         return batch;

@@ -104,6 +104,8 @@ export async function runDpo(config: DpoConfig, options: RunDpoOptions): Promise
         : {}),
       trainPairs: train.pairs,
       valPairs: val.pairs,
+      trainRows: rows.train,
+      valRows: rows.val,
       seed: config.seed,
       shuffle: config.data.shuffle,
     });

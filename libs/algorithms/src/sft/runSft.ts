@@ -94,6 +94,7 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
       policy: config.policy,
       sft: config.sft,
       train: train.examples,
+      trainRows: rows.train,
       val: val.examples,
       seed: config.seed,
       shuffle: config.data.shuffle,

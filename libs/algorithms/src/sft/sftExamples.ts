@@ -19,6 +19,8 @@ export interface SftExample extends LmSequence {
   prompt: Int32Array;
   /** reference answer, when the row has one */
   answer: string | null;
+  /** index of the dataset row it came from (what `data.tokenize` re-tokenises it from) */
+  row?: number;
 }
 
 /** Tokenise SFT rows into training examples (format, loss mask and truncation from `data`). */
@@ -57,6 +59,7 @@ export function sftExamples(
       prompt: tokens.subarray(0, first < 0 ? tokens.length : first),
       answer:
         typeof answer === 'string' ? answer : typeof answer === 'number' ? String(answer) : null,
+      row: arr.row_index[i]!,
     });
   }
   return { examples, stats: arr.stats };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RecordBatch } from 'apache-arrow';
 import { COLUMNS, readListColumn, type Tokenizer } from '@rxrl/core/base';
+import type { Row } from '@rxrl/data';
 import { readMetricsSync } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
@@ -13,6 +14,7 @@ import type {
 } from '@rxrl/pipeline';
 import { builtinStageRegistry } from '../builtinStages';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
+import { rawRowsBatch } from '../shared/dataStages';
 import { EpochSampler } from '../shared/epochSampler';
 import { generationValidation, generationValidationSpec } from '../shared/generationValidation';
 import { microBatches } from '../shared/microBatches';
@@ -44,6 +46,11 @@ export interface SftTrainerArgs {
     Partial<Pick<SftOptions, 'loss_type'>>;
   train: SftExample[];
   val: SftExample[];
+  /**
+   * the dataset rows `train` was tokenised from (each example's `row`): a graph that
+   * starts with `data.tokenize` is fed these rows, raw, and tokenises them itself
+   */
+  trainRows?: readonly Row[];
   /** seed of the epoch shuffles */
   seed: number;
   /** reshuffle every epoch */
@@ -83,6 +90,8 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
   readonly sampler: BatchSource<RecordBatch>;
   private readonly pad: number;
   private readonly graph: StepGraph;
+  /** a step's batch of training examples `indices`, as the graph's first node takes it */
+  private readonly batchOf: (indices: readonly number[]) => RecordBatch;
   /** where the training and validation graphs' stages are looked up */
   private readonly registry: StageRegistry;
 
@@ -93,9 +102,20 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    this.sampler = this.epochs.source((indices) => sftBatch(args.train, indices));
     this.pad = padTokenOf(args.tokenizer);
     const spec = args.graph ?? defaultSpec(args);
+    // a graph from raw rows (data.tokenize first) is fed the examples' dataset rows
+    const raw = spec[0]?.stage === 'data.tokenize';
+    if (raw && (!args.trainRows || args.train.some((e) => e.row === undefined)))
+      throw new Error('SftTrainer: a graph starting with data.tokenize needs trainRows');
+    this.batchOf = raw
+      ? (indices) =>
+          rawRowsBatch(
+            args.trainRows!,
+            indices.map((i) => args.train[i]!.row!),
+          )
+      : (indices) => sftBatch(args.train, indices);
+    this.sampler = this.epochs.source((indices) => this.batchOf(indices));
     const registry = (this.registry =
       args.registry ??
       builtinStageRegistry(
@@ -105,7 +125,7 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       ));
     const nodes = validateStepGraph(args.objective ? withLossNode(spec, 'loss.objective') : spec, {
       registry,
-      sourceColumns: SFT_SOURCE_COLUMNS,
+      sourceColumns: raw ? [COLUMNS.promptId] : SFT_SOURCE_COLUMNS,
     });
     this.graph = new StepGraph(nodes, {
       policy: args.model,
@@ -122,10 +142,10 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
    */
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const b = Array.isArray(batch) ? sftBatch(this.args.train, batch) : (batch as RecordBatch);
-    const { metrics: m } = await this.graph.run(b, step);
+    const b = Array.isArray(batch) ? this.batchOf(batch) : (batch as RecordBatch);
+    const { out, metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
-    const tokens = readListColumn(b, COLUMNS.inputTokens, 'int32').values.length;
+    const tokens = readListColumn(out, COLUMNS.inputTokens, 'int32').values.length;
     return {
       metrics: {
         'train/loss': m['loss']!,

@@ -17,6 +17,7 @@ import {
 } from '@rxrl/pipeline';
 import { builtinStageRegistry } from '../builtinStages';
 import { PendingUpdate } from './accumulatedStep';
+import { datasetShape } from './datasetSchema';
 import type { TrainingServices } from './trainingServices';
 
 /** Options a recipe's keys give built-in nodes, by stage name; a node's own options win. */
@@ -28,6 +29,26 @@ export function withKeyDefaults(spec: GraphSpec, defaults: KeyDefaults): GraphSp
     stage: node.stage,
     options: { ...(defaults[node.stage] ?? {}), ...('options' in node ? node.options : {}) },
   }));
+}
+
+/**
+ * `spec` starting at raw rows: as written when it names `data.tokenize`, else with
+ * `data.tokenize` first (a recipe's `graph:` that lists only the training stages).
+ */
+export function withDataTokenize(spec: GraphSpec): GraphSpec {
+  return spec.some((n) => n.stage === 'data.tokenize')
+    ? spec
+    : [{ stage: 'data.tokenize' }, ...spec];
+}
+
+/** What a recipe's `data` section gives `data.tokenize`: its format keys, without the dataset's. */
+export function tokenizeKeys(
+  data: Record<string, unknown>,
+  maxLength: number,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) if (!(k in datasetShape)) out[k] = v;
+  return { ...out, max_length: maxLength };
 }
 
 /**
@@ -45,7 +66,8 @@ export function withLossNode(spec: GraphSpec, stage: string): GraphSpec {
 /**
  * Validates the per-step graph of a training run (SFT, DPO): every node known and
  * its options valid, every column made before it is read, one `loss.*` node and
- * `optimizer.step` last (the loss node's gradients must reach an update).
+ * `optimizer.step` last (the loss node's gradients must reach an update), and
+ * `data.tokenize`, where the graph has it, first.
  */
 export function validateStepGraph(
   spec: GraphSpec,
@@ -67,7 +89,9 @@ export function validateStepGraph(
       : names.at(-1) !== 'optimizer.step' ||
           names.indexOf('optimizer.step') < names.indexOf(losses[0]!)
         ? 'a training graph ends with optimizer.step, after its loss node'
-        : null;
+        : names.includes('data.tokenize') && names[0] !== 'data.tokenize'
+          ? "data.tokenize reads the source's raw rows, so it is the graph's first node"
+          : null;
   if (problem !== null)
     throw new ConfigValidationError([
       {
@@ -170,9 +194,12 @@ export function stepGraphCheck<
 ) {
   return (config: C): CrossSectionIssue[] => {
     const registry = builtinStageRegistry();
+    const spec = resolve(config);
+    // nodes the resolution put before the recipe's own `graph:` (data.tokenize), so issues name its indices
+    const shift = config.graph ? spec.length - config.graph.length : 0;
     let nodes: ValidatedNode[];
     try {
-      nodes = validateStepGraph(resolve(config), { registry, sourceColumns });
+      nodes = validateStepGraph(spec, { registry, sourceColumns, firstIndex: -shift });
     } catch (err) {
       if (!(err instanceof ConfigValidationError)) throw err;
       return err.issues.map((i) => ({
@@ -183,15 +210,15 @@ export function stepGraphCheck<
     const global = config.policy.train_global_batch_size;
     const issues: CrossSectionIssue[] = [];
     nodes.forEach((n, i) => {
-      const node = config.graph?.[i];
+      const node = config.graph?.[i - shift];
       const own = node && 'options' in node ? node.options?.['micro_batch_size'] : undefined;
       const size = (n.options as { micro_batch_size?: number }).micro_batch_size;
       if (own === undefined || size === undefined || global % size === 0) return;
       issues.push({
-        path: ['graph', i, 'options', 'micro_batch_size'],
+        path: ['graph', i - shift, 'options', 'micro_batch_size'],
         message: `must divide policy.train_global_batch_size (${global}), got ${size}`,
       });
     });
-    return [...issues, ...more(config, nodes)];
+    return [...issues, ...more(config, nodes.slice(shift))];
   };
 }

@@ -95,6 +95,7 @@ export async function runSft(config: SftConfig, options: RunSftOptions): Promise
       sft: config.sft,
       train: train.examples,
       trainRows: rows.train,
+      valRows: rows.val,
       val: val.examples,
       seed: config.seed,
       shuffle: config.data.shuffle,

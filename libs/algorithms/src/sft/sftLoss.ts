@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { map } from 'rxjs';
 import { z } from 'zod';
 import { batchStep, COLUMNS, defineStage, type StageDefinition } from '@rxrl/core/base';
-import { dftLoss, nllLoss, type LossResult, type NllInputs } from '@rxrl/loss';
+import { dftLoss, nllLoss, readMetricsSync, type LossResult, type NllInputs } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import { countLossTokens, lmBatchArrays, lmBatchTensors } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
@@ -68,7 +68,8 @@ export const sftLossOptionsSchema = z.strictObject({
  * weighted loss tokens, gradients added to the `update` service for the
  * `optimizer.step` node after it. Emits the loss metrics (`loss`,
  * `num_unmasked_tokens`, ...) summed over the micro-batches; the step is the
- * batch's metadata.
+ * batch's metadata. With a `validation` service (a validation graph) it scores the
+ * batch without gradients and emits the same sums, updating nothing.
  */
 export function sftLossStage(
   name: string,
@@ -84,17 +85,25 @@ export function sftLossStage(
     create(options, context) {
       const s = trainingServices(context, name);
       const pad = padTokenOf(s.tokenizer);
+      const validation = context.services['validation'] !== undefined;
       return map((batch) => {
         const step = batchStep(batch);
         const examples = sftExamplesOf(batch);
         const globalTokens = weightedTokens(examples);
+        const mbs = microBatches(examples, options.micro_batch_size);
+        const loss = (mb: readonly SftExample[]) =>
+          sftMicroBatchLoss(s.policy, mb, globalTokens, pad, lossType, step);
+        if (validation) {
+          // validation: the loss metrics without gradients, summed over the micro-batches
+          const sums: Record<string, number> = {};
+          for (const mb of mbs)
+            for (const [k, v] of Object.entries(readMetricsSync(tf.tidy(() => loss(mb).metrics))))
+              sums[k] = (sums[k] ?? 0) + v;
+          context.emit(sums);
+          return batch;
+        }
         context.emit(
-          s.update.accumulate({
-            model: s.policy,
-            optimizer: s.optimizer,
-            microBatches: microBatches(examples, options.micro_batch_size),
-            loss: (mb) => sftMicroBatchLoss(s.policy, mb, globalTokens, pad, lossType, step),
-          }),
+          s.update.accumulate({ model: s.policy, optimizer: s.optimizer, microBatches: mbs, loss }),
         );
         return batch;
       });

@@ -10,6 +10,7 @@ import { nllLoss } from '@rxrl/loss';
 import { SftTrainer, type SftObjective } from './sftTrainer';
 import { lmBatchArrays, lmBatchTensors } from '../shared/lmBatch';
 import { greedyDecode } from '../shared/greedyDecode';
+import { tokenizeKeys } from '../shared/stepGraph';
 
 const tok = new BuiltinTokenizer();
 const tinyConfig = () => ({
@@ -185,6 +186,93 @@ describe('SftTrainer', () => {
     const m = (await t.trainStep([0, 1, 2, 3], 1)).metrics;
     expect(m['train/num_unmasked_tokens']).toBe(count);
     expect(m['train/loss']).toBeCloseTo(nll / count, 5);
+    opt.dispose();
+    model.dispose();
+  });
+
+  it('validation/loss is a graph: the held-out token-mean NLL by hand (whatever the training loss), the same from raw rows, no update', async () => {
+    const rows = task.sftRows('train', 8);
+    const train = sftExamples(tok, rows, data, 32).examples;
+    const valRows = rows.slice(0, 6);
+    const val = sftExamples(tok, valRows, data, 32).examples;
+    const model = CausalLM.create(tinyConfig(), { seed: 4 });
+    // by hand, in float64: every held-out example's completion-token log-probs, one forward each
+    let nll = 0;
+    let count = 0;
+    for (const e of val) {
+      const L = e.tokens.length;
+      const v = tf.tidy(() =>
+        model
+          .tokenLogProbs(
+            tf.tensor2d(e.tokens.slice(0, L - 1), [1, L - 1], 'int32'),
+            null,
+            tf.tensor2d(e.tokens.slice(1), [1, L - 1], 'int32'),
+          )
+          .dataSync(),
+      );
+      for (let i = 1; i < L; i++) {
+        if (!e.mask[i]) continue;
+        nll -= v[i - 1]!;
+        count++;
+      }
+    }
+    const opt = new SGD(Object.fromEntries(model.trainableVariables()), { lr: 0.5 });
+    const policy = { train_global_batch_size: 8, train_micro_batch_size: 4, max_grad_norm: null };
+    const dft = { ...sft, loss_type: sftSchema.parse({ loss_type: 'dft' }).loss_type };
+    const tokenized = new SftTrainer({
+      model,
+      tokenizer: tok,
+      optimizer: opt,
+      policy,
+      sft: dft,
+      train,
+      val,
+      seed: 0,
+    });
+    const raw = new SftTrainer({
+      model,
+      tokenizer: tok,
+      optimizer: opt,
+      policy,
+      sft: dft,
+      train,
+      val,
+      trainRows: rows,
+      valRows,
+      seed: 0,
+      graph: [
+        { stage: 'data.tokenize', options: { rows: 'sft', ...tokenizeKeys(data, 32) } },
+        { stage: 'loss.dft', options: { micro_batch_size: 4 } },
+        { stage: 'optimizer.step' },
+      ],
+    });
+    const weights = () => [...model.trainableVariables().values()].map((w) => w.dataSync().slice());
+    const before = weights();
+    // val_micro_batch_size 3: two forward passes, normalised over all six examples' tokens
+    const a = (await tokenized.validate(0)).metrics['validation/loss']!;
+    const b = (await raw.validate(0)).metrics['validation/loss']!;
+    expect(a).toBeCloseTo(nll / count, 5);
+    expect(b).toBe(a);
+    expect(weights()).toEqual(before);
+    // the raw trainer's validation graph is subscribed once: a second pass gives the same
+    expect((await raw.validate(1)).metrics['validation/loss']).toBe(a);
+    expect(
+      () =>
+        new SftTrainer({
+          model,
+          tokenizer: tok,
+          optimizer: opt,
+          policy,
+          sft,
+          train,
+          val,
+          trainRows: rows,
+          seed: 0,
+          graph: [{ stage: 'data.tokenize' }, { stage: 'loss.nll' }, { stage: 'optimizer.step' }],
+        }),
+    ).toThrow('a graph starting with data.tokenize needs trainRows and valRows');
+    tokenized.dispose();
+    raw.dispose();
     opt.dispose();
     model.dispose();
   });

@@ -1,8 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { RecordBatch } from 'apache-arrow';
 import { COLUMNS, readListColumn, type Tokenizer } from '@rxrl/core/base';
 import type { Row } from '@rxrl/data';
-import { readMetricsSync } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import type {
@@ -17,13 +15,17 @@ import { loadPolicyState, savePolicyState } from '../shared/policyState';
 import { rawRowsBatch } from '../shared/dataStages';
 import { EpochSampler } from '../shared/epochSampler';
 import { generationValidation, generationValidationSpec } from '../shared/generationValidation';
-import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
-import { StepGraph, validateStepGraph, withLossNode } from '../shared/stepGraph';
-import { padTokenOf } from '../shared/trainingServices';
+import {
+  nodesBeforeLoss,
+  stageNode,
+  StepGraph,
+  validateStepGraph,
+  withLossNode,
+} from '../shared/stepGraph';
 import { SFT_SOURCE_COLUMNS, sftBatch } from './sftBatch';
 import type { SftExample } from './sftExamples';
-import { sftLossStage, sftMicroBatchLoss, weightedTokens, type SftObjective } from './sftLoss';
+import { nllLossStage, sftLossStage, type SftObjective } from './sftLoss';
 import type { SftOptions } from './sftOptions';
 
 export type { SftObjective, SftLossContext } from './sftLoss';
@@ -47,10 +49,12 @@ export interface SftTrainerArgs {
   train: SftExample[];
   val: SftExample[];
   /**
-   * the dataset rows `train` was tokenised from (each example's `row`): a graph that
-   * starts with `data.tokenize` is fed these rows, raw, and tokenises them itself
+   * the dataset rows `train` and `val` were tokenised from (each example's `row`): a
+   * graph that starts with `data.tokenize` is fed these rows, raw, and tokenises them
+   * itself (training and validation graphs alike)
    */
   trainRows?: readonly Row[];
+  valRows?: readonly Row[];
   /** seed of the epoch shuffles */
   seed: number;
   /** reshuffle every epoch */
@@ -80,18 +84,25 @@ function defaultSpec(args: SftTrainerArgs): GraphSpec {
  * tokenised examples (an Arrow record batch from {@link sampler}) goes through the
  * per-step graph, subscribed once per run: `loss.nll` / `loss.dft` (micro-batched
  * forward and backward, normalised by the batch's valid tokens, NeMo RL's NLLLoss)
- * then `optimizer.step` (one clipped update). `validate(step)` reports held-out
- * token NLL and greedy exact-match accuracy.
+ * then `optimizer.step` (one clipped update). Validation is a graph too: the same
+ * nodes up to the loss, then `loss.nll` scoring the held-out examples without
+ * gradients (`validation/loss`), and the generation graph (greedy exact-match accuracy).
  */
 export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
   /** the epochs' batches of example indices (seeded shuffles, last partial batch dropped) */
   readonly epochs: EpochSampler;
   /** the training batches, epoch by epoch, as record batches (the runner's data source) */
   readonly sampler: BatchSource<RecordBatch>;
-  private readonly pad: number;
   private readonly graph: StepGraph;
-  /** a step's batch of training examples `indices`, as the graph's first node takes it */
-  private readonly batchOf: (indices: readonly number[]) => RecordBatch;
+  /**
+   * the validation graph, subscribed once per run: the training graph's nodes before
+   * its loss (`data.tokenize`) then `loss.nll` with `val_micro_batch_size` examples per
+   * forward pass, scoring without gradients (`validation/loss` is the NLL whatever the
+   * training loss)
+   */
+  private readonly validation: StepGraph;
+  /** whether the graphs start at raw rows (`data.tokenize`) */
+  private readonly raw: boolean;
   /** where the training and validation graphs' stages are looked up */
   private readonly registry: StageRegistry;
 
@@ -102,20 +113,19 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    this.pad = padTokenOf(args.tokenizer);
     const spec = args.graph ?? defaultSpec(args);
     // a graph from raw rows (data.tokenize first) is fed the examples' dataset rows
-    const raw = spec[0]?.stage === 'data.tokenize';
-    if (raw && (!args.trainRows || args.train.some((e) => e.row === undefined)))
-      throw new Error('SftTrainer: a graph starting with data.tokenize needs trainRows');
-    this.batchOf = raw
-      ? (indices) =>
-          rawRowsBatch(
-            args.trainRows!,
-            indices.map((i) => args.train[i]!.row!),
-          )
-      : (indices) => sftBatch(args.train, indices);
-    this.sampler = this.epochs.source((indices) => this.batchOf(indices));
+    const raw = (this.raw = spec[0]?.stage === 'data.tokenize');
+    if (
+      raw &&
+      (!args.trainRows ||
+        !args.valRows ||
+        [...args.train, ...args.val].some((e) => e.row === undefined))
+    )
+      throw new Error(
+        'SftTrainer: a graph starting with data.tokenize needs trainRows and valRows',
+      );
+    this.sampler = this.epochs.source((indices) => this.batchOf('train', indices));
     const registry = (this.registry =
       args.registry ??
       builtinStageRegistry(
@@ -127,13 +137,30 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
       registry,
       sourceColumns: raw ? [COLUMNS.promptId] : SFT_SOURCE_COLUMNS,
     });
-    this.graph = new StepGraph(nodes, {
+    const services = {
       policy: args.model,
       optimizer: args.optimizer,
       tokenizer: args.tokenizer,
       reference: null,
       previousMetrics: () => ({}),
-    });
+    };
+    this.graph = new StepGraph(nodes, services);
+    const size = args.sft.val_micro_batch_size;
+    this.validation = new StepGraph(
+      [...nodesBeforeLoss(nodes, size), stageNode(nllLossStage, { micro_batch_size: size })],
+      services,
+      { validation: true },
+    );
+  }
+
+  /** Examples `indices` of the training or held-out examples as the graphs' first node takes them. */
+  private batchOf(split: 'train' | 'val', indices: readonly number[]): RecordBatch {
+    const examples = split === 'train' ? this.args.train : this.args.val;
+    if (!this.raw) return sftBatch(examples, indices);
+    return rawRowsBatch(
+      (split === 'train' ? this.args.trainRows : this.args.valRows)!,
+      indices.map((i) => examples[i]!.row!),
+    );
   }
 
   /**
@@ -142,7 +169,7 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
    */
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const b = Array.isArray(batch) ? this.batchOf(batch) : (batch as RecordBatch);
+    const b = Array.isArray(batch) ? this.batchOf('train', batch) : (batch as RecordBatch);
     const { out, metrics: m } = await this.graph.run(b, step);
     const seconds = (performance.now() - started) / 1000;
     const tokens = readListColumn(out, COLUMNS.inputTokens, 'int32').values.length;
@@ -159,27 +186,34 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
   }
 
   /**
-   * Held-out `validation/loss` (token-mean NLL), then the validation graph
+   * Held-out `validation/loss`: the token-mean NLL of the first
+   * `val_batches · val_global_batch_size` held-out examples (all with `val_batches`
+   * null) through the validation graph as one batch; then the generation graph
    * (`generationValidationSpec`): up to `val_generation.num_prompts` held-out prompts
    * with an answer, generated greedily and scored by the reward the recipe names
    * (`val_generation.reward`, default `reward.exact_match`): `validation/accuracy` for a
    * verifier, else `validation/reward`.
    */
-  async validate(_step: number): Promise<StepResult> {
+  async validate(step: number): Promise<StepResult> {
     const { model, sft, val, tokenizer } = this.args;
     const started = performance.now();
     const n =
       sft.val_batches === null
         ? val.length
         : Math.min(val.length, sft.val_batches * sft.val_global_batch_size);
-    const seqs = val.slice(0, n);
-    const total = weightedTokens(seqs);
-    let loss = 0;
-    for (const mb of microBatches(seqs, sft.val_micro_batch_size)) {
-      loss += readMetricsSync(tf.tidy(() => sftMicroBatchLoss(model, mb, total, this.pad).metrics))[
-        'loss'
-      ]!;
-    }
+    // no held-out examples: a loss of 0, as the sum over none
+    const loss =
+      n === 0
+        ? 0
+        : (
+            await this.validation.run(
+              this.batchOf(
+                'val',
+                Array.from({ length: n }, (_, i) => i),
+              ),
+              step,
+            )
+          ).metrics['loss']!;
     const out: Record<string, number> = { 'validation/loss': loss };
     let samples: Record<string, unknown>[] = [];
     const scored = val
@@ -210,8 +244,9 @@ export class SftTrainer implements TrainingAlgorithm<RecordBatch> {
     loadPolicyState(this.args.model, this.args.optimizer, files);
   }
 
-  /** Ends the graph's subscription (the caller owns the policy and optimizer). */
+  /** Ends the graphs' subscriptions (the caller owns the policy and optimizer). */
   dispose(): void {
     this.graph.close();
+    this.validation.close();
   }
 }

@@ -5,7 +5,7 @@ import {
   type KeyPath,
   type LoadedConfig,
 } from '@rxrl/config';
-import { withBatchMeta } from '@rxrl/core/base';
+import { withBatchMeta, type StageDefinition } from '@rxrl/core/base';
 import {
   openGraphSession,
   pipe,
@@ -103,6 +103,32 @@ export function validateStepGraph(
       },
     ]);
   return nodes;
+}
+
+/**
+ * The first nodes of a validation graph: the training graph's `nodes` before its loss
+ * node (the data stages), each node's `micro_batch_size` set to `microBatchSize` (the
+ * recipe's `val_micro_batch_size`); the caller appends the loss node that scores.
+ */
+export function nodesBeforeLoss(
+  nodes: readonly ValidatedNode[],
+  microBatchSize: number,
+): ValidatedNode[] {
+  const lossAt = nodes.findIndex((n) => n.name.startsWith('loss.'));
+  return nodes
+    .slice(0, lossAt < 0 ? nodes.length : lossAt)
+    .map((n) => withMicroBatchSize(n, microBatchSize));
+}
+
+/** `node` with `micro_batch_size` set to `size` where its options have that key. */
+export function withMicroBatchSize(node: ValidatedNode, size: number): ValidatedNode {
+  const o = node.options as Record<string, unknown>;
+  return 'micro_batch_size' in o ? { ...node, options: { ...o, micro_batch_size: size } } : node;
+}
+
+/** A node of stage `definition` with validated `options`, for a graph the trainer assembles. */
+export function stageNode(definition: StageDefinition, options: unknown): ValidatedNode {
+  return { name: definition.name, definition, options, requires: [], produces: [] };
 }
 
 /** The options of the graph's node `name` (validated, defaults filled), or undefined. */

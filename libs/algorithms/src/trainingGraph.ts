@@ -7,8 +7,6 @@ import type { GkdConfig } from './gkd/runGkd';
 import type { GrpoConfig } from './grpo/grpoConfig';
 import { grpoGraphSpec, validateGrpoGraph } from './grpo/grpoGraph';
 import { dpoGraphSpec } from './dpo/dpoGraph';
-import { PREFERENCE_SOURCE_COLUMNS } from './dpo/pairBatch';
-import { SFT_SOURCE_COLUMNS } from './sft/sftBatch';
 import { sftGraphSpec } from './sft/sftGraph';
 import { validateStepGraph } from './shared/stepGraph';
 import type { SftConfig } from './sft/runSft';
@@ -51,17 +49,8 @@ export function grpoTrainingGraph(
   };
 }
 
-/** How GKD's source makes its batches: its rows tokenised once (`data`, the length limit). */
-function tokenizeNode(data: object, maxLength: number): ResolvedNode {
-  return {
-    node: 'data.tokenize',
-    kind: 'source',
-    options: { ...data, max_total_sequence_length: maxLength },
-  };
-}
-
 /**
- * The source of an SFT or DPO graph: the dataset's raw rows (the `data` keys that
+ * The source of an SFT, DPO or GKD graph: the dataset's raw rows (the `data` keys that
  * pick them), in epochs of `train_global_batch_size` rows; the rows the length limit
  * drops are left out of the epochs, so every batch is full.
  */
@@ -72,8 +61,8 @@ function rowsNode(data: Record<string, unknown>, batchSize: number): ResolvedNod
 }
 
 /**
- * An SFT or DPO recipe's graph: the source's batches of raw rows, then the per-step
- * stages of `spec` (`sftGraphSpec` / `dpoGraphSpec`: `data.tokenize`, π_ref's
+ * An SFT, DPO or GKD recipe's graph: the source's batches of raw rows, then the
+ * per-step stages of `spec` (`sftGraphSpec` / `dpoGraphSpec` / `gkdRecipeGraphSpec`: `data.tokenize`, π_ref's
  * log-probs when the objective reads them, the loss node, `optimizer.step`) with
  * their options as the registry's schemas resolve them.
  */
@@ -83,23 +72,17 @@ function stepTrainingGraph(
   spec: GraphSpec,
   registry: StageRegistry,
 ): ResolvedTrainingGraph {
-  const raw = spec[0]?.stage === 'data.tokenize';
-  const sourceColumns = raw
-    ? [COLUMNS.promptId]
-    : algorithm === 'dpo'
-      ? PREFERENCE_SOURCE_COLUMNS
-      : SFT_SOURCE_COLUMNS;
   return {
     algorithm,
     nodes: [
-      raw
-        ? rowsNode(config.data, config.policy.train_global_batch_size)
-        : tokenizeNode(config.data, config.policy.max_total_sequence_length),
-      ...validateStepGraph(spec, { registry, sourceColumns }).map((n): ResolvedNode => ({
-        node: n.name,
-        kind: 'stage',
-        options: n.options as Record<string, unknown>,
-      })),
+      rowsNode(config.data, config.policy.train_global_batch_size),
+      ...validateStepGraph(spec, { registry, sourceColumns: [COLUMNS.promptId] }).map(
+        (n): ResolvedNode => ({
+          node: n.name,
+          kind: 'stage',
+          options: n.options as Record<string, unknown>,
+        }),
+      ),
     ],
   };
 }
@@ -121,8 +104,8 @@ export function dpoTrainingGraph(
 }
 
 /**
- * A GKD recipe's graph: the source's batches of tokenised examples, the teacher the
- * stages score with, then the per-step stages (`gkdGraphSpec`: the student's or the
+ * A GKD recipe's graph: the source's batches of raw rows, the teacher the stages
+ * score with, then the per-step stages (`gkdRecipeGraphSpec`: `data.tokenize`, the student's or the
  * teacher's samples with probability `lmbda` / `seq_kd`, the generalised JSD
  * `loss.gkd`, `optimizer.step`) with their options as the registry's schemas resolve them.
  */

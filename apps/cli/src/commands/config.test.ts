@@ -56,14 +56,17 @@ describe('rxrl config', () => {
       expect(names.at(-1)).toBe('optimizer.step');
       expect(names.at(-2)).toMatch(/^loss\./);
       expect(printed.graph.at(-1)!.options).toHaveProperty('optimizer');
-      // SFT and DPO graphs start at the source's raw rows, tokenised by a graph stage
-      if (/^(sft|dpo)_/.test(file)) {
-        expect(printed.graph.slice(0, 2).map((n) => `${n.kind}:${n.node}`)).toEqual([
+      // SFT, DPO and GKD graphs start at the source's raw rows, tokenised by a graph stage
+      // (GKD's teacher, a service, between them)
+      if (/^(sft|dpo|gkd)_/.test(file)) {
+        const gkd = file.startsWith('gkd_');
+        expect(printed.graph.slice(0, gkd ? 3 : 2).map((n) => `${n.kind}:${n.node}`)).toEqual([
           'source:data.rows',
+          ...(gkd ? ['service:gkd.teacher'] : []),
           'stage:data.tokenize',
         ]);
-        expect(printed.graph[1]!.options).toMatchObject({
-          rows: file.startsWith('sft_') ? 'sft' : 'preference',
+        expect(printed.graph[gkd ? 2 : 1]!.options).toMatchObject({
+          rows: file.startsWith('dpo_') ? 'preference' : 'sft',
           max_length: expect.any(Number),
           truncation: expect.any(String),
         });

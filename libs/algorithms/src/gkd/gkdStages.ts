@@ -13,7 +13,7 @@ import {
   type Tokenizer,
 } from '@rxrl/core/base';
 import type { RecordBatch } from 'apache-arrow';
-import { gkdLossOptionsSchema } from '@rxrl/loss';
+import { gkdLossOptionsSchema, readMetricsSync } from '@rxrl/loss';
 import type { CausalLM } from '@rxrl/model';
 import type { LmSequence } from '../shared/lmBatch';
 import { microBatches } from '../shared/microBatches';
@@ -50,7 +50,8 @@ export const sampleCompletionsOptionsSchema = z.strictObject({
  * `gkd_loss_mask`: with probability `lmbda` (drawn per step, seeded by the batch's
  * step) the student's samples for the batch's prompts, else the teacher's with
  * `seq_kd`, else the dataset's own completions. Emits `on_policy`,
- * `teacher_sampled` and `timing/generation_s`.
+ * `teacher_sampled` and `timing/generation_s`. With a `validation` service (a
+ * validation graph) always the dataset's completions, drawing and emitting nothing.
  */
 export const sampleCompletionsStage = defineStage({
   name: 'gkd.sample_completions',
@@ -64,8 +65,11 @@ export const sampleCompletionsStage = defineStage({
     const student = requireService<CausalLM>(context, 'policy', stage);
     const teacher = requireService<CausalLM>(context, 'teacher', stage);
     const tokenizer = requireService<Tokenizer>(context, 'tokenizer', stage);
+    // validation is teacher-forced on the held-out reference completions, as TRL evaluates
+    const validation = context.services['validation'] !== undefined;
     return concatMap(async (batch: RecordBatch) => {
       const started = performance.now();
+      if (validation) return withSequences(batch, sftExamplesOf(batch));
       const examples = sftExamplesOf(batch);
       const rng = new Rng(o.seed).fork(`gkd/step/${batchStep(batch)}`);
       // TRL draws once per batch: `random.random() <= lmbda`; lmbda 0 never, 1 always
@@ -91,16 +95,21 @@ export const sampleCompletionsStage = defineStage({
         teacher_sampled: source === teacher && !onPolicy ? 1 : 0,
         'timing/generation_s': (performance.now() - started) / 1000,
       });
-      return addColumns(batch, {
-        [GKD_TOKENS]: listVectorFromRows(seqs.map((s) => s.tokens)),
-        [GKD_LOSS_MASK]: listVectorFromRows(
-          seqs.map((s) => s.mask),
-          'uint8',
-        ),
-      });
+      return withSequences(batch, seqs);
     });
   },
 });
+
+/** `batch` with `seqs` (one per row) as its `gkd_tokens` / `gkd_loss_mask` columns. */
+function withSequences(batch: RecordBatch, seqs: readonly LmSequence[]): RecordBatch {
+  return addColumns(batch, {
+    [GKD_TOKENS]: listVectorFromRows(seqs.map((s) => s.tokens)),
+    [GKD_LOSS_MASK]: listVectorFromRows(
+      seqs.map((s) => s.mask),
+      'uint8',
+    ),
+  });
+}
 
 /** The sequences of a GKD batch (`gkd_tokens` / `gkd_loss_mask`) with their examples' weights. */
 export function gkdSequences(batch: RecordBatch) {
@@ -118,7 +127,9 @@ export function gkdSequences(batch: RecordBatch) {
  * (`teacher` service) next-token distributions at each sequence's loss tokens, per
  * micro-batch of `micro_batch_size`, divided by the batch's weighted loss tokens;
  * gradients added to the `update` service for `optimizer.step`. A `gkd_objective`
- * service (a {@link GkdObjective}) replaces `gkdLoss`.
+ * service (a {@link GkdObjective}) replaces `gkdLoss`. With a `validation` service (a
+ * validation graph) it scores the batch with `gkdLoss` without gradients and emits the
+ * metrics summed over the micro-batches, updating nothing.
  */
 export const gkdLossStage = defineStage({
   name: 'loss.gkd',
@@ -134,11 +145,27 @@ export const gkdLossStage = defineStage({
     const teacher = requireService<CausalLM>(context, 'teacher', 'loss.gkd');
     const pad = padTokenOf(s.tokenizer);
     const objective = context.services['gkd_objective'] as GkdObjective | undefined;
+    const validation = context.services['validation'] !== undefined;
     return map((batch) => {
       const step = batchStep(batch);
       const seqs = gkdSequences(batch);
       const global = lossTokens(seqs);
       const mbs = microBatches(seqs, o.micro_batch_size);
+      if (validation) {
+        // validation: the generalised JSD (validation/loss stays it whatever the training
+        // objective) without gradients, summed over the micro-batches
+        const sums: Record<string, number> = {};
+        for (const mb of mbs) {
+          const t = teacherLogits(teacher, mb, pad);
+          const m = readMetricsSync(
+            tf.tidy(() => gkdMicroBatchLoss(s.policy, mb, t, global, pad, o).metrics),
+          );
+          t.dispose();
+          for (const [k, v] of Object.entries(m)) sums[k] = (sums[k] ?? 0) + v;
+        }
+        context.emit(sums);
+        return batch;
+      }
       // the teacher's logits are constants of the loss: computed outside the tape, kept
       // until the update is applied (a non-finite one re-runs the loss to locate it)
       const parts = mbs.map((mb) => teacherLogits(teacher, mb, pad));

@@ -6,14 +6,14 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@rxrl/core';
-import { ArithmeticTask, BuiltinTokenizer } from '@rxrl/data';
+import { ArithmeticTask, BuiltinTokenizer, type Row } from '@rxrl/data';
 import { readMetricsJsonl } from '@rxrl/logging';
 import { CausalLM, presetConfig } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
-import { runTraining } from '@rxrl/pipeline';
+import { runTraining, type GraphSpec } from '@rxrl/pipeline';
 import { withoutTimings } from '../grpo/testing/withoutTimings';
 import { lmBatchArrays } from '../shared/lmBatch';
-import { sftExamples } from '../sft/sftExamples';
+import { sftExamples, type SftExample } from '../sft/sftExamples';
 import { sftDataSchema } from '../sft/sftOptions';
 import { gkdSchema, type GkdOptionsInput } from './gkdOptions';
 import { GkdTrainer, gkdRecipeGraphSpec } from './gkdTrainer';
@@ -41,6 +41,8 @@ function setup(
   global = 8,
   lr = 1e-2,
   objective?: GkdObjective,
+  /** a graph from raw rows (`data.tokenize` first) and the rows the examples come from */
+  raw?: { rows: Row[]; valRows: Row[]; graph: GraphSpec },
 ) {
   // the teacher: a different random model with a wider init, so its distributions are far from uniform
   const teacher = CausalLM.create({ ...tinyConfig(), initializerRange: 0.5 }, { seed: 7 });
@@ -71,6 +73,7 @@ function setup(
     train: examples(8),
     val: examples(6, 'validation'),
     seed: 5,
+    ...(raw ? { trainRows: raw.rows, valRows: raw.valRows, graph: raw.graph } : {}),
   });
   const dispose = () => {
     optimizer.dispose();
@@ -78,6 +81,55 @@ function setup(
     teacher.dispose();
   };
   return { teacher, model, optimizer, trainer, dispose };
+}
+
+/**
+ * By hand in float64, one full-batch forward of each model: Σ KL(teacher ‖ student) and
+ * the student's Σ NLL over the completion tokens of `seqs`, and their count.
+ */
+function byHand(student: CausalLM, teacher: CausalLM, seqs: readonly SftExample[]) {
+  const a = lmBatchArrays(seqs, tok.padTokenId ?? 0);
+  const logitsOf = (m: CausalLM) =>
+    tf.tidy(() =>
+      m.logits(
+        tf.tensor2d(a.ids, [a.batch, a.seqLen], 'int32'),
+        tf.tensor2d(a.attention, [a.batch, a.seqLen], 'int32'),
+      ),
+    );
+  const ls = logitsOf(student);
+  const lt = logitsOf(teacher);
+  const S = ls.dataSync();
+  const T = lt.dataSync();
+  tf.dispose([ls, lt]);
+  const V = tok.vocabSize;
+  const logSoftmax = (x: Float32Array | Int32Array | Uint8Array, off: number) => {
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) mx = Math.max(mx, x[off + v]!);
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(x[off + v]! - mx);
+    return Array.from({ length: V }, (_, v) => x[off + v]! - mx - Math.log(z));
+  };
+  let kl = 0;
+  let nll = 0;
+  let n = 0;
+  for (let i = 0; i < a.batch * a.seqLen; i++) {
+    if (a.tokenMask[i] === 0) continue;
+    const p = logSoftmax(S, i * V);
+    const q = logSoftmax(T, i * V);
+    for (let v = 0; v < V; v++) kl += Math.exp(q[v]!) * (q[v]! - p[v]!);
+    nll -= p[a.targets[i]!]!;
+    n++;
+  }
+  return { kl, nll, n };
+}
+
+/** The `gkd` and `policy` keys {@link setup} trains with, as a recipe gives them. */
+function recipeKeys(gkd: Partial<GkdOptionsInput>) {
+  return {
+    gkd: gkdSchema.parse({ teacher: { model_name: 'unused' }, max_new_tokens: 6, ...gkd }),
+    policy: { train_micro_batch_size: 4, max_grad_norm: null, max_total_sequence_length: 32 },
+    seed: 5,
+  };
 }
 
 const ALL = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -103,12 +155,20 @@ describe('GkdTrainer', () => {
       ]),
     );
     expect(spec.map((n) => n.options)).toMatchObject([
+      // the raw rows tokenised first, with the data keys and the length limit
+      { rows: 'sft', max_length: 512 },
       { lmbda: 1, seed: 4 },
       { beta: 0.3, micro_batch_size: 4 },
       { max_grad_norm: 0.5 },
     ]);
     // no graph: the keys' own
-    expect(gkdRecipeGraphSpec(recipe(null))[0]!.options).toMatchObject({ lmbda: 0.5 });
+    expect(gkdRecipeGraphSpec(recipe(null)).map((n) => n.stage)).toEqual([
+      'data.tokenize',
+      'gkd.sample_completions',
+      'loss.gkd',
+      'optimizer.step',
+    ]);
+    expect(gkdRecipeGraphSpec(recipe(null))[1]!.options).toMatchObject({ lmbda: 0.5 });
     expect(() => recipe([{ stage: 'gkd.sample_completions' }, { stage: 'loss.gkd' }])).toThrow(
       'a training graph ends with optimizer.step, after its loss node',
     );
@@ -138,42 +198,45 @@ describe('GkdTrainer', () => {
 
   it('β = 0 at temperature 1: the step loss is KL(teacher ‖ student) averaged over completion tokens, by hand in float64', async () => {
     const s = setup({ lmbda: 0, beta: 0, temperature: 1 });
-    const seqs = s.trainer['args'].train;
-    const a = lmBatchArrays(seqs, tok.padTokenId ?? 0);
-    const logitsOf = (m: CausalLM) =>
-      tf.tidy(() =>
-        m.logits(
-          tf.tensor2d(a.ids, [a.batch, a.seqLen], 'int32'),
-          tf.tensor2d(a.attention, [a.batch, a.seqLen], 'int32'),
-        ),
-      );
-    const ls = logitsOf(s.model);
-    const lt = logitsOf(s.teacher);
-    const S = ls.dataSync();
-    const T = lt.dataSync();
-    tf.dispose([ls, lt]);
-    const V = tok.vocabSize;
-    const logSoftmax = (x: Float32Array | Int32Array | Uint8Array, off: number) => {
-      let mx = -Infinity;
-      for (let v = 0; v < V; v++) mx = Math.max(mx, x[off + v]!);
-      let z = 0;
-      for (let v = 0; v < V; v++) z += Math.exp(x[off + v]! - mx);
-      return Array.from({ length: V }, (_, v) => x[off + v]! - mx - Math.log(z));
-    };
-    let sum = 0;
-    let n = 0;
-    for (let i = 0; i < a.batch * a.seqLen; i++) {
-      if (a.tokenMask[i] === 0) continue;
-      const p = logSoftmax(S, i * V);
-      const q = logSoftmax(T, i * V);
-      for (let v = 0; v < V; v++) sum += Math.exp(q[v]!) * (q[v]! - p[v]!);
-      n++;
-    }
+    const { kl, n } = byHand(s.model, s.teacher, s.trainer['args'].train);
     const m = (await s.trainer.trainStep(ALL, 1)).metrics;
     expect(m['train/on_policy']).toBe(0);
     expect(m['train/num_unmasked_tokens']).toBe(n);
-    expect(m['train/loss']).toBeCloseTo(sum / n, 4);
+    expect(m['train/loss']).toBeCloseTo(kl / n, 4);
     s.dispose();
+  });
+
+  it('validation is a graph: validation/loss the held-out KL by hand at β = 0, validation/nll the NLL; the same from raw rows; no update', async () => {
+    const rows = task.sftRows('train', 8);
+    const valRows = task.sftRows('validation', 6);
+    const keys = { lmbda: 0, beta: 0, temperature: 1 };
+    const a = setup(keys);
+    const b = setup(keys, 4, 8, 1e-2, undefined, {
+      rows,
+      valRows,
+      graph: gkdRecipeGraphSpec({
+        ...recipeKeys(keys),
+        data: { ...data },
+        graph: null,
+      }),
+    });
+    const { kl, nll, n } = byHand(a.model, a.teacher, a.trainer['args'].val);
+    const weights = () =>
+      [...a.model.trainableVariables().values()].map((w) => w.dataSync().slice());
+    const before = weights();
+    // val_micro_batch_size 3: two forward passes of the six held-out examples
+    const va = withoutTimings([(await a.trainer.validate(0)).metrics])[0]!;
+    expect(va['validation/loss']).toBeCloseTo(kl / n, 4);
+    expect(va['validation/nll']).toBeCloseTo(nll / n, 4);
+    expect(weights()).toEqual(before);
+    const vb = withoutTimings([(await b.trainer.validate(0)).metrics])[0]!;
+    expect(vb).toEqual(va);
+    // and a training step from raw rows is the tokenised examples' step
+    const ta = withoutTimings([(await a.trainer.trainStep(ALL, 1)).metrics])[0]!;
+    const tb = withoutTimings([(await b.trainer.trainStep(ALL, 1)).metrics])[0]!;
+    expect(tb).toEqual(ta);
+    a.dispose();
+    b.dispose();
   });
 
   it('micro-batches 4 + 4 give the full-batch step: loss, grad norm and updated weights', async () => {

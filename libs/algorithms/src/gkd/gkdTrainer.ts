@@ -1,7 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { RecordBatch } from 'apache-arrow';
-import type { Tokenizer } from '@rxrl/core/base';
-import { readMetricsSync } from '@rxrl/loss';
+import { COLUMNS, type Tokenizer } from '@rxrl/core/base';
+import type { Row } from '@rxrl/data';
 import type { CausalLM } from '@rxrl/model';
 import type { NamedOptimizer } from '@rxrl/optimizer';
 import type {
@@ -12,18 +11,25 @@ import type {
   TrainingAlgorithm,
 } from '@rxrl/pipeline';
 import { builtinStageRegistry } from '../builtinStages';
+import { rawRowsBatch } from '../shared/dataStages';
 import { EpochSampler } from '../shared/epochSampler';
-import { microBatches } from '../shared/microBatches';
 import type { PolicyOptions } from '../shared/policyOptions';
 import { loadPolicyState, savePolicyState } from '../shared/policyState';
-import { StepGraph, validateStepGraph, withKeyDefaults } from '../shared/stepGraph';
-import { padTokenOf } from '../shared/trainingServices';
+import {
+  nodesBeforeLoss,
+  stageNode,
+  StepGraph,
+  tokenizeKeys,
+  validateStepGraph,
+  withDataTokenize,
+  withKeyDefaults,
+} from '../shared/stepGraph';
 import { SFT_SOURCE_COLUMNS, sftBatch } from '../sft/sftBatch';
 import type { SftExample } from '../sft/sftExamples';
 import { SftTrainer } from '../sft/sftTrainer';
-import { gkdMicroBatchLoss, lossTokens, teacherLogits, type GkdObjective } from './gkdLoss';
+import type { GkdObjective } from './gkdLoss';
 import type { GkdOptions } from './gkdOptions';
-import { gkdSequences } from './gkdStages';
+import { gkdLossStage, gkdSequences } from './gkdStages';
 
 export { gkdMicroBatchLoss, teacherLogits } from './gkdLoss';
 
@@ -57,10 +63,21 @@ export interface GkdTrainerArgs {
   >;
   train: SftExample[];
   val: SftExample[];
+  /**
+   * the dataset rows `train` and `val` were tokenised from (each example's `row`): a
+   * graph that starts with `data.tokenize` is fed these rows, raw, and tokenises them
+   * itself (training and validation graphs alike)
+   */
+  trainRows?: readonly Row[];
+  valRows?: readonly Row[];
   /** seed of the epoch shuffles, the per-step on-policy draw and the sampling */
   seed: number;
   shuffle?: boolean;
-  /** the per-step graph, resolved; default `gkd.sample_completions` → `loss.gkd` → `optimizer.step` from the options above */
+  /**
+   * the per-step graph, resolved (`gkdRecipeGraphSpec` of a recipe: `data.tokenize`
+   * first); default `gkd.sample_completions` → `loss.gkd` → `optimizer.step` from the
+   * options above, over tokenised examples
+   */
   graph?: GraphSpec;
   /** where the graph's stage names are looked up (default `builtinStageRegistry()`) */
   registry?: StageRegistry;
@@ -120,20 +137,27 @@ export function gkdGraphSpec(args: {
 }
 
 /**
- * The resolved graph of a GKD recipe: its `graph:` section (`spec`), each node's options
- * over what the keys give that stage in {@link gkdGraphSpec}, else that graph. What the run
+ * The resolved graph of a GKD recipe, from raw rows: `data.tokenize` (SFT rows: the
+ * `data` format keys and `policy.max_total_sequence_length`; first unless `spec`
+ * places it), then its `graph:` section (`spec`) or else {@link gkdGraphSpec}'s
+ * stages, each node's options over what the keys give that stage. What the run
  * trains on, builds its optimizer from, and `rxrl config --graph` prints.
  */
 export function gkdRecipeGraphSpec(
-  config: Parameters<typeof gkdGraphSpec>[0] & { graph: GraphSpec | null },
+  config: Parameters<typeof gkdGraphSpec>[0] & {
+    graph: GraphSpec | null;
+    data: Record<string, unknown>;
+  },
   spec: GraphSpec | null = config.graph,
 ): GraphSpec {
   const keys = gkdGraphSpec(config);
-  if (spec === null) return keys;
-  return withKeyDefaults(
-    spec,
-    Object.fromEntries(keys.map((n) => [n.stage, 'options' in n ? (n.options ?? {}) : {}])),
-  );
+  return withKeyDefaults(withDataTokenize(spec ?? keys), {
+    ...Object.fromEntries(keys.map((n) => [n.stage, 'options' in n ? (n.options ?? {}) : {}])),
+    'data.tokenize': {
+      rows: 'sft',
+      ...tokenizeKeys(config.data, config.policy.max_total_sequence_length),
+    },
+  });
 }
 
 /**
@@ -143,19 +167,29 @@ export function gkdRecipeGraphSpec(
  * `temperature`); otherwise by the teacher's samples with `seq_kd`, else the dataset's.
  * The student then minimises the generalised JSD to the teacher's next-token
  * distribution at every completion token. The draw and the samples are seeded by
- * (`seed`, step), so a resumed run repeats them. Validation: `validation/loss` is the
- * JSD on the held-out reference completions (teacher-forced, as TRL evaluates),
- * `validation/nll` the student's token NLL of them, `validation/accuracy` greedy exact match.
+ * (`seed`, step), so a resumed run repeats them. Validation is graphs too:
+ * `validation/loss` is the JSD on the held-out reference completions (teacher-forced,
+ * as TRL evaluates: the training graph up to its loss, `gkd.sample_completions`
+ * passing the data's completions, `loss.gkd` scoring without gradients),
+ * `validation/nll` the student's token NLL of them and `validation/accuracy` greedy
+ * exact match (the SFT validation graphs on the same student).
  */
 export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
   /** the epochs' batches of example indices (seeded shuffles, last partial batch dropped) */
   readonly epochs: EpochSampler;
   /** the training batches, epoch by epoch, as record batches (the runner's data source) */
   readonly sampler: BatchSource<RecordBatch>;
-  private readonly pad: number;
-  /** the SFT trainer's validation (NLL and greedy accuracy) on the same student */
+  /** the SFT trainer's validation graphs (NLL and greedy accuracy) on the same student */
   private readonly sftValidation: SftTrainer;
   private readonly graph: StepGraph;
+  /**
+   * the validation graph, subscribed once per run: the training graph's nodes before
+   * its loss then `loss.gkd` (the `gkd` keys' β and temperature) with
+   * `val_micro_batch_size` sequences per forward pass, scoring without gradients
+   */
+  private readonly validation: StepGraph;
+  /** whether the graphs start at raw rows (`data.tokenize`) */
+  private readonly raw: boolean;
 
   constructor(private readonly args: GkdTrainerArgs) {
     this.epochs = new EpochSampler(
@@ -164,8 +198,19 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
       args.seed,
       args.shuffle ?? true,
     );
-    this.sampler = this.epochs.source((indices) => sftBatch(args.train, indices));
-    this.pad = padTokenOf(args.tokenizer);
+    const spec = args.graph ?? gkdGraphSpec(args);
+    // a graph from raw rows (data.tokenize first) is fed the examples' dataset rows
+    const raw = (this.raw = spec[0]?.stage === 'data.tokenize');
+    if (
+      raw &&
+      (!args.trainRows ||
+        !args.valRows ||
+        [...args.train, ...args.val].some((e) => e.row === undefined))
+    )
+      throw new Error(
+        'GkdTrainer: a graph starting with data.tokenize needs trainRows and valRows',
+      );
+    this.sampler = this.epochs.source((indices) => this.batchOf('train', indices));
     this.sftValidation = new SftTrainer({
       model: args.model,
       tokenizer: args.tokenizer,
@@ -176,22 +221,56 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
       val: args.val,
       seed: args.seed,
       shuffle: false,
+      // its validation graph tokenises the held-out rows as this one does
+      ...(raw
+        ? {
+            graph: [spec[0]!, { stage: 'loss.nll' }, { stage: 'optimizer.step' }],
+            trainRows: args.trainRows!,
+            valRows: args.valRows!,
+          }
+        : {}),
       ...(args.registry ? { registry: args.registry } : {}),
     });
-    const nodes = validateStepGraph(args.graph ?? gkdGraphSpec(args), {
+    const nodes = validateStepGraph(spec, {
       registry: args.registry ?? builtinStageRegistry(),
-      sourceColumns: SFT_SOURCE_COLUMNS,
+      sourceColumns: raw ? [COLUMNS.promptId] : SFT_SOURCE_COLUMNS,
     });
-    this.graph = new StepGraph(
-      nodes,
-      {
-        policy: args.model,
-        optimizer: args.optimizer,
-        tokenizer: args.tokenizer,
-        reference: null,
-        previousMetrics: () => ({}),
-      },
-      { teacher: args.teacher, ...(args.objective ? { gkd_objective: args.objective } : {}) },
+    const services = {
+      policy: args.model,
+      optimizer: args.optimizer,
+      tokenizer: args.tokenizer,
+      reference: null,
+      previousMetrics: () => ({}),
+    };
+    this.graph = new StepGraph(nodes, services, {
+      teacher: args.teacher,
+      ...(args.objective ? { gkd_objective: args.objective } : {}),
+    });
+    const size = args.gkd.val_micro_batch_size;
+    this.validation = new StepGraph(
+      [
+        ...nodesBeforeLoss(nodes, size),
+        stageNode(
+          gkdLossStage,
+          gkdLossStage.schema.parse({
+            beta: args.gkd.beta,
+            temperature: args.gkd.temperature,
+            micro_batch_size: size,
+          }),
+        ),
+      ],
+      services,
+      { teacher: args.teacher, validation: true },
+    );
+  }
+
+  /** Examples `indices` of the training or held-out examples as the graphs' first node takes them. */
+  private batchOf(split: 'train' | 'val', indices: readonly number[]): RecordBatch {
+    const examples = split === 'train' ? this.args.train : this.args.val;
+    if (!this.raw) return sftBatch(examples, indices);
+    return rawRowsBatch(
+      (split === 'train' ? this.args.trainRows : this.args.valRows)!,
+      indices.map((i) => examples[i]!.row!),
     );
   }
 
@@ -202,7 +281,7 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
    */
   async trainStep(batch: RecordBatch | readonly number[], step: number): Promise<StepResult> {
     const started = performance.now();
-    const b = Array.isArray(batch) ? sftBatch(this.args.train, batch) : (batch as RecordBatch);
+    const b = Array.isArray(batch) ? this.batchOf('train', batch) : (batch as RecordBatch);
     const { out, metrics: m } = await this.graph.run(b, step);
     const seqs = gkdSequences(out);
     const seconds = (performance.now() - started) / 1000;
@@ -225,21 +304,25 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
 
   /** `validation/loss` (JSD on reference completions), `validation/nll`, `validation/accuracy`. */
   async validate(step: number): Promise<StepResult> {
-    const { model, teacher, gkd, val } = this.args;
+    const { gkd, val } = this.args;
     const started = performance.now();
     const n =
       gkd.val_batches === null
         ? val.length
         : Math.min(val.length, gkd.val_batches * gkd.val_global_batch_size);
-    const seqs = val.slice(0, n);
-    const total = lossTokens(seqs);
-    let jsd = 0;
-    for (const mb of microBatches(seqs, gkd.val_micro_batch_size)) {
-      const t = teacherLogits(teacher, mb, this.pad);
-      const r = tf.tidy(() => gkdMicroBatchLoss(model, mb, t, total, this.pad, gkd).metrics);
-      t.dispose();
-      jsd += readMetricsSync(r)['loss']!;
-    }
+    // no held-out examples: a loss of 0, as the sum over none
+    const jsd =
+      n === 0
+        ? 0
+        : (
+            await this.validation.run(
+              this.batchOf(
+                'val',
+                Array.from({ length: n }, (_, i) => i),
+              ),
+              step,
+            )
+          ).metrics['loss']!;
     const sft = await this.sftValidation.validate(step);
     const { 'validation/loss': nll, 'timing/validation_s': _t, ...rest } = sft.metrics;
     return {
@@ -262,9 +345,11 @@ export class GkdTrainer implements TrainingAlgorithm<RecordBatch> {
     loadPolicyState(this.args.model, this.args.optimizer, files);
   }
 
-  /** Ends the graph's subscription (the caller owns the models and the optimizer). */
+  /** Ends the graphs' subscriptions (the caller owns the models and the optimizer). */
   dispose(): void {
     this.graph.close();
+    this.validation.close();
+    this.sftValidation.dispose();
   }
 }
 

@@ -27,4 +27,5 @@ napi_value rxrl_unary(napi_env env, napi_callback_info info);
 napi_value rxrl_reduce_rows(napi_env env, napi_callback_info info);
 napi_value rxrl_adam_update(napi_env env, napi_callback_info info);
 napi_value rxrl_sum_squares(napi_env env, napi_callback_info info);
+napi_value rxrl_topk_rows(napi_env env, napi_callback_info info);
 #endif

@@ -94,6 +94,31 @@ export function nativeKernels(
     return backend.makeTensorInfo(logits.shape, 'float32', out);
   }
 
+  /** TopK over the last axis: a sorted k-buffer per row instead of an object per entry and a sort. */
+  function topK(args: KernelArgs): tf.TensorInfo[] {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { k } = args.attrs as { k: number; sorted: boolean };
+    const cols = x.shape[x.shape.length - 1] ?? 0;
+    if (
+      x.dtype !== 'float32' ||
+      x.shape.length === 0 ||
+      typeof addon.topkRows !== 'function' ||
+      k > cols
+    )
+      return fallback('TopK', args) as tf.TensorInfo[];
+    const backend = args.backend as unknown as MathBackendCPU;
+    const rows = cols === 0 ? 0 : tf.util.sizeFromShape(x.shape) / cols;
+    const values = new Float32Array(rows * k);
+    const indices = new Int32Array(rows * k);
+    addon.topkRows(f32(backend, x), rows, cols, k, values, indices);
+    count();
+    const shape = [...x.shape.slice(0, -1), k];
+    return [
+      backend.makeTensorInfo(shape, 'float32', values),
+      backend.makeTensorInfo(shape, 'int32', indices),
+    ];
+  }
+
   function logSumExp(args: KernelArgs): tf.TensorInfo {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
@@ -305,6 +330,7 @@ export function nativeKernels(
     Concat: concat as tf.KernelFunc,
     BatchMatMul: batchMatMul as tf.KernelFunc,
     Softmax: softmax as tf.KernelFunc,
+    TopK: topK as tf.KernelFunc,
     LogSumExpRows: logSumExp as tf.KernelFunc,
     Add: binary('Add') as tf.KernelFunc,
     Sub: binary('Sub') as tf.KernelFunc,

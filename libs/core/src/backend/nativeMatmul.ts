@@ -65,6 +65,29 @@ export interface NativeMatmulAddon {
     constants: Float32Array,
     flags: number,
   ): void;
+  /** `out += op(a) @ op(b)` in place (cblas beta 1); absent in addons built before it. */
+  sgemmAccumulate?(
+    M: number,
+    N: number,
+    K: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    transA?: boolean,
+    transB?: boolean,
+  ): void;
+  /**
+   * `values`/`indices` `[rows, k]`: each row's k largest entries, value
+   * descending, ties by lower index; absent in addons built before it.
+   */
+  topkRows?(
+    x: Float32Array,
+    rows: number,
+    cols: number,
+    k: number,
+    values: Float32Array,
+    indices: Int32Array,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

@@ -23,3 +23,19 @@ export function customOp(
     };
   });
 }
+
+/**
+ * Whether `x` is a variable that trains nothing (`trainable: false`: a LoRA
+ * run's frozen base weights, a reference model's). A custom op's backward
+ * computes every input's gradient at once (tf.customGrad asks for all), and
+ * tf discards the ones no differentiated input depends on only afterwards; an
+ * op checks this in its forward, where it sees its inputs as given (its
+ * backward gets copies), and returns lazily allocated zeros for a frozen
+ * weight instead of a gradient product (for a frozen tied head, a full
+ * `[V, D]` product per logits chunk, and the chunks' running sum).
+ * Differentiating with respect to a non-trainable variable therefore gives
+ * zeros; `tf.variableGrads` never asks for one.
+ */
+export function isFrozen(x: tf.Tensor): boolean {
+  return x instanceof tf.Variable && !x.trainable;
+}

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
-import { customOp } from './customOp';
+import { matMulAccumulateInPlace } from '../backend/nativeInPlace';
+import { customOp, isFrozen } from './customOp';
 import { logSumExpLastAxis } from './logSoftmax';
 import { directMatMulIsFast } from './matMulRouting';
 
@@ -89,6 +90,7 @@ export function lmHeadTokenLogProbs(
     const hh = h as tf.Tensor2D;
     const ww = w as tf.Tensor2D;
     const tt = t as tf.Tensor1D;
+    const frozen = isFrozen(ww);
     const headDV = vocabMajor && !fast ? (tf.transpose(ww) as tf.Tensor2D) : null;
     const lseParts: tf.Tensor[] = [];
     const valueParts: tf.Tensor[] = [];
@@ -138,18 +140,25 @@ export function lmHeadTokenLogProbs(
             return tf.mul(tf.sub(onehot, p), scale) as tf.Tensor2D;
           });
           p.dispose();
-          const [dh, dwPart] = tf.tidy(() => [
-            headVD !== null ? tf.matMul(g, headVD) : tf.matMul(g, ws, false, !vocabMajor),
-            vocabMajor ? matMulAT(g, hc, fast) : matMulAT(hc, g, fast),
-          ]);
-          tf.dispose([g, ...(hc === hs ? [] : [hc])]);
-          dhParts.push(dh);
-          if (dw === null) dw = dwPart as tf.Tensor2D;
-          else {
-            const sum = tf.add(dw, dwPart) as tf.Tensor2D;
-            tf.dispose([dw, dwPart]);
-            dw = sum;
+          dhParts.push(
+            tf.tidy(() =>
+              headVD !== null ? tf.matMul(g, headVD) : tf.matMul(g, ws, false, !vocabMajor),
+            ),
+          );
+          // a frozen head (LoRA's tied embedding) needs no [V, D] product; on native the
+          // chunks' products add into one buffer in place instead of a new sum per chunk
+          const [ga, gb] = vocabMajor ? [g, hc] : [hc, g];
+          if (frozen) dw ??= tf.zeros(ws.shape);
+          else if (dw === null || !matMulAccumulateInPlace(dw, ga, gb, true, false)) {
+            const part = tf.tidy(() => matMulAT(ga, gb, fast));
+            if (dw === null) dw = part;
+            else {
+              const sum = tf.add(dw, part) as tf.Tensor2D;
+              tf.dispose([dw, part]);
+              dw = sum;
+            }
           }
+          tf.dispose([g, ...(hc === hs ? [] : [hc])]);
         }
         tf.dispose([headDVb, headVD].filter((x): x is tf.Tensor2D => x !== null));
         return [dhParts.length === 1 ? dhParts[0]! : tf.concat(dhParts), dw!, tf.zeros(ts.shape)];

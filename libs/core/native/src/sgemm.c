@@ -272,6 +272,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"adamUpdate", NULL, rxrl_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, rxrl_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"topkRows", NULL, rxrl_topk_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"swigluForward", NULL, rxrl_swiglu_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"swigluBackward", NULL, rxrl_swiglu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsNormForward", NULL, rxrl_rms_norm_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsNormBackward", NULL, rxrl_rms_norm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -119,6 +119,53 @@ export function nativeKernels(
     ];
   }
 
+  // fused SwiGLU / RMS norm: registered only when the addon has them (see nativeBackend.ts)
+  function swiglu(args: KernelArgs): tf.TensorInfo {
+    const { gate, up } = args.inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const out = new Float32Array(tf.util.sizeFromShape(gate.shape));
+    addon.swigluForward!(f32(backend, gate), f32(backend, up), out);
+    count();
+    return backend.makeTensorInfo(gate.shape, 'float32', out);
+  }
+
+  function swigluGrad(args: KernelArgs): tf.TensorInfo[] {
+    const { gate, up, dy } = args.inputs as Record<'gate' | 'up' | 'dy', tf.TensorInfo>;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const size = tf.util.sizeFromShape(gate.shape);
+    const [dg, du] = [new Float32Array(size), new Float32Array(size)];
+    addon.swigluBackward!(f32(backend, gate), f32(backend, up), f32(backend, dy), dg, du);
+    count();
+    return [
+      backend.makeTensorInfo(gate.shape, 'float32', dg),
+      backend.makeTensorInfo(gate.shape, 'float32', du),
+    ];
+  }
+
+  function rmsNorm(args: KernelArgs): tf.TensorInfo {
+    const { x, weight } = args.inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
+    const { eps } = args.attrs as { eps: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+    addon.rmsNormForward!(f32(backend, x), f32(backend, weight), eps, out);
+    count();
+    return backend.makeTensorInfo(x.shape, 'float32', out);
+  }
+
+  function rmsNormGrad(args: KernelArgs): tf.TensorInfo[] {
+    const { x, weight, dy } = args.inputs as Record<'x' | 'weight' | 'dy', tf.TensorInfo>;
+    const { eps } = args.attrs as { eps: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const dx = new Float32Array(tf.util.sizeFromShape(x.shape));
+    const dw = new Float32Array(tf.util.sizeFromShape(weight.shape));
+    addon.rmsNormBackward!(f32(backend, x), f32(backend, weight), eps, f32(backend, dy), dx, dw);
+    count();
+    return [
+      backend.makeTensorInfo(x.shape, 'float32', dx),
+      backend.makeTensorInfo(weight.shape, 'float32', dw),
+    ];
+  }
+
   function logSumExp(args: KernelArgs): tf.TensorInfo {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
@@ -332,6 +379,10 @@ export function nativeKernels(
     Softmax: softmax as tf.KernelFunc,
     TopK: topK as tf.KernelFunc,
     LogSumExpRows: logSumExp as tf.KernelFunc,
+    Swiglu: swiglu as tf.KernelFunc,
+    SwigluGrad: swigluGrad as tf.KernelFunc,
+    RmsNorm: rmsNorm as tf.KernelFunc,
+    RmsNormGrad: rmsNormGrad as tf.KernelFunc,
     Add: binary('Add') as tf.KernelFunc,
     Sub: binary('Sub') as tf.KernelFunc,
     Multiply: binary('Multiply') as tf.KernelFunc,

@@ -88,6 +88,24 @@ export interface NativeMatmulAddon {
     values: Float32Array,
     indices: Int32Array,
   ): void;
+  /** Fused SwiGLU and RMS norm, forward and backward (native/src/fused.c); absent in older builds. */
+  swigluForward?(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+  swigluBackward?(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dgate: Float32Array,
+    dup: Float32Array,
+  ): void;
+  rmsNormForward?(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
+  rmsNormBackward?(
+    x: Float32Array,
+    weight: Float32Array,
+    eps: number,
+    dy: Float32Array,
+    dx: Float32Array,
+    dweight: Float32Array,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

@@ -6,3 +6,14 @@ export const NATIVE_BACKEND = 'native';
  * over the last axis, keeping that axis as size 1.
  */
 export const LOG_SUM_EXP_KERNEL = 'RxrlLogSumExp';
+
+/**
+ * Fused kernels registered on the native backend only (native/src/fused.c):
+ * `RxrlSwiglu` {gate, up} → gate·σ(gate)·up; `RxrlSwigluGrad` {gate, up, dy} →
+ * [dgate, dup]; `RxrlRmsNorm` {x, weight} (attr eps) → x·rsqrt(mean(x²) + eps)·weight
+ * over the last axis; `RxrlRmsNormGrad` {x, weight, dy} (attr eps) → [dx, dweight].
+ */
+export const SWIGLU_KERNEL = 'RxrlSwiglu';
+export const SWIGLU_GRAD_KERNEL = 'RxrlSwigluGrad';
+export const RMS_NORM_KERNEL = 'RxrlRmsNorm';
+export const RMS_NORM_GRAD_KERNEL = 'RxrlRmsNormGrad';

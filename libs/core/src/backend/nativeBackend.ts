@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  ATTENTION_SOFTMAX_KERNEL,
   LOG_SUM_EXP_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
   NATIVE_BACKEND,
   RMS_NORM_GRAD_KERNEL,
   RMS_NORM_KERNEL,
@@ -95,6 +97,13 @@ export async function registerNativeBackend(
       [SWIGLU_GRAD_KERNEL, 'SwigluGrad'],
       [RMS_NORM_KERNEL, 'RmsNorm'],
       [RMS_NORM_GRAD_KERNEL, 'RmsNormGrad'],
+    ] as const)
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
+  }
+  if (typeof addon.attentionSoftmax === 'function' && typeof addon.softmaxGradRows === 'function') {
+    for (const [kernelName, impl] of [
+      [ATTENTION_SOFTMAX_KERNEL, 'AttentionSoftmax'],
+      [SOFTMAX_GRAD_KERNEL, 'SoftmaxGrad'],
     ] as const)
       tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
   }

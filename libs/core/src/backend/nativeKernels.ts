@@ -166,6 +166,49 @@ export function nativeKernels(
     ];
   }
 
+  function attentionSoftmax(args: KernelArgs): tf.TensorInfo {
+    const { scores, bias } = args.inputs as { scores: tf.TensorInfo; bias?: tf.TensorInfo };
+    const { batch, heads, t, s, scale } = args.attrs as Record<
+      'batch' | 'heads' | 't' | 's' | 'scale',
+      number
+    >;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const out = new Float32Array(tf.util.sizeFromShape(scores.shape));
+    const b = bias !== undefined ? f32(backend, bias) : null;
+    addon.attentionSoftmax!(
+      f32(backend, scores),
+      b,
+      out,
+      batch,
+      heads,
+      t,
+      s,
+      bias?.shape[0] ?? 1,
+      scale,
+    );
+    count();
+    return backend.makeTensorInfo(scores.shape, 'float32', out);
+  }
+
+  function softmaxGrad(args: KernelArgs): tf.TensorInfo {
+    const { p, dp } = args.inputs as { p: tf.TensorInfo; dp: tf.TensorInfo };
+    const { scale } = args.attrs as { scale: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const size = tf.util.sizeFromShape(p.shape);
+    const cols = p.shape[p.shape.length - 1] ?? 1;
+    const out = new Float32Array(size);
+    addon.softmaxGradRows!(
+      f32(backend, p),
+      f32(backend, dp),
+      out,
+      cols === 0 ? 0 : size / cols,
+      cols,
+      scale,
+    );
+    count();
+    return backend.makeTensorInfo(p.shape, 'float32', out);
+  }
+
   function logSumExp(args: KernelArgs): tf.TensorInfo {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
@@ -379,6 +422,8 @@ export function nativeKernels(
     Softmax: softmax as tf.KernelFunc,
     TopK: topK as tf.KernelFunc,
     LogSumExpRows: logSumExp as tf.KernelFunc,
+    AttentionSoftmax: attentionSoftmax as tf.KernelFunc,
+    SoftmaxGrad: softmaxGrad as tf.KernelFunc,
     Swiglu: swiglu as tf.KernelFunc,
     SwigluGrad: swigluGrad as tf.KernelFunc,
     RmsNorm: rmsNorm as tf.KernelFunc,

@@ -106,6 +106,26 @@ export interface NativeMatmulAddon {
     dx: Float32Array,
     dweight: Float32Array,
   ): void;
+  /** Attention's fused scale + mask + softmax and softmax's gradient (native/src/rowops.c); absent in older builds. */
+  attentionSoftmax?(
+    scores: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    batch: number,
+    heads: number,
+    t: number,
+    s: number,
+    biasBatch: number,
+    scale: number,
+  ): void;
+  softmaxGradRows?(
+    p: Float32Array,
+    dp: Float32Array,
+    out: Float32Array,
+    rows: number,
+    cols: number,
+    scale: number,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

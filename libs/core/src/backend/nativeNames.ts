@@ -17,3 +17,12 @@ export const SWIGLU_KERNEL = 'RxrlSwiglu';
 export const SWIGLU_GRAD_KERNEL = 'RxrlSwigluGrad';
 export const RMS_NORM_KERNEL = 'RxrlRmsNorm';
 export const RMS_NORM_GRAD_KERNEL = 'RxrlRmsNormGrad';
+
+/**
+ * Attention's softmax, fused (native/src/rowops.c): `RxrlAttentionSoftmax`
+ * {scores [B, H, T, S], bias? [B or 1, T, S]} (attrs batch, heads, t, s, scale) →
+ * softmax(scores·scale + bias) per row; `RxrlSoftmaxGrad` {p, dp} (attr scale) →
+ * p·(dp − Σ dp·p)·scale per row of the last axis.
+ */
+export const ATTENTION_SOFTMAX_KERNEL = 'RxrlAttentionSoftmax';
+export const SOFTMAX_GRAD_KERNEL = 'RxrlSoftmaxGrad';

@@ -1,10 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../base/rng';
-import { NATIVE_BACKEND, RMS_NORM_KERNEL, SWIGLU_KERNEL } from '../backend/nativeNames';
+import {
+  ATTENTION_SOFTMAX_KERNEL,
+  NATIVE_BACKEND,
+  RMS_NORM_KERNEL,
+  SWIGLU_KERNEL,
+} from '../backend/nativeNames';
 import { nativeBackendCalls } from '../backend/nativeBackend';
 import { nativeTestBackendAvailable, useBackend } from '../testing';
 import { swiglu } from './activations';
+import { attention } from './attention';
 import { randn, relErr } from './gradCheck.testkit';
 import { rmsNorm } from './rmsNorm';
 
@@ -73,6 +79,35 @@ describe.runIf(nativeTestBackendAvailable())(
         ];
         const r = data(n, 1);
         const f = ([x, w]: tf.Tensor[]) => rmsNorm(x!, w as tf.Tensor1D, eps);
+        const ref = await valueAndGrads('cpu', f, inputs, r);
+        const got = await valueAndGrads('native', f, inputs, r);
+        got.forEach((g, i) => expect(relErr(g, ref[i]!)).toBeLessThan(1e-5));
+      },
+    );
+
+    it.each([
+      ['causal', { causal: true }],
+      ['causal + key mask (left padding)', { causal: true, mask: true }],
+      ['key mask only', { causal: false, mask: true }],
+      ['cached decode (T < S)', { causal: true, t: 3 }],
+    ] as const)(
+      'attention (%s, GQA 6/2 heads): output and d q, d k, d v within 1e-5 of the op-by-op softmax',
+      async (_name, o) => {
+        expect(tf.getKernel(ATTENTION_SOFTMAX_KERNEL, NATIVE_BACKEND)).toBeDefined();
+        const [b, s, hq, hkv, dh] = [2, 9, 6, 2, 8];
+        const t = 't' in o ? o.t : s;
+        const mask = Float32Array.from({ length: b * s }, (_, i) => (i < 3 ? 0 : 1)); // row 0 left-padded
+        const inputs = [
+          { data: data(b * t * hq * dh, 2), shape: [b, t, hq, dh] },
+          { data: data(b * s * hkv * dh, 2), shape: [b, s, hkv, dh] },
+          { data: data(b * s * hkv * dh, 1), shape: [b, s, hkv, dh] },
+        ];
+        const r = data(b * t * hq * dh, 1);
+        const f = ([q, k, v]: tf.Tensor[]) =>
+          attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, {
+            causal: o.causal,
+            ...('mask' in o ? { keyMask: tf.tensor2d(mask, [b, s]) } : {}),
+          });
         const ref = await valueAndGrads('cpu', f, inputs, r);
         const got = await valueAndGrads('native', f, inputs, r);
         got.forEach((g, i) => expect(relErr(g, ref[i]!)).toBeLessThan(1e-5));

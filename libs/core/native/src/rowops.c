@@ -202,3 +202,41 @@ napi_value rxrl_softmax_grad_rows(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+
+/*
+ * logitsGradRows(z, lse, targets, scale, out, rows, cols): the gradient of the
+ * token log-prob log softmax(z)[target] with respect to the logits z, times
+ * scale per row: out[r, j] = ([j == targets[r]] − exp(z[r, j] − lse[r]))·scale[r].
+ * One pass instead of sub, exp, one-hot, cast, sub and mul over [rows, vocab]
+ * in the LM head's backward; rounds as that chain does.
+ */
+napi_value rxrl_logits_grad_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) {
+    napi_throw_type_error(env, NULL, "rxrl_native: logitsGradRows(z, lse, targets, scale, out, rows, cols)");
+    return NULL;
+  }
+  float *z, *lse, *scale, *out;
+  int32_t *targets;
+  size_t zlen, llen, tlen, slen, olen;
+  int64_t rows, cols;
+  if (!rxrl_get_f32(env, argv[0], "z", &z, &zlen) || !rxrl_get_f32(env, argv[1], "lse", &lse, &llen) ||
+      !rxrl_get_i32(env, argv[2], "targets", &targets, &tlen) ||
+      !rxrl_get_f32(env, argv[3], "scale", &scale, &slen) || !rxrl_get_f32(env, argv[4], "out", &out, &olen) ||
+      !rxrl_get_dim(env, argv[5], "rows", &rows) || !rxrl_get_dim(env, argv[6], "cols", &cols))
+    return NULL;
+  if ((size_t)(rows * cols) > zlen || (size_t)(rows * cols) > olen || (size_t)rows > llen ||
+      (size_t)rows > tlen || (size_t)rows > slen) {
+    napi_throw_range_error(env, NULL, "rxrl_native: logitsGradRows: arrays shorter than their shapes");
+    return NULL;
+  }
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *zr = z + r * cols, l = lse[r], sc = scale[r];
+    float *o = out + r * cols;
+    const int64_t t = targets[r];
+    for (int64_t j = 0; j < cols; j++) o[j] = ((j == t ? 1.0f : 0.0f) - expf(zr[j] - l)) * sc;
+  }
+  return NULL;
+}

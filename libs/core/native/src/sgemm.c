@@ -272,6 +272,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"adamUpdate", NULL, rxrl_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, rxrl_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"topkRows", NULL, rxrl_topk_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"logitsGradRows", NULL, rxrl_logits_grad_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attentionSoftmax", NULL, rxrl_attention_softmax, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softmaxGradRows", NULL, rxrl_softmax_grad_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"swigluForward", NULL, rxrl_swiglu_forward, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTENTION_SOFTMAX_KERNEL,
+  LOGITS_GRAD_KERNEL,
   LOG_SUM_EXP_KERNEL,
   SOFTMAX_GRAD_KERNEL,
   NATIVE_BACKEND,
@@ -105,6 +106,10 @@ export async function registerNativeBackend(
       [ATTENTION_SOFTMAX_KERNEL, 'AttentionSoftmax'],
       [SOFTMAX_GRAD_KERNEL, 'SoftmaxGrad'],
     ] as const)
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
+  }
+  if (typeof addon.logitsGradRows === 'function') {
+    for (const [kernelName, impl] of [[LOGITS_GRAD_KERNEL, 'LogitsGrad']] as const)
       tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
   }
   // d/dx log Σ exp(x) = softmax(x) = exp(x − lse)

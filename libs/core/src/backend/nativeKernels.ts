@@ -209,6 +209,27 @@ export function nativeKernels(
     return backend.makeTensorInfo(p.shape, 'float32', out);
   }
 
+  function logitsGrad(args: KernelArgs): tf.TensorInfo {
+    const { z, lse, targets, scale } = args.inputs as Record<
+      'z' | 'lse' | 'targets' | 'scale',
+      tf.TensorInfo
+    >;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const [rows, cols] = z.shape as [number, number];
+    const out = new Float32Array(rows * cols);
+    addon.logitsGradRows!(
+      f32(backend, z),
+      f32(backend, lse),
+      values(backend, targets) as Int32Array,
+      f32(backend, scale),
+      out,
+      rows,
+      cols,
+    );
+    count();
+    return backend.makeTensorInfo(z.shape, 'float32', out);
+  }
+
   function logSumExp(args: KernelArgs): tf.TensorInfo {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
@@ -423,6 +444,7 @@ export function nativeKernels(
     TopK: topK as tf.KernelFunc,
     LogSumExpRows: logSumExp as tf.KernelFunc,
     AttentionSoftmax: attentionSoftmax as tf.KernelFunc,
+    LogitsGrad: logitsGrad as tf.KernelFunc,
     SoftmaxGrad: softmaxGrad as tf.KernelFunc,
     Swiglu: swiglu as tf.KernelFunc,
     SwigluGrad: swigluGrad as tf.KernelFunc,

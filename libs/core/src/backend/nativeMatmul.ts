@@ -126,6 +126,16 @@ export interface NativeMatmulAddon {
     cols: number,
     scale: number,
   ): void;
+  /** (one-hot − exp(z − lse))·scale per row (native/src/rowops.c); absent in older builds. */
+  logitsGradRows?(
+    z: Float32Array,
+    lse: Float32Array,
+    targets: Int32Array,
+    scale: Float32Array,
+    out: Float32Array,
+    rows: number,
+    cols: number,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

@@ -26,3 +26,10 @@ export const RMS_NORM_GRAD_KERNEL = 'RxrlRmsNormGrad';
  */
 export const ATTENTION_SOFTMAX_KERNEL = 'RxrlAttentionSoftmax';
 export const SOFTMAX_GRAD_KERNEL = 'RxrlSoftmaxGrad';
+
+/**
+ * `RxrlLogitsGrad` {z [rows, V], lse [rows], targets int32 [rows], scale [rows]} →
+ * (one-hot(targets) − exp(z − lse))·scale per row: the LM head backward's
+ * logits gradient in one pass (native/src/rowops.c).
+ */
+export const LOGITS_GRAD_KERNEL = 'RxrlLogitsGrad';

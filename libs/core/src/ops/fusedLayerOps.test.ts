@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../base/rng';
 import {
   ATTENTION_SOFTMAX_KERNEL,
+  LOGITS_GRAD_KERNEL,
   NATIVE_BACKEND,
   RMS_NORM_KERNEL,
   SWIGLU_KERNEL,
@@ -11,6 +12,7 @@ import { nativeBackendCalls } from '../backend/nativeBackend';
 import { nativeTestBackendAvailable, useBackend } from '../testing';
 import { swiglu } from './activations';
 import { attention } from './attention';
+import { lmHeadTokenLogProbs } from './lmHeadLogProbs';
 import { randn, relErr } from './gradCheck.testkit';
 import { rmsNorm } from './rmsNorm';
 
@@ -107,6 +109,29 @@ describe.runIf(nativeTestBackendAvailable())(
           attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, {
             causal: o.causal,
             ...('mask' in o ? { keyMask: tf.tensor2d(mask, [b, s]) } : {}),
+          });
+        const ref = await valueAndGrads('cpu', f, inputs, r);
+        const got = await valueAndGrads('native', f, inputs, r);
+        got.forEach((g, i) => expect(relErr(g, ref[i]!)).toBeLessThan(1e-5));
+      },
+    );
+
+    it.each([1, 0.7])(
+      'LM head log-probs (T %d, chunks of 5 rows): d hidden and d head within 1e-5 of the op-by-op logits gradient',
+      async (temperature) => {
+        expect(tf.getKernel(LOGITS_GRAD_KERNEL, NATIVE_BACKEND)).toBeDefined();
+        const [n, d, v] = [13, 16, 300];
+        const targets = Int32Array.from({ length: n }, (_, i) => (i * 37) % v);
+        const inputs = [
+          { data: data(n * d, 1), shape: [n, d] },
+          { data: data(v * d, 1), shape: [v, d] },
+        ];
+        const r = data(n, 1);
+        const f = ([h, w]: tf.Tensor[]) =>
+          lmHeadTokenLogProbs(h as tf.Tensor2D, w as tf.Tensor2D, tf.tensor1d(targets, 'int32'), {
+            chunkRows: 5,
+            vocabMajor: true,
+            temperature,
           });
         const ref = await valueAndGrads('cpu', f, inputs, r);
         const got = await valueAndGrads('native', f, inputs, r);

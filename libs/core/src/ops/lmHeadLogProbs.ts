@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
 import { matMulAccumulateInPlace } from '../backend/nativeInPlace';
+import { LOGITS_GRAD_KERNEL, NATIVE_BACKEND } from '../backend/nativeNames';
+import { fusedKernelFor } from './activations';
 import { customOp, isFrozen } from './customOp';
 import { logSumExpLastAxis } from './logSoftmax';
 import { directMatMulIsFast } from './matMulRouting';
@@ -117,29 +119,53 @@ export function lmHeadTokenLogProbs(
         const headDVb = vocabMajor && !fast ? (tf.transpose(ws) as tf.Tensor2D) : null;
         // dHidden = g·Wᵀ: plain with a [V, D] head; transpose a [D, V] head once on wasm
         const headVD = !vocabMajor && !fast ? (tf.transpose(ws) as tf.Tensor2D) : null;
-        const dhParts: tf.Tensor[] = [];
-        let dw: tf.Tensor2D | null = null;
-        for (const [start, size] of chunks) {
+        // (one-hot − softmax)·dy/T of one chunk: one native pass, or five ops elsewhere
+        const fusedGrad =
+          fusedKernelFor(LOGITS_GRAD_KERNEL, hs, ws) &&
+          tf.getKernel(LOGITS_GRAD_KERNEL, NATIVE_BACKEND) !== undefined;
+        const logitsGradOpByOp = (
+          hc: tf.Tensor2D,
+          w: tf.Tensor2D,
+          headDV: tf.Tensor2D | null,
+          t: tf.Tensor1D,
+          l: tf.Tensor1D,
+          g: tf.Tensor,
+          start: number,
+          size: number,
+        ): tf.Tensor2D => {
           // nested scopes free each [size, V] buffer as soon as the next one exists
-          const hc = rowsOf(hs, start, size);
           const p = tf.tidy(() =>
             tf.exp(
-              tf.sub(
-                chunkLogits(hc, ws, headDVb),
-                tf.reshape(rowsOf(lses, start, size), [size, 1]),
-              ),
+              tf.sub(chunkLogits(hc, w, headDV), tf.reshape(rowsOf(l, start, size), [size, 1])),
             ),
           );
-          const g = tf.tidy(() => {
+          const out = tf.tidy(() => {
             // int32 one-hot then cast: wasm's OneHot writes int bits into a float32 output
-            const onehot = tf.cast(tf.oneHot(rowsOf(ts, start, size), vocab), 'float32');
+            const onehot = tf.cast(tf.oneHot(rowsOf(t, start, size), vocab), 'float32');
             const scale = tf.reshape(
-              invT === 1 ? rowsOf(dy, start, size) : tf.mul(rowsOf(dy, start, size), invT),
+              invT === 1 ? rowsOf(g, start, size) : tf.mul(rowsOf(g, start, size), invT),
               [size, 1],
             );
             return tf.mul(tf.sub(onehot, p), scale) as tf.Tensor2D;
           });
           p.dispose();
+          return out;
+        };
+        const dhParts: tf.Tensor[] = [];
+        let dw: tf.Tensor2D | null = null;
+        for (const [start, size] of chunks) {
+          const hc = rowsOf(hs, start, size);
+          const g = fusedGrad
+            ? tf.tidy(() => {
+                const dyc = rowsOf(dy, start, size);
+                return tf.engine().runKernel(LOGITS_GRAD_KERNEL, {
+                  z: chunkLogits(hc, ws, headDVb),
+                  lse: rowsOf(lses, start, size),
+                  targets: rowsOf(ts, start, size),
+                  scale: invT === 1 ? dyc : tf.mul(dyc, invT),
+                }) as tf.Tensor2D;
+              })
+            : logitsGradOpByOp(hc, ws, headDVb, ts, lses, dy, start, size);
           dhParts.push(
             tf.tidy(() =>
               headVD !== null ? tf.matMul(g, headVD) : tf.matMul(g, ws, false, !vocabMajor),

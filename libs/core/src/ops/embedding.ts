@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
-import { customOp, isFrozen } from './customOp';
+import { customOp, frozenGradient, isFrozen } from './customOp';
 
 /**
  * Row lookup `table[ids]`.
@@ -25,7 +25,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
       value: tf.gather(t as tf.Tensor2D, i as tf.Tensor1D),
       gradFunc: (dy, saved) => {
         const [idx] = saved as [tf.Tensor1D];
-        if (frozen) return [tf.zeros([vocab, dim]), tf.zeros(idx.shape)];
+        if (frozen) return [frozenGradient([vocab, dim]), tf.zeros(idx.shape)];
         const dTable = tf.scatterND(tf.reshape(idx, [-1, 1]), dy as tf.Tensor2D, [vocab, dim]);
         return [dTable, tf.zeros(idx.shape)];
       },

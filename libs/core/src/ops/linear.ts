@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
-import { customOp, isFrozen } from './customOp';
+import { customOp, frozenGradient, isFrozen } from './customOp';
 import { matMulT } from './matMulRouting';
 
 // wasm runs XNNPACK only for plain 2-D matMuls with neither operand transposed;
@@ -17,7 +17,7 @@ const linearNoBias = customOp(([x, w], save) => {
       const g = dy as tf.Tensor2D;
       return [
         matMulT(g, ws, false, true),
-        frozen ? tf.zeros(ws.shape) : matMulT(xs, g, true, false),
+        frozen ? frozenGradient(ws.shape) : matMulT(xs, g, true, false),
       ];
     },
   };
@@ -33,7 +33,7 @@ const linearBias = customOp(([x, w, b], save) => {
       const g = dy as tf.Tensor2D;
       return [
         matMulT(g, ws, false, true),
-        frozen ? tf.zeros(ws.shape) : matMulT(xs, g, true, false),
+        frozen ? frozenGradient(ws.shape) : matMulT(xs, g, true, false),
         tf.sum(g, 0),
       ];
     },
@@ -67,7 +67,7 @@ const linearWT = customOp(([x, w], save) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
       // dX = dY·W, dW = dYᵀ·X
-      return [tf.matMul(g, ws), frozen ? tf.zeros(ws.shape) : matMulT(g, xs, true, false)];
+      return [tf.matMul(g, ws), frozen ? frozenGradient(ws.shape) : matMulT(g, xs, true, false)];
     },
   };
 });

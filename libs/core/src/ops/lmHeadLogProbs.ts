@@ -3,7 +3,7 @@ import './kernelGradients';
 import { matMulAccumulateInPlace } from '../backend/nativeInPlace';
 import { LOGITS_GRAD_KERNEL, NATIVE_BACKEND } from '../backend/nativeNames';
 import { fusedKernelFor } from './activations';
-import { customOp, isFrozen } from './customOp';
+import { customOp, frozenGradient, isFrozen } from './customOp';
 import { logSumExpLastAxis } from './logSoftmax';
 import { directMatMulIsFast } from './matMulRouting';
 
@@ -174,7 +174,7 @@ export function lmHeadTokenLogProbs(
           // a frozen head (LoRA's tied embedding) needs no [V, D] product; on native the
           // chunks' products add into one buffer in place instead of a new sum per chunk
           const [ga, gb] = vocabMajor ? [g, hc] : [hc, g];
-          if (frozen) dw ??= tf.zeros(ws.shape);
+          if (frozen) dw ??= frozenGradient(ws.shape) as tf.Tensor2D;
           else if (dw === null || !matMulAccumulateInPlace(dw, ga, gb, true, false)) {
             const part = tf.tidy(() => matMulAT(ga, gb, fast));
             if (dw === null) dw = part;

@@ -190,8 +190,10 @@ describe('estimateRunMemory', () => {
 describe('real-size estimates against peak RSS measured on the native backend (1 × 512 tokens)', () => {
   const GiB = 2 ** 30;
   // measured with tools/bench/real/ours.ts on the Qwen2.5-0.5B layout, 2026-12-07:
-  // full fine-tune keeping activations 14.87 GiB, LoRA r 16 all-linear checkpointed 2.93 GiB
-  // (4.30 GiB before a frozen tied head stopped getting its [V, D] gradient)
+  // full fine-tune keeping activations 11.85 GiB, LoRA r 16 all-linear checkpointed 2.93 GiB
+  // (4.30 GiB before a frozen tied head stopped getting its [V, D] gradient). The full
+  // fine-tune's estimate counts a second gradient buffer (micro-batch accumulation) this
+  // one-micro-batch step does not hold: 1.16× measured.
   const run = (checkpointing: boolean, lora = false): RunMemoryConfig => {
     const l = loraParameterCount(QWEN25_05B, {
       r: 16,
@@ -210,23 +212,26 @@ describe('real-size estimates against peak RSS measured on the native backend (1
     };
   };
   it.each([
-    ['full fine-tune, activations kept', false, false, 14.87],
-    ['LoRA, checkpointed', true, true, 2.93],
-  ] as const)('%s: within 15%% of the measured %d GiB', (_name, checkpointing, lora, measured) => {
-    const e = estimateRunMemory(QWEN25_05B, run(checkpointing, lora)).totalBytes / GiB;
-    expect(e / measured).toBeGreaterThan(0.85);
-    expect(e / measured).toBeLessThan(1.15);
-  });
+    ['full fine-tune, activations kept', false, false, 11.85, 1.2],
+    ['LoRA, checkpointed', true, true, 2.93, 1.15],
+  ] as const)(
+    '%s: at least the measured GiB, less than the bound × it',
+    (_name, checkpointing, lora, measured, over) => {
+      const e = estimateRunMemory(QWEN25_05B, run(checkpointing, lora)).totalBytes / GiB;
+      expect(e / measured).toBeGreaterThan(1);
+      expect(e / measured).toBeLessThan(over);
+    },
+  );
 
   it('auto checkpointing keeps activations when they fit 80% of the limit, else recomputes', () => {
     const limit = (gib: number) => ({ bytes: gib * GiB, description: `${gib} GiB` });
     const keep = estimateRunMemory(QWEN25_05B, run(false)).totalBytes;
-    // 16.6 GiB kept: fits 80% of a 24 GB machine (23.5 GiB), not of 16 GiB
-    expect(keep / GiB).toBeCloseTo(16.61, 1);
+    // 13.75 GiB kept on native: fits 80% of a 24 GB machine (23.5 GiB), not of 16 GiB
+    expect(keep / GiB).toBeCloseTo(13.75, 1);
     const big = chooseActivationCheckpointing(QWEN25_05B, run(true), limit(23.5));
     expect(big.checkpointing).toBe(false);
     expect(big.reason).toMatch(
-      /keeping activations \(keeping them needs about 16\.61 GiB, no more than 80% of 23\.50 GiB\)/,
+      /keeping activations \(keeping them needs about 13\.75 GiB, no more than 80% of 23\.50 GiB\)/,
     );
     expect(chooseActivationCheckpointing(QWEN25_05B, run(false), limit(16)).checkpointing).toBe(
       true,

@@ -127,12 +127,15 @@ const TAPE_FACTOR = 6;
 /**
  * The same ratio per layer when every layer keeps its activations: what the
  * tape holds between the forward and the backward pass. Measured on the
- * Qwen2.5-0.5B layout, 1 × 512 tokens, native backend: 14.87 GiB peak RSS, of
- * which 7.36 GiB weights, gradients and AdamW moments, leaves ≈ 3.0 × the
- * count per layer (rounded up to 3.2; 6 counted the 22.8 GiB that made the
- * check refuse a step that fits in 15).
+ * Qwen2.5-0.5B layout, 1 × 512 tokens: on `native`, whose fused SwiGLU, RMS
+ * norm and attention softmax save only their inputs, 11.85 GiB peak RSS, of
+ * which 7.36 GiB weights, gradients and AdamW moments, leaves ≈ 1.9 × the
+ * count per layer; op by op (the other backends; native before those
+ * kernels) 14.87 GiB, ≈ 3.0, rounded up to 3.2.
  */
-const KEPT_TAPE_FACTOR = 3.2;
+function keptTapeFactor(backend: string): number {
+  return backend === 'native' ? 1.9 : 3.2;
+}
 
 const GiB = 2 ** 30;
 
@@ -180,7 +183,7 @@ export function estimateRunMemory(cfg: ModelConfig, run: RunMemoryConfig): RunMe
       'activations',
       checkpointed
         ? cfg.numLayers * tokens * cfg.hiddenSize * F32 + TAPE_FACTOR * layerFloats
-        : cfg.numLayers * KEPT_TAPE_FACTOR * layerFloats,
+        : cfg.numLayers * keptTapeFactor(run.backend) * layerFloats,
       `micro-batch ${t.microBatch} × ${t.seqLen} tokens, ${cfg.numLayers} layers${checkpointed ? ' (checkpointed: layer inputs + one layer recomputed)' : ''}`,
     );
     const rows = Math.min(tokens, t.logprobChunkRows ?? logitsChunkRows(cfg.vocabSize));

@@ -209,7 +209,7 @@ export const realCase: BenchCase = {
         batch: 1,
         seqLen: ctx.quick ? 128 : 512,
         // `auto`, rxrl's default: keep activations as PyTorch does when the estimate fits 80%
-        // of RAM (16.6 GiB of 23.5 on the bench machine), else recompute them per layer
+        // of RAM (13.75 GiB of 23.5 on the bench machine), else recompute them per layer
         spec: {
           mode: 'train',
           batch: 1,

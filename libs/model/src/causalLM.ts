@@ -16,6 +16,7 @@ import {
   lmHeadTokenEntropies,
   logitsChunkRows,
   positionsFromMask,
+  residualAdd,
   rmsNorm,
   ropeCosSin,
   swiglu,
@@ -711,7 +712,7 @@ export class CausalLM {
           W(prefix + '.bias') as tf.Tensor1D | undefined,
         );
         const delta = adapter?.delta(prefix, x, W) ?? null;
-        return delta === null ? y : tf.add(y, delta);
+        return delta === null ? y : residualAdd(y, delta);
       };
       // attention block
       let x = look(
@@ -749,7 +750,7 @@ export class CausalLM {
       look(p + (gpt2 ? 'attn' : 'self_attn'), a);
       h = look(
         p + (gpt2 ? 'attn.c_proj' : 'self_attn.o_proj'),
-        tf.add(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj')),
+        residualAdd(h, proj(a, gpt2 ? p + 'attn.c_proj' : p + 'self_attn.o_proj')),
       );
       // MLP block
       x = look(
@@ -764,7 +765,7 @@ export class CausalLM {
             )
           : proj(geluTanh(proj(x, p + 'mlp.c_fc')), p + 'mlp.c_proj');
       look(p + 'mlp', m);
-      return look(p.slice(0, -1), tf.add(h, m));
+      return look(p.slice(0, -1), residualAdd(h, m));
     };
     const checkpoint = this.activationCheckpointing && cache === undefined;
     // one scope per layer frees its intermediates as it ends: a gradient tape keeps

@@ -93,5 +93,7 @@ export {
   estimateRunMemory,
   memoryLimit,
   checkRunMemory,
+  chooseActivationCheckpointing,
+  AUTO_CHECKPOINTING_HEADROOM,
   formatBytes,
 } from './memoryEstimate';

@@ -16,7 +16,9 @@ import { Rng, type Tokenizer } from '@rxrl/core/base';
 import { describeBackend, selectBackend } from '@rxrl/core';
 import {
   LoraAdapter,
+  chooseActivationCheckpointing,
   estimateRunMemory,
+  memoryLimit,
   loadPretrained,
   loraParameterCount,
   readModelConfig,
@@ -26,7 +28,7 @@ import { AdamW } from '@rxrl/optimizer';
 import { generate } from '@rxrl/rollout';
 import { grpoStep, type GrpoSpec } from './grpoStep';
 
-interface Spec extends Partial<GrpoSpec> {
+interface Spec extends Partial<Omit<GrpoSpec, 'checkpointing'>> {
   mode: 'generate' | 'train' | 'grpo';
   batch: number;
   prompt?: number;
@@ -34,8 +36,8 @@ interface Spec extends Partial<GrpoSpec> {
   seq?: number;
   iters?: number;
   backend?: string;
-  /** train: recompute each layer in backward (policy.activation_checkpointing) */
-  checkpointing?: boolean;
+  /** train: recompute each layer in backward (policy.activation_checkpointing); auto as rxrl decides it */
+  checkpointing?: boolean | 'auto';
   /** train: LoRA adapters (policy.lora's names) on the frozen base instead of a full fine-tune */
   lora?: { r: number; lora_alpha: number; target_modules: string | string[] };
 }
@@ -61,6 +63,22 @@ if (spec.mode === 'grpo') {
 }
 
 // the shapes `rxrl generate` / `rxrl sft` would check before loading
+const loraCounts = spec.lora ? loraParameterCount(cfg, spec.lora) : null;
+const trainRun = (activationCheckpointing: boolean): RunMemoryConfig => ({
+  backend: choice.backend,
+  train: {
+    microBatch: spec.batch,
+    seqLen: spec.seq!,
+    activationCheckpointing,
+    ...(loraCounts ? { trainableParams: loraCounts.trainable } : {}),
+  },
+  ...(loraCounts ? { adapterParams: loraCounts.adapter } : {}),
+});
+// `auto`: what `rxrl sft` decides before loading (keep activations when they fit 80% of RAM)
+const checkpointing =
+  spec.mode === 'train' && spec.checkpointing === 'auto'
+    ? chooseActivationCheckpointing(cfg, trainRun(false), memoryLimit(choice.backend)).checkpointing
+    : spec.checkpointing === true;
 const memoryRun: RunMemoryConfig =
   spec.mode === 'generate'
     ? {
@@ -68,21 +86,12 @@ const memoryRun: RunMemoryConfig =
         train: null,
         generation: { batch: spec.batch, maxLen: spec.prompt! + spec.new_tokens! },
       }
-    : {
-        backend: choice.backend,
-        train: {
-          microBatch: spec.batch,
-          seqLen: spec.seq!,
-          activationCheckpointing: spec.checkpointing === true,
-          ...(spec.lora ? { trainableParams: loraParameterCount(cfg, spec.lora).trainable } : {}),
-        },
-        ...(spec.lora ? { adapterParams: loraParameterCount(cfg, spec.lora).adapter } : {}),
-      };
+    : trainRun(checkpointing);
 const estimate = estimateRunMemory(cfg, memoryRun).totalBytes;
 const t0 = performance.now();
 const model = await loadPretrained(dir);
 const loadS = (performance.now() - t0) / 1000;
-model.activationCheckpointing = spec.checkpointing === true;
+model.activationCheckpointing = checkpointing;
 if (spec.lora) model.attachAdapter(LoraAdapter.create(model, spec.lora, { seed: 0 }));
 const vocab = model.config.vocabSize;
 const rng = new Rng(0);
@@ -146,6 +155,7 @@ console.log(
     load_s: loadS,
     seconds,
     tokens_per_s: tokens / seconds,
+    checkpointing: spec.mode === 'train' ? checkpointing : undefined,
     trainable: spec.mode === 'train' ? [...model.trainableVariables().values()].reduce((n, v) => n + v.size, 0) : undefined,
     peak_rss: process.resourceUsage().maxRSS * 1024,
     estimate,

@@ -2,9 +2,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RxrlConfigError, type Tokenizer } from '@rxrl/core/base';
 import { BuiltinTokenizer, HfTokenizer } from '@rxrl/data';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   CausalLM,
   LoraAdapter,
+  chooseActivationCheckpointing,
+  memoryLimit,
   fromHfConfig,
   loadPretrained,
   presetHfConfig,
@@ -13,6 +16,7 @@ import {
   savePretrained,
   type ModelConfig,
 } from '@rxrl/model';
+import { trainingRunMemory } from './memoryCheck';
 import type { PolicyOptions } from './policyOptions';
 
 /** A policy ready to train: the model, its tokenizer and where the tokenizer files come from. */
@@ -52,7 +56,10 @@ export async function loadPolicy(
 ): Promise<LoadedPolicy> {
   const loaded = await loadBase(policy, seed, baseDir);
   loaded.model.logprobChunkSize = policy.logprob_chunk_size;
-  loaded.model.activationCheckpointing = policy.activation_checkpointing;
+  loaded.model.activationCheckpointing =
+    policy.activation_checkpointing === 'auto'
+      ? autoCheckpointing(policy, loaded.model.config)
+      : policy.activation_checkpointing;
   if (policy.lora !== null) {
     try {
       loaded.model.attachAdapter(LoraAdapter.create(loaded.model, policy.lora, { seed }));
@@ -62,6 +69,16 @@ export async function loadPolicy(
     }
   }
   return loaded;
+}
+
+/**
+ * `auto` when no memory check decided it before loading (a library caller):
+ * the policy's own micro-batch and sequence length on the current backend.
+ */
+function autoCheckpointing(policy: PolicyOptions, config: ModelConfig): boolean {
+  const backend = tf.getBackend();
+  const run = trainingRunMemory('sft', { policy }, backend, config);
+  return chooseActivationCheckpointing(config, run, memoryLimit(backend)).checkpointing;
 }
 
 async function loadBase(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkRunMemory, estimateRunMemory, fromHfConfig } from '@rxrl/model';
-import { trainingRunMemory } from './memoryCheck';
+import { policyModelConfig } from './loadPolicy';
+import { checkTrainingMemory, trainingRunMemory } from './memoryCheck';
 import { policySchema } from './policyOptions';
 
 /** Qwen2.5-0.5B's published config.json (the fields the model reads). */
@@ -62,5 +63,46 @@ describe('trainingRunMemory with policy.lora', () => {
     expect(checkRunMemory('dpo', estimateRunMemory(QWEN25_05B, lora), limit, lora)).toMatch(
       /dpo needs about [\d.]+ GiB of 6\.00 GiB/,
     );
+  });
+});
+
+describe('checkTrainingMemory with activation_checkpointing auto (the default)', () => {
+  it('decides before loading, writes the choice into the config and says why', async () => {
+    const config = () => ({
+      policy: policySchema.parse({
+        init: { preset: 'tiny' },
+        tokenizer: { name: 'builtin' },
+        train_micro_batch_size: 8,
+        max_total_sequence_length: 256,
+      }),
+    });
+    expect(config().policy.activation_checkpointing).toBe('auto');
+    // a roomy limit: activations are kept
+    const roomy = config();
+    const line = await checkTrainingMemory('sft', roomy, 'cpu', process.cwd(), {
+      RXRL_MEMORY_LIMIT: '8GiB',
+    });
+    expect(roomy.policy.activation_checkpointing).toBe(false);
+    expect(line).toMatch(
+      /activation checkpointing off: auto: keeping activations \(keeping them needs about [\d.]+ MiB, no more than 80% of 8\.00 GiB\)/,
+    );
+    // a limit whose 80% the kept activations exceed: recomputed (and then it fits)
+    const model = await policyModelConfig(config().policy);
+    const kept = estimateRunMemory(
+      model,
+      trainingRunMemory('sft', config(), 'cpu', model),
+    ).totalBytes;
+    const tight = config();
+    const mib = Math.ceil(kept / 0.8 / 2 ** 20) - 1;
+    const tightLine = await checkTrainingMemory('sft', tight, 'cpu', process.cwd(), {
+      RXRL_MEMORY_LIMIT: `${mib}MiB`,
+    });
+    expect(tight.policy.activation_checkpointing).toBe(true);
+    expect(tightLine).toMatch(/activation checkpointing on: auto: recomputing activations/);
+    // an explicit setting is left alone and adds no line
+    const fixed = { policy: { ...config().policy, activation_checkpointing: false } };
+    expect(
+      await checkTrainingMemory('sft', fixed, 'cpu', process.cwd(), { RXRL_MEMORY_LIMIT: '8GiB' }),
+    ).not.toMatch(/activation checkpointing/);
   });
 });

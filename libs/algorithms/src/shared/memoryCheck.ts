@@ -1,5 +1,6 @@
 import {
   checkRunMemory,
+  chooseActivationCheckpointing,
   estimateRunMemory,
   countParameters,
   loraParameterCount,
@@ -57,7 +58,7 @@ export function trainingRunMemory(
     train: {
       microBatch: p.train_micro_batch_size * (algorithm === 'dpo' ? 2 : 1),
       seqLen,
-      activationCheckpointing: p.activation_checkpointing,
+      activationCheckpointing: p.activation_checkpointing === true,
       logprobChunkRows: p.logprob_chunk_size,
       ...(lora !== null ? { trainableParams: lora.trainable } : {}),
     },
@@ -96,6 +97,18 @@ export async function checkTrainingMemory(
   env: Record<string, string | undefined> = process.env,
 ): Promise<string> {
   const model: ModelConfig = await policyModelConfig(config.policy, baseDir);
+  const limit = memoryLimit(backend, env);
+  let note = '';
+  if (config.policy.activation_checkpointing === 'auto') {
+    // decided here, before loading, and written back: the policy loads with the choice made
+    const choice = chooseActivationCheckpointing(
+      model,
+      trainingRunMemory(algorithm, config, backend, model),
+      limit,
+    );
+    config.policy.activation_checkpointing = choice.checkpointing;
+    note = `\nrxrl: activation checkpointing ${choice.checkpointing ? 'on' : 'off'}: ${choice.reason}`;
+  }
   const run = trainingRunMemory(algorithm, config, backend, model);
-  return checkRunMemory(algorithm, estimateRunMemory(model, run), memoryLimit(backend, env), run);
+  return checkRunMemory(algorithm, estimateRunMemory(model, run), limit, run) + note;
 }

@@ -39,8 +39,12 @@ export const policySchema = z
     train_micro_batch_size: z.number().int().positive().default(8),
     /** longest sequence in tokens; longer examples follow `data.truncation` */
     max_total_sequence_length: z.number().int().positive().default(512),
-    /** recompute each decoder layer's activations in the backward pass: less memory, one more forward per layer */
-    activation_checkpointing: z.boolean().default(false),
+    /**
+     * recompute each decoder layer's activations in the backward pass: less memory, one more
+     * forward per layer; `auto`: only when the run's memory estimate with every activation kept
+     * exceeds 80% of what the backend can hold here (see chooseActivationCheckpointing)
+     */
+    activation_checkpointing: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /** rows (tokens) of `[rows, vocab]` logits formed at a time for log-probs (NeMo RL); null: ≤ 64 MiB per chunk */
     logprob_chunk_size: z.number().int().positive().nullable().default(null),
     /** global gradient-norm clip; null: no clipping (the norm is still logged) */

@@ -27,4 +27,12 @@ napi_value rxrl_unary(napi_env env, napi_callback_info info);
 napi_value rxrl_reduce_rows(napi_env env, napi_callback_info info);
 napi_value rxrl_adam_update(napi_env env, napi_callback_info info);
 napi_value rxrl_sum_squares(napi_env env, napi_callback_info info);
+napi_value rxrl_topk_rows(napi_env env, napi_callback_info info);
+napi_value rxrl_logits_grad_rows(napi_env env, napi_callback_info info);
+napi_value rxrl_attention_softmax(napi_env env, napi_callback_info info);
+napi_value rxrl_softmax_grad_rows(napi_env env, napi_callback_info info);
+napi_value rxrl_swiglu_forward(napi_env env, napi_callback_info info);
+napi_value rxrl_swiglu_backward(napi_env env, napi_callback_info info);
+napi_value rxrl_rms_norm_forward(napi_env env, napi_callback_info info);
+napi_value rxrl_rms_norm_backward(napi_env env, napi_callback_info info);
 #endif

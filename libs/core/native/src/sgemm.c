@@ -10,9 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
+#include "skinny.h"
 
 /* Shipped by OpenBLAS but not declared in every cblas.h. */
 extern void openblas_set_num_threads(int num_threads);
@@ -88,6 +90,16 @@ static bool get_flag(napi_env env, size_t argc, napi_value *argv, size_t i, bool
   return true;
 }
 
+/* RXRL_SKINNY=0 keeps every product on OpenBLAS (to compare the two) */
+static bool skinny_ok(void) {
+  static int ok = -1;
+  if (ok < 0) {
+    const char *env = getenv("RXRL_SKINNY");
+    ok = rxrl_skinny_supported() && !(env != NULL && strcmp(env, "0") == 0);
+  }
+  return ok == 1;
+}
+
 /* out[M,N] = op(a) @ op(b), row-major; op(a) is [M,K], op(b) is [K,N]. */
 static void gemm(int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *out,
                  bool ta, bool tb) {
@@ -112,6 +124,11 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, const float *b
       cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)M, 1.0f, a, (int)M, b, 1, 0.0f, out, 1);
     else
       cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)K, 1.0f, a, (int)K, b, 1, 0.0f, out, 1);
+    return;
+  }
+  /* a few rows (a decode step over a batch): stream the weights once instead of packing them */
+  if (!ta && M <= SKINNY_MAX_ROWS && skinny_ok()) {
+    rxrl_skinny_gemm(M, N, K, a, b, out, tb, openblas_get_num_threads());
     return;
   }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -176,6 +193,39 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * sgemmAccumulate(M, N, K, a, b, out, transA?, transB?): out += op(a) @ op(b),
+ * in place (cblas beta = 1) — a gradient summed over chunks without a new
+ * [M, N] array and an add per chunk.
+ */
+static napi_value SgemmAccumulate(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "rxrl_native: sgemmAccumulate(M, N, K, a, b, out, transA?, transB?)");
+    return NULL;
+  }
+  int64_t M, N, K;
+  float *a, *b, *out;
+  size_t alen, blen, olen;
+  bool ta, tb;
+  if (!rxrl_get_dim(env, argv[0], "M", &M) || !rxrl_get_dim(env, argv[1], "N", &N) ||
+      !rxrl_get_dim(env, argv[2], "K", &K) || !rxrl_get_f32(env, argv[3], "a", &a, &alen) ||
+      !rxrl_get_f32(env, argv[4], "b", &b, &blen) || !rxrl_get_f32(env, argv[5], "out", &out, &olen) ||
+      !get_flag(env, argc, argv, 6, &ta) || !get_flag(env, argc, argv, 7, &tb))
+    return NULL;
+  if (alen < (size_t)(M * K) || blen < (size_t)(K * N) || olen < (size_t)(M * N)) {
+    napi_throw_range_error(env, NULL, "rxrl_native: a, b or out is shorter than M*K, K*N or M*N");
+    return NULL;
+  }
+  if (M == 0 || N == 0 || K == 0) return NULL;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (int)M, (int)N, (int)K, 1.0f, a, ta ? (int)M : (int)K, b, tb ? (int)K : (int)N,
+              1.0f, out, (int)N);
+  return NULL;
+}
+
 /* setThreads(n): OpenBLAS worker threads for later calls; returns the count now in effect. */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -209,6 +259,7 @@ static napi_value BlasConfig(napi_env env, napi_callback_info info) {
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sgemmAccumulate", NULL, SgemmAccumulate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, GetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasConfig", NULL, BlasConfig, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -220,6 +271,14 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"reduceRows", NULL, rxrl_reduce_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamUpdate", NULL, rxrl_adam_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, rxrl_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"topkRows", NULL, rxrl_topk_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"logitsGradRows", NULL, rxrl_logits_grad_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionSoftmax", NULL, rxrl_attention_softmax, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmaxGradRows", NULL, rxrl_softmax_grad_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"swigluForward", NULL, rxrl_swiglu_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"swigluBackward", NULL, rxrl_swiglu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsNormForward", NULL, rxrl_rms_norm_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsNormBackward", NULL, rxrl_rms_norm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -259,6 +259,60 @@ describe.runIf(nativeTestBackendAvailable())('native backend kernels against cpu
     expectClose(lse, 1e-5);
   });
 
+  it('topk of every k equals cpu exactly: values descending, ties by lower index', async () => {
+    // rows with repeated values (ties), -inf and a large vocabulary-like row
+    const rows = [
+      Float32Array.from([3, 1, 3, 2, 3, -Infinity, 1, 2]),
+      Float32Array.from([-1, -1, -1, -1, -1, -1, -1, -1]),
+      Float32Array.from({ length: 8 }, (_, i) => i % 3),
+    ];
+    for (const k of [1, 2, 3, 5, 8]) {
+      const r = await both(() => {
+        const { values, indices } = tf.topk(
+          tf.tensor2d([...rows.flatMap((x) => [...x])], [3, 8]),
+          k,
+        );
+        return [values, indices];
+      });
+      expect(r.native).toEqual(r.cpu);
+    }
+    const wide = randn(rng, [4, 5000]);
+    for (let i = 0; i < wide.length; i += 7) wide[i] = Math.round(wide[i]! * 2); // ties
+    for (const k of [1, 40]) {
+      const r = await both(() => {
+        const { values, indices } = tf.topk(tf.tensor3d(wide, [2, 2, 5000]), k);
+        return [values, indices];
+      });
+      expect(r.native).toEqual(r.cpu);
+      expect(r.native[0]!.shape).toEqual([2, 2, k]);
+    }
+  });
+
+  it('few-row products (the skinny kernel, M 2–16) match cpu to 1e-5 for both weight layouts and ragged sizes', async () => {
+    // N not a multiple of 24 (the kernel's column tile) nor of 2, K not a multiple of 8 (its lane width)
+    for (const [m, k, n] of [
+      [2, 37, 53],
+      [5, 64, 100],
+      [8, 96, 24 * 9 + 7],
+      [16, 13, 3],
+      [3, 1, 200],
+    ] as const) {
+      const a = randn(rng, [m, k]);
+      const w = randn(rng, [k, n]);
+      for (const transposeB of [false, true]) {
+        const r = await both(() =>
+          tf.matMul(
+            tf.tensor2d(a, [m, k]),
+            transposeB ? tf.transpose(tf.tensor2d(w, [k, n])) : tf.tensor2d(w, [k, n]),
+            false,
+            transposeB,
+          ),
+        );
+        expectClose(r, 1e-5);
+      }
+    }
+  });
+
   it('log-sum-exp has the gradient softmax(x)·dy (against cpu)', async () => {
     const shape = [3, 7];
     const x = randn(rng, shape);

@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LOG_SUM_EXP_KERNEL, NATIVE_BACKEND } from './nativeNames';
+import {
+  ATTENTION_SOFTMAX_KERNEL,
+  LOGITS_GRAD_KERNEL,
+  LOG_SUM_EXP_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
+  NATIVE_BACKEND,
+  RMS_NORM_GRAD_KERNEL,
+  RMS_NORM_KERNEL,
+  SWIGLU_GRAD_KERNEL,
+  SWIGLU_KERNEL,
+} from './nativeNames';
 import { nativeKernels } from './nativeKernels';
 import { loadNativeAddon } from './nativeMatmul';
 import { setNativeInPlaceAddon } from './nativeInPlace';
@@ -81,6 +91,27 @@ export async function registerNativeBackend(
     backendName: NATIVE_BACKEND,
     kernelFunc: overrides['LogSumExpRows']!,
   });
+  // fused layer ops (the ops layer uses them when registered; an older addon has none)
+  if (typeof addon.swigluBackward === 'function' && typeof addon.rmsNormBackward === 'function') {
+    for (const [kernelName, impl] of [
+      [SWIGLU_KERNEL, 'Swiglu'],
+      [SWIGLU_GRAD_KERNEL, 'SwigluGrad'],
+      [RMS_NORM_KERNEL, 'RmsNorm'],
+      [RMS_NORM_GRAD_KERNEL, 'RmsNormGrad'],
+    ] as const)
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
+  }
+  if (typeof addon.attentionSoftmax === 'function' && typeof addon.softmaxGradRows === 'function') {
+    for (const [kernelName, impl] of [
+      [ATTENTION_SOFTMAX_KERNEL, 'AttentionSoftmax'],
+      [SOFTMAX_GRAD_KERNEL, 'SoftmaxGrad'],
+    ] as const)
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
+  }
+  if (typeof addon.logitsGradRows === 'function') {
+    for (const [kernelName, impl] of [[LOGITS_GRAD_KERNEL, 'LogitsGrad']] as const)
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
+  }
   // d/dx log Σ exp(x) = softmax(x) = exp(x − lse)
   tf.registerGradient({
     kernelName: LOG_SUM_EXP_KERNEL,

@@ -116,3 +116,32 @@ export function sumSquares(x: tf.Tensor): number | null {
   calls++;
   return addon!.sumSquares(values);
 }
+
+/**
+ * `acc += op(a)·op(b)` in place for 2-D float32 tensors (a gradient summed
+ * over chunks without a new array and an add per chunk). Returns false
+ * (nothing changed) unless the native backend is active, `acc` owns its
+ * storage alone and the shapes agree; the caller then adds op by op.
+ */
+export function matMulAccumulateInPlace(
+  acc: tf.Tensor2D,
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  transposeA = false,
+  transposeB = false,
+): boolean {
+  const backend = cpuBackend();
+  if (backend === null || typeof addon!.sgemmAccumulate !== 'function') return false;
+  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [kb, n] = transposeB ? [b.shape[1], b.shape[0]] : b.shape;
+  if (a.rank !== 2 || b.rank !== 2 || k !== kb || acc.shape[0] !== m || acc.shape[1] !== n)
+    return false;
+  if (acc.dataId === a.dataId || acc.dataId === b.dataId) return false;
+  const out = ownedValues(backend, acc);
+  const av = floatValues(backend, a);
+  const bv = floatValues(backend, b);
+  if (!out || !av || !bv) return false;
+  addon!.sgemmAccumulate(m, n, k, av, bv, out, transposeA, transposeB);
+  calls++;
+  return true;
+}

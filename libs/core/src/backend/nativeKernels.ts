@@ -94,6 +94,142 @@ export function nativeKernels(
     return backend.makeTensorInfo(logits.shape, 'float32', out);
   }
 
+  /** TopK over the last axis: a sorted k-buffer per row instead of an object per entry and a sort. */
+  function topK(args: KernelArgs): tf.TensorInfo[] {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { k } = args.attrs as { k: number; sorted: boolean };
+    const cols = x.shape[x.shape.length - 1] ?? 0;
+    if (
+      x.dtype !== 'float32' ||
+      x.shape.length === 0 ||
+      typeof addon.topkRows !== 'function' ||
+      k > cols
+    )
+      return fallback('TopK', args) as tf.TensorInfo[];
+    const backend = args.backend as unknown as MathBackendCPU;
+    const rows = cols === 0 ? 0 : tf.util.sizeFromShape(x.shape) / cols;
+    const values = new Float32Array(rows * k);
+    const indices = new Int32Array(rows * k);
+    addon.topkRows(f32(backend, x), rows, cols, k, values, indices);
+    count();
+    const shape = [...x.shape.slice(0, -1), k];
+    return [
+      backend.makeTensorInfo(shape, 'float32', values),
+      backend.makeTensorInfo(shape, 'int32', indices),
+    ];
+  }
+
+  // fused SwiGLU / RMS norm: registered only when the addon has them (see nativeBackend.ts)
+  function swiglu(args: KernelArgs): tf.TensorInfo {
+    const { gate, up } = args.inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const out = new Float32Array(tf.util.sizeFromShape(gate.shape));
+    addon.swigluForward!(f32(backend, gate), f32(backend, up), out);
+    count();
+    return backend.makeTensorInfo(gate.shape, 'float32', out);
+  }
+
+  function swigluGrad(args: KernelArgs): tf.TensorInfo[] {
+    const { gate, up, dy } = args.inputs as Record<'gate' | 'up' | 'dy', tf.TensorInfo>;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const size = tf.util.sizeFromShape(gate.shape);
+    const [dg, du] = [new Float32Array(size), new Float32Array(size)];
+    addon.swigluBackward!(f32(backend, gate), f32(backend, up), f32(backend, dy), dg, du);
+    count();
+    return [
+      backend.makeTensorInfo(gate.shape, 'float32', dg),
+      backend.makeTensorInfo(gate.shape, 'float32', du),
+    ];
+  }
+
+  function rmsNorm(args: KernelArgs): tf.TensorInfo {
+    const { x, weight } = args.inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
+    const { eps } = args.attrs as { eps: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+    addon.rmsNormForward!(f32(backend, x), f32(backend, weight), eps, out);
+    count();
+    return backend.makeTensorInfo(x.shape, 'float32', out);
+  }
+
+  function rmsNormGrad(args: KernelArgs): tf.TensorInfo[] {
+    const { x, weight, dy } = args.inputs as Record<'x' | 'weight' | 'dy', tf.TensorInfo>;
+    const { eps } = args.attrs as { eps: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const dx = new Float32Array(tf.util.sizeFromShape(x.shape));
+    const dw = new Float32Array(tf.util.sizeFromShape(weight.shape));
+    addon.rmsNormBackward!(f32(backend, x), f32(backend, weight), eps, f32(backend, dy), dx, dw);
+    count();
+    return [
+      backend.makeTensorInfo(x.shape, 'float32', dx),
+      backend.makeTensorInfo(weight.shape, 'float32', dw),
+    ];
+  }
+
+  function attentionSoftmax(args: KernelArgs): tf.TensorInfo {
+    const { scores, bias } = args.inputs as { scores: tf.TensorInfo; bias?: tf.TensorInfo };
+    const { batch, heads, t, s, scale } = args.attrs as Record<
+      'batch' | 'heads' | 't' | 's' | 'scale',
+      number
+    >;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const out = new Float32Array(tf.util.sizeFromShape(scores.shape));
+    const b = bias !== undefined ? f32(backend, bias) : null;
+    addon.attentionSoftmax!(
+      f32(backend, scores),
+      b,
+      out,
+      batch,
+      heads,
+      t,
+      s,
+      bias?.shape[0] ?? 1,
+      scale,
+    );
+    count();
+    return backend.makeTensorInfo(scores.shape, 'float32', out);
+  }
+
+  function softmaxGrad(args: KernelArgs): tf.TensorInfo {
+    const { p, dp } = args.inputs as { p: tf.TensorInfo; dp: tf.TensorInfo };
+    const { scale } = args.attrs as { scale: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const size = tf.util.sizeFromShape(p.shape);
+    const cols = p.shape[p.shape.length - 1] ?? 1;
+    const out = new Float32Array(size);
+    addon.softmaxGradRows!(
+      f32(backend, p),
+      f32(backend, dp),
+      out,
+      cols === 0 ? 0 : size / cols,
+      cols,
+      scale,
+    );
+    count();
+    return backend.makeTensorInfo(p.shape, 'float32', out);
+  }
+
+  function logitsGrad(args: KernelArgs): tf.TensorInfo {
+    const { z, lse, targets, scale } = args.inputs as Record<
+      'z' | 'lse' | 'targets' | 'scale',
+      tf.TensorInfo
+    >;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const [rows, cols] = z.shape as [number, number];
+    const out = new Float32Array(rows * cols);
+    addon.logitsGradRows!(
+      f32(backend, z),
+      f32(backend, lse),
+      values(backend, targets) as Int32Array,
+      f32(backend, scale),
+      out,
+      rows,
+      cols,
+    );
+    count();
+    return backend.makeTensorInfo(z.shape, 'float32', out);
+  }
+
   function logSumExp(args: KernelArgs): tf.TensorInfo {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
@@ -305,7 +441,15 @@ export function nativeKernels(
     Concat: concat as tf.KernelFunc,
     BatchMatMul: batchMatMul as tf.KernelFunc,
     Softmax: softmax as tf.KernelFunc,
+    TopK: topK as tf.KernelFunc,
     LogSumExpRows: logSumExp as tf.KernelFunc,
+    AttentionSoftmax: attentionSoftmax as tf.KernelFunc,
+    LogitsGrad: logitsGrad as tf.KernelFunc,
+    SoftmaxGrad: softmaxGrad as tf.KernelFunc,
+    Swiglu: swiglu as tf.KernelFunc,
+    SwigluGrad: swigluGrad as tf.KernelFunc,
+    RmsNorm: rmsNorm as tf.KernelFunc,
+    RmsNormGrad: rmsNormGrad as tf.KernelFunc,
     Add: binary('Add') as tf.KernelFunc,
     Sub: binary('Sub') as tf.KernelFunc,
     Multiply: binary('Multiply') as tf.KernelFunc,

@@ -65,6 +65,77 @@ export interface NativeMatmulAddon {
     constants: Float32Array,
     flags: number,
   ): void;
+  /** `out += op(a) @ op(b)` in place (cblas beta 1); absent in addons built before it. */
+  sgemmAccumulate?(
+    M: number,
+    N: number,
+    K: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    transA?: boolean,
+    transB?: boolean,
+  ): void;
+  /**
+   * `values`/`indices` `[rows, k]`: each row's k largest entries, value
+   * descending, ties by lower index; absent in addons built before it.
+   */
+  topkRows?(
+    x: Float32Array,
+    rows: number,
+    cols: number,
+    k: number,
+    values: Float32Array,
+    indices: Int32Array,
+  ): void;
+  /** Fused SwiGLU and RMS norm, forward and backward (native/src/fused.c); absent in older builds. */
+  swigluForward?(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+  swigluBackward?(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dgate: Float32Array,
+    dup: Float32Array,
+  ): void;
+  rmsNormForward?(x: Float32Array, weight: Float32Array, eps: number, out: Float32Array): void;
+  rmsNormBackward?(
+    x: Float32Array,
+    weight: Float32Array,
+    eps: number,
+    dy: Float32Array,
+    dx: Float32Array,
+    dweight: Float32Array,
+  ): void;
+  /** Attention's fused scale + mask + softmax and softmax's gradient (native/src/rowops.c); absent in older builds. */
+  attentionSoftmax?(
+    scores: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    batch: number,
+    heads: number,
+    t: number,
+    s: number,
+    biasBatch: number,
+    scale: number,
+  ): void;
+  softmaxGradRows?(
+    p: Float32Array,
+    dp: Float32Array,
+    out: Float32Array,
+    rows: number,
+    cols: number,
+    scale: number,
+  ): void;
+  /** (one-hot − exp(z − lse))·scale per row (native/src/rowops.c); absent in older builds. */
+  logitsGradRows?(
+    z: Float32Array,
+    lse: Float32Array,
+    targets: Int32Array,
+    scale: Float32Array,
+    out: Float32Array,
+    rows: number,
+    cols: number,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

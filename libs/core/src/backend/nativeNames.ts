@@ -6,3 +6,30 @@ export const NATIVE_BACKEND = 'native';
  * over the last axis, keeping that axis as size 1.
  */
 export const LOG_SUM_EXP_KERNEL = 'RxrlLogSumExp';
+
+/**
+ * Fused kernels registered on the native backend only (native/src/fused.c):
+ * `RxrlSwiglu` {gate, up} → gate·σ(gate)·up; `RxrlSwigluGrad` {gate, up, dy} →
+ * [dgate, dup]; `RxrlRmsNorm` {x, weight} (attr eps) → x·rsqrt(mean(x²) + eps)·weight
+ * over the last axis; `RxrlRmsNormGrad` {x, weight, dy} (attr eps) → [dx, dweight].
+ */
+export const SWIGLU_KERNEL = 'RxrlSwiglu';
+export const SWIGLU_GRAD_KERNEL = 'RxrlSwigluGrad';
+export const RMS_NORM_KERNEL = 'RxrlRmsNorm';
+export const RMS_NORM_GRAD_KERNEL = 'RxrlRmsNormGrad';
+
+/**
+ * Attention's softmax, fused (native/src/rowops.c): `RxrlAttentionSoftmax`
+ * {scores [B, H, T, S], bias? [B or 1, T, S]} (attrs batch, heads, t, s, scale) →
+ * softmax(scores·scale + bias) per row; `RxrlSoftmaxGrad` {p, dp} (attr scale) →
+ * p·(dp − Σ dp·p)·scale per row of the last axis.
+ */
+export const ATTENTION_SOFTMAX_KERNEL = 'RxrlAttentionSoftmax';
+export const SOFTMAX_GRAD_KERNEL = 'RxrlSoftmaxGrad';
+
+/**
+ * `RxrlLogitsGrad` {z [rows, V], lse [rows], targets int32 [rows], scale [rows]} →
+ * (one-hot(targets) − exp(z − lse))·scale per row: the LM head backward's
+ * logits gradient in one pass (native/src/rowops.c).
+ */
+export const LOGITS_GRAD_KERNEL = 'RxrlLogitsGrad';

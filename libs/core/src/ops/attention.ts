@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
+import {
+  ATTENTION_SOFTMAX_KERNEL,
+  NATIVE_BACKEND,
+  SOFTMAX_GRAD_KERNEL,
+} from '../backend/nativeNames';
+import { fusedKernelFor } from './activations';
 import { customOp } from './customOp';
 import { batchMatMulT } from './matMulRouting';
 
@@ -107,23 +113,46 @@ export function attention(
   const m = rep * t;
   const scale = 1 / Math.sqrt(dh);
 
+  // the native backend's fused softmax kernels, forward and backward (the same rounding)
+  const fused =
+    fusedKernelFor(ATTENTION_SOFTMAX_KERNEL, q, k, v) &&
+    tf.getKernel(SOFTMAX_GRAD_KERNEL, NATIVE_BACKEND) !== undefined;
+
   return tf.tidy(() => {
     const bias = maskBias(b, t, s, opts);
     const core = customOp(([q3, k3, v3], save) => {
       const qs = q3 as tf.Tensor3D;
       const ks = k3 as tf.Tensor3D;
       const vs = v3 as tf.Tensor3D;
-      let scores: tf.Tensor = tf.mul(batchMatMulT(qs, ks, false, true), scale);
-      if (bias !== null) {
-        scores = tf.reshape(
-          tf.add(
-            tf.reshape(scores, [b, hq, t, s]),
-            tf.reshape(bias, [bias.shape[0], 1, bias.shape[1], s]),
-          ),
-          [n, m, s],
-        );
+      let p: tf.Tensor3D;
+      if (fused) {
+        // one pass: scale, mask, softmax (the bias broadcast over queries first when it is per key)
+        const fullBias =
+          bias !== null && bias.shape[1] !== t
+            ? (tf.broadcastTo(bias, [bias.shape[0], t, s]) as tf.Tensor3D)
+            : bias;
+        p = tf
+          .engine()
+          .runKernel(
+            ATTENTION_SOFTMAX_KERNEL,
+            fullBias !== null
+              ? { scores: batchMatMulT(qs, ks, false, true), bias: fullBias }
+              : { scores: batchMatMulT(qs, ks, false, true) },
+            { batch: b, heads: hq, t, s, scale },
+          ) as tf.Tensor3D;
+      } else {
+        let scores: tf.Tensor = tf.mul(batchMatMulT(qs, ks, false, true), scale);
+        if (bias !== null) {
+          scores = tf.reshape(
+            tf.add(
+              tf.reshape(scores, [b, hq, t, s]),
+              tf.reshape(bias, [bias.shape[0], 1, bias.shape[1], s]),
+            ),
+            [n, m, s],
+          );
+        }
+        p = tf.softmax(scores) as tf.Tensor3D;
       }
-      const p = tf.softmax(scores) as tf.Tensor3D;
       save([qs, ks, vs, p]);
       return {
         value: batchMatMulT(p, vs),
@@ -133,9 +162,10 @@ export function attention(
           const dP = batchMatMulT(dO, vv, false, true);
           const dV = batchMatMulT(pp, dO, true, false);
           // softmax backward: dS = P ⊙ (dP − Σ_j dP·P), then the 1/√Dh scale
-          const dS = tf.mul(
-            tf.mul(pp, tf.sub(dP, tf.sum(tf.mul(dP, pp), -1, true))),
-            scale,
+          const dS = (
+            fused
+              ? tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { p: pp, dp: dP }, { scale })
+              : tf.mul(tf.mul(pp, tf.sub(dP, tf.sum(tf.mul(dP, pp), -1, true))), scale)
           ) as tf.Tensor3D;
           const dQ = batchMatMulT(dS, kk);
           const dK = batchMatMulT(dS, qq, true, false);

@@ -1,4 +1,5 @@
 export { customOp, type OpGradFunc } from './customOp';
+export { residualAdd } from './residualAdd';
 export { linear, linearTransposed } from './linear';
 export { embedding } from './embedding';
 export { logSoftmax, logSumExpLastAxis } from './logSoftmax';

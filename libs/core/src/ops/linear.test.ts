@@ -114,6 +114,43 @@ describe.each(TEST_BACKENDS)('linear on %s', (backend) => {
     tf.dispose([x, w]);
   });
 
+  it('a frozen weight (non-trainable variable) gets zeros; x and the bias get the same gradients', () => {
+    const rng = new Rng(4);
+    const x = tf.tensor2d(Float32Array.from(randn(rng, 5 * 6)), [5, 6]);
+    const wData = Float32Array.from(randn(rng, 6 * 3));
+    const b = tf.tensor1d(Float32Array.from(randn(rng, 3)));
+    const grads = (w: tf.Tensor2D, withBias: boolean) =>
+      (withBias
+        ? tf.grads((a: tf.Tensor, c: tf.Tensor, bb: tf.Tensor) =>
+            tf.sum(tf.square(linear(a as tf.Tensor2D, c as tf.Tensor2D, bb as tf.Tensor1D))),
+          )([x, w, b])
+        : tf.grads((a: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(tf.square(linear(a as tf.Tensor2D, c as tf.Tensor2D))),
+          )([x, w])
+      ).map((g) => Array.from(g.dataSync()));
+    const plain = tf.tensor2d(wData, [6, 3]);
+    const frozen = tf.variable(tf.tensor2d(wData, [6, 3]), false);
+    for (const withBias of [false, true]) {
+      const [dx, dw, db] = grads(plain, withBias);
+      const [fx, fw, fb] = grads(frozen, withBias);
+      expect(fx).toEqual(dx);
+      expect(fb).toEqual(db);
+      expect(fw!.every((g) => g === 0)).toBe(true);
+      expect(dw!.some((g) => Math.abs(g) > 1e-3)).toBe(true);
+    }
+    // linearTransposed reads w as [out, in]
+    const wt = tf.variable(tf.transpose(plain), false);
+    const [tx, tw] = tf
+      .grads((a: tf.Tensor, c: tf.Tensor) =>
+        tf.sum(tf.square(linearTransposed(a as tf.Tensor2D, c as tf.Tensor2D))),
+      )([x, wt])
+      .map((g) => Array.from(g.dataSync()));
+    expect(tw!.every((g) => g === 0)).toBe(true);
+    const [px] = grads(plain, false);
+    for (let i = 0; i < px!.length; i++) expect(tx![i]).toBeCloseTo(px![i]!, 4);
+    tf.dispose([x, b, plain, frozen, wt]);
+  });
+
   it('keeps numTensors flat over 50 forward+backward iterations', () => {
     const x = tf.randomNormal([4, 6]) as tf.Tensor2D;
     const w = tf.variable(tf.randomNormal([6, 3])) as tf.Variable<tf.Rank.R2>;

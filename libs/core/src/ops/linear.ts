@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
-import { customOp } from './customOp';
+import { customOp, frozenGradient, isFrozen } from './customOp';
 import { matMulT } from './matMulRouting';
 
 // wasm runs XNNPACK only for plain 2-D matMuls with neither operand transposed;
@@ -9,24 +9,33 @@ import { matMulT } from './matMulRouting';
 // the backend (or the native kernel) makes that the faster choice.
 const linearNoBias = customOp(([x, w], save) => {
   save([x as tf.Tensor2D, w as tf.Tensor2D]);
+  const frozen = isFrozen(w!);
   return {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
     gradFunc: (dy, saved) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [matMulT(g, ws, false, true), matMulT(xs, g, true, false)];
+      return [
+        matMulT(g, ws, false, true),
+        frozen ? frozenGradient(ws.shape) : matMulT(xs, g, true, false),
+      ];
     },
   };
 });
 
 const linearBias = customOp(([x, w, b], save) => {
   save([x as tf.Tensor2D, w as tf.Tensor2D]);
+  const frozen = isFrozen(w!);
   return {
     value: tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b as tf.Tensor1D),
     gradFunc: (dy, saved) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [matMulT(g, ws, false, true), matMulT(xs, g, true, false), tf.sum(g, 0)];
+      return [
+        matMulT(g, ws, false, true),
+        frozen ? frozenGradient(ws.shape) : matMulT(xs, g, true, false),
+        tf.sum(g, 0),
+      ];
     },
   };
 });
@@ -51,13 +60,14 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
 
 const linearWT = customOp(([x, w], save) => {
   save([x as tf.Tensor2D, w as tf.Tensor2D]);
+  const frozen = isFrozen(w!);
   return {
     value: matMulT(x as tf.Tensor2D, w as tf.Tensor2D, false, true),
     gradFunc: (dy, saved) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
       // dX = dY·W, dW = dYᵀ·X
-      return [tf.matMul(g, ws), matMulT(g, xs, true, false)];
+      return [tf.matMul(g, ws), frozen ? frozenGradient(ws.shape) : matMulT(g, xs, true, false)];
     },
   };
 });

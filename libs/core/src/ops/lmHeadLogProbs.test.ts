@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../base/rng';
 import { TEST_BACKENDS, useBackend } from '../testing';
+import { nativeInPlaceCalls } from '../backend/nativeInPlace';
+import { NATIVE_BACKEND } from '../backend/nativeNames';
 import { randn, relErr } from './gradCheck.testkit';
 import { linear } from './linear';
 import { lmHeadTokenLogProbs, logitsChunkRows } from './lmHeadLogProbs';
@@ -82,6 +84,41 @@ describe.each(TEST_BACKENDS)('lmHeadTokenLogProbs on %s', (backend) => {
       });
     }
   }
+
+  it('a frozen head (non-trainable variable) gives the same hidden gradient and a zero head gradient', () => {
+    const h = tf.tensor2d(hData, [n, d]);
+    const t = tf.tensor1d(tData, 'int32');
+    const r = tf.tensor1d(rData);
+    for (const vocabMajor of [false, true]) {
+      const wDV = tf.tensor2d(wData, [d, v]);
+      const w = vocabMajor ? (tf.transpose(wDV) as tf.Tensor2D) : wDV;
+      const frozen = tf.variable(w, false);
+      const op = (a: tf.Tensor2D, b: tf.Tensor2D) =>
+        lmHeadTokenLogProbs(a, b, t, { chunkRows: 7, vocabMajor });
+      const ref = valueAndGrads(op, h, w, r);
+      const got = valueAndGrads(op, h, frozen, r);
+      expect(relErr(got.value, ref.value)).toBe(0);
+      expect(relErr(got.dh, ref.dh)).toBe(0);
+      expect(Math.max(...got.dw.map(Math.abs))).toBe(0);
+      expect(Math.max(...ref.dw.map(Math.abs))).toBeGreaterThan(1e-3);
+      tf.dispose([wDV, w, frozen]);
+    }
+    tf.dispose([h, t, r]);
+  });
+
+  it.runIf(backend === NATIVE_BACKEND)(
+    'sums the chunks of the head gradient in place (one sgemm with beta 1 per chunk after the first)',
+    () => {
+      const h = tf.tensor2d(hData, [n, d]);
+      const w = tf.tensor2d(wData, [d, v]);
+      const t = tf.tensor1d(tData, 'int32');
+      const r = tf.tensor1d(rData);
+      const calls = nativeInPlaceCalls();
+      valueAndGrads((a, b) => lmHeadTokenLogProbs(a, b, t, { chunkRows: 7 }), h, w, r);
+      expect(nativeInPlaceCalls() - calls).toBe(Math.ceil(n / 7) - 1);
+      tf.dispose([h, w, t, r]);
+    },
+  );
 
   it('rejects bad shapes and options', () => {
     const h = tf.zeros([2, 3]) as tf.Tensor2D;

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
-import { customOp } from './customOp';
+import { matMulAccumulateInPlace } from '../backend/nativeInPlace';
+import { LOGITS_GRAD_KERNEL, NATIVE_BACKEND } from '../backend/nativeNames';
+import { fusedKernelFor } from './activations';
+import { customOp, frozenGradient, isFrozen } from './customOp';
 import { logSumExpLastAxis } from './logSoftmax';
 import { directMatMulIsFast } from './matMulRouting';
 
@@ -89,6 +92,7 @@ export function lmHeadTokenLogProbs(
     const hh = h as tf.Tensor2D;
     const ww = w as tf.Tensor2D;
     const tt = t as tf.Tensor1D;
+    const frozen = isFrozen(ww);
     const headDV = vocabMajor && !fast ? (tf.transpose(ww) as tf.Tensor2D) : null;
     const lseParts: tf.Tensor[] = [];
     const valueParts: tf.Tensor[] = [];
@@ -115,41 +119,72 @@ export function lmHeadTokenLogProbs(
         const headDVb = vocabMajor && !fast ? (tf.transpose(ws) as tf.Tensor2D) : null;
         // dHidden = g·Wᵀ: plain with a [V, D] head; transpose a [D, V] head once on wasm
         const headVD = !vocabMajor && !fast ? (tf.transpose(ws) as tf.Tensor2D) : null;
-        const dhParts: tf.Tensor[] = [];
-        let dw: tf.Tensor2D | null = null;
-        for (const [start, size] of chunks) {
+        // (one-hot − softmax)·dy/T of one chunk: one native pass, or five ops elsewhere
+        const fusedGrad =
+          fusedKernelFor(LOGITS_GRAD_KERNEL, hs, ws) &&
+          tf.getKernel(LOGITS_GRAD_KERNEL, NATIVE_BACKEND) !== undefined;
+        const logitsGradOpByOp = (
+          hc: tf.Tensor2D,
+          w: tf.Tensor2D,
+          headDV: tf.Tensor2D | null,
+          t: tf.Tensor1D,
+          l: tf.Tensor1D,
+          g: tf.Tensor,
+          start: number,
+          size: number,
+        ): tf.Tensor2D => {
           // nested scopes free each [size, V] buffer as soon as the next one exists
-          const hc = rowsOf(hs, start, size);
           const p = tf.tidy(() =>
             tf.exp(
-              tf.sub(
-                chunkLogits(hc, ws, headDVb),
-                tf.reshape(rowsOf(lses, start, size), [size, 1]),
-              ),
+              tf.sub(chunkLogits(hc, w, headDV), tf.reshape(rowsOf(l, start, size), [size, 1])),
             ),
           );
-          const g = tf.tidy(() => {
+          const out = tf.tidy(() => {
             // int32 one-hot then cast: wasm's OneHot writes int bits into a float32 output
-            const onehot = tf.cast(tf.oneHot(rowsOf(ts, start, size), vocab), 'float32');
+            const onehot = tf.cast(tf.oneHot(rowsOf(t, start, size), vocab), 'float32');
             const scale = tf.reshape(
-              invT === 1 ? rowsOf(dy, start, size) : tf.mul(rowsOf(dy, start, size), invT),
+              invT === 1 ? rowsOf(g, start, size) : tf.mul(rowsOf(g, start, size), invT),
               [size, 1],
             );
             return tf.mul(tf.sub(onehot, p), scale) as tf.Tensor2D;
           });
           p.dispose();
-          const [dh, dwPart] = tf.tidy(() => [
-            headVD !== null ? tf.matMul(g, headVD) : tf.matMul(g, ws, false, !vocabMajor),
-            vocabMajor ? matMulAT(g, hc, fast) : matMulAT(hc, g, fast),
-          ]);
-          tf.dispose([g, ...(hc === hs ? [] : [hc])]);
-          dhParts.push(dh);
-          if (dw === null) dw = dwPart as tf.Tensor2D;
-          else {
-            const sum = tf.add(dw, dwPart) as tf.Tensor2D;
-            tf.dispose([dw, dwPart]);
-            dw = sum;
+          return out;
+        };
+        const dhParts: tf.Tensor[] = [];
+        let dw: tf.Tensor2D | null = null;
+        for (const [start, size] of chunks) {
+          const hc = rowsOf(hs, start, size);
+          const g = fusedGrad
+            ? tf.tidy(() => {
+                const dyc = rowsOf(dy, start, size);
+                return tf.engine().runKernel(LOGITS_GRAD_KERNEL, {
+                  z: chunkLogits(hc, ws, headDVb),
+                  lse: rowsOf(lses, start, size),
+                  targets: rowsOf(ts, start, size),
+                  scale: invT === 1 ? dyc : tf.mul(dyc, invT),
+                }) as tf.Tensor2D;
+              })
+            : logitsGradOpByOp(hc, ws, headDVb, ts, lses, dy, start, size);
+          dhParts.push(
+            tf.tidy(() =>
+              headVD !== null ? tf.matMul(g, headVD) : tf.matMul(g, ws, false, !vocabMajor),
+            ),
+          );
+          // a frozen head (LoRA's tied embedding) needs no [V, D] product; on native the
+          // chunks' products add into one buffer in place instead of a new sum per chunk
+          const [ga, gb] = vocabMajor ? [g, hc] : [hc, g];
+          if (frozen) dw ??= frozenGradient(ws.shape) as tf.Tensor2D;
+          else if (dw === null || !matMulAccumulateInPlace(dw, ga, gb, true, false)) {
+            const part = tf.tidy(() => matMulAT(ga, gb, fast));
+            if (dw === null) dw = part;
+            else {
+              const sum = tf.add(dw, part) as tf.Tensor2D;
+              tf.dispose([dw, part]);
+              dw = sum;
+            }
           }
+          tf.dispose([g, ...(hc === hs ? [] : [hc])]);
         }
         tf.dispose([headDVb, headVD].filter((x): x is tf.Tensor2D => x !== null));
         return [dhParts.length === 1 ? dhParts[0]! : tf.concat(dhParts), dw!, tf.zeros(ts.shape)];

@@ -205,8 +205,10 @@ export class LoraAdapter implements LinearAdapter {
         .uint32();
       input = tf.dropout(x, rate, undefined, seed) as tf.Tensor2D;
     }
-    const low = linear(input, a);
-    return tf.mul(linear(low, b), this.scaling) as tf.Tensor2D;
+    // scale the [N, r] low-rank activations, not the [N, out] product: the multiply keeps its
+    // operand for the backward pass, and r columns are far fewer than out
+    const low = tf.mul(linear(input, a), this.scaling) as tf.Tensor2D;
+    return linear(low, b);
   }
 
   deltaWeight(module: string): Float32Array | null {

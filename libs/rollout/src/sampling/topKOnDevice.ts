@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { logSumExpLastAxis } from '@rxrl/core';
 
 /** The k largest scaled logits of every row, their ids, and each row's log-normaliser, on the host. */
 export interface RowCandidates {
@@ -27,7 +28,7 @@ export async function topKOnDevice(
   temperature: number,
   minP?: number,
 ): Promise<RowCandidates> {
-  const [values, indices, lse, mass] = tf.tidy(() => {
+  const [values, indices, lse, mass] = tf.tidy((): tf.Tensor[] => {
     const scaled = temperature > 0 && temperature !== 1 ? tf.div(logits, temperature) : logits;
     const top = tf.topk(scaled, k, true);
     let kept: tf.Tensor | null = null;
@@ -35,7 +36,11 @@ export async function topKOnDevice(
       const w = tf.exp(tf.sub(scaled, tf.max(scaled, 1, true)));
       kept = tf.sum(minP > 0 ? tf.where(tf.greaterEqual(w, minP), w, tf.zerosLike(w)) : w, 1);
     }
-    return [top.values, top.indices, tf.logSumExp(scaled, 1), kept];
+    // the native backend's one-pass log-sum-exp kernel (tf.logSumExp is five passes)
+    const lse = tf.reshape(logSumExpLastAxis(scaled), [logits.shape[0]]) as tf.Tensor1D;
+    const out: tf.Tensor[] = [top.values, top.indices, lse];
+    if (kept !== null) out.push(kept);
+    return out;
   });
   try {
     const [v, i, l, m] = await Promise.all([
@@ -51,6 +56,6 @@ export async function topKOnDevice(
       ...(m !== null ? { minPMass: m as Float32Array } : {}),
     };
   } finally {
-    tf.dispose([values, indices, lse, ...(mass !== null ? [mass] : [])]);
+    tf.dispose([values, indices, lse, ...(mass !== undefined ? [mass] : [])]);
   }
 }

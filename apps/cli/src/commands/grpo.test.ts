@@ -81,7 +81,7 @@ describe('rxrl grpo', () => {
       'rxrl grpo: GRPO on builtin:arithmetic (+ - on 1-2 digit operands, uniform) from a fresh llama tiny model (random weights), 2 steps',
     );
     expect(first.out.slice(1, 6).join('\n')).toMatch(
-      /^rxrl: backend wasm .*\nrxrl: memory: grpo needs about [\d.]+ MiB of 4\.00 GiB .*\nrxrl: expected duration: .*\nrxrl: run directory .*run\nrxrl: resolved config saved to .*run\/config\.yaml \(--print-config prints it\)$/,
+      /^rxrl: backend wasm .*\nrxrl: memory: grpo needs about [\d.]+ MiB of 4\.00 GiB .*\nrxrl: activation checkpointing off: auto: keeping activations \(keeping them needs about [\d.]+ MiB, no more than 80% of 4\.00 GiB\)\nrxrl: expected duration: .*\nrxrl: run directory .*run\nrxrl: resolved config saved to .*run\/config\.yaml \(--print-config prints it\)$/,
     );
     const rows = fs
       .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')

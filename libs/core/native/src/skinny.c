@@ -209,7 +209,8 @@ static void split(int64_t n, int64_t unit, int parts, int i, int64_t *n0, int64_
    work is all streaming b, so equal shares of b are equal times */
 static void skinny512(int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *out,
                       bool tb, int threads) {
-  const int parts = threads > 1 && N >= 32 ? threads : 1;
+  /* below 64 Ki weights (256 KiB) waking a second thread costs more than it saves */
+  const int parts = threads > 1 && N >= 32 && K * N >= SKINNY_SMALL ? threads : 1;
 #pragma omp parallel for schedule(static) num_threads(parts) if (parts > 1)
   for (int i = 0; i < parts; i++) {
     int64_t n0, n1;

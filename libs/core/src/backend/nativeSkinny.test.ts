@@ -32,16 +32,43 @@ for (const tB of [false, true])
           count++;
         }
     }
-console.log(JSON.stringify({ worst, count }));
+// batched small products (attention over a decode batch: 16 × [7, 64]·[64, 38]),
+// one thread per product; b blocks shared pairwise as under GQA broadcasting
+let batchedWorst = 0;
+for (const tB of [false, true]) {
+  const [P, M, N, K] = [16, 7, 38, 64];
+  const a = Float32Array.from({ length: P * M * K }, rnd);
+  const b = Float32Array.from({ length: (P / 2) * K * N }, rnd);
+  const out = new Float32Array(P * M * N).fill(NaN);
+  const ai = Int32Array.from({ length: P }, (_, p) => p);
+  const bi = Int32Array.from({ length: P }, (_, p) => p >> 1);
+  addon.sgemm(M, N, K, a, b, out, false, tB, ai, bi);
+  for (let p = 0; p < P; p++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0, mag = 0;
+        for (let k = 0; k < K; k++) {
+          const bv = tB ? b[bi[p] * K * N + j * K + k] : b[bi[p] * K * N + k * N + j];
+          const x = a[p * M * K + i * K + k] * bv;
+          s += x; mag += Math.abs(x);
+        }
+        batchedWorst = Math.max(batchedWorst, Math.abs(out[p * M * N + i * N + j] - s) / mag);
+      }
+}
+console.log(JSON.stringify({ worst, count, batchedWorst }));
 `;
 
-function check(env: Record<string, string>): { worst: number; count: number } {
+function check(env: Record<string, string>): {
+  worst: number;
+  count: number;
+  batchedWorst: number;
+} {
   const r = spawnSync(process.execPath, ['-e', CHECK, NATIVE_MATMUL_ADDON_PATH], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
   });
   expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout) as { worst: number; count: number };
+  return JSON.parse(r.stdout) as { worst: number; count: number; batchedWorst: number };
 }
 
 describe.runIf(existsSync(NATIVE_MATMUL_ADDON_PATH))('native few-row (skinny) kernel', () => {
@@ -54,8 +81,8 @@ describe.runIf(existsSync(NATIVE_MATMUL_ADDON_PATH))('native few-row (skinny) ke
     ['AVX2 path (RXRL_SKINNY_AVX512=0)', { RXRL_SKINNY_AVX512: '0' }],
     ['OpenBLAS (RXRL_SKINNY=0)', { RXRL_SKINNY: '0' }],
   ] as const) {
-    it(`${name}: M 2..16, ragged N and K, both b layouts, within 1e-6 of Σ|a·b| of a float64 loop`, () => {
-      const { worst, count } = check(env);
+    it(`${name}: M 2..16, ragged N and K, both b layouts, and a batch of 16 small products, within 1e-6 of Σ|a·b| of a float64 loop`, () => {
+      const { worst, count, batchedWorst } = check(env);
       // Σ over both layouts, M 2..16 and the seven (N, K) of M·N output elements
       expect(count).toBe(
         2 *
@@ -65,6 +92,7 @@ describe.runIf(existsSync(NATIVE_MATMUL_ADDON_PATH))('native few-row (skinny) ke
           ),
       );
       expect(worst).toBeLessThan(1e-6);
+      expect(batchedWorst).toBeLessThan(1e-6);
     });
   }
 });

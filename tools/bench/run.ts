@@ -10,6 +10,7 @@
  *   npm run bench -- --no-torch         # skip the PyTorch comparison
  *   npm run bench -- --only real        # real size: the Qwen2.5-0.5B layout vs PyTorch (opt-in, slow)
  *   npm run bench -- --only real_grpo   # its GRPO step by phase only
+ *   npm run bench -- --only real_generate  # its two generation rows only
  *
  * After each case, the records that name a PyTorch measurement (or that
  * pytorch.ts pairs by their fields) are measured by

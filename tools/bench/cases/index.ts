@@ -4,7 +4,7 @@ import { dataThroughputCase } from './dataThroughput';
 import { generation } from './generation';
 import { grpoStepCase } from './grpoStep';
 import { pipelineOverheadCase } from './pipelineOverhead';
-import { realCase, realGrpoCase } from './real';
+import { realCase, realGenerateCase, realGrpoCase } from './real';
 import { refLogProbsCase } from './refLogProbs';
 import { trainProfileCase } from './trainProfile';
 import { trainStepCase } from './trainStep';
@@ -21,4 +21,5 @@ export const cases: BenchCase[] = [
   grpoStepCase,
   realCase,
   realGrpoCase,
+  realGenerateCase,
 ];

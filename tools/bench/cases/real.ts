@@ -196,103 +196,137 @@ export const realCase: BenchCase = {
   async run(ctx) {
     const missing = modelMissing();
     if (missing) throw missing;
-    const newTokens = ctx.quick ? 8 : 32;
-    const specs: { name: string; spec: Record<string, unknown>; batch: number; seqLen: number }[] = [
-      ...[1, 8].map((batch) => ({
-        name: 'real_generate',
-        batch,
-        seqLen: 32 + newTokens,
-        spec: { mode: 'generate', batch, prompt: 32, new_tokens: newTokens, iters: ctx.quick ? 1 : 2 },
-      })),
-      {
-        name: 'real_sft_step',
+    const records = await runSpecs(ctx, specsFor(ctx));
+    records.push(...(await grpoRecords(ctx)));
+    return records;
+  },
+};
+
+/**
+ * The two generation rows of `real` only (opt-in: `npm run bench -- --only
+ * real_generate`): decoding re-measured without the training steps.
+ */
+export const realGenerateCase: BenchCase = {
+  name: 'real_generate',
+  optIn: true,
+  async run(ctx) {
+    const missing = modelMissing();
+    if (missing) throw missing;
+    return runSpecs(
+      ctx,
+      specsFor(ctx).filter((s) => s.name === 'real_generate'),
+    );
+  },
+};
+
+interface RealSpec {
+  name: string;
+  spec: Record<string, unknown>;
+  batch: number;
+  seqLen: number;
+}
+
+function specsFor(ctx: BenchContext): RealSpec[] {
+  const newTokens = ctx.quick ? 8 : 32;
+  return [
+    ...[1, 8].map((batch) => ({
+      name: 'real_generate',
+      batch,
+      seqLen: 32 + newTokens,
+      spec: { mode: 'generate', batch, prompt: 32, new_tokens: newTokens, iters: ctx.quick ? 1 : 2 },
+    })),
+    {
+      name: 'real_sft_step',
+      batch: 1,
+      seqLen: ctx.quick ? 128 : 512,
+      // `auto`, rxrl's default: keep activations as PyTorch does when the estimate fits 80%
+      // of RAM (13.75 GiB of 23.5 on the bench machine), else recompute them per layer
+      spec: {
+        mode: 'train',
         batch: 1,
-        seqLen: ctx.quick ? 128 : 512,
-        // `auto`, rxrl's default: keep activations as PyTorch does when the estimate fits 80%
-        // of RAM (13.75 GiB of 23.5 on the bench machine), else recompute them per layer
-        spec: {
-          mode: 'train',
-          batch: 1,
-          seq: ctx.quick ? 128 : 512,
-          iters: 1,
-          checkpointing: 'auto',
-        },
+        seq: ctx.quick ? 128 : 512,
+        iters: 1,
+        checkpointing: 'auto',
       },
-      {
-        // the same step training LoRA adapters only (r 16 on every linear layer, the
-        // frozen base held once); the PyTorch side is its full fine-tune, as above
-        name: 'real_sft_step_lora',
+    },
+    {
+      // the same step training LoRA adapters only (r 16 on every linear layer, the
+      // frozen base held once); the PyTorch side is its full fine-tune, as above
+      name: 'real_sft_step_lora',
+      batch: 1,
+      seqLen: ctx.quick ? 128 : 512,
+      spec: {
+        mode: 'train',
         batch: 1,
-        seqLen: ctx.quick ? 128 : 512,
-        spec: {
-          mode: 'train',
-          batch: 1,
-          seq: ctx.quick ? 128 : 512,
-          iters: 1,
-          checkpointing: 'auto',
-          lora: { r: 16, lora_alpha: 32, target_modules: 'all-linear' },
-        },
+        seq: ctx.quick ? 128 : 512,
+        iters: 1,
+        checkpointing: 'auto',
+        lora: { r: 16, lora_alpha: 32, target_modules: 'all-linear' },
       },
-    ];
-    const records: BenchRecord[] = [];
-    // the LoRA row compares with the full fine-tune PyTorch already measured
-    const torchRuns = new Map<string, Measured<Side>>();
-    for (const s of specs) {
-      let ours: Measured<Side>;
-      try {
-        ours = await measure('rxrl', s.spec);
-      } catch (err) {
-        const e = err as Error & { signal?: string };
-        records.push({
-          name: s.name,
-          backend: ctx.backend,
-          preset: 'qwen2.5-0.5b',
-          batch: s.batch,
-          seqLen: s.seqLen,
-          value: NaN,
-          unit: 'tokens/s',
-          notes: `failed${e.signal ? ` (${e.signal}: killed, out of memory?)` : ''}: ${e.message.split('\n')[0]}`,
-        });
-        console.log(`  ${s.name} b${s.batch}: ${records.at(-1)!.notes}`);
-        continue;
-      }
-      const torchKey = JSON.stringify({ ...s.spec, lora: undefined });
-      let torch: Measured<Side> | null = torchRuns.get(torchKey) ?? null;
-      try {
-        torch ??= await measure<Side>('pytorch', s.spec);
-        torchRuns.set(torchKey, torch);
-      } catch (err) {
-        console.log(`  pytorch failed: ${(err as Error).message.split('\n')[0]}`);
-      }
+    },
+  ];
+}
+
+async function runSpecs(ctx: BenchContext, specs: RealSpec[]): Promise<BenchRecord[]> {
+  const newTokens = ctx.quick ? 8 : 32;
+  const records: BenchRecord[] = [];
+  // the LoRA row compares with the full fine-tune PyTorch already measured
+  const torchRuns = new Map<string, Measured<Side>>();
+  for (const s of specs) {
+    let ours: Measured<Side>;
+    try {
+      ours = await measure('rxrl', s.spec);
+    } catch (err) {
+      const e = err as Error & { signal?: string };
       records.push({
         name: s.name,
         backend: ctx.backend,
         preset: 'qwen2.5-0.5b',
         batch: s.batch,
         seqLen: s.seqLen,
-        value: ours.tokens_per_s,
+        value: NaN,
         unit: 'tokens/s',
-        ...(torch
-          ? { pytorch: torch.tokens_per_s, vsPytorch: ours.tokens_per_s / torch.tokens_per_s }
-          : {}),
-        notes:
-          `peak RSS ${gb(ours.peak_rss)}` +
-          (torch
-            ? ` vs PyTorch ${gb(torch.peak_rss)} (${(ours.peak_rss / torch.peak_rss).toFixed(2)}×)`
-            : '') +
-          estimateNote(ours) +
-          `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : s.spec['lora'] ? `LoRA r 16 all-linear (${((ours.trainable ?? 0) / 1e6).toFixed(1)}M trainable) vs PyTorch full fine-tune` : 'full fine-tune: forward, NLL, backward, AdamW'}${ours.checkpointing !== undefined ? `; ours ${ours.checkpointing ? 'recomputes activations per layer' : 'keeps activations'} (activation_checkpointing auto), PyTorch keeps them` : ''}; ${loadNote(ours)}` +
-          (torch ? `, PyTorch ${loadNote(torch)}` : ''),
+        notes: `failed${e.signal ? ` (${e.signal}: killed, out of memory?)` : ''}: ${e.message.split('\n')[0]}`,
       });
-      if (torch && records.length === 1)
-        console.log(`\n  pytorch: ${torch.threads} threads, ${torch.blas}`);
-      console.log(
-        `  ${s.name} b${s.batch}: ${ours.tokens_per_s.toFixed(2)} tok/s` +
-          (torch ? ` vs PyTorch ${torch.tokens_per_s.toFixed(2)} (${(ours.tokens_per_s / torch.tokens_per_s).toFixed(2)}×)` : '') +
-          `; ${records.at(-1)!.notes}`,
-      );
+      console.log(`  ${s.name} b${s.batch}: ${records.at(-1)!.notes}`);
+      continue;
     }
-    records.push(...(await grpoRecords(ctx)));
-    return records;
-  },
-};
+    const torchKey = JSON.stringify({ ...s.spec, lora: undefined });
+    let torch: Measured<Side> | null = torchRuns.get(torchKey) ?? null;
+    try {
+      torch ??= await measure<Side>('pytorch', s.spec);
+      torchRuns.set(torchKey, torch);
+    } catch (err) {
+      console.log(`  pytorch failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+    records.push({
+      name: s.name,
+      backend: ctx.backend,
+      preset: 'qwen2.5-0.5b',
+      batch: s.batch,
+      seqLen: s.seqLen,
+      value: ours.tokens_per_s,
+      unit: 'tokens/s',
+      ...(torch
+        ? { pytorch: torch.tokens_per_s, vsPytorch: ours.tokens_per_s / torch.tokens_per_s }
+        : {}),
+      notes:
+        `peak RSS ${gb(ours.peak_rss)}` +
+        (torch
+          ? ` vs PyTorch ${gb(torch.peak_rss)} (${(ours.peak_rss / torch.peak_rss).toFixed(2)}×)`
+          : '') +
+        estimateNote(ours) +
+        `; ${s.spec['mode'] === 'generate' ? `greedy, prompt 32, ${newTokens} new tokens` : s.spec['lora'] ? `LoRA r 16 all-linear (${((ours.trainable ?? 0) / 1e6).toFixed(1)}M trainable) vs PyTorch full fine-tune` : 'full fine-tune: forward, NLL, backward, AdamW'}${ours.checkpointing !== undefined ? `; ours ${ours.checkpointing ? 'recomputes activations per layer' : 'keeps activations'} (activation_checkpointing auto), PyTorch keeps them` : ''}; ${loadNote(ours)}` +
+        (torch ? `, PyTorch ${loadNote(torch)}` : ''),
+    });
+    if (torch && records.length === 1)
+      console.log(`\n  pytorch: ${torch.threads} threads, ${torch.blas}`);
+    console.log(
+      `  ${s.name} b${s.batch}: ${ours.tokens_per_s.toFixed(2)} tok/s` +
+        (torch ? ` vs PyTorch ${torch.tokens_per_s.toFixed(2)} (${(ours.tokens_per_s / torch.tokens_per_s).toFixed(2)}×)` : '') +
+        `; ${records.at(-1)!.notes}`,
+    );
+  }
+  return records;
+}
+

@@ -188,6 +188,16 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  /* many small few-row products (attention over a decode batch: [B·kv, group, T]
+     rows): one thread per product instead of waking both threads for each */
+  const int threads = openblas_get_num_threads();
+  if (an > 1 && threads > 1 && !ta && M > 1 && N > 1 && K > 0 && M <= SKINNY_MAX_ROWS &&
+      K * N < SKINNY_SMALL && skinny_ok()) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t p = 0; p < an; p++)
+      rxrl_skinny_gemm(M, N, K, a + (size_t)ai[p] * asz, b + (size_t)bi[p] * bsz, out + p * osz, tb, 1);
+    return NULL;
+  }
   for (size_t p = 0; p < an; p++)
     gemm(M, N, K, a + (size_t)ai[p] * asz, b + (size_t)bi[p] * bsz, out + p * osz, ta, tb);
   return NULL;

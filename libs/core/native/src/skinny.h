@@ -6,6 +6,8 @@
 
 /* Largest M the skinny path takes: beyond it OpenBLAS's packed kernels win. */
 #define SKINNY_MAX_ROWS 16
+/* Weights (K·N) below which one product is not worth a second thread. */
+#define SKINNY_SMALL (1 << 16)
 
 bool rxrl_skinny_supported(void);
 /* out[M,N] = a[M,K] · op(b), a row-major and not transposed, op(b) = b [K,N] or bᵀ of b [N,K]. */

@@ -136,6 +136,17 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, const float *b
               0.0f, out, (int)N);
 }
 
+/* The first eight arguments every product entry point takes:
+   (M, N, K, a, b, out, transA?, transB?); false with a JS exception pending. */
+static bool get_product_args(napi_env env, size_t argc, napi_value *argv, int64_t *M, int64_t *N,
+                             int64_t *K, float **a, size_t *alen, float **b, size_t *blen,
+                             float **out, size_t *olen, bool *ta, bool *tb) {
+  return rxrl_get_dim(env, argv[0], "M", M) && rxrl_get_dim(env, argv[1], "N", N) &&
+         rxrl_get_dim(env, argv[2], "K", K) && rxrl_get_f32(env, argv[3], "a", a, alen) &&
+         rxrl_get_f32(env, argv[4], "b", b, blen) && rxrl_get_f32(env, argv[5], "out", out, olen) &&
+         get_flag(env, argc, argv, 6, ta) && get_flag(env, argc, argv, 7, tb);
+}
+
 /*
  * sgemm(M, N, K, a, b, out, transA?, transB?, aBatch?, bBatch?)
  * Without aBatch/bBatch: one product. With them (Int32Arrays of equal length
@@ -154,10 +165,7 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   float *a, *b, *out;
   size_t alen, blen, olen;
   bool ta, tb;
-  if (!rxrl_get_dim(env, argv[0], "M", &M) || !rxrl_get_dim(env, argv[1], "N", &N) ||
-      !rxrl_get_dim(env, argv[2], "K", &K) || !rxrl_get_f32(env, argv[3], "a", &a, &alen) ||
-      !rxrl_get_f32(env, argv[4], "b", &b, &blen) || !rxrl_get_f32(env, argv[5], "out", &out, &olen) ||
-      !get_flag(env, argc, argv, 6, &ta) || !get_flag(env, argc, argv, 7, &tb))
+  if (!get_product_args(env, argc, argv, &M, &N, &K, &a, &alen, &b, &blen, &out, &olen, &ta, &tb))
     return NULL;
 
   const size_t asz = (size_t)(M * K), bsz = (size_t)(K * N), osz = (size_t)(M * N);
@@ -220,10 +228,7 @@ static napi_value SgemmAccumulate(napi_env env, napi_callback_info info) {
   float *a, *b, *out;
   size_t alen, blen, olen;
   bool ta, tb;
-  if (!rxrl_get_dim(env, argv[0], "M", &M) || !rxrl_get_dim(env, argv[1], "N", &N) ||
-      !rxrl_get_dim(env, argv[2], "K", &K) || !rxrl_get_f32(env, argv[3], "a", &a, &alen) ||
-      !rxrl_get_f32(env, argv[4], "b", &b, &blen) || !rxrl_get_f32(env, argv[5], "out", &out, &olen) ||
-      !get_flag(env, argc, argv, 6, &ta) || !get_flag(env, argc, argv, 7, &tb))
+  if (!get_product_args(env, argc, argv, &M, &N, &K, &a, &alen, &b, &blen, &out, &olen, &ta, &tb))
     return NULL;
   if (alen < (size_t)(M * K) || blen < (size_t)(K * N) || olen < (size_t)(M * N)) {
     napi_throw_range_error(env, NULL, "rxrl_native: a, b or out is shorter than M*K, K*N or M*N");

@@ -6,12 +6,17 @@
  *
  *   npx tsx tools/bench/real/profileOps.ts DIR '{"mode":"train","batch":1,"seq":512,"checkpointing":false}'
  *   npx tsx tools/bench/real/profileOps.ts DIR '{"mode":"generate","batch":8,"prompt":32,"new_tokens":8}'
+ *   npx tsx tools/bench/real/profileOps.ts preset:small '{"mode":"train","batch":8,"seq":128}'
+ *
+ * `preset:tiny` / `preset:small` profile the `train_step` bench's llama presets (vocab 8192)
+ * instead of a checkpoint directory.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type Tokenizer } from '@rxrl/core/base';
 import { selectBackend } from '@rxrl/core';
 import { LoraAdapter, loadPretrained } from '@rxrl/model';
 import { AdamW } from '@rxrl/optimizer';
+import { benchModel } from '../benchModel';
 import { generate } from '@rxrl/rollout';
 
 interface Spec {
@@ -28,7 +33,9 @@ const [dir, raw] = process.argv.slice(2);
 if (!dir || !raw) throw new Error('usage: profileOps.ts MODEL_DIR SPEC_JSON');
 const spec = JSON.parse(raw) as Spec;
 await selectBackend('native');
-const model = await loadPretrained(dir);
+const model = dir.startsWith('preset:')
+  ? benchModel(dir.slice('preset:'.length) as 'tiny' | 'small')
+  : await loadPretrained(dir);
 model.activationCheckpointing = spec.checkpointing === true;
 if (spec.lora) model.attachAdapter(LoraAdapter.create(model, spec.lora, { seed: 0 }));
 const vocab = model.config.vocabSize;

@@ -6,10 +6,13 @@
  */
 #include <node_api.h>
 #include <math.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "args.h"
+#include "reduce.h"
+#include "vexp.h"
 
 enum {
   U_EXP = 0, U_NEG, U_SIGMOID, U_LOG, U_SQRT, U_RSQRT, U_SQUARE, U_ABS, U_TANH, U_RECIPROCAL,
@@ -40,7 +43,14 @@ napi_value rxrl_unary(napi_env env, napi_callback_info info) {
   _Pragma("omp parallel for schedule(static) if (total > PARALLEL_MIN)")       \
   for (int64_t i = 0; i < total; i++) { const float v = x[i]; out[i] = (expr); }
   switch (op) {
-    case U_EXP: MAP(expf(v)); break;
+    case U_EXP:
+#pragma omp parallel for schedule(static) if (total > PARALLEL_MIN_EXP)
+      for (int64_t i0 = 0; i0 < total; i0 += EXP_BLOCK) {
+        const int64_t m = total - i0 < EXP_BLOCK ? total - i0 : EXP_BLOCK;
+        if (out != x) memcpy(out + i0, x + i0, (size_t)m * sizeof(float));
+        rxrl_exp_inplace(out + i0, m);
+      }
+      break;
     case U_NEG: MAP(-v); break;
     /* the form that cannot overflow: exp of a non-positive number only */
     case U_SIGMOID: MAP(v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v))); break;
@@ -79,8 +89,7 @@ napi_value rxrl_reduce_rows(napi_env env, napi_callback_info info) {
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * cols;
     if (op == R_SUM || op == R_MEAN) {
-      double s = 0;
-      for (int64_t j = 0; j < cols; j++) s += xr[j];
+      const double s = rxrl_sum_f64(xr, cols);
       out[r] = (float)(op == R_MEAN ? (cols > 0 ? s / (double)cols : NAN) : s);
     } else {
       /* NaN wins, as in the cpu backend's max/min */

@@ -12,22 +12,27 @@
 #include <stdio.h>
 
 #include "args.h"
+#include "reduce.h"
+#include "vexp.h"
 
 /* Row max and log(sum(exp(x - max))) in two passes; the row stays in cache. */
-static void row_lse(const float *x, int64_t cols, float *max_out, float *lse_out) {
-  float m = -INFINITY;
-  for (int64_t j = 0; j < cols; j++)
-    if (x[j] > m) m = x[j];
+void rxrl_row_lse(const float *x, int64_t cols, float *max_out, float *lse_out) {
+  const float m = rxrl_max_f32(x, cols);
   if (m == -INFINITY || isnan(m)) {
     /* All -inf rows give -inf; NaN propagates (a comparison skips NaN, so sum instead). */
-    double s = 0;
-    for (int64_t j = 0; j < cols; j++) s += x[j];
+    const double s = rxrl_sum_f64(x, cols);
     *max_out = m;
     *lse_out = isnan(s) ? NAN : m;
     return;
   }
   double s = 0;
-  for (int64_t j = 0; j < cols; j++) s += expf(x[j] - m);
+  float e[EXP_BLOCK];
+  for (int64_t j0 = 0; j0 < cols; j0 += EXP_BLOCK) {
+    const int64_t n = cols - j0 < EXP_BLOCK ? cols - j0 : EXP_BLOCK;
+    for (int64_t j = 0; j < n; j++) e[j] = x[j0 + j] - m;
+    rxrl_exp_inplace(e, n);
+    s += rxrl_sum_f64(e, n);
+  }
   *max_out = m;
   *lse_out = m + (float)log(s);
 }
@@ -38,20 +43,17 @@ static void row_lse(const float *x, int64_t cols, float *max_out, float *lse_out
  * back to max in float32 and every entry would come out 1.
  */
 static void row_softmax(const float *x, float *out, int64_t cols) {
-  float m = -INFINITY;
-  for (int64_t j = 0; j < cols; j++)
-    if (x[j] > m) m = x[j];
+  float m = rxrl_max_f32(x, cols);
   if (m == -INFINITY || isnan(m)) {
     float lse;
-    row_lse(x, cols, &m, &lse);
-    for (int64_t j = 0; j < cols; j++) out[j] = expf(x[j] - lse);
+    rxrl_row_lse(x, cols, &m, &lse);
+    for (int64_t j = 0; j < cols; j++) out[j] = x[j] - lse;
+    rxrl_exp_inplace(out, cols);
     return;
   }
-  double s = 0;
-  for (int64_t j = 0; j < cols; j++) {
-    out[j] = expf(x[j] - m);
-    s += out[j];
-  }
+  for (int64_t j = 0; j < cols; j++) out[j] = x[j] - m;
+  rxrl_exp_inplace(out, cols);
+  const double s = rxrl_sum_f64(out, cols);
   const float inv = (float)(1.0 / s);
   for (int64_t j = 0; j < cols; j++) out[j] *= inv;
 }
@@ -76,13 +78,13 @@ napi_value rxrl_softmax_rows(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "rxrl_native: x or out is shorter than rows*cols");
     return NULL;
   }
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN_EXP)
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * cols;
     float *orow = out + r * cols;
     if (want_log) {
       float m, lse;
-      row_lse(xr, cols, &m, &lse);
+      rxrl_row_lse(xr, cols, &m, &lse);
       for (int64_t j = 0; j < cols; j++) orow[j] = xr[j] - lse;
     } else {
       row_softmax(xr, orow, cols);
@@ -109,10 +111,10 @@ napi_value rxrl_log_sum_exp_rows(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "rxrl_native: x is shorter than rows*cols or out than rows");
     return NULL;
   }
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN_EXP)
   for (int64_t r = 0; r < rows; r++) {
     float m;
-    row_lse(x + r * cols, cols, &m, &out[r]);
+    rxrl_row_lse(x + r * cols, cols, &m, &out[r]);
   }
   return NULL;
 }
@@ -151,7 +153,7 @@ napi_value rxrl_attention_softmax(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const float sc = (float)scale;
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * s > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * s > PARALLEL_MIN_EXP)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t bi = r / (heads * t), i = r % t;
     const float *xr = x + r * s;
@@ -195,9 +197,7 @@ napi_value rxrl_softmax_grad_rows(napi_env env, napi_callback_info info) {
   for (int64_t r = 0; r < rows; r++) {
     const float *pr = p + r * cols, *gr = dp + r * cols;
     float *o = out + r * cols;
-    double dot = 0;
-    for (int64_t j = 0; j < cols; j++) dot += (double)(gr[j] * pr[j]);
-    const float d = (float)dot;
+    const float d = (float)rxrl_dot_f64(gr, pr, cols);
     for (int64_t j = 0; j < cols; j++) o[j] = (pr[j] * (gr[j] - d)) * sc;
   }
   return NULL;
@@ -231,12 +231,14 @@ napi_value rxrl_logits_grad_rows(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "rxrl_native: logitsGradRows: arrays shorter than their shapes");
     return NULL;
   }
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > PARALLEL_MIN_EXP)
   for (int64_t r = 0; r < rows; r++) {
     const float *zr = z + r * cols, l = lse[r], sc = scale[r];
     float *o = out + r * cols;
     const int64_t t = targets[r];
-    for (int64_t j = 0; j < cols; j++) o[j] = ((j == t ? 1.0f : 0.0f) - expf(zr[j] - l)) * sc;
+    for (int64_t j = 0; j < cols; j++) o[j] = zr[j] - l;
+    rxrl_exp_inplace(o, cols);
+    for (int64_t j = 0; j < cols; j++) o[j] = ((j == t ? 1.0f : 0.0f) - o[j]) * sc;
   }
   return NULL;
 }

@@ -241,6 +241,36 @@ describe.runIf(nativeTestBackendAvailable())('native backend kernels against cpu
     expect(ri.native[0]!.data).toEqual([1, 2, 3, 4]);
   });
 
+  it('gather along each axis equals cpu exactly (float32 and int32, rank-2 indices, repeats, slices of 1), and rejects an index out of range', async () => {
+    const x = randn(rng, [5, 4, 3]);
+    const idx = [
+      [4, 0, 4],
+      [1, 1, 2],
+    ];
+    for (const axis of [0, 1, 2]) {
+      const pick = idx.map((row) => row.map((i) => i % [5, 4, 3][axis]!));
+      const r = await both(() =>
+        tf.gather(tf.tensor(x, [5, 4, 3]), tf.tensor2d(pick, [2, 3], 'int32'), axis),
+      );
+      expect(r.native[0]!.shape).toEqual(r.cpu[0]!.shape);
+      expect(r.native).toEqual(r.cpu);
+    }
+    // an embedding lookup: rows of a [V, D] table by token id
+    const table = randn(rng, [50, 8]);
+    const ids = [3, 49, 0, 3, 17];
+    const emb = await both(() => tf.gather(tf.tensor(table, [50, 8]), tf.tensor1d(ids, 'int32')));
+    expect(emb.native[0]!.data.slice(8, 16)).toEqual(Array.from(table.subarray(49 * 8, 50 * 8)));
+    expect(emb.native).toEqual(emb.cpu);
+    const ints = await both(() =>
+      tf.gather(tf.tensor1d([10, 20, 30, 40], 'int32'), tf.tensor1d([3, 0, 3], 'int32')),
+    );
+    expect(ints.native[0]!.data).toEqual([40, 10, 40]);
+    await tf.setBackend(NATIVE_BACKEND);
+    expect(() =>
+      tf.tidy(() => tf.gather(tf.tensor(table, [50, 8]), tf.tensor1d([2, 50], 'int32'))),
+    ).toThrow('GatherV2: the index value 50 is not in [0, 49]');
+  });
+
   it('softmax and log-sum-exp over rows match cpu, with -inf entries and large logits', async () => {
     const shape = [5, 300];
     const x = randn(rng, shape).map((v) => v * 30);

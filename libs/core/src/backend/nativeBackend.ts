@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTENTION_SOFTMAX_KERNEL,
+  LM_HEAD_GRAD_KERNEL,
+  LM_HEAD_KERNEL,
   LOGITS_GRAD_KERNEL,
   LOG_SUM_EXP_KERNEL,
   SOFTMAX_GRAD_KERNEL,
@@ -105,6 +107,13 @@ export async function registerNativeBackend(
     for (const [kernelName, impl] of [
       [ATTENTION_SOFTMAX_KERNEL, 'AttentionSoftmax'],
       [SOFTMAX_GRAD_KERNEL, 'SoftmaxGrad'],
+    ] as const)
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
+  }
+  if (typeof addon.lmHeadForward === 'function' && typeof addon.lmHeadBackward === 'function') {
+    for (const [kernelName, impl] of [
+      [LM_HEAD_KERNEL, 'LmHead'],
+      [LM_HEAD_GRAD_KERNEL, 'LmHeadGrad'],
     ] as const)
       tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
   }

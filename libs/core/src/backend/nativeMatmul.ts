@@ -136,6 +136,39 @@ export interface NativeMatmulAddon {
     rows: number,
     cols: number,
   ): void;
+  /**
+   * The LM head's token log-probs over chunks of rows, the logits in a per-thread
+   * scratch buffer (native/src/lmhead.c): fills `lse` and `value` `[n]`; absent in older builds.
+   */
+  lmHeadForward?(
+    hidden: Float32Array,
+    head: Float32Array,
+    targets: Int32Array,
+    n: number,
+    d: number,
+    v: number,
+    vocabMajor: boolean,
+    invT: number,
+    chunkRows: number,
+    lse: Float32Array,
+    value: Float32Array,
+  ): void;
+  /** Its backward: fills `dHidden` `[n, d]` and, unless null, `dHead` (the head's layout). */
+  lmHeadBackward?(
+    hidden: Float32Array,
+    head: Float32Array,
+    targets: Int32Array,
+    n: number,
+    d: number,
+    v: number,
+    vocabMajor: boolean,
+    invT: number,
+    chunkRows: number,
+    lse: Float32Array,
+    dy: Float32Array,
+    dHidden: Float32Array,
+    dHead: Float32Array | null,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

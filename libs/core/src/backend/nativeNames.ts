@@ -33,3 +33,13 @@ export const SOFTMAX_GRAD_KERNEL = 'RxrlSoftmaxGrad';
  * logits gradient in one pass (native/src/rowops.c).
  */
 export const LOGITS_GRAD_KERNEL = 'RxrlLogitsGrad';
+
+/**
+ * The LM head's token log-probs in one kernel each way (native/src/lmhead.c), the
+ * logits of one chunk of rows at a time in a scratch buffer instead of a tensor:
+ * `RxrlLmHead` {hidden [N, D], head [D, V] or [V, D], targets int32 [N]} (attrs
+ * vocabMajor, invT, chunkRows) → [value [N], lse [N]]; `RxrlLmHeadGrad` {hidden, head,
+ * targets, lse, dy} (the same attrs and headGrad) → [dHidden] or [dHidden, dHead].
+ */
+export const LM_HEAD_KERNEL = 'RxrlLmHead';
+export const LM_HEAD_GRAD_KERNEL = 'RxrlLmHeadGrad';

@@ -5,6 +5,7 @@ import { LOGITS_GRAD_KERNEL, NATIVE_BACKEND } from '../backend/nativeNames';
 import { fusedKernelFor } from './activations';
 import { customOp, frozenGradient, isFrozen } from './customOp';
 import { logSumExpLastAxis } from './logSoftmax';
+import { nativeLmHeadAvailable, nativeLmHeadTokenLogProbs } from './lmHeadNative';
 import { directMatMulIsFast } from './matMulRouting';
 
 /** Bytes one chunk's `[rows, V]` float32 logits may take when the chunk size is automatic. */
@@ -75,6 +76,8 @@ export function lmHeadTokenLogProbs(
       `lmHeadTokenLogProbs: temperature must be a positive number, got ${temperature}`,
     );
   const invT = 1 / temperature;
+  if (nativeLmHeadAvailable(hidden, head))
+    return nativeLmHeadTokenLogProbs(hidden, head, targets, { vocabMajor, invT, chunkRows: rows });
   const chunks: Array<[number, number]> = [];
   for (let start = 0; start < n; start += rows) chunks.push([start, Math.min(rows, n - start)]);
   // wasm is fast only for non-transposed products: transpose the head once per pass, not per chunk

@@ -20,7 +20,31 @@
 struct scratch {
   float *p;
   size_t cap;
+  /* the forward call whose logits the buffer still holds (0: none) and what it computed
+     them from, so that its backward can skip the recompute when nothing ran in between */
+  int32_t holds;
+  const float *h, *w;
+  int64_t n, d, v;
+  float inv_t;
+  bool vocab_major;
 };
+
+/* Chunks whose logits the forward keeps for the backward: the memory estimate
+   (@rxrl/model's estimateRunMemory) counts six [chunkRows, V] buffers for the head. */
+#define KEEP_CHUNKS 6
+
+/* backward passes that reused / recomputed their logits, process-wide (lmHeadStats) */
+static int64_t reused = 0, recomputed = 0;
+
+/* tickets handed out by forwards, process-wide; 0 is never one */
+static int32_t next_ticket = 0;
+
+static int32_t new_ticket(void) {
+  int32_t t;
+  do t = __atomic_add_fetch(&next_ticket, 1, __ATOMIC_RELAXED) & 0x7fffffff;
+  while (t == 0);
+  return t;
+}
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -32,8 +56,8 @@ static void free_scratch(void *s) {
 
 static void make_key(void) { pthread_key_create(&scratch_key, free_scratch); }
 
-/* n floats owned by the calling thread (a worker thread has its own), or NULL */
-static float *scratch(size_t n) {
+/* the calling thread's scratch (a worker thread has its own), or NULL */
+static struct scratch *thread_scratch(void) {
   pthread_once(&scratch_once, make_key);
   struct scratch *s = pthread_getspecific(scratch_key);
   if (s == NULL) {
@@ -43,12 +67,18 @@ static float *scratch(size_t n) {
       return NULL;
     }
   }
+  return s;
+}
+
+/* at least n floats of it, to be overwritten (so it holds no forward's logits); false when out of memory */
+static bool reserve(struct scratch *s, size_t n) {
+  s->holds = 0;
   if (s->cap < n) {
     free(s->p);
     s->p = malloc(n * sizeof(float));
     s->cap = s->p == NULL ? 0 : n;
   }
-  return s->p;
+  return s->p != NULL || n == 0;
 }
 
 struct head_args {
@@ -84,6 +114,11 @@ static bool head_args(napi_env env, napi_value *argv, struct head_args *a) {
   return true;
 }
 
+static bool holds_logits_of(const struct scratch *s, int32_t ticket, const struct head_args *a) {
+  return ticket != 0 && s->holds == ticket && s->h == a->h && s->w == a->w && s->n == a->n &&
+         s->d == a->d && s->v == a->v && s->inv_t == a->inv_t && s->vocab_major == a->vocab_major;
+}
+
 /* z = (hidden rows [start, start + size) · head) · invT into the scratch */
 static void chunk_logits(const struct head_args *a, int64_t start, int64_t size, float *z) {
   rxrl_gemm(size, a->v, a->d, a->h + start * a->d, a->w, z, false, a->vocab_major, false);
@@ -95,7 +130,9 @@ static void chunk_logits(const struct head_args *a, int64_t start, int64_t size,
 }
 
 /* lmHeadForward(hidden, head, targets, n, d, v, vocabMajor, invT, chunkRows, lse, value):
-   lse[i] = log Σ_j exp(z[i, j]), value[i] = z[i, targets[i]] − lse[i] */
+   lse[i] = log Σ_j exp(z[i, j]), value[i] = z[i, targets[i]] − lse[i]. Returns a ticket
+   (non-zero) when all rows fit KEEP_CHUNKS chunks: their logits stay in the scratch, and
+   a backward given the ticket uses them if no other call has used the scratch since. */
 napi_value rxrl_lm_head_forward(napi_env env, napi_callback_info info) {
   size_t argc = 11;
   napi_value argv[11];
@@ -115,13 +152,17 @@ napi_value rxrl_lm_head_forward(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int64_t rows = a.chunk < a.n ? a.chunk : a.n;
-  float *z = scratch((size_t)(rows * a.v));
-  if (z == NULL && a.n > 0) {
-    napi_throw_error(env, NULL, "rxrl_native: lmHead: out of memory for one chunk of logits");
+  /* up to KEEP_CHUNKS chunks, every row's logits stay for the backward, each chunk in its
+     own part of the scratch; beyond that one chunk's worth is reused */
+  const bool keep = a.n > 0 && a.n <= KEEP_CHUNKS * rows;
+  struct scratch *s = thread_scratch();
+  if (s == NULL || !reserve(s, (size_t)((keep ? a.n : rows) * a.v))) {
+    napi_throw_error(env, NULL, "rxrl_native: lmHead: out of memory for the logits");
     return NULL;
   }
   for (int64_t start = 0; start < a.n; start += rows) {
     const int64_t size = a.n - start < rows ? a.n - start : rows;
+    float *z = keep ? s->p + start * a.v : s->p;
     chunk_logits(&a, start, size, z);
 #pragma omp parallel for schedule(static) if (size > 1 && size * a.v > PARALLEL_MIN_EXP)
     for (int64_t r = 0; r < size; r++) {
@@ -132,25 +173,39 @@ napi_value rxrl_lm_head_forward(napi_env env, napi_callback_info info) {
       value[start + r] = zr[a.t[start + r]] - l;
     }
   }
-  return NULL;
+  int32_t ticket = 0;
+  if (keep) {
+    ticket = new_ticket();
+    s->holds = ticket;
+    s->h = a.h;
+    s->w = a.w;
+    s->n = a.n;
+    s->d = a.d;
+    s->v = a.v;
+    s->inv_t = a.inv_t;
+    s->vocab_major = a.vocab_major;
+  }
+  napi_value out;
+  return napi_create_int32(env, ticket, &out) == napi_ok ? out : NULL;
 }
 
-/* lmHeadBackward(hidden, head, targets, n, d, v, vocabMajor, invT, chunkRows, lse, dy, dHidden, dHead|null):
+/* lmHeadBackward(hidden, head, targets, n, d, v, vocabMajor, invT, chunkRows, lse, dy, dHidden, dHead|null, ticket):
    with g = (one-hot(targets) − exp(z − lse))·(dy·invT) per row, dHidden = g·headᵀ
    (g·head when vocab-major) and dHead = hiddenᵀ·g (gᵀ·hidden), summed over the chunks */
 napi_value rxrl_lm_head_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 13) {
+  size_t argc = 14;
+  napi_value argv[14];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 14) {
     napi_throw_type_error(env, NULL,
-                          "rxrl_native: lmHeadBackward(hidden, head, targets, n, d, v, vocabMajor, invT, chunkRows, lse, dy, dHidden, dHead)");
+                          "rxrl_native: lmHeadBackward(hidden, head, targets, n, d, v, vocabMajor, invT, chunkRows, lse, dy, dHidden, dHead, ticket)");
     return NULL;
   }
   struct head_args a;
   float *lse, *dy, *dh, *dw = NULL;
   size_t ll, yl, hl, wl = 0;
   napi_valuetype wt;
-  if (!head_args(env, argv, &a) || !rxrl_get_f32(env, argv[9], "lse", &lse, &ll) ||
+  int32_t ticket;
+  if (!head_args(env, argv, &a) || napi_get_value_int32(env, argv[13], &ticket) != napi_ok || !rxrl_get_f32(env, argv[9], "lse", &lse, &ll) ||
       !rxrl_get_f32(env, argv[10], "dy", &dy, &yl) || !rxrl_get_f32(env, argv[11], "dHidden", &dh, &hl) ||
       napi_typeof(env, argv[12], &wt) != napi_ok || (wt != napi_null && !rxrl_get_f32(env, argv[12], "dHead", &dw, &wl)))
     return NULL;
@@ -159,14 +214,18 @@ napi_value rxrl_lm_head_backward(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int64_t rows = a.chunk < a.n ? a.chunk : a.n;
-  float *g = scratch((size_t)(rows * a.v));
-  if (g == NULL && a.n > 0) {
+  struct scratch *s = thread_scratch();
+  const bool kept = s != NULL && holds_logits_of(s, ticket, &a);
+  if (s == NULL || (!kept && !reserve(s, (size_t)(rows * a.v)))) {
     napi_throw_error(env, NULL, "rxrl_native: lmHead: out of memory for one chunk of logits");
     return NULL;
   }
+  s->holds = 0; /* the gradient overwrites the logits */
+  __atomic_add_fetch(kept ? &reused : &recomputed, 1, __ATOMIC_RELAXED);
   for (int64_t start = 0; start < a.n; start += rows) {
     const int64_t size = a.n - start < rows ? a.n - start : rows;
-    chunk_logits(&a, start, size, g);
+    float *g = kept ? s->p + start * a.v : s->p;
+    if (!kept) chunk_logits(&a, start, size, g);
 #pragma omp parallel for schedule(static) if (size > 1 && size * a.v > PARALLEL_MIN_EXP)
     for (int64_t r = 0; r < size; r++) {
       float *o = g + r * a.v;
@@ -188,4 +247,16 @@ napi_value rxrl_lm_head_backward(napi_env env, napi_callback_info info) {
   if (dw != NULL && a.n == 0)
     for (int64_t i = 0; i < a.d * a.v; i++) dw[i] = 0.0f;
   return NULL;
+}
+
+/* lmHeadStats(): [backward passes that reused the forward's logits, that recomputed them] */
+napi_value rxrl_lm_head_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out, a, b;
+  if (napi_create_array_with_length(env, 2, &out) != napi_ok ||
+      napi_create_int64(env, __atomic_load_n(&reused, __ATOMIC_RELAXED), &a) != napi_ok ||
+      napi_create_int64(env, __atomic_load_n(&recomputed, __ATOMIC_RELAXED), &b) != napi_ok ||
+      napi_set_element(env, out, 0, a) != napi_ok || napi_set_element(env, out, 1, b) != napi_ok)
+    return NULL;
+  return out;
 }

@@ -252,7 +252,7 @@ export function nativeKernels(
     const { n, d, v } = lmHeadDims(hidden, head, a.vocabMajor);
     const value = new Float32Array(n);
     const lse = new Float32Array(n);
-    addon.lmHeadForward!(
+    const ticket = addon.lmHeadForward!(
       f32(backend, hidden),
       f32(backend, head),
       values(backend, targets) as Int32Array,
@@ -269,12 +269,13 @@ export function nativeKernels(
     return [
       backend.makeTensorInfo([n], 'float32', value),
       backend.makeTensorInfo([n], 'float32', lse),
+      backend.makeTensorInfo([1], 'int32', Int32Array.of(ticket)),
     ];
   }
 
   function lmHeadGrad(args: KernelArgs): tf.TensorInfo[] {
-    const { hidden, head, targets, lse, dy } = args.inputs as Record<
-      'hidden' | 'head' | 'targets' | 'lse' | 'dy',
+    const { hidden, head, targets, lse, dy, ticket } = args.inputs as Record<
+      'hidden' | 'head' | 'targets' | 'lse' | 'dy' | 'ticket',
       tf.TensorInfo
     >;
     const a = args.attrs as unknown as LmHeadAttrs;
@@ -296,6 +297,7 @@ export function nativeKernels(
       f32(backend, dy),
       dHidden,
       dHead,
+      (values(backend, ticket) as Int32Array)[0]!,
     );
     count();
     const out = [backend.makeTensorInfo(hidden.shape, 'float32', dHidden)];

@@ -139,6 +139,7 @@ export interface NativeMatmulAddon {
   /**
    * The LM head's token log-probs over chunks of rows, the logits in a per-thread
    * scratch buffer (native/src/lmhead.c): fills `lse` and `value` `[n]`; absent in older builds.
+   * Returns a ticket, non-zero when the logits of all rows stay in the scratch for the backward.
    */
   lmHeadForward?(
     hidden: Float32Array,
@@ -152,8 +153,12 @@ export interface NativeMatmulAddon {
     chunkRows: number,
     lse: Float32Array,
     value: Float32Array,
-  ): void;
-  /** Its backward: fills `dHidden` `[n, d]` and, unless null, `dHead` (the head's layout). */
+  ): number;
+  /**
+   * Its backward: fills `dHidden` `[n, d]` and, unless null, `dHead` (the head's layout);
+   * reuses the forward's logits when `ticket` is the one that forward returned and no
+   * other call has used the scratch since, else recomputes them.
+   */
   lmHeadBackward?(
     hidden: Float32Array,
     head: Float32Array,
@@ -168,7 +173,10 @@ export interface NativeMatmulAddon {
     dy: Float32Array,
     dHidden: Float32Array,
     dHead: Float32Array | null,
+    ticket: number,
   ): void;
+  /** [LM-head backward passes that reused their forward's logits, that recomputed them] so far. */
+  lmHeadStats?(): [number, number];
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */
@@ -228,6 +236,12 @@ export function loadNativeAddon(
       // machine a spinning waiter steals the core its partner needs. libgomp
       // reads this once, when the addon loads.
       process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
+      // The same for OpenBLAS's own threads, which otherwise spin in sched_yield for
+      // 2^28 cycles after each product — on the core the kernels' OpenMP threads need
+      // next. `train_step` small, quiet 2 cores, medians of 16 steps in three alternating
+      // runs: 472 / 529 / 481 ms spinning, 447 / 507 / 460 ms with 2^4; system time per
+      // step 230–290 → 20–70 ms. OpenBLAS reads it when the addon loads it.
+      process.env['OPENBLAS_THREAD_TIMEOUT'] ??= '4';
       const require = createRequire(import.meta.url);
       result = { addon: require(path) as NativeMatmulAddon };
     } catch (err) {

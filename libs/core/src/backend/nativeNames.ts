@@ -38,8 +38,9 @@ export const LOGITS_GRAD_KERNEL = 'RxrlLogitsGrad';
  * The LM head's token log-probs in one kernel each way (native/src/lmhead.c), the
  * logits of one chunk of rows at a time in a scratch buffer instead of a tensor:
  * `RxrlLmHead` {hidden [N, D], head [D, V] or [V, D], targets int32 [N]} (attrs
- * vocabMajor, invT, chunkRows) → [value [N], lse [N]]; `RxrlLmHeadGrad` {hidden, head,
- * targets, lse, dy} (the same attrs and headGrad) → [dHidden] or [dHidden, dHead].
+ * vocabMajor, invT, chunkRows) → [value [N], lse [N], ticket int32 [1]]; `RxrlLmHeadGrad`
+ * {hidden, head, targets, lse, dy, ticket} (the same attrs and headGrad) → [dHidden] or
+ * [dHidden, dHead]. The ticket names the forward whose logits the scratch may still hold.
  */
 export const LM_HEAD_KERNEL = 'RxrlLmHead';
 export const LM_HEAD_GRAD_KERNEL = 'RxrlLmHeadGrad';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../base/rng';
 import { nativeBackendCalls } from '../backend/nativeBackend';
+import { nativeMatmulAddon } from '../backend/nativeMatmul';
 import { LM_HEAD_GRAD_KERNEL, LM_HEAD_KERNEL } from '../backend/nativeNames';
 import { nativeTestBackendAvailable, useBackend } from '../testing';
 import { randn } from './gradCheck.testkit';
@@ -81,6 +82,50 @@ describe.runIf(nativeTestBackendAvailable())('native LM-head kernels', () => {
         tf.dispose([h, wDV, w, t, r]);
         expect(tf.memory().numTensors).toBe(before);
       });
+
+  it("reuses the forward's logits in the backward only while the scratch still holds them", () => {
+    const addon = nativeMatmulAddon()!;
+    const h = tf.tensor2d(hData, [n, d]);
+    const h2 = tf.tensor2d(
+      hData.map((x) => -x),
+      [n, d],
+    );
+    const w = tf.tensor2d(wData, [d, v]);
+    const t = tf.tensor1d(tData, 'int32');
+    const r = tf.tensor1d(rData);
+    const stats = () => addon.lmHeadStats!();
+    // the backward follows its own forward directly: one chunk, or up to six (their
+    // logits kept side by side)
+    for (const chunkRows of [n, 8]) {
+      const [reused, recomputed] = stats();
+      run(h, w, t, r, { chunkRows });
+      expect(stats()).toEqual([reused + 1, recomputed]);
+    }
+    const single = run(h, w, t, r, { chunkRows: n });
+    // more than six chunks: only one chunk's worth of scratch, so the logits are recomputed
+    let [reused, recomputed] = stats();
+    run(h, w, t, r, { chunkRows: 4 });
+    expect(stats()).toEqual([reused, recomputed + 1]);
+    // two heads on one tape: the second forward replaces the first's logits, its backward
+    // (run first) reuses them and the first's backward recomputes — and both are exact
+    const two = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.add(
+        tf.sum(tf.mul(lmHeadTokenLogProbs(a as tf.Tensor2D, c as tf.Tensor2D, t), r)),
+        tf.sum(lmHeadTokenLogProbs(b as tf.Tensor2D, c as tf.Tensor2D, t)),
+      );
+    const grads = (): number[][] => {
+      const g = tf.grads(two)([h, h2, w]);
+      const out = g.map((x) => Array.from(x.dataSync()));
+      tf.dispose(g);
+      return out;
+    };
+    [reused, recomputed] = stats();
+    const fused = grads();
+    expect(stats()).toEqual([reused + 1, recomputed + 1]);
+    expect(fused).toEqual(withoutNativeLmHead(grads));
+    expect(fused[0]).toEqual(single[1]);
+    tf.dispose([h, h2, w, t, r]);
+  });
 
   it('a frozen head gets zeros and the same hidden gradient', () => {
     const h = tf.tensor2d(hData, [n, d]);

@@ -32,18 +32,20 @@ export function nativeLmHeadTokenLogProbs(
   const f = customOp(([h, w, t], save) => {
     // as in the op-by-op path: a frozen head (LoRA's tied embedding) gets no [V, D] product
     const frozen = isFrozen(w!);
-    const [value, lse] = tf
+    // the ticket lets the backward reuse this forward's logits while the kernel's scratch
+    // still holds them (all rows in one chunk, no other LM-head call in between)
+    const [value, lse, ticket] = tf
       .engine()
       .runKernel(LM_HEAD_KERNEL, { hidden: h!, head: w!, targets: t! }, kernelAttrs) as tf.Tensor[];
-    save([h!, w!, t!, lse!]);
+    save([h!, w!, t!, lse!, ticket!]);
     return {
       value: value!,
-      gradFunc: (dy, [hs, ws, ts, lses]) => {
+      gradFunc: (dy, [hs, ws, ts, lses, tk]) => {
         const grads = tf
           .engine()
           .runKernel(
             LM_HEAD_GRAD_KERNEL,
-            { hidden: hs!, head: ws!, targets: ts!, lse: lses!, dy },
+            { hidden: hs!, head: ws!, targets: ts!, lse: lses!, dy, ticket: tk! },
             { ...kernelAttrs, headGrad: !frozen },
           ) as tf.Tensor[];
         return [grads[0]!, frozen ? frozenGradient(ws!.shape) : grads[1]!, tf.zeros(ts!.shape)];

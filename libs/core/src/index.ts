@@ -29,7 +29,7 @@ export {
   nativeBackendCalls,
   type NativeBackendStatus,
 } from './backend/nativeBackend';
-export { NATIVE_BACKEND } from './backend/nativeNames';
+export { NATIVE_BACKEND, SAMPLE_ROWS_KERNEL } from './backend/nativeNames';
 export {
   probeWebgpu,
   probeWebgpuIsolated,

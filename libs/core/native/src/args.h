@@ -38,6 +38,7 @@ napi_value rxrl_rms_norm_backward(napi_env env, napi_callback_info info);
 napi_value rxrl_lm_head_forward(napi_env env, napi_callback_info info);
 napi_value rxrl_lm_head_backward(napi_env env, napi_callback_info info);
 napi_value rxrl_lm_head_stats(napi_env env, napi_callback_info info);
+napi_value rxrl_sample_rows(napi_env env, napi_callback_info info);
 
 /* max and log Σ exp of one row (rowops.c); -inf rows give -inf, NaN propagates */
 void rxrl_row_lse(const float *x, int64_t cols, float *max_out, float *lse_out);

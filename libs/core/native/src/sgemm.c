@@ -323,6 +323,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"lmHeadForward", NULL, rxrl_lm_head_forward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lmHeadBackward", NULL, rxrl_lm_head_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lmHeadStats", NULL, rxrl_lm_head_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sampleRows", NULL, rxrl_sample_rows, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -9,6 +9,7 @@ import {
   NATIVE_BACKEND,
   RMS_NORM_GRAD_KERNEL,
   RMS_NORM_KERNEL,
+  SAMPLE_ROWS_KERNEL,
   SWIGLU_GRAD_KERNEL,
   SWIGLU_KERNEL,
 } from './nativeNames';
@@ -117,6 +118,12 @@ export async function registerNativeBackend(
     ] as const)
       tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });
   }
+  if (typeof addon.sampleRows === 'function')
+    tf.registerKernel({
+      kernelName: SAMPLE_ROWS_KERNEL,
+      backendName: NATIVE_BACKEND,
+      kernelFunc: overrides['SampleRows']!,
+    });
   if (typeof addon.logitsGradRows === 'function') {
     for (const [kernelName, impl] of [[LOGITS_GRAD_KERNEL, 'LogitsGrad']] as const)
       tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: overrides[impl]! });

@@ -305,6 +305,30 @@ export function nativeKernels(
     return out;
   }
 
+  function sampleRows(args: KernelArgs): tf.TensorInfo[] {
+    const { logits, uniforms } = args.inputs as Record<'logits' | 'uniforms', tf.TensorInfo>;
+    const { temperature, minP } = args.attrs as { temperature: number; minP: number };
+    const backend = args.backend as unknown as MathBackendCPU;
+    const [rows, cols] = logits.shape as [number, number];
+    const tokens = new Int32Array(rows);
+    const logprobs = new Float32Array(rows);
+    addon.sampleRows!(
+      f32(backend, logits),
+      rows,
+      cols,
+      temperature,
+      minP,
+      f32(backend, uniforms),
+      tokens,
+      logprobs,
+    );
+    count();
+    return [
+      backend.makeTensorInfo([rows], 'int32', tokens),
+      backend.makeTensorInfo([rows], 'float32', logprobs),
+    ];
+  }
+
   function logSumExp(args: KernelArgs): tf.TensorInfo {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
@@ -568,6 +592,7 @@ export function nativeKernels(
     LogitsGrad: logitsGrad as tf.KernelFunc,
     LmHead: lmHead as tf.KernelFunc,
     LmHeadGrad: lmHeadGrad as tf.KernelFunc,
+    SampleRows: sampleRows as tf.KernelFunc,
     SoftmaxGrad: softmaxGrad as tf.KernelFunc,
     Swiglu: swiglu as tf.KernelFunc,
     SwigluGrad: swigluGrad as tf.KernelFunc,

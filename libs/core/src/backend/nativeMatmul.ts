@@ -177,6 +177,17 @@ export interface NativeMatmulAddon {
   ): void;
   /** [LM-head backward passes that reused their forward's logits, that recomputed them] so far. */
   lmHeadStats?(): [number, number];
+  /** One token per row by inverting softmax(logits / T)'s CDF at `uniforms` (native/src/sample.c). */
+  sampleRows?(
+    logits: Float32Array,
+    rows: number,
+    cols: number,
+    temperature: number,
+    minP: number,
+    uniforms: Float32Array,
+    tokens: Int32Array,
+    logprobs: Float32Array,
+  ): void;
   /** Σ x² (squares rounded to float32, summed in float64 in index order), as float32. */
   sumSquares?(x: Float32Array): number;
   /** Set OpenBLAS worker threads; returns the count in effect. */

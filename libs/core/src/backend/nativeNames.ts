@@ -44,3 +44,10 @@ export const LOGITS_GRAD_KERNEL = 'RxrlLogitsGrad';
  */
 export const LM_HEAD_KERNEL = 'RxrlLmHead';
 export const LM_HEAD_GRAD_KERNEL = 'RxrlLmHeadGrad';
+
+/**
+ * `RxrlSampleRows` {logits [B, V], uniforms float32 [B]} (attrs temperature, minP) →
+ * [tokens int32 [B], logprobs float32 [B]]: one token per row by inverting the CDF of
+ * softmax(logits / T), min-p applied, at each row's uniform (native/src/sample.c).
+ */
+export const SAMPLE_ROWS_KERNEL = 'RxrlSampleRows';

@@ -23,3 +23,4 @@ export {
   logitsChunkRows,
 } from './lmHeadLogProbs';
 export { lmHeadTokenEntropies } from './lmHeadEntropies';
+export { sampleRowsNative } from './sampleRows';

@@ -1,8 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@rxrl/core/base';
-import { useBackend } from '@rxrl/core';
-import { sampleOnDevice } from './sampleOnDevice';
+import {
+  NATIVE_BACKEND,
+  SAMPLE_ROWS_KERNEL,
+  nativeTestBackendAvailable,
+  useBackend,
+} from '@rxrl/core';
+import { inverseCdfOnDevice, sampleOnDevice } from './sampleOnDevice';
 import { policyLogprob, sampleToken } from './sampleToken';
 import type { SamplingParams } from './samplingParams';
 
@@ -133,5 +138,65 @@ describe('sampleOnDevice', () => {
     expect(drawn.map((d) => d!.token)).toEqual([1, 2]);
     expect(drawn[0]!.logprob).toBeCloseTo(Math.log(0.4), 5);
     t.dispose();
+  });
+});
+
+describe.runIf(nativeTestBackendAvailable())('inverse-CDF sampling as one native kernel', () => {
+  beforeAll(async () => {
+    await useBackend('native');
+  });
+
+  /** inverseCdfOnDevice with the native kernel unregistered: the op-by-op path. */
+  async function opByOp(
+    logits: tf.Tensor2D,
+    params: SamplingParams,
+    u: Float32Array,
+  ): Promise<{ tokens: Int32Array; logprobs: Float32Array }> {
+    const k = tf.getKernel(SAMPLE_ROWS_KERNEL, NATIVE_BACKEND)!;
+    tf.unregisterKernel(SAMPLE_ROWS_KERNEL, NATIVE_BACKEND);
+    try {
+      return await inverseCdfOnDevice(logits, params, u);
+    } finally {
+      tf.registerKernel(k);
+    }
+  }
+
+  it("draws the op-by-op path's tokens and log-probs (temperatures 1 and 0.7, min-p 0 and 0.05, uniforms at both ends)", async () => {
+    const rng = new Rng(17);
+    const [b, v] = [7, 5003];
+    const data = Float32Array.from({ length: b * v }, () => 6 * rng.normal());
+    data[3 * v + 11] = 40; // one row nearly all on one token
+    const logits = tf.tensor2d(data, [b, v]);
+    const before = tf.memory().numTensors;
+    let draws = 0;
+    for (const temperature of [1, 0.7])
+      for (const min_p of [0, 0.05])
+        for (let round = 0; round < 6; round++) {
+          const u = Float32Array.from({ length: b }, (_, j) =>
+            round === 0 ? 0 : round === 1 ? 1 - 2 ** -20 : rng.float() * (j % 2 ? 1 : 1e-3),
+          );
+          const params = { ...base, temperature, min_p };
+          const fused = await inverseCdfOnDevice(logits, params, u);
+          const ref = await opByOp(logits, params, u);
+          expect(Array.from(fused.tokens)).toEqual(Array.from(ref.tokens));
+          expect(Array.from(fused.logprobs)).toEqual(Array.from(ref.logprobs));
+          draws += b;
+        }
+    expect(draws).toBe(2 * 2 * 6 * 7);
+    expect(tf.memory().numTensors).toBe(before);
+    logits.dispose();
+  });
+
+  it('runs as the one kernel and matches the host distribution', async () => {
+    const logits = tf.tensor2d(Array.from({ length: 4 }, () => PROBS.map(Math.log)).flat(), [4, 5]);
+    const info = await tf.profile(async () => {
+      await inverseCdfOnDevice(logits, base, Float32Array.of(0.01, 0.3, 0.6, 0.99));
+    });
+    expect(info.kernels.map((k) => k.name)).toEqual([SAMPLE_ROWS_KERNEL]);
+    // CDF of PROBS: 0.05, 0.45, 0.55, 0.8, 1 → u 0.01 → 0, 0.3 → 1, 0.6 → 3, 0.99 → 4
+    const got = await inverseCdfOnDevice(logits, base, Float32Array.of(0.01, 0.3, 0.6, 0.99));
+    expect(Array.from(got.tokens)).toEqual([0, 1, 3, 4]);
+    got.logprobs.forEach((lp, j) => expect(lp).toBeCloseTo(Math.log(PROBS[[0, 1, 3, 4][j]!]!), 5));
+    logits.dispose();
   });
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { sampleRowsNative } from '@rxrl/core';
 import type { Rng } from '@rxrl/core/base';
 import type { SampledToken } from './sampleToken';
 import type { SamplingParams } from './samplingParams';
@@ -134,21 +135,26 @@ export async function inverseCdfOnDevice(
   uniforms: Float32Array,
 ): Promise<{ tokens: Int32Array; logprobs: Float32Array }> {
   const [b, v] = logits.shape;
-  const [tokens, logprobs] = tf.tidy(() => {
-    const scaled = params.temperature === 1 ? logits : tf.div(logits, params.temperature);
-    const max = tf.max(scaled, 1, true);
-    const e = tf.exp(tf.sub(scaled, max));
-    const lse = tf.add(tf.reshape(max, [b]), tf.log(tf.sum(e, 1)));
-    const w = params.min_p > 0 ? tf.where(tf.greaterEqual(e, params.min_p), e, tf.zerosLike(e)) : e;
-    const cdf = tf.cumsum(w, 1);
-    const total = tf.slice(cdf, [0, v - 1], [b, 1]);
-    const x = tf.mul(tf.tensor2d(uniforms, [b, 1]), total);
-    const count = tf.sum(tf.cast(tf.lessEqual(cdf, x), 'int32'), 1);
-    const token = tf.minimum(count, tf.scalar(v - 1, 'int32')) as tf.Tensor1D;
-    const flat = tf.add(tf.mul(tf.range(0, b, 1, 'int32'), tf.scalar(v, 'int32')), token);
-    const picked = tf.gather(tf.reshape(scaled, [b * v]), flat);
-    return [token, tf.sub(picked, lse)];
-  });
+  // one native kernel where the backend has it: the same steps, rounded the same way
+  const fused = sampleRowsNative(logits, params.temperature, params.min_p, uniforms);
+  const [tokens, logprobs] = fused
+    ? [fused.tokens, fused.logprobs]
+    : tf.tidy(() => {
+        const scaled = params.temperature === 1 ? logits : tf.div(logits, params.temperature);
+        const max = tf.max(scaled, 1, true);
+        const e = tf.exp(tf.sub(scaled, max));
+        const lse = tf.add(tf.reshape(max, [b]), tf.log(tf.sum(e, 1)));
+        const w =
+          params.min_p > 0 ? tf.where(tf.greaterEqual(e, params.min_p), e, tf.zerosLike(e)) : e;
+        const cdf = tf.cumsum(w, 1);
+        const total = tf.slice(cdf, [0, v - 1], [b, 1]);
+        const x = tf.mul(tf.tensor2d(uniforms, [b, 1]), total);
+        const count = tf.sum(tf.cast(tf.lessEqual(cdf, x), 'int32'), 1);
+        const token = tf.minimum(count, tf.scalar(v - 1, 'int32')) as tf.Tensor1D;
+        const flat = tf.add(tf.mul(tf.range(0, b, 1, 'int32'), tf.scalar(v, 'int32')), token);
+        const picked = tf.gather(tf.reshape(scaled, [b * v]), flat);
+        return [token, tf.sub(picked, lse)];
+      });
   try {
     const [t, l] = await Promise.all([tokens.data(), logprobs.data()]);
     return { tokens: Int32Array.from(t), logprobs: Float32Array.from(l) };

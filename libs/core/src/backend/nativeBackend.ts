@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTENTION_SOFTMAX_KERNEL,
@@ -14,6 +15,7 @@ import {
   SWIGLU_KERNEL,
 } from './nativeNames';
 import { nativeKernels } from './nativeKernels';
+import { poolingBackendClass } from './nativeArrayPool';
 import { loadNativeAddon } from './nativeMatmul';
 import { setNativeInPlaceAddon } from './nativeInPlace';
 
@@ -69,10 +71,12 @@ export async function registerNativeBackend(
     cpuKernels.get(name)!.kernelFunc(args) as tf.TensorInfo | tf.TensorInfo[];
   const overrides = nativeKernels(addon, fallback, () => nativeCalls++);
 
+  const poolBytes = nativePoolBytes();
+  const Backend = poolBytes > 0 ? poolingBackendClass(MathBackendCPU, poolBytes) : MathBackendCPU;
   tf.registerBackend(
     NATIVE_BACKEND,
     () => {
-      const backend = new MathBackendCPU();
+      const backend = new Backend();
       // the cpu backend's one-time banner tells Node users to install tfjs-node; here the
       // hot kernels are native already
       (backend as unknown as { firstUse: boolean }).firstUse = false;
@@ -150,4 +154,20 @@ export async function registerNativeBackend(
 /** How many kernel calls the native code has served in this process. */
 export function nativeBackendCalls(): number {
   return nativeCalls;
+}
+
+/**
+ * Bytes of disposed kernel outputs the backend keeps for reuse (nativeArrayPool.ts):
+ * `RXRL_NATIVE_POOL_MB` (0 turns reuse off), else 1 GiB or 5% of the machine's memory,
+ * whichever is smaller.
+ */
+export function nativePoolBytes(): number {
+  const raw = process.env['RXRL_NATIVE_POOL_MB'];
+  if (raw !== undefined && raw !== '') {
+    const mb = Number(raw);
+    if (!Number.isFinite(mb) || mb < 0)
+      throw new Error(`RXRL_NATIVE_POOL_MB must be a number of MiB >= 0, got "${raw}"`);
+    return mb * 2 ** 20;
+  }
+  return Math.min(2 ** 30, Math.floor(0.05 * os.totalmem()));
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { takeOutput } from './nativeArrayPool';
 import { matMulPlan, type NativeMatmulAddon } from './nativeMatmul';
 
 /**
@@ -69,7 +70,7 @@ export function nativeKernels(
       return fallback('BatchMatMul', args) as tf.TensorInfo;
     const backend = args.backend as unknown as MathBackendCPU;
     const { M, N, K, batch, shape } = matMulPlan(a.shape, b.shape, transposeA, transposeB);
-    const out = new Float32Array(tf.util.sizeFromShape(shape));
+    const out = takeOutput(backend, tf.util.sizeFromShape(shape));
     const av = f32(backend, a);
     const bv = f32(backend, b);
     if (!batch || batch.aIndex.length === 1)
@@ -88,7 +89,7 @@ export function nativeKernels(
     const backend = args.backend as unknown as MathBackendCPU;
     const cols = logits.shape[rank - 1]!;
     const size = tf.util.sizeFromShape(logits.shape);
-    const out = new Float32Array(size);
+    const out = takeOutput(backend, size);
     addon.softmaxRows(f32(backend, logits), out, cols === 0 ? 0 : size / cols, cols, false);
     count();
     return backend.makeTensorInfo(logits.shape, 'float32', out);
@@ -123,7 +124,7 @@ export function nativeKernels(
   function swiglu(args: KernelArgs): tf.TensorInfo {
     const { gate, up } = args.inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
     const backend = args.backend as unknown as MathBackendCPU;
-    const out = new Float32Array(tf.util.sizeFromShape(gate.shape));
+    const out = takeOutput(backend, tf.util.sizeFromShape(gate.shape));
     addon.swigluForward!(f32(backend, gate), f32(backend, up), out);
     count();
     return backend.makeTensorInfo(gate.shape, 'float32', out);
@@ -133,7 +134,7 @@ export function nativeKernels(
     const { gate, up, dy } = args.inputs as Record<'gate' | 'up' | 'dy', tf.TensorInfo>;
     const backend = args.backend as unknown as MathBackendCPU;
     const size = tf.util.sizeFromShape(gate.shape);
-    const [dg, du] = [new Float32Array(size), new Float32Array(size)];
+    const [dg, du] = [takeOutput(backend, size), takeOutput(backend, size)];
     addon.swigluBackward!(f32(backend, gate), f32(backend, up), f32(backend, dy), dg, du);
     count();
     return [
@@ -146,7 +147,7 @@ export function nativeKernels(
     const { x, weight } = args.inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
     const { eps } = args.attrs as { eps: number };
     const backend = args.backend as unknown as MathBackendCPU;
-    const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+    const out = takeOutput(backend, tf.util.sizeFromShape(x.shape));
     addon.rmsNormForward!(f32(backend, x), f32(backend, weight), eps, out);
     count();
     return backend.makeTensorInfo(x.shape, 'float32', out);
@@ -156,8 +157,8 @@ export function nativeKernels(
     const { x, weight, dy } = args.inputs as Record<'x' | 'weight' | 'dy', tf.TensorInfo>;
     const { eps } = args.attrs as { eps: number };
     const backend = args.backend as unknown as MathBackendCPU;
-    const dx = new Float32Array(tf.util.sizeFromShape(x.shape));
-    const dw = new Float32Array(tf.util.sizeFromShape(weight.shape));
+    const dx = takeOutput(backend, tf.util.sizeFromShape(x.shape));
+    const dw = takeOutput(backend, tf.util.sizeFromShape(weight.shape));
     addon.rmsNormBackward!(f32(backend, x), f32(backend, weight), eps, f32(backend, dy), dx, dw);
     count();
     return [
@@ -173,7 +174,7 @@ export function nativeKernels(
       number
     >;
     const backend = args.backend as unknown as MathBackendCPU;
-    const out = new Float32Array(tf.util.sizeFromShape(scores.shape));
+    const out = takeOutput(backend, tf.util.sizeFromShape(scores.shape));
     const b = bias !== undefined ? f32(backend, bias) : null;
     addon.attentionSoftmax!(
       f32(backend, scores),
@@ -196,7 +197,7 @@ export function nativeKernels(
     const backend = args.backend as unknown as MathBackendCPU;
     const size = tf.util.sizeFromShape(p.shape);
     const cols = p.shape[p.shape.length - 1] ?? 1;
-    const out = new Float32Array(size);
+    const out = takeOutput(backend, size);
     addon.softmaxGradRows!(
       f32(backend, p),
       f32(backend, dp),
@@ -216,7 +217,7 @@ export function nativeKernels(
     >;
     const backend = args.backend as unknown as MathBackendCPU;
     const [rows, cols] = z.shape as [number, number];
-    const out = new Float32Array(rows * cols);
+    const out = takeOutput(backend, rows * cols);
     addon.logitsGradRows!(
       f32(backend, z),
       f32(backend, lse),
@@ -281,8 +282,8 @@ export function nativeKernels(
     const a = args.attrs as unknown as LmHeadAttrs;
     const backend = args.backend as unknown as MathBackendCPU;
     const { n, d, v } = lmHeadDims(hidden, head, a.vocabMajor);
-    const dHidden = new Float32Array(n * d);
-    const dHead = a.headGrad === false ? null : new Float32Array(d * v);
+    const dHidden = takeOutput(backend, n * d);
+    const dHead = a.headGrad === false ? null : takeOutput(backend, d * v);
     addon.lmHeadBackward!(
       f32(backend, hidden),
       f32(backend, head),
@@ -352,7 +353,7 @@ export function nativeKernels(
       const shape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
       if (shape.length > MAX_RANK) return fallback(name, args) as tf.TensorInfo;
       const backend = args.backend as unknown as MathBackendCPU;
-      const out = new Float32Array(tf.util.sizeFromShape(shape));
+      const out = takeOutput(backend, tf.util.sizeFromShape(shape));
       // Scalars run as rank 1: the kernel iterates over a last dimension.
       const s = shape.length === 0 ? [1] : shape;
       addon.binary(
@@ -381,7 +382,7 @@ export function nativeKernels(
   ): tf.TensorInfo {
     const src = values(backend, x) as Float32Array | Int32Array;
     const size = tf.util.sizeFromShape(shape);
-    const out = x.dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+    const out = x.dtype === 'float32' ? takeOutput(backend, size) : new Int32Array(size);
     if (size > 0) {
       const s = shape.length === 0 ? [1] : shape;
       const st = shape.length === 0 ? [1] : strides;
@@ -460,7 +461,7 @@ export function nativeKernels(
       const { x } = args.inputs as { x: tf.TensorInfo };
       if (x.dtype !== 'float32') return fallback(name, args) as tf.TensorInfo;
       const backend = args.backend as unknown as MathBackendCPU;
-      const out = new Float32Array(tf.util.sizeFromShape(x.shape));
+      const out = takeOutput(backend, tf.util.sizeFromShape(x.shape));
       addon.unary(UNARY_OPS[name], f32(backend, x), out);
       count();
       return backend.makeTensorInfo(x.shape, 'float32', out);
@@ -521,7 +522,7 @@ export function nativeKernels(
     const n = idx.length;
     const out =
       x.dtype === 'float32'
-        ? new Float32Array(outer * n * inner)
+        ? takeOutput(backend, outer * n * inner)
         : new Int32Array(outer * n * inner);
     for (let o = 0; o < outer; o++) {
       const base = o * dim * inner;
@@ -554,7 +555,7 @@ export function nativeKernels(
     );
     const backend = args.backend as unknown as MathBackendCPU;
     const size = tf.util.sizeFromShape(shape);
-    const out = first.dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+    const out = first.dtype === 'float32' ? takeOutput(backend, size) : new Int32Array(size);
     const dst = Int32Array.from(denseStrides(shape));
     let start = 0;
     for (const t of inputs) {

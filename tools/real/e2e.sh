@@ -84,7 +84,7 @@ rxrl generate --model "$work/grpo/policy" --backend native --chat --max-new-toke
 port=$(( 20000 + RANDOM % 20000 ))
 rxrl serve --model "$work/grpo/policy" --backend native --port "$port" --served-model-name e2e &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
+trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 180); do
   curl -sf "http://127.0.0.1:$port/health" > /dev/null && break
   sleep 1

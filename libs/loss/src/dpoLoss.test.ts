@@ -320,12 +320,10 @@ for (const backend of TEST_BACKENDS) {
         const e = refDpo(o, data);
         const m = readMetricsSync(r.metrics);
         expectClose(r.loss.dataSync()[0]!, e.loss, 2e-5, `${f} loss`);
-        expectClose(
-          m['preference_loss/hinge']!,
-          e.metrics['preference_loss/hinge']!,
-          2e-5,
-          `${f} hinge term`,
-        );
+        for (const t of ['sigmoid', 'hinge', 'ipo']) {
+          const k = `preference_loss/${t}`;
+          expectClose(m[k]!, e.metrics[k]!, 2e-5, `${f} ${t} term`);
+        }
         r.loss.dispose();
         const g = gradOf(
           (v) => {

@@ -11,6 +11,7 @@ import { Rng } from '../base/rng';
 import { disableNativeMatmul, enableNativeMatmulFromEnv } from '../backend/nativeMatmul';
 import { LOGITS_GRAD_KERNEL } from '../backend/nativeNames';
 import { nativeTestBackendAvailable, useBackend } from '../testing';
+import { customOp } from './customOp';
 import { randn, relErr } from './gradCheck.testkit';
 import { linear } from './linear';
 import { lmHeadTokenEntropies } from './lmHeadEntropies';
@@ -141,6 +142,67 @@ describe('lm head routing on plain wasm (XNNPACK, no native kernel)', () => {
           k.inputShapes[0]!.join() === (vocabMajor ? [v, d] : [d, v]).join(),
       ).length;
       expect(headTransposes).toBe(vocabMajor ? 2 : 1);
+    });
+  }
+});
+
+/**
+ * Bytes alive, above those before the call, when the backward pass of `Σ op(h, w)` reaches
+ * the op's input `h`, i.e. right after the op's own backward returned (an identity op on `h`
+ * reads tf.memory() in its gradient). The rest of a model's backward runs from there on.
+ */
+function bytesAfterBackward(op: Op, vocabMajor: boolean, N: number, D: number, V: number) {
+  const r = new Rng(4);
+  const h = tf.tensor2d(Float32Array.from(randn(r, N * D)), [N, D]);
+  const w = tf.tensor2d(Float32Array.from(randn(r, D * V, 0.3)), vocabMajor ? [V, D] : [D, V]);
+  const t = tf.tensor1d(
+    Int32Array.from({ length: N }, () => r.int(V)),
+    'int32',
+  );
+  const options = { chunkRows: 4, vocabMajor };
+  let atInput = Number.NaN;
+  const probe = customOp(([x]) => ({
+    value: tf.clone(x!),
+    gradFunc: (dy) => {
+      atInput = tf.memory().numBytes;
+      return [tf.clone(dy)];
+    },
+  }));
+  const before = tf.memory().numBytes;
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+    const x = probe(a) as tf.Tensor2D;
+    const y =
+      op === 'logProbs'
+        ? lmHeadTokenLogProbs(x, b as tf.Tensor2D, t, options)
+        : lmHeadTokenEntropies(x, b as tf.Tensor2D, options);
+    return tf.sum(y);
+  })([h, w]);
+  tf.dispose([h, w, t, ...grads]);
+  return atInput - before;
+}
+
+describe('lm head memory on plain wasm', () => {
+  // a large head against few rows, where a head-sized buffer stands out
+  const [N, D, V] = [16, 8, 512];
+  const onCpu = new Map<string, number>();
+  beforeAll(async () => {
+    await useBackend('cpu');
+    for (const [op, vocabMajor] of cases)
+      onCpu.set(`${op} ${vocabMajor}`, bytesAfterBackward(op, vocabMajor, N, D, V));
+    await useBackend('wasm');
+    disableNativeMatmul();
+  });
+  afterAll(() => {
+    enableNativeMatmulFromEnv();
+  });
+
+  for (const [op, vocabMajor] of cases) {
+    it(`${op} (vocabMajor ${vocabMajor}): the transposed head is freed before the backward returns`, () => {
+      // what is alive then is what cpu (no transposed head) leaves: the head gradient among it;
+      // a transposed head kept alive would add V·D floats for the rest of the model's backward
+      const cpu = onCpu.get(`${op} ${vocabMajor}`)!;
+      expect(cpu).toBeGreaterThan(V * D * 4);
+      expect(bytesAfterBackward(op, vocabMajor, N, D, V)).toBe(cpu);
     });
   }
 });

@@ -140,6 +140,30 @@ describe('clippedPgLoss metrics, by hand', () => {
     expectClose(loss, -0.3414288, 1e-5, 'loss');
   });
 
+  it('GSPO sequence-level weights: sampling_importance_ratio is the mean over valid samples of e^Σ(prev − gen)', () => {
+    // valid tokens of row 0: prev − gen = (−0.2, 0.3) → e^0.1; row 1: (0.3, 0.3) → e^0.6; row 2 dropped
+    const opts: ClippedPgLossOptionsInput = {
+      reference_policy_kl_penalty: 0,
+      sequence_level_importance_ratios: true,
+      token_level_loss: false,
+    };
+    const local = run(opts).m;
+    expectClose(
+      local['sampling_importance_ratio']!,
+      (Math.exp(0.1) + Math.exp(0.6)) / 2,
+      1e-6,
+      'over the 2 valid samples',
+    );
+    expect(local['kl_penalty']).toBe(0); // β 0: no division by it
+    const global = run(opts, { globalValidSeqs: 5 }).m;
+    expectClose(
+      global['sampling_importance_ratio']!,
+      (Math.exp(0.1) + Math.exp(0.6)) / 5,
+      1e-6,
+      'over 5 global samples',
+    );
+  });
+
   it('dr_grpo divides the token sum by globalValidSeqs · max_completion_length', () => {
     const opts: ClippedPgLossOptionsInput = {
       reference_policy_kl_penalty: 0,

@@ -114,7 +114,10 @@ describe('composeLosses', () => {
     expectClose(m['sft/loss']!, nll, 1e-6, 'sft/loss');
     expect(m['sft/weight']).toBe(0.25);
     expect(m['preference/weight']).toBe(1);
-    expect(m['preference/accuracy']).toBeDefined();
+    // the components' own metrics pass through under their prefix
+    expect(m['preference/accuracy']).toBe(0.5); // pair 1's −0.1 above −0.5; pair 0 ties
+    expectClose(m['preference/reward_gap']!, 0.2, 1e-6, 'preference/reward_gap');
+    expect(m['sft/num_unmasked_tokens']).toBe(5);
     expectClose(m['loss']!, pref + 0.25 * nll, 1e-6, 'loss');
     expectClose(r.loss.dataSync()[0]!, pref + 0.25 * nll, 1e-6, 'loss tensor');
     r.loss.dispose();

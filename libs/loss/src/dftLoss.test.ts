@@ -1,4 +1,4 @@
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { TEST_BACKENDS, useBackend } from '@rxrl/core';
 import { dftLoss, readMetricsSync } from './index';
@@ -18,6 +18,9 @@ for (const backend of TEST_BACKENDS) {
       expectClose(r.loss.dataSync()[0]!, want, 1e-6, 'loss');
       const m = readMetricsSync(r.metrics);
       expectClose(m['nll']!, -(Math.log(0.5) + Math.log(0.25)) / 2, 1e-6, 'nll');
+      expectClose(m['loss']!, want, 1e-6, 'loss metric');
+      expect(m['num_unmasked_tokens']).toBe(2);
+      expect(m['num_valid_samples']).toBe(1);
       r.loss.dispose();
       expectMatrixClose(
         gradOf((v) => f(v).loss, x),

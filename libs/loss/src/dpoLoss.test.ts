@@ -116,6 +116,22 @@ for (const backend of TEST_BACKENDS) {
         /bonuses and margins shift the pair logit β·Δ, which loss_type ipo does not use; use sigmoid, hinge/,
       );
       expect(() => dpoLoss({ loss_type: ['sigmoid', 'sft'] }, inputs)).toThrow(/per-token/);
+      // the message names the types that ignore the shift, not the sft beside them
+      expect(() => dpoLoss({ loss_type: ['ipo', 'sft'] }, inputs)).toThrow(
+        /which loss_type ipo does not use/,
+      );
+      // sft alone has no pair logit either
+      expect(() => dpoLoss({ loss_type: 'sft' }, inputs)).toThrow(
+        /which loss_type sft does not use/,
+      );
+      // one bonus value per pair, on each side
+      const two = t1([1, 2]);
+      expect(() =>
+        dpoLoss({}, { ...inputs, bonuses: { b: { chosen: two, rejected: t1([0]) } } }),
+      ).toThrow('dpoLoss bonuses.b.chosen: expected shape [1], got [2]');
+      expect(() =>
+        dpoLoss({}, { ...inputs, bonuses: { b: { chosen: t1([1]), rejected: two } } }),
+      ).toThrow('dpoLoss bonuses.b.rejected: expected shape [1], got [2]');
       tf.dispose(Object.values(inputs).filter((v): v is tf.Tensor1D => v instanceof tf.Tensor));
     });
 
@@ -320,12 +336,10 @@ for (const backend of TEST_BACKENDS) {
         const e = refDpo(o, data);
         const m = readMetricsSync(r.metrics);
         expectClose(r.loss.dataSync()[0]!, e.loss, 2e-5, `${f} loss`);
-        expectClose(
-          m['preference_loss/hinge']!,
-          e.metrics['preference_loss/hinge']!,
-          2e-5,
-          `${f} hinge term`,
-        );
+        for (const t of ['sigmoid', 'hinge', 'ipo']) {
+          const k = `preference_loss/${t}`;
+          expectClose(m[k]!, e.metrics[k]!, 2e-5, `${f} ${t} term`);
+        }
         r.loss.dispose();
         const g = gradOf(
           (v) => {

@@ -33,6 +33,7 @@ for (const backend of TEST_BACKENDS) {
       });
       expectClose(r.loss.dataSync()[0]!, 2, 1e-6, 'loss');
       const m = readMetricsSync(r.metrics);
+      expectClose(m['loss']!, 2, 1e-6, 'loss metric');
       expect(m['num_unmasked_tokens']).toBe(3);
       expect(m['num_valid_samples']).toBe(1);
       r.loss.dispose();

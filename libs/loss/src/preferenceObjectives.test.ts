@@ -49,6 +49,29 @@ describe('preference objectives a recipe can name', () => {
     expect(objectiveNeedsReference({ name: 'kto' })).toBe(true);
   });
 
+  it('kto on per-sequence log-probs [B] ignores token masks given beside them', () => {
+    const masks = {
+      chosenMask: tf.tensor2d([
+        [1, 1, 0],
+        [1, 0, 0],
+      ]) as tf.Tensor2D,
+      rejectedMask: tf.tensor2d([
+        [1, 0, 0],
+        [1, 1, 1],
+      ]) as tf.Tensor2D,
+    };
+    const spec = { name: 'kto', beta: 0.5, loss_type: 'apo_zero_unpaired' } as const;
+    // ρ: chosen [1, 0], rejected [−1, −0.5], as in the test above
+    const want = (1 - sig(0.5) + (1 - sig(0)) + sig(-0.5) + sig(-0.25)) / 4;
+    expectClose(
+      value(() => preferenceObjectiveLoss(spec, { ...pairs(), ...masks })),
+      want,
+      1e-6,
+      'with masks',
+    );
+    tf.dispose(Object.values(masks));
+  });
+
   it('names the key of a bad spec; kto takes z₀ from the context', () => {
     const bad = preferenceObjectiveSchema.safeParse({ name: 'kto', beta: -1 });
     expect(bad.success).toBe(false);

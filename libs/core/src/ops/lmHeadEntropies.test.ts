@@ -115,6 +115,30 @@ describe('lmHeadTokenEntropies memory', () => {
     await useBackend('cpu');
   });
 
+  // Each chunk's backward slices its [rows, D] of the hidden states and frees the slice when
+  // done; kept, the slices would add D floats a row to the peak. Measured on cpu, the peak
+  // grows by 4·D floats a row (the [N, D] input, dHidden's chunks and their concat among them)
+  // and five [N] vectors: 1044 bytes at D 64, 1300 with the slices kept.
+  it('the backward frees each chunk of hidden rows: peak bytes grow by 4·D floats a row', async () => {
+    const [d, v, chunkRows] = [64, 37, 4];
+    const rng = new Rng(5);
+    const w = tf.tensor2d(Float32Array.from(randn(rng, d * v, 0.1)), [d, v]);
+    const peak = async (n: number) => {
+      const h = tf.tensor2d(Float32Array.from(randn(rng, n * d)), [n, d]);
+      const info = await tf.profile(() =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(lmHeadTokenEntropies(a as tf.Tensor2D, b as tf.Tensor2D, { chunkRows })),
+        )([h, w]),
+      );
+      tf.dispose([h, ...(info.result as tf.Tensor[])]);
+      return info.peakBytes;
+    };
+    const perRow = ((await peak(256)) - (await peak(128))) / 128;
+    expect(perRow).toBeGreaterThanOrEqual(4 * d * 4);
+    expect(perRow).toBeLessThan((4 * d + 16) * 4);
+    tf.dispose(w);
+  });
+
   it('peak bytes of forward + backward are bounded by the chunk, not by [N, V]', async () => {
     const [d, v, chunkRows, n] = [16, 2048, 32, 512];
     const rng = new Rng(3);

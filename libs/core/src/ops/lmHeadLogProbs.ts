@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './kernelGradients';
 import { matMulAccumulateInPlace } from '../backend/nativeInPlace';
-import { LOGITS_GRAD_KERNEL, NATIVE_BACKEND } from '../backend/nativeNames';
+import { LOGITS_GRAD_KERNEL } from '../backend/nativeNames';
 import { fusedKernelFor } from './activations';
 import { customOp, frozenGradient, isFrozen } from './customOp';
 import { logSumExpLastAxis } from './logSoftmax';
@@ -123,9 +123,7 @@ export function lmHeadTokenLogProbs(
         // dHidden = g·Wᵀ: plain with a [V, D] head; transpose a [D, V] head once on wasm
         const headVD = !vocabMajor && !fast ? (tf.transpose(ws) as tf.Tensor2D) : null;
         // (one-hot − softmax)·dy/T of one chunk: one native pass, or five ops elsewhere
-        const fusedGrad =
-          fusedKernelFor(LOGITS_GRAD_KERNEL, hs, ws) &&
-          tf.getKernel(LOGITS_GRAD_KERNEL, NATIVE_BACKEND) !== undefined;
+        const fusedGrad = fusedKernelFor(LOGITS_GRAD_KERNEL, hs, ws);
         const logitsGradOpByOp = (
           hc: tf.Tensor2D,
           w: tf.Tensor2D,

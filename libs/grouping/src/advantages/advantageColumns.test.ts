@@ -25,7 +25,11 @@ describe('advantage columns', () => {
     expect(out.schema.fields.map((f) => f.name)).toEqual(['group_id', 'reward', 'advantage']);
     const adv = readFloat32Column(out, 'advantage');
     [0, 0, -0.7071068, 0.7071068].forEach((w, i) => expect(adv[i]).toBeCloseTo(w, 6));
+    // the metrics of computeAdvantages on the same rewards: ±1/√2 in group 1, 0 in group 0
     expect(metrics.num_missing_rewards).toBe(0);
+    expect(metrics.num_clipped_advantages).toBe(0);
+    expect(metrics.advantage_mean).toBeCloseTo(0, 7);
+    expect(metrics.advantage_abs_max).toBeCloseTo(Math.SQRT1_2, 6);
     // columns it did not make are the same data
     expect(readFloat32Column(out, 'reward')).toEqual(readFloat32Column(batch, 'reward'));
   });

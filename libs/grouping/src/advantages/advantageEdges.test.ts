@@ -333,6 +333,20 @@ describe('statistics helpers', () => {
     // a group of two with leave-one-out: the other's reward, std 0
     const two = baselineAndStd(Float32Array.of(1, 4), indexGroups(Int32Array.of(0, 0), 2), true);
     expect(Array.from(two.baseline)).toEqual([4, 1]);
+    expect(Array.from(two.std)).toEqual([0, 0]);
+  });
+
+  it('baselineAndStd: the Bessel std of the group, or of the others with leave-one-out', () => {
+    const rewards = Float32Array.of(1, 2, 6);
+    const groups = indexGroups(Int32Array.of(0, 0, 0), 3);
+    const whole = baselineAndStd(rewards, groups, false);
+    close(whole.baseline, [3, 3, 3], 12);
+    close(whole.std, [Math.sqrt(7), Math.sqrt(7), Math.sqrt(7)], 12);
+    // 1 vs [2, 6]: mean 4, std √8; 2 vs [1, 6]: 3.5, √12.5; 6 vs [1, 2]: 1.5, √0.5
+    const loo = baselineAndStd(rewards, groups, true);
+    close(loo.baseline, [4, 3.5, 1.5], 12);
+    close(loo.std, [Math.sqrt(8), Math.sqrt(12.5), Math.sqrt(0.5)], 12);
+    expect(Array.from(loo.zeroStd)).toEqual([0, 0, 0]);
   });
 
   it('whitenInPlace: (a − mean)/(std + ε) on data with a non-zero mean; returns mean and std', () => {

@@ -199,8 +199,14 @@ describe('gdpo', () => {
     ];
     const m = (sums[0]! + sums[1]! + sums[2]!) / 3;
     const sd = Math.sqrt(sums.reduce((s, x) => s + (x - m) ** 2, 0) / 2);
-    close(r.advantages, [...sums.map((x) => (x - m) / sd), 0]);
+    const want = sums.map((x) => (x - m) / sd);
+    close(r.advantages, [...want, 0]);
+    // a sample is missing only when every component is: sample 3
     expect(r.metrics.num_missing_rewards).toBe(1);
+    expect(r.metrics.num_clipped_advantages).toBe(0);
+    // whitened values sum to 0; the missing sample adds a 0
+    expect(r.metrics.advantage_mean).toBeCloseTo(0, 6);
+    expect(r.metrics.advantage_abs_max).toBeCloseTo(Math.max(...want.map(Math.abs)), 6);
   });
   it('needs reward components', () => {
     expect(() => computeAdvantages(nemo, { estimator: 'gdpo' })).toThrow(/rewardComponents/);

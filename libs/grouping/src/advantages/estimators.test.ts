@@ -187,6 +187,15 @@ describe('REINFORCE++', () => {
     close(r.advantages, [-0.8291562, 0.5276449, -1.5075567, 1.2060454, -0.1507557]);
   });
 
+  it('whitenWeightedInPlace returns the token-weighted mean and biased std it used', () => {
+    // values 1, 3 with weights 1, 3: mean (1 + 9)/4 = 2.5, variance (2.25 + 3·0.25)/4 = 0.75
+    const v = Float64Array.of(1, 3, Number.NaN);
+    const s = whitenWeightedInPlace(v, [1, 3, 7], 0, 0);
+    expect(s.mean).toBeCloseTo(2.5, 12);
+    expect(s.std).toBeCloseTo(Math.sqrt(0.75), 12);
+    close(v, [-1.5 / Math.sqrt(0.75), 0.5 / Math.sqrt(0.75), 0], 9);
+  });
+
   it('the variance floor is 1e-8: spreads below it are divided by 1e-4, not their std', () => {
     expect(WHITEN_VAR_FLOOR).toBe(1e-8);
     // values ±1e-5: mean 0, std 1e-5 (variance 1e-10 < 1e-8) → ±1e-5/1e-4 = ±0.1

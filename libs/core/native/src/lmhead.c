@@ -8,7 +8,6 @@
  * at 1024 × 64 × 8192 on one core).
  */
 #include <node_api.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,27 +45,29 @@ static int32_t new_ticket(void) {
   return t;
 }
 
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+/* The calling thread's scratch. Not a pthread key with a destructor: Node unloads the
+   addon when a worker thread's environment ends, before the thread exits, and a key's
+   destructor would then run code that is no longer mapped. The environment's cleanup
+   hook frees it instead, on that thread, while the addon is still loaded. */
+static _Thread_local struct scratch *thread_own = NULL;
 
-static void free_scratch(void *s) {
-  free(((struct scratch *)s)->p);
+static void free_scratch(void *arg) {
+  struct scratch *s = arg;
+  if (thread_own == s) thread_own = NULL;
+  free(s->p);
   free(s);
 }
 
-static void make_key(void) { pthread_key_create(&scratch_key, free_scratch); }
-
 /* the calling thread's scratch (a worker thread has its own), or NULL */
-static struct scratch *thread_scratch(void) {
-  pthread_once(&scratch_once, make_key);
-  struct scratch *s = pthread_getspecific(scratch_key);
-  if (s == NULL) {
-    s = calloc(1, sizeof *s);
-    if (s == NULL || pthread_setspecific(scratch_key, s) != 0) {
-      free(s);
-      return NULL;
-    }
+static struct scratch *thread_scratch(napi_env env) {
+  if (thread_own != NULL) return thread_own;
+  struct scratch *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  if (napi_add_env_cleanup_hook(env, free_scratch, s) != napi_ok) {
+    free(s);
+    return NULL;
   }
+  thread_own = s;
   return s;
 }
 
@@ -155,7 +156,7 @@ napi_value rxrl_lm_head_forward(napi_env env, napi_callback_info info) {
   /* up to KEEP_CHUNKS chunks, every row's logits stay for the backward, each chunk in its
      own part of the scratch; beyond that one chunk's worth is reused */
   const bool keep = a.n > 0 && a.n <= KEEP_CHUNKS * rows;
-  struct scratch *s = thread_scratch();
+  struct scratch *s = thread_scratch(env);
   if (s == NULL || !reserve(s, (size_t)((keep ? a.n : rows) * a.v))) {
     napi_throw_error(env, NULL, "rxrl_native: lmHead: out of memory for the logits");
     return NULL;
@@ -214,7 +215,7 @@ napi_value rxrl_lm_head_backward(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int64_t rows = a.chunk < a.n ? a.chunk : a.n;
-  struct scratch *s = thread_scratch();
+  struct scratch *s = thread_scratch(env);
   const bool kept = s != NULL && holds_logits_of(s, ticket, &a);
   if (s == NULL || (!kept && !reserve(s, (size_t)(rows * a.v)))) {
     napi_throw_error(env, NULL, "rxrl_native: lmHead: out of memory for one chunk of logits");

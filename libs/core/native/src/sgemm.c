@@ -5,6 +5,8 @@
  * wasm heap — so no element is copied on the way in or out. The module's other
  * kernels live in rowops.c; its entry points are registered here.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <node_api.h>
 #include <cblas.h>
 #include <stdbool.h>
@@ -297,7 +299,21 @@ static napi_value BlasConfig(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Keep this library (and with it libgomp and OpenBLAS) mapped until the process ends.
+ * Node unloads an addon when a worker thread's environment ends; the OpenMP and OpenBLAS
+ * threads that worker started outlive it and would then run unmapped code (SIGSEGV:
+ * vitest's thread pool, a GRPO generation worker). Re-opening the loaded library with
+ * RTLD_NODELETE marks it never to be unloaded.
+ */
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_library, &info) != 0 && info.dli_fname != NULL)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  pin_library();
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgemmAccumulate", NULL, SgemmAccumulate, NULL, NULL, NULL, napi_enumerable, NULL},

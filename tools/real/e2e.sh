@@ -82,7 +82,9 @@ rxrl generate --model "$work/grpo/policy" --backend native --chat --max-new-toke
 
 # serve the trained policy on loopback and ask it once
 port=$(( 20000 + RANDOM % 20000 ))
-rxrl serve --model "$work/grpo/policy" --backend native --port "$port" --served-model-name e2e &
+# node itself in the background, not the rxrl function: $! must be the server, or the kill below
+# stops a subshell and leaves the server running
+node apps/cli/bin/rxrl.js serve --model "$work/grpo/policy" --backend native --port "$port" --served-model-name e2e &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 180); do

@@ -42,4 +42,7 @@ napi_value rxrl_sample_rows(napi_env env, napi_callback_info info);
 
 /* max and log Σ exp of one row (rowops.c); -inf rows give -inf, NaN propagates */
 void rxrl_row_lse(const float *x, int64_t cols, float *max_out, float *lse_out);
+/* out = (one-hot(target) − exp(z − lse))·scale over one row (rowops.c); z may be out */
+void rxrl_logits_grad_row(const float *z, float *out, int64_t cols, float lse, int64_t target,
+                          float scale);
 #endif

@@ -232,9 +232,7 @@ napi_value rxrl_lm_head_backward(napi_env env, napi_callback_info info) {
       float *o = g + r * a.v;
       const float l = lse[start + r], sc = dy[start + r] * a.inv_t;
       const int64_t t = a.t[start + r];
-      for (int64_t j = 0; j < a.v; j++) o[j] = o[j] - l;
-      rxrl_exp_inplace(o, a.v);
-      for (int64_t j = 0; j < a.v; j++) o[j] = ((j == t ? 1.0f : 0.0f) - o[j]) * sc;
+      rxrl_logits_grad_row(o, o, a.v, l, t, sc);
     }
     const float *hc = a.h + start * a.d;
     rxrl_gemm(size, a.d, a.v, g, a.w, dh + start * a.d, false, !a.vocab_major, false);

@@ -203,6 +203,13 @@ napi_value rxrl_softmax_grad_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+void rxrl_logits_grad_row(const float *z, float *out, int64_t cols, float lse, int64_t target,
+                          float scale) {
+  for (int64_t j = 0; j < cols; j++) out[j] = z[j] - lse;
+  rxrl_exp_inplace(out, cols);
+  for (int64_t j = 0; j < cols; j++) out[j] = ((j == target ? 1.0f : 0.0f) - out[j]) * scale;
+}
+
 /*
  * logitsGradRows(z, lse, targets, scale, out, rows, cols): the gradient of the
  * token log-prob log softmax(z)[target] with respect to the logits z, times
@@ -236,9 +243,7 @@ napi_value rxrl_logits_grad_rows(napi_env env, napi_callback_info info) {
     const float *zr = z + r * cols, l = lse[r], sc = scale[r];
     float *o = out + r * cols;
     const int64_t t = targets[r];
-    for (int64_t j = 0; j < cols; j++) o[j] = zr[j] - l;
-    rxrl_exp_inplace(o, cols);
-    for (int64_t j = 0; j < cols; j++) o[j] = ((j == t ? 1.0f : 0.0f) - o[j]) * sc;
+    rxrl_logits_grad_row(zr, o, cols, l, t, sc);
   }
   return NULL;
 }

@@ -238,22 +238,16 @@ export function nativeKernels(
     headGrad?: boolean;
   }
 
-  function lmHeadDims(hidden: tf.TensorInfo, head: tf.TensorInfo, vocabMajor: boolean) {
+  /** (hidden, head, targets, n, d, v, vocabMajor, invT, chunkRows): what both LM-head entry points take first. */
+  function lmHeadArgs(
+    backend: MathBackendCPU,
+    inputs: Record<'hidden' | 'head' | 'targets', tf.TensorInfo>,
+    a: LmHeadAttrs,
+  ) {
+    const { hidden, head, targets } = inputs;
     const [n, d] = hidden.shape as [number, number];
-    return { n, d, v: vocabMajor ? head.shape[0]! : head.shape[1]! };
-  }
-
-  function lmHead(args: KernelArgs): tf.TensorInfo[] {
-    const { hidden, head, targets } = args.inputs as Record<
-      'hidden' | 'head' | 'targets',
-      tf.TensorInfo
-    >;
-    const a = args.attrs as unknown as LmHeadAttrs;
-    const backend = args.backend as unknown as MathBackendCPU;
-    const { n, d, v } = lmHeadDims(hidden, head, a.vocabMajor);
-    const value = new Float32Array(n);
-    const lse = new Float32Array(n);
-    const ticket = addon.lmHeadForward!(
+    const v = a.vocabMajor ? head.shape[0]! : head.shape[1]!;
+    return [
       f32(backend, hidden),
       f32(backend, head),
       values(backend, targets) as Int32Array,
@@ -263,9 +257,17 @@ export function nativeKernels(
       a.vocabMajor,
       a.invT,
       a.chunkRows,
-      lse,
-      value,
-    );
+    ] as const;
+  }
+
+  function lmHead(args: KernelArgs): tf.TensorInfo[] {
+    const inputs = args.inputs as Record<'hidden' | 'head' | 'targets', tf.TensorInfo>;
+    const backend = args.backend as unknown as MathBackendCPU;
+    const common = lmHeadArgs(backend, inputs, args.attrs as unknown as LmHeadAttrs);
+    const n = common[3];
+    const value = new Float32Array(n);
+    const lse = new Float32Array(n);
+    const ticket = addon.lmHeadForward!(...common, lse, value);
     count();
     return [
       backend.makeTensorInfo([n], 'float32', value),
@@ -275,25 +277,19 @@ export function nativeKernels(
   }
 
   function lmHeadGrad(args: KernelArgs): tf.TensorInfo[] {
-    const { hidden, head, targets, lse, dy, ticket } = args.inputs as Record<
+    const inputs = args.inputs as Record<
       'hidden' | 'head' | 'targets' | 'lse' | 'dy' | 'ticket',
       tf.TensorInfo
     >;
+    const { hidden, head, lse, dy, ticket } = inputs;
     const a = args.attrs as unknown as LmHeadAttrs;
     const backend = args.backend as unknown as MathBackendCPU;
-    const { n, d, v } = lmHeadDims(hidden, head, a.vocabMajor);
+    const common = lmHeadArgs(backend, inputs, a);
+    const [, , , n, d, v] = common;
     const dHidden = takeOutput(backend, n * d);
     const dHead = a.headGrad === false ? null : takeOutput(backend, d * v);
     addon.lmHeadBackward!(
-      f32(backend, hidden),
-      f32(backend, head),
-      values(backend, targets) as Int32Array,
-      n,
-      d,
-      v,
-      a.vocabMajor,
-      a.invT,
-      a.chunkRows,
+      ...common,
       f32(backend, lse),
       f32(backend, dy),
       dHidden,
